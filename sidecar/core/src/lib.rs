@@ -1,0 +1,24 @@
+//! pipy-core: the engine's vocabulary, free of I/O and scripting.
+//!
+//! - [`Data`]: a rope of reference-counted byte chunks, so a proxy moves bytes
+//!   without copying them.
+//! - [`Event`]: what flows through a pipeline (`Data`, `MessageStart`, `MessageEnd`,
+//!   `StreamEnd`), with native HTTP heads ([`RequestHead`], [`ResponseHead`]) and an
+//!   opaque slot for heads owned by the script host.
+//! - [`Filter`], [`FilterTemplate`] and [`Layout`]: a script builds layouts of filter
+//!   templates once; every stream gets a [`Pipeline`] of filter instances.
+//! - [`Pipeline`]: push-based and re-entrancy safe. An event pushed while the
+//!   pipeline is already working is queued and handled by the running loop, so a
+//!   filter may feed a sub-pipeline whose answer comes straight back to it.
+
+mod context;
+mod data;
+mod event;
+mod head;
+mod pipeline;
+
+pub use context::{Context, Inbound, ScriptState};
+pub use data::Data;
+pub use event::{Event, StreamError};
+pub use head::{HeaderMap, Head, RequestHead, ResponseHead, ScriptHead, Version};
+pub use pipeline::{EventTarget, Filter, FilterTemplate, Layout, Output, Pipeline};

@@ -1,0 +1,430 @@
+//! Filters, layouts and the push-based pipeline that runs them.
+
+use crate::{Context, Event};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::{Rc, Weak};
+
+/// One stage of a pipeline.
+///
+/// `process` receives the events flowing down the pipeline; `on_reply` receives the
+/// events coming back from something the filter started (a sub-pipeline, a socket,
+/// a timer), tagged with the key the filter chose. Both push their results to `out`,
+/// which feeds the next stage.
+pub trait Filter {
+    /// Handles one event from the previous stage.
+    fn process(&mut self, evt: Event, out: &mut Output<'_>);
+
+    /// Handles an event sent back to this filter under `key`. By default the event
+    /// continues down the pipeline, which is what a linked sub-pipeline wants.
+    fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
+        let _ = key;
+        out.push(evt);
+    }
+}
+
+/// What a script's `pipy().xxx()` call leaves in a layout: a factory of filters.
+pub trait FilterTemplate {
+    /// The filter's name as a script spells it.
+    fn name(&self) -> &'static str;
+    /// A fresh filter instance for a new pipeline.
+    fn create(&self) -> Box<dyn Filter>;
+}
+
+struct LayoutInner {
+    name: String,
+    templates: RefCell<Vec<Rc<dyn FilterTemplate>>>,
+    defined: Cell<bool>,
+}
+
+/// A named list of filter templates. Layouts are handles: a layout can be referred
+/// to (`.to('name')`) before the script defines its filters.
+#[derive(Clone)]
+pub struct Layout(Rc<LayoutInner>);
+
+impl Layout {
+    /// An empty layout.
+    pub fn new(name: impl Into<String>) -> Self {
+        Layout(Rc::new(LayoutInner {
+            name: name.into(),
+            templates: RefCell::new(Vec::new()),
+            defined: Cell::new(false),
+        }))
+    }
+
+    /// Its name (empty for anonymous layouts).
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Appends a filter template.
+    pub fn append(&self, t: Rc<dyn FilterTemplate>) {
+        self.0.templates.borrow_mut().push(t);
+    }
+
+    /// Number of filters.
+    pub fn len(&self) -> usize {
+        self.0.templates.borrow().len()
+    }
+
+    /// Whether it has no filters.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Names of its filters, in order.
+    pub fn filter_names(&self) -> Vec<&'static str> {
+        self.0.templates.borrow().iter().map(|t| t.name()).collect()
+    }
+
+    /// Marks the layout as defined by the script (as opposed to only referenced).
+    pub fn mark_defined(&self) {
+        self.0.defined.set(true);
+    }
+
+    /// Whether the script defined it.
+    pub fn is_defined(&self) -> bool {
+        self.0.defined.get()
+    }
+
+    /// Whether two handles name the same layout.
+    pub fn ptr_eq(&self, other: &Layout) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
+    fn instantiate(&self) -> Vec<Box<dyn Filter>> {
+        self.0.templates.borrow().iter().map(|t| t.create()).collect()
+    }
+}
+
+impl fmt::Debug for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Layout({:?}, {:?})", self.0.name, self.filter_names())
+    }
+}
+
+/// Where a pipeline's output goes.
+#[derive(Clone, Default)]
+pub enum EventTarget {
+    /// Dropped.
+    #[default]
+    Discard,
+    /// Back to a filter of another pipeline, as `on_reply(key, ...)`.
+    Reply {
+        /// The pipeline holding the filter.
+        pipeline: Weak<Inner>,
+        /// The filter's stage.
+        stage: usize,
+        /// The key the filter chose.
+        key: u64,
+    },
+    /// Into the first stage of another pipeline.
+    Input(Weak<Inner>),
+    /// To a function (sockets, tests).
+    Func(Rc<dyn Fn(Event)>),
+}
+
+impl EventTarget {
+    /// Delivers an event. A target whose pipeline is gone drops it.
+    pub fn send(&self, evt: Event) {
+        match self {
+            EventTarget::Discard => {}
+            EventTarget::Reply {
+                pipeline,
+                stage,
+                key,
+            } => {
+                if let Some(p) = pipeline.upgrade() {
+                    enqueue(&p, *stage, Some(*key), evt);
+                }
+            }
+            EventTarget::Input(p) => {
+                if let Some(p) = p.upgrade() {
+                    enqueue(&p, 0, None, evt);
+                }
+            }
+            EventTarget::Func(f) => f(evt),
+        }
+    }
+
+    /// Whether events sent here are dropped for good.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            EventTarget::Discard => true,
+            EventTarget::Reply { pipeline, .. } | EventTarget::Input(pipeline) => {
+                pipeline.strong_count() == 0
+            }
+            EventTarget::Func(_) => false,
+        }
+    }
+}
+
+struct Work {
+    stage: usize,
+    key: Option<u64>,
+    evt: Event,
+}
+
+/// Shared state of a pipeline; reachable only through [`Pipeline`] and targets.
+pub struct Inner {
+    filters: RefCell<Vec<Box<dyn Filter>>>,
+    context: Rc<Context>,
+    output: RefCell<EventTarget>,
+    queue: RefCell<VecDeque<Work>>,
+    busy: Cell<bool>,
+    scratch: RefCell<(Vec<Event>, Vec<Event>)>,
+}
+
+/// A running chain of filter instances with its own context.
+///
+/// Inputs pushed while the pipeline is already running (from inside one of its own
+/// filters, directly or through a sub-pipeline) are queued and handled in order by
+/// the running loop, so filters never see re-entrant calls.
+#[derive(Clone)]
+pub struct Pipeline(Rc<Inner>);
+
+impl Pipeline {
+    /// Instantiates `layout` with `context`, sending its output to `output`.
+    pub fn new(layout: &Layout, context: Rc<Context>, output: EventTarget) -> Self {
+        Pipeline(Rc::new(Inner {
+            filters: RefCell::new(layout.instantiate()),
+            context,
+            output: RefCell::new(output),
+            queue: RefCell::new(VecDeque::new()),
+            busy: Cell::new(false),
+            scratch: RefCell::new((Vec::new(), Vec::new())),
+        }))
+    }
+
+    /// Feeds an event into the first stage.
+    pub fn input(&self, evt: Event) {
+        enqueue(&self.0, 0, None, evt);
+    }
+
+    /// The pipeline's context.
+    pub fn context(&self) -> &Rc<Context> {
+        &self.0.context
+    }
+
+    /// Redirects the pipeline's output.
+    pub fn set_output(&self, target: EventTarget) {
+        *self.0.output.borrow_mut() = target;
+    }
+
+    /// A target feeding this pipeline's first stage, not keeping it alive.
+    pub fn input_target(&self) -> EventTarget {
+        EventTarget::Input(Rc::downgrade(&self.0))
+    }
+
+    /// A target that sends events to the filter at `stage` as replies under `key`.
+    pub fn reply_target(&self, stage: usize, key: u64) -> EventTarget {
+        EventTarget::Reply {
+            pipeline: Rc::downgrade(&self.0),
+            stage,
+            key,
+        }
+    }
+}
+
+fn enqueue(p: &Rc<Inner>, stage: usize, key: Option<u64>, evt: Event) {
+    p.queue.borrow_mut().push_back(Work { stage, key, evt });
+    if p.busy.get() {
+        return;
+    }
+    p.busy.set(true);
+    // Keep the pipeline alive even if its owner drops it while it is working.
+    let keep = p.clone();
+    loop {
+        let next = keep.queue.borrow_mut().pop_front();
+        match next {
+            Some(w) => run(&keep, w),
+            None => break,
+        }
+    }
+    keep.busy.set(false);
+}
+
+fn run(p: &Rc<Inner>, w: Work) {
+    let (mut cur, mut next) = std::mem::take(&mut *p.scratch.borrow_mut());
+    {
+        let mut filters = p.filters.borrow_mut();
+        let n = filters.len();
+        let mut stage = w.stage;
+        if stage < n {
+            let mut out = Output {
+                buf: &mut cur,
+                pipeline: p,
+                stage,
+            };
+            match w.key {
+                Some(k) => filters[stage].on_reply(k, w.evt, &mut out),
+                None => filters[stage].process(w.evt, &mut out),
+            }
+            stage += 1;
+        } else {
+            cur.push(w.evt);
+        }
+        while stage < n && !cur.is_empty() {
+            for evt in cur.drain(..) {
+                let mut out = Output {
+                    buf: &mut next,
+                    pipeline: p,
+                    stage,
+                };
+                filters[stage].process(evt, &mut out);
+            }
+            std::mem::swap(&mut cur, &mut next);
+            stage += 1;
+        }
+    }
+    if !cur.is_empty() {
+        let target = p.output.borrow().clone();
+        for evt in cur.drain(..) {
+            target.send(evt);
+        }
+    }
+    *p.scratch.borrow_mut() = (cur, next);
+}
+
+/// Where a filter pushes its results, with access to its pipeline.
+pub struct Output<'a> {
+    buf: &'a mut Vec<Event>,
+    pipeline: &'a Rc<Inner>,
+    stage: usize,
+}
+
+impl Output<'_> {
+    /// Sends an event to the next stage.
+    pub fn push(&mut self, evt: Event) {
+        self.buf.push(evt);
+    }
+
+    /// The context of the pipeline the filter runs in.
+    pub fn context(&self) -> &Rc<Context> {
+        &self.pipeline.context
+    }
+
+    /// A target delivering events back to this filter's `on_reply` under `key`.
+    pub fn reply_target(&self, key: u64) -> EventTarget {
+        EventTarget::Reply {
+            pipeline: Rc::downgrade(self.pipeline),
+            stage: self.stage,
+            key,
+        }
+    }
+
+    /// Starts a sub-pipeline whose output comes back to this filter under `key`.
+    /// With `fork`, it gets a copy of the context, otherwise shares it.
+    pub fn sub_pipeline(&self, layout: &Layout, fork: bool, key: u64) -> Pipeline {
+        let ctx = if fork {
+            self.pipeline.context.fork()
+        } else {
+            self.pipeline.context.clone()
+        };
+        Pipeline::new(layout, ctx, self.reply_target(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Data, Head, StreamError};
+
+    /// Uppercases data.
+    struct Upper;
+    impl Filter for Upper {
+        fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+            match evt {
+                Event::Data(d) => out.push(Event::Data(d.to_vec().to_ascii_uppercase().into())),
+                e => out.push(e),
+            }
+        }
+    }
+    struct UpperT;
+    impl FilterTemplate for UpperT {
+        fn name(&self) -> &'static str {
+            "upper"
+        }
+        fn create(&self) -> Box<dyn Filter> {
+            Box::new(Upper)
+        }
+    }
+
+    /// Sends every event through a sub-pipeline and passes its answers on,
+    /// prefixed by a marker: exercises re-entrant replies.
+    struct Via(Layout, Option<Pipeline>);
+    impl Filter for Via {
+        fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+            let sub = self
+                .1
+                .get_or_insert_with(|| out.sub_pipeline(&self.0, false, 7))
+                .clone();
+            sub.input(evt);
+        }
+        fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
+            assert_eq!(key, 7);
+            out.push(Event::MessageStart(Head::None));
+            out.push(evt);
+        }
+    }
+    struct ViaT(Layout);
+    impl FilterTemplate for ViaT {
+        fn name(&self) -> &'static str {
+            "via"
+        }
+        fn create(&self) -> Box<dyn Filter> {
+            Box::new(Via(self.0.clone(), None))
+        }
+    }
+
+    fn collect() -> (EventTarget, Rc<RefCell<Vec<Event>>>) {
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let g = got.clone();
+        (EventTarget::Func(Rc::new(move |e| g.borrow_mut().push(e))), got)
+    }
+
+    #[test]
+    fn events_flow_through_stages_and_sub_pipelines_in_order() {
+        let inner = Layout::new("inner");
+        inner.append(Rc::new(UpperT));
+        let outer = Layout::new("outer");
+        outer.append(Rc::new(ViaT(inner)));
+        outer.append(Rc::new(UpperT));
+        let (target, got) = collect();
+        let p = Pipeline::new(&outer, Context::new(None), target);
+        p.input(Event::Data(Data::from("ab")));
+        p.input(Event::Data(Data::from("cd")));
+        p.input(Event::StreamEnd(StreamError::NoError));
+        let got = got.borrow();
+        let texts: Vec<String> = got
+            .iter()
+            .map(|e| match e {
+                Event::Data(d) => String::from_utf8(d.to_vec()).unwrap(),
+                e => format!("{e:?}"),
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "MessageStart(None)",
+                "AB",
+                "MessageStart(None)",
+                "CD",
+                "MessageStart(None)",
+                "StreamEnd(NoError)"
+            ]
+        );
+    }
+
+    #[test]
+    fn dead_pipeline_targets_drop_events() {
+        let l = Layout::new("x");
+        let p = Pipeline::new(&l, Context::new(None), EventTarget::Discard);
+        let t = p.input_target();
+        assert!(!t.is_closed());
+        drop(p);
+        assert!(t.is_closed());
+        t.send(Event::StreamEnd(StreamError::NoError));
+    }
+}
