@@ -1,1 +1,23 @@
-//! placeholder
+//! pipy-js: the PipyJS host on Boa.
+//!
+//! Each worker thread owns one Boa [`boa_engine::Context`], reached through
+//! [`with_js`]. The host provides:
+//! - the global API objects scripts use (`Data`, `Message`, `MessageStart`,
+//!   `MessageEnd`, `StreamEnd`, `URL`, `URLSearchParams`, `algo`, `crypto`, `os`,
+//!   `console`, `JSON.encode/decode`, `pipy.load/solve/exit/restart`), one file per
+//!   entry under [`api`];
+//! - modules ([`module`]): a file whose value is a Configuration, evaluated so
+//!   that the context variables declared with `pipy({...})` read like globals but
+//!   resolve to the *current* pipeline's context ([`vars`]);
+//! - conversions between engine events and JS values ([`convert`]);
+//! - [`call`] to run a script callback inside a pipeline's context.
+
+pub mod api;
+pub mod convert;
+mod error;
+mod host;
+pub mod module;
+pub mod vars;
+
+pub use error::ScriptError;
+pub use host::{call, init_thread, with_js, HostHooks};

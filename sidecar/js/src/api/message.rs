@@ -1,0 +1,161 @@
+//! `Message`, `MessageStart`, `MessageEnd` and `StreamEnd` in scripts.
+
+use super::data::{new_data, to_bytes};
+use boa_engine::class::{Class, ClassBuilder};
+use boa_engine::property::Attribute;
+use boa_engine::{js_string, Context, JsData, JsNativeError, JsResult, JsValue, NativeFunction};
+use boa_gc::{Finalize, Trace};
+
+/// A whole message: head, body (`Data`) and tail.
+#[derive(Trace, Finalize, JsData, Default)]
+pub struct MessageObject {
+    /// Head object (or undefined).
+    pub head: JsValue,
+    /// Body as a `Data` object (or undefined).
+    pub body: JsValue,
+    /// Tail object (or undefined).
+    pub tail: JsValue,
+}
+
+/// Start of a message, with its head.
+#[derive(Trace, Finalize, JsData, Default)]
+pub struct MessageStartObject {
+    /// Head object (or undefined).
+    pub head: JsValue,
+}
+
+/// End of a message, with its tail.
+#[derive(Trace, Finalize, JsData, Default)]
+pub struct MessageEndObject {
+    /// Tail object (or undefined).
+    pub tail: JsValue,
+}
+
+/// End of a stream, with an error name.
+#[derive(Trace, Finalize, JsData, Default)]
+pub struct StreamEndObject {
+    /// Error name; empty for a normal end.
+    #[unsafe_ignore_trace]
+    pub error: String,
+}
+
+fn body_value(v: &JsValue, ctx: &mut Context) -> JsResult<JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(JsValue::undefined());
+    }
+    if super::data::data_of(v).is_some() {
+        return Ok(v.clone());
+    }
+    let d = to_bytes(v, None, ctx)?;
+    new_data(d, ctx)
+}
+
+fn is_body_like(v: &JsValue) -> bool {
+    v.is_string() || super::data::data_of(v).is_some()
+}
+
+/// Declares a read/write accessor for a field of a native class.
+macro_rules! field_accessor {
+    ($class:expr, $ty:ty, $name:literal, $field:ident) => {{
+        let get = NativeFunction::from_fn_ptr(|this, _, _| {
+            let o = this.as_object().ok_or_else(|| JsNativeError::typ().with_message("bad this"))?;
+            let r = o.downcast_ref::<$ty>().map(|m| m.$field.clone()).unwrap_or_default();
+            Ok(r.into())
+        })
+        .to_js_function($class.context().realm());
+        let set = NativeFunction::from_fn_ptr(|this, args, _| {
+            let o = this.as_object().ok_or_else(|| JsNativeError::typ().with_message("bad this"))?;
+            if let Some(mut m) = o.downcast_mut::<$ty>() {
+                m.$field = args.first().cloned().unwrap_or_default().into();
+            }
+            Ok(JsValue::undefined())
+        })
+        .to_js_function($class.context().realm());
+        $class.accessor(js_string!($name), Some(get), Some(set), Attribute::CONFIGURABLE);
+    }};
+}
+
+impl Class for MessageObject {
+    const NAME: &'static str = "Message";
+    const LENGTH: usize = 2;
+
+    fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
+        let a0 = args.first().cloned().unwrap_or_default();
+        // `new Message(body)` when the only argument is text or Data.
+        if args.len() == 1 && is_body_like(&a0) {
+            return Ok(MessageObject {
+                head: JsValue::undefined(),
+                body: body_value(&a0, ctx)?,
+                tail: JsValue::undefined(),
+            });
+        }
+        Ok(MessageObject {
+            head: a0,
+            body: body_value(&args.get(1).cloned().unwrap_or_default(), ctx)?,
+            tail: args.get(2).cloned().unwrap_or_default(),
+        })
+    }
+
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        field_accessor!(class, MessageObject, "head", head);
+        field_accessor!(class, MessageObject, "body", body);
+        field_accessor!(class, MessageObject, "tail", tail);
+        Ok(())
+    }
+}
+
+impl Class for MessageStartObject {
+    const NAME: &'static str = "MessageStart";
+    const LENGTH: usize = 1;
+
+    fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
+        Ok(MessageStartObject {
+            head: args.first().cloned().unwrap_or_default(),
+        })
+    }
+
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        field_accessor!(class, MessageStartObject, "head", head);
+        Ok(())
+    }
+}
+
+impl Class for MessageEndObject {
+    const NAME: &'static str = "MessageEnd";
+    const LENGTH: usize = 1;
+
+    fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
+        Ok(MessageEndObject {
+            tail: args.first().cloned().unwrap_or_default(),
+        })
+    }
+
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        field_accessor!(class, MessageEndObject, "tail", tail);
+        Ok(())
+    }
+}
+
+impl Class for StreamEndObject {
+    const NAME: &'static str = "StreamEnd";
+    const LENGTH: usize = 1;
+
+    fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
+        let error = match args.first() {
+            Some(v) if !v.is_undefined() => v.to_string(ctx)?.to_std_string_escaped(),
+            _ => String::new(),
+        };
+        Ok(StreamEndObject { error })
+    }
+
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        let get = NativeFunction::from_fn_ptr(|this, _, _| {
+            let o = this.as_object().ok_or_else(|| JsNativeError::typ().with_message("bad this"))?;
+            let e = o.downcast_ref::<StreamEndObject>().map(|m| m.error.clone()).unwrap_or_default();
+            Ok(if e.is_empty() { JsValue::undefined() } else { js_string!(e).into() })
+        })
+        .to_js_function(class.context().realm());
+        class.accessor(js_string!("error"), Some(get), None, Attribute::CONFIGURABLE);
+        Ok(())
+    }
+}

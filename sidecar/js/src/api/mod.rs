@@ -1,0 +1,33 @@
+//! Global API objects, one file per entry of the API reference.
+//!
+//! Native classes live in Rust; a few value classes whose work is plain logic
+//! (URL parsing helpers, load balancers, caches) are written in the JS prelude
+//! (`prelude.js`), which runs once per engine.
+
+pub mod algo;
+pub mod console;
+pub mod crypto;
+pub mod data;
+pub mod message;
+pub mod os;
+pub mod pipy;
+
+use boa_engine::{Context, JsResult, Source};
+
+const PRELUDE: &str = include_str!("prelude.js");
+
+/// Installs every global of PipyJS into a fresh engine.
+pub fn install(ctx: &mut Context) -> JsResult<()> {
+    ctx.register_global_class::<data::DataObject>()?;
+    ctx.register_global_class::<message::MessageObject>()?;
+    ctx.register_global_class::<message::MessageStartObject>()?;
+    ctx.register_global_class::<message::MessageEndObject>()?;
+    ctx.register_global_class::<message::StreamEndObject>()?;
+    console::install(ctx)?;
+    os::install(ctx)?;
+    pipy::install(ctx)?;
+    crypto::install(ctx)?;
+    algo::install(ctx)?;
+    ctx.eval(Source::from_bytes(PRELUDE))?;
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The global `pipy`: a function (`pipy({...})` starts a Configuration) with
+//! `solve`, `load`, `exit` and `restart`.
+
+use crate::{host, module};
+use boa_engine::object::FunctionObjectBuilder;
+use boa_engine::property::Attribute;
+use boa_engine::{js_string, Context, JsNativeError, JsResult, JsValue, NativeFunction};
+
+fn path_arg(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
+    match args.first() {
+        Some(v) if !v.is_undefined() => Ok(v.to_string(ctx)?.to_std_string_escaped()),
+        _ => Err(JsNativeError::typ().with_message("expects a file path").into()),
+    }
+}
+
+fn load(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let path = path_arg(args, ctx)?;
+    match std::fs::read(module::resolve_path(&path)) {
+        Ok(bytes) => super::data::new_data(bytes.into(), ctx),
+        // Upstream answers null for a file that is not there.
+        Err(_) => Ok(JsValue::null()),
+    }
+}
+
+fn solve(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let path = path_arg(args, ctx)?;
+    module::solve(&path, ctx)
+}
+
+fn exit(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let code = match args.first() {
+        Some(v) if !v.is_undefined() => v.to_i32(ctx)?,
+        _ => 0,
+    };
+    (host::hooks().exit)(code);
+    Ok(JsValue::undefined())
+}
+
+fn restart(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    (host::hooks().restart)();
+    Ok(JsValue::undefined())
+}
+
+/// Installs `pipy`.
+pub fn install(ctx: &mut Context) -> JsResult<()> {
+    let f = FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(module::pipy_function))
+        .name(js_string!("pipy"))
+        .length(1)
+        .build();
+    for (name, func) in [
+        ("load", NativeFunction::from_fn_ptr(load)),
+        ("solve", NativeFunction::from_fn_ptr(solve)),
+        ("exit", NativeFunction::from_fn_ptr(exit)),
+        ("restart", NativeFunction::from_fn_ptr(restart)),
+    ] {
+        let fo = func.to_js_function(ctx.realm());
+        f.set(js_string!(name), fo, false, ctx)?;
+    }
+    ctx.register_global_property(js_string!("pipy"), f, Attribute::all())?;
+    Ok(())
+}

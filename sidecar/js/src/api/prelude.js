@@ -1,0 +1,307 @@
+// PipyJS prelude: API classes whose work is plain logic, run once per engine.
+// Native globals (Data, Message, algo.hash, ...) are installed before this runs.
+(function (global) {
+  'use strict';
+
+  // ---- JSON.encode / JSON.decode: JSON to and from Data ----
+  JSON.encode = function (value, replacer, space) {
+    return new Data(JSON.stringify(value, replacer, space));
+  };
+  JSON.decode = function (data, reviver) {
+    return JSON.parse(data.toString(), reviver);
+  };
+
+  // ---- URLSearchParams ----
+  function decodePart(s) {
+    try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch (e) { return s; }
+  }
+  class URLSearchParams {
+    constructor(init) {
+      this._list = [];
+      if (typeof init === 'string') {
+        var s = init.charAt(0) === '?' ? init.substring(1) : init;
+        if (s.length > 0) {
+          s.split('&').forEach(function (kv) {
+            if (kv === '') return;
+            var i = kv.indexOf('=');
+            var k = i < 0 ? kv : kv.substring(0, i);
+            var v = i < 0 ? '' : kv.substring(i + 1);
+            this._list.push([decodePart(k), decodePart(v)]);
+          }, this);
+        }
+      } else if (init && typeof init === 'object') {
+        Object.keys(init).forEach(function (k) {
+          var v = init[k];
+          if (Array.isArray(v)) v.forEach(function (x) { this._list.push([k, String(x)]); }, this);
+          else this._list.push([k, String(v)]);
+        }, this);
+      }
+    }
+    get(name) { for (var p of this._list) if (p[0] === name) return p[1]; return null; }
+    getAll(name) { return this._list.filter(function (p) { return p[0] === name; }).map(function (p) { return p[1]; }); }
+    has(name) { return this._list.some(function (p) { return p[0] === name; }); }
+    set(name, value) {
+      var i = this._list.findIndex(function (p) { return p[0] === name; });
+      this._list = this._list.filter(function (p, j) { return p[0] !== name || j === i; });
+      if (i < 0) this._list.push([name, String(value)]); else this._list[i][1] = String(value);
+    }
+    append(name, value) { this._list.push([name, String(value)]); }
+    delete(name) { this._list = this._list.filter(function (p) { return p[0] !== name; }); }
+    toObject() {
+      var o = {};
+      for (var p of this._list) {
+        if (!(p[0] in o)) o[p[0]] = p[1];
+        else if (Array.isArray(o[p[0]])) o[p[0]].push(p[1]);
+        else o[p[0]] = [o[p[0]], p[1]];
+      }
+      return o;
+    }
+    toString() {
+      return this._list.map(function (p) {
+        return encodeURIComponent(p[0]) + '=' + encodeURIComponent(p[1]);
+      }).join('&');
+    }
+  }
+  global.URLSearchParams = URLSearchParams;
+
+  // ---- URL ----
+  var DEFAULT_PORTS = { 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443', 'ftp:': '21' };
+  var URL_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*:)(\/\/(?:([^:@\/?#]*)(?::([^@\/?#]*))?@)?(\[[^\]]*\]|[^:\/?#]*)(?::(\d*))?)?([^?#]*)(\?[^#]*)?(#.*)?$/;
+  class URL {
+    constructor(url, base) {
+      url = String(url);
+      if (base !== undefined && !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)) {
+        var b = new URL(base);
+        if (url.startsWith('//')) url = b.protocol + url;
+        else if (url.startsWith('/')) url = b.origin + url;
+        else if (url.startsWith('?')) url = b.origin + b.pathname + url;
+        else if (url.startsWith('#')) url = b.origin + b.pathname + b.search + url;
+        else url = b.origin + b.pathname.replace(/[^\/]*$/, '') + url;
+      }
+      var m = URL_RE.exec(url);
+      if (!m) throw new TypeError('Invalid URL: ' + url);
+      this.protocol = m[1].toLowerCase();
+      this.username = m[3] || '';
+      this.password = m[4] || '';
+      this.hostname = (m[5] || '').toLowerCase();
+      var port = m[6] || '';
+      this.port = port === DEFAULT_PORTS[this.protocol] ? '' : port;
+      this.pathname = m[7] || (m[2] ? '/' : '');
+      this.search = m[8] && m[8].length > 1 ? m[8] : '';
+      this.hash = m[9] && m[9].length > 1 ? m[9] : '';
+      this.searchParams = new URLSearchParams(this.search);
+    }
+    get host() { return this.port ? this.hostname + ':' + this.port : this.hostname; }
+    get origin() { return this.protocol + '//' + this.host; }
+    get auth() { return this.username ? (this.password ? this.username + ':' + this.password : this.username) : ''; }
+    get path() { return this.pathname + this.search; }
+    get query() { return this.search.substring(1); }
+    get href() {
+      var auth = this.auth ? this.auth + '@' : '';
+      return this.protocol + '//' + auth + this.host + this.pathname + this.search + this.hash;
+    }
+    toString() { return this.href; }
+    toJSON() { return this.href; }
+  }
+  global.URL = URL;
+
+  var algo = global.algo;
+
+  // ---- algo.Cache ----
+  function parseDuration(t) {
+    if (typeof t === 'number') return t * 1000;
+    var m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(String(t).trim());
+    if (!m) return 0;
+    var n = Number(m[1]);
+    switch (m[2]) {
+      case 'ms': return n;
+      case 'm': return n * 60000;
+      case 'h': return n * 3600000;
+      case 'd': return n * 86400000;
+      default: return n * 1000;
+    }
+  }
+  class Cache {
+    constructor(onAllocate, onFree, options) {
+      this._alloc = typeof onAllocate === 'function' ? onAllocate : null;
+      this._free = typeof onFree === 'function' ? onFree : null;
+      options = options || {};
+      this._size = options.size > 0 ? options.size : 0;
+      this._ttl = options.ttl ? parseDuration(options.ttl) : 0;
+      this._map = new Map();
+    }
+    _expired(e) { return this._ttl > 0 && Date.now() - e.t > this._ttl; }
+    get(key) {
+      var e = this._map.get(key);
+      if (e && this._expired(e)) { this.remove(key); e = undefined; }
+      if (e) {
+        // Move to the back: the map keeps least recently used entries first.
+        this._map.delete(key); this._map.set(key, e);
+        return e.v;
+      }
+      if (this._alloc) {
+        var v = this._alloc(key);
+        this.set(key, v);
+        return v;
+      }
+      return undefined;
+    }
+    set(key, value) {
+      if (this._map.has(key)) this.remove(key);
+      this._map.set(key, { v: value, t: Date.now() });
+      while (this._size > 0 && this._map.size > this._size) {
+        this.remove(this._map.keys().next().value);
+      }
+    }
+    remove(key) {
+      var e = this._map.get(key);
+      if (!e) return false;
+      this._map.delete(key);
+      if (this._free) this._free(key, e.v);
+      return true;
+    }
+    clear() { for (var k of Array.from(this._map.keys())) this.remove(k); }
+  }
+  algo.Cache = Cache;
+
+  // ---- algo.URLRouter ----
+  function globToRegExp(p) {
+    var s = p.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+    if (s.endsWith('/*')) s = s.substring(0, s.length - 2) + '(/.*)?';
+    s = s.replace(/\*/g, '.*');
+    return new RegExp('^' + s + '$');
+  }
+  class URLRouter {
+    constructor(routes) {
+      this._routes = [];
+      if (routes) Object.keys(routes).forEach(function (k) { this.add(k, routes[k]); }, this);
+    }
+    add(path, value) {
+      var slash = path.indexOf('/');
+      var host = slash < 0 ? path : path.substring(0, slash);
+      var p = slash < 0 ? '/*' : path.substring(slash);
+      this._routes.push({
+        host: host === '*' ? '' : host.toLowerCase(),
+        re: globToRegExp(p),
+        weight: (host && host !== '*' ? 1e6 : 0) + p.replace(/\*/g, '').length,
+        value: value,
+      });
+      this._routes.sort(function (a, b) { return b.weight - a.weight; });
+    }
+    find() {
+      var host = '', path = '';
+      var parts = Array.prototype.slice.call(arguments).map(String);
+      if (parts.length === 1) {
+        var s = parts[0];
+        if (s.charAt(0) === '/') path = s;
+        else { var i = s.indexOf('/'); host = i < 0 ? s : s.substring(0, i); path = i < 0 ? '/' : s.substring(i); }
+      } else if (parts.length > 1) {
+        host = parts[0];
+        path = parts.slice(1).join('/').replace(/\/+/g, '/');
+        if (path.charAt(0) !== '/') path = '/' + path;
+      }
+      var q = path.indexOf('?');
+      if (q >= 0) path = path.substring(0, q);
+      host = host.toLowerCase();
+      var colon = host.lastIndexOf(':');
+      var bare = colon > 0 && host.indexOf(']') < colon ? host.substring(0, colon) : host;
+      for (var r of this._routes) {
+        if (r.host && r.host !== host && r.host !== bare) continue;
+        if (r.re.test(path)) return r.value;
+      }
+      return undefined;
+    }
+  }
+  algo.URLRouter = URLRouter;
+
+  // ---- load balancers ----
+  function targetsOf(targets) {
+    if (Array.isArray(targets)) return targets.map(function (t) { return [String(t), 1]; });
+    if (targets && typeof targets === 'object') {
+      return Object.keys(targets).map(function (k) { return [k, Number(targets[k]) || 0]; });
+    }
+    return [];
+  }
+  function isUnhealthy(cache, id) { return cache ? Boolean(cache.get(id)) : false; }
+
+  class Resource {
+    constructor(lb, target, borrower) { this.id = target.id; this._lb = lb; this._t = target; this._borrower = borrower; }
+    free() {
+      if (this._lb) { this._lb._release(this); this._lb = null; }
+    }
+  }
+
+  class RoundRobinLoadBalancer {
+    constructor(targets, unhealthy) {
+      this._targets = [];
+      this._unhealthy = unhealthy;
+      targetsOf(targets).forEach(function (t) { this.set(t[0], t[1]); }, this);
+    }
+    set(id, weight) {
+      var t = this._targets.find(function (x) { return x.id === id; });
+      if (t) t.weight = weight; else this._targets.push({ id: id, weight: weight, current: 0, load: 0 });
+    }
+    _select() {
+      // Smooth weighted round robin: every pick adds each weight, takes the top,
+      // then charges it the total.
+      var total = 0, best = null;
+      for (var t of this._targets) {
+        if (t.weight <= 0 || isUnhealthy(this._unhealthy, t.id)) continue;
+        t.current += t.weight;
+        total += t.weight;
+        if (!best || t.current > best.current) best = t;
+      }
+      if (best) best.current -= total;
+      return best;
+    }
+    next(borrower) {
+      var t = this._select();
+      if (!t) return undefined;
+      t.load++;
+      return new Resource(this, t, borrower);
+    }
+    select() { var t = this._select(); return t ? t.id : undefined; }
+    _release(r) { r._t.load--; }
+  }
+  algo.RoundRobinLoadBalancer = RoundRobinLoadBalancer;
+
+  class LeastWorkLoadBalancer extends RoundRobinLoadBalancer {
+    _select() {
+      var best = null, bestScore = Infinity;
+      for (var t of this._targets) {
+        if (t.weight <= 0 || isUnhealthy(this._unhealthy, t.id)) continue;
+        var score = t.load / t.weight;
+        if (score < bestScore) { best = t; bestScore = score; }
+      }
+      return best;
+    }
+  }
+  algo.LeastWorkLoadBalancer = LeastWorkLoadBalancer;
+
+  class HashingLoadBalancer {
+    constructor(targets, unhealthy) {
+      this._targets = [];
+      this._unhealthy = unhealthy;
+      targetsOf(targets).forEach(function (t) { this.add(t[0]); }, this);
+    }
+    add(id) {
+      if (!this._targets.some(function (x) { return x.id === id; })) this._targets.push({ id: id, load: 0 });
+    }
+    next(borrower, key) {
+      var live = this._targets.filter(function (t) { return !isUnhealthy(this._unhealthy, t.id); }, this);
+      if (live.length === 0) return undefined;
+      var h = key === undefined ? Math.floor(Math.random() * 0x7fffffff) : algo.hash(key);
+      // Rendezvous hashing: the same key keeps its target while that target lives.
+      var best = null, bestScore = -1;
+      for (var t of live) {
+        var s = algo.hash(t.id + '#' + h);
+        if (s > bestScore) { best = t; bestScore = s; }
+      }
+      best.load++;
+      return new Resource(this, best, borrower);
+    }
+    select(key) { var r = this.next(undefined, key); return r ? r.id : undefined; }
+    _release(r) { r._t.load--; }
+  }
+  algo.HashingLoadBalancer = HashingLoadBalancer;
+})(this);

@@ -1,0 +1,280 @@
+//! Conversions between engine events and script values.
+
+use crate::api::data::{data_of, new_data, to_bytes};
+use crate::api::message::{MessageEndObject, MessageObject, MessageStartObject, StreamEndObject};
+use boa_engine::class::Class;
+use boa_engine::object::builtins::JsArray;
+use boa_engine::{js_string, Context, JsObject, JsResult, JsValue};
+use bytes::Bytes;
+use pipy_core::{Data, Event, Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, StreamError, Version};
+use std::rc::Rc;
+
+/// Wraps a script object as an event head.
+pub fn script_head(v: JsValue) -> Head {
+    if v.is_undefined() || v.is_null() {
+        return Head::None;
+    }
+    Head::Script(ScriptHead(Rc::new(v)))
+}
+
+/// The script object inside a script head.
+pub fn script_value(h: &ScriptHead) -> JsValue {
+    h.0.downcast_ref::<JsValue>().cloned().unwrap_or_default()
+}
+
+fn set(obj: &JsObject, key: &str, v: impl Into<JsValue>, ctx: &mut Context) -> JsResult<()> {
+    obj.set(js_string!(key), v.into(), false, ctx)?;
+    Ok(())
+}
+
+fn headers_to_js(h: &HeaderMap, ctx: &mut Context) -> JsResult<JsObject> {
+    let obj = JsObject::with_object_proto(ctx.intrinsics());
+    for (name, value) in h.iter() {
+        let key = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let val = js_string!(String::from_utf8_lossy(value).as_ref());
+        let k = js_string!(key.as_str());
+        let prev = obj.get(k.clone(), ctx)?;
+        if prev.is_undefined() {
+            obj.set(k, val, false, ctx)?;
+        } else if let Some(arr) = prev.as_object().filter(|o| o.is_array()) {
+            JsArray::from_object(arr.clone())?.push(val, ctx)?;
+        } else {
+            // Repeated fields become an array, in arrival order.
+            let arr = JsArray::from_iter([prev, val.into()], ctx);
+            obj.set(k, arr, false, ctx)?;
+        }
+    }
+    Ok(obj)
+}
+
+/// A script object for a head (native heads are converted; script heads returned).
+pub fn head_to_js(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
+    match head {
+        Head::None => Ok(JsValue::undefined()),
+        Head::Script(s) => Ok(script_value(s)),
+        Head::Request(r) => {
+            let o = JsObject::with_object_proto(ctx.intrinsics());
+            set(&o, "protocol", js_string!(r.version.as_str()), ctx)?;
+            set(&o, "method", js_string!(r.method.as_str()), ctx)?;
+            set(&o, "path", js_string!(r.path.as_str()), ctx)?;
+            let h = headers_to_js(&r.headers, ctx)?;
+            set(&o, "headers", h, ctx)?;
+            Ok(o.into())
+        }
+        Head::Response(r) => {
+            let o = JsObject::with_object_proto(ctx.intrinsics());
+            set(&o, "protocol", js_string!(r.version.as_str()), ctx)?;
+            set(&o, "status", r.status as i32, ctx)?;
+            let text = if r.status_text.is_empty() {
+                reason_phrase(r.status)
+            } else {
+                &r.status_text
+            };
+            set(&o, "statusText", js_string!(text), ctx)?;
+            let h = headers_to_js(&r.headers, ctx)?;
+            set(&o, "headers", h, ctx)?;
+            Ok(o.into())
+        }
+    }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+fn get_str(obj: &JsObject, key: &str, ctx: &mut Context) -> JsResult<Option<String>> {
+    let v = obj.get(js_string!(key), ctx)?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(v.to_string(ctx)?.to_std_string_escaped()))
+}
+
+fn headers_from_js(obj: &JsObject, ctx: &mut Context) -> JsResult<HeaderMap> {
+    let mut map = HeaderMap::new();
+    let v = obj.get(js_string!("headers"), ctx)?;
+    let Some(h) = v.as_object() else { return Ok(map) };
+    for key in h.own_property_keys(ctx)? {
+        let name = key.to_string();
+        let value = h.get(key, ctx)?;
+        if value.is_undefined() || value.is_null() {
+            continue;
+        }
+        if let Some(arr) = value.as_object().filter(|o| o.is_array()) {
+            let arr = JsArray::from_object(arr.clone())?;
+            for i in 0..arr.length(ctx)? {
+                let s = arr.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped();
+                map.append(Bytes::from(name.clone()), Bytes::from(s));
+            }
+        } else {
+            let s = value.to_string(ctx)?.to_std_string_escaped();
+            map.append(Bytes::from(name), Bytes::from(s));
+        }
+    }
+    Ok(map)
+}
+
+fn version_of(obj: &JsObject, ctx: &mut Context) -> JsResult<Version> {
+    Ok(match get_str(obj, "protocol", ctx)?.as_deref() {
+        Some("HTTP/1.0") => Version::Http10,
+        _ => Version::Http11,
+    })
+}
+
+/// A native request head from any head (defaults: `GET /`).
+pub fn request_head(head: &Head, ctx: &mut Context) -> JsResult<RequestHead> {
+    match head {
+        Head::Request(r) => Ok((**r).clone()),
+        Head::Script(s) => match script_value(s).as_object() {
+            Some(o) => Ok(RequestHead {
+                method: get_str(&o, "method", ctx)?.unwrap_or_else(|| "GET".into()),
+                path: get_str(&o, "path", ctx)?.unwrap_or_else(|| "/".into()),
+                version: version_of(&o, ctx)?,
+                headers: headers_from_js(&o, ctx)?,
+            }),
+            None => Ok(default_request()),
+        },
+        _ => Ok(default_request()),
+    }
+}
+
+fn default_request() -> RequestHead {
+    RequestHead {
+        method: "GET".into(),
+        path: "/".into(),
+        ..Default::default()
+    }
+}
+
+/// A native response head from any head (default: `200`).
+pub fn response_head(head: &Head, ctx: &mut Context) -> JsResult<ResponseHead> {
+    match head {
+        Head::Response(r) => Ok((**r).clone()),
+        Head::Script(s) => match script_value(s).as_object() {
+            Some(o) => {
+                let status = o.get(js_string!("status"), ctx)?;
+                let status = if status.is_undefined() { 200 } else { status.to_u32(ctx)? as u16 };
+                Ok(ResponseHead {
+                    status,
+                    status_text: get_str(&o, "statusText", ctx)?.unwrap_or_default(),
+                    version: version_of(&o, ctx)?,
+                    headers: headers_from_js(&o, ctx)?,
+                })
+            }
+            None => Ok(ResponseHead::default()),
+        },
+        _ => Ok(ResponseHead::default()),
+    }
+}
+
+/// A script object for an event. A native head is converted and the event's head
+/// replaced by the script object, so later callbacks and edits share it.
+pub fn event_to_js(evt: &mut Event, ctx: &mut Context) -> JsResult<JsValue> {
+    match evt {
+        Event::Data(d) => new_data(d.clone(), ctx),
+        Event::MessageStart(h) => {
+            let head = touch_head(h, ctx)?;
+            Ok(MessageStartObject::from_data(MessageStartObject { head }, ctx)?.into())
+        }
+        Event::MessageEnd(t) => {
+            let tail = touch_head(t, ctx)?;
+            Ok(MessageEndObject::from_data(MessageEndObject { tail }, ctx)?.into())
+        }
+        Event::StreamEnd(e) => Ok(StreamEndObject::from_data(
+            StreamEndObject {
+                error: e.name().to_string(),
+            },
+            ctx,
+        )?
+        .into()),
+    }
+}
+
+/// Turns a head into a script object in place and returns it.
+pub fn touch_head(h: &mut Head, ctx: &mut Context) -> JsResult<JsValue> {
+    let v = head_to_js(h, ctx)?;
+    if matches!(h, Head::Request(_) | Head::Response(_)) {
+        *h = script_head(v.clone());
+    }
+    Ok(v)
+}
+
+/// A script `Message` from a head and a body.
+pub fn message_to_js(head: &mut Head, body: Data, tail: &mut Head, ctx: &mut Context) -> JsResult<JsValue> {
+    let head = touch_head(head, ctx)?;
+    let tail = touch_head(tail, ctx)?;
+    let body = new_data(body, ctx)?;
+    Ok(MessageObject::from_data(MessageObject { head, body, tail }, ctx)?.into())
+}
+
+/// Appends the events a script value stands for: a `Message` (start, body, end),
+/// an event object, `Data` or a string (data), an array of those, or nothing for
+/// `undefined`/`null`.
+pub fn js_to_events(v: &JsValue, ctx: &mut Context, out: &mut Vec<Event>) -> JsResult<()> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(());
+    }
+    if let Some(d) = data_of(v) {
+        out.push(Event::Data(d));
+        return Ok(());
+    }
+    let Some(obj) = v.as_object() else {
+        let d = to_bytes(v, None, ctx)?;
+        out.push(Event::Data(d));
+        return Ok(());
+    };
+    if let Some(m) = obj.downcast_ref::<MessageObject>() {
+        out.push(Event::MessageStart(script_head(m.head.clone())));
+        if let Some(d) = data_of(&m.body) {
+            if !d.is_empty() {
+                out.push(Event::Data(d));
+            }
+        }
+        out.push(Event::MessageEnd(script_head(m.tail.clone())));
+        return Ok(());
+    }
+    if let Some(m) = obj.downcast_ref::<MessageStartObject>() {
+        out.push(Event::MessageStart(script_head(m.head.clone())));
+        return Ok(());
+    }
+    if let Some(m) = obj.downcast_ref::<MessageEndObject>() {
+        out.push(Event::MessageEnd(script_head(m.tail.clone())));
+        return Ok(());
+    }
+    if let Some(m) = obj.downcast_ref::<StreamEndObject>() {
+        out.push(Event::StreamEnd(StreamError::from_name(&m.error)));
+        return Ok(());
+    }
+    if obj.is_array() {
+        let arr = JsArray::from_object(obj.clone())?;
+        for i in 0..arr.length(ctx)? {
+            let item = arr.get(i, ctx)?;
+            js_to_events(&item, ctx, out)?;
+        }
+        return Ok(());
+    }
+    let d = to_bytes(v, None, ctx)?;
+    out.push(Event::Data(d));
+    Ok(())
+}
+
+/// Whether a value is a script `Message`.
+pub fn is_message(v: &JsValue) -> bool {
+    v.as_object().is_some_and(|o| o.is::<MessageObject>())
+}

@@ -1,0 +1,74 @@
+//! The per-thread engine and the hooks the runtime plugs into it.
+
+use crate::{api, vars, ScriptError};
+use boa_engine::{Context, JsResult, JsValue};
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+/// What the host asks of the runtime that embeds it.
+#[derive(Clone)]
+pub struct HostHooks {
+    /// Root folder of the codebase: relative paths in scripts resolve here.
+    pub base_dir: PathBuf,
+    /// Builds the Configuration object `pipy({...})` returns, for a module id.
+    pub make_configuration: fn(&mut Context, usize) -> JsResult<JsValue>,
+    /// `pipy.exit(code)`.
+    pub exit: Rc<dyn Fn(i32)>,
+    /// `pipy.restart()`.
+    pub restart: Rc<dyn Fn()>,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static HOOKS: RefCell<Option<HostHooks>> = const { RefCell::new(None) };
+}
+
+/// Creates this thread's engine with every API object installed. Replaces an
+/// earlier engine of this thread (a reload starts from a clean realm).
+pub fn init_thread(hooks: HostHooks) -> Result<(), ScriptError> {
+    let mut ctx = Context::default();
+    HOOKS.with(|h| *h.borrow_mut() = Some(hooks));
+    vars::reset_thread();
+    crate::module::reset_thread();
+    api::install(&mut ctx).map_err(|e| ScriptError::from_js(&e))?;
+    ENGINE.with(|e| *e.borrow_mut() = Some(ctx));
+    Ok(())
+}
+
+/// The hooks given to [`init_thread`].
+pub(crate) fn hooks() -> HostHooks {
+    HOOKS.with(|h| h.borrow().clone().expect("pipy-js host not initialised on this thread"))
+}
+
+/// Runs `f` with this thread's engine.
+///
+/// # Panics
+/// When the thread has no engine or the engine is already in use further up the
+/// stack (native code called from JS gets the context as an argument instead).
+pub fn with_js<R>(f: impl FnOnce(&mut Context) -> R) -> R {
+    ENGINE.with(|e| {
+        let mut guard = e.borrow_mut();
+        let ctx = guard.as_mut().expect("pipy-js engine not initialised on this thread");
+        f(ctx)
+    })
+}
+
+/// Calls a script function inside the context of a pipeline.
+pub fn call(
+    func: &JsValue,
+    args: &[JsValue],
+    pctx: &Rc<pipy_core::Context>,
+) -> Result<JsValue, ScriptError> {
+    let Some(obj) = func.as_callable() else {
+        return Ok(func.clone());
+    };
+    vars::enter(pctx, || {
+        with_js(|ctx| {
+            let r = obj.call(&JsValue::undefined(), args, ctx);
+            // Promise jobs queued by the callback run now, before the next event.
+            let _ = ctx.run_jobs();
+            r.map_err(|e| ScriptError::from_js(&e))
+        })
+    })
+}

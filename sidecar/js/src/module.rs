@@ -1,0 +1,153 @@
+//! Modules: script files whose value is a Configuration.
+//!
+//! A module's source is one expression. It is evaluated as the body of a function
+//! `with (scope) { return (SOURCE) }`, on the same first line so that positions in
+//! errors match the file, and `pipy({...})` inside it declares the module's context
+//! variables on `scope`.
+
+use crate::{host, vars, ScriptError};
+use boa_engine::{Context, JsObject, JsResult, JsValue, Source};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+struct ModuleEntry {
+    path: String,
+    scope: JsObject,
+    value: Option<JsValue>,
+}
+
+thread_local! {
+    static MODULES: RefCell<Vec<ModuleEntry>> = const { RefCell::new(Vec::new()) };
+    static BY_PATH: RefCell<HashMap<String, usize>> = RefCell::new(HashMap::new());
+    static LOADING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    static SOLVED: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
+}
+
+/// Forgets every module of this thread.
+pub(crate) fn reset_thread() {
+    MODULES.with(|m| m.borrow_mut().clear());
+    BY_PATH.with(|m| m.borrow_mut().clear());
+    LOADING.with(|m| m.borrow_mut().clear());
+    SOLVED.with(|m| m.borrow_mut().clear());
+}
+
+/// Resolves a script path against the codebase root (absolute paths stay).
+pub fn resolve_path(path: &str) -> PathBuf {
+    let p = Path::new(path.trim_start_matches("./"));
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        host::hooks().base_dir.join(p)
+    }
+}
+
+fn read_source(path: &str) -> Result<String, ScriptError> {
+    let full = resolve_path(path);
+    std::fs::read_to_string(&full)
+        .map_err(|e| ScriptError::new(format!("{}: cannot read: {e}", full.display())))
+}
+
+/// Removes a trailing `;` so a module written as a statement still reads as one
+/// expression.
+fn expression_body(src: &str) -> &str {
+    let mut s = src.trim_end();
+    while let Some(t) = s.strip_suffix(';') {
+        s = t.trim_end();
+    }
+    s
+}
+
+/// The module being evaluated right now (`pipy()` declares into it).
+pub fn loading() -> Option<usize> {
+    LOADING.with(|l| l.borrow().last().copied())
+}
+
+/// Scope object of a module.
+pub fn scope(id: usize) -> Option<JsObject> {
+    MODULES.with(|m| m.borrow().get(id).map(|e| e.scope.clone()))
+}
+
+/// Path of a module as given to [`load`].
+pub fn path(id: usize) -> Option<String> {
+    MODULES.with(|m| m.borrow().get(id).map(|e| e.path.clone()))
+}
+
+/// Loads (once) and evaluates a module; returns its id and its value.
+pub fn load(path: &str, ctx: &mut Context) -> Result<(usize, JsValue), ScriptError> {
+    let key = path.trim_start_matches("./").to_string();
+    if let Some(id) = BY_PATH.with(|b| b.borrow().get(&key).copied()) {
+        let value = MODULES.with(|m| m.borrow()[id].value.clone());
+        return match value {
+            Some(v) => Ok((id, v)),
+            None => Err(ScriptError::new(format!("{key}: circular module reference"))),
+        };
+    }
+    let src = read_source(&key)?;
+    let scope = JsObject::with_null_proto();
+    let id = vars::new_module();
+    MODULES.with(|m| {
+        let mut m = m.borrow_mut();
+        debug_assert_eq!(m.len(), id);
+        m.push(ModuleEntry {
+            path: key.clone(),
+            scope: scope.clone(),
+            value: None,
+        })
+    });
+    BY_PATH.with(|b| b.borrow_mut().insert(key.clone(), id));
+    let wrapped = format!(
+        "(function(__pipy_scope__){{with(__pipy_scope__){{return({}\n)}}}})",
+        expression_body(&src)
+    );
+    LOADING.with(|l| l.borrow_mut().push(id));
+    let result = evaluate(&key, &wrapped, &scope, ctx);
+    LOADING.with(|l| l.borrow_mut().pop());
+    let value = result.map_err(|e| ScriptError::new(format!("{key}: {e}")))?;
+    MODULES.with(|m| m.borrow_mut()[id].value = Some(value.clone()));
+    Ok((id, value))
+}
+
+fn evaluate(path: &str, wrapped: &str, scope: &JsObject, ctx: &mut Context) -> JsResult<JsValue> {
+    let source = Source::from_bytes(wrapped).with_path(Path::new(path));
+    let func = ctx.eval(source)?;
+    let func = func.as_callable().ok_or_else(|| {
+        boa_engine::JsNativeError::typ().with_message("module wrapper is not callable")
+    })?;
+    let v = func.call(&JsValue::undefined(), &[scope.clone().into()], ctx)?;
+    ctx.run_jobs()?;
+    Ok(v)
+}
+
+/// `pipy.solve(path)`: evaluates a file as one expression, once per path.
+pub fn solve(path: &str, ctx: &mut Context) -> JsResult<JsValue> {
+    let key = path.trim_start_matches("./").to_string();
+    if let Some(v) = SOLVED.with(|s| s.borrow().get(&key).cloned()) {
+        return Ok(v);
+    }
+    let src = read_source(&key).map_err(|e| boa_engine::JsNativeError::error().with_message(e.message))?;
+    let wrapped = format!("(function(){{return({}\n)}})", expression_body(&src));
+    let source = Source::from_bytes(&wrapped).with_path(Path::new(&key));
+    let func = ctx.eval(source)?;
+    let v = match func.as_callable() {
+        Some(f) => f.call(&JsValue::undefined(), &[], ctx)?,
+        None => JsValue::undefined(),
+    };
+    SOLVED.with(|s| s.borrow_mut().insert(key, v.clone()));
+    Ok(v)
+}
+
+/// The global `pipy(vars?)`: declares context variables of the loading module and
+/// returns its Configuration.
+pub(crate) fn pipy_function(_this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let Some(id) = loading() else {
+        return Err(boa_engine::JsNativeError::error()
+            .with_message("pipy() can only be called while a module loads")
+            .into());
+    };
+    if let Some(obj) = args.first().and_then(|v| v.as_object()) {
+        let scope = scope(id).expect("loading module has a scope");
+        vars::declare(id, &scope, &obj, ctx)?;
+    }
+    (host::hooks().make_configuration)(ctx, id)
+}

@@ -1,0 +1,276 @@
+//! Context variables: per-pipeline state that reads like globals in a module.
+//!
+//! Each module is evaluated inside `with (scope) { ... }` where `scope` carries an
+//! accessor property per declared variable. The accessors read and write the slot
+//! of the *current* pipeline context (set by [`enter`] around every callback), so
+//! the same closure sees different values in different streams.
+
+use boa_engine::object::builtins::JsFunction;
+use boa_engine::property::PropertyDescriptor;
+use boa_engine::{js_string, Context, JsNativeError, JsObject, JsResult, JsValue, NativeFunction};
+use boa_gc::{Finalize, Trace};
+use pipy_core::ScriptState;
+use std::any::Any;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Declared variables of one module.
+#[derive(Default)]
+struct ModuleVars {
+    names: Vec<String>,
+    defaults: Vec<JsValue>,
+    /// (namespace, name) exported, with the slot holding it.
+    exports: Vec<(String, String, usize)>,
+}
+
+thread_local! {
+    static MODULES: RefCell<Vec<ModuleVars>> = const { RefCell::new(Vec::new()) };
+    static CURRENT: RefCell<Option<Rc<pipy_core::Context>>> = const { RefCell::new(None) };
+    static GLOBAL: RefCell<Option<Rc<pipy_core::Context>>> = const { RefCell::new(None) };
+}
+
+/// Forgets every module of this thread (a new engine starts).
+pub(crate) fn reset_thread() {
+    MODULES.with(|m| m.borrow_mut().clear());
+    CURRENT.with(|c| *c.borrow_mut() = None);
+    GLOBAL.with(|g| *g.borrow_mut() = None);
+}
+
+/// Registers a module and returns its id.
+pub(crate) fn new_module() -> usize {
+    MODULES.with(|m| {
+        let mut m = m.borrow_mut();
+        m.push(ModuleVars::default());
+        m.len() - 1
+    })
+}
+
+/// Runs `f` with `ctx` as the current pipeline context.
+pub fn enter<R>(ctx: &Rc<pipy_core::Context>, f: impl FnOnce() -> R) -> R {
+    let prev = CURRENT.with(|c| c.replace(Some(ctx.clone())));
+    let r = f();
+    CURRENT.with(|c| *c.borrow_mut() = prev);
+    r
+}
+
+fn current() -> Rc<pipy_core::Context> {
+    if let Some(c) = CURRENT.with(|c| c.borrow().clone()) {
+        return c;
+    }
+    GLOBAL.with(|g| {
+        g.borrow_mut()
+            .get_or_insert_with(|| pipy_core::Context::new(None))
+            .clone()
+    })
+}
+
+/// Values of every module's variables in one pipeline context.
+#[derive(Clone, Default)]
+pub struct ContextVars {
+    modules: RefCell<Vec<Vec<JsValue>>>,
+}
+
+impl ScriptState for ContextVars {
+    fn fork(&self) -> Box<dyn ScriptState> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn with_vars<R>(pctx: &pipy_core::Context, f: impl FnOnce(&ContextVars) -> R) -> R {
+    let mut s = pctx.script.borrow_mut();
+    let state = s.get_or_insert_with(|| Box::new(ContextVars::default()));
+    match state.as_any().downcast_ref::<ContextVars>() {
+        Some(v) => f(v),
+        None => f(&ContextVars::default()),
+    }
+}
+
+/// Makes sure a module's slots exist in this context, computing initial values.
+fn ensure_module(pctx: &pipy_core::Context, module: usize, ctx: &mut Context) -> JsResult<()> {
+    let ready = with_vars(pctx, |v| {
+        v.modules.borrow().get(module).is_some_and(|s| !s.is_empty())
+    });
+    if ready {
+        return Ok(());
+    }
+    let defaults = MODULES.with(|m| {
+        m.borrow()
+            .get(module)
+            .map(|m| m.defaults.clone())
+            .unwrap_or_default()
+    });
+    if defaults.is_empty() {
+        return Ok(());
+    }
+    // Store plain values first so initialiser functions can read their siblings.
+    with_vars(pctx, |v| {
+        let mut mods = v.modules.borrow_mut();
+        if mods.len() <= module {
+            mods.resize(module + 1, Vec::new());
+        }
+        mods[module] = defaults.clone();
+    });
+    for (i, d) in defaults.iter().enumerate() {
+        if let Some(f) = d.as_callable() {
+            let value = f.call(&JsValue::undefined(), &[], ctx)?;
+            with_vars(pctx, |v| v.modules.borrow_mut()[module][i] = value);
+        }
+    }
+    Ok(())
+}
+
+fn read(module: usize, slot: usize, ctx: &mut Context) -> JsResult<JsValue> {
+    let pctx = current();
+    ensure_module(&pctx, module, ctx)?;
+    Ok(with_vars(&pctx, |v| {
+        v.modules
+            .borrow()
+            .get(module)
+            .and_then(|s| s.get(slot))
+            .cloned()
+            .unwrap_or_default()
+    }))
+}
+
+fn write(module: usize, slot: usize, value: JsValue, ctx: &mut Context) -> JsResult<()> {
+    let pctx = current();
+    ensure_module(&pctx, module, ctx)?;
+    with_vars(&pctx, |v| {
+        if let Some(s) = v.modules.borrow_mut().get_mut(module).and_then(|s| s.get_mut(slot)) {
+            *s = value;
+        }
+    });
+    Ok(())
+}
+
+#[derive(Clone, Trace, Finalize)]
+struct SlotRef {
+    module: usize,
+    slot: usize,
+}
+
+#[derive(Clone, Trace, Finalize)]
+struct ImportRef {
+    module: usize,
+    #[unsafe_ignore_trace]
+    namespace: Rc<str>,
+    #[unsafe_ignore_trace]
+    name: Rc<str>,
+}
+
+fn resolve_import(r: &ImportRef) -> JsResult<SlotRef> {
+    MODULES.with(|m| {
+        for (id, vars) in m.borrow().iter().enumerate() {
+            for (ns, name, slot) in &vars.exports {
+                if **ns == *r.namespace && **name == *r.name {
+                    return Ok(SlotRef { module: id, slot: *slot });
+                }
+            }
+        }
+        Err(JsNativeError::reference()
+            .with_message(format!(
+                "import of '{}' from namespace '{}': nothing exported under that name",
+                r.name, r.namespace
+            ))
+            .into())
+    })
+}
+
+fn define_accessor(scope: &JsObject, name: &str, get: JsFunction, set: JsFunction, ctx: &mut Context) -> JsResult<()> {
+    let desc = PropertyDescriptor::builder()
+        .get(get)
+        .set(set)
+        .enumerable(true)
+        .configurable(true)
+        .build();
+    scope.define_property_or_throw(js_string!(name), desc, ctx)?;
+    Ok(())
+}
+
+/// Declares variables of `module` (from `pipy({...})` or `export`) and their
+/// accessors on its scope object. Returns the slots, in the object's key order.
+pub fn declare(module: usize, scope: &JsObject, vars: &JsObject, ctx: &mut Context) -> JsResult<Vec<(String, usize)>> {
+    let keys = vars.own_property_keys(ctx)?;
+    let mut out = Vec::new();
+    for key in keys {
+        let name = key.to_string();
+        let value = vars.get(key, ctx)?;
+        let slot = MODULES.with(|m| {
+            let mut m = m.borrow_mut();
+            let mv = &mut m[module];
+            if let Some(i) = mv.names.iter().position(|n| *n == name) {
+                mv.defaults[i] = value.clone();
+                i
+            } else {
+                mv.names.push(name.clone());
+                mv.defaults.push(value.clone());
+                mv.names.len() - 1
+            }
+        });
+        let r = SlotRef { module, slot };
+        let get = NativeFunction::from_copy_closure_with_captures(
+            |_, _, r: &SlotRef, ctx| read(r.module, r.slot, ctx),
+            r.clone(),
+        )
+        .to_js_function(ctx.realm());
+        let set = NativeFunction::from_copy_closure_with_captures(
+            |_, args, r: &SlotRef, ctx| {
+                write(r.module, r.slot, args.first().cloned().unwrap_or_default(), ctx)?;
+                Ok(JsValue::undefined())
+            },
+            r,
+        )
+        .to_js_function(ctx.realm());
+        define_accessor(scope, &name, get, set, ctx)?;
+        out.push((name, slot));
+    }
+    Ok(out)
+}
+
+/// `export(namespace, {vars})`: declares the variables and publishes them.
+pub fn export(module: usize, scope: &JsObject, namespace: &str, vars: &JsObject, ctx: &mut Context) -> JsResult<()> {
+    for (name, slot) in declare(module, scope, vars, ctx)? {
+        MODULES.with(|m| {
+            m.borrow_mut()[module]
+                .exports
+                .push((namespace.to_string(), name, slot))
+        });
+    }
+    Ok(())
+}
+
+/// `import({name: namespace})`: names resolved, at first use, to another module's
+/// exported variable.
+pub fn import(module: usize, scope: &JsObject, spec: &JsObject, ctx: &mut Context) -> JsResult<()> {
+    for key in spec.own_property_keys(ctx)? {
+        let name = key.to_string();
+        let ns = spec.get(key, ctx)?.to_string(ctx)?.to_std_string_escaped();
+        let r = ImportRef {
+            module,
+            namespace: ns.into(),
+            name: name.clone().into(),
+        };
+        let get = NativeFunction::from_copy_closure_with_captures(
+            |_, _, r: &ImportRef, ctx| {
+                let s = resolve_import(r)?;
+                read(s.module, s.slot, ctx)
+            },
+            r.clone(),
+        )
+        .to_js_function(ctx.realm());
+        let set = NativeFunction::from_copy_closure_with_captures(
+            |_, args, r: &ImportRef, ctx| {
+                let s = resolve_import(r)?;
+                write(s.module, s.slot, args.first().cloned().unwrap_or_default(), ctx)?;
+                Ok(JsValue::undefined())
+            },
+            r,
+        )
+        .to_js_function(ctx.realm());
+        define_accessor(scope, &name, get, set, ctx)?;
+    }
+    Ok(())
+}
