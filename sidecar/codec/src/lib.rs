@@ -1,1 +1,34 @@
-//! placeholder
+//! pipy-codec: pure wire formats, free of I/O, so that each can be tested byte by
+//! byte and fuzzed (see `fuzz/`).
+//!
+//! - [`http1`]: HTTP/1.x framing. A [`http1::Decoder`] per connection direction
+//!   turns bytes (`Data`, split anyhow) into `MessageStart` / `Data` / `MessageEnd`
+//!   events with native heads, checks the framing rules that prevent request
+//!   smuggling (RFC 9112 §6.3) and says which status to answer on error. A
+//!   [`http1::Encoder`] turns events back into bytes, choosing `Content-Length`,
+//!   chunked or close-delimited framing itself.
+//!
+//! Body bytes are never copied: the decoder emits slices of the input `Bytes` and
+//! the encoder puts them behind a head it writes into one buffer.
+//!
+//! ```
+//! use pipy_codec::http1::{Decoder, Encoder};
+//! use pipy_core::{Data, Event, Head};
+//!
+//! let mut decoder = Decoder::request();
+//! let mut events = Vec::new();
+//! decoder
+//!     .decode(Data::from("POST /up HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"), &mut |e| events.push(e))
+//!     .unwrap();
+//! assert!(matches!(&events[0], Event::MessageStart(Head::Request(h)) if h.path == "/up"));
+//! assert!(matches!(events.last(), Some(Event::MessageEnd(_))));
+//!
+//! let mut encoder = Encoder::request();
+//! let mut wire = Data::new();
+//! for e in events {
+//!     encoder.encode(e, &mut |d| wire.push(d));
+//! }
+//! assert_eq!(wire.to_vec(), b"POST /up HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+//! ```
+
+pub mod http1;

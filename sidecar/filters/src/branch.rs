@@ -1,0 +1,239 @@
+//! `link`, `branch`, `branchMessageStart`, `branchMessage` and `fork`: filters
+//! that pass a stream through (or alongside) a sub-pipeline sharing its context.
+
+use crate::util::{js, Callback};
+use crate::SubLayout;
+use boa_engine::JsValue;
+use pipy_core::{Event, Filter, FilterTemplate, Output, Pipeline};
+use pipy_js::convert;
+
+/// Template of `link(name)`: everything goes through one named sub-pipeline.
+pub struct LinkTemplate(pub SubLayout);
+
+impl FilterTemplate for LinkTemplate {
+    fn name(&self) -> &'static str {
+        "link"
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(Branch {
+            trigger: Trigger::Stream,
+            arms: vec![(None, self.0.clone())],
+            chosen: None,
+            buffer: Vec::new(),
+            in_message: false,
+        })
+    }
+}
+
+/// When a branch makes its choice.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// On the first event (`branch`).
+    Stream,
+    /// On the first MessageStart (`branchMessageStart`).
+    MessageStart,
+    /// On the first whole message (`branchMessage`).
+    Message,
+}
+
+/// Template of the branch family. Arms are (condition, layout); an arm without a
+/// condition is the fallback.
+pub struct BranchTemplate {
+    trigger: Trigger,
+    arms: Vec<(Option<Callback>, SubLayout)>,
+}
+
+impl BranchTemplate {
+    /// A branch choosing by `trigger` among `arms`.
+    pub fn new(trigger: Trigger, arms: Vec<(Option<Callback>, SubLayout)>) -> Self {
+        Self { trigger, arms }
+    }
+}
+
+impl FilterTemplate for BranchTemplate {
+    fn name(&self) -> &'static str {
+        match self.trigger {
+            Trigger::Stream => "branch",
+            Trigger::MessageStart => "branchMessageStart",
+            Trigger::Message => "branchMessage",
+        }
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(Branch {
+            trigger: self.trigger,
+            arms: self.arms.clone(),
+            chosen: None,
+            buffer: Vec::new(),
+            in_message: false,
+        })
+    }
+}
+
+struct Branch {
+    trigger: Trigger,
+    arms: Vec<(Option<Callback>, SubLayout)>,
+    /// `Some(None)`: chosen to pass events straight through.
+    chosen: Option<Option<Pipeline>>,
+    buffer: Vec<Event>,
+    in_message: bool,
+}
+
+impl Branch {
+    /// Picks an arm; `None` when no condition holds and there is no fallback.
+    fn choose(&self, arg: Option<JsValue>, out: &Output<'_>) -> Option<SubLayout> {
+        let args: Vec<JsValue> = arg.into_iter().collect();
+        for (cond, layout) in &self.arms {
+            match cond {
+                None => return Some(layout.clone()),
+                Some(c) => {
+                    if c.eval(&args, out.context()).is_some_and(|v| v.to_boolean()) {
+                        return Some(layout.clone());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn arg_for(&self, evt: &mut Event) -> Option<JsValue> {
+        match self.trigger {
+            Trigger::Stream => None,
+            _ => js(|ctx| convert::event_to_js(evt, ctx)).ok(),
+        }
+    }
+
+    fn message_arg(&mut self) -> Option<JsValue> {
+        // Rebuild the buffered message as a script Message.
+        let mut head = pipy_core::Head::None;
+        let mut body = pipy_core::Data::new();
+        let mut tail = pipy_core::Head::None;
+        for e in &mut self.buffer {
+            match e {
+                Event::MessageStart(h) => head = h.clone(),
+                Event::Data(d) => body.push(d.clone()),
+                Event::MessageEnd(t) => tail = t.clone(),
+                _ => {}
+            }
+        }
+        js(|ctx| convert::message_to_js(&mut head, body, &mut tail, ctx)).ok()
+    }
+
+    fn decide(&mut self, arg: Option<JsValue>, out: &mut Output<'_>) -> bool {
+        let Some(layout) = self.choose(arg, out) else { return false };
+        let pipeline = layout.get().map(|l| out.sub_pipeline(&l, false, 0));
+        self.chosen = Some(pipeline);
+        for e in std::mem::take(&mut self.buffer) {
+            self.forward(e, out);
+        }
+        true
+    }
+
+    fn forward(&mut self, evt: Event, out: &mut Output<'_>) {
+        match &self.chosen {
+            Some(Some(p)) => p.input(evt),
+            _ => out.push(evt),
+        }
+    }
+}
+
+impl Filter for Branch {
+    fn process(&mut self, mut evt: Event, out: &mut Output<'_>) {
+        if self.chosen.is_some() {
+            return self.forward(evt, out);
+        }
+        match self.trigger {
+            Trigger::Stream => {
+                self.buffer.push(evt);
+                self.decide(None, out);
+            }
+            Trigger::MessageStart => {
+                let is_start = matches!(evt, Event::MessageStart(_));
+                let arg = if is_start { self.arg_for(&mut evt) } else { None };
+                self.buffer.push(evt);
+                if is_start {
+                    self.decide(arg, out);
+                }
+            }
+            Trigger::Message => {
+                match &evt {
+                    Event::MessageStart(_) => self.in_message = true,
+                    Event::MessageEnd(_) => self.in_message = false,
+                    _ => {}
+                }
+                let end = matches!(evt, Event::MessageEnd(_));
+                self.buffer.push(evt);
+                if end {
+                    let arg = self.message_arg();
+                    self.decide(arg, out);
+                }
+            }
+        }
+    }
+}
+
+/// Template of `fork(...)`: copies of the stream go to sub-pipelines with forked
+/// contexts, whose output is dropped; the stream itself passes on unchanged.
+pub struct ForkTemplate {
+    sub: SubLayout,
+    count: Option<Callback>,
+}
+
+impl ForkTemplate {
+    /// `fork(startupValues?)`; one sub-pipeline per startup value (one if none).
+    pub fn new(sub: SubLayout, count: Option<Callback>) -> Self {
+        Self { sub, count }
+    }
+}
+
+impl FilterTemplate for ForkTemplate {
+    fn name(&self) -> &'static str {
+        "fork"
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(Fork {
+            sub: self.sub.clone(),
+            count: self.count.clone(),
+            forks: None,
+        })
+    }
+}
+
+struct Fork {
+    sub: SubLayout,
+    count: Option<Callback>,
+    forks: Option<Vec<Pipeline>>,
+}
+
+impl Filter for Fork {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.forks.is_none() {
+            let n = match &self.count {
+                None => 1,
+                Some(c) => match c.eval(&[], out.context()) {
+                    Some(v) => js(|ctx| {
+                        v.as_object()
+                            .filter(|o| o.is_array())
+                            .and_then(|o| o.get(boa_engine::js_string!("length"), ctx).ok())
+                            .and_then(|l| l.as_number())
+                            .map(|n| n as usize)
+                            .unwrap_or(1)
+                    }),
+                    None => 0,
+                },
+            };
+            let forks = match self.sub.get() {
+                Some(l) => (0..n).map(|i| {
+                    let p = out.sub_pipeline(&l, true, i as u64);
+                    p.set_output(pipy_core::EventTarget::Discard);
+                    p
+                }).collect(),
+                None => Vec::new(),
+            };
+            self.forks = Some(forks);
+        }
+        for p in self.forks.iter().flatten() {
+            p.input(evt.clone());
+        }
+        out.push(evt);
+    }
+}

@@ -1,0 +1,143 @@
+//! `dump`, `print`, `dummy`, `onStart`, `onEnd`: small utility filters.
+
+use crate::util::{js, Callback};
+use pipy_core::{Event, Filter, FilterTemplate, Output, StreamError};
+use pipy_js::convert;
+use std::io::Write;
+
+/// Which utility filter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Prints every event to stderr, passing it on.
+    Dump,
+    /// Prints data as text to stdout, passing it on.
+    Print,
+    /// Swallows everything.
+    Dummy,
+}
+
+/// Template of `dump(tag?)`, `print()` and `dummy()`.
+pub struct UtilTemplate {
+    kind: Kind,
+    tag: String,
+}
+
+impl UtilTemplate {
+    /// A utility filter; `tag` prefixes `dump` lines.
+    pub fn new(kind: Kind, tag: String) -> Self {
+        Self { kind, tag }
+    }
+}
+
+impl FilterTemplate for UtilTemplate {
+    fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Dump => "dump",
+            Kind::Print => "print",
+            Kind::Dummy => "dummy",
+        }
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(Util {
+            kind: self.kind,
+            tag: self.tag.clone(),
+        })
+    }
+}
+
+struct Util {
+    kind: Kind,
+    tag: String,
+}
+
+impl Filter for Util {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        match self.kind {
+            Kind::Dummy => {}
+            Kind::Dump => {
+                let text = match &evt {
+                    Event::Data(d) => format!("Data {:?}", String::from_utf8_lossy(&d.to_vec())),
+                    Event::MessageStart(h) => {
+                        let mut h = h.clone();
+                        let v = js(|ctx| convert::head_to_js(&mut h, ctx).map(|v| {
+                            v.to_json(ctx).ok().flatten().map(|j| j.to_string()).unwrap_or_default()
+                        }));
+                        format!("MessageStart {}", v.unwrap_or_default())
+                    }
+                    Event::MessageEnd(_) => "MessageEnd".to_string(),
+                    Event::StreamEnd(e) => format!("StreamEnd {}", e.name()),
+                };
+                let _ = writeln!(std::io::stderr(), "[dump] {}{}{}", self.tag, if self.tag.is_empty() { "" } else { " " }, text);
+                out.push(evt);
+            }
+            Kind::Print => {
+                if let Event::Data(d) = &evt {
+                    let mut o = std::io::stdout().lock();
+                    for c in d.chunks() {
+                        let _ = o.write_all(c);
+                    }
+                    let _ = o.flush();
+                }
+                out.push(evt);
+            }
+        }
+    }
+}
+
+/// Template of `onStart(cb)` (events the callback returns go first) and
+/// `onEnd(cb)` (called when the stream ends).
+pub struct HookTemplate {
+    at_start: bool,
+    callback: Callback,
+}
+
+impl HookTemplate {
+    /// `onStart` when `at_start`, else `onEnd`.
+    pub fn new(at_start: bool, callback: Callback) -> Self {
+        Self { at_start, callback }
+    }
+}
+
+impl FilterTemplate for HookTemplate {
+    fn name(&self) -> &'static str {
+        if self.at_start { "onStart" } else { "onEnd" }
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(Hook {
+            at_start: self.at_start,
+            callback: self.callback.clone(),
+            fired: false,
+        })
+    }
+}
+
+struct Hook {
+    at_start: bool,
+    callback: Callback,
+    fired: bool,
+}
+
+impl Filter for Hook {
+    fn process(&mut self, mut evt: Event, out: &mut Output<'_>) {
+        if self.at_start && !self.fired {
+            self.fired = true;
+            let arg = js(|ctx| convert::event_to_js(&mut evt, ctx)).ok();
+            let args: Vec<_> = arg.into_iter().collect();
+            match self.callback.eval(&args, out.context()) {
+                Some(v) => {
+                    let mut events = Vec::new();
+                    let _ = js(|ctx| convert::js_to_events(&v, ctx, &mut events));
+                    events.into_iter().for_each(|e| out.push(e));
+                }
+                None => out.push(Event::StreamEnd(StreamError::RuntimeError)),
+            }
+        }
+        if !self.at_start && !self.fired && evt.is_stream_end() {
+            self.fired = true;
+            let arg = js(|ctx| convert::event_to_js(&mut evt, ctx)).ok();
+            let args: Vec<_> = arg.into_iter().collect();
+            self.callback.eval(&args, out.context());
+        }
+        out.push(evt);
+    }
+}

@@ -1,0 +1,119 @@
+//! `decodeHTTPRequest`, `decodeHTTPResponse`, `encodeHTTPRequest`,
+//! `encodeHTTPResponse`: HTTP/1 framing as plain filters.
+
+use crate::util::js;
+use pipy_codec::http1::{Decoder, Encoder};
+use pipy_core::{Event, Filter, FilterTemplate, Head, Output, StreamError};
+use pipy_js::convert;
+
+/// Turns a script head into a native one so the encoder can write it.
+pub(crate) fn native_head(evt: Event, request: bool) -> Event {
+    match evt {
+        Event::MessageStart(h @ Head::Script(_)) | Event::MessageStart(h @ Head::None) => {
+            let native = js(|ctx| {
+                if request {
+                    convert::request_head(&h, ctx).map(|r| Head::Request(Box::new(r)))
+                } else {
+                    convert::response_head(&h, ctx).map(|r| Head::Response(Box::new(r)))
+                }
+            });
+            match native {
+                Ok(n) => Event::MessageStart(n),
+                Err(e) => {
+                    tracing::error!("bad message head: {e}");
+                    Event::MessageStart(h)
+                }
+            }
+        }
+        other => other,
+    }
+}
+
+/// Which side a codec filter works on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Requests.
+    Request,
+    /// Responses.
+    Response,
+}
+
+/// Template of `decodeHTTPRequest` / `decodeHTTPResponse`.
+pub struct DecodeTemplate(pub Side);
+
+impl FilterTemplate for DecodeTemplate {
+    fn name(&self) -> &'static str {
+        match self.0 {
+            Side::Request => "decodeHTTPRequest",
+            Side::Response => "decodeHTTPResponse",
+        }
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(Decode(match self.0 {
+            Side::Request => Decoder::request(),
+            Side::Response => Decoder::response(),
+        }))
+    }
+}
+
+struct Decode(Decoder);
+
+impl Filter for Decode {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        match evt {
+            Event::Data(d) => {
+                let mut failed = None;
+                if let Err(e) = self.0.decode(d, &mut |e| out.push(e)) {
+                    failed = Some(e);
+                }
+                if let Some(e) = failed {
+                    tracing::debug!("decode error: {e}");
+                    out.push(Event::StreamEnd(StreamError::ProtocolError));
+                }
+            }
+            Event::StreamEnd(e) => {
+                let _ = self.0.eof(&mut |e| out.push(e));
+                out.push(Event::StreamEnd(e));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Template of `encodeHTTPRequest` / `encodeHTTPResponse`.
+pub struct EncodeTemplate(pub Side);
+
+impl FilterTemplate for EncodeTemplate {
+    fn name(&self) -> &'static str {
+        match self.0 {
+            Side::Request => "encodeHTTPRequest",
+            Side::Response => "encodeHTTPResponse",
+        }
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(Encode {
+            side: self.0,
+            enc: match self.0 {
+                Side::Request => Encoder::request(),
+                Side::Response => Encoder::response(),
+            },
+        })
+    }
+}
+
+struct Encode {
+    side: Side,
+    enc: Encoder,
+}
+
+impl Filter for Encode {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        match evt {
+            Event::StreamEnd(_) => out.push(evt),
+            e => {
+                let e = native_head(e, self.side == Side::Request);
+                self.enc.encode(e, &mut |d| out.push(Event::Data(d)));
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! `muxHTTP(key?, options)`: the client side of HTTP/1. Requests of many streams
+//! share upstream sessions: one sub-pipeline per session (usually ending in
+//! `connect`), chosen by a key that defaults to the inbound connection. Responses
+//! come back to the requesting streams in order.
+
+use crate::http_codec::native_head;
+use crate::util::Callback;
+use crate::SubLayout;
+use pipy_codec::http1::{Decoder, Encoder};
+use pipy_core::{Event, EventTarget, Filter, FilterTemplate, Head, Output, Pipeline, StreamError};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+/// Options of `muxHTTP`.
+#[derive(Clone, Debug)]
+pub struct MuxOptions {
+    /// How long an unused session stays open.
+    pub max_idle: Duration,
+    /// Most requests waiting on one session (0: no limit).
+    pub max_queue: usize,
+}
+
+impl Default for MuxOptions {
+    fn default() -> Self {
+        Self {
+            max_idle: Duration::from_secs(60),
+            max_queue: 0,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum PoolKey {
+    Inbound(SocketAddr, SocketAddr),
+    Value(String),
+    None,
+}
+
+type Pool = Rc<RefCell<HashMap<PoolKey, Vec<Rc<Session>>>>>;
+
+/// Template of `muxHTTP`.
+pub struct MuxHttpTemplate {
+    key: Option<Callback>,
+    sub: SubLayout,
+    options: MuxOptions,
+    pool: Pool,
+}
+
+impl MuxHttpTemplate {
+    /// `muxHTTP(key?, options)`; the session pipeline comes with `.to(...)`.
+    pub fn new(key: Option<Callback>, sub: SubLayout, options: MuxOptions) -> Self {
+        Self {
+            key,
+            sub,
+            options,
+            pool: Pool::default(),
+        }
+    }
+}
+
+impl FilterTemplate for MuxHttpTemplate {
+    fn name(&self) -> &'static str {
+        "muxHTTP"
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(MuxHttp {
+            key: self.key.clone(),
+            sub: self.sub.clone(),
+            options: self.options.clone(),
+            pool: self.pool.clone(),
+            session: None,
+            done: false,
+        })
+    }
+}
+
+struct SessionState {
+    pipeline: Option<Pipeline>,
+    encoder: Encoder,
+    decoder: Decoder,
+    waiting: VecDeque<EventTarget>,
+    closed: bool,
+}
+
+/// One upstream session shared by streams. Events from its pipeline go through
+/// an inbox so that a session busy sending a request can take a reply at once.
+struct Session {
+    state: RefCell<SessionState>,
+    inbox: RefCell<VecDeque<Event>>,
+    busy: Cell<bool>,
+    users: Cell<usize>,
+    key: PoolKey,
+    pool: Weak<RefCell<HashMap<PoolKey, Vec<Rc<Session>>>>>,
+}
+
+impl Session {
+    fn deliver(self: &Rc<Self>, evt: Event) {
+        self.inbox.borrow_mut().push_back(evt);
+        if self.busy.get() {
+            return;
+        }
+        self.busy.set(true);
+        loop {
+            let next = self.inbox.borrow_mut().pop_front();
+            let Some(evt) = next else { break };
+            self.on_upstream(evt);
+        }
+        self.busy.set(false);
+    }
+
+    fn on_upstream(self: &Rc<Self>, evt: Event) {
+        let mut out = Vec::new();
+        let mut failed = None;
+        {
+            let mut st = self.state.borrow_mut();
+            match evt {
+                Event::Data(d) => {
+                    if let Err(e) = st.decoder.decode(d, &mut |e| out.push(e)) {
+                        tracing::debug!("muxHTTP: bad response: {e}");
+                        failed = Some(StreamError::ProtocolError);
+                    }
+                }
+                Event::StreamEnd(err) => {
+                    let _ = st.decoder.eof(&mut |e| out.push(e));
+                    failed = Some(if err == StreamError::NoError {
+                        StreamError::ConnectionReset
+                    } else {
+                        err
+                    });
+                }
+                _ => {}
+            }
+        }
+        for e in out {
+            let done = matches!(e, Event::MessageEnd(_));
+            let target = self.state.borrow().waiting.front().cloned();
+            if let Some(t) = target {
+                t.send(e);
+            }
+            if done {
+                self.state.borrow_mut().waiting.pop_front();
+            }
+        }
+        if let Some(err) = failed {
+            self.close(err);
+        }
+    }
+
+    fn close(self: &Rc<Self>, err: StreamError) {
+        let waiting = {
+            let mut st = self.state.borrow_mut();
+            st.closed = true;
+            st.pipeline = None;
+            std::mem::take(&mut st.waiting)
+        };
+        for t in waiting {
+            t.send(Event::StreamEnd(err));
+        }
+        if let Some(pool) = self.pool.upgrade() {
+            if let Some(list) = pool.borrow_mut().get_mut(&self.key) {
+                list.retain(|s| !Rc::ptr_eq(s, self));
+            }
+        }
+    }
+
+    /// Sends request events into the session pipeline.
+    fn send(self: &Rc<Self>, evt: Event) {
+        let was_busy = self.busy.replace(true);
+        let mut data = Vec::new();
+        let pipeline = {
+            let mut st = self.state.borrow_mut();
+            st.encoder.encode(evt, &mut |d| data.push(d));
+            st.pipeline.clone()
+        };
+        if let Some(p) = pipeline {
+            for d in data {
+                p.input(Event::Data(d));
+            }
+        }
+        self.busy.set(was_busy);
+        // Anything that came back while we were sending.
+        if !was_busy && !self.inbox.borrow().is_empty() {
+            let first = self.inbox.borrow_mut().pop_front();
+            if let Some(e) = first {
+                self.deliver(e);
+            }
+        }
+    }
+
+    fn release(self: &Rc<Self>, max_idle: Duration) {
+        let n = self.users.get().saturating_sub(1);
+        self.users.set(n);
+        if n > 0 || self.state.borrow().closed {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(max_idle).await;
+            if let Some(s) = weak.upgrade() {
+                if s.users.get() == 0 && s.state.borrow().waiting.is_empty() {
+                    s.close(StreamError::NoError);
+                }
+            }
+        });
+    }
+}
+
+struct MuxHttp {
+    key: Option<Callback>,
+    sub: SubLayout,
+    options: MuxOptions,
+    pool: Pool,
+    session: Option<Rc<Session>>,
+    done: bool,
+}
+
+impl MuxHttp {
+    fn pool_key(&self, out: &Output<'_>) -> PoolKey {
+        match &self.key {
+            Some(cb) => match cb.eval(&[], out.context()) {
+                Some(v) if !v.is_undefined() && !v.is_null() => PoolKey::Value(v.display().to_string()),
+                _ => PoolKey::None,
+            },
+            None => match out.context().inbound {
+                Some(i) => PoolKey::Inbound(i.remote, i.local),
+                None => PoolKey::None,
+            },
+        }
+    }
+
+    fn open_session(&mut self, out: &Output<'_>) -> Option<Rc<Session>> {
+        let key = self.pool_key(out);
+        let max_queue = self.options.max_queue;
+        if let Some(list) = self.pool.borrow().get(&key) {
+            if let Some(s) = list.iter().find(|s| {
+                let st = s.state.borrow();
+                !st.closed && (max_queue == 0 || st.waiting.len() < max_queue)
+            }) {
+                return Some(s.clone());
+            }
+        }
+        let layout = self.sub.get()?;
+        let session = Rc::new(Session {
+            state: RefCell::new(SessionState {
+                pipeline: None,
+                encoder: Encoder::request(),
+                decoder: Decoder::response(),
+                waiting: VecDeque::new(),
+                closed: false,
+            }),
+            inbox: RefCell::new(VecDeque::new()),
+            busy: Cell::new(false),
+            users: Cell::new(0),
+            key: key.clone(),
+            pool: Rc::downgrade(&self.pool),
+        });
+        let weak = Rc::downgrade(&session);
+        let target = EventTarget::Func(Rc::new(move |e| {
+            if let Some(s) = weak.upgrade() {
+                s.deliver(e);
+            }
+        }));
+        let p = Pipeline::new(&layout, out.context().fork(), target);
+        session.state.borrow_mut().pipeline = Some(p);
+        self.pool.borrow_mut().entry(key).or_default().push(session.clone());
+        Some(session)
+    }
+}
+
+impl Filter for MuxHttp {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.done {
+            return;
+        }
+        match evt {
+            Event::MessageStart(_) => {
+                if self.session.is_none() {
+                    let Some(s) = self.open_session(out) else {
+                        tracing::error!("muxHTTP has no sub-pipeline: add .to(...)");
+                        out.push(Event::StreamEnd(StreamError::UnknownError));
+                        self.done = true;
+                        return;
+                    };
+                    s.users.set(s.users.get() + 1);
+                    self.session = Some(s);
+                }
+                let s = self.session.clone().expect("session set above");
+                let evt = native_head(evt, true);
+                let is_head = matches!(&evt, Event::MessageStart(Head::Request(r)) if r.method.eq_ignore_ascii_case("HEAD"));
+                {
+                    let mut st = s.state.borrow_mut();
+                    st.decoder.expect_response(is_head);
+                    st.waiting.push_back(out.reply_target(0));
+                }
+                s.send(evt);
+            }
+            Event::Data(_) | Event::MessageEnd(_) => {
+                if let Some(s) = self.session.clone() {
+                    s.send(evt);
+                }
+            }
+            Event::StreamEnd(_) => {}
+        }
+    }
+
+    fn on_reply(&mut self, _key: u64, evt: Event, out: &mut Output<'_>) {
+        if self.done {
+            return;
+        }
+        if evt.is_stream_end() {
+            self.done = true;
+        }
+        out.push(evt);
+    }
+}
+
+impl Drop for MuxHttp {
+    fn drop(&mut self) {
+        if let Some(s) = self.session.take() {
+            s.release(self.options.max_idle);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! `replaceStreamStart`, `replaceMessageStart`, `replaceData`,
+//! `replaceMessageBody`, `replaceMessageEnd`, `replaceMessage`,
+//! `replaceStreamEnd`: swap some events for what a script value gives.
+
+use crate::handle::{Kind, MessageBuffer};
+use crate::util::{js, Callback};
+use boa_engine::JsValue;
+use pipy_core::{Event, Filter, FilterTemplate, Output, StreamError};
+use pipy_js::convert;
+
+/// Template of a replace filter. The replacement is a constant or a function of
+/// the event; its result is a Message, an event, Data, text, an array of those,
+/// or `undefined` for nothing.
+pub struct ReplaceTemplate {
+    kind: Kind,
+    replacement: Callback,
+}
+
+impl ReplaceTemplate {
+    /// A replace filter of `kind`.
+    pub fn new(kind: Kind, replacement: Callback) -> Self {
+        Self { kind, replacement }
+    }
+}
+
+impl FilterTemplate for ReplaceTemplate {
+    fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::StreamStart => "replaceStreamStart",
+            Kind::MessageStart => "replaceMessageStart",
+            Kind::Data => "replaceData",
+            Kind::MessageBody => "replaceMessageBody",
+            Kind::MessageEnd => "replaceMessageEnd",
+            Kind::Message => "replaceMessage",
+            Kind::StreamEnd => "replaceStreamEnd",
+        }
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(Replace {
+            kind: self.kind,
+            replacement: self.replacement.clone(),
+            started: false,
+            msg: MessageBuffer::default(),
+        })
+    }
+}
+
+struct Replace {
+    kind: Kind,
+    replacement: Callback,
+    started: bool,
+    msg: MessageBuffer,
+}
+
+impl Replace {
+    /// Evaluates the replacement for `arg` and pushes the resulting events.
+    /// A throwing callback ends the stream with `RuntimeError`.
+    fn emit(&self, arg: Option<JsValue>, out: &mut Output<'_>) {
+        let args: Vec<JsValue> = arg.into_iter().collect();
+        let Some(v) = self.replacement.eval(&args, out.context()) else {
+            out.push(Event::StreamEnd(StreamError::RuntimeError));
+            return;
+        };
+        let mut events = Vec::new();
+        match js(|ctx| convert::js_to_events(&v, ctx, &mut events)) {
+            Ok(()) => events.into_iter().for_each(|e| out.push(e)),
+            Err(e) => {
+                tracing::error!("{}: bad replacement: {}", self.replacement.origin, e);
+                out.push(Event::StreamEnd(StreamError::RuntimeError));
+            }
+        }
+    }
+
+    fn emit_for_event(&self, mut evt: Event, out: &mut Output<'_>) {
+        if !self.replacement.is_function() {
+            return self.emit(None, out);
+        }
+        match js(|ctx| convert::event_to_js(&mut evt, ctx)) {
+            Ok(a) => self.emit(Some(a), out),
+            Err(e) => {
+                tracing::error!("{}: {}", self.replacement.origin, e);
+                out.push(Event::StreamEnd(StreamError::RuntimeError));
+            }
+        }
+    }
+}
+
+impl Filter for Replace {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        match self.kind {
+            Kind::StreamStart if !self.started => {
+                self.started = true;
+                self.emit_for_event(evt, out);
+            }
+            Kind::MessageStart if matches!(evt, Event::MessageStart(_)) => self.emit_for_event(evt, out),
+            Kind::Data if matches!(evt, Event::Data(_)) => self.emit_for_event(evt, out),
+            Kind::MessageEnd if matches!(evt, Event::MessageEnd(_)) => self.emit_for_event(evt, out),
+            Kind::StreamEnd if evt.is_stream_end() => self.emit_for_event(evt, out),
+            Kind::Message | Kind::MessageBody => match evt {
+                Event::MessageStart(h) => {
+                    self.msg.start(&h);
+                    if self.kind == Kind::MessageBody {
+                        out.push(Event::MessageStart(h));
+                    }
+                }
+                Event::Data(d) if self.msg.in_message() => self.msg.body.push(d),
+                Event::MessageEnd(mut t) if self.msg.in_message() => {
+                    let mut head = self.msg.head.take().unwrap_or_default();
+                    let body = std::mem::take(&mut self.msg.body);
+                    if !self.replacement.is_function() {
+                        if self.kind == Kind::MessageBody {
+                            self.emit(None, out);
+                            out.push(Event::MessageEnd(t));
+                        } else {
+                            self.emit(None, out);
+                        }
+                        return;
+                    }
+                    let arg = js(|ctx| {
+                        if self.kind == Kind::Message {
+                            convert::message_to_js(&mut head, body, &mut t, ctx)
+                        } else {
+                            pipy_js::api::data::new_data(body, ctx)
+                        }
+                    });
+                    match arg {
+                        Ok(a) => self.emit(Some(a), out),
+                        Err(e) => {
+                            tracing::error!("{}: {}", self.replacement.origin, e);
+                            out.push(Event::StreamEnd(StreamError::RuntimeError));
+                        }
+                    }
+                    if self.kind == Kind::MessageBody {
+                        out.push(Event::MessageEnd(t));
+                    }
+                }
+                other => out.push(other),
+            },
+            _ => out.push(evt),
+        }
+    }
+}

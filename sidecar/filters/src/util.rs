@@ -1,0 +1,51 @@
+//! Shared helpers: script callbacks and values that may be functions.
+
+use boa_engine::JsValue;
+use pipy_core::Context;
+use std::rc::Rc;
+
+/// A script value given to a filter: either a constant or a function called per
+/// use with some arguments.
+#[derive(Clone)]
+pub struct Callback {
+    value: JsValue,
+    /// Where the filter was declared, for error messages.
+    pub origin: &'static str,
+}
+
+impl Callback {
+    /// Wraps a script value.
+    pub fn new(value: JsValue, origin: &'static str) -> Self {
+        Self { value, origin }
+    }
+
+    /// Whether the value is a function.
+    pub fn is_function(&self) -> bool {
+        self.value.is_callable()
+    }
+
+    /// The raw value.
+    pub fn value(&self) -> &JsValue {
+        &self.value
+    }
+
+    /// Calls the function with `args` (or returns the constant), logging errors
+    /// with the filter's name.
+    pub fn eval(&self, args: &[JsValue], ctx: &Rc<Context>) -> Option<JsValue> {
+        if !self.value.is_callable() {
+            return Some(self.value.clone());
+        }
+        match pipy_js::call(&self.value, args, ctx) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!("{}: exception in callback: {}", self.origin, e);
+                None
+            }
+        }
+    }
+}
+
+/// Calls `f` with the thread's engine.
+pub(crate) fn js<R>(f: impl FnOnce(&mut boa_engine::Context) -> R) -> R {
+    pipy_js::with_js(f)
+}
