@@ -31,4 +31,6 @@
 //! assert_eq!(wire.to_vec(), b"POST /up HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod http1;

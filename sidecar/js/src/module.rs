@@ -75,6 +75,15 @@ pub fn path(id: usize) -> Option<String> {
 
 /// Loads (once) and evaluates a module; returns its id and its value.
 pub fn load(path: &str, ctx: &mut Context) -> Result<(usize, JsValue), ScriptError> {
+    load_with_source(path, None, ctx)
+}
+
+/// Like [`load`], with the source given instead of read from the file (`-e`).
+pub fn load_with_source(
+    path: &str,
+    source: Option<&str>,
+    ctx: &mut Context,
+) -> Result<(usize, JsValue), ScriptError> {
     let key = path.trim_start_matches("./").to_string();
     if let Some(id) = BY_PATH.with(|b| b.borrow().get(&key).copied()) {
         let value = MODULES.with(|m| m.borrow()[id].value.clone());
@@ -83,7 +92,10 @@ pub fn load(path: &str, ctx: &mut Context) -> Result<(usize, JsValue), ScriptErr
             None => Err(ScriptError::new(format!("{key}: circular module reference"))),
         };
     }
-    let src = read_source(&key)?;
+    let src = match source {
+        Some(s) => s.to_string(),
+        None => read_source(&key)?,
+    };
     let scope = JsObject::with_null_proto();
     let id = vars::new_module();
     MODULES.with(|m| {

@@ -131,7 +131,11 @@ impl Decoder {
     ///
     /// On error, the events of everything before the faulty bytes have been
     /// emitted, and the decoder stays failed.
-    pub fn decode(&mut self, mut data: Data, out: &mut dyn FnMut(Event)) -> Result<(), DecodeError> {
+    pub fn decode(
+        &mut self,
+        mut data: Data,
+        out: &mut dyn FnMut(Event),
+    ) -> Result<(), DecodeError> {
         if data.is_empty() {
             return match self.state {
                 State::Failed(e) => Err(e),
@@ -188,7 +192,12 @@ impl Decoder {
     }
 
     /// Consumes one input chunk.
-    fn feed(&mut self, mut buf: Bytes, body: &mut Data, out: &mut dyn FnMut(Event)) -> Result<(), DecodeError> {
+    fn feed(
+        &mut self,
+        mut buf: Bytes,
+        body: &mut Data,
+        out: &mut dyn FnMut(Event),
+    ) -> Result<(), DecodeError> {
         while !buf.is_empty() {
             match &mut self.state {
                 State::Head => self.read_head(&mut buf, out)?,
@@ -214,10 +223,17 @@ impl Decoder {
     }
 
     /// Reads (part of) a head from `buf`, and starts the message when it is complete.
-    fn read_head(&mut self, buf: &mut Bytes, out: &mut dyn FnMut(Event)) -> Result<(), DecodeError> {
+    fn read_head(
+        &mut self,
+        buf: &mut Bytes,
+        out: &mut dyn FnMut(Event),
+    ) -> Result<(), DecodeError> {
         if self.head_buf.is_empty() {
             // Empty lines before a message are ignored (RFC 9112 §2.2).
-            let skip = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            let skip = buf
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
             buf.advance(skip);
             if buf.is_empty() {
                 return Ok(());
@@ -255,7 +271,11 @@ impl Decoder {
     /// Parses a head at the start of `src`; when complete, emits `MessageStart`
     /// (unless it is an interim response), sets up the body and returns the head's
     /// length.
-    fn start_message(&mut self, src: &Bytes, out: &mut dyn FnMut(Event)) -> Result<Option<usize>, DecodeError> {
+    fn start_message(
+        &mut self,
+        src: &Bytes,
+        out: &mut dyn FnMut(Event),
+    ) -> Result<Option<usize>, DecodeError> {
         let (n, head, body) = if self.is_response {
             let Some((n, res)) = head::parse_response(src, self.max_head)? else {
                 return Ok(None);
@@ -327,7 +347,12 @@ fn request_body(version: Version, f: Framing) -> Result<Body, DecodeError> {
 
 /// RFC 9112 §6.3 for responses: no body for `HEAD`, 1xx, 204 and 304; a response
 /// with neither length nor `chunked` lasts until the connection closes.
-fn response_body(status: u16, is_head: bool, version: Version, f: Framing) -> Result<Body, DecodeError> {
+fn response_body(
+    status: u16,
+    is_head: bool,
+    version: Version,
+    f: Framing,
+) -> Result<Body, DecodeError> {
     if status == 101 {
         return Ok(Body::Upgrade);
     }

@@ -39,6 +39,10 @@ enum State {
 /// Feed it `MessageStart` with a native head (`Head::Request` for a request
 /// encoder, `Head::Response` for a response encoder; any other head is replaced by
 /// a default `GET /` or `200 OK`), `Data` and `MessageEnd`, and it pushes wire bytes.
+/// Requests are always written as HTTP/1.1, responses with the version of their
+/// head. What a head holds cannot break the framing: a method that is not a token
+/// becomes `GET`, unsafe bytes of the path are percent-encoded, fields with invalid
+/// names or control characters in values are dropped.
 ///
 /// The encoder chooses the framing; a given `Transfer-Encoding` is dropped, other
 /// fields (`Connection` included) are written as given. The body is held back
@@ -136,7 +140,13 @@ impl Encoder {
             self.end(out); // a new message implicitly ends the previous one
         }
         let msg = match (self.is_response, head) {
-            (false, Head::Request(h)) => Msg::Request(h),
+            (false, Head::Request(mut h)) => {
+                // The method decides framing below: settle it before writing.
+                if !write::is_token(h.method.as_bytes()) {
+                    h.method = "GET".into();
+                }
+                Msg::Request(h)
+            }
             (false, _) => Msg::Request(Box::new(RequestHead {
                 method: "GET".into(),
                 path: "/".into(),
@@ -200,7 +210,9 @@ impl Encoder {
                 let body = std::mem::take(&mut self.body);
                 let len = body.len() as u64;
                 let framing = match &self.msg {
-                    Some(Msg::Request(h)) if len == 0 && matches!(h.method.as_str(), "GET" | "HEAD") => {
+                    Some(Msg::Request(h))
+                        if len == 0 && matches!(h.method.as_str(), "GET" | "HEAD") =>
+                    {
                         Framing::Nothing
                     }
                     _ => Framing::Length(len),
@@ -274,6 +286,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    v.iter()
-        .try_fold(0u64, |n, &b| n.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+    v.iter().try_fold(0u64, |n, &b| {
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
 }

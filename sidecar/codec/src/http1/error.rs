@@ -55,9 +55,7 @@ impl DecodeError {
         match self {
             DecodeError::MalformedHead(why) => why,
             DecodeError::HeadTooLarge => "message head too large",
-            DecodeError::LengthAndTransferEncoding => {
-                "both Content-Length and Transfer-Encoding"
-            }
+            DecodeError::LengthAndTransferEncoding => "both Content-Length and Transfer-Encoding",
             DecodeError::BadContentLength => "invalid Content-Length",
             DecodeError::BadTransferEncoding => "invalid Transfer-Encoding",
             DecodeError::UnsupportedTransferEncoding => "unsupported transfer coding",

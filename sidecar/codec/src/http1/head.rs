@@ -40,6 +40,10 @@ pub(super) struct ParsedResponse {
 
 type Slots<'b> = [MaybeUninit<Header<'b>>];
 
+/// A complete response head, or what is wrong with it beyond syntax (which is an
+/// `httparse::Error`, so that too many fields can be retried).
+type ResponseOutcome = Result<(usize, ParsedResponse), DecodeError>;
+
 /// Parses a request head at the start of `src`: `Ok(None)` while incomplete,
 /// otherwise the head's length in bytes, the head, and its framing.
 pub(super) fn parse_request(
@@ -90,9 +94,9 @@ fn request_with<'b>(
     slots: &mut Slots<'b>,
 ) -> Result<Option<(usize, Box<RequestHead>)>, httparse::Error> {
     let mut req = httparse::Request::new(&mut []);
-    let n = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
-        &mut req, src, slots,
-    )? {
+    let n = match httparse::ParserConfig::default()
+        .parse_request_with_uninit_headers(&mut req, src, slots)?
+    {
         Status::Complete(n) => n,
         Status::Partial => return Ok(None),
     };
@@ -108,17 +112,19 @@ fn request_with<'b>(
 fn response_with<'b>(
     src: &'b Bytes,
     slots: &mut Slots<'b>,
-) -> Result<Option<Result<(usize, ParsedResponse), DecodeError>>, httparse::Error> {
+) -> Result<Option<ResponseOutcome>, httparse::Error> {
     let mut res = httparse::Response::new(&mut []);
-    let n = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut res, src, slots,
-    )? {
+    let n = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, src, slots)?
+    {
         Status::Complete(n) => n,
         Status::Partial => return Ok(None),
     };
     let status = res.code.unwrap_or_default();
     if status < 100 {
-        return Ok(Some(Err(DecodeError::MalformedHead("invalid response status"))));
+        return Ok(Some(Err(DecodeError::MalformedHead(
+            "invalid response status",
+        ))));
     }
     let framing = match framing_of_fields(res.headers.iter().map(|h| (h.name.as_bytes(), h.value)))
     {

@@ -3,7 +3,8 @@
 //! Whatever a script put in a head, the bytes written here parse as the same one
 //! message: fields whose name is not a token or whose value holds control
 //! characters (CR, LF...) are dropped, unsafe bytes of the request target are
-//! percent-encoded, and a bad method or reason phrase is replaced.
+//! percent-encoded, and a bad method (`GET`) or reason phrase (the standard one) is
+//! replaced.
 
 use super::status::{class_phrase, reason_phrase};
 use bytes::{BufMut, BytesMut};
@@ -24,12 +25,14 @@ pub(super) enum Framing {
 
 /// Writes a request head (always as HTTP/1.1).
 pub(super) fn request_head(buf: &mut BytesMut, head: &RequestHead, framing: Framing) {
-    reserve(buf, estimate(&head.headers) + head.method.len() + head.path.len() * 3);
-    let method = head.method.as_bytes();
-    if !method.is_empty() && method.iter().all(|&b| is_tchar(b)) {
-        buf.put_slice(method);
+    reserve(
+        buf,
+        estimate(&head.headers) + head.method.len() + head.path.len() * 3,
+    );
+    if is_token(head.method.as_bytes()) {
+        buf.put_slice(head.method.as_bytes());
     } else {
-        buf.put_slice(b"GET");
+        buf.put_slice(b"GET"); // the encoder replaces bad methods before it gets here
     }
     buf.put_u8(b' ');
     if head.path.is_empty() {
@@ -78,7 +81,11 @@ pub(super) fn reserve(buf: &mut BytesMut, n: usize) {
 }
 
 fn estimate(headers: &HeaderMap) -> usize {
-    headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>() + 64
+    headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 4)
+        .sum::<usize>()
+        + 64
 }
 
 fn fields(buf: &mut BytesMut, headers: &HeaderMap, framing: Framing) {
@@ -88,8 +95,7 @@ fn fields(buf: &mut BytesMut, headers: &HeaderMap, framing: Framing) {
         {
             continue;
         }
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) || value.iter().any(|&b| is_ctl(b))
-        {
+        if !is_token(name) || value.iter().any(|&b| is_ctl(b)) {
             continue;
         }
         buf.put_slice(name);
@@ -139,9 +145,11 @@ pub(super) fn put_hex(buf: &mut BytesMut, mut n: u64) {
     buf.put_slice(&digits[i..]);
 }
 
-/// `tchar` of RFC 9110 §5.6.2.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+/// Whether `s` is a `token` of RFC 9110 §5.6.2 (a method, a field name).
+pub(super) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty()
+        && s.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Control characters other than HTAB.

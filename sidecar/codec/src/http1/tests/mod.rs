@@ -38,7 +38,12 @@ fn to_evs(events: Vec<Event>) -> Vec<Ev> {
 
 /// Feeds `input` in pieces of `size` bytes (one `Data` per piece), then `eof` if
 /// asked. Returns the events and the first error.
-fn feed(dec: &mut Decoder, input: &[u8], size: usize, eof: bool) -> (Vec<Ev>, Result<(), DecodeError>) {
+fn feed(
+    dec: &mut Decoder,
+    input: &[u8],
+    size: usize,
+    eof: bool,
+) -> (Vec<Ev>, Result<(), DecodeError>) {
     let mut events = Vec::new();
     let mut result = Ok(());
     for piece in input.chunks(size.max(1)) {
@@ -91,7 +96,10 @@ fn req(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestHead {
         ..RequestHead::default()
     };
     for (n, v) in headers {
-        h.headers.append(Bytes::copy_from_slice(n.as_bytes()), Bytes::copy_from_slice(v.as_bytes()));
+        h.headers.append(
+            Bytes::copy_from_slice(n.as_bytes()),
+            Bytes::copy_from_slice(v.as_bytes()),
+        );
     }
     h
 }
@@ -103,7 +111,10 @@ fn res(status: u16, text: &str, headers: &[(&str, &str)]) -> ResponseHead {
         ..ResponseHead::default()
     };
     for (n, v) in headers {
-        h.headers.append(Bytes::copy_from_slice(n.as_bytes()), Bytes::copy_from_slice(v.as_bytes()));
+        h.headers.append(
+            Bytes::copy_from_slice(n.as_bytes()),
+            Bytes::copy_from_slice(v.as_bytes()),
+        );
     }
     h
 }

@@ -1,0 +1,69 @@
+//! Arbitrary bytes into the HTTP/1 request and response decoders.
+//!
+//! The first input byte chooses where the rest is split in two `decode` calls (and
+//! whether the response decoder expects an answer to `HEAD`). Whatever the bytes,
+//! decoding must not panic, events must come in order, and the body bytes emitted
+//! can never exceed the bytes given.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pipy_codec::http1::Decoder;
+use pipy_core::{Data, Event};
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&ctl, bytes)) = input.split_first() else {
+        return;
+    };
+    let at = usize::from(ctl) * bytes.len() / 255;
+    let (a, b) = bytes.split_at(at);
+
+    let mut response = Decoder::response();
+    response.expect_response(ctl & 1 == 1);
+    response.expect_response(false);
+    let mut small = Decoder::request();
+    small.set_max_head_size(usize::from(ctl) + 16);
+
+    for mut decoder in [Decoder::request(), response, small] {
+        let mut check = Check::default();
+        let mut result = decoder.decode(Data::from(a.to_vec()), &mut |e| check.event(e));
+        if result.is_ok() {
+            result = decoder.decode(Data::from(b.to_vec()), &mut |e| check.event(e));
+        }
+        if result.is_ok() {
+            result = decoder.eof(&mut |e| check.event(e));
+        }
+        if let Err(e) = result {
+            assert!(matches!(e.status(), 400 | 501));
+            // A failed decoder stays failed.
+            assert_eq!(decoder.decode(Data::from("GET / HTTP/1.1\r\n\r\n"), &mut |_| {}), Err(e));
+        }
+        assert!(check.body <= bytes.len(), "{} body bytes from {} input bytes", check.body, bytes.len());
+    }
+});
+
+#[derive(Default)]
+struct Check {
+    body: usize,
+    in_message: bool,
+}
+
+impl Check {
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::MessageStart(_) => {
+                assert!(!self.in_message, "MessageStart inside a message");
+                self.in_message = true;
+            }
+            Event::MessageEnd(_) => {
+                assert!(self.in_message, "MessageEnd outside a message");
+                self.in_message = false;
+            }
+            Event::Data(d) => {
+                assert!(!d.is_empty(), "empty Data event");
+                self.body += d.len();
+            }
+            Event::StreamEnd(_) => panic!("decoders emit no StreamEnd"),
+        }
+    }
+}

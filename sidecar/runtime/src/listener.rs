@@ -1,0 +1,127 @@
+//! Listening sockets and inbound connections.
+
+use bytes::BytesMut;
+use pipy_core::{Context, Event, EventTarget, Inbound, Layout, Pipeline, StreamError};
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+/// Binds a listening socket that other workers can bind too (SO_REUSEPORT).
+pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    Ok(sock.into())
+}
+
+/// Accepts connections until shutdown, running each through `layout`.
+pub(crate) async fn serve(
+    listener: std::net::TcpListener,
+    layout: Layout,
+    active: Rc<Cell<usize>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot listen: {e}");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, remote)) => {
+                    let layout = layout.clone();
+                    let active = active.clone();
+                    active.set(active.get() + 1);
+                    tokio::task::spawn_local(async move {
+                        if let Err(e) = connection(stream, remote, layout).await {
+                            tracing::debug!("connection from {remote}: {e}");
+                        }
+                        active.set(active.get() - 1);
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+/// Runs one inbound connection through a pipeline until either side ends it.
+async fn connection(mut stream: TcpStream, remote: SocketAddr, layout: Layout) -> io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr()?;
+    let ctx = Context::new(Some(Inbound { remote, local }));
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let pipeline = Pipeline::new(
+        &layout,
+        ctx,
+        EventTarget::Func(Rc::new(move |e| {
+            let _ = tx.send(e);
+        })),
+    );
+    let (mut r, mut w) = stream.split();
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut reading = true;
+    loop {
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(16 * 1024);
+        }
+        tokio::select! {
+            n = r.read_buf(&mut buf), if reading => match n {
+                Ok(0) => {
+                    reading = false;
+                    pipeline.input(Event::StreamEnd(StreamError::NoError));
+                }
+                Ok(_) => pipeline.input(Event::Data(buf.split().freeze().into())),
+                Err(e) => {
+                    pipeline.input(Event::StreamEnd(StreamError::ReadError));
+                    return Err(e);
+                }
+            },
+            evt = rx.recv() => {
+                let Some(evt) = evt else { return Ok(()) };
+                let mut out = pipy_core::Data::new();
+                let mut end = false;
+                let mut take = |e: Event| match e {
+                    Event::Data(d) => out.push(d),
+                    Event::StreamEnd(_) => end = true,
+                    _ => {}
+                };
+                take(evt);
+                while let Ok(e) = rx.try_recv() {
+                    take(e);
+                }
+                if !out.is_empty() {
+                    // One write for small batches; chunk by chunk for big bodies.
+                    if out.len() <= 64 * 1024 {
+                        w.write_all(&out.to_bytes()).await?;
+                    } else {
+                        for c in out.chunks() {
+                            w.write_all(c).await?;
+                        }
+                    }
+                }
+                if end {
+                    let _ = w.shutdown().await;
+                    return Ok(());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Worker threads: each loads the codebase into its own engine and serves the
+//! listening ports it defines.
+
+use crate::config::{self, ConfigState};
+use crate::listener;
+use anyhow::{anyhow, Context as _, Result};
+use pipy_core::{Context, Event, EventTarget, Pipeline, StreamError};
+use pipy_js::HostHooks;
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Entry script path (relative to `base_dir`), or a name for `eval`.
+    pub entry: String,
+    /// Script source given on the command line (`-e`), instead of the file.
+    pub eval: Option<String>,
+    /// Root folder of the codebase.
+    pub base_dir: PathBuf,
+    /// Number of worker threads.
+    pub threads: usize,
+    /// Share listening ports across processes too.
+    pub reuse_port: bool,
+    /// How long in-flight connections may take to finish at shutdown.
+    pub drain_timeout: Duration,
+}
+
+/// Loads the codebase on this thread's engine and returns what it defines.
+fn load(opts: &RunOptions, hooks: HostHooks) -> Result<Rc<RefCell<ConfigState>>> {
+    pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
+    let value = pipy_js::with_js(|ctx| {
+        pipy_js::module::load_with_source(&opts.entry, opts.eval.as_deref(), ctx)
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    let state = config::state_of(&value.1)
+        .ok_or_else(|| anyhow!("{}: the script did not return a Configuration (pipy() ...)", opts.entry))?;
+    let missing = state.borrow().undefined_names();
+    if !missing.is_empty() {
+        return Err(anyhow!(
+            "{}: pipeline(s) used but never defined: {}",
+            opts.entry,
+            missing.join(", ")
+        ));
+    }
+    Ok(state)
+}
+
+/// Runs the codebase on `opts.threads` workers until shutdown; returns the exit
+/// code (`pipy.exit(code)` or 0).
+pub fn run(opts: RunOptions, shutdown: watch::Receiver<bool>, trigger: Arc<watch::Sender<bool>>) -> Result<i32> {
+    let exit_code = Arc::new(AtomicI32::new(0));
+    let (ready_tx, ready_rx) = std_mpsc::channel::<Result<usize>>();
+    let mut handles = Vec::new();
+    for index in 0..opts.threads.max(1) {
+        let opts = opts.clone();
+        let shutdown = shutdown.clone();
+        let ready = ready_tx.clone();
+        let trigger = trigger.clone();
+        let exit_code = exit_code.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("pipy-worker-{index}"))
+            .spawn(move || worker(index, opts, shutdown, ready, trigger, exit_code))
+            .context("spawning a worker thread")?;
+        handles.push(h);
+    }
+    drop(ready_tx);
+    let mut first_error = None;
+    for _ in 0..handles.len() {
+        match ready_rx.recv() {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(_) => break,
+        }
+    }
+    if let Some(e) = first_error {
+        let _ = trigger.send(true);
+        for h in handles {
+            let _ = h.join();
+        }
+        return Err(e);
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    Ok(exit_code.load(Ordering::SeqCst))
+}
+
+fn worker(
+    index: usize,
+    opts: RunOptions,
+    shutdown: watch::Receiver<bool>,
+    ready: std_mpsc::Sender<Result<usize>>,
+    trigger: Arc<watch::Sender<bool>>,
+    exit_code: Arc<AtomicI32>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(anyhow!("worker {index}: {e}")));
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let t = trigger.clone();
+        let code = exit_code.clone();
+        let hooks = HostHooks {
+            base_dir: opts.base_dir.clone(),
+            make_configuration: config::make_configuration,
+            exit: Rc::new(move |c| {
+                code.store(c, Ordering::SeqCst);
+                let _ = t.send(true);
+            }),
+            restart: Rc::new(|| tracing::warn!("pipy.restart() is not supported yet; ignored")),
+        };
+        let state = match load(&opts, hooks) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let active = Rc::new(Cell::new(0usize));
+        let listens = state.borrow().listens.clone();
+        let reuse = opts.reuse_port || opts.threads > 1;
+        for l in &listens {
+            match listener::bind(l.addr, reuse) {
+                Ok(sock) => {
+                    if index == 0 {
+                        tracing::info!("Listening on port {} at {}", l.addr.port(), l.addr.ip());
+                    }
+                    tokio::task::spawn_local(listener::serve(sock, l.layout.clone(), active.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(anyhow!("cannot listen on {}: {e}", l.addr)));
+                    return;
+                }
+            }
+        }
+        // Tasks start once each worker is up.
+        let tasks = state.borrow().tasks.clone();
+        let mut running = Vec::new();
+        for t in &tasks {
+            let p = Pipeline::new(t, Context::new(None), EventTarget::Discard);
+            p.input(Event::StreamEnd(StreamError::NoError));
+            running.push(p);
+        }
+        let _ = ready.send(Ok(index));
+        let mut shutdown = shutdown;
+        let no_listeners = listens.is_empty();
+        if no_listeners && tasks.is_empty() {
+            return;
+        }
+        let _ = shutdown.wait_for(|v| *v).await;
+        // Drain: listeners stopped accepting; give open connections time to finish.
+        let deadline = tokio::time::Instant::now() + opts.drain_timeout;
+        while active.get() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(running);
+    });
+}
