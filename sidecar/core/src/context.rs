@@ -8,6 +8,8 @@ use std::rc::Rc;
 /// Facts about the inbound connection a stream came from.
 #[derive(Clone, Copy, Debug)]
 pub struct Inbound {
+    /// Unique id of the connection in this process.
+    pub id: u64,
     /// The client's address.
     pub remote: SocketAddr,
     /// The local address the client connected to.

@@ -99,6 +99,27 @@ fn status_for(err: StreamError) -> u16 {
     }
 }
 
+/// The answer to a request whose sub-pipeline failed before responding: the
+/// status for the error, the error's name in words as reason phrase, no body.
+pub(crate) fn error_response(status: u16, err: StreamError) -> Vec<Event> {
+    let mut text = String::new();
+    for (i, c) in err.name().chars().enumerate() {
+        if i > 0 && c.is_ascii_uppercase() {
+            text.push(' ');
+        }
+        text.push(c);
+    }
+    let head = ResponseHead {
+        status,
+        status_text: text,
+        ..Default::default()
+    };
+    vec![
+        Event::MessageStart(Head::Response(Box::new(head))),
+        Event::MessageEnd(Head::None),
+    ]
+}
+
 /// A minimal response with a text body.
 pub(crate) fn simple_response(status: u16, body: &str, close: bool) -> Vec<Event> {
     let mut head = ResponseHead {
@@ -231,7 +252,7 @@ impl DemuxHttp {
                     out.push(Event::StreamEnd(err));
                 } else {
                     let status = if err == StreamError::NoError { 502 } else { status_for(err) };
-                    let events = simple_response(status, err.name(), false);
+                    let events = error_response(status, err);
                     for e in events {
                         self.write_response_event(e, out);
                     }

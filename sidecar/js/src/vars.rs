@@ -68,6 +68,8 @@ fn current() -> Rc<pipy_core::Context> {
 #[derive(Clone, Default)]
 pub struct ContextVars {
     modules: RefCell<Vec<Vec<JsValue>>>,
+    /// The `__inbound` object, made on first use and shared with forks.
+    inbound: RefCell<Option<JsValue>>,
 }
 
 impl ScriptState for ContextVars {
@@ -272,5 +274,41 @@ pub fn import(module: usize, scope: &JsObject, spec: &JsObject, ctx: &mut Contex
         .to_js_function(ctx.realm());
         define_accessor(scope, &name, get, set, ctx)?;
     }
+    Ok(())
+}
+
+fn inbound_object(ctx: &mut Context) -> JsResult<JsValue> {
+    let pctx = current();
+    if let Some(v) = with_vars(&pctx, |v| v.inbound.borrow().clone()) {
+        return Ok(v);
+    }
+    let Some(i) = pctx.inbound else {
+        return Ok(JsValue::null());
+    };
+    let o = JsObject::with_object_proto(ctx.intrinsics());
+    let ip = |a: std::net::SocketAddr| match a.ip() {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_else(|| v6.to_string()),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    };
+    o.set(js_string!("id"), JsValue::from(i.id as f64), false, ctx)?;
+    o.set(js_string!("remoteAddress"), js_string!(ip(i.remote).as_str()), false, ctx)?;
+    o.set(js_string!("remotePort"), JsValue::from(i.remote.port() as i32), false, ctx)?;
+    o.set(js_string!("localAddress"), js_string!(ip(i.local).as_str()), false, ctx)?;
+    o.set(js_string!("localPort"), JsValue::from(i.local.port() as i32), false, ctx)?;
+    let v: JsValue = o.into();
+    with_vars(&pctx, |vars| *vars.inbound.borrow_mut() = Some(v.clone()));
+    Ok(v)
+}
+
+/// Installs the global `__inbound` accessor (the current connection).
+pub(crate) fn install_builtins(ctx: &mut Context) -> JsResult<()> {
+    let get = NativeFunction::from_fn_ptr(|_, _, ctx| inbound_object(ctx)).to_js_function(ctx.realm());
+    let desc = PropertyDescriptor::builder()
+        .get(get)
+        .enumerable(false)
+        .configurable(true)
+        .build();
+    ctx.global_object()
+        .define_property_or_throw(js_string!("__inbound"), desc, ctx)?;
     Ok(())
 }

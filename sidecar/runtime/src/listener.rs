@@ -10,6 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Binds a listening socket that other workers can bind too (SO_REUSEPORT).
 pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
@@ -66,7 +68,8 @@ pub(crate) async fn serve(
 async fn connection(mut stream: TcpStream, remote: SocketAddr, layout: Layout) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr()?;
-    let ctx = Context::new(Some(Inbound { remote, local }));
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let ctx = Context::new(Some(Inbound { id, remote, local }));
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let pipeline = Pipeline::new(
         &layout,

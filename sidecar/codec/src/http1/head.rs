@@ -54,7 +54,7 @@ pub(super) fn parse_request(
     match request_with(src, &mut slots) {
         Err(httparse::Error::TooManyHeaders) => {
             let mut slots = heap_slots(src, max_head);
-            request_with(src, &mut slots).map_err(DecodeError::from_httparse)?
+            request_with(src, &mut slots).map_err(too_many_is_too_large)?
         }
         r => r.map_err(DecodeError::from_httparse)?,
     }
@@ -74,11 +74,20 @@ pub(super) fn parse_response(
     match response_with(src, &mut slots) {
         Err(httparse::Error::TooManyHeaders) => {
             let mut slots = heap_slots(src, max_head);
-            response_with(src, &mut slots).map_err(DecodeError::from_httparse)?
+            response_with(src, &mut slots).map_err(too_many_is_too_large)?
         }
         r => r.map_err(DecodeError::from_httparse)?,
     }
     .transpose()
+}
+
+/// With a slot for every line within the size limit, a head that still has too
+/// many fields is too large.
+fn too_many_is_too_large(e: httparse::Error) -> DecodeError {
+    match e {
+        httparse::Error::TooManyHeaders => DecodeError::HeadTooLarge,
+        e => DecodeError::from_httparse(e),
+    }
 }
 
 /// Enough slots for every line a head within the limit can have. Only heads with

@@ -28,6 +28,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     pipy::install(ctx)?;
     crypto::install(ctx)?;
     algo::install(ctx)?;
+    crate::vars::install_builtins(ctx)?;
     ctx.eval(Source::from_bytes(PRELUDE))?;
     Ok(())
 }

@@ -215,6 +215,9 @@
   algo.URLRouter = URLRouter;
 
   // ---- load balancers ----
+  // Targets are kept sorted by id; a borrower (by default the inbound
+  // connection) keeps the resource it got while it lives, so requests of one
+  // connection stick to one target.
   function targetsOf(targets) {
     if (Array.isArray(targets)) return targets.map(function (t) { return [String(t), 1]; });
     if (targets && typeof targets === 'object') {
@@ -223,85 +226,91 @@
     return [];
   }
   function isUnhealthy(cache, id) { return cache ? Boolean(cache.get(id)) : false; }
+  function borrowerKey(b) {
+    if (b === undefined || b === null) return undefined;
+    if (typeof b === 'object' && 'remoteAddress' in b && 'id' in b) return 'inbound#' + b.id;
+    return b;
+  }
+  var STICKY_LIMIT = 10000;
 
   class Resource {
-    constructor(lb, target, borrower) { this.id = target.id; this._lb = lb; this._t = target; this._borrower = borrower; }
+    constructor(lb, target) { this.id = target.id; this._lb = lb; this._t = target; }
     free() {
-      if (this._lb) { this._lb._release(this); this._lb = null; }
+      if (this._lb) { this._t.load--; this._lb = null; }
     }
   }
 
-  class RoundRobinLoadBalancer {
+  class LoadBalancer {
     constructor(targets, unhealthy) {
       this._targets = [];
       this._unhealthy = unhealthy;
+      this._sticky = new Map();
       targetsOf(targets).forEach(function (t) { this.set(t[0], t[1]); }, this);
     }
     set(id, weight) {
+      id = String(id);
       var t = this._targets.find(function (x) { return x.id === id; });
-      if (t) t.weight = weight; else this._targets.push({ id: id, weight: weight, current: 0, load: 0 });
+      if (t) { t.weight = weight; return; }
+      this._targets.push({ id: id, weight: weight, hits: 0, load: 0 });
+      this._targets.sort(function (a, b) { return a.id < b.id ? -1 : a.id > b.id ? 1 : 0; });
     }
-    _select() {
-      // Smooth weighted round robin: every pick adds each weight, takes the top,
-      // then charges it the total.
-      var total = 0, best = null;
-      for (var t of this._targets) {
-        if (t.weight <= 0 || isUnhealthy(this._unhealthy, t.id)) continue;
-        t.current += t.weight;
-        total += t.weight;
-        if (!best || t.current > best.current) best = t;
+    add(id) { this.set(id, 1); }
+    _eligible(unhealthy) {
+      return this._targets.filter(function (t) { return t.weight > 0 && !isUnhealthy(unhealthy, t.id); });
+    }
+    next(borrower, tag, unhealthy) {
+      if (arguments.length === 0) borrower = global.__inbound;
+      unhealthy = unhealthy || this._unhealthy;
+      var key = borrowerKey(borrower);
+      if (key !== undefined) {
+        var held = this._sticky.get(key);
+        if (held && held._lb && !isUnhealthy(unhealthy, held.id)) return held;
       }
-      if (best) best.current -= total;
+      var t = this._select(this._eligible(unhealthy), tag);
+      if (!t) return undefined;
+      t.hits++;
+      t.load++;
+      var r = new Resource(this, t);
+      if (key !== undefined) {
+        this._sticky.set(key, r);
+        if (this._sticky.size > STICKY_LIMIT) this._sticky.delete(this._sticky.keys().next().value);
+      }
+      return r;
+    }
+    borrow(borrower, tag, unhealthy) { return this.next.apply(this, arguments); }
+    select(tag) { var t = this._select(this._eligible(this._unhealthy), tag); if (t) t.hits++; return t ? t.id : undefined; }
+  }
+
+  class RoundRobinLoadBalancer extends LoadBalancer {
+    _select(live) {
+      if (live.length === 0) return undefined;
+      // A full cycle handed out: start counting again.
+      if (live.every(function (t) { return t.hits >= t.weight; })) live.forEach(function (t) { t.hits = 0; });
+      var best = null;
+      for (var t of live) if (!best || t.hits / t.weight < best.hits / best.weight) best = t;
       return best;
     }
-    next(borrower) {
-      var t = this._select();
-      if (!t) return undefined;
-      t.load++;
-      return new Resource(this, t, borrower);
-    }
-    select() { var t = this._select(); return t ? t.id : undefined; }
-    _release(r) { r._t.load--; }
   }
   algo.RoundRobinLoadBalancer = RoundRobinLoadBalancer;
 
-  class LeastWorkLoadBalancer extends RoundRobinLoadBalancer {
-    _select() {
-      var best = null, bestScore = Infinity;
-      for (var t of this._targets) {
-        if (t.weight <= 0 || isUnhealthy(this._unhealthy, t.id)) continue;
-        var score = t.load / t.weight;
-        if (score < bestScore) { best = t; bestScore = score; }
-      }
+  class LeastWorkLoadBalancer extends LoadBalancer {
+    _select(live) {
+      var best = null;
+      for (var t of live) if (!best || t.load / t.weight < best.load / best.weight) best = t;
       return best;
     }
   }
   algo.LeastWorkLoadBalancer = LeastWorkLoadBalancer;
 
-  class HashingLoadBalancer {
+  class HashingLoadBalancer extends LoadBalancer {
     constructor(targets, unhealthy) {
-      this._targets = [];
-      this._unhealthy = unhealthy;
-      targetsOf(targets).forEach(function (t) { this.add(t[0]); }, this);
+      super(Array.isArray(targets) ? targets : Object.keys(targets || {}), unhealthy);
     }
-    add(id) {
-      if (!this._targets.some(function (x) { return x.id === id; })) this._targets.push({ id: id, load: 0 });
-    }
-    next(borrower, key) {
-      var live = this._targets.filter(function (t) { return !isUnhealthy(this._unhealthy, t.id); }, this);
+    _select(live, tag) {
       if (live.length === 0) return undefined;
-      var h = key === undefined ? Math.floor(Math.random() * 0x7fffffff) : algo.hash(key);
-      // Rendezvous hashing: the same key keeps its target while that target lives.
-      var best = null, bestScore = -1;
-      for (var t of live) {
-        var s = algo.hash(t.id + '#' + h);
-        if (s > bestScore) { best = t; bestScore = s; }
-      }
-      best.load++;
-      return new Resource(this, best, borrower);
+      var h = tag === undefined ? Math.floor(Math.random() * 0x7fffffff) : algo.hash(tag);
+      return live[h % live.length];
     }
-    select(key) { var r = this.next(undefined, key); return r ? r.id : undefined; }
-    _release(r) { r._t.load--; }
   }
   algo.HashingLoadBalancer = HashingLoadBalancer;
 })(this);

@@ -252,3 +252,21 @@ fn a_failed_decoder_stays_failed() {
     }
     assert_eq!(d.eof(&mut |_| {}), Err(DecodeError::BadContentLength));
 }
+
+#[test]
+fn too_many_fields_for_the_size_limit_is_too_large_in_any_split() {
+    let mut input = b"GET / HTTP/1.1\r\n".to_vec();
+    for _ in 0..100 {
+        input.extend_from_slice(b"A: b\r\n");
+    }
+    input.extend_from_slice(b"\r\n");
+    for size in [1, 50, 300, input.len()] {
+        let mut d = Decoder::request();
+        d.set_max_head_size(300);
+        assert_eq!(
+            feed(&mut d, &input, size, false).1,
+            Err(DecodeError::HeadTooLarge),
+            "pieces of {size}"
+        );
+    }
+}
