@@ -21,4 +21,4 @@ pub use context::{Context, Inbound, ScriptState};
 pub use data::Data;
 pub use event::{Event, StreamError};
 pub use head::{HeaderMap, Head, RequestHead, ResponseHead, ScriptHead, Version};
-pub use pipeline::{EventTarget, Filter, FilterTemplate, Layout, Output, Pipeline};
+pub use pipeline::{Chain, EventTarget, Filter, FilterTemplate, Layout, Output, Pipeline};

@@ -160,6 +160,15 @@ impl EventTarget {
     }
 }
 
+/// A list of layouts a stream walks through with `chain()`: the pipeline running
+/// `layouts[index]` continues to `layouts[index + 1]`.
+pub struct Chain {
+    /// The layouts, in order.
+    pub layouts: Rc<[Layout]>,
+    /// Position of the pipeline in the list.
+    pub index: usize,
+}
+
 struct Work {
     stage: usize,
     key: Option<u64>,
@@ -174,6 +183,7 @@ pub struct Inner {
     queue: RefCell<VecDeque<Work>>,
     busy: Cell<bool>,
     scratch: RefCell<(Vec<Event>, Vec<Event>)>,
+    chain: Option<Rc<Chain>>,
 }
 
 /// A running chain of filter instances with its own context.
@@ -187,6 +197,16 @@ pub struct Pipeline(Rc<Inner>);
 impl Pipeline {
     /// Instantiates `layout` with `context`, sending its output to `output`.
     pub fn new(layout: &Layout, context: Rc<Context>, output: EventTarget) -> Self {
+        Self::with_chain(layout, context, output, None)
+    }
+
+    /// Like [`Pipeline::new`], for a pipeline that is a step of a chain.
+    pub fn with_chain(
+        layout: &Layout,
+        context: Rc<Context>,
+        output: EventTarget,
+        chain: Option<Rc<Chain>>,
+    ) -> Self {
         Pipeline(Rc::new(Inner {
             filters: RefCell::new(layout.instantiate()),
             context,
@@ -194,6 +214,7 @@ impl Pipeline {
             queue: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
             scratch: RefCell::new((Vec::new(), Vec::new())),
+            chain,
         }))
     }
 
@@ -317,12 +338,30 @@ impl Output<'_> {
     /// Starts a sub-pipeline whose output comes back to this filter under `key`.
     /// With `fork`, it gets a copy of the context, otherwise shares it.
     pub fn sub_pipeline(&self, layout: &Layout, fork: bool, key: u64) -> Pipeline {
-        let ctx = if fork {
-            self.pipeline.context.fork()
+        // Pipelines linked in place stay on their parent's chain step.
+        let (ctx, chain) = if fork {
+            (self.pipeline.context.fork(), None)
         } else {
-            self.pipeline.context.clone()
+            (self.pipeline.context.clone(), self.pipeline.chain.clone())
         };
-        Pipeline::new(layout, ctx, self.reply_target(key))
+        Pipeline::with_chain(layout, ctx, self.reply_target(key), chain)
+    }
+
+    /// The chain step this filter's pipeline runs, if any.
+    pub fn chain(&self) -> Option<&Rc<Chain>> {
+        self.pipeline.chain.as_ref()
+    }
+
+    /// Starts the pipeline of a chain step (sharing the context), whose output
+    /// comes back to this filter under `key`.
+    pub fn chain_pipeline(&self, chain: Rc<Chain>, key: u64) -> Option<Pipeline> {
+        let layout = chain.layouts.get(chain.index)?.clone();
+        Some(Pipeline::with_chain(
+            &layout,
+            self.pipeline.context.clone(),
+            self.reply_target(key),
+            Some(chain),
+        ))
     }
 }
 

@@ -6,6 +6,7 @@
 //! script arguments into the `new` functions here.
 
 pub mod branch;
+pub mod chain;
 pub mod connect;
 pub mod demux_http;
 pub mod dump;

@@ -21,6 +21,19 @@ impl ScriptError {
     pub fn from_js(err: &boa_engine::JsError) -> Self {
         Self::new(err.to_string())
     }
+
+    /// From an engine error raised while compiling or evaluating `file`, whose
+    /// first line was prefixed with `col_shift` characters of wrapper. Syntax
+    /// errors become `file:line:column: message`; runtime errors already name
+    /// their position and get the file in front.
+    pub fn in_file(file: &str, err: &boa_engine::JsError, col_shift: usize) -> Self {
+        let text = err.to_string();
+        if let Some((msg, line, col)) = split_position(&text) {
+            let col = if line == 1 { col.saturating_sub(col_shift).max(1) } else { col };
+            return Self::new(format!("{file}:{line}:{col}: {msg}"));
+        }
+        Self::new(format!("{file}: {text}"))
+    }
 }
 
 impl fmt::Display for ScriptError {
@@ -30,3 +43,27 @@ impl fmt::Display for ScriptError {
 }
 
 impl std::error::Error for ScriptError {}
+
+/// Splits `"... at line N, col M ..."` into the message and the position.
+fn split_position(text: &str) -> Option<(&str, usize, usize)> {
+    let at = text.find(" at line ")?;
+    let rest = &text[at + " at line ".len()..];
+    let comma = rest.find(", col ")?;
+    let line: usize = rest[..comma].trim().parse().ok()?;
+    let after = &rest[comma + ", col ".len()..];
+    let end = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+    let col: usize = after[..end].parse().ok()?;
+    Some((text[..at].trim_end(), line, col))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_position;
+
+    #[test]
+    fn positions_are_split_out_of_syntax_errors() {
+        let t = "SyntaxError: expected ')' at line 4, col 3 (native)";
+        assert_eq!(split_position(t), Some(("SyntaxError: expected ')'", 4, 3)));
+        assert_eq!(split_position("TypeError: x (a.js:1:2)"), None);
+    }
+}

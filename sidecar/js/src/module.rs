@@ -58,6 +58,9 @@ fn expression_body(src: &str) -> &str {
     s
 }
 
+/// What goes before a module's source, on its first line.
+const WRAPPER_PREFIX: &str = "(function(__pipy_scope__){with(__pipy_scope__){return(";
+
 /// The module being evaluated right now (`pipy()` declares into it).
 pub fn loading() -> Option<usize> {
     LOADING.with(|l| l.borrow().last().copied())
@@ -108,14 +111,11 @@ pub fn load_with_source(
         })
     });
     BY_PATH.with(|b| b.borrow_mut().insert(key.clone(), id));
-    let wrapped = format!(
-        "(function(__pipy_scope__){{with(__pipy_scope__){{return({}\n)}}}})",
-        expression_body(&src)
-    );
+    let wrapped = format!("{WRAPPER_PREFIX}{}\n)}}}})", expression_body(&src));
     LOADING.with(|l| l.borrow_mut().push(id));
     let result = evaluate(&key, &wrapped, &scope, ctx);
     LOADING.with(|l| l.borrow_mut().pop());
-    let value = result.map_err(|e| ScriptError::new(format!("{key}: {e}")))?;
+    let value = result.map_err(|e| ScriptError::in_file(&key, &e, WRAPPER_PREFIX.len()))?;
     MODULES.with(|m| m.borrow_mut()[id].value = Some(value.clone()));
     Ok((id, value))
 }

@@ -12,7 +12,7 @@ use boa_engine::{
 use boa_gc::{Finalize, Trace};
 use pipy_core::{FilterTemplate, Layout};
 use pipy_filters::{
-    branch, connect, demux_http, dump, handle, http_codec, mux_http, replace, serve_http, Callback,
+    branch, chain, connect, demux_http, dump, handle, http_codec, mux_http, replace, serve_http, Callback,
     SubLayout,
 };
 use std::cell::RefCell;
@@ -383,6 +383,69 @@ fn handler(kind: handle::Kind, replace_it: bool) -> Method {
     }
 }
 
+/// Loads modules and returns the pipeline `name` ("" = entry) of each.
+fn module_layouts(list: &JsValue, name: &str, ctx: &mut Context) -> JsResult<Vec<Layout>> {
+    let obj = list.as_object().filter(|o| o.is_array()).ok_or_else(|| err("expects an array of module paths"))?;
+    let n = obj.get(js_string!("length"), ctx)?.to_length(ctx)?;
+    let mut layouts = Vec::new();
+    for i in 0..n {
+        let path = obj.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped();
+        let (_, value) = pipy_js::module::load(&path, ctx).map_err(|e| err(e.message))?;
+        let st = state_of(&value).ok_or_else(|| err(format!("{path}: did not result in a Configuration")))?;
+        let layout = st.borrow().named.get(name).filter(|l| l.is_defined()).cloned();
+        let layout = layout.ok_or_else(|| {
+            if name.is_empty() {
+                err(format!("{path}: no entry pipeline (pipeline() with no name)"))
+            } else {
+                err(format!("{path}: no pipeline named '{name}'"))
+            }
+        })?;
+        layouts.push(layout);
+    }
+    Ok(layouts)
+}
+
+fn m_chain(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a = arg(args, 0);
+    if a.is_undefined() {
+        return append(this, Rc::new(chain::ChainTemplate::next()));
+    }
+    let layouts = module_layouts(&a, "", ctx)?;
+    append(this, Rc::new(chain::ChainTemplate::start(layouts, "chain")))
+}
+
+fn m_use(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let mut list = arg(args, 0);
+    if list.is_string() {
+        list = boa_engine::object::builtins::JsArray::from_iter([list], ctx).into();
+    }
+    let name = match args.get(1) {
+        Some(v) if !v.is_undefined() => v.to_string(ctx)?.to_std_string_escaped(),
+        _ => String::new(),
+    };
+    let layouts = module_layouts(&list, &name, ctx)?;
+    append(this, Rc::new(chain::ChainTemplate::start(layouts, "use")))
+}
+
+fn m_repeat(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let what = arg(args, 0);
+    let f = arg(args, 1);
+    let f = f.as_callable().ok_or_else(|| err("repeat() expects a function"))?;
+    if let Some(n) = what.as_number() {
+        for i in 0..(n.max(0.0) as u32) {
+            f.call(&JsValue::undefined(), &[this.clone(), JsValue::from(i)], ctx)?;
+        }
+        return Ok(());
+    }
+    let obj = what.as_object().filter(|o| o.is_array()).ok_or_else(|| err("repeat() expects a count or an array"))?;
+    let n = obj.get(js_string!("length"), ctx)?.to_length(ctx)?;
+    for i in 0..n {
+        let item = obj.get(i, ctx)?;
+        f.call(&JsValue::undefined(), &[this.clone(), item, JsValue::from(i as u32)], ctx)?;
+    }
+    Ok(())
+}
+
 fn m_dump(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a = arg(args, 0);
     let tag = if a.is_undefined() { String::new() } else { a.to_string(ctx)?.to_std_string_escaped() };
@@ -399,6 +462,9 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("export", m_export),
         ("import", m_import),
         ("link", m_link),
+        ("chain", m_chain),
+        ("use", m_use),
+        ("repeat", m_repeat),
         ("branch", branch_with(branch::Trigger::Stream)),
         ("branchMessageStart", branch_with(branch::Trigger::MessageStart)),
         ("branchMessage", branch_with(branch::Trigger::Message)),

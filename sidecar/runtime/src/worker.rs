@@ -32,14 +32,25 @@ pub struct RunOptions {
 }
 
 /// Loads the codebase on this thread's engine and returns what it defines.
-fn load(opts: &RunOptions, hooks: HostHooks) -> Result<Rc<RefCell<ConfigState>>> {
+/// `None`: an `-e` expression that is not a Configuration, whose value was printed.
+fn load(opts: &RunOptions, hooks: HostHooks, print_value: bool) -> Result<Option<Rc<RefCell<ConfigState>>>> {
     pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
     let value = pipy_js::with_js(|ctx| {
         pipy_js::module::load_with_source(&opts.entry, opts.eval.as_deref(), ctx)
     })
     .map_err(|e| anyhow!("{e}"))?;
-    let state = config::state_of(&value.1)
-        .ok_or_else(|| anyhow!("{}: the script did not return a Configuration (pipy() ...)", opts.entry))?;
+    let Some(state) = config::state_of(&value.1) else {
+        if opts.eval.is_some() {
+            if print_value {
+                let text = pipy_js::with_js(|ctx| {
+                    value.1.to_json(ctx).ok().flatten().map(|j| j.to_string())
+                });
+                println!("{}", text.unwrap_or_else(|| value.1.display().to_string()));
+            }
+            return Ok(None);
+        }
+        return Err(anyhow!("{}: the script did not result in a Configuration (pipy() ...)", opts.entry));
+    };
     let missing = state.borrow().undefined_names();
     if !missing.is_empty() {
         return Err(anyhow!(
@@ -48,7 +59,7 @@ fn load(opts: &RunOptions, hooks: HostHooks) -> Result<Rc<RefCell<ConfigState>>>
             missing.join(", ")
         ));
     }
-    Ok(state)
+    Ok(Some(state))
 }
 
 /// Runs the codebase on `opts.threads` workers until shutdown; returns the exit
@@ -121,8 +132,12 @@ fn worker(
             }),
             restart: Rc::new(|| tracing::warn!("pipy.restart() is not supported yet; ignored")),
         };
-        let state = match load(&opts, hooks) {
-            Ok(s) => s,
+        let state = match load(&opts, hooks, index == 0) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                let _ = ready.send(Ok(index));
+                return;
+            }
             Err(e) => {
                 let _ = ready.send(Err(e));
                 return;
