@@ -59,9 +59,10 @@ impl Filter for Util {
                     Event::Data(d) => format!("Data {:?}", String::from_utf8_lossy(&d.to_vec())),
                     Event::MessageStart(h) => {
                         let mut h = h.clone();
-                        let v = js(|ctx| convert::head_to_js(&mut h, ctx).map(|v| {
-                            v.to_json(ctx).ok().flatten().map(|j| j.to_string()).unwrap_or_default()
-                        }));
+                        let v = js(|ctx| {
+                            convert::head_to_js(&mut h, ctx)
+                                .map(|v| convert::to_json_text(&v, ctx).unwrap_or_default())
+                        });
                         format!("MessageStart {}", v.unwrap_or_default())
                     }
                     Event::MessageEnd(_) => "MessageEnd".to_string(),

@@ -278,3 +278,15 @@ pub fn js_to_events(v: &JsValue, ctx: &mut Context, out: &mut Vec<Event>) -> JsR
 pub fn is_message(v: &JsValue) -> bool {
     v.as_object().is_some_and(|o| o.is::<MessageObject>())
 }
+
+/// `JSON.stringify(value)` as scripts see it (`None` for values JSON cannot
+/// represent, such as functions and `undefined`).
+pub fn to_json_text(v: &JsValue, ctx: &mut Context) -> Option<String> {
+    let json = ctx.global_object().get(js_string!("JSON"), ctx).ok()?;
+    let stringify = json.as_object()?.get(js_string!("stringify"), ctx).ok()?;
+    let s = stringify.as_callable()?.call(&json, std::slice::from_ref(v), ctx).ok()?;
+    if s.is_undefined() {
+        return None;
+    }
+    Some(s.to_string(ctx).ok()?.to_std_string_escaped())
+}

@@ -290,7 +290,7 @@ fn inbound_object(ctx: &mut Context) -> JsResult<JsValue> {
         std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_else(|| v6.to_string()),
         std::net::IpAddr::V4(v4) => v4.to_string(),
     };
-    o.set(js_string!("id"), JsValue::from(i.id as f64), false, ctx)?;
+    o.set(js_string!("id"), JsValue::from(i.id as f64), false, ctx)?; // ids outgrow i32
     o.set(js_string!("remoteAddress"), js_string!(ip(i.remote).as_str()), false, ctx)?;
     o.set(js_string!("remotePort"), JsValue::from(i.remote.port() as i32), false, ctx)?;
     o.set(js_string!("localAddress"), js_string!(ip(i.local).as_str()), false, ctx)?;

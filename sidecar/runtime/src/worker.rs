@@ -42,9 +42,7 @@ fn load(opts: &RunOptions, hooks: HostHooks, print_value: bool) -> Result<Option
     let Some(state) = config::state_of(&value.1) else {
         if opts.eval.is_some() {
             if print_value {
-                let text = pipy_js::with_js(|ctx| {
-                    value.1.to_json(ctx).ok().flatten().map(|j| j.to_string())
-                });
+                let text = pipy_js::with_js(|ctx| pipy_js::convert::to_json_text(&value.1, ctx));
                 println!("{}", text.unwrap_or_else(|| value.1.display().to_string()));
             }
             return Ok(None);

@@ -254,7 +254,8 @@ impl Class for DataObject {
             );
         let size = NativeFunction::from_fn_ptr(|this, _, _| {
             let obj = this_data(this)?;
-            Ok(JsValue::from(obj.downcast_ref::<DataObject>().map(|d| d.data.len()).unwrap_or(0) as f64))
+            let n = obj.downcast_ref::<DataObject>().map(|d| d.data.len()).unwrap_or(0);
+            Ok(i32::try_from(n).map(JsValue::from).unwrap_or_else(|_| JsValue::from(n as f64)))
         })
         .to_js_function(class.context().realm());
         class.accessor(js_string!("size"), Some(size), None, Attribute::CONFIGURABLE);

@@ -1,0 +1,132 @@
+//! API objects, checked through `pipy -e`, which prints a non-Configuration value.
+
+use crate::harness::*;
+
+fn eval(expr: &str) -> String {
+    let (code, out, err) = run_to_end(&["-e", expr]);
+    assert_eq!(code, 0, "pipy -e {expr:?} failed: {err}");
+    out.trim_end().to_string()
+}
+
+#[test]
+fn data_constructors_and_encodings() {
+    assert_eq!(eval("new Data('hello').size"), "5");
+    assert_eq!(eval("new Data('68656c6c6f', 'hex').toString()"), r#""hello""#);
+    assert_eq!(eval("new Data('aGVsbG8=', 'base64').toString()"), r#""hello""#);
+    assert_eq!(eval("new Data('hi').toString('base64')"), r#""aGk=""#);
+    assert_eq!(eval("new Data([104, 105]).toString()"), r#""hi""#);
+    assert_eq!(eval("new Data('abc').toArray()"), "[97,98,99]");
+    assert_eq!(eval("Data.from('hi').toString('hex')"), r#""6869""#);
+    assert_eq!(eval("new Data(new Data('copy')).toString()"), r#""copy""#);
+}
+
+#[test]
+fn data_push_and_shift_family() {
+    assert_eq!(eval("((d = new Data('ab')) => (d.push('cd').push(new Data('ef')), d.toString()))()"), r#""abcdef""#);
+    assert_eq!(eval("((d = new Data('hello world')) => [d.shift(5).toString(), d.toString()])()"), r#"["hello"," world"]"#);
+    assert_eq!(eval("((d = new Data('k=v;rest')) => [d.shiftTo(b => b == 59).toString(), d.toString()])()"), r#"["k=v;","rest"]"#);
+    assert_eq!(eval("((d = new Data('aaab')) => [d.shiftWhile(b => b == 97).toString(), d.size])()"), r#"["aaa",1]"#);
+}
+
+#[test]
+fn messages_and_events() {
+    assert_eq!(eval("new Message('body').body.toString()"), r#""body""#);
+    assert_eq!(eval("new Message({status: 404}, 'x').head.status"), "404");
+    assert_eq!(eval("new StreamEnd('ConnectionReset').error"), r#""ConnectionReset""#);
+    assert_eq!(eval("new MessageStart({path: '/a'}).head.path"), r#""/a""#);
+    assert_eq!(eval("new MessageEnd({x: 1}).tail.x"), "1");
+}
+
+#[test]
+fn url_and_search_params() {
+    assert_eq!(
+        eval("((u = new URL('http://user:pw@Example.com:8080/a/b?x=1&y=2#h')) => [u.protocol, u.hostname, u.port, u.host, u.pathname, u.search, u.query, u.hash, u.auth, u.path])()"),
+        r##"["http:","example.com","8080","example.com:8080","/a/b","?x=1&y=2","x=1&y=2","#h","user:pw","/a/b?x=1&y=2"]"##
+    );
+    assert_eq!(eval("new URL('https://a.com:443/').href"), r#""https://a.com/""#);
+    assert_eq!(eval("new URL('c/d', 'http://a.com/x/y').href"), r#""http://a.com/x/c/d""#);
+    assert_eq!(eval("new URL('http://a.com/?q=1').searchParams.get('q')"), r#""1""#);
+    assert_eq!(eval("new URLSearchParams('a=1&a=2&b=x%20y').toObject()"), r#"{"a":["1","2"],"b":"x y"}"#);
+    assert_eq!(eval("new URLSearchParams('a=1&a=2').getAll('a')"), r#"["1","2"]"#);
+}
+
+#[test]
+fn url_router_matches_like_upstream() {
+    let r = "new algo.URLRouter({'/hi/*': 'hi', '/echo': 'echo', 'example.com/x/*': 'host'})";
+    assert_eq!(
+        eval(&format!("((r = {r}) => [r.find('localhost:8000', '/hi'), r.find('localhost', '/hi/there?q'), r.find('h', '/hix'), r.find('h', '/echo'), r.find('h', '/echo/x'), r.find('example.com:80', '/x/1'), r.find('other', '/x/1')])()")),
+        r#"["hi","hi",null,"echo",null,"host",null]"#
+    );
+}
+
+#[test]
+fn load_balancers() {
+    assert_eq!(
+        eval("new Array(7).fill(new algo.RoundRobinLoadBalancer(['A','B','C'])).map(b => b.next().id)"),
+        r#"["A","B","C","A","B","C","A"]"#
+    );
+    assert_eq!(
+        eval("new Array(6).fill(new algo.RoundRobinLoadBalancer({A: 2, B: 1})).map(b => b.next().id)"),
+        r#"["A","B","A","A","B","A"]"#
+    );
+    // Unhealthy targets are skipped.
+    assert_eq!(
+        eval("((c = new algo.Cache(), b = new algo.RoundRobinLoadBalancer(['A','B'], c)) => (c.set('A', true), [b.next().id, b.next().id]))()"),
+        r#"["B","B"]"#
+    );
+    // A borrower keeps its target.
+    assert_eq!(
+        eval("((b = new algo.RoundRobinLoadBalancer(['A','B']), k = {}) => [b.next(k).id, b.next(k).id, b.next({}).id])()"),
+        r#"["A","A","B"]"#
+    );
+    // Least work: a freed resource makes its target preferred again.
+    assert_eq!(
+        eval("((b = new algo.LeastWorkLoadBalancer(['A','B']), r = b.next({})) => (b.next({}), r.free(), b.next({}).id))()"),
+        r#""A""#
+    );
+    // Hashing: the same tag gets the same target.
+    assert_eq!(
+        eval("((b = new algo.HashingLoadBalancer(['A','B','C'])) => b.next({}, 'k').id == b.next({}, 'k').id)()"),
+        "true"
+    );
+}
+
+#[test]
+fn cache_allocates_evicts_and_frees() {
+    assert_eq!(
+        eval("((freed = [], c = new algo.Cache(k => k + '!', (k, v) => freed.push(k), {size: 2})) => [c.get('a'), c.get('b'), c.get('c'), c.remove('c'), c.remove('zz'), freed])()"),
+        r#"["a!","b!","c!",true,false,["a","c"]]"#
+    );
+}
+
+#[test]
+fn hashes_uuids_and_json() {
+    assert_eq!(
+        eval("new crypto.Hash('sha256').digest('hex')"),
+        r#""e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855""#
+    );
+    assert_eq!(
+        eval("((h = new crypto.Hash('md5')) => (h.update('a'), h.update(new Data('bc')), h.digest('hex')))()"),
+        r#""900150983cd24fb0d6963f7d28e17f72""#
+    );
+    assert_eq!(eval("new crypto.Hash('sha1').digest().size"), "20");
+    assert_eq!(eval("algo.hash('x') === algo.hash('x') && algo.hash('x') !== algo.hash('y')"), "true");
+    assert_eq!(eval("/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(algo.uuid())"), "true");
+    assert_eq!(eval("JSON.decode(JSON.encode({a: [1, 2]})).a[1]"), "2");
+    assert_eq!(eval("JSON.encode({a: 1}).toString()"), r#""{\"a\":1}""#);
+}
+
+#[test]
+fn pipy_load_solve_and_os_env() {
+    let dir = temp_dir();
+    std::fs::write(dir.join("cfg.json"), r#"{"port": 1234}"#).unwrap();
+    std::fs::write(dir.join("main.js"), "[pipy.solve('cfg.json').port, pipy.load('cfg.json').size, pipy.load('missing') === null, os.env.PIPY_TEST_VAR]").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipy"))
+        .current_dir(&dir)
+        .env("PIPY_TEST_VAR", "yes")
+        .args(["-e", &std::fs::read_to_string(dir.join("main.js")).unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"[1234,14,true,"yes"]"#);
+}

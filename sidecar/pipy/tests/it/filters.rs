@@ -1,0 +1,211 @@
+//! Filters and context variables, each in a small script served on a free port.
+
+use crate::harness::*;
+
+fn serve(script: impl Fn(u16) -> String) -> (Pipy, u16) {
+    let port = free_port();
+    (Pipy::script(&script(port), &[port]), port)
+}
+
+#[test]
+fn handle_message_start_edits_reach_the_upstream() {
+    let up = free_port();
+    let port = free_port();
+    let _u = Pipy::script(&format!("pipy().listen({up}).serveHTTP(msg => new Message(msg.head.headers['x-added'] + ' ' + msg.head.path))"), &[up]);
+    let _p = Pipy::script(
+        &format!("pipy().listen({port}).demuxHTTP().to($=>$.handleMessageStart(msg => (msg.head.headers['x-added'] = 'yes', msg.head.path = '/rewritten')).muxHTTP().to($=>$.connect('127.0.0.1:{up}')))"),
+        &[port],
+    );
+    assert_eq!(get(port, "/orig").text(), "yes /rewritten");
+}
+
+#[test]
+fn replace_filters_transform_messages() {
+    let (_p, port) = serve(|port| format!(
+        "pipy().listen({port}).demuxHTTP().to($=>$
+          .replaceMessage(msg => new Message({{ status: 201, headers: {{ 'x-len': String(msg.body.size) }} }}, msg.body.toString().toUpperCase()))
+          .replaceMessageBody(body => new Data(body.toString() + '!'))
+          .replaceData(d => new Data(d.toString().replace('A', 'a'))))"
+    ));
+    let r = post(port, "/", b"abc");
+    assert_eq!(r.status, 201);
+    assert_eq!(r.header("x-len"), Some("3"));
+    assert_eq!(r.text(), "aBC!");
+}
+
+#[test]
+fn replace_message_start_and_end() {
+    let (_p, port) = serve(|port| format!(
+        "pipy().listen({port}).demuxHTTP().to($=>$
+          .replaceMessage(new Message('body'))
+          .replaceMessageStart(() => new MessageStart({{ status: 202 }}))
+          .replaceMessageEnd(() => [new Data(' tail'), new MessageEnd()]))"
+    ));
+    let r = get(port, "/");
+    assert_eq!((r.status, r.text().as_str()), (202, "body tail"));
+}
+
+#[test]
+fn branch_link_and_named_pipelines() {
+    let (_p, port) = serve(|port| format!(
+        "pipy({{ _kind: '' }})
+          .listen({port}).demuxHTTP().to('request')
+          .pipeline('request')
+            .handleMessageStart(msg => _kind = msg.head.path.substring(1))
+            .branch(
+              () => _kind == 'a', $=>$.replaceMessage(new Message('branch a')),
+              () => _kind == 'b', 'b-pipeline',
+              $=>$.link('fallback')
+            )
+          .pipeline('b-pipeline').replaceMessage(new Message('named b'))
+          .pipeline('fallback').replaceMessage(() => new Message('fallback ' + _kind))"
+    ));
+    assert_eq!(get(port, "/a").text(), "branch a");
+    assert_eq!(get(port, "/b").text(), "named b");
+    assert_eq!(get(port, "/zzz").text(), "fallback zzz");
+}
+
+#[test]
+fn branch_message_start_and_branch_message_pass_the_message() {
+    let (_p, port) = serve(|port| format!(
+        "pipy().listen({port}).demuxHTTP().to($=>$
+          .branchMessageStart(
+            msg => msg.head.path == '/start', $=>$.replaceMessage(new Message('by start')),
+            $=>$.branchMessage(
+              msg => msg.body.toString() == 'ping', $=>$.replaceMessage(new Message('pong')),
+              $=>$.replaceMessage(new Message('other'))
+            )
+          ))"
+    ));
+    assert_eq!(get(port, "/start").text(), "by start");
+    assert_eq!(post(port, "/", b"ping").text(), "pong");
+    assert_eq!(post(port, "/", b"pang").text(), "other");
+}
+
+#[test]
+fn static_branch_is_decided_at_load_time() {
+    let (_p, port) = serve(|port| format!(
+        "pipy().listen({port}).branch(false, $=>$.dummy(), true, $=>$.serveHTTP(new Message('static')))"
+    ));
+    assert_eq!(get(port, "/").text(), "static");
+}
+
+#[test]
+fn context_variables_are_per_stream_and_objects_are_shared() {
+    let script = |port: u16, demux: bool| {
+        let handler = "(_n++, _shared.count++, _fresh.count++, new Message(`${_n} ${_shared.count} ${_fresh.count}`))";
+        let serve = if demux {
+            format!("demuxHTTP().to($=>$.replaceMessage(() => {handler}))")
+        } else {
+            format!("serveHTTP(() => {handler})")
+        };
+        format!("pipy({{ _n: 0, _shared: {{ count: 0 }}, _fresh: () => ({{ count: 0 }}) }}).listen({port}).{serve}")
+    };
+    // serveHTTP runs its handler in the connection's context: values live as
+    // long as the connection; _fresh is made once per context; _shared is one
+    // object for all.
+    let (_p, port) = serve(|port| script(port, false));
+    assert_eq!(get(port, "/").text(), "1 1 1");
+    assert_eq!(get(port, "/").text(), "1 2 1");
+    let mut c = Conn::open(port);
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "1 3 1");
+    assert_eq!(c.read(false).text(), "2 4 2");
+    // demuxHTTP gives every request a copy of the connection's context.
+    let (_q, port) = serve(|port| script(port, true));
+    let mut c = Conn::open(port);
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "1 1 1");
+    assert_eq!(c.read(false).text(), "1 2 1");
+}
+
+#[test]
+fn connection_context_counts_requests_of_one_connection() {
+    let (_p, port) = serve(|port| format!(
+        "pipy({{ _conn: 0 }})
+          .listen({port})
+          .handleData(() => _conn++)
+          .demuxHTTP().to($=>$.replaceMessage(() => new Message('seen ' + _conn)))"
+    ));
+    let mut c = Conn::open(port);
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "seen 1");
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "seen 2");
+}
+
+#[test]
+fn explicit_codec_filters_make_a_server() {
+    let (_p, port) = serve(|port| format!(
+        "pipy().listen({port})
+          .decodeHTTPRequest()
+          .replaceMessage(msg => new Message({{ status: 200, headers: {{ 'x-m': msg.head.method }} }}, 'coded ' + msg.head.path))
+          .encodeHTTPResponse()"
+    ));
+    let r = get(port, "/codec");
+    assert_eq!((r.header("x-m"), r.text().as_str()), (Some("GET"), "coded /codec"));
+}
+
+#[test]
+fn stream_hooks_fork_print_and_dump() {
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy({{ _events: [] }})
+              .listen({port})
+              .onStart(() => new Data(''))
+              .handleStreamStart(() => console.log('stream-start'))
+              .handleStreamEnd(e => console.log('stream-end', e.error || 'none'))
+              .fork().to($=>$.print())
+              .demuxHTTP().to($=>$
+                .dump('req')
+                .handleMessageEnd(() => console.log('message-end'))
+                .handleMessageBody(b => console.log('body', b.toString()))
+                .handleMessage(m => console.log('message', m.head.method, m.body.size))
+                .replaceMessage(new Message('ok')))"
+        ),
+        &[port],
+    );
+    assert_eq!(post(port, "/", b"xyz").text(), "ok");
+    // Output is asynchronous to the response: wait (bounded) for the log lines.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let err = p.stderr_text();
+        let out = p.stdout_text();
+        let done = ["stream-start", "message-end", "body xyz", "message POST 3", "stream-end none", "[dump] req MessageStart"]
+            .iter()
+            .all(|s| err.contains(s))
+            && out.contains("POST / HTTP/1.1");
+        if done {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "missing output:\nstderr: {err}\nstdout: {out}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn repeat_builds_several_listeners() {
+    let (a, b) = (free_port(), free_port());
+    let _p = Pipy::script(
+        &format!("pipy().repeat([{a}, {b}], ($, port) => $.listen(port).serveHTTP(new Message('port ' + port)))"),
+        &[a, b],
+    );
+    assert_eq!(get(a, "/").text(), format!("port {a}"));
+    assert_eq!(get(b, "/").text(), format!("port {b}"));
+}
+
+#[test]
+fn use_links_named_pipelines_of_modules() {
+    let port = free_port();
+    let _p = Pipy::script_with(
+        &format!("pipy().listen({port}).demuxHTTP().to($=>$.use(['a.js', 'b.js'], 'req'))"),
+        &[
+            ("a.js", "pipy().pipeline('req').handleMessageStart(msg => msg.head.headers['x-a'] = '1').chain()"),
+            ("b.js", "pipy().pipeline('req').replaceMessage(msg => new Message('a=' + msg.head.headers['x-a']))"),
+        ],
+        &[],
+        &[port],
+    );
+    assert_eq!(get(port, "/").text(), "a=1");
+}

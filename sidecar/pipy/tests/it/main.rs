@@ -1,0 +1,12 @@
+//! Integration tests: the real `pipy` binary over real sockets on 127.0.0.1.
+
+// Helpers are shared between test modules of this one crate.
+#![allow(unreachable_pub)]
+
+mod api;
+mod errors;
+mod examples;
+mod filters;
+mod harness;
+mod protocol;
+mod workers;
