@@ -57,7 +57,9 @@ impl Data {
         let mut out = Data::new();
         let mut left = n.min(self.len);
         while left > 0 {
-            let Some(mut c) = self.chunks.pop_front() else { break };
+            let Some(mut c) = self.chunks.pop_front() else {
+                break;
+            };
             if c.len() <= left {
                 left -= c.len();
                 self.len -= c.len();

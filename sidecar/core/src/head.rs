@@ -96,9 +96,11 @@ impl HeaderMap {
 impl fmt::Debug for HeaderMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.fields.iter().map(|(n, v)| {
-                (String::from_utf8_lossy(n), String::from_utf8_lossy(v))
-            }))
+            .entries(
+                self.fields
+                    .iter()
+                    .map(|(n, v)| (String::from_utf8_lossy(n), String::from_utf8_lossy(v))),
+            )
             .finish()
     }
 }

@@ -20,5 +20,5 @@ mod pipeline;
 pub use context::{Context, Inbound, ScriptState};
 pub use data::Data;
 pub use event::{Event, StreamError};
-pub use head::{HeaderMap, Head, RequestHead, ResponseHead, ScriptHead, Version};
+pub use head::{Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, Version};
 pub use pipeline::{Chain, EventTarget, Filter, FilterTemplate, Layout, Output, Pipeline};

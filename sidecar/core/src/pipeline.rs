@@ -94,7 +94,12 @@ impl Layout {
     }
 
     fn instantiate(&self) -> Vec<Box<dyn Filter>> {
-        self.0.templates.borrow().iter().map(|t| t.create()).collect()
+        self.0
+            .templates
+            .borrow()
+            .iter()
+            .map(|t| t.create())
+            .collect()
     }
 }
 
@@ -420,7 +425,10 @@ mod tests {
     fn collect() -> (EventTarget, Rc<RefCell<Vec<Event>>>) {
         let got = Rc::new(RefCell::new(Vec::new()));
         let g = got.clone();
-        (EventTarget::Func(Rc::new(move |e| g.borrow_mut().push(e))), got)
+        (
+            EventTarget::Func(Rc::new(move |e| g.borrow_mut().push(e))),
+            got,
+        )
     }
 
     #[test]

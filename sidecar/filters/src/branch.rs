@@ -119,7 +119,9 @@ impl Branch {
     }
 
     fn decide(&mut self, arg: Option<JsValue>, out: &mut Output<'_>) -> bool {
-        let Some(layout) = self.choose(arg, out) else { return false };
+        let Some(layout) = self.choose(arg, out) else {
+            return false;
+        };
         let pipeline = layout.get().map(|l| out.sub_pipeline(&l, false, 0));
         self.chosen = Some(pipeline);
         for e in std::mem::take(&mut self.buffer) {
@@ -148,7 +150,11 @@ impl Filter for Branch {
             }
             Trigger::MessageStart => {
                 let is_start = matches!(evt, Event::MessageStart(_));
-                let arg = if is_start { self.arg_for(&mut evt) } else { None };
+                let arg = if is_start {
+                    self.arg_for(&mut evt)
+                } else {
+                    None
+                };
                 self.buffer.push(evt);
                 if is_start {
                     self.decide(arg, out);
@@ -222,11 +228,13 @@ impl Filter for Fork {
                 },
             };
             let forks = match self.sub.get() {
-                Some(l) => (0..n).map(|i| {
-                    let p = out.sub_pipeline(&l, true, i as u64);
-                    p.set_output(pipy_core::EventTarget::Discard);
-                    p
-                }).collect(),
+                Some(l) => (0..n)
+                    .map(|i| {
+                        let p = out.sub_pipeline(&l, true, i as u64);
+                        p.set_output(pipy_core::EventTarget::Discard);
+                        p
+                    })
+                    .collect(),
                 None => Vec::new(),
             };
             self.forks = Some(forks);

@@ -162,7 +162,12 @@ async fn write_data(w: &mut tokio::net::tcp::WriteHalf<'_>, d: Data) -> io::Resu
     }
 }
 
-async fn run(target: String, o: ConnectOptions, mut rx: mpsc::UnboundedReceiver<Command>, reply: EventTarget) {
+async fn run(
+    target: String,
+    o: ConnectOptions,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    reply: EventTarget,
+) {
     let mut stream = match open(&target, &o).await {
         Ok(s) => s,
         Err(e) => {

@@ -126,9 +126,15 @@ pub(crate) fn simple_response(status: u16, body: &str, close: bool) -> Vec<Event
         status,
         ..Default::default()
     };
-    head.headers.append(Bytes::from_static(b"content-type"), Bytes::from_static(b"text/plain"));
+    head.headers.append(
+        Bytes::from_static(b"content-type"),
+        Bytes::from_static(b"text/plain"),
+    );
     if close {
-        head.headers.append(Bytes::from_static(b"connection"), Bytes::from_static(b"close"));
+        head.headers.append(
+            Bytes::from_static(b"connection"),
+            Bytes::from_static(b"close"),
+        );
     }
     let mut events = vec![Event::MessageStart(Head::Response(Box::new(head)))];
     if !body.is_empty() {
@@ -188,11 +194,15 @@ impl DemuxHttp {
                 }
             }
             Event::MessageEnd(tail) => {
-                let Some(s) = self.streams.back_mut() else { return };
+                let Some(s) = self.streams.back_mut() else {
+                    return;
+                };
                 s.request_done = true;
                 if let Some(p) = &s.pipeline {
                     p.input(Event::MessageEnd(tail));
-                } else if let (Target::Serve(h), Some((head, body))) = (&self.target, s.request.take()) {
+                } else if let (Target::Serve(h), Some((head, body))) =
+                    (&self.target, s.request.take())
+                {
                     let key = s.key;
                     let events = h.respond(head, body, out.context());
                     for e in events {
@@ -227,7 +237,9 @@ impl DemuxHttp {
     }
 
     fn on_response(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
-        let Some(idx) = self.streams.iter().position(|s| s.key == key) else { return };
+        let Some(idx) = self.streams.iter().position(|s| s.key == key) else {
+            return;
+        };
         if idx > 0 {
             self.streams[idx].pending.push(evt);
             return;
@@ -238,7 +250,9 @@ impl DemuxHttp {
 
     /// Writes one event of the front stream's response.
     fn write_response_event(&mut self, evt: Event, out: &mut Output<'_>) {
-        let Some(s) = self.streams.front_mut() else { return };
+        let Some(s) = self.streams.front_mut() else {
+            return;
+        };
         if s.response_done {
             return;
         }
@@ -251,7 +265,11 @@ impl DemuxHttp {
                     self.closed = true;
                     out.push(Event::StreamEnd(err));
                 } else {
-                    let status = if err == StreamError::NoError { 502 } else { status_for(err) };
+                    let status = if err == StreamError::NoError {
+                        502
+                    } else {
+                        status_for(err)
+                    };
                     let events = error_response(status, err);
                     for e in events {
                         self.write_response_event(e, out);
@@ -267,7 +285,8 @@ impl DemuxHttp {
                         if version == Version::Http10 {
                             h.version = Version::Http10;
                             if !close {
-                                h.headers.set("connection", Bytes::from_static(b"keep-alive"));
+                                h.headers
+                                    .set("connection", Bytes::from_static(b"keep-alive"));
                             }
                         }
                         if wants_close(h.version, &h.headers) {
@@ -300,8 +319,7 @@ impl DemuxHttp {
 
     /// Retires finished responses and writes what later ones have queued.
     fn flush(&mut self, out: &mut Output<'_>) {
-        loop {
-            let Some(front) = self.streams.front() else { break };
+        while let Some(front) = self.streams.front() {
             if !(front.response_done && front.request_done) {
                 break;
             }

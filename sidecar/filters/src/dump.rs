@@ -58,9 +58,8 @@ impl Filter for Util {
                 let text = match &evt {
                     Event::Data(d) => format!("Data {:?}", String::from_utf8_lossy(&d.to_vec())),
                     Event::MessageStart(h) => {
-                        let mut h = h.clone();
                         let v = js(|ctx| {
-                            convert::head_to_js(&mut h, ctx)
+                            convert::head_to_js(h, ctx)
                                 .map(|v| convert::to_json_text(&v, ctx).unwrap_or_default())
                         });
                         format!("MessageStart {}", v.unwrap_or_default())
@@ -68,7 +67,13 @@ impl Filter for Util {
                     Event::MessageEnd(_) => "MessageEnd".to_string(),
                     Event::StreamEnd(e) => format!("StreamEnd {}", e.name()),
                 };
-                let _ = writeln!(std::io::stderr(), "[dump] {}{}{}", self.tag, if self.tag.is_empty() { "" } else { " " }, text);
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "[dump] {}{}{}",
+                    self.tag,
+                    if self.tag.is_empty() { "" } else { " " },
+                    text
+                );
                 out.push(evt);
             }
             Kind::Print => {
@@ -101,7 +106,11 @@ impl HookTemplate {
 
 impl FilterTemplate for HookTemplate {
     fn name(&self) -> &'static str {
-        if self.at_start { "onStart" } else { "onEnd" }
+        if self.at_start {
+            "onStart"
+        } else {
+            "onEnd"
+        }
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Hook {

@@ -114,11 +114,9 @@ impl Handle {
 impl Filter for Handle {
     fn process(&mut self, mut evt: Event, out: &mut Output<'_>) {
         match self.kind {
-            Kind::StreamStart => {
-                if !self.started {
-                    self.started = true;
-                    self.call_with_event(&mut evt, out);
-                }
+            Kind::StreamStart if !self.started => {
+                self.started = true;
+                self.call_with_event(&mut evt, out);
             }
             Kind::MessageStart if matches!(evt, Event::MessageStart(_)) => {
                 self.call_with_event(&mut evt, out)

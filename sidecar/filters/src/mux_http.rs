@@ -221,7 +221,9 @@ impl MuxHttp {
     fn pool_key(&self, out: &Output<'_>) -> PoolKey {
         match &self.key {
             Some(cb) => match cb.eval(&[], out.context()) {
-                Some(v) if !v.is_undefined() && !v.is_null() => PoolKey::Value(v.display().to_string()),
+                Some(v) if !v.is_undefined() && !v.is_null() => {
+                    PoolKey::Value(v.display().to_string())
+                }
                 _ => PoolKey::None,
             },
             None => match out.context().inbound {
@@ -265,7 +267,11 @@ impl MuxHttp {
         }));
         let p = Pipeline::new(&layout, out.context().fork(), target);
         session.state.borrow_mut().pipeline = Some(p);
-        self.pool.borrow_mut().entry(key).or_default().push(session.clone());
+        self.pool
+            .borrow_mut()
+            .entry(key)
+            .or_default()
+            .push(session.clone());
         Some(session)
     }
 }

@@ -92,9 +92,13 @@ impl Filter for Replace {
                 self.started = true;
                 self.emit_for_event(evt, out);
             }
-            Kind::MessageStart if matches!(evt, Event::MessageStart(_)) => self.emit_for_event(evt, out),
+            Kind::MessageStart if matches!(evt, Event::MessageStart(_)) => {
+                self.emit_for_event(evt, out)
+            }
             Kind::Data if matches!(evt, Event::Data(_)) => self.emit_for_event(evt, out),
-            Kind::MessageEnd if matches!(evt, Event::MessageEnd(_)) => self.emit_for_event(evt, out),
+            Kind::MessageEnd if matches!(evt, Event::MessageEnd(_)) => {
+                self.emit_for_event(evt, out)
+            }
             Kind::StreamEnd if evt.is_stream_end() => self.emit_for_event(evt, out),
             Kind::Message | Kind::MessageBody => match evt {
                 Event::MessageStart(h) => {

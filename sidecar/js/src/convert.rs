@@ -6,7 +6,9 @@ use boa_engine::class::Class;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{js_string, Context, JsObject, JsResult, JsValue};
 use bytes::Bytes;
-use pipy_core::{Data, Event, Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, StreamError, Version};
+use pipy_core::{
+    Data, Event, Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, StreamError, Version,
+};
 use std::rc::Rc;
 
 /// Wraps a script object as an event head.
@@ -109,7 +111,9 @@ fn get_str(obj: &JsObject, key: &str, ctx: &mut Context) -> JsResult<Option<Stri
 fn headers_from_js(obj: &JsObject, ctx: &mut Context) -> JsResult<HeaderMap> {
     let mut map = HeaderMap::new();
     let v = obj.get(js_string!("headers"), ctx)?;
-    let Some(h) = v.as_object() else { return Ok(map) };
+    let Some(h) = v.as_object() else {
+        return Ok(map);
+    };
     for key in h.own_property_keys(ctx)? {
         let name = key.to_string();
         let value = h.get(key, ctx)?;
@@ -169,7 +173,11 @@ pub fn response_head(head: &Head, ctx: &mut Context) -> JsResult<ResponseHead> {
         Head::Script(s) => match script_value(s).as_object() {
             Some(o) => {
                 let status = o.get(js_string!("status"), ctx)?;
-                let status = if status.is_undefined() { 200 } else { status.to_u32(ctx)? as u16 };
+                let status = if status.is_undefined() {
+                    200
+                } else {
+                    status.to_u32(ctx)? as u16
+                };
                 Ok(ResponseHead {
                     status,
                     status_text: get_str(&o, "statusText", ctx)?.unwrap_or_default(),
@@ -216,7 +224,12 @@ pub fn touch_head(h: &mut Head, ctx: &mut Context) -> JsResult<JsValue> {
 }
 
 /// A script `Message` from a head and a body.
-pub fn message_to_js(head: &mut Head, body: Data, tail: &mut Head, ctx: &mut Context) -> JsResult<JsValue> {
+pub fn message_to_js(
+    head: &mut Head,
+    body: Data,
+    tail: &mut Head,
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
     let head = touch_head(head, ctx)?;
     let tail = touch_head(tail, ctx)?;
     let body = new_data(body, ctx)?;
@@ -284,7 +297,10 @@ pub fn is_message(v: &JsValue) -> bool {
 pub fn to_json_text(v: &JsValue, ctx: &mut Context) -> Option<String> {
     let json = ctx.global_object().get(js_string!("JSON"), ctx).ok()?;
     let stringify = json.as_object()?.get(js_string!("stringify"), ctx).ok()?;
-    let s = stringify.as_callable()?.call(&json, std::slice::from_ref(v), ctx).ok()?;
+    let s = stringify
+        .as_callable()?
+        .call(&json, std::slice::from_ref(v), ctx)
+        .ok()?;
     if s.is_undefined() {
         return None;
     }

@@ -29,7 +29,11 @@ impl ScriptError {
     pub fn in_file(file: &str, err: &boa_engine::JsError, col_shift: usize) -> Self {
         let text = err.to_string();
         if let Some((msg, line, col)) = split_position(&text) {
-            let col = if line == 1 { col.saturating_sub(col_shift).max(1) } else { col };
+            let col = if line == 1 {
+                col.saturating_sub(col_shift).max(1)
+            } else {
+                col
+            };
             return Self::new(format!("{file}:{line}:{col}: {msg}"));
         }
         Self::new(format!("{file}: {text}"))
@@ -51,7 +55,9 @@ fn split_position(text: &str) -> Option<(&str, usize, usize)> {
     let comma = rest.find(", col ")?;
     let line: usize = rest[..comma].trim().parse().ok()?;
     let after = &rest[comma + ", col ".len()..];
-    let end = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+    let end = after
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(after.len());
     let col: usize = after[..end].parse().ok()?;
     Some((text[..at].trim_end(), line, col))
 }

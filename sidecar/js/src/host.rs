@@ -38,7 +38,11 @@ pub fn init_thread(hooks: HostHooks) -> Result<(), ScriptError> {
 
 /// The hooks given to [`init_thread`].
 pub(crate) fn hooks() -> HostHooks {
-    HOOKS.with(|h| h.borrow().clone().expect("pipy-js host not initialised on this thread"))
+    HOOKS.with(|h| {
+        h.borrow()
+            .clone()
+            .expect("pipy-js host not initialised on this thread")
+    })
 }
 
 /// Runs `f` with this thread's engine.
@@ -49,7 +53,9 @@ pub(crate) fn hooks() -> HostHooks {
 pub fn with_js<R>(f: impl FnOnce(&mut Context) -> R) -> R {
     ENGINE.with(|e| {
         let mut guard = e.borrow_mut();
-        let ctx = guard.as_mut().expect("pipy-js engine not initialised on this thread");
+        let ctx = guard
+            .as_mut()
+            .expect("pipy-js engine not initialised on this thread");
         f(ctx)
     })
 }

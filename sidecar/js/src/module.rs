@@ -92,7 +92,9 @@ pub fn load_with_source(
         let value = MODULES.with(|m| m.borrow()[id].value.clone());
         return match value {
             Some(v) => Ok((id, v)),
-            None => Err(ScriptError::new(format!("{key}: circular module reference"))),
+            None => Err(ScriptError::new(format!(
+                "{key}: circular module reference"
+            ))),
         };
     }
     let src = match source {
@@ -137,7 +139,8 @@ pub fn solve(path: &str, ctx: &mut Context) -> JsResult<JsValue> {
     if let Some(v) = SOLVED.with(|s| s.borrow().get(&key).cloned()) {
         return Ok(v);
     }
-    let src = read_source(&key).map_err(|e| boa_engine::JsNativeError::error().with_message(e.message))?;
+    let src = read_source(&key)
+        .map_err(|e| boa_engine::JsNativeError::error().with_message(e.message))?;
     let wrapped = format!("(function(){{return({}\n)}})", expression_body(&src));
     let source = Source::from_bytes(&wrapped).with_path(Path::new(&key));
     let func = ctx.eval(source)?;
@@ -151,7 +154,11 @@ pub fn solve(path: &str, ctx: &mut Context) -> JsResult<JsValue> {
 
 /// The global `pipy(vars?)`: declares context variables of the loading module and
 /// returns its Configuration.
-pub(crate) fn pipy_function(_this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+pub(crate) fn pipy_function(
+    _this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
     let Some(id) = loading() else {
         return Err(boa_engine::JsNativeError::error()
             .with_message("pipy() can only be called while a module loads")

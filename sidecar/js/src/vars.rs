@@ -93,7 +93,10 @@ fn with_vars<R>(pctx: &pipy_core::Context, f: impl FnOnce(&ContextVars) -> R) ->
 /// Makes sure a module's slots exist in this context, computing initial values.
 fn ensure_module(pctx: &pipy_core::Context, module: usize, ctx: &mut Context) -> JsResult<()> {
     let ready = with_vars(pctx, |v| {
-        v.modules.borrow().get(module).is_some_and(|s| !s.is_empty())
+        v.modules
+            .borrow()
+            .get(module)
+            .is_some_and(|s| !s.is_empty())
     });
     if ready {
         return Ok(());
@@ -141,7 +144,12 @@ fn write(module: usize, slot: usize, value: JsValue, ctx: &mut Context) -> JsRes
     let pctx = current();
     ensure_module(&pctx, module, ctx)?;
     with_vars(&pctx, |v| {
-        if let Some(s) = v.modules.borrow_mut().get_mut(module).and_then(|s| s.get_mut(slot)) {
+        if let Some(s) = v
+            .modules
+            .borrow_mut()
+            .get_mut(module)
+            .and_then(|s| s.get_mut(slot))
+        {
             *s = value;
         }
     });
@@ -168,7 +176,10 @@ fn resolve_import(r: &ImportRef) -> JsResult<SlotRef> {
         for (id, vars) in m.borrow().iter().enumerate() {
             for (ns, name, slot) in &vars.exports {
                 if **ns == *r.namespace && **name == *r.name {
-                    return Ok(SlotRef { module: id, slot: *slot });
+                    return Ok(SlotRef {
+                        module: id,
+                        slot: *slot,
+                    });
                 }
             }
         }
@@ -181,7 +192,13 @@ fn resolve_import(r: &ImportRef) -> JsResult<SlotRef> {
     })
 }
 
-fn define_accessor(scope: &JsObject, name: &str, get: JsFunction, set: JsFunction, ctx: &mut Context) -> JsResult<()> {
+fn define_accessor(
+    scope: &JsObject,
+    name: &str,
+    get: JsFunction,
+    set: JsFunction,
+    ctx: &mut Context,
+) -> JsResult<()> {
     let desc = PropertyDescriptor::builder()
         .get(get)
         .set(set)
@@ -194,7 +211,12 @@ fn define_accessor(scope: &JsObject, name: &str, get: JsFunction, set: JsFunctio
 
 /// Declares variables of `module` (from `pipy({...})` or `export`) and their
 /// accessors on its scope object. Returns the slots, in the object's key order.
-pub fn declare(module: usize, scope: &JsObject, vars: &JsObject, ctx: &mut Context) -> JsResult<Vec<(String, usize)>> {
+pub fn declare(
+    module: usize,
+    scope: &JsObject,
+    vars: &JsObject,
+    ctx: &mut Context,
+) -> JsResult<Vec<(String, usize)>> {
     let keys = vars.own_property_keys(ctx)?;
     let mut out = Vec::new();
     for key in keys {
@@ -220,7 +242,12 @@ pub fn declare(module: usize, scope: &JsObject, vars: &JsObject, ctx: &mut Conte
         .to_js_function(ctx.realm());
         let set = NativeFunction::from_copy_closure_with_captures(
             |_, args, r: &SlotRef, ctx| {
-                write(r.module, r.slot, args.first().cloned().unwrap_or_default(), ctx)?;
+                write(
+                    r.module,
+                    r.slot,
+                    args.first().cloned().unwrap_or_default(),
+                    ctx,
+                )?;
                 Ok(JsValue::undefined())
             },
             r,
@@ -233,7 +260,13 @@ pub fn declare(module: usize, scope: &JsObject, vars: &JsObject, ctx: &mut Conte
 }
 
 /// `export(namespace, {vars})`: declares the variables and publishes them.
-pub fn export(module: usize, scope: &JsObject, namespace: &str, vars: &JsObject, ctx: &mut Context) -> JsResult<()> {
+pub fn export(
+    module: usize,
+    scope: &JsObject,
+    namespace: &str,
+    vars: &JsObject,
+    ctx: &mut Context,
+) -> JsResult<()> {
     for (name, slot) in declare(module, scope, vars, ctx)? {
         MODULES.with(|m| {
             m.borrow_mut()[module]
@@ -266,7 +299,12 @@ pub fn import(module: usize, scope: &JsObject, spec: &JsObject, ctx: &mut Contex
         let set = NativeFunction::from_copy_closure_with_captures(
             |_, args, r: &ImportRef, ctx| {
                 let s = resolve_import(r)?;
-                write(s.module, s.slot, args.first().cloned().unwrap_or_default(), ctx)?;
+                write(
+                    s.module,
+                    s.slot,
+                    args.first().cloned().unwrap_or_default(),
+                    ctx,
+                )?;
                 Ok(JsValue::undefined())
             },
             r,
@@ -287,14 +325,37 @@ fn inbound_object(ctx: &mut Context) -> JsResult<JsValue> {
     };
     let o = JsObject::with_object_proto(ctx.intrinsics());
     let ip = |a: std::net::SocketAddr| match a.ip() {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_else(|| v6.to_string()),
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_else(|| v6.to_string()),
         std::net::IpAddr::V4(v4) => v4.to_string(),
     };
     o.set(js_string!("id"), JsValue::from(i.id as f64), false, ctx)?; // ids outgrow i32
-    o.set(js_string!("remoteAddress"), js_string!(ip(i.remote).as_str()), false, ctx)?;
-    o.set(js_string!("remotePort"), JsValue::from(i.remote.port() as i32), false, ctx)?;
-    o.set(js_string!("localAddress"), js_string!(ip(i.local).as_str()), false, ctx)?;
-    o.set(js_string!("localPort"), JsValue::from(i.local.port() as i32), false, ctx)?;
+    o.set(
+        js_string!("remoteAddress"),
+        js_string!(ip(i.remote).as_str()),
+        false,
+        ctx,
+    )?;
+    o.set(
+        js_string!("remotePort"),
+        JsValue::from(i.remote.port() as i32),
+        false,
+        ctx,
+    )?;
+    o.set(
+        js_string!("localAddress"),
+        js_string!(ip(i.local).as_str()),
+        false,
+        ctx,
+    )?;
+    o.set(
+        js_string!("localPort"),
+        JsValue::from(i.local.port() as i32),
+        false,
+        ctx,
+    )?;
     let v: JsValue = o.into();
     with_vars(&pctx, |vars| *vars.inbound.borrow_mut() = Some(v.clone()));
     Ok(v)
@@ -302,7 +363,8 @@ fn inbound_object(ctx: &mut Context) -> JsResult<JsValue> {
 
 /// Installs the global `__inbound` accessor (the current connection).
 pub(crate) fn install_builtins(ctx: &mut Context) -> JsResult<()> {
-    let get = NativeFunction::from_fn_ptr(|_, _, ctx| inbound_object(ctx)).to_js_function(ctx.realm());
+    let get =
+        NativeFunction::from_fn_ptr(|_, _, ctx| inbound_object(ctx)).to_js_function(ctx.realm());
     let desc = PropertyDescriptor::builder()
         .get(get)
         .enumerable(false)

@@ -12,7 +12,11 @@ use std::time::Duration;
 
 /// Command line, with upstream Pipy's option names.
 #[derive(Parser, Debug)]
-#[command(name = "pipy", version, about = "Programmable proxy driven by PipyJS scripts")]
+#[command(
+    name = "pipy",
+    version,
+    about = "Programmable proxy driven by PipyJS scripts"
+)]
 struct Cli {
     /// Script file to run (its folder is the codebase root).
     target: Option<String>,
@@ -38,11 +42,15 @@ struct Cli {
 
 fn threads(s: &str) -> Result<usize> {
     if s == "max" {
-        return Ok(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        return Ok(std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1));
     }
     match s.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(anyhow!("--threads expects a positive number or 'max', got '{s}'")),
+        _ => Err(anyhow!(
+            "--threads expects a positive number or 'max', got '{s}'"
+        )),
     }
 }
 
@@ -69,18 +77,38 @@ fn run(cli: Cli) -> Result<i32> {
     let threads = threads(&cli.threads)?;
     let _ = (&cli.admin_port, cli.admin_port_off);
     let (entry, base_dir, eval) = match (&cli.eval, &cli.target) {
-        (Some(expr), _) => ("eval".to_string(), std::env::current_dir()?, Some(expr.clone())),
+        (Some(expr), _) => (
+            "eval".to_string(),
+            std::env::current_dir()?,
+            Some(expr.clone()),
+        ),
         (None, Some(t)) => {
             let path = Path::new(t);
             if !path.is_file() {
-                return Err(anyhow!("{t}: no such script file (the repo mode comes with a later release)"));
+                return Err(anyhow!(
+                    "{t}: no such script file (the repo mode comes with a later release)"
+                ));
             }
-            let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-            let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let base = path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            let base = if base.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                base
+            };
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             (name, base, None)
         }
-        (None, None) => return Err(anyhow!("no script given: pipy <file.js> or pipy -e <expr> (repo mode is not available yet)")),
+        (None, None) => {
+            return Err(anyhow!(
+            "no script given: pipy <file.js> or pipy -e <expr> (repo mode is not available yet)"
+        ))
+        }
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     let tx = Arc::new(tx);
@@ -101,20 +129,27 @@ fn run(cli: Cli) -> Result<i32> {
 
 /// Ctrl-C and SIGTERM start a graceful drain.
 fn spawn_signal_watcher(tx: Arc<tokio::sync::watch::Sender<bool>>) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    std::thread::Builder::new().name("pipy-signals".into()).spawn(move || {
-        rt.block_on(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-            tracing::info!("shutting down: draining connections");
-            let _ = tx.send(true);
-        })
-    })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("pipy-signals".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+                tracing::info!("shutting down: draining connections");
+                let _ = tx.send(true);
+            })
+        })?;
     Ok(())
 }

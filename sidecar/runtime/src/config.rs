@@ -12,8 +12,8 @@ use boa_engine::{
 use boa_gc::{Finalize, Trace};
 use pipy_core::{FilterTemplate, Layout};
 use pipy_filters::{
-    branch, chain, connect, demux_http, dump, handle, http_codec, mux_http, replace, serve_http, Callback,
-    SubLayout,
+    branch, chain, connect, demux_http, dump, handle, http_codec, mux_http, replace, serve_http,
+    Callback, SubLayout,
 };
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -95,10 +95,12 @@ fn arg(args: &[JsValue], i: usize) -> JsValue {
 fn append(this: &JsValue, t: Rc<dyn FilterTemplate>) -> JsResult<()> {
     let st = state(this)?;
     let st = st.borrow();
-    let layout = st
-        .current
-        .as_ref()
-        .ok_or_else(|| err(format!("{}() needs a pipeline: call listen(), pipeline() or task() first", t.name())))?;
+    let layout = st.current.as_ref().ok_or_else(|| {
+        err(format!(
+            "{}() needs a pipeline: call listen(), pipeline() or task() first",
+            t.name()
+        ))
+    })?;
     layout.append(t);
     Ok(())
 }
@@ -119,7 +121,7 @@ fn layout_arg(this: &JsValue, v: &JsValue, ctx: &mut Context) -> JsResult<SubLay
             let mut s = st.borrow_mut();
             (s.current.replace(layout.clone()), s.joint.take())
         };
-        let r = f.call(&JsValue::undefined(), &[this.clone()], ctx);
+        let r = f.call(&JsValue::undefined(), std::slice::from_ref(this), ctx);
         {
             let mut s = st.borrow_mut();
             s.current = saved_cur;
@@ -145,7 +147,8 @@ fn parse_addr(v: &JsValue, ctx: &mut Context) -> JsResult<SocketAddr> {
         return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
     }
     let s2 = s.replace("localhost", "127.0.0.1");
-    s2.parse().map_err(|_| err(format!("invalid listening address '{s}'")))
+    s2.parse()
+        .map_err(|_| err(format!("invalid listening address '{s}'")))
 }
 
 type Method = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<()>;
@@ -156,7 +159,10 @@ fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()>
     layout.mark_defined();
     let st = state(this)?;
     let mut s = st.borrow_mut();
-    s.listens.push(Listen { addr, layout: layout.clone() });
+    s.listens.push(Listen {
+        addr,
+        layout: layout.clone(),
+    });
     s.current = Some(layout);
     s.joint = None;
     Ok(())
@@ -164,7 +170,11 @@ fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()>
 
 fn m_pipeline(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a = arg(args, 0);
-    let name = if a.is_undefined() { String::new() } else { a.to_string(ctx)?.to_std_string_escaped() };
+    let name = if a.is_undefined() {
+        String::new()
+    } else {
+        a.to_string(ctx)?.to_std_string_escaped()
+    };
     let st = state(this)?;
     let mut s = st.borrow_mut();
     let layout = s.named(&name);
@@ -204,24 +214,38 @@ fn m_to(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
 fn m_export(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let module = state(this)?.borrow().module;
     let ns = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
-    let vars = arg(args, 1).as_object().ok_or_else(|| err("export() expects an object of variables"))?;
+    let vars = arg(args, 1)
+        .as_object()
+        .ok_or_else(|| err("export() expects an object of variables"))?;
     let scope = pipy_js::module::scope(module).ok_or_else(|| err("no module scope"))?;
     pipy_js::vars::export(module, &scope, &ns, &vars, ctx)
 }
 
 fn m_import(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let module = state(this)?.borrow().module;
-    let spec = arg(args, 0).as_object().ok_or_else(|| err("import() expects an object"))?;
+    let spec = arg(args, 0)
+        .as_object()
+        .ok_or_else(|| err("import() expects an object"))?;
     let scope = pipy_js::module::scope(module).ok_or_else(|| err("no module scope"))?;
     pipy_js::vars::import(module, &scope, &spec, ctx)
 }
 
 fn m_link(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let sub = layout_arg(this, &arg(args, 0), ctx)?;
-    append(this, Rc::new(branch::BranchTemplate::new(branch::Trigger::Stream, vec![(None, sub)])))
+    append(
+        this,
+        Rc::new(branch::BranchTemplate::new(
+            branch::Trigger::Stream,
+            vec![(None, sub)],
+        )),
+    )
 }
 
-fn branch_arms(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Vec<(Option<Callback>, SubLayout)>> {
+fn branch_arms(
+    this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<Vec<(Option<Callback>, SubLayout)>> {
     let mut arms = Vec::new();
     let mut i = 0;
     while i + 1 < args.len() {
@@ -239,7 +263,11 @@ fn branch_with(trigger: branch::Trigger) -> Method {
     match trigger {
         branch::Trigger::Stream => |this, args, ctx| {
             // A branch on plain values is decided now and adds no filter.
-            let is_static = args.iter().step_by(2).take(args.len() / 2).all(|c| !c.is_callable());
+            let is_static = args
+                .iter()
+                .step_by(2)
+                .take(args.len() / 2)
+                .all(|c| !c.is_callable());
             if is_static && args.len() >= 2 {
                 let mut i = 0;
                 while i + 1 < args.len() {
@@ -254,22 +282,36 @@ fn branch_with(trigger: branch::Trigger) -> Method {
                 return Ok(());
             }
             let arms = branch_arms(this, args, ctx)?;
-            append(this, Rc::new(branch::BranchTemplate::new(branch::Trigger::Stream, arms)))
+            append(
+                this,
+                Rc::new(branch::BranchTemplate::new(branch::Trigger::Stream, arms)),
+            )
         },
         branch::Trigger::MessageStart => |this, args, ctx| {
             let arms = branch_arms(this, args, ctx)?;
-            append(this, Rc::new(branch::BranchTemplate::new(branch::Trigger::MessageStart, arms)))
+            append(
+                this,
+                Rc::new(branch::BranchTemplate::new(
+                    branch::Trigger::MessageStart,
+                    arms,
+                )),
+            )
         },
         branch::Trigger::Message => |this, args, ctx| {
             let arms = branch_arms(this, args, ctx)?;
-            append(this, Rc::new(branch::BranchTemplate::new(branch::Trigger::Message, arms)))
+            append(
+                this,
+                Rc::new(branch::BranchTemplate::new(branch::Trigger::Message, arms)),
+            )
         },
     }
 }
 
 fn call_builder(this: &JsValue, f: &JsValue, ctx: &mut Context) -> JsResult<()> {
-    let f = f.as_callable().ok_or_else(|| err("a static branch needs builder functions"))?;
-    f.call(&JsValue::undefined(), &[this.clone()], ctx)?;
+    let f = f
+        .as_callable()
+        .ok_or_else(|| err("a static branch needs builder functions"))?;
+    f.call(&JsValue::undefined(), std::slice::from_ref(this), ctx)?;
     Ok(())
 }
 
@@ -281,9 +323,17 @@ fn m_fork(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
         let init = args.get(1).map(|v| Callback::new(v.clone(), "fork"));
         return append(this, Rc::new(branch::ForkTemplate::new(sub, init)));
     }
-    let init = if a0.is_undefined() { None } else { Some(Callback::new(a0, "fork")) };
+    let init = if a0.is_undefined() {
+        None
+    } else {
+        Some(Callback::new(a0, "fork"))
+    };
     let sub = SubLayout::new();
-    append_joint(this, Rc::new(branch::ForkTemplate::new(sub.clone(), init)), sub)
+    append_joint(
+        this,
+        Rc::new(branch::ForkTemplate::new(sub.clone(), init)),
+        sub,
+    )
 }
 
 fn m_demux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
@@ -293,7 +343,11 @@ fn m_demux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult
         return append(this, Rc::new(demux_http::DemuxHttpTemplate::demux(sub)));
     }
     let sub = SubLayout::new();
-    append_joint(this, Rc::new(demux_http::DemuxHttpTemplate::demux(sub.clone())), sub)
+    append_joint(
+        this,
+        Rc::new(demux_http::DemuxHttpTemplate::demux(sub.clone())),
+        sub,
+    )
 }
 
 fn m_serve_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
@@ -385,17 +439,28 @@ fn handler(kind: handle::Kind, replace_it: bool) -> Method {
 
 /// Loads modules and returns the pipeline `name` ("" = entry) of each.
 fn module_layouts(list: &JsValue, name: &str, ctx: &mut Context) -> JsResult<Vec<Layout>> {
-    let obj = list.as_object().filter(|o| o.is_array()).ok_or_else(|| err("expects an array of module paths"))?;
+    let obj = list
+        .as_object()
+        .filter(|o| o.is_array())
+        .ok_or_else(|| err("expects an array of module paths"))?;
     let n = obj.get(js_string!("length"), ctx)?.to_length(ctx)?;
     let mut layouts = Vec::new();
     for i in 0..n {
         let path = obj.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped();
         let (_, value) = pipy_js::module::load(&path, ctx).map_err(|e| err(e.message))?;
-        let st = state_of(&value).ok_or_else(|| err(format!("{path}: did not result in a Configuration")))?;
-        let layout = st.borrow().named.get(name).filter(|l| l.is_defined()).cloned();
+        let st = state_of(&value)
+            .ok_or_else(|| err(format!("{path}: did not result in a Configuration")))?;
+        let layout = st
+            .borrow()
+            .named
+            .get(name)
+            .filter(|l| l.is_defined())
+            .cloned();
         let layout = layout.ok_or_else(|| {
             if name.is_empty() {
-                err(format!("{path}: no entry pipeline (pipeline() with no name)"))
+                err(format!(
+                    "{path}: no entry pipeline (pipeline() with no name)"
+                ))
             } else {
                 err(format!("{path}: no pipeline named '{name}'"))
             }
@@ -430,26 +495,46 @@ fn m_use(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
 fn m_repeat(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let what = arg(args, 0);
     let f = arg(args, 1);
-    let f = f.as_callable().ok_or_else(|| err("repeat() expects a function"))?;
+    let f = f
+        .as_callable()
+        .ok_or_else(|| err("repeat() expects a function"))?;
     if let Some(n) = what.as_number() {
         for i in 0..(n.max(0.0) as u32) {
-            f.call(&JsValue::undefined(), &[this.clone(), JsValue::from(i)], ctx)?;
+            f.call(
+                &JsValue::undefined(),
+                &[this.clone(), JsValue::from(i)],
+                ctx,
+            )?;
         }
         return Ok(());
     }
-    let obj = what.as_object().filter(|o| o.is_array()).ok_or_else(|| err("repeat() expects a count or an array"))?;
+    let obj = what
+        .as_object()
+        .filter(|o| o.is_array())
+        .ok_or_else(|| err("repeat() expects a count or an array"))?;
     let n = obj.get(js_string!("length"), ctx)?.to_length(ctx)?;
     for i in 0..n {
         let item = obj.get(i, ctx)?;
-        f.call(&JsValue::undefined(), &[this.clone(), item, JsValue::from(i as u32)], ctx)?;
+        f.call(
+            &JsValue::undefined(),
+            &[this.clone(), item, JsValue::from(i as u32)],
+            ctx,
+        )?;
     }
     Ok(())
 }
 
 fn m_dump(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a = arg(args, 0);
-    let tag = if a.is_undefined() { String::new() } else { a.to_string(ctx)?.to_std_string_escaped() };
-    append(this, Rc::new(dump::UtilTemplate::new(dump::Kind::Dump, tag)))
+    let tag = if a.is_undefined() {
+        String::new()
+    } else {
+        a.to_string(ctx)?.to_std_string_escaped()
+    };
+    append(
+        this,
+        Rc::new(dump::UtilTemplate::new(dump::Kind::Dump, tag)),
+    )
 }
 
 fn method_table() -> Vec<(&'static str, Method)> {
@@ -466,24 +551,81 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("use", m_use),
         ("repeat", m_repeat),
         ("branch", branch_with(branch::Trigger::Stream)),
-        ("branchMessageStart", branch_with(branch::Trigger::MessageStart)),
+        (
+            "branchMessageStart",
+            branch_with(branch::Trigger::MessageStart),
+        ),
         ("branchMessage", branch_with(branch::Trigger::Message)),
         ("fork", m_fork),
         ("demuxHTTP", m_demux_http),
         ("serveHTTP", m_serve_http),
         ("muxHTTP", m_mux_http),
         ("connect", m_connect),
-        ("decodeHTTPRequest", |t, _, _| append(t, Rc::new(http_codec::DecodeTemplate(http_codec::Side::Request)))),
-        ("decodeHTTPResponse", |t, _, _| append(t, Rc::new(http_codec::DecodeTemplate(http_codec::Side::Response)))),
-        ("encodeHTTPRequest", |t, _, _| append(t, Rc::new(http_codec::EncodeTemplate(http_codec::Side::Request)))),
-        ("encodeHTTPResponse", |t, _, _| append(t, Rc::new(http_codec::EncodeTemplate(http_codec::Side::Response)))),
+        ("decodeHTTPRequest", |t, _, _| {
+            append(
+                t,
+                Rc::new(http_codec::DecodeTemplate(http_codec::Side::Request)),
+            )
+        }),
+        ("decodeHTTPResponse", |t, _, _| {
+            append(
+                t,
+                Rc::new(http_codec::DecodeTemplate(http_codec::Side::Response)),
+            )
+        }),
+        ("encodeHTTPRequest", |t, _, _| {
+            append(
+                t,
+                Rc::new(http_codec::EncodeTemplate(http_codec::Side::Request)),
+            )
+        }),
+        ("encodeHTTPResponse", |t, _, _| {
+            append(
+                t,
+                Rc::new(http_codec::EncodeTemplate(http_codec::Side::Response)),
+            )
+        }),
         ("dump", m_dump),
-        ("print", |t, _, _| append(t, Rc::new(dump::UtilTemplate::new(dump::Kind::Print, String::new())))),
-        ("dummy", |t, _, _| append(t, Rc::new(dump::UtilTemplate::new(dump::Kind::Dummy, String::new())))),
-        ("onStart", |t, a, _| append(t, Rc::new(dump::HookTemplate::new(true, Callback::new(arg(a, 0), "onStart"))))),
-        ("onEnd", |t, a, _| append(t, Rc::new(dump::HookTemplate::new(false, Callback::new(arg(a, 0), "onEnd"))))),
+        ("print", |t, _, _| {
+            append(
+                t,
+                Rc::new(dump::UtilTemplate::new(dump::Kind::Print, String::new())),
+            )
+        }),
+        ("dummy", |t, _, _| {
+            append(
+                t,
+                Rc::new(dump::UtilTemplate::new(dump::Kind::Dummy, String::new())),
+            )
+        }),
+        ("onStart", |t, a, _| {
+            append(
+                t,
+                Rc::new(dump::HookTemplate::new(
+                    true,
+                    Callback::new(arg(a, 0), "onStart"),
+                )),
+            )
+        }),
+        ("onEnd", |t, a, _| {
+            append(
+                t,
+                Rc::new(dump::HookTemplate::new(
+                    false,
+                    Callback::new(arg(a, 0), "onEnd"),
+                )),
+            )
+        }),
     ];
-    for k in [StreamStart, MessageStart, Data, MessageBody, MessageEnd, Message, StreamEnd] {
+    for k in [
+        StreamStart,
+        MessageStart,
+        Data,
+        MessageBody,
+        MessageEnd,
+        Message,
+        StreamEnd,
+    ] {
         let (h, r): (&'static str, &'static str) = match k {
             StreamStart => ("handleStreamStart", "replaceStreamStart"),
             MessageStart => ("handleMessageStart", "replaceMessageStart"),
@@ -537,4 +679,3 @@ pub fn make_configuration(ctx: &mut Context, module: usize) -> JsResult<JsValue>
 pub fn method_names() -> Vec<&'static str> {
     METHODS.with(|m| m.iter().map(|(n, _)| *n).collect())
 }
-

@@ -19,7 +19,9 @@ pub fn duration(v: &JsValue, ctx: &mut Context) -> JsResult<Option<Duration>> {
 /// Parses `100ms`, `5s`, `2m`, `1h`, `1d` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     let secs = match unit.trim() {

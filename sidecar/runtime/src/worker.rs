@@ -33,7 +33,11 @@ pub struct RunOptions {
 
 /// Loads the codebase on this thread's engine and returns what it defines.
 /// `None`: an `-e` expression that is not a Configuration, whose value was printed.
-fn load(opts: &RunOptions, hooks: HostHooks, print_value: bool) -> Result<Option<Rc<RefCell<ConfigState>>>> {
+fn load(
+    opts: &RunOptions,
+    hooks: HostHooks,
+    print_value: bool,
+) -> Result<Option<Rc<RefCell<ConfigState>>>> {
     pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
     let value = pipy_js::with_js(|ctx| {
         pipy_js::module::load_with_source(&opts.entry, opts.eval.as_deref(), ctx)
@@ -47,7 +51,10 @@ fn load(opts: &RunOptions, hooks: HostHooks, print_value: bool) -> Result<Option
             }
             return Ok(None);
         }
-        return Err(anyhow!("{}: the script did not result in a Configuration (pipy() ...)", opts.entry));
+        return Err(anyhow!(
+            "{}: the script did not result in a Configuration (pipy() ...)",
+            opts.entry
+        ));
     };
     let missing = state.borrow().undefined_names();
     if !missing.is_empty() {
@@ -62,7 +69,11 @@ fn load(opts: &RunOptions, hooks: HostHooks, print_value: bool) -> Result<Option
 
 /// Runs the codebase on `opts.threads` workers until shutdown; returns the exit
 /// code (`pipy.exit(code)` or 0).
-pub fn run(opts: RunOptions, shutdown: watch::Receiver<bool>, trigger: Arc<watch::Sender<bool>>) -> Result<i32> {
+pub fn run(
+    opts: RunOptions,
+    shutdown: watch::Receiver<bool>,
+    trigger: Arc<watch::Sender<bool>>,
+) -> Result<i32> {
     let exit_code = Arc::new(AtomicI32::new(0));
     let (ready_tx, ready_rx) = std_mpsc::channel::<Result<usize>>();
     let mut handles = Vec::new();
@@ -110,7 +121,10 @@ fn worker(
     trigger: Arc<watch::Sender<bool>>,
     exit_code: Arc<AtomicI32>,
 ) {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             let _ = ready.send(Err(anyhow!("worker {index}: {e}")));
@@ -150,7 +164,12 @@ fn worker(
                     if index == 0 {
                         tracing::info!("Listening on port {} at {}", l.addr.port(), l.addr.ip());
                     }
-                    tokio::task::spawn_local(listener::serve(sock, l.layout.clone(), active.clone(), shutdown.clone()));
+                    tokio::task::spawn_local(listener::serve(
+                        sock,
+                        l.layout.clone(),
+                        active.clone(),
+                        shutdown.clone(),
+                    ));
                 }
                 Err(e) => {
                     let _ = ready.send(Err(anyhow!("cannot listen on {}: {e}", l.addr)));

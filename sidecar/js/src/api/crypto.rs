@@ -22,15 +22,17 @@ enum Hasher {
 
 impl Hasher {
     fn new(algorithm: &str) -> Option<Self> {
-        Some(match algorithm.to_ascii_lowercase().replace('-', "").as_str() {
-            "md5" => Hasher::Md5(Md5::new()),
-            "sha1" => Hasher::Sha1(Sha1::new()),
-            "sha224" => Hasher::Sha224(Sha224::new()),
-            "sha256" => Hasher::Sha256(Sha256::new()),
-            "sha384" => Hasher::Sha384(Sha384::new()),
-            "sha512" => Hasher::Sha512(Sha512::new()),
-            _ => return None,
-        })
+        Some(
+            match algorithm.to_ascii_lowercase().replace('-', "").as_str() {
+                "md5" => Hasher::Md5(Md5::new()),
+                "sha1" => Hasher::Sha1(Sha1::new()),
+                "sha224" => Hasher::Sha224(Sha224::new()),
+                "sha256" => Hasher::Sha256(Sha256::new()),
+                "sha384" => Hasher::Sha384(Sha384::new()),
+                "sha512" => Hasher::Sha512(Sha512::new()),
+                _ => return None,
+            },
+        )
     }
 
     fn update(&mut self, b: &[u8]) {
@@ -66,7 +68,9 @@ pub struct HashObject {
 }
 
 fn with_hash<R>(this: &JsValue, f: impl FnOnce(&mut Hasher) -> R) -> JsResult<R> {
-    let o = this.as_object().ok_or_else(|| JsNativeError::typ().with_message("not a Hash"))?;
+    let o = this
+        .as_object()
+        .ok_or_else(|| JsNativeError::typ().with_message("not a Hash"))?;
     let mut h = o
         .downcast_mut::<HashObject>()
         .ok_or_else(|| JsNativeError::typ().with_message("not a Hash"))?;
@@ -82,9 +86,12 @@ impl Class for HashObject {
             Some(v) => v.to_string(ctx)?.to_std_string_escaped(),
             None => String::new(),
         };
-        let state = Hasher::new(&alg)
-            .ok_or_else(|| JsNativeError::typ().with_message(format!("unknown hash algorithm '{alg}'")))?;
-        Ok(HashObject { state: Box::new(state) })
+        let state = Hasher::new(&alg).ok_or_else(|| {
+            JsNativeError::typ().with_message(format!("unknown hash algorithm '{alg}'"))
+        })?;
+        Ok(HashObject {
+            state: Box::new(state),
+        })
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
@@ -96,7 +103,11 @@ impl Class for HashObject {
                     Some(v) if !v.is_undefined() => Some(v.to_string(ctx)?.to_std_string_escaped()),
                     _ => None,
                 };
-                let d = to_bytes(args.first().unwrap_or(&JsValue::undefined()), enc.as_deref(), ctx)?;
+                let d = to_bytes(
+                    args.first().unwrap_or(&JsValue::undefined()),
+                    enc.as_deref(),
+                    ctx,
+                )?;
                 with_hash(this, |h| {
                     for c in d.chunks() {
                         h.update(c);
@@ -127,10 +138,9 @@ impl Class for HashObject {
 /// Installs `crypto` with its `Hash` class.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<HashObject>()?;
-    let hash_ctor = ctx
-        .global_object()
-        .get(js_string!("Hash"), ctx)?;
-    ctx.global_object().delete_property_or_throw(js_string!("Hash"), ctx)?;
+    let hash_ctor = ctx.global_object().get(js_string!("Hash"), ctx)?;
+    ctx.global_object()
+        .delete_property_or_throw(js_string!("Hash"), ctx)?;
     let crypto = ObjectInitializer::new(ctx)
         .property(js_string!("Hash"), hash_ctor, Attribute::all())
         .build();

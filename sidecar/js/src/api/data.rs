@@ -24,13 +24,17 @@ pub fn new_data(data: Data, ctx: &mut Context) -> JsResult<JsValue> {
 
 /// The bytes of a script `Data` object, if the value is one.
 pub fn data_of(v: &JsValue) -> Option<Data> {
-    v.as_object()?.downcast_ref::<DataObject>().map(|d| d.data.clone())
+    v.as_object()?
+        .downcast_ref::<DataObject>()
+        .map(|d| d.data.clone())
 }
 
 fn this_data(this: &JsValue) -> JsResult<JsObject> {
     match this.as_object() {
         Some(o) if o.is::<DataObject>() => Ok(o.clone()),
-        _ => Err(JsNativeError::typ().with_message("not a Data object").into()),
+        _ => Err(JsNativeError::typ()
+            .with_message("not a Data object")
+            .into()),
     }
 }
 
@@ -62,7 +66,7 @@ fn bad(msg: &str) -> boa_engine::JsError {
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks(2)
@@ -82,7 +86,9 @@ pub fn base64_encode(bytes: &[u8], url: bool) -> String {
     let table = if url { B64URL } else { B64 };
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         let emit = c.len() + 1;
         for i in 0..4 {
             if i < emit {
@@ -166,21 +172,34 @@ fn shift(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
         Some(v) if !v.is_undefined() => v.to_length(ctx)? as usize,
         _ => usize::MAX,
     };
-    let taken = obj.downcast_mut::<DataObject>().map(|mut d| d.data.shift(n)).unwrap_or_default();
+    let taken = obj
+        .downcast_mut::<DataObject>()
+        .map(|mut d| d.data.shift(n))
+        .unwrap_or_default();
     new_data(taken, ctx)
 }
 
 /// Shared by `shiftTo` (inclusive) and `shiftWhile`.
-fn shift_by(this: &JsValue, args: &[JsValue], ctx: &mut Context, inclusive: bool) -> JsResult<JsValue> {
+fn shift_by(
+    this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+    inclusive: bool,
+) -> JsResult<JsValue> {
     let obj = this_data(this)?;
     let f = args
         .first()
         .and_then(|v| v.as_callable())
         .ok_or_else(|| bad("expects a callback"))?;
-    let bytes: Vec<u8> = obj.downcast_ref::<DataObject>().map(|d| d.data.to_vec()).unwrap_or_default();
+    let bytes: Vec<u8> = obj
+        .downcast_ref::<DataObject>()
+        .map(|d| d.data.to_vec())
+        .unwrap_or_default();
     let mut n = 0;
     for b in bytes {
-        let hit = f.call(&JsValue::undefined(), &[JsValue::from(b as i32)], ctx)?.to_boolean();
+        let hit = f
+            .call(&JsValue::undefined(), &[JsValue::from(b as i32)], ctx)?
+            .to_boolean();
         if inclusive {
             n += 1;
             if hit {
@@ -192,7 +211,10 @@ fn shift_by(this: &JsValue, args: &[JsValue], ctx: &mut Context, inclusive: bool
             break;
         }
     }
-    let taken = obj.downcast_mut::<DataObject>().map(|mut d| d.data.shift(n)).unwrap_or_default();
+    let taken = obj
+        .downcast_mut::<DataObject>()
+        .map(|mut d| d.data.shift(n))
+        .unwrap_or_default();
     new_data(taken, ctx)
 }
 
@@ -208,7 +230,10 @@ fn to_array(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
 fn to_string(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let obj = this_data(this)?;
     let enc = arg_str(args, 0, ctx)?;
-    let bytes = obj.downcast_ref::<DataObject>().map(|d| d.data.to_vec()).unwrap_or_default();
+    let bytes = obj
+        .downcast_ref::<DataObject>()
+        .map(|d| d.data.to_vec())
+        .unwrap_or_default();
     Ok(js_string!(decode_text(&bytes, &enc)?).into())
 }
 
@@ -218,7 +243,11 @@ impl Class for DataObject {
 
     fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
         let enc = arg_str(args, 1, ctx)?;
-        let enc = if enc.is_empty() { None } else { Some(enc.as_str()) };
+        let enc = if enc.is_empty() {
+            None
+        } else {
+            Some(enc.as_str())
+        };
         let data = match args.first() {
             Some(v) => to_bytes(v, enc, ctx)?,
             None => Data::new(),
@@ -240,25 +269,47 @@ impl Class for DataObject {
                 1,
                 NativeFunction::from_fn_ptr(|t, a, c| shift_by(t, a, c, false)),
             )
-            .method(js_string!("toArray"), 0, NativeFunction::from_fn_ptr(to_array))
-            .method(js_string!("toString"), 1, NativeFunction::from_fn_ptr(to_string))
+            .method(
+                js_string!("toArray"),
+                0,
+                NativeFunction::from_fn_ptr(to_array),
+            )
+            .method(
+                js_string!("toString"),
+                1,
+                NativeFunction::from_fn_ptr(to_string),
+            )
             .static_method(
                 js_string!("from"),
                 2,
                 NativeFunction::from_fn_ptr(|_, args, ctx| {
                     let enc = arg_str(args, 1, ctx)?;
-                    let enc = if enc.is_empty() { None } else { Some(enc.as_str()) };
+                    let enc = if enc.is_empty() {
+                        None
+                    } else {
+                        Some(enc.as_str())
+                    };
                     let d = to_bytes(args.first().unwrap_or(&JsValue::undefined()), enc, ctx)?;
                     new_data(d, ctx)
                 }),
             );
         let size = NativeFunction::from_fn_ptr(|this, _, _| {
             let obj = this_data(this)?;
-            let n = obj.downcast_ref::<DataObject>().map(|d| d.data.len()).unwrap_or(0);
-            Ok(i32::try_from(n).map(JsValue::from).unwrap_or_else(|_| JsValue::from(n as f64)))
+            let n = obj
+                .downcast_ref::<DataObject>()
+                .map(|d| d.data.len())
+                .unwrap_or(0);
+            Ok(i32::try_from(n)
+                .map(JsValue::from)
+                .unwrap_or_else(|_| JsValue::from(n as f64)))
         })
         .to_js_function(class.context().realm());
-        class.accessor(js_string!("size"), Some(size), None, Attribute::CONFIGURABLE);
+        class.accessor(
+            js_string!("size"),
+            Some(size),
+            None,
+            Attribute::CONFIGURABLE,
+        );
         Ok(())
     }
 }

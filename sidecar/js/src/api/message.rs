@@ -58,20 +58,32 @@ fn is_body_like(v: &JsValue) -> bool {
 macro_rules! field_accessor {
     ($class:expr, $ty:ty, $name:literal, $field:ident) => {{
         let get = NativeFunction::from_fn_ptr(|this, _, _| {
-            let o = this.as_object().ok_or_else(|| JsNativeError::typ().with_message("bad this"))?;
-            let r = o.downcast_ref::<$ty>().map(|m| m.$field.clone()).unwrap_or_default();
+            let o = this
+                .as_object()
+                .ok_or_else(|| JsNativeError::typ().with_message("bad this"))?;
+            let r = o
+                .downcast_ref::<$ty>()
+                .map(|m| m.$field.clone())
+                .unwrap_or_default();
             Ok(r.into())
         })
         .to_js_function($class.context().realm());
         let set = NativeFunction::from_fn_ptr(|this, args, _| {
-            let o = this.as_object().ok_or_else(|| JsNativeError::typ().with_message("bad this"))?;
+            let o = this
+                .as_object()
+                .ok_or_else(|| JsNativeError::typ().with_message("bad this"))?;
             if let Some(mut m) = o.downcast_mut::<$ty>() {
                 m.$field = args.first().cloned().unwrap_or_default().into();
             }
             Ok(JsValue::undefined())
         })
         .to_js_function($class.context().realm());
-        $class.accessor(js_string!($name), Some(get), Some(set), Attribute::CONFIGURABLE);
+        $class.accessor(
+            js_string!($name),
+            Some(get),
+            Some(set),
+            Attribute::CONFIGURABLE,
+        );
     }};
 }
 
@@ -150,12 +162,26 @@ impl Class for StreamEndObject {
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         let get = NativeFunction::from_fn_ptr(|this, _, _| {
-            let o = this.as_object().ok_or_else(|| JsNativeError::typ().with_message("bad this"))?;
-            let e = o.downcast_ref::<StreamEndObject>().map(|m| m.error.clone()).unwrap_or_default();
-            Ok(if e.is_empty() { JsValue::undefined() } else { js_string!(e).into() })
+            let o = this
+                .as_object()
+                .ok_or_else(|| JsNativeError::typ().with_message("bad this"))?;
+            let e = o
+                .downcast_ref::<StreamEndObject>()
+                .map(|m| m.error.clone())
+                .unwrap_or_default();
+            Ok(if e.is_empty() {
+                JsValue::undefined()
+            } else {
+                js_string!(e).into()
+            })
         })
         .to_js_function(class.context().realm());
-        class.accessor(js_string!("error"), Some(get), None, Attribute::CONFIGURABLE);
+        class.accessor(
+            js_string!("error"),
+            Some(get),
+            None,
+            Attribute::CONFIGURABLE,
+        );
         Ok(())
     }
 }

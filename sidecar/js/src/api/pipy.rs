@@ -9,7 +9,9 @@ use boa_engine::{js_string, Context, JsNativeError, JsResult, JsValue, NativeFun
 fn path_arg(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
     match args.first() {
         Some(v) if !v.is_undefined() => Ok(v.to_string(ctx)?.to_std_string_escaped()),
-        _ => Err(JsNativeError::typ().with_message("expects a file path").into()),
+        _ => Err(JsNativeError::typ()
+            .with_message("expects a file path")
+            .into()),
     }
 }
 
@@ -43,10 +45,13 @@ fn restart(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
 
 /// Installs `pipy`.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
-    let f = FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(module::pipy_function))
-        .name(js_string!("pipy"))
-        .length(1)
-        .build();
+    let f = FunctionObjectBuilder::new(
+        ctx.realm(),
+        NativeFunction::from_fn_ptr(module::pipy_function),
+    )
+    .name(js_string!("pipy"))
+    .length(1)
+    .build();
     for (name, func) in [
         ("load", NativeFunction::from_fn_ptr(load)),
         ("solve", NativeFunction::from_fn_ptr(solve)),

@@ -11,8 +11,14 @@ fn eval(expr: &str) -> String {
 #[test]
 fn data_constructors_and_encodings() {
     assert_eq!(eval("new Data('hello').size"), "5");
-    assert_eq!(eval("new Data('68656c6c6f', 'hex').toString()"), r#""hello""#);
-    assert_eq!(eval("new Data('aGVsbG8=', 'base64').toString()"), r#""hello""#);
+    assert_eq!(
+        eval("new Data('68656c6c6f', 'hex').toString()"),
+        r#""hello""#
+    );
+    assert_eq!(
+        eval("new Data('aGVsbG8=', 'base64').toString()"),
+        r#""hello""#
+    );
     assert_eq!(eval("new Data('hi').toString('base64')"), r#""aGk=""#);
     assert_eq!(eval("new Data([104, 105]).toString()"), r#""hi""#);
     assert_eq!(eval("new Data('abc').toArray()"), "[97,98,99]");
@@ -22,17 +28,34 @@ fn data_constructors_and_encodings() {
 
 #[test]
 fn data_push_and_shift_family() {
-    assert_eq!(eval("((d = new Data('ab')) => (d.push('cd').push(new Data('ef')), d.toString()))()"), r#""abcdef""#);
-    assert_eq!(eval("((d = new Data('hello world')) => [d.shift(5).toString(), d.toString()])()"), r#"["hello"," world"]"#);
-    assert_eq!(eval("((d = new Data('k=v;rest')) => [d.shiftTo(b => b == 59).toString(), d.toString()])()"), r#"["k=v;","rest"]"#);
-    assert_eq!(eval("((d = new Data('aaab')) => [d.shiftWhile(b => b == 97).toString(), d.size])()"), r#"["aaa",1]"#);
+    assert_eq!(
+        eval("((d = new Data('ab')) => (d.push('cd').push(new Data('ef')), d.toString()))()"),
+        r#""abcdef""#
+    );
+    assert_eq!(
+        eval("((d = new Data('hello world')) => [d.shift(5).toString(), d.toString()])()"),
+        r#"["hello"," world"]"#
+    );
+    assert_eq!(
+        eval(
+            "((d = new Data('k=v;rest')) => [d.shiftTo(b => b == 59).toString(), d.toString()])()"
+        ),
+        r#"["k=v;","rest"]"#
+    );
+    assert_eq!(
+        eval("((d = new Data('aaab')) => [d.shiftWhile(b => b == 97).toString(), d.size])()"),
+        r#"["aaa",1]"#
+    );
 }
 
 #[test]
 fn messages_and_events() {
     assert_eq!(eval("new Message('body').body.toString()"), r#""body""#);
     assert_eq!(eval("new Message({status: 404}, 'x').head.status"), "404");
-    assert_eq!(eval("new StreamEnd('ConnectionReset').error"), r#""ConnectionReset""#);
+    assert_eq!(
+        eval("new StreamEnd('ConnectionReset').error"),
+        r#""ConnectionReset""#
+    );
     assert_eq!(eval("new MessageStart({path: '/a'}).head.path"), r#""/a""#);
     assert_eq!(eval("new MessageEnd({x: 1}).tail.x"), "1");
 }
@@ -43,11 +66,26 @@ fn url_and_search_params() {
         eval("((u = new URL('http://user:pw@Example.com:8080/a/b?x=1&y=2#h')) => [u.protocol, u.hostname, u.port, u.host, u.pathname, u.search, u.query, u.hash, u.auth, u.path])()"),
         r##"["http:","example.com","8080","example.com:8080","/a/b","?x=1&y=2","x=1&y=2","#h","user:pw","/a/b?x=1&y=2"]"##
     );
-    assert_eq!(eval("new URL('https://a.com:443/').href"), r#""https://a.com/""#);
-    assert_eq!(eval("new URL('c/d', 'http://a.com/x/y').href"), r#""http://a.com/x/c/d""#);
-    assert_eq!(eval("new URL('http://a.com/?q=1').searchParams.get('q')"), r#""1""#);
-    assert_eq!(eval("new URLSearchParams('a=1&a=2&b=x%20y').toObject()"), r#"{"a":["1","2"],"b":"x y"}"#);
-    assert_eq!(eval("new URLSearchParams('a=1&a=2').getAll('a')"), r#"["1","2"]"#);
+    assert_eq!(
+        eval("new URL('https://a.com:443/').href"),
+        r#""https://a.com/""#
+    );
+    assert_eq!(
+        eval("new URL('c/d', 'http://a.com/x/y').href"),
+        r#""http://a.com/x/c/d""#
+    );
+    assert_eq!(
+        eval("new URL('http://a.com/?q=1').searchParams.get('q')"),
+        r#""1""#
+    );
+    assert_eq!(
+        eval("new URLSearchParams('a=1&a=2&b=x%20y').toObject()"),
+        r#"{"a":["1","2"],"b":"x y"}"#
+    );
+    assert_eq!(
+        eval("new URLSearchParams('a=1&a=2').getAll('a')"),
+        r#"["1","2"]"#
+    );
 }
 
 #[test]
@@ -110,7 +148,10 @@ fn hashes_uuids_and_json() {
         r#""900150983cd24fb0d6963f7d28e17f72""#
     );
     assert_eq!(eval("new crypto.Hash('sha1').digest().size"), "20");
-    assert_eq!(eval("algo.hash('x') === algo.hash('x') && algo.hash('x') !== algo.hash('y')"), "true");
+    assert_eq!(
+        eval("algo.hash('x') === algo.hash('x') && algo.hash('x') !== algo.hash('y')"),
+        "true"
+    );
     assert_eq!(eval("/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(algo.uuid())"), "true");
     assert_eq!(eval("JSON.decode(JSON.encode({a: [1, 2]})).a[1]"), "2");
     assert_eq!(eval("JSON.encode({a: 1}).toString()"), r#""{\"a\":1}""#);
@@ -127,6 +168,13 @@ fn pipy_load_solve_and_os_env() {
         .args(["-e", &std::fs::read_to_string(dir.join("main.js")).unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"[1234,14,true,"yes"]"#);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"[1234,14,true,"yes"]"#
+    );
 }

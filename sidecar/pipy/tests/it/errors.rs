@@ -46,7 +46,10 @@ fn callback_exception_answers_500_and_keeps_serving() {
     assert_eq!(r.status, 500);
     assert_eq!(get(port, "/ok").text(), "fine");
     let err = p.stderr_text();
-    assert!(err.contains("ReferenceError") && err.contains("main.js:1:"), "{err}");
+    assert!(
+        err.contains("ReferenceError") && err.contains("main.js:1:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -93,5 +96,8 @@ fn version_and_help() {
     assert!(out.starts_with("pipy "), "{out}");
     let (code, out, _) = run_to_end(&["--help"]);
     assert_eq!(code, 0);
-    assert!(out.contains("--threads") && out.contains("--admin-port"), "{out}");
+    assert!(
+        out.contains("--threads") && out.contains("--admin-port"),
+        "{out}"
+    );
 }

@@ -3,7 +3,11 @@
 use crate::harness::*;
 
 fn example(name: &str) -> String {
-    examples().join(name).join("main.js").to_string_lossy().into_owned()
+    examples()
+        .join(name)
+        .join("main.js")
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn upstreams() -> Pipy {
@@ -24,7 +28,10 @@ fn echo_ports() {
     let _g = fixed_ports();
     let _p = upstreams();
     assert_eq!(post(8081, "/", b"hello").text(), "hello");
-    assert_eq!(get(8082, "/hello").text(), "You are requesting /hello from 127.0.0.1\n");
+    assert_eq!(
+        get(8082, "/hello").text(),
+        "You are requesting /hello from 127.0.0.1\n"
+    );
 }
 
 #[test]
@@ -42,7 +49,10 @@ fn proxy_forwards_and_reports_refused_upstream() {
 /// Shared by the routing, load-balancing and configuration examples.
 fn check_routes(not_found: &str) {
     assert_eq!(get(8000, "/hi").text(), "Hi, there!\n");
-    assert_eq!(get(8000, "/ip").text(), "You are requesting /ip from 127.0.0.1\n");
+    assert_eq!(
+        get(8000, "/ip").text(),
+        "You are requesting /ip from 127.0.0.1\n"
+    );
     assert_eq!(post(8000, "/echo", b"xyz").text(), "xyz");
     let r = get(8000, "/bad");
     assert_eq!((r.status, r.text().as_str()), (404, not_found));
@@ -58,7 +68,10 @@ fn routing_by_path_on_one_connection() {
     c.send(b"GET /hi HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(c.read(false).text(), "Hi, there!\n");
     c.send(b"GET /ip HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    assert_eq!(c.read(false).text(), "You are requesting /ip from 127.0.0.1\n");
+    assert_eq!(
+        c.read(false).text(),
+        "You are requesting /ip from 127.0.0.1\n"
+    );
 }
 
 /// Round robin across connections, sticky within one.
@@ -72,7 +85,10 @@ fn check_balancing() {
         c.send(b"GET /hi HTTP/1.1\r\nHost: localhost\r\n\r\n");
         seen.push(c.read(false).text());
     }
-    assert!(seen.iter().all(|s| *s == seen[0]), "one connection sticks: {seen:?}");
+    assert!(
+        seen.iter().all(|s| *s == seen[0]),
+        "one connection sticks: {seen:?}"
+    );
 }
 
 #[test]
@@ -102,7 +118,10 @@ fn plugins_chain_with_import_export() {
     check_balancing();
     let r = get(8000, "/bad");
     assert_eq!((r.status, r.text().as_str()), (404, "No handler"));
-    assert_eq!(get(8000, "/ip").text(), "You are requesting /ip from 127.0.0.1\n");
+    assert_eq!(
+        get(8000, "/ip").text(),
+        "You are requesting /ip from 127.0.0.1\n"
+    );
 }
 
 #[test]
@@ -114,7 +133,13 @@ fn gateway_routes_balances_and_answers_health() {
     let b = get(8000, "/api/users").text();
     let mut both = [a, b];
     both.sort();
-    assert_eq!(both, ["backend 8080 got /api/users\n", "backend 8081 got /api/users\n"]);
+    assert_eq!(
+        both,
+        [
+            "backend 8080 got /api/users\n",
+            "backend 8081 got /api/users\n"
+        ]
+    );
     let h = get(8000, "/health");
     assert_eq!(h.header("content-type"), Some("application/json"));
     assert_eq!(h.text(), r#"{"status":"ok"}"#);

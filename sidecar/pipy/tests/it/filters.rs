@@ -21,12 +21,14 @@ fn handle_message_start_edits_reach_the_upstream() {
 
 #[test]
 fn replace_filters_transform_messages() {
-    let (_p, port) = serve(|port| format!(
+    let (_p, port) = serve(|port| {
+        format!(
         "pipy().listen({port}).demuxHTTP().to($=>$
           .replaceMessage(msg => new Message({{ status: 201, headers: {{ 'x-len': String(msg.body.size) }} }}, msg.body.toString().toUpperCase()))
           .replaceMessageBody(body => new Data(body.toString() + '!'))
           .replaceData(d => new Data(d.toString().replace('A', 'a'))))"
-    ));
+    )
+    });
     let r = post(port, "/", b"abc");
     assert_eq!(r.status, 201);
     assert_eq!(r.header("x-len"), Some("3"));
@@ -35,20 +37,23 @@ fn replace_filters_transform_messages() {
 
 #[test]
 fn replace_message_start_and_end() {
-    let (_p, port) = serve(|port| format!(
-        "pipy().listen({port}).demuxHTTP().to($=>$
+    let (_p, port) = serve(|port| {
+        format!(
+            "pipy().listen({port}).demuxHTTP().to($=>$
           .replaceMessage(new Message('body'))
           .replaceMessageStart(() => new MessageStart({{ status: 202 }}))
           .replaceMessageEnd(() => [new Data(' tail'), new MessageEnd()]))"
-    ));
+        )
+    });
     let r = get(port, "/");
     assert_eq!((r.status, r.text().as_str()), (202, "body tail"));
 }
 
 #[test]
 fn branch_link_and_named_pipelines() {
-    let (_p, port) = serve(|port| format!(
-        "pipy({{ _kind: '' }})
+    let (_p, port) = serve(|port| {
+        format!(
+            "pipy({{ _kind: '' }})
           .listen({port}).demuxHTTP().to('request')
           .pipeline('request')
             .handleMessageStart(msg => _kind = msg.head.path.substring(1))
@@ -59,7 +64,8 @@ fn branch_link_and_named_pipelines() {
             )
           .pipeline('b-pipeline').replaceMessage(new Message('named b'))
           .pipeline('fallback').replaceMessage(() => new Message('fallback ' + _kind))"
-    ));
+        )
+    });
     assert_eq!(get(port, "/a").text(), "branch a");
     assert_eq!(get(port, "/b").text(), "named b");
     assert_eq!(get(port, "/zzz").text(), "fallback zzz");
@@ -67,8 +73,9 @@ fn branch_link_and_named_pipelines() {
 
 #[test]
 fn branch_message_start_and_branch_message_pass_the_message() {
-    let (_p, port) = serve(|port| format!(
-        "pipy().listen({port}).demuxHTTP().to($=>$
+    let (_p, port) = serve(|port| {
+        format!(
+            "pipy().listen({port}).demuxHTTP().to($=>$
           .branchMessageStart(
             msg => msg.head.path == '/start', $=>$.replaceMessage(new Message('by start')),
             $=>$.branchMessage(
@@ -76,7 +83,8 @@ fn branch_message_start_and_branch_message_pass_the_message() {
               $=>$.replaceMessage(new Message('other'))
             )
           ))"
-    ));
+        )
+    });
     assert_eq!(get(port, "/start").text(), "by start");
     assert_eq!(post(port, "/", b"ping").text(), "pong");
     assert_eq!(post(port, "/", b"pang").text(), "other");
@@ -84,9 +92,11 @@ fn branch_message_start_and_branch_message_pass_the_message() {
 
 #[test]
 fn static_branch_is_decided_at_load_time() {
-    let (_p, port) = serve(|port| format!(
+    let (_p, port) = serve(|port| {
+        format!(
         "pipy().listen({port}).branch(false, $=>$.dummy(), true, $=>$.serveHTTP(new Message('static')))"
-    ));
+    )
+    });
     assert_eq!(get(port, "/").text(), "static");
 }
 
@@ -121,12 +131,14 @@ fn context_variables_are_per_stream_and_objects_are_shared() {
 
 #[test]
 fn connection_context_counts_requests_of_one_connection() {
-    let (_p, port) = serve(|port| format!(
-        "pipy({{ _conn: 0 }})
+    let (_p, port) = serve(|port| {
+        format!(
+            "pipy({{ _conn: 0 }})
           .listen({port})
           .handleData(() => _conn++)
           .demuxHTTP().to($=>$.replaceMessage(() => new Message('seen ' + _conn)))"
-    ));
+        )
+    });
     let mut c = Conn::open(port);
     c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(c.read(false).text(), "seen 1");
@@ -136,14 +148,19 @@ fn connection_context_counts_requests_of_one_connection() {
 
 #[test]
 fn explicit_codec_filters_make_a_server() {
-    let (_p, port) = serve(|port| format!(
+    let (_p, port) = serve(|port| {
+        format!(
         "pipy().listen({port})
           .decodeHTTPRequest()
           .replaceMessage(msg => new Message({{ status: 200, headers: {{ 'x-m': msg.head.method }} }}, 'coded ' + msg.head.path))
           .encodeHTTPResponse()"
-    ));
+    )
+    });
     let r = get(port, "/codec");
-    assert_eq!((r.header("x-m"), r.text().as_str()), (Some("GET"), "coded /codec"));
+    assert_eq!(
+        (r.header("x-m"), r.text().as_str()),
+        (Some("GET"), "coded /codec")
+    );
 }
 
 #[test]
@@ -172,14 +189,24 @@ fn stream_hooks_fork_print_and_dump() {
     loop {
         let err = p.stderr_text();
         let out = p.stdout_text();
-        let done = ["stream-start", "message-end", "body xyz", "message POST 3", "stream-end none", "[dump] req MessageStart"]
-            .iter()
-            .all(|s| err.contains(s))
+        let done = [
+            "stream-start",
+            "message-end",
+            "body xyz",
+            "message POST 3",
+            "stream-end none",
+            "[dump] req MessageStart",
+        ]
+        .iter()
+        .all(|s| err.contains(s))
             && out.contains("POST / HTTP/1.1");
         if done {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "missing output:\nstderr: {err}\nstdout: {out}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "missing output:\nstderr: {err}\nstdout: {out}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

@@ -18,7 +18,11 @@ pub fn fixed_ports() -> MutexGuard<'static, ()> {
 
 /// A free port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -57,7 +61,11 @@ impl Pipy {
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .expect("start pipy");
-        let mut p = Pipy { child, stderr, stdout };
+        let mut p = Pipy {
+            child,
+            stderr,
+            stdout,
+        };
         for port in ports {
             p.wait_port(*port);
         }
@@ -92,7 +100,10 @@ impl Pipy {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("pipy exited with {status} before port {port} opened:\n{}", self.stderr_text());
+                panic!(
+                    "pipy exited with {status} before port {port} opened:\n{}",
+                    self.stderr_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -122,7 +133,10 @@ impl Pipy {
 }
 
 fn send_sigterm(pid: i32) {
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }
 
 impl Drop for Pipy {
@@ -140,7 +154,11 @@ pub fn run_to_end(args: &[&str]) -> (i32, String, String) {
         if let Ok(Some(s)) = p.child.try_wait() {
             return (s.code().unwrap_or(-1), p.stdout_text(), p.stderr_text());
         }
-        assert!(Instant::now() < deadline, "pipy did not exit: {}", p.stderr_text());
+        assert!(
+            Instant::now() < deadline,
+            "pipy did not exit: {}",
+            p.stderr_text()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -175,7 +193,9 @@ impl Conn {
     pub fn open(port: u16) -> Conn {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-        Conn { reader: BufReader::new(s) }
+        Conn {
+            reader: BufReader::new(s),
+        }
     }
 
     pub fn send(&mut self, raw: &[u8]) {
@@ -190,7 +210,12 @@ impl Conn {
             self.reader.read_line(&mut line).expect("status line");
             assert!(!line.is_empty(), "connection closed before a response");
             let status: u16 = line.split(' ').nth(1).unwrap().parse().unwrap();
-            let reason = line.splitn(3, ' ').nth(2).unwrap_or("").trim_end().to_string();
+            let reason = line
+                .splitn(3, ' ')
+                .nth(2)
+                .unwrap_or("")
+                .trim_end()
+                .to_string();
             let mut headers = Vec::new();
             loop {
                 let mut h = String::new();
@@ -205,7 +230,12 @@ impl Conn {
             if (100..200).contains(&status) {
                 continue;
             }
-            let mut r = Response { status, reason, headers, body: Vec::new() };
+            let mut r = Response {
+                status,
+                reason,
+                headers,
+                body: Vec::new(),
+            };
             if head_request || status == 204 || status == 304 {
                 return r;
             }
@@ -213,11 +243,15 @@ impl Conn {
                 let mut b = vec![0; len.parse().unwrap()];
                 self.reader.read_exact(&mut b).unwrap();
                 r.body = b;
-            } else if r.header("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+            } else if r
+                .header("transfer-encoding")
+                .is_some_and(|t| t.contains("chunked"))
+            {
                 loop {
                     let mut size = String::new();
                     self.reader.read_line(&mut size).unwrap();
-                    let n = usize::from_str_radix(size.trim().split(';').next().unwrap(), 16).unwrap();
+                    let n =
+                        usize::from_str_radix(size.trim().split(';').next().unwrap(), 16).unwrap();
                     let mut chunk = vec![0; n + 2];
                     if n == 0 {
                         let mut end = String::new();
@@ -251,7 +285,10 @@ impl Conn {
     /// Whether the server has closed the connection (reads EOF within a bound).
     pub fn is_closed(&mut self) -> bool {
         let mut b = [0u8; 1];
-        self.reader.get_ref().set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         matches!(self.reader.read(&mut b), Ok(0) | Err(_))
     }
 }

@@ -43,7 +43,9 @@ fn pipelined_requests_are_answered_in_order_through_a_proxy() {
     let mut c = Conn::open(port);
     let mut all = Vec::new();
     for i in 0..10 {
-        all.extend_from_slice(format!("POST /p{i} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{i:02}").as_bytes());
+        all.extend_from_slice(
+            format!("POST /p{i} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{i:02}").as_bytes(),
+        );
     }
     c.send(&all);
     for i in 0..10 {
@@ -150,8 +152,14 @@ fn malformed_requests_get_400_and_close() {
     expect_400_and_close(port, b"GET\r\n\r\n");
     expect_400_and_close(port, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n");
     expect_400_and_close(port, b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n");
-    expect_400_and_close(port, b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
-    expect_400_and_close(port, b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd");
+    expect_400_and_close(
+        port,
+        b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    );
+    expect_400_and_close(
+        port,
+        b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    );
     expect_400_and_close(port, b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n");
     let mut huge = b"GET / HTTP/1.1\r\n".to_vec();
     for i in 0..3000 {

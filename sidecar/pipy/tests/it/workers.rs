@@ -15,7 +15,9 @@ fn two_threads_share_the_port() {
         &[port],
     );
     let handles: Vec<_> = (0..8)
-        .map(|_| std::thread::spawn(move || (0..25).map(|_| get(port, "/").text()).collect::<Vec<_>>()))
+        .map(|_| {
+            std::thread::spawn(move || (0..25).map(|_| get(port, "/").text()).collect::<Vec<_>>())
+        })
         .collect();
     for h in handles {
         assert!(h.join().unwrap().iter().all(|t| t == "mt"));
@@ -56,7 +58,11 @@ fn sigterm_drains_in_flight_requests() {
 #[test]
 fn pipy_exit_stops_with_its_code() {
     let dir = temp_dir();
-    std::fs::write(dir.join("main.js"), "pipy().task().onStart(() => (pipy.exit(3), new Data('')))").unwrap();
+    std::fs::write(
+        dir.join("main.js"),
+        "pipy().task().onStart(() => (pipy.exit(3), new Data('')))",
+    )
+    .unwrap();
     let (code, _, err) = run_to_end(&[&dir.join("main.js").to_string_lossy()]);
     assert_eq!(code, 3, "{err}");
 }
