@@ -8,10 +8,12 @@
 pub mod branch;
 pub mod chain;
 pub mod connect;
+pub mod demux;
 pub mod demux_http;
 pub mod dump;
 pub mod handle;
 pub mod http_codec;
+pub mod mux;
 pub mod mux_http;
 pub mod replace;
 pub mod serve_http;

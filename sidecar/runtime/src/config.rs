@@ -12,8 +12,8 @@ use boa_engine::{
 use boa_gc::{Finalize, Trace};
 use pipy_core::{FilterTemplate, Layout};
 use pipy_filters::{
-    branch, chain, connect, demux_http, dump, handle, http_codec, mux_http, replace, serve_http,
-    Callback, SubLayout,
+    branch, chain, connect, demux, demux_http, dump, handle, http_codec, mux, mux_http, replace,
+    serve_http, Callback, SubLayout,
 };
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -29,6 +29,26 @@ pub struct Listen {
     pub layout: Layout,
 }
 
+/// When a task pipeline runs.
+#[derive(Clone, Debug)]
+pub enum TaskWhen {
+    /// Once, when the worker starts.
+    Once,
+    /// Every so often (the next run waits for the previous one to end).
+    Every(std::time::Duration),
+    /// When the process receives this signal (`SIGHUP`, `SIGINT`, ...).
+    Signal(String),
+}
+
+/// A pipeline started by the worker itself.
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// The pipeline.
+    pub layout: Layout,
+    /// When it runs.
+    pub when: TaskWhen,
+}
+
 /// What a module's Configuration defines.
 #[derive(Default)]
 pub struct ConfigState {
@@ -36,8 +56,10 @@ pub struct ConfigState {
     pub module: usize,
     /// Listening ports.
     pub listens: Vec<Listen>,
-    /// Pipelines started once when the worker starts.
-    pub tasks: Vec<Layout>,
+    /// Pipelines the worker starts by itself.
+    pub tasks: Vec<Task>,
+    /// Pipelines run when the process is exiting.
+    pub exits: Vec<Layout>,
     /// Named pipelines, including ones only referred to so far.
     pub named: HashMap<String, Layout>,
     current: Option<Layout>,
@@ -187,12 +209,40 @@ fn m_pipeline(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<(
     Ok(())
 }
 
-fn m_task(this: &JsValue, _args: &[JsValue], _ctx: &mut Context) -> JsResult<()> {
+fn m_task(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a = arg(args, 0);
+    let when = if a.is_undefined() || a.is_null() {
+        TaskWhen::Once
+    } else if let Some(t) = options::duration(&a, ctx)? {
+        TaskWhen::Every(t)
+    } else {
+        let s = a.to_string(ctx)?.to_std_string_escaped();
+        if !s.starts_with("SIG") {
+            return Err(err(format!(
+                "task(): '{s}' is neither a duration nor a signal name"
+            )));
+        }
+        TaskWhen::Signal(s)
+    };
     let layout = Layout::new("Task");
     layout.mark_defined();
     let st = state(this)?;
     let mut s = st.borrow_mut();
-    s.tasks.push(layout.clone());
+    s.tasks.push(Task {
+        layout: layout.clone(),
+        when,
+    });
+    s.current = Some(layout);
+    s.joint = None;
+    Ok(())
+}
+
+fn m_exit(this: &JsValue, _args: &[JsValue], _ctx: &mut Context) -> JsResult<()> {
+    let layout = Layout::new("Exit");
+    layout.mark_defined();
+    let st = state(this)?;
+    let mut s = st.borrow_mut();
+    s.exits.push(layout.clone());
     s.current = Some(layout);
     s.joint = None;
     Ok(())
@@ -348,6 +398,37 @@ fn m_demux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult
         Rc::new(demux_http::DemuxHttpTemplate::demux(sub.clone())),
         sub,
     )
+}
+
+fn m_demux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a0 = arg(args, 0);
+    if a0.is_string() {
+        let sub = layout_arg(this, &a0, ctx)?;
+        return append(this, Rc::new(demux::DemuxTemplate(sub)));
+    }
+    let sub = SubLayout::new();
+    append_joint(this, Rc::new(demux::DemuxTemplate(sub.clone())), sub)
+}
+
+fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let mut rest: &[JsValue] = args;
+    let mut sub = SubLayout::new();
+    let mut explicit = false;
+    if let Some(first) = args.first().filter(|v| v.is_string()) {
+        sub = layout_arg(this, first, ctx)?;
+        explicit = true;
+        rest = &args[1..];
+    }
+    let key = rest
+        .first()
+        .filter(|v| !v.is_undefined() && !(v.is_object() && !v.is_callable()))
+        .map(|v| Callback::new(v.clone(), "mux"));
+    let t = Rc::new(mux::MuxTemplate::new(key, sub.clone()));
+    if explicit {
+        append(this, t)
+    } else {
+        append_joint(this, t, sub)
+    }
 }
 
 fn m_serve_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
@@ -543,6 +624,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("listen", m_listen),
         ("pipeline", m_pipeline),
         ("task", m_task),
+        ("exit", m_exit),
         ("to", m_to),
         ("export", m_export),
         ("import", m_import),
@@ -557,6 +639,8 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ),
         ("branchMessage", branch_with(branch::Trigger::Message)),
         ("fork", m_fork),
+        ("demux", m_demux),
+        ("mux", m_mux),
         ("demuxHTTP", m_demux_http),
         ("serveHTTP", m_serve_http),
         ("muxHTTP", m_mux_http),

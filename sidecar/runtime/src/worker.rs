@@ -4,7 +4,7 @@
 use crate::config::{self, ConfigState};
 use crate::listener;
 use anyhow::{anyhow, Context as _, Result};
-use pipy_core::{Context, Event, EventTarget, Pipeline, StreamError};
+use pipy_core::{Context, Event, EventTarget, Pipeline};
 use pipy_js::HostHooks;
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
@@ -179,11 +179,8 @@ fn worker(
         }
         // Tasks start once each worker is up.
         let tasks = state.borrow().tasks.clone();
-        let mut running = Vec::new();
-        for t in &tasks {
-            let p = Pipeline::new(t, Context::new(None), EventTarget::Discard);
-            p.input(Event::StreamEnd(StreamError::NoError));
-            running.push(p);
+        for t in tasks.iter().cloned() {
+            tokio::task::spawn_local(run_task(t, shutdown.clone()));
         }
         let _ = ready.send(Ok(index));
         let mut shutdown = shutdown;
@@ -194,9 +191,76 @@ fn worker(
         let _ = shutdown.wait_for(|v| *v).await;
         // Drain: listeners stopped accepting; give open connections time to finish.
         let deadline = tokio::time::Instant::now() + opts.drain_timeout;
-        while active.get() > 0 && tokio::time::Instant::now() < deadline {
+        let exits: Vec<_> = state.borrow().exits.iter().map(run_once).collect();
+        while (active.get() > 0 || exits.iter().any(|(_, done)| !done.get()))
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        drop(running);
     });
+}
+
+/// Starts one run of a task or exit pipeline: its input is an empty message;
+/// it is done when it outputs `StreamEnd`.
+fn run_once(layout: &pipy_core::Layout) -> (Pipeline, Rc<Cell<bool>>) {
+    let done = Rc::new(Cell::new(false));
+    let d = done.clone();
+    let p = Pipeline::new(
+        layout,
+        Context::new(None),
+        EventTarget::Func(Rc::new(move |e| {
+            if e.is_stream_end() {
+                d.set(true);
+            }
+        })),
+    );
+    p.input(Event::MessageStart(pipy_core::Head::None));
+    p.input(Event::MessageEnd(pipy_core::Head::None));
+    (p, done)
+}
+
+async fn run_task(task: config::Task, mut shutdown: watch::Receiver<bool>) {
+    use config::TaskWhen;
+    match task.when {
+        TaskWhen::Once => {
+            let _running = run_once(&task.layout);
+            let _ = shutdown.wait_for(|v| *v).await;
+        }
+        TaskWhen::Every(period) => {
+            let mut current = run_once(&task.layout);
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(period) => {}
+                    _ = shutdown.wait_for(|v| *v) => return,
+                }
+                // The next run waits until the previous one has ended.
+                if current.1.get() {
+                    current = run_once(&task.layout);
+                }
+            }
+        }
+        TaskWhen::Signal(name) => {
+            use tokio::signal::unix::{signal, SignalKind};
+            let kind = match name.as_str() {
+                "SIGHUP" => SignalKind::hangup(),
+                "SIGINT" => SignalKind::interrupt(),
+                "SIGTERM" => SignalKind::terminate(),
+                "SIGUSR1" => SignalKind::user_defined1(),
+                "SIGUSR2" => SignalKind::user_defined2(),
+                other => {
+                    tracing::error!("task('{other}'): unsupported signal");
+                    return;
+                }
+            };
+            let Ok(mut sig) = signal(kind) else { return };
+            let mut runs = Vec::new();
+            loop {
+                tokio::select! {
+                    _ = sig.recv() => runs.push(run_once(&task.layout)),
+                    _ = shutdown.wait_for(|v| *v) => return,
+                }
+                runs.retain(|(_, done)| !done.get());
+            }
+        }
+    }
 }

@@ -236,3 +236,64 @@ fn use_links_named_pipelines_of_modules() {
     );
     assert_eq!(get(port, "/").text(), "a=1");
 }
+
+#[test]
+fn mux_merges_messages_into_one_shared_pipeline() {
+    let (_p, port) = serve(|port| {
+        format!(
+            "((g = {{ n: 0 }}) => pipy().listen({port}).demuxHTTP().to($=>$
+          .mux(() => 'all').to($=>$.handleMessageStart(() => g.n++))
+          .replaceMessage(() => new Message('merged ' + g.n))))()"
+        )
+    });
+    assert_eq!(get(port, "/").text(), "merged 1");
+    assert_eq!(get(port, "/").text(), "merged 2");
+}
+
+#[test]
+fn demux_gives_each_message_its_own_pipeline() {
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).demuxHTTP().to($=>$
+              .fork().to($=>$.demux().to($=>$.handleMessage(m => console.log('demuxed', m.head.path))))
+              .replaceMessage(new Message('ok')))"
+        ),
+        &[port],
+    );
+    assert_eq!(get(port, "/one").text(), "ok");
+    assert_eq!(get(port, "/two").text(), "ok");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !(p.stderr_text().contains("demuxed /one") && p.stderr_text().contains("demuxed /two")) {
+        assert!(std::time::Instant::now() < deadline, "{}", p.stderr_text());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn periodic_task_and_exit_pipeline() {
+    let port = free_port();
+    let mut p = Pipy::script(
+        &format!(
+            "((g = {{ ticks: 0 }}) => pipy()
+              .task('50ms').onStart(() => (g.ticks++, new StreamEnd))
+              .exit().onStart(() => (console.log('exit pipeline ran'), new StreamEnd))
+              .listen({port}).serveHTTP(() => new Message(String(g.ticks))))()"
+        ),
+        &[port],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while get(port, "/").text().parse::<u32>().unwrap() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the task does not repeat"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(p.terminate(), Some(0));
+    assert!(
+        p.stderr_text().contains("exit pipeline ran"),
+        "{}",
+        p.stderr_text()
+    );
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Load benchmark: pipy (--threads=1) against nginx (1 worker), measured in one run.
+#
+#   bench/run.sh                 # 3 rounds of 10 s per scenario
+#   ROUNDS=5 DURATION=20 bench/run.sh
+#
+# Scenarios (wrk -t1 -c50 on 127.0.0.1):
+#   serve    pipy serveHTTP(fixed message)      vs nginx `return 200`
+#   proxy    pipy demuxHTTP->muxHTTP->connect   vs nginx proxy_pass (upstream keepalive)
+#   routing  proxy + URLRouter/RoundRobin in JS vs nginx proxy_pass
+# Both proxies forward to the same nginx upstream (1 worker) on :9001.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-50}
+OUT=bench/out
+mkdir -p "$OUT"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need nginx || ! need wrk; then
+  apt-get update -qq && apt-get install -y -qq nginx-light wrk >/dev/null
+fi
+PIPY=target/release/pipy
+[ -x "$PIPY" ] || cargo build --release -p pipy
+
+# Two nginx masters of one worker each: the upstream both proxies forward to,
+# and the peer pipy is compared with (return 200 on 9002, proxy_pass on 9003).
+nginx_conf() { # name servers...
+  local name=$1; shift
+  cat > "$OUT/nginx-$name.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $PWD/$OUT/nginx-$name.pid;
+error_log $PWD/$OUT/nginx-$name-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream backend { server 127.0.0.1:9001; keepalive 64; }
+  $*
+}
+NGINX
+}
+nginx_conf upstream 'server { listen 127.0.0.1:9001; location / { return 200 "Hi, there!\n"; } }'
+nginx_conf peer 'server { listen 127.0.0.1:9002; location / { return 200 "Hi, there!\n"; } }
+  server { listen 127.0.0.1:9003; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } }'
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+nginx -c "$PWD/$OUT/nginx-upstream.conf" -p "$PWD/$OUT" & PIDS+=($!)
+nginx -c "$PWD/$OUT/nginx-peer.conf" -p "$PWD/$OUT" & PIDS+=($!)
+
+start_pipy() { # script port -> pid
+  "$PIPY" --threads=1 --log-level=warn "bench/scripts/$1" > "$OUT/$1.log" 2>&1 &
+  local pid=$!
+  PIDS+=($pid)
+  for _ in $(seq 1 200); do
+    if (exec 3<>/dev/tcp/127.0.0.1/"$2") 2>/dev/null; then echo "$pid"; return; fi
+    sleep 0.05
+  done
+  echo "pipy $1 did not start" >&2; exit 1
+}
+wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not up" >&2; exit 1; }
+wait_port 9001; wait_port 9002; wait_port 9003
+
+SERVE_PID=$(start_pipy serve.js 9101)
+PROXY_PID=$(start_pipy proxy.js 9102)
+ROUTING_PID=$(start_pipy routing.js 9103)
+
+# One wrk run: prints "rps p99_ms errors".
+measure() {
+  local url=$1
+  local out
+  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url" 2>&1)
+  local rps p99 errs
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}')
+  errs=$(echo "$out" | awk '/Socket errors/ {gsub(",",""); print $4+$6+$8+$10; f=1} /Non-2xx/ {n=$4} END {if (!f) print 0+n}')
+  echo "$rps $p99 $errs"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+nginx_worker_rss() { # peak RSS of the peer's worker
+  local w
+  w=$(pgrep -f "nginx: worker" | while read -r p; do if grep -q "$PWD/$OUT/nginx-peer.conf" "/proc/$(awk '/PPid/ {print $2}' /proc/$p/status)/cmdline" 2>/dev/null; then echo "$p"; fi; done | head -1)
+  [ -n "$w" ] && rss_mb "$w" || echo "?"
+}
+
+declare -A R P E
+run_case() { # name url
+  local rs=() ps=() es=0
+  for _ in $(seq 1 "$ROUNDS"); do
+    read -r r p e < <(measure "$2")
+    rs+=("$r"); ps+=("$p"); es=$((es + ${e%.*}))
+  done
+  R[$1]=$(printf '%s\n' "${rs[@]}" | median)
+  P[$1]=$(printf '%s\n' "${ps[@]}" | median)
+  E[$1]=$es
+}
+
+wrk -t1 -c"$CONNS" -d2s http://127.0.0.1:9102/ >/dev/null 2>&1 || true   # warm-up
+run_case nginx-return http://127.0.0.1:9002/
+run_case pipy-serve   http://127.0.0.1:9101/
+run_case nginx-proxy  http://127.0.0.1:9003/
+run_case pipy-proxy   http://127.0.0.1:9102/
+run_case pipy-routing http://127.0.0.1:9103/hi/there
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+{
+  echo "rounds=$ROUNDS duration=${DURATION}s connections=$CONNS (wrk -t1), medians"
+  printf '%-14s %12s %10s %7s %9s %16s\n' scenario req/s p99_ms errors rss_MiB "ratio_vs_nginx"
+  printf '%-14s %12s %10s %7s %9s %16s\n' nginx-return "${R[nginx-return]}" "${P[nginx-return]}" "${E[nginx-return]}" "$(nginx_worker_rss)" "-"
+  printf '%-14s %12s %10s %7s %9s %16s\n' pipy-serve "${R[pipy-serve]}" "${P[pipy-serve]}" "${E[pipy-serve]}" "$(rss_mb "$SERVE_PID")" "$(ratio "${R[pipy-serve]}" "${R[nginx-return]}")"
+  printf '%-14s %12s %10s %7s %9s %16s\n' nginx-proxy "${R[nginx-proxy]}" "${P[nginx-proxy]}" "${E[nginx-proxy]}" "-" "-"
+  printf '%-14s %12s %10s %7s %9s %16s\n' pipy-proxy "${R[pipy-proxy]}" "${P[pipy-proxy]}" "${E[pipy-proxy]}" "$(rss_mb "$PROXY_PID")" "$(ratio "${R[pipy-proxy]}" "${R[nginx-proxy]}")"
+  printf '%-14s %12s %10s %7s %9s %16s\n' pipy-routing "${R[pipy-routing]}" "${P[pipy-routing]}" "${E[pipy-routing]}" "$(rss_mb "$ROUTING_PID")" "$(ratio "${R[pipy-routing]}" "${R[nginx-proxy]}")"
+} | tee "$OUT/results.txt"
