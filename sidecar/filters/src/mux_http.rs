@@ -35,6 +35,8 @@ impl Default for MuxOptions {
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum PoolKey {
     Inbound(SocketAddr, SocketAddr),
+    /// An object key, by identity (a load balancer's resource, say).
+    Object(boa_engine::JsObject),
     Value(String),
     None,
 }
@@ -221,10 +223,13 @@ impl MuxHttp {
     fn pool_key(&self, out: &Output<'_>) -> PoolKey {
         match &self.key {
             Some(cb) => match cb.eval(&[], out.context()) {
-                Some(v) if !v.is_undefined() && !v.is_null() => {
-                    PoolKey::Value(v.display().to_string())
-                }
-                _ => PoolKey::None,
+                Some(v) => match (v.as_object(), v.as_string()) {
+                    (Some(o), _) => PoolKey::Object(o.clone()),
+                    (None, Some(s)) => PoolKey::Value(s.to_std_string_escaped()),
+                    _ if v.is_undefined() || v.is_null() => PoolKey::None,
+                    _ => PoolKey::Value(v.display().to_string()),
+                },
+                None => PoolKey::None,
             },
             None => match out.context().inbound {
                 Some(i) => PoolKey::Inbound(i.remote, i.local),

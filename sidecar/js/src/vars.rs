@@ -34,6 +34,7 @@ pub(crate) fn reset_thread() {
     MODULES.with(|m| m.borrow_mut().clear());
     CURRENT.with(|c| *c.borrow_mut() = None);
     GLOBAL.with(|g| *g.borrow_mut() = None);
+    INBOUND_OBJECTS.with(|m| m.borrow_mut().clear());
 }
 
 /// Registers a module and returns its id.
@@ -68,8 +69,6 @@ fn current() -> Rc<pipy_core::Context> {
 #[derive(Clone, Default)]
 pub struct ContextVars {
     modules: RefCell<Vec<Vec<JsValue>>>,
-    /// The `__inbound` object, made on first use and shared with forks.
-    inbound: RefCell<Option<JsValue>>,
 }
 
 impl ScriptState for ContextVars {
@@ -315,15 +314,39 @@ pub fn import(module: usize, scope: &JsObject, spec: &JsObject, ctx: &mut Contex
     Ok(())
 }
 
+/// Marks the `__inbound` objects the host makes, with the connection id.
+#[derive(Trace, Finalize, boa_engine::JsData)]
+struct InboundTag(#[unsafe_ignore_trace] u64);
+
+/// Most `__inbound` objects cached at once (one per live connection).
+const INBOUND_CACHE_LIMIT: usize = 10_000;
+
+thread_local! {
+    // One object per connection, so that scripts may use it as a key.
+    static INBOUND_OBJECTS: RefCell<std::collections::HashMap<u64, JsObject>> = RefCell::new(std::collections::HashMap::new());
+}
+
+/// The inbound connection of the current pipeline, if any.
+pub fn current_inbound() -> Option<pipy_core::Inbound> {
+    CURRENT.with(|c| c.borrow().as_ref().and_then(|c| c.inbound))
+}
+
+/// The connection id of an `__inbound` object.
+pub fn inbound_id_of(o: &JsObject) -> Option<u64> {
+    o.downcast_ref::<InboundTag>().map(|t| t.0)
+}
+
 fn inbound_object(ctx: &mut Context) -> JsResult<JsValue> {
-    let pctx = current();
-    if let Some(v) = with_vars(&pctx, |v| v.inbound.borrow().clone()) {
-        return Ok(v);
-    }
-    let Some(i) = pctx.inbound else {
+    let Some(i) = current_inbound() else {
         return Ok(JsValue::null());
     };
-    let o = JsObject::with_object_proto(ctx.intrinsics());
+    if let Some(o) = INBOUND_OBJECTS.with(|m| m.borrow().get(&i.id).cloned()) {
+        return Ok(o.into());
+    }
+    let o = JsObject::from_proto_and_data(
+        Some(ctx.intrinsics().constructors().object().prototype()),
+        InboundTag(i.id),
+    );
     let ip = |a: std::net::SocketAddr| match a.ip() {
         std::net::IpAddr::V6(v6) => v6
             .to_ipv4_mapped()
@@ -331,7 +354,8 @@ fn inbound_object(ctx: &mut Context) -> JsResult<JsValue> {
             .unwrap_or_else(|| v6.to_string()),
         std::net::IpAddr::V4(v4) => v4.to_string(),
     };
-    o.set(js_string!("id"), JsValue::from(i.id as f64), false, ctx)?; // ids outgrow i32
+    // Connection ids outgrow i32.
+    o.set(js_string!("id"), JsValue::from(i.id as f64), false, ctx)?;
     o.set(
         js_string!("remoteAddress"),
         js_string!(ip(i.remote).as_str()),
@@ -356,9 +380,14 @@ fn inbound_object(ctx: &mut Context) -> JsResult<JsValue> {
         false,
         ctx,
     )?;
-    let v: JsValue = o.into();
-    with_vars(&pctx, |vars| *vars.inbound.borrow_mut() = Some(v.clone()));
-    Ok(v)
+    INBOUND_OBJECTS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= INBOUND_CACHE_LIMIT {
+            m.clear();
+        }
+        m.insert(i.id, o.clone());
+    });
+    Ok(o.into())
 }
 
 /// Installs the global `__inbound` accessor (the current connection).

@@ -122,6 +122,11 @@ async fn connection(mut stream: TcpStream, remote: SocketAddr, layout: Layout) -
                 }
                 if end {
                     let _ = w.shutdown().await;
+                    if reading {
+                        // The pipeline ended the connection: let its filters see
+                        // the end too (handleStreamEnd, onEnd).
+                        pipeline.input(Event::StreamEnd(StreamError::NoError));
+                    }
                     return Ok(());
                 }
             }

@@ -1,13 +1,14 @@
-//! `algo`: native helpers (`hash`, `uuid`); the classes (`URLRouter`, load
-//! balancers, `Cache`) are completed in the prelude on top of this object.
+//! `algo`: `hash`, `uuid`, and the native classes `URLRouter` and the load
+//! balancers; `Cache` is completed in the prelude on top of this object.
 
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsResult, JsValue, NativeFunction};
 use std::hash::{Hash, Hasher};
 
-fn hash(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let v = args.first().cloned().unwrap_or_default();
+/// A stable hash of a script value (objects by their display form), kept within
+/// the integers a JS number holds exactly.
+pub fn hash_value(v: &JsValue, ctx: &mut Context) -> JsResult<u64> {
     let text = if v.is_object() {
         v.display().to_string()
     } else {
@@ -15,8 +16,25 @@ fn hash(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     };
     let mut h = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut h);
-    // Keep it an exact integer in a JS number.
-    Ok(JsValue::from((h.finish() & ((1 << 53) - 1)) as f64))
+    Ok(h.finish() & ((1 << 53) - 1))
+}
+
+fn hash(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let v = args.first().cloned().unwrap_or_default();
+    Ok(JsValue::from(hash_value(&v, ctx)? as f64))
+}
+
+/// Registers a native class and moves it from the global object onto `algo`.
+fn class_onto<C: boa_engine::class::Class>(
+    algo: &boa_engine::JsObject,
+    ctx: &mut Context,
+) -> JsResult<()> {
+    ctx.register_global_class::<C>()?;
+    let global = ctx.global_object();
+    let ctor = global.get(js_string!(C::NAME), ctx)?;
+    global.delete_property_or_throw(js_string!(C::NAME), ctx)?;
+    algo.set(js_string!(C::NAME), ctor, false, ctx)?;
+    Ok(())
 }
 
 fn uuid(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
@@ -29,6 +47,14 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         .function(NativeFunction::from_fn_ptr(hash), js_string!("hash"), 1)
         .function(NativeFunction::from_fn_ptr(uuid), js_string!("uuid"), 0)
         .build();
+    class_onto::<super::url_router::UrlRouter>(&algo, ctx)?;
+    class_onto::<super::load_balancer::RoundRobinLoadBalancer>(&algo, ctx)?;
+    class_onto::<super::load_balancer::LeastWorkLoadBalancer>(&algo, ctx)?;
+    class_onto::<super::load_balancer::HashingLoadBalancer>(&algo, ctx)?;
+    // Resources are made by next(); the class needs registering, not a global.
+    ctx.register_global_class::<super::load_balancer::Resource>()?;
+    ctx.global_object()
+        .delete_property_or_throw(js_string!("LoadBalancerResource"), ctx)?;
     ctx.register_global_property(js_string!("algo"), algo, Attribute::all())?;
     Ok(())
 }

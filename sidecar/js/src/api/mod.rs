@@ -8,9 +8,11 @@ pub mod algo;
 pub mod console;
 pub mod crypto;
 pub mod data;
+pub mod load_balancer;
 pub mod message;
 pub mod os;
 pub mod pipy;
+pub mod url_router;
 
 use boa_engine::{Context, JsResult, Source};
 

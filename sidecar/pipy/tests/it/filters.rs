@@ -297,3 +297,53 @@ fn periodic_task_and_exit_pipeline() {
         p.stderr_text()
     );
 }
+
+#[test]
+fn explicit_client_codec_filters_talk_to_an_upstream() {
+    let up = free_port();
+    let port = free_port();
+    let _u = Pipy::script(
+        &format!(
+            "pipy().listen({up}).serveHTTP(msg => new Message('upstream saw ' + msg.head.path))"
+        ),
+        &[up],
+    );
+    let _p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).demuxHTTP().to($=>$
+              .replaceMessage(msg => new Message({{ method: 'GET', path: '/via' + msg.head.path, headers: {{ host: 'up' }} }}))
+              .encodeHTTPRequest()
+              .connect('127.0.0.1:{up}')
+              .decodeHTTPResponse()
+              .replaceMessage(msg => new Message({{ status: msg.head.status }}, msg.body.toString().toUpperCase())))"
+        ),
+        &[port],
+    );
+    assert_eq!(get(port, "/x").text(), "UPSTREAM SAW /VIA/X");
+}
+
+#[test]
+fn replace_stream_start_and_end_and_on_end() {
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({port})
+              .onEnd(() => console.log('pipeline ended'))
+              .replaceStreamStart(evt => [new Data('GET /from-start HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n'), evt])
+              .replaceStreamEnd(() => new StreamEnd)
+              .demuxHTTP().to($=>$.replaceMessage(msg => new Message(msg.head.path)))"
+        ),
+        &[port],
+    );
+    let mut c = Conn::open(port);
+    c.send(b"GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    // The request made up at stream start is answered first.
+    assert_eq!(c.read(false).text(), "/from-start");
+    assert_eq!(c.read(false).text(), "/second");
+    assert!(c.is_closed());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !p.stderr_text().contains("pipeline ended") {
+        assert!(std::time::Instant::now() < deadline, "{}", p.stderr_text());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
