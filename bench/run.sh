@@ -54,22 +54,17 @@ trap cleanup EXIT
 nginx -c "$PWD/$OUT/nginx-upstream.conf" -p "$PWD/$OUT" & PIDS+=($!)
 nginx -c "$PWD/$OUT/nginx-peer.conf" -p "$PWD/$OUT" & PIDS+=($!)
 
-start_pipy() { # script port -> pid
+start_pipy() { # script: starts pipy in this shell, pid in $!
   "$PIPY" --threads=1 --log-level=warn "bench/scripts/$1" > "$OUT/$1.log" 2>&1 &
-  local pid=$!
-  PIDS+=($pid)
-  for _ in $(seq 1 200); do
-    if (exec 3<>/dev/tcp/127.0.0.1/"$2") 2>/dev/null; then echo "$pid"; return; fi
-    sleep 0.05
-  done
-  echo "pipy $1 did not start" >&2; exit 1
+  PIDS+=($!)
 }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not up" >&2; exit 1; }
 wait_port 9001; wait_port 9002; wait_port 9003
 
-SERVE_PID=$(start_pipy serve.js 9101)
-PROXY_PID=$(start_pipy proxy.js 9102)
-ROUTING_PID=$(start_pipy routing.js 9103)
+start_pipy serve.js; SERVE_PID=$!
+start_pipy proxy.js; PROXY_PID=$!
+start_pipy routing.js; ROUTING_PID=$!
+wait_port 9101; wait_port 9102; wait_port 9103
 
 # One wrk run: prints "rps p99_ms errors".
 measure() {

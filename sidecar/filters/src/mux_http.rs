@@ -12,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Options of `muxHTTP`.
 #[derive(Clone, Debug)]
@@ -41,7 +41,42 @@ enum PoolKey {
     None,
 }
 
-type Pool = Rc<RefCell<HashMap<PoolKey, Vec<Rc<Session>>>>>;
+type Sessions = RefCell<HashMap<PoolKey, Vec<Rc<Session>>>>;
+
+/// Sessions of one `muxHTTP` in a worker, and whether a sweeper closes the idle
+/// ones (one timer per pool, not one per request).
+#[derive(Default)]
+struct PoolInner {
+    sessions: Sessions,
+    sweeping: Cell<bool>,
+}
+
+type Pool = Rc<PoolInner>;
+
+/// Closes sessions that nobody used for `max_idle`; ends with its pool.
+async fn sweep(pool: Weak<PoolInner>, max_idle: Duration) {
+    let period = (max_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(pool) = pool.upgrade() else { return };
+        let now = Instant::now();
+        let idle: Vec<Rc<Session>> = pool
+            .sessions
+            .borrow()
+            .values()
+            .flatten()
+            .filter(|s| {
+                s.idle_since
+                    .get()
+                    .is_some_and(|t| now.duration_since(t) >= max_idle)
+            })
+            .cloned()
+            .collect();
+        for s in idle {
+            s.close(StreamError::NoError);
+        }
+    }
+}
 
 /// Template of `muxHTTP`.
 pub struct MuxHttpTemplate {
@@ -95,7 +130,9 @@ struct Session {
     busy: Cell<bool>,
     users: Cell<usize>,
     key: PoolKey,
-    pool: Weak<RefCell<HashMap<PoolKey, Vec<Rc<Session>>>>>,
+    pool: Weak<PoolInner>,
+    /// When the last user left, if none came back since.
+    idle_since: Cell<Option<Instant>>,
 }
 
 impl Session {
@@ -162,8 +199,12 @@ impl Session {
             t.send(Event::StreamEnd(err));
         }
         if let Some(pool) = self.pool.upgrade() {
-            if let Some(list) = pool.borrow_mut().get_mut(&self.key) {
+            let mut sessions = pool.sessions.borrow_mut();
+            if let Some(list) = sessions.get_mut(&self.key) {
                 list.retain(|s| !Rc::ptr_eq(s, self));
+                if list.is_empty() {
+                    sessions.remove(&self.key);
+                }
             }
         }
     }
@@ -192,21 +233,17 @@ impl Session {
         }
     }
 
-    fn release(self: &Rc<Self>, max_idle: Duration) {
+    fn acquire(&self) {
+        self.users.set(self.users.get() + 1);
+        self.idle_since.set(None);
+    }
+
+    fn release(&self) {
         let n = self.users.get().saturating_sub(1);
         self.users.set(n);
-        if n > 0 || self.state.borrow().closed {
-            return;
+        if n == 0 {
+            self.idle_since.set(Some(Instant::now()));
         }
-        let weak = Rc::downgrade(self);
-        tokio::task::spawn_local(async move {
-            tokio::time::sleep(max_idle).await;
-            if let Some(s) = weak.upgrade() {
-                if s.users.get() == 0 && s.state.borrow().waiting.is_empty() {
-                    s.close(StreamError::NoError);
-                }
-            }
-        });
     }
 }
 
@@ -241,7 +278,7 @@ impl MuxHttp {
     fn open_session(&mut self, out: &Output<'_>) -> Option<Rc<Session>> {
         let key = self.pool_key(out);
         let max_queue = self.options.max_queue;
-        if let Some(list) = self.pool.borrow().get(&key) {
+        if let Some(list) = self.pool.sessions.borrow().get(&key) {
             if let Some(s) = list.iter().find(|s| {
                 let st = s.state.borrow();
                 !st.closed && (max_queue == 0 || st.waiting.len() < max_queue)
@@ -263,6 +300,7 @@ impl MuxHttp {
             users: Cell::new(0),
             key: key.clone(),
             pool: Rc::downgrade(&self.pool),
+            idle_since: Cell::new(None),
         });
         let weak = Rc::downgrade(&session);
         let target = EventTarget::Func(Rc::new(move |e| {
@@ -273,10 +311,14 @@ impl MuxHttp {
         let p = Pipeline::new(&layout, out.context().fork(), target);
         session.state.borrow_mut().pipeline = Some(p);
         self.pool
+            .sessions
             .borrow_mut()
             .entry(key)
             .or_default()
             .push(session.clone());
+        if !self.pool.sweeping.replace(true) {
+            tokio::task::spawn_local(sweep(Rc::downgrade(&self.pool), self.options.max_idle));
+        }
         Some(session)
     }
 }
@@ -295,7 +337,7 @@ impl Filter for MuxHttp {
                         self.done = true;
                         return;
                     };
-                    s.users.set(s.users.get() + 1);
+                    s.acquire();
                     self.session = Some(s);
                 }
                 let s = self.session.clone().expect("session set above");
@@ -331,7 +373,7 @@ impl Filter for MuxHttp {
 impl Drop for MuxHttp {
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
-            s.release(self.options.max_idle);
+            s.release();
         }
     }
 }
