@@ -4,7 +4,8 @@
 #   bench/run.sh                 # 3 rounds of 10 s per scenario
 #   ROUNDS=5 DURATION=20 bench/run.sh
 #
-# Scenarios (wrk -t1 -c50 on 127.0.0.1):
+# Scenarios (wrk -t1 -c50 on 127.0.0.1; load and upstream pinned to CPU 0,
+# the server under test to CPU 1):
 #   serve    pipy serveHTTP(fixed message)      vs nginx `return 200`
 #   proxy    pipy demuxHTTP->muxHTTP->connect   vs nginx proxy_pass (upstream keepalive)
 #   routing  proxy + URLRouter/RoundRobin in JS vs nginx proxy_pass
@@ -51,11 +52,15 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-nginx -c "$PWD/$OUT/nginx-upstream.conf" -p "$PWD/$OUT" & PIDS+=($!)
-nginx -c "$PWD/$OUT/nginx-peer.conf" -p "$PWD/$OUT" & PIDS+=($!)
+# The load generator and the shared upstream run on CPU 0, the servers under
+# test (nginx peer, pipy) on CPU 1, so each subject gets one core to itself.
+LOAD_CPU=${LOAD_CPU:-0}
+SUBJECT_CPU=${SUBJECT_CPU:-1}
+taskset -c "$LOAD_CPU" nginx -c "$PWD/$OUT/nginx-upstream.conf" -p "$PWD/$OUT" & PIDS+=($!)
+taskset -c "$SUBJECT_CPU" nginx -c "$PWD/$OUT/nginx-peer.conf" -p "$PWD/$OUT" & PIDS+=($!)
 
 start_pipy() { # script: starts pipy in this shell, pid in $!
-  "$PIPY" --threads=1 --log-level=warn "bench/scripts/$1" > "$OUT/$1.log" 2>&1 &
+  taskset -c "$SUBJECT_CPU" "$PIPY" --threads=1 --log-level=warn "bench/scripts/$1" > "$OUT/$1.log" 2>&1 &
   PIDS+=($!)
 }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not up" >&2; exit 1; }
@@ -70,7 +75,7 @@ wait_port 9101; wait_port 9102; wait_port 9103
 measure() {
   local url=$1
   local out
-  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url" 2>&1)
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url" 2>&1)
   local rps p99 errs
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}')
@@ -85,24 +90,31 @@ nginx_worker_rss() { # peak RSS of the peer's worker
   [ -n "$w" ] && rss_mb "$w" || echo "?"
 }
 
-declare -A R P E
-run_case() { # name url
-  local rs=() ps=() es=0
-  for _ in $(seq 1 "$ROUNDS"); do
-    read -r r p e < <(measure "$2")
-    rs+=("$r"); ps+=("$p"); es=$((es + ${e%.*}))
-  done
-  R[$1]=$(printf '%s\n' "${rs[@]}" | median)
-  P[$1]=$(printf '%s\n' "${ps[@]}" | median)
-  E[$1]=$es
-}
+declare -A URL=(
+  [nginx-return]=http://127.0.0.1:9002/
+  [pipy-serve]=http://127.0.0.1:9101/
+  [nginx-proxy]=http://127.0.0.1:9003/
+  [pipy-proxy]=http://127.0.0.1:9102/
+  [pipy-routing]=http://127.0.0.1:9103/hi/there
+)
+CASES=(nginx-return pipy-serve nginx-proxy pipy-proxy pipy-routing)
+declare -A RS PS E
+for c in "${CASES[@]}"; do RS[$c]=""; PS[$c]=""; E[$c]=0; done
 
-wrk -t1 -c"$CONNS" -d2s http://127.0.0.1:9102/ >/dev/null 2>&1 || true   # warm-up
-run_case nginx-return http://127.0.0.1:9002/
-run_case pipy-serve   http://127.0.0.1:9101/
-run_case nginx-proxy  http://127.0.0.1:9003/
-run_case pipy-proxy   http://127.0.0.1:9102/
-run_case pipy-routing http://127.0.0.1:9103/hi/there
+for url in "${URL[@]}"; do taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s "$url" >/dev/null 2>&1 || true; done  # warm-up
+# Rounds interleave the scenarios so that drift of the machine hits all alike.
+for round in $(seq 1 "$ROUNDS"); do
+  for c in "${CASES[@]}"; do
+    read -r r p e < <(measure "${URL[$c]}")
+    RS[$c]+="$r "; PS[$c]+="$p "; E[$c]=$((E[$c] + ${e%.*}))
+    echo "round $round $c: $r req/s, p99 $p ms, errors $e" >&2
+  done
+done
+declare -A R P
+for c in "${CASES[@]}"; do
+  R[$c]=$(printf '%s\n' ${RS[$c]} | median)
+  P[$c]=$(printf '%s\n' ${PS[$c]} | median)
+done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 {

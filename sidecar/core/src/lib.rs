@@ -15,10 +15,12 @@ mod context;
 mod data;
 mod event;
 mod head;
+mod outbox;
 mod pipeline;
 
 pub use context::{Context, Inbound, ScriptState};
 pub use data::Data;
 pub use event::{Event, StreamError};
+pub use outbox::{Batch, Outbox, Ready};
 pub use head::{Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, Version};
 pub use pipeline::{Chain, EventTarget, Filter, FilterTemplate, Layout, Output, Pipeline};

@@ -4,12 +4,12 @@
 
 use crate::util::Callback;
 use bytes::BytesMut;
-use pipy_core::{Data, Event, EventTarget, Filter, FilterTemplate, Output, StreamError};
+use pipy_core::{Data, Event, EventTarget, Filter, FilterTemplate, Outbox, Output, StreamError};
+use std::rc::Rc;
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
 /// Options of `connect`, as documented upstream (times in seconds in scripts).
 #[derive(Clone, Debug, Default)]
@@ -47,22 +47,27 @@ impl FilterTemplate for ConnectTemplate {
         Box::new(Connect {
             target: self.target.clone(),
             options: self.options.clone(),
-            tx: None,
+            outbox: None,
             ended: false,
         })
     }
 }
 
-enum Command {
-    Data(Data),
-    End,
-}
-
 struct Connect {
     target: Callback,
     options: ConnectOptions,
-    tx: Option<mpsc::UnboundedSender<Command>>,
+    /// What goes to the peer; read by the connection task.
+    outbox: Option<Rc<Outbox>>,
     ended: bool,
+}
+
+impl Drop for Connect {
+    fn drop(&mut self) {
+        // Nobody wants this connection any more.
+        if let Some(o) = &self.outbox {
+            o.abandon();
+        }
+    }
 }
 
 impl Connect {
@@ -72,15 +77,15 @@ impl Connect {
             .eval(&[], out.context())
             .map(|v| v.display().to_string().trim_matches('"').to_string())
             .unwrap_or_default();
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.tx = Some(tx);
+        let outbox = Outbox::new();
+        self.outbox = Some(outbox.clone());
         let reply = out.reply_target(0);
         if target.is_empty() {
             out.push(Event::StreamEnd(StreamError::CannotResolve));
             self.ended = true;
             return;
         }
-        tokio::task::spawn_local(run(target, self.options.clone(), rx, reply));
+        tokio::task::spawn_local(run(target, self.options.clone(), outbox, reply));
     }
 }
 
@@ -89,18 +94,11 @@ impl Filter for Connect {
         if self.ended {
             return;
         }
-        if self.tx.is_none() {
+        if self.outbox.is_none() {
             self.start(out);
         }
-        let Some(tx) = &self.tx else { return };
-        match evt {
-            Event::Data(d) => {
-                let _ = tx.send(Command::Data(d));
-            }
-            Event::StreamEnd(_) => {
-                let _ = tx.send(Command::End);
-            }
-            _ => {}
+        if let Some(o) = &self.outbox {
+            o.push(evt);
         }
     }
 
@@ -149,25 +147,7 @@ async fn open(target: &str, o: &ConnectOptions) -> Result<TcpStream, StreamError
     }
 }
 
-/// Writes a batch of data in as few system calls as is cheap.
-async fn write_data(w: &mut tokio::net::tcp::WriteHalf<'_>, d: Data) -> io::Result<()> {
-    let n = d.chunks().count();
-    if n > 1 && d.len() <= 64 * 1024 {
-        w.write_all(&d.to_bytes()).await
-    } else {
-        for c in d.chunks() {
-            w.write_all(c).await?;
-        }
-        Ok(())
-    }
-}
-
-async fn run(
-    target: String,
-    o: ConnectOptions,
-    mut rx: mpsc::UnboundedReceiver<Command>,
-    reply: EventTarget,
-) {
+async fn run(target: String, o: ConnectOptions, outbox: Rc<Outbox>, reply: EventTarget) {
     let mut stream = match open(&target, &o).await {
         Ok(s) => s,
         Err(e) => {
@@ -192,31 +172,21 @@ async fn run(
             }
         };
         tokio::select! {
-            cmd = rx.recv(), if writing => match cmd {
-                Some(Command::Data(mut d)) => {
-                    // Batch whatever else is already queued.
-                    let mut end = false;
-                    while let Ok(c) = rx.try_recv() {
-                        match c {
-                            Command::Data(more) => d.push(more),
-                            Command::End => { end = true; break; }
-                        }
-                    }
-                    if let Err(e) = write_data(&mut w, d).await {
+            _ = outbox.ready(), if writing => {
+                let batch = outbox.take();
+                if batch.abandoned {
+                    return;
+                }
+                if !batch.data.is_empty() {
+                    if let Err(e) = write_data(&mut w, &batch.data).await {
                         reply.send(Event::StreamEnd(if e.kind() == io::ErrorKind::BrokenPipe { StreamError::ConnectionReset } else { StreamError::WriteError }));
                         return;
                     }
-                    if end {
-                        let _ = w.shutdown().await;
-                        writing = false;
-                    }
                 }
-                Some(Command::End) => {
+                if batch.end.is_some() {
                     let _ = w.shutdown().await;
                     writing = false;
                 }
-                // The filter is gone: nobody wants this connection any more.
-                None => return,
             },
             n = r.read_buf(&mut buf) => match n {
                 Ok(0) => {
@@ -244,5 +214,18 @@ async fn run(
                 return;
             }
         }
+    }
+}
+
+/// Writes queued bytes: one system call for small batches (head and body
+/// copied together), chunk by chunk for big bodies (no copy of their bytes).
+pub async fn write_data<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, d: &Data) -> io::Result<()> {
+    if d.len() <= 64 * 1024 && d.chunks().nth(1).is_some() {
+        w.write_all(&d.to_bytes()).await
+    } else {
+        for c in d.chunks() {
+            w.write_all(c).await?;
+        }
+        Ok(())
     }
 }

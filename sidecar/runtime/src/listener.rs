@@ -1,14 +1,14 @@
 //! Listening sockets and inbound connections.
 
 use bytes::BytesMut;
-use pipy_core::{Context, Event, EventTarget, Inbound, Layout, Pipeline, StreamError};
+use pipy_core::{Context, Event, EventTarget, Inbound, Layout, Outbox, Pipeline, StreamError};
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -70,14 +70,9 @@ async fn connection(mut stream: TcpStream, remote: SocketAddr, layout: Layout) -
     let local = stream.local_addr()?;
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let ctx = Context::new(Some(Inbound { id, remote, local }));
-    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-    let pipeline = Pipeline::new(
-        &layout,
-        ctx,
-        EventTarget::Func(Rc::new(move |e| {
-            let _ = tx.send(e);
-        })),
-    );
+    let outbox = Outbox::new();
+    let sink = outbox.clone();
+    let pipeline = Pipeline::new(&layout, ctx, EventTarget::Func(Rc::new(move |e| sink.push(e))));
     let (mut r, mut w) = stream.split();
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut reading = true;
@@ -97,30 +92,12 @@ async fn connection(mut stream: TcpStream, remote: SocketAddr, layout: Layout) -
                     return Err(e);
                 }
             },
-            evt = rx.recv() => {
-                let Some(evt) = evt else { return Ok(()) };
-                let mut out = pipy_core::Data::new();
-                let mut end = false;
-                let mut take = |e: Event| match e {
-                    Event::Data(d) => out.push(d),
-                    Event::StreamEnd(_) => end = true,
-                    _ => {}
-                };
-                take(evt);
-                while let Ok(e) = rx.try_recv() {
-                    take(e);
+            _ = outbox.ready() => {
+                let batch = outbox.take();
+                if !batch.data.is_empty() {
+                    pipy_filters::connect::write_data(&mut w, &batch.data).await?;
                 }
-                if !out.is_empty() {
-                    // One write for small batches; chunk by chunk for big bodies.
-                    if out.len() <= 64 * 1024 {
-                        w.write_all(&out.to_bytes()).await?;
-                    } else {
-                        for c in out.chunks() {
-                            w.write_all(c).await?;
-                        }
-                    }
-                }
-                if end {
+                if batch.end.is_some() {
                     let _ = w.shutdown().await;
                     if reading {
                         // The pipeline ended the connection: let its filters see
