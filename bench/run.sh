@@ -116,13 +116,18 @@ for c in "${CASES[@]}"; do
   P[$c]=$(printf '%s\n' ${PS[$c]} | median)
 done
 
+# Ratio of the medians, and the median of per-round ratios (each round measures
+# pipy and nginx back to back, which cancels slow drift of the machine).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+round_ratio() { # pipy-case nginx-case
+  paste -d' ' <(printf '%s\n' ${RS[$1]}) <(printf '%s\n' ${RS[$2]}) | awk '{printf "%.4f\n", $1/$2}' | median
+}
 {
   echo "rounds=$ROUNDS duration=${DURATION}s connections=$CONNS (wrk -t1), medians"
-  printf '%-14s %12s %10s %7s %9s %16s\n' scenario req/s p99_ms errors rss_MiB "ratio_vs_nginx"
+  printf '%-14s %12s %10s %7s %9s %16s %12s\n' scenario req/s p99_ms errors rss_MiB "ratio_vs_nginx" "per_round"
   printf '%-14s %12s %10s %7s %9s %16s\n' nginx-return "${R[nginx-return]}" "${P[nginx-return]}" "${E[nginx-return]}" "$(nginx_worker_rss)" "-"
-  printf '%-14s %12s %10s %7s %9s %16s\n' pipy-serve "${R[pipy-serve]}" "${P[pipy-serve]}" "${E[pipy-serve]}" "$(rss_mb "$SERVE_PID")" "$(ratio "${R[pipy-serve]}" "${R[nginx-return]}")"
+  printf '%-14s %12s %10s %7s %9s %16s %12s\n' pipy-serve "${R[pipy-serve]}" "${P[pipy-serve]}" "${E[pipy-serve]}" "$(rss_mb "$SERVE_PID")" "$(ratio "${R[pipy-serve]}" "${R[nginx-return]}")" "$(round_ratio pipy-serve nginx-return)"
   printf '%-14s %12s %10s %7s %9s %16s\n' nginx-proxy "${R[nginx-proxy]}" "${P[nginx-proxy]}" "${E[nginx-proxy]}" "-" "-"
-  printf '%-14s %12s %10s %7s %9s %16s\n' pipy-proxy "${R[pipy-proxy]}" "${P[pipy-proxy]}" "${E[pipy-proxy]}" "$(rss_mb "$PROXY_PID")" "$(ratio "${R[pipy-proxy]}" "${R[nginx-proxy]}")"
-  printf '%-14s %12s %10s %7s %9s %16s\n' pipy-routing "${R[pipy-routing]}" "${P[pipy-routing]}" "${E[pipy-routing]}" "$(rss_mb "$ROUTING_PID")" "$(ratio "${R[pipy-routing]}" "${R[nginx-proxy]}")"
+  printf '%-14s %12s %10s %7s %9s %16s %12s\n' pipy-proxy "${R[pipy-proxy]}" "${P[pipy-proxy]}" "${E[pipy-proxy]}" "$(rss_mb "$PROXY_PID")" "$(ratio "${R[pipy-proxy]}" "${R[nginx-proxy]}")" "$(round_ratio pipy-proxy nginx-proxy)"
+  printf '%-14s %12s %10s %7s %9s %16s %12s\n' pipy-routing "${R[pipy-routing]}" "${P[pipy-routing]}" "${E[pipy-routing]}" "$(rss_mb "$ROUTING_PID")" "$(ratio "${R[pipy-routing]}" "${R[nginx-proxy]}")" "$(round_ratio pipy-routing nginx-proxy)"
 } | tee "$OUT/results.txt"
