@@ -21,6 +21,6 @@ mod pipeline;
 pub use context::{Context, Inbound, ScriptState};
 pub use data::Data;
 pub use event::{Event, StreamError};
-pub use outbox::{Batch, Outbox, Ready};
 pub use head::{Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, Version};
+pub use outbox::{Batch, Outbox, Ready};
 pub use pipeline::{Chain, EventTarget, Filter, FilterTemplate, Layout, Output, Pipeline};

@@ -5,8 +5,8 @@
 use crate::util::Callback;
 use bytes::BytesMut;
 use pipy_core::{Data, Event, EventTarget, Filter, FilterTemplate, Outbox, Output, StreamError};
-use std::rc::Rc;
 use std::io;
+use std::rc::Rc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

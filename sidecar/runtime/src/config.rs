@@ -25,6 +25,8 @@ use std::rc::Rc;
 pub struct Listen {
     /// Address to bind.
     pub addr: SocketAddr,
+    /// Close a connection with no traffic either way for this long.
+    pub idle_timeout: Option<std::time::Duration>,
     /// Pipeline for each accepted connection.
     pub layout: Layout,
 }
@@ -177,12 +179,19 @@ type Method = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<()>;
 
 fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let addr = parse_addr(&arg(args, 0), ctx)?;
+    let opts = arg(args, 1).as_object();
+    // Upstream's default: idle connections close after a minute.
+    let idle_timeout = match options::get(opts.as_ref(), "idleTimeout", ctx)? {
+        v if v.is_undefined() => Some(std::time::Duration::from_secs(60)),
+        v => options::duration(&v, ctx)?.filter(|d| !d.is_zero()),
+    };
     let layout = Layout::new(format!("Listen on {addr}"));
     layout.mark_defined();
     let st = state(this)?;
     let mut s = st.borrow_mut();
     s.listens.push(Listen {
         addr,
+        idle_timeout,
         layout: layout.clone(),
     });
     s.current = Some(layout);

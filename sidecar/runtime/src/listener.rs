@@ -1,11 +1,13 @@
 //! Listening sockets and inbound connections.
 
+use crate::config::Listen;
 use bytes::BytesMut;
 use pipy_core::{Context, Event, EventTarget, Inbound, Layout, Outbox, Pipeline, StreamError};
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -29,7 +31,7 @@ pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::T
 /// Accepts connections until shutdown, running each through `layout`.
 pub(crate) async fn serve(
     listener: std::net::TcpListener,
-    layout: Layout,
+    spec: Listen,
     active: Rc<Cell<usize>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -44,11 +46,12 @@ pub(crate) async fn serve(
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, remote)) => {
-                    let layout = layout.clone();
+                    let layout = spec.layout.clone();
+                    let idle = spec.idle_timeout;
                     let active = active.clone();
                     active.set(active.get() + 1);
                     tokio::task::spawn_local(async move {
-                        if let Err(e) = connection(stream, remote, layout).await {
+                        if let Err(e) = connection(stream, remote, layout, idle).await {
                             tracing::debug!("connection from {remote}: {e}");
                         }
                         active.set(active.get() - 1);
@@ -65,28 +68,49 @@ pub(crate) async fn serve(
 }
 
 /// Runs one inbound connection through a pipeline until either side ends it.
-async fn connection(mut stream: TcpStream, remote: SocketAddr, layout: Layout) -> io::Result<()> {
+async fn connection(
+    mut stream: TcpStream,
+    remote: SocketAddr,
+    layout: Layout,
+    idle_timeout: Option<Duration>,
+) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr()?;
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let ctx = Context::new(Some(Inbound { id, remote, local }));
     let outbox = Outbox::new();
     let sink = outbox.clone();
-    let pipeline = Pipeline::new(&layout, ctx, EventTarget::Func(Rc::new(move |e| sink.push(e))));
+    let pipeline = Pipeline::new(
+        &layout,
+        ctx,
+        EventTarget::Func(Rc::new(move |e| sink.push(e))),
+    );
     let (mut r, mut w) = stream.split();
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut reading = true;
+    let idle_for = idle_timeout.unwrap_or(Duration::from_secs(u64::from(u32::MAX)));
+    let idle = tokio::time::sleep(idle_for);
+    tokio::pin!(idle);
     loop {
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(16 * 1024);
         }
         tokio::select! {
+            _ = &mut idle => {
+                pipeline.input(Event::StreamEnd(StreamError::IdleTimeout));
+                return Ok(());
+            }
             n = r.read_buf(&mut buf), if reading => match n {
                 Ok(0) => {
                     reading = false;
                     pipeline.input(Event::StreamEnd(StreamError::NoError));
                 }
-                Ok(_) => pipeline.input(Event::Data(buf.split().freeze().into())),
+                Ok(_) => {
+                    if idle_timeout.is_some() {
+                        idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
+                    }
+                    pipeline.input(Event::Data(buf.split().freeze().into()))
+                }
                 Err(e) => {
                     pipeline.input(Event::StreamEnd(StreamError::ReadError));
                     return Err(e);
@@ -95,6 +119,9 @@ async fn connection(mut stream: TcpStream, remote: SocketAddr, layout: Layout) -
             _ = outbox.ready() => {
                 let batch = outbox.take();
                 if !batch.data.is_empty() {
+                    if idle_timeout.is_some() {
+                        idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
+                    }
                     pipy_filters::connect::write_data(&mut w, &batch.data).await?;
                 }
                 if batch.end.is_some() {

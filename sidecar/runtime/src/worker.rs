@@ -166,7 +166,7 @@ fn worker(
                     }
                     tokio::task::spawn_local(listener::serve(
                         sock,
-                        l.layout.clone(),
+                        l.clone(),
                         active.clone(),
                         shutdown.clone(),
                     ));

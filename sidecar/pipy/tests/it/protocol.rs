@@ -179,3 +179,23 @@ fn a_smuggled_second_request_is_not_served() {
     assert_eq!(r.status, 400);
     assert!(c.is_closed());
 }
+
+#[test]
+fn idle_connections_close_after_the_listen_idle_timeout() {
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!("pipy().listen({port}, {{ idleTimeout: '300ms' }}).serveHTTP(new Message('x'))"),
+        &[port],
+    );
+    let mut c = Conn::open(port);
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "x");
+    let t = std::time::Instant::now();
+    assert!(c.is_closed(), "idle connection must be closed");
+    let waited = t.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(150)
+            && waited < std::time::Duration::from_secs(4),
+        "{waited:?}"
+    );
+}
