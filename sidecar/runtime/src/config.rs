@@ -430,7 +430,7 @@ fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     }
     let key = rest
         .first()
-        .filter(|v| !v.is_undefined() && !(v.is_object() && !v.is_callable()))
+        .filter(|v| !v.is_undefined() && (!v.is_object() || v.is_callable()))
         .map(|v| Callback::new(v.clone(), "mux"));
     let t = Rc::new(mux::MuxTemplate::new(key, sub.clone()));
     if explicit {
