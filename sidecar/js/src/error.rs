@@ -25,10 +25,19 @@ impl ScriptError {
     /// From an engine error raised while compiling or evaluating `file`, whose
     /// first line was prefixed with `col_shift` characters of wrapper. Syntax
     /// errors become `file:line:column: message`; runtime errors already name
-    /// their position and get the file in front.
-    pub fn in_file(file: &str, err: &boa_engine::JsError, col_shift: usize) -> Self {
+    /// their position and get the file in front. Positions past the end of
+    /// `source` (an unexpected end of input, found on the wrapper's closing
+    /// line) are reported at the end of the source.
+    pub fn in_file(file: &str, err: &boa_engine::JsError, col_shift: usize, source: &str) -> Self {
         let text = err.to_string();
         if let Some((msg, line, col)) = split_position(&text) {
+            let lines = source.lines().count().max(1);
+            let (line, col) = if line > lines {
+                let last = source.lines().last().map_or(0, |l| l.chars().count());
+                (lines, last + 1 + if lines == 1 { col_shift } else { 0 })
+            } else {
+                (line, col)
+            };
             let col = if line == 1 {
                 col.saturating_sub(col_shift).max(1)
             } else {

@@ -32,6 +32,15 @@ pub(crate) fn reset_thread() {
     SOLVED.with(|m| m.borrow_mut().clear());
 }
 
+/// Starts loading a new version of the codebase on this engine: files are read
+/// and evaluated again, while modules of the running version keep their ids (and
+/// so their context variables) for the streams still using them.
+pub fn begin_reload() {
+    BY_PATH.with(|m| m.borrow_mut().clear());
+    LOADING.with(|m| m.borrow_mut().clear());
+    SOLVED.with(|m| m.borrow_mut().clear());
+}
+
 /// Resolves a script path against the codebase root (absolute paths stay).
 pub fn resolve_path(path: &str) -> PathBuf {
     let p = Path::new(path.trim_start_matches("./"));
@@ -117,7 +126,8 @@ pub fn load_with_source(
     LOADING.with(|l| l.borrow_mut().push(id));
     let result = evaluate(&key, &wrapped, &scope, ctx);
     LOADING.with(|l| l.borrow_mut().pop());
-    let value = result.map_err(|e| ScriptError::in_file(&key, &e, WRAPPER_PREFIX.len()))?;
+    let value = result
+        .map_err(|e| ScriptError::in_file(&key, &e, WRAPPER_PREFIX.len(), expression_body(&src)))?;
     MODULES.with(|m| m.borrow_mut()[id].value = Some(value.clone()));
     Ok((id, value))
 }

@@ -3,7 +3,7 @@
 use crate::config::Listen;
 use bytes::BytesMut;
 use pipy_core::{Context, Event, EventTarget, Inbound, Layout, Outbox, Pipeline, StreamError};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -28,12 +28,14 @@ pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::T
     Ok(sock.into())
 }
 
-/// Accepts connections until shutdown, running each through `layout`.
+/// Accepts connections until shutdown or `stop`, running each through the
+/// layout `spec` holds at accept time (a reload swaps it).
 pub(crate) async fn serve(
     listener: std::net::TcpListener,
-    spec: Listen,
+    spec: Rc<RefCell<Listen>>,
     active: Rc<Cell<usize>>,
     mut shutdown: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -46,8 +48,10 @@ pub(crate) async fn serve(
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, remote)) => {
-                    let layout = spec.layout.clone();
-                    let idle = spec.idle_timeout;
+                    let (layout, idle) = {
+                        let spec = spec.borrow();
+                        (spec.layout.clone(), spec.idle_timeout)
+                    };
                     let active = active.clone();
                     active.set(active.get() + 1);
                     tokio::task::spawn_local(async move {
@@ -63,6 +67,7 @@ pub(crate) async fn serve(
                 }
             },
             _ = shutdown.changed() => break,
+            _ = stop.changed() => break,
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Worker threads: each loads the codebase into its own engine and serves the
 //! listening ports it defines.
 
-use crate::config::{self, ConfigState};
+use crate::config::{self, ConfigState, Listen};
 use crate::listener;
 use anyhow::{anyhow, Context as _, Result};
 use pipy_core::{Context, Event, EventTarget, Pipeline};
 use pipy_js::HostHooks;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -39,6 +41,11 @@ fn load(
     print_value: bool,
 ) -> Result<Option<Rc<RefCell<ConfigState>>>> {
     pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
+    evaluate(opts, print_value)
+}
+
+/// Evaluates the entry module on this thread's engine.
+fn evaluate(opts: &RunOptions, print_value: bool) -> Result<Option<Rc<RefCell<ConfigState>>>> {
     let value = pipy_js::with_js(|ctx| {
         pipy_js::module::load_with_source(&opts.entry, opts.eval.as_deref(), ctx)
     })
@@ -75,17 +82,24 @@ pub fn run(
     trigger: Arc<watch::Sender<bool>>,
 ) -> Result<i32> {
     let exit_code = Arc::new(AtomicI32::new(0));
+    // `pipy.restart()` on any worker reloads the codebase on all of them.
+    let (restart_tx, restart_rx) = watch::channel(0u64);
+    let restart_tx = Arc::new(restart_tx);
     let (ready_tx, ready_rx) = std_mpsc::channel::<Result<usize>>();
     let mut handles = Vec::new();
     for index in 0..opts.threads.max(1) {
+        let signals = Signals {
+            shutdown: shutdown.clone(),
+            trigger: trigger.clone(),
+            restart_rx: restart_rx.clone(),
+            restart_tx: restart_tx.clone(),
+            exit_code: exit_code.clone(),
+        };
         let opts = opts.clone();
-        let shutdown = shutdown.clone();
         let ready = ready_tx.clone();
-        let trigger = trigger.clone();
-        let exit_code = exit_code.clone();
         let h = std::thread::Builder::new()
             .name(format!("pipy-worker-{index}"))
-            .spawn(move || worker(index, opts, shutdown, ready, trigger, exit_code))
+            .spawn(move || worker(index, opts, ready, signals))
             .context("spawning a worker thread")?;
         handles.push(h);
     }
@@ -113,13 +127,104 @@ pub fn run(
     Ok(exit_code.load(Ordering::SeqCst))
 }
 
+/// What connects a worker to the process and to the other workers.
+struct Signals {
+    shutdown: watch::Receiver<bool>,
+    trigger: Arc<watch::Sender<bool>>,
+    restart_rx: watch::Receiver<u64>,
+    restart_tx: Arc<watch::Sender<u64>>,
+    exit_code: Arc<AtomicI32>,
+}
+
+/// The running version of the codebase on one worker: its listeners (which a
+/// reload keeps, re-points or closes) and the stop switch of its tasks.
+struct Running {
+    index: usize,
+    reuse_port: bool,
+    state: Rc<RefCell<ConfigState>>,
+    listeners: HashMap<SocketAddr, (Rc<RefCell<Listen>>, watch::Sender<bool>)>,
+    tasks_stop: watch::Sender<bool>,
+    active: Rc<Cell<usize>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Running {
+    /// Makes `state` the running version: binds new ports, points kept ports at
+    /// the new pipelines (connections already open stay on the old ones), closes
+    /// ports that are gone, and restarts the tasks.
+    fn apply(&mut self, state: Rc<RefCell<ConfigState>>) -> Result<()> {
+        let listens = state.borrow().listens.clone();
+        let mut fresh = Vec::new();
+        for l in &listens {
+            if !self.listeners.contains_key(&l.addr) {
+                fresh.push((
+                    l.clone(),
+                    listener::bind(l.addr, self.reuse_port)
+                        .map_err(|e| anyhow!("cannot listen on {}: {e}", l.addr))?,
+                ));
+            }
+        }
+        for (l, sock) in fresh {
+            if self.index == 0 {
+                tracing::info!("Listening on port {} at {}", l.addr.port(), l.addr.ip());
+            }
+            let spec = Rc::new(RefCell::new(l.clone()));
+            let (stop_tx, stop_rx) = watch::channel(false);
+            tokio::task::spawn_local(listener::serve(
+                sock,
+                spec.clone(),
+                self.active.clone(),
+                self.shutdown.clone(),
+                stop_rx,
+            ));
+            self.listeners.insert(l.addr, (spec, stop_tx));
+        }
+        for l in &listens {
+            if let Some((spec, _)) = self.listeners.get(&l.addr) {
+                *spec.borrow_mut() = l.clone();
+            }
+        }
+        self.listeners.retain(|addr, (_, stop)| {
+            let keep = listens.iter().any(|l| l.addr == *addr);
+            if !keep {
+                let _ = stop.send(true);
+            }
+            keep
+        });
+        let _ = self.tasks_stop.send(true);
+        let (tasks_stop, tasks_rx) = watch::channel(false);
+        self.tasks_stop = tasks_stop;
+        for t in state.borrow().tasks.iter().cloned() {
+            tokio::task::spawn_local(run_task(t, self.shutdown.clone(), tasks_rx.clone()));
+        }
+        self.state = state;
+        Ok(())
+    }
+
+    /// Loads the codebase again; a version that fails keeps the old one running.
+    fn reload(&mut self, opts: &RunOptions) {
+        pipy_js::module::begin_reload();
+        match evaluate(opts, false).and_then(|s| s.ok_or_else(|| anyhow!("not a Configuration"))) {
+            Ok(state) => match self.apply(state) {
+                Ok(()) => tracing::info!("worker {}: codebase reloaded", self.index),
+                Err(e) => tracing::error!(
+                    "worker {}: reload failed, keeping the running version: {e:#}",
+                    self.index
+                ),
+            },
+            Err(e) => tracing::error!(
+                "worker {}: reload failed, keeping the running version: {e:#}",
+                self.index
+            ),
+        }
+    }
+}
+
 fn worker(
     index: usize,
     opts: RunOptions,
-    shutdown: watch::Receiver<bool>,
     ready: std_mpsc::Sender<Result<usize>>,
-    trigger: Arc<watch::Sender<bool>>,
-    exit_code: Arc<AtomicI32>,
+    signals: Signals,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -133,16 +238,22 @@ fn worker(
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        let t = trigger.clone();
+        let Signals {
+            shutdown,
+            trigger,
+            mut restart_rx,
+            restart_tx,
+            exit_code,
+        } = signals;
         let code = exit_code.clone();
         let hooks = HostHooks {
             base_dir: opts.base_dir.clone(),
             make_configuration: config::make_configuration,
             exit: Rc::new(move |c| {
                 code.store(c, Ordering::SeqCst);
-                let _ = t.send(true);
+                let _ = trigger.send(true);
             }),
-            restart: Rc::new(|| tracing::warn!("pipy.restart() is not supported yet; ignored")),
+            restart: Rc::new(move || restart_tx.send_modify(|g| *g += 1)),
         };
         let state = match load(&opts, hooks, index == 0) {
             Ok(Some(s)) => s,
@@ -155,44 +266,39 @@ fn worker(
                 return;
             }
         };
-        let active = Rc::new(Cell::new(0usize));
-        let listens = state.borrow().listens.clone();
-        let reuse = opts.reuse_port || opts.threads > 1;
-        for l in &listens {
-            match listener::bind(l.addr, reuse) {
-                Ok(sock) => {
-                    if index == 0 {
-                        tracing::info!("Listening on port {} at {}", l.addr.port(), l.addr.ip());
+        let mut running = Running {
+            index,
+            reuse_port: opts.reuse_port || opts.threads > 1,
+            state: state.clone(),
+            listeners: HashMap::new(),
+            tasks_stop: watch::channel(false).0,
+            active: Rc::new(Cell::new(0usize)),
+            shutdown: shutdown.clone(),
+        };
+        if let Err(e) = running.apply(state.clone()) {
+            let _ = ready.send(Err(e));
+            return;
+        }
+        let _ = ready.send(Ok(index));
+        if state.borrow().listens.is_empty() && state.borrow().tasks.is_empty() {
+            return;
+        }
+        let mut shutdown = shutdown;
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|v| *v) => break,
+                r = restart_rx.changed() => {
+                    if r.is_err() {
+                        break;
                     }
-                    tokio::task::spawn_local(listener::serve(
-                        sock,
-                        l.clone(),
-                        active.clone(),
-                        shutdown.clone(),
-                    ));
-                }
-                Err(e) => {
-                    let _ = ready.send(Err(anyhow!("cannot listen on {}: {e}", l.addr)));
-                    return;
+                    running.reload(&opts);
                 }
             }
         }
-        // Tasks start once each worker is up.
-        let tasks = state.borrow().tasks.clone();
-        for t in tasks.iter().cloned() {
-            tokio::task::spawn_local(run_task(t, shutdown.clone()));
-        }
-        let _ = ready.send(Ok(index));
-        let mut shutdown = shutdown;
-        let no_listeners = listens.is_empty();
-        if no_listeners && tasks.is_empty() {
-            return;
-        }
-        let _ = shutdown.wait_for(|v| *v).await;
         // Drain: listeners stopped accepting; give open connections time to finish.
         let deadline = tokio::time::Instant::now() + opts.drain_timeout;
-        let exits: Vec<_> = state.borrow().exits.iter().map(run_once).collect();
-        while (active.get() > 0 || exits.iter().any(|(_, done)| !done.get()))
+        let exits: Vec<_> = running.state.borrow().exits.iter().map(run_once).collect();
+        while (running.active.get() > 0 || exits.iter().any(|(_, done)| !done.get()))
             && tokio::time::Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -219,7 +325,22 @@ fn run_once(layout: &pipy_core::Layout) -> (Pipeline, Rc<Cell<bool>>) {
     (p, done)
 }
 
-async fn run_task(task: config::Task, mut shutdown: watch::Receiver<bool>) {
+async fn run_task(
+    task: config::Task,
+    shutdown: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+) {
+    // A reload replaces the tasks: end on shutdown or when stopped.
+    let mut shutdown = shutdown;
+    let mut stop = stop;
+    tokio::select! {
+        _ = run_task_body(task, shutdown.clone()) => {}
+        _ = shutdown.wait_for(|v| *v) => {}
+        _ = stop.wait_for(|v| *v) => {}
+    }
+}
+
+async fn run_task_body(task: config::Task, mut shutdown: watch::Receiver<bool>) {
     use config::TaskWhen;
     match task.when {
         TaskWhen::Once => {

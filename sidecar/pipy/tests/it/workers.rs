@@ -66,3 +66,47 @@ fn pipy_exit_stops_with_its_code() {
     let (code, _, err) = run_to_end(&[&dir.join("main.js").to_string_lossy()]);
     assert_eq!(code, 3, "{err}");
 }
+
+#[test]
+fn pipy_restart_reloads_and_a_broken_version_keeps_the_old_one() {
+    let port = free_port();
+    let script = |text: &str| {
+        format!(
+            "((v = pipy.load('version.txt').toString()) => pipy()
+              .listen({port}).serveHTTP(msg => msg.head.path == '/restart' ? (pipy.restart(), new Message('restarting')) : new Message(v + ' {text}')))()"
+        )
+    };
+    let p = Pipy::script_with(&script("a"), &[("version.txt", "v1")], &[], &[port]);
+    // The script lives in its own folder: find it through the command line.
+    let main = std::fs::read_to_string(format!("/proc/{}/cmdline", p.child.id())).unwrap();
+    let main = std::path::PathBuf::from(main.split('\0').find(|s| s.ends_with("main.js")).unwrap());
+    let code_dir = main.parent().unwrap();
+    assert_eq!(get(port, "/").text(), "v1 a");
+    // A new version: new file contents and a new script.
+    std::fs::write(code_dir.join("version.txt"), "v2").unwrap();
+    std::fs::write(&main, script("b")).unwrap();
+    assert_eq!(get(port, "/restart").text(), "restarting");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while get(port, "/").text() != "v2 b" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not reloaded: {}",
+            p.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A broken version is refused; the running one keeps serving.
+    std::fs::write(&main, "pipy().listen(").unwrap();
+    assert_eq!(get(port, "/restart").text(), "restarting");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !p.stderr_text().contains("reload failed") {
+        assert!(std::time::Instant::now() < deadline, "{}", p.stderr_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        p.stderr_text().contains("main.js:1:"),
+        "{}",
+        p.stderr_text()
+    );
+    assert_eq!(get(port, "/").text(), "v2 b");
+}
