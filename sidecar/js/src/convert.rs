@@ -1,11 +1,11 @@
 //! Conversions between engine events and script values.
 
 use crate::api::data::{data_of, new_data, to_bytes};
+use crate::api::head::{headers_from_object, native_of, HeadObject, NativeHead};
 use crate::api::message::{MessageEndObject, MessageObject, MessageStartObject, StreamEndObject};
 use boa_engine::class::Class;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{js_string, Context, JsObject, JsResult, JsValue};
-use bytes::Bytes;
 use pipy_core::{
     Data, Event, Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, StreamError, Version,
 };
@@ -24,63 +24,19 @@ pub fn script_value(h: &ScriptHead) -> JsValue {
     h.0.downcast_ref::<JsValue>().cloned().unwrap_or_default()
 }
 
-fn set(obj: &JsObject, key: &str, v: impl Into<JsValue>, ctx: &mut Context) -> JsResult<()> {
-    obj.set(js_string!(key), v.into(), false, ctx)?;
-    Ok(())
-}
-
-fn headers_to_js(h: &HeaderMap, ctx: &mut Context) -> JsResult<JsObject> {
-    let obj = JsObject::with_object_proto(ctx.intrinsics());
-    for (name, value) in h.iter() {
-        let key = String::from_utf8_lossy(name).to_ascii_lowercase();
-        let val = js_string!(String::from_utf8_lossy(value).as_ref());
-        let k = js_string!(key.as_str());
-        let prev = obj.get(k.clone(), ctx)?;
-        if prev.is_undefined() {
-            obj.set(k, val, false, ctx)?;
-        } else if let Some(arr) = prev.as_object().filter(|o| o.is_array()) {
-            JsArray::from_object(arr.clone())?.push(val, ctx)?;
-        } else {
-            // Repeated fields become an array, in arrival order.
-            let arr = JsArray::from_iter([prev, val.into()], ctx);
-            obj.set(k, arr, false, ctx)?;
-        }
-    }
-    Ok(obj)
-}
-
-/// A script object for a head (native heads are converted; script heads returned).
+/// A script object for a head: native heads get a lazy head object; script
+/// heads are returned as they are.
 pub fn head_to_js(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
     match head {
         Head::None => Ok(JsValue::undefined()),
         Head::Script(s) => Ok(script_value(s)),
-        Head::Request(r) => {
-            let o = JsObject::with_object_proto(ctx.intrinsics());
-            set(&o, "protocol", js_string!(r.version.as_str()), ctx)?;
-            set(&o, "method", js_string!(r.method.as_str()), ctx)?;
-            set(&o, "path", js_string!(r.path.as_str()), ctx)?;
-            let h = headers_to_js(&r.headers, ctx)?;
-            set(&o, "headers", h, ctx)?;
-            Ok(o.into())
-        }
-        Head::Response(r) => {
-            let o = JsObject::with_object_proto(ctx.intrinsics());
-            set(&o, "protocol", js_string!(r.version.as_str()), ctx)?;
-            set(&o, "status", r.status as i32, ctx)?;
-            let text = if r.status_text.is_empty() {
-                reason_phrase(r.status)
-            } else {
-                &r.status_text
-            };
-            set(&o, "statusText", js_string!(text), ctx)?;
-            let h = headers_to_js(&r.headers, ctx)?;
-            set(&o, "headers", h, ctx)?;
-            Ok(o.into())
-        }
+        Head::Request(r) => HeadObject::wrap(NativeHead::Request(r.clone()), ctx),
+        Head::Response(r) => HeadObject::wrap(NativeHead::Response(r.clone()), ctx),
     }
 }
 
-fn reason_phrase(status: u16) -> &'static str {
+/// The standard reason phrase of a status (empty when unknown).
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
@@ -109,29 +65,10 @@ fn get_str(obj: &JsObject, key: &str, ctx: &mut Context) -> JsResult<Option<Stri
 }
 
 fn headers_from_js(obj: &JsObject, ctx: &mut Context) -> JsResult<HeaderMap> {
-    let mut map = HeaderMap::new();
-    let v = obj.get(js_string!("headers"), ctx)?;
-    let Some(h) = v.as_object() else {
-        return Ok(map);
-    };
-    for key in h.own_property_keys(ctx)? {
-        let name = key.to_string();
-        let value = h.get(key, ctx)?;
-        if value.is_undefined() || value.is_null() {
-            continue;
-        }
-        if let Some(arr) = value.as_object().filter(|o| o.is_array()) {
-            let arr = JsArray::from_object(arr.clone())?;
-            for i in 0..arr.length(ctx)? {
-                let s = arr.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped();
-                map.append(Bytes::from(name.clone()), Bytes::from(s));
-            }
-        } else {
-            let s = value.to_string(ctx)?.to_std_string_escaped();
-            map.append(Bytes::from(name), Bytes::from(s));
-        }
+    match obj.get(js_string!("headers"), ctx)?.as_object() {
+        Some(h) => headers_from_object(&h, ctx),
+        None => Ok(HeaderMap::new()),
     }
-    Ok(map)
 }
 
 fn version_of(obj: &JsObject, ctx: &mut Context) -> JsResult<Version> {
@@ -143,6 +80,11 @@ fn version_of(obj: &JsObject, ctx: &mut Context) -> JsResult<Version> {
 
 /// A native request head from any head (defaults: `GET /`).
 pub fn request_head(head: &Head, ctx: &mut Context) -> JsResult<RequestHead> {
+    if let Head::Script(s) = head {
+        if let Some(NativeHead::Request(r)) = native_of(&script_value(s), ctx)? {
+            return Ok(*r);
+        }
+    }
     match head {
         Head::Request(r) => Ok((**r).clone()),
         Head::Script(s) => match script_value(s).as_object() {
@@ -168,6 +110,11 @@ fn default_request() -> RequestHead {
 
 /// A native response head from any head (default: `200`).
 pub fn response_head(head: &Head, ctx: &mut Context) -> JsResult<ResponseHead> {
+    if let Head::Script(s) = head {
+        if let Some(NativeHead::Response(r)) = native_of(&script_value(s), ctx)? {
+            return Ok(*r);
+        }
+    }
     match head {
         Head::Response(r) => Ok((**r).clone()),
         Head::Script(s) => match script_value(s).as_object() {
@@ -216,10 +163,16 @@ pub fn event_to_js(evt: &mut Event, ctx: &mut Context) -> JsResult<JsValue> {
 
 /// Turns a head into a script object in place and returns it.
 pub fn touch_head(h: &mut Head, ctx: &mut Context) -> JsResult<JsValue> {
-    let v = head_to_js(h, ctx)?;
-    if matches!(h, Head::Request(_) | Head::Response(_)) {
-        *h = script_head(v.clone());
-    }
+    // The native head moves into the script object: nothing is copied.
+    let v = match std::mem::take(h) {
+        Head::Request(r) => HeadObject::wrap(NativeHead::Request(r), ctx)?,
+        Head::Response(r) => HeadObject::wrap(NativeHead::Response(r), ctx)?,
+        other => {
+            *h = other;
+            return head_to_js(h, ctx);
+        }
+    };
+    *h = script_head(v.clone());
     Ok(v)
 }
 

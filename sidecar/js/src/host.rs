@@ -19,6 +19,28 @@ pub struct HostHooks {
     pub restart: Rc<dyn Fn()>,
 }
 
+/// Boa's job executor, run only when a job is queued: after every callback the
+/// host runs pending jobs, and most callbacks queue none.
+#[derive(Default)]
+struct Jobs {
+    inner: Rc<boa_engine::job::SimpleJobExecutor>,
+    pending: std::cell::Cell<bool>,
+}
+
+impl boa_engine::job::JobExecutor for Jobs {
+    fn enqueue_job(self: Rc<Self>, job: boa_engine::job::Job, ctx: &mut Context) {
+        self.pending.set(true);
+        self.inner.clone().enqueue_job(job, ctx);
+    }
+
+    fn run_jobs(self: Rc<Self>, ctx: &mut Context) -> JsResult<()> {
+        if !self.pending.replace(false) {
+            return Ok(());
+        }
+        self.inner.clone().run_jobs(ctx)
+    }
+}
+
 thread_local! {
     static ENGINE: RefCell<Option<Context>> = const { RefCell::new(None) };
     static HOOKS: RefCell<Option<HostHooks>> = const { RefCell::new(None) };
@@ -27,7 +49,10 @@ thread_local! {
 /// Creates this thread's engine with every API object installed. Replaces an
 /// earlier engine of this thread (a reload starts from a clean realm).
 pub fn init_thread(hooks: HostHooks) -> Result<(), ScriptError> {
-    let mut ctx = Context::default();
+    let mut ctx = boa_engine::context::ContextBuilder::new()
+        .job_executor(Rc::new(Jobs::default()))
+        .build()
+        .map_err(|e| ScriptError::from_js(&e))?;
     HOOKS.with(|h| *h.borrow_mut() = Some(hooks));
     vars::reset_thread();
     crate::module::reset_thread();

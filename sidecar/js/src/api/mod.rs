@@ -8,6 +8,7 @@ pub mod algo;
 pub mod console;
 pub mod crypto;
 pub mod data;
+pub mod head;
 pub mod load_balancer;
 pub mod message;
 pub mod os;
@@ -21,6 +22,9 @@ const PRELUDE: &str = include_str!("prelude.js");
 /// Installs every global of PipyJS into a fresh engine.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<data::DataObject>()?;
+    ctx.register_global_class::<head::HeadObject>()?;
+    ctx.global_object()
+        .delete_property_or_throw(boa_engine::js_string!("HttpHead"), ctx)?;
     ctx.register_global_class::<message::MessageObject>()?;
     ctx.register_global_class::<message::MessageStartObject>()?;
     ctx.register_global_class::<message::MessageEndObject>()?;

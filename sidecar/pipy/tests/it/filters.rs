@@ -347,3 +347,31 @@ fn replace_stream_start_and_end_and_on_end() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn heads_read_edit_and_serialize_like_plain_objects() {
+    let (_p, port) = serve(|port| {
+        format!(
+        "pipy().listen({port}).demuxHTTP().to($=>$
+          .handleMessageStart(msg => (msg.head.headers['x-new'] = 'n', msg.head.path = msg.head.path + '/edited'))
+          .replaceMessage(msg => new Message({{ status: 200, headers: {{ 'set-cookie': ['a=1', 'b=2'] }} }}, JSON.stringify(msg.head))))"
+    )
+    });
+    let r = get(port, "/j");
+    let v = r.text();
+    assert!(
+        v.contains(r#""method":"GET""#) && v.contains(r#""path":"/j/edited""#),
+        "{v}"
+    );
+    assert!(
+        v.contains(r#""x-new":"n""#) && v.contains(r#""protocol":"HTTP/1.1""#),
+        "{v}"
+    );
+    let cookies: Vec<_> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+}
