@@ -101,7 +101,8 @@ CASES=(nginx-return pipy-serve nginx-proxy pipy-proxy pipy-routing)
 declare -A RS PS E
 for c in "${CASES[@]}"; do RS[$c]=""; PS[$c]=""; E[$c]=0; done
 
-for url in "${URL[@]}"; do taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s "$url" >/dev/null 2>&1 || true; done  # warm-up
+# Warm-up: 3 s each, so that allocators and the script engine reach steady state.
+for url in "${URL[@]}"; do taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d3s "$url" >/dev/null 2>&1 || true; done
 # Rounds interleave the scenarios so that drift of the machine hits all alike.
 for round in $(seq 1 "$ROUNDS"); do
   for c in "${CASES[@]}"; do
