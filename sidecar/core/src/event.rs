@@ -64,11 +64,12 @@ impl StreamError {
         }
     }
 
-    /// Parses a name as scripts spell it; unknown names map to `UnknownError`.
-    pub fn from_name(s: &str) -> Self {
+    /// Every error, in declaration order.
+    pub const ALL: [StreamError; 16] = {
         use StreamError::*;
         [
             NoError,
+            UnknownError,
             RuntimeError,
             ReadError,
             WriteError,
@@ -84,9 +85,14 @@ impl StreamError {
             BufferOverflow,
             ProtocolError,
         ]
-        .into_iter()
-        .find(|e| e.name() == s)
-        .unwrap_or(UnknownError)
+    };
+
+    /// Parses a name as scripts spell it; unknown names map to `UnknownError`.
+    pub fn from_name(s: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .unwrap_or(StreamError::UnknownError)
     }
 }
 
@@ -118,5 +124,18 @@ impl fmt::Debug for Event {
             Event::MessageEnd(_) => f.write_str("MessageEnd"),
             Event::StreamEnd(e) => write!(f, "StreamEnd({e:?})"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StreamError;
+
+    #[test]
+    fn names_round_trip() {
+        for e in StreamError::ALL {
+            assert_eq!(StreamError::from_name(e.name()), e);
+        }
+        assert_eq!(StreamError::from_name("Bogus"), StreamError::UnknownError);
     }
 }

@@ -346,6 +346,24 @@ macro_rules! balancer_class {
     };
 }
 
+fn set_target(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let obj = this_lb(this)?;
+    let id = args
+        .first()
+        .cloned()
+        .unwrap_or_default()
+        .to_string(ctx)?
+        .to_std_string_escaped();
+    let weight = match args.get(1) {
+        Some(v) if !v.is_undefined() => v.to_number(ctx)?,
+        _ => 1.0,
+    };
+    if let Some(mut lb) = obj.downcast_mut::<LoadBalancer>() {
+        lb.set(id, weight);
+    }
+    Ok(JsValue::undefined())
+}
+
 fn init_methods(class: &mut ClassBuilder<'_>) -> JsResult<()> {
     class
         .method(js_string!("next"), 3, NativeFunction::from_fn_ptr(next))
@@ -362,43 +380,16 @@ fn init_methods(class: &mut ClassBuilder<'_>) -> JsResult<()> {
                 }
             }),
         )
+        // `set(target, weight)`; `add(target)` is `set` with weight 1.
         .method(
             js_string!("set"),
             2,
-            NativeFunction::from_fn_ptr(|this, args, ctx| {
-                let obj = this_lb(this)?;
-                let id = args
-                    .first()
-                    .cloned()
-                    .unwrap_or_default()
-                    .to_string(ctx)?
-                    .to_std_string_escaped();
-                let w = match args.get(1) {
-                    Some(v) if !v.is_undefined() => v.to_number(ctx)?,
-                    _ => 1.0,
-                };
-                if let Some(mut lb) = obj.downcast_mut::<LoadBalancer>() {
-                    lb.set(id, w);
-                }
-                Ok(JsValue::undefined())
-            }),
+            NativeFunction::from_fn_ptr(set_target),
         )
         .method(
             js_string!("add"),
             1,
-            NativeFunction::from_fn_ptr(|this, args, ctx| {
-                let obj = this_lb(this)?;
-                let id = args
-                    .first()
-                    .cloned()
-                    .unwrap_or_default()
-                    .to_string(ctx)?
-                    .to_std_string_escaped();
-                if let Some(mut lb) = obj.downcast_mut::<LoadBalancer>() {
-                    lb.set(id, 1.0);
-                }
-                Ok(JsValue::undefined())
-            }),
+            NativeFunction::from_fn_ptr(set_target),
         );
     Ok(())
 }
