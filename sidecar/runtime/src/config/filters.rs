@@ -1,0 +1,322 @@
+//! Configuration methods that append filters: each parses the script's
+//! arguments into a filter template of `pipy-filters`.
+
+use super::{append, append_joint, arg, err, layout_arg, state_of, Method};
+use crate::options;
+use boa_engine::{js_string, Context, JsResult, JsValue};
+use pipy_core::Layout;
+use pipy_filters::{
+    branch, chain, connect, demux, demux_http, dump, handle, mux, mux_http, replace, serve_http,
+    Callback, SubLayout,
+};
+use std::rc::Rc;
+
+pub(super) fn m_link(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let sub = layout_arg(this, &arg(args, 0), ctx)?;
+    append(
+        this,
+        Rc::new(branch::BranchTemplate::new(
+            branch::Trigger::Stream,
+            vec![(None, sub)],
+        )),
+    )
+}
+
+pub(super) fn branch_arms(
+    this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<Vec<(Option<Callback>, SubLayout)>> {
+    let mut arms = Vec::new();
+    let mut i = 0;
+    while i + 1 < args.len() {
+        let layout = layout_arg(this, &args[i + 1], ctx)?;
+        arms.push((Some(Callback::new(args[i].clone(), "branch")), layout));
+        i += 2;
+    }
+    if i < args.len() {
+        arms.push((None, layout_arg(this, &args[i], ctx)?));
+    }
+    Ok(arms)
+}
+
+pub(super) fn branch_with(trigger: branch::Trigger) -> Method {
+    match trigger {
+        branch::Trigger::Stream => |this, args, ctx| {
+            // A branch on plain values is decided now and adds no filter.
+            let is_static = args
+                .iter()
+                .step_by(2)
+                .take(args.len() / 2)
+                .all(|c| !c.is_callable());
+            if is_static && args.len() >= 2 {
+                let mut i = 0;
+                while i + 1 < args.len() {
+                    if args[i].to_boolean() {
+                        return call_builder(this, &args[i + 1], ctx);
+                    }
+                    i += 2;
+                }
+                if i < args.len() {
+                    return call_builder(this, &args[i], ctx);
+                }
+                return Ok(());
+            }
+            let arms = branch_arms(this, args, ctx)?;
+            append(
+                this,
+                Rc::new(branch::BranchTemplate::new(branch::Trigger::Stream, arms)),
+            )
+        },
+        branch::Trigger::MessageStart => |this, args, ctx| {
+            let arms = branch_arms(this, args, ctx)?;
+            append(
+                this,
+                Rc::new(branch::BranchTemplate::new(
+                    branch::Trigger::MessageStart,
+                    arms,
+                )),
+            )
+        },
+        branch::Trigger::Message => |this, args, ctx| {
+            let arms = branch_arms(this, args, ctx)?;
+            append(
+                this,
+                Rc::new(branch::BranchTemplate::new(branch::Trigger::Message, arms)),
+            )
+        },
+    }
+}
+
+pub(super) fn call_builder(this: &JsValue, f: &JsValue, ctx: &mut Context) -> JsResult<()> {
+    let f = f
+        .as_callable()
+        .ok_or_else(|| err("a static branch needs builder functions"))?;
+    f.call(&JsValue::undefined(), std::slice::from_ref(this), ctx)?;
+    Ok(())
+}
+
+pub(super) fn m_fork(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a0 = arg(args, 0);
+    // Old form: fork('layout', startupValues).
+    if a0.is_string() {
+        let sub = layout_arg(this, &a0, ctx)?;
+        let init = args.get(1).map(|v| Callback::new(v.clone(), "fork"));
+        return append(this, Rc::new(branch::ForkTemplate::new(sub, init)));
+    }
+    let init = if a0.is_undefined() {
+        None
+    } else {
+        Some(Callback::new(a0, "fork"))
+    };
+    let sub = SubLayout::new();
+    append_joint(
+        this,
+        Rc::new(branch::ForkTemplate::new(sub.clone(), init)),
+        sub,
+    )
+}
+
+pub(super) fn m_demux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a0 = arg(args, 0);
+    if a0.is_string() {
+        let sub = layout_arg(this, &a0, ctx)?;
+        return append(this, Rc::new(demux_http::DemuxHttpTemplate::demux(sub)));
+    }
+    let sub = SubLayout::new();
+    append_joint(
+        this,
+        Rc::new(demux_http::DemuxHttpTemplate::demux(sub.clone())),
+        sub,
+    )
+}
+
+pub(super) fn m_demux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a0 = arg(args, 0);
+    if a0.is_string() {
+        let sub = layout_arg(this, &a0, ctx)?;
+        return append(this, Rc::new(demux::DemuxTemplate(sub)));
+    }
+    let sub = SubLayout::new();
+    append_joint(this, Rc::new(demux::DemuxTemplate(sub.clone())), sub)
+}
+
+pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let mut rest: &[JsValue] = args;
+    let mut sub = SubLayout::new();
+    let mut explicit = false;
+    if let Some(first) = args.first().filter(|v| v.is_string()) {
+        sub = layout_arg(this, first, ctx)?;
+        explicit = true;
+        rest = &args[1..];
+    }
+    let key = rest
+        .first()
+        .filter(|v| !v.is_undefined() && (!v.is_object() || v.is_callable()))
+        .map(|v| Callback::new(v.clone(), "mux"));
+    let t = Rc::new(mux::MuxTemplate::new(key, sub.clone()));
+    if explicit {
+        append(this, t)
+    } else {
+        append_joint(this, t, sub)
+    }
+}
+
+pub(super) fn m_serve_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let h = serve_http::Handler::from_js(arg(args, 0), ctx)?;
+    append(this, Rc::new(demux_http::DemuxHttpTemplate::serve(h)))
+}
+
+pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let mut rest: &[JsValue] = args;
+    let mut sub = SubLayout::new();
+    let mut explicit_layout = false;
+    // Old form: muxHTTP('layout', key?, options?).
+    if let Some(first) = args.first().filter(|v| v.is_string()) {
+        sub = layout_arg(this, first, ctx)?;
+        explicit_layout = true;
+        rest = &args[1..];
+    }
+    let mut key = None;
+    let mut opts = None;
+    for v in rest {
+        if v.is_callable() || (!v.is_object() && !v.is_undefined()) {
+            key = Some(Callback::new(v.clone(), "muxHTTP"));
+        } else if let Some(o) = v.as_object() {
+            opts = Some(o.clone());
+        }
+    }
+    let mut o = mux_http::MuxOptions::default();
+    if let Some(t) = options::duration(&options::get(opts.as_ref(), "maxIdle", ctx)?, ctx)? {
+        o.max_idle = t;
+    }
+    let mq = options::get(opts.as_ref(), "maxQueue", ctx)?;
+    if let Some(n) = mq.as_number() {
+        o.max_queue = n.max(0.0) as usize;
+    }
+    let t = Rc::new(mux_http::MuxHttpTemplate::new(key, sub.clone(), o));
+    if explicit_layout {
+        append(this, t)
+    } else {
+        append_joint(this, t, sub)
+    }
+}
+
+pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let target = Callback::new(arg(args, 0), "connect");
+    let opts = arg(args, 1).as_object();
+    let mut o = connect::ConnectOptions::default();
+    let g = |k: &str, ctx: &mut Context| options::get(opts.as_ref(), k, ctx);
+    o.connect_timeout = options::duration(&g("connectTimeout", ctx)?, ctx)?;
+    o.read_timeout = options::duration(&g("readTimeout", ctx)?, ctx)?;
+    o.idle_timeout = options::duration(&g("idleTimeout", ctx)?, ctx)?;
+    if let Some(n) = g("retryCount", ctx)?.as_number() {
+        o.retry_count = if n < 0.0 { u32::MAX } else { n as u32 };
+    }
+    o.retry_delay = options::duration(&g("retryDelay", ctx)?, ctx)?.unwrap_or_default();
+    append(this, Rc::new(connect::ConnectTemplate::new(target, o)))
+}
+
+pub(super) fn handler(kind: handle::Kind, replace_it: bool) -> Method {
+    use handle::Kind::*;
+    macro_rules! m {
+        ($k:expr, $r:expr) => {
+            |this, args, _ctx| {
+                let cb = Callback::new(arg(args, 0), if $r { "replace" } else { "handle" });
+                if $r {
+                    append(this, Rc::new(replace::ReplaceTemplate::new($k, cb)))
+                } else {
+                    append(this, Rc::new(handle::HandleTemplate::new($k, cb)))
+                }
+            }
+        };
+    }
+    match (kind, replace_it) {
+        (StreamStart, false) => m!(StreamStart, false),
+        (MessageStart, false) => m!(MessageStart, false),
+        (Data, false) => m!(Data, false),
+        (MessageBody, false) => m!(MessageBody, false),
+        (MessageEnd, false) => m!(MessageEnd, false),
+        (Message, false) => m!(Message, false),
+        (StreamEnd, false) => m!(StreamEnd, false),
+        (StreamStart, true) => m!(StreamStart, true),
+        (MessageStart, true) => m!(MessageStart, true),
+        (Data, true) => m!(Data, true),
+        (MessageBody, true) => m!(MessageBody, true),
+        (MessageEnd, true) => m!(MessageEnd, true),
+        (Message, true) => m!(Message, true),
+        (StreamEnd, true) => m!(StreamEnd, true),
+    }
+}
+
+/// Loads modules and returns the pipeline `name` ("" = entry) of each.
+pub(super) fn module_layouts(
+    list: &JsValue,
+    name: &str,
+    ctx: &mut Context,
+) -> JsResult<Vec<Layout>> {
+    let obj = list
+        .as_object()
+        .filter(|o| o.is_array())
+        .ok_or_else(|| err("expects an array of module paths"))?;
+    let n = obj.get(js_string!("length"), ctx)?.to_length(ctx)?;
+    let mut layouts = Vec::new();
+    for i in 0..n {
+        let path = obj.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped();
+        let (_, value) = pipy_js::module::load(&path, ctx).map_err(|e| err(e.message))?;
+        let st = state_of(&value)
+            .ok_or_else(|| err(format!("{path}: did not result in a Configuration")))?;
+        let layout = st
+            .borrow()
+            .named
+            .get(name)
+            .filter(|l| l.is_defined())
+            .cloned();
+        let layout = layout.ok_or_else(|| {
+            if name.is_empty() {
+                err(format!(
+                    "{path}: no entry pipeline (pipeline() with no name)"
+                ))
+            } else {
+                err(format!("{path}: no pipeline named '{name}'"))
+            }
+        })?;
+        layouts.push(layout);
+    }
+    Ok(layouts)
+}
+
+pub(super) fn m_chain(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a = arg(args, 0);
+    if a.is_undefined() {
+        return append(this, Rc::new(chain::ChainTemplate::next()));
+    }
+    let layouts = module_layouts(&a, "", ctx)?;
+    append(this, Rc::new(chain::ChainTemplate::start(layouts, "chain")))
+}
+
+pub(super) fn m_use(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let mut list = arg(args, 0);
+    if list.is_string() {
+        list = boa_engine::object::builtins::JsArray::from_iter([list], ctx).into();
+    }
+    let name = match args.get(1) {
+        Some(v) if !v.is_undefined() => v.to_string(ctx)?.to_std_string_escaped(),
+        _ => String::new(),
+    };
+    let layouts = module_layouts(&list, &name, ctx)?;
+    append(this, Rc::new(chain::ChainTemplate::start(layouts, "use")))
+}
+
+pub(super) fn m_dump(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a = arg(args, 0);
+    let tag = if a.is_undefined() {
+        String::new()
+    } else {
+        a.to_string(ctx)?.to_std_string_escaped()
+    };
+    append(
+        this,
+        Rc::new(dump::UtilTemplate::new(dump::Kind::Dump, tag)),
+    )
+}

@@ -1,0 +1,165 @@
+//! Configuration methods that start or shape pipeline layouts: `listen`,
+//! `pipeline`, `task`, `exit`, `to`, `export`, `import`, `repeat`.
+
+use super::{arg, err, layout_arg, state, Listen, Task, TaskWhen};
+use crate::options;
+use boa_engine::{js_string, Context, JsResult, JsValue};
+use pipy_core::Layout;
+use std::net::SocketAddr;
+
+pub(super) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let addr = parse_addr(&arg(args, 0), ctx)?;
+    let opts = arg(args, 1).as_object();
+    // Upstream's default: idle connections close after a minute.
+    let idle_timeout = match options::get(opts.as_ref(), "idleTimeout", ctx)? {
+        v if v.is_undefined() => Some(std::time::Duration::from_secs(60)),
+        v => options::duration(&v, ctx)?.filter(|d| !d.is_zero()),
+    };
+    let layout = Layout::new(format!("Listen on {addr}"));
+    layout.mark_defined();
+    let st = state(this)?;
+    let mut s = st.borrow_mut();
+    s.listens.push(Listen {
+        addr,
+        idle_timeout,
+        layout: layout.clone(),
+    });
+    s.current = Some(layout);
+    s.joint = None;
+    Ok(())
+}
+
+pub(super) fn m_pipeline(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a = arg(args, 0);
+    let name = if a.is_undefined() {
+        String::new()
+    } else {
+        a.to_string(ctx)?.to_std_string_escaped()
+    };
+    let st = state(this)?;
+    let mut s = st.borrow_mut();
+    let layout = s.named(&name);
+    if layout.is_defined() {
+        return Err(err(format!("duplicated pipeline name '{name}'")));
+    }
+    layout.mark_defined();
+    s.current = Some(layout);
+    s.joint = None;
+    Ok(())
+}
+
+pub(super) fn m_task(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a = arg(args, 0);
+    let when = if a.is_undefined() || a.is_null() {
+        TaskWhen::Once
+    } else if let Some(t) = options::duration(&a, ctx)? {
+        TaskWhen::Every(t)
+    } else {
+        let s = a.to_string(ctx)?.to_std_string_escaped();
+        if !s.starts_with("SIG") {
+            return Err(err(format!(
+                "task(): '{s}' is neither a duration nor a signal name"
+            )));
+        }
+        TaskWhen::Signal(s)
+    };
+    let layout = Layout::new("Task");
+    layout.mark_defined();
+    let st = state(this)?;
+    let mut s = st.borrow_mut();
+    s.tasks.push(Task {
+        layout: layout.clone(),
+        when,
+    });
+    s.current = Some(layout);
+    s.joint = None;
+    Ok(())
+}
+
+pub(super) fn m_exit(this: &JsValue, _args: &[JsValue], _ctx: &mut Context) -> JsResult<()> {
+    let layout = Layout::new("Exit");
+    layout.mark_defined();
+    let st = state(this)?;
+    let mut s = st.borrow_mut();
+    s.exits.push(layout.clone());
+    s.current = Some(layout);
+    s.joint = None;
+    Ok(())
+}
+
+pub(super) fn m_to(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let joint = state(this)?
+        .borrow_mut()
+        .joint
+        .take()
+        .ok_or_else(|| err("to() must follow a filter that starts sub-pipelines"))?;
+    let sub = layout_arg(this, &arg(args, 0), ctx)?;
+    if let Some(l) = sub.get() {
+        joint.set(l);
+    }
+    Ok(())
+}
+
+pub(super) fn m_export(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let module = state(this)?.borrow().module;
+    let ns = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
+    let vars = arg(args, 1)
+        .as_object()
+        .ok_or_else(|| err("export() expects an object of variables"))?;
+    let scope = pipy_js::module::scope(module).ok_or_else(|| err("no module scope"))?;
+    pipy_js::vars::export(module, &scope, &ns, &vars, ctx)
+}
+
+pub(super) fn m_import(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let module = state(this)?.borrow().module;
+    let spec = arg(args, 0)
+        .as_object()
+        .ok_or_else(|| err("import() expects an object"))?;
+    let scope = pipy_js::module::scope(module).ok_or_else(|| err("no module scope"))?;
+    pipy_js::vars::import(module, &scope, &spec, ctx)
+}
+
+pub(super) fn m_repeat(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let what = arg(args, 0);
+    let f = arg(args, 1);
+    let f = f
+        .as_callable()
+        .ok_or_else(|| err("repeat() expects a function"))?;
+    if let Some(n) = what.as_number() {
+        for i in 0..(n.max(0.0) as u32) {
+            f.call(
+                &JsValue::undefined(),
+                &[this.clone(), JsValue::from(i)],
+                ctx,
+            )?;
+        }
+        return Ok(());
+    }
+    let obj = what
+        .as_object()
+        .filter(|o| o.is_array())
+        .ok_or_else(|| err("repeat() expects a count or an array"))?;
+    let n = obj.get(js_string!("length"), ctx)?.to_length(ctx)?;
+    for i in 0..n {
+        let item = obj.get(i, ctx)?;
+        f.call(
+            &JsValue::undefined(),
+            &[this.clone(), item, JsValue::from(i as u32)],
+            ctx,
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn parse_addr(v: &JsValue, ctx: &mut Context) -> JsResult<SocketAddr> {
+    if let Some(n) = v.as_number() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], n as u16)));
+    }
+    let s = v.to_string(ctx)?.to_std_string_escaped();
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    let s2 = s.replace("localhost", "127.0.0.1");
+    s2.parse()
+        .map_err(|_| err(format!("invalid listening address '{s}'")))
+}

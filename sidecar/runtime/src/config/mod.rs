@@ -1,0 +1,316 @@
+//! The Configuration object `pipy({...})` returns, and what it builds.
+//!
+//! Each method parses its script arguments and appends a filter template to the
+//! layout being defined (`listen`, `pipeline`, `task`, or an anonymous one inside
+//! `$=>$...`). Joint filters (`demuxHTTP`, `muxHTTP`, `fork`) get their
+//! sub-pipeline from the `.to(...)` that follows them.
+
+mod filters;
+mod layouts;
+
+use boa_engine::{
+    js_string, Context, JsData, JsError, JsNativeError, JsObject, JsResult, JsValue, NativeFunction,
+};
+use boa_gc::{Finalize, Trace};
+use filters::*;
+use layouts::*;
+use pipy_core::{FilterTemplate, Layout};
+use pipy_filters::{branch, dump, handle, http_codec, Callback, SubLayout};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+/// A port the script listens on, with its pipeline.
+#[derive(Clone, Debug)]
+pub struct Listen {
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// Close a connection with no traffic either way for this long.
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Pipeline for each accepted connection.
+    pub layout: Layout,
+}
+
+/// When a task pipeline runs.
+#[derive(Clone, Debug)]
+pub enum TaskWhen {
+    /// Once, when the worker starts.
+    Once,
+    /// Every so often (the next run waits for the previous one to end).
+    Every(std::time::Duration),
+    /// When the process receives this signal (`SIGHUP`, `SIGINT`, ...).
+    Signal(String),
+}
+
+/// A pipeline started by the worker itself.
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// The pipeline.
+    pub layout: Layout,
+    /// When it runs.
+    pub when: TaskWhen,
+}
+
+/// What a module's Configuration defines.
+#[derive(Default)]
+pub struct ConfigState {
+    /// Module id in the host.
+    pub module: usize,
+    /// Listening ports.
+    pub listens: Vec<Listen>,
+    /// Pipelines the worker starts by itself.
+    pub tasks: Vec<Task>,
+    /// Pipelines run when the process is exiting.
+    pub exits: Vec<Layout>,
+    /// Named pipelines, including ones only referred to so far.
+    pub named: HashMap<String, Layout>,
+    current: Option<Layout>,
+    joint: Option<SubLayout>,
+}
+
+impl ConfigState {
+    /// Names referred to (`link('x')`, `.to('x')`) but never defined.
+    pub fn undefined_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .named
+            .iter()
+            .filter(|(_, l)| !l.is_defined())
+            .map(|(n, _)| n.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn named(&mut self, name: &str) -> Layout {
+        self.named
+            .entry(name.to_string())
+            .or_insert_with(|| Layout::new(name))
+            .clone()
+    }
+}
+
+/// The Rust side of a Configuration object.
+#[derive(Trace, Finalize, JsData)]
+pub struct ConfigObject {
+    /// Shared with the runtime once the module has loaded.
+    #[unsafe_ignore_trace]
+    pub state: Rc<RefCell<ConfigState>>,
+}
+
+/// The state behind a script value, if it is a Configuration.
+pub fn state_of(v: &JsValue) -> Option<Rc<RefCell<ConfigState>>> {
+    v.as_object()?
+        .downcast_ref::<ConfigObject>()
+        .map(|c| c.state.clone())
+}
+
+pub(super) fn err(msg: impl Into<String>) -> JsError {
+    JsNativeError::typ().with_message(msg.into()).into()
+}
+
+pub(super) fn state(this: &JsValue) -> JsResult<Rc<RefCell<ConfigState>>> {
+    state_of(this).ok_or_else(|| err("not a Configuration"))
+}
+
+pub(super) fn arg(args: &[JsValue], i: usize) -> JsValue {
+    args.get(i).cloned().unwrap_or_default()
+}
+
+pub(super) fn append(this: &JsValue, t: Rc<dyn FilterTemplate>) -> JsResult<()> {
+    let st = state(this)?;
+    let st = st.borrow();
+    let layout = st.current.as_ref().ok_or_else(|| {
+        err(format!(
+            "{}() needs a pipeline: call listen(), pipeline() or task() first",
+            t.name()
+        ))
+    })?;
+    layout.append(t);
+    Ok(())
+}
+
+pub(super) fn append_joint(
+    this: &JsValue,
+    t: Rc<dyn FilterTemplate>,
+    sub: SubLayout,
+) -> JsResult<()> {
+    append(this, t)?;
+    state(this)?.borrow_mut().joint = Some(sub);
+    Ok(())
+}
+
+/// A sub-pipeline argument: a pipeline name or a `$=>$...` builder function.
+pub(super) fn layout_arg(this: &JsValue, v: &JsValue, ctx: &mut Context) -> JsResult<SubLayout> {
+    let st = state(this)?;
+    if let Some(f) = v.as_callable() {
+        let layout = Layout::new("");
+        layout.mark_defined();
+        let (saved_cur, saved_joint) = {
+            let mut s = st.borrow_mut();
+            (s.current.replace(layout.clone()), s.joint.take())
+        };
+        let r = f.call(&JsValue::undefined(), std::slice::from_ref(this), ctx);
+        {
+            let mut s = st.borrow_mut();
+            s.current = saved_cur;
+            s.joint = saved_joint;
+        }
+        r?;
+        return Ok(SubLayout::of(layout));
+    }
+    if v.is_undefined() || v.is_null() {
+        return Ok(SubLayout::new());
+    }
+    let name = v.to_string(ctx)?.to_std_string_escaped();
+    let layout = st.borrow_mut().named(&name);
+    Ok(SubLayout::of(layout))
+}
+
+pub(super) type Method = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<()>;
+
+fn method_table() -> Vec<(&'static str, Method)> {
+    use handle::Kind::*;
+    let mut v: Vec<(&'static str, Method)> = vec![
+        ("listen", m_listen),
+        ("pipeline", m_pipeline),
+        ("task", m_task),
+        ("exit", m_exit),
+        ("to", m_to),
+        ("export", m_export),
+        ("import", m_import),
+        ("link", m_link),
+        ("chain", m_chain),
+        ("use", m_use),
+        ("repeat", m_repeat),
+        ("branch", branch_with(branch::Trigger::Stream)),
+        (
+            "branchMessageStart",
+            branch_with(branch::Trigger::MessageStart),
+        ),
+        ("branchMessage", branch_with(branch::Trigger::Message)),
+        ("fork", m_fork),
+        ("demux", m_demux),
+        ("mux", m_mux),
+        ("demuxHTTP", m_demux_http),
+        ("serveHTTP", m_serve_http),
+        ("muxHTTP", m_mux_http),
+        ("connect", m_connect),
+        ("decodeHTTPRequest", |t, _, _| {
+            append(
+                t,
+                Rc::new(http_codec::DecodeTemplate(http_codec::Side::Request)),
+            )
+        }),
+        ("decodeHTTPResponse", |t, _, _| {
+            append(
+                t,
+                Rc::new(http_codec::DecodeTemplate(http_codec::Side::Response)),
+            )
+        }),
+        ("encodeHTTPRequest", |t, _, _| {
+            append(
+                t,
+                Rc::new(http_codec::EncodeTemplate(http_codec::Side::Request)),
+            )
+        }),
+        ("encodeHTTPResponse", |t, _, _| {
+            append(
+                t,
+                Rc::new(http_codec::EncodeTemplate(http_codec::Side::Response)),
+            )
+        }),
+        ("dump", m_dump),
+        ("print", |t, _, _| {
+            append(
+                t,
+                Rc::new(dump::UtilTemplate::new(dump::Kind::Print, String::new())),
+            )
+        }),
+        ("dummy", |t, _, _| {
+            append(
+                t,
+                Rc::new(dump::UtilTemplate::new(dump::Kind::Dummy, String::new())),
+            )
+        }),
+        ("onStart", |t, a, _| {
+            append(
+                t,
+                Rc::new(dump::HookTemplate::new(
+                    true,
+                    Callback::new(arg(a, 0), "onStart"),
+                )),
+            )
+        }),
+        ("onEnd", |t, a, _| {
+            append(
+                t,
+                Rc::new(dump::HookTemplate::new(
+                    false,
+                    Callback::new(arg(a, 0), "onEnd"),
+                )),
+            )
+        }),
+    ];
+    for k in [
+        StreamStart,
+        MessageStart,
+        Data,
+        MessageBody,
+        MessageEnd,
+        Message,
+        StreamEnd,
+    ] {
+        let (h, r): (&'static str, &'static str) = match k {
+            StreamStart => ("handleStreamStart", "replaceStreamStart"),
+            MessageStart => ("handleMessageStart", "replaceMessageStart"),
+            Data => ("handleData", "replaceData"),
+            MessageBody => ("handleMessageBody", "replaceMessageBody"),
+            MessageEnd => ("handleMessageEnd", "replaceMessageEnd"),
+            Message => ("handleMessage", "replaceMessage"),
+            StreamEnd => ("handleStreamEnd", "replaceStreamEnd"),
+        };
+        v.push((h, handler(k, false)));
+        v.push((r, handler(k, true)));
+    }
+    v
+}
+
+thread_local! {
+    static METHODS: Vec<(&'static str, Method)> = method_table();
+}
+
+#[derive(Clone, Trace, Finalize)]
+struct MethodIndex(usize);
+
+/// Creates the Configuration object for a module (the host's
+/// `make_configuration` hook).
+pub fn make_configuration(ctx: &mut Context, module: usize) -> JsResult<JsValue> {
+    let state = Rc::new(RefCell::new(ConfigState {
+        module,
+        ..Default::default()
+    }));
+    let obj = JsObject::from_proto_and_data(
+        Some(ctx.intrinsics().constructors().object().prototype()),
+        ConfigObject { state },
+    );
+    let names: Vec<&'static str> = METHODS.with(|m| m.iter().map(|(n, _)| *n).collect());
+    for (i, name) in names.into_iter().enumerate() {
+        let f = NativeFunction::from_copy_closure_with_captures(
+            |this, args, idx: &MethodIndex, ctx| {
+                let m = METHODS.with(|m| m[idx.0].1);
+                m(this, args, ctx)?;
+                Ok(this.clone())
+            },
+            MethodIndex(i),
+        )
+        .to_js_function(ctx.realm());
+        obj.set(js_string!(name), f, false, ctx)?;
+    }
+    Ok(obj.into())
+}
+
+/// Names of every Configuration method (for error messages and docs).
+pub fn method_names() -> Vec<&'static str> {
+    METHODS.with(|m| m.iter().map(|(n, _)| *n).collect())
+}
