@@ -194,6 +194,7 @@ impl DemuxHttp {
                 }
             }
             Event::MessageEnd(tail) => {
+                let only = self.streams.len() == 1;
                 let Some(s) = self.streams.back_mut() else {
                     return;
                 };
@@ -203,6 +204,20 @@ impl DemuxHttp {
                 } else if let (Target::Serve(h), Some((head, body))) =
                     (&self.target, s.request.take())
                 {
+                    // Fast path: a constant answer to the only request in flight
+                    // goes out as bytes encoded once.
+                    if let Handler::Fixed(f) = h {
+                        if only
+                            && !s.is_head
+                            && !s.close_after
+                            && s.version == Version::Http11
+                            && f.keeps_alive()
+                        {
+                            out.push(Event::Data(f.wire()));
+                            self.streams.pop_front();
+                            return;
+                        }
+                    }
                     let key = s.key;
                     let events = h.respond(head, body, out.context());
                     for e in events {

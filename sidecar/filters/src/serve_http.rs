@@ -9,11 +9,51 @@ use pipy_core::{Context, Data, Event, Head, ResponseHead};
 use pipy_js::convert;
 use std::rc::Rc;
 
+/// A constant response, with its HTTP/1.1 encoding made once and shared by
+/// every keep-alive request that gets it.
+pub struct Fixed {
+    head: ResponseHead,
+    body: Data,
+    wire: std::cell::OnceCell<Data>,
+}
+
+impl Fixed {
+    /// The response as bytes on the wire, for an HTTP/1.1 keep-alive request
+    /// other than HEAD.
+    pub(crate) fn wire(&self) -> Data {
+        self.wire
+            .get_or_init(|| {
+                let mut enc = pipy_codec::http1::Encoder::response();
+                let mut out = Data::new();
+                let mut head = self.head.clone();
+                head.version = pipy_core::Version::Http11;
+                let mut push = |d: Data| out.push(d);
+                enc.encode(
+                    Event::MessageStart(Head::Response(Box::new(head))),
+                    &mut push,
+                );
+                if !self.body.is_empty() {
+                    enc.encode(Event::Data(self.body.clone()), &mut push);
+                }
+                enc.encode(Event::MessageEnd(Head::None), &mut push);
+                // One chunk, so a write is one system call with no copying.
+                Data::from(out.to_bytes())
+            })
+            .clone()
+    }
+
+    /// Whether the wire form may stand for this response (it does not ask to
+    /// close the connection).
+    pub(crate) fn keeps_alive(&self) -> bool {
+        !pipy_codec::http1::wants_close(pipy_core::Version::Http11, &self.head.headers)
+    }
+}
+
 /// What `serveHTTP` answers with.
 #[derive(Clone)]
 pub enum Handler {
     /// The same response every time.
-    Fixed(Rc<(ResponseHead, Data)>),
+    Fixed(Rc<Fixed>),
     /// A function of the request Message returning the response Message.
     Function(Callback),
 }
@@ -35,16 +75,22 @@ impl Handler {
                 _ => {}
             }
         }
-        Ok(Handler::Fixed(Rc::new((head, body))))
+        Ok(Handler::Fixed(Rc::new(Fixed {
+            head,
+            body,
+            wire: std::cell::OnceCell::new(),
+        })))
     }
 
     /// The response events for one request.
     pub(crate) fn respond(&self, mut head: Head, body: Data, ctx: &Rc<Context>) -> Vec<Event> {
         match self {
             Handler::Fixed(r) => {
-                let mut v = vec![Event::MessageStart(Head::Response(Box::new(r.0.clone())))];
-                if !r.1.is_empty() {
-                    v.push(Event::Data(r.1.clone()));
+                let mut v = vec![Event::MessageStart(Head::Response(Box::new(
+                    r.head.clone(),
+                )))];
+                if !r.body.is_empty() {
+                    v.push(Event::Data(r.body.clone()));
                 }
                 v.push(Event::MessageEnd(Head::None));
                 v
