@@ -67,6 +67,9 @@ pub struct Encoder {
     body: Data,
     /// For each announced request, whether it was a `HEAD`.
     head_requests: VecDeque<bool>,
+    /// Answering HEAD with a body in hand: it is measured for `Content-Length`
+    /// (as a GET would get) and never sent.
+    head_only: bool,
     must_close: bool,
     scratch: BytesMut,
 }
@@ -90,6 +93,7 @@ impl Encoder {
             msg: None,
             body: Data::new(),
             head_requests: VecDeque::new(),
+            head_only: false,
             must_close: false,
             scratch: BytesMut::new(),
         }
@@ -119,6 +123,7 @@ impl Encoder {
         self.body = Data::new();
         self.head_requests.clear();
         self.must_close = false;
+        self.head_only = false;
     }
 
     /// Encodes one event, pushing the bytes it produces (if any) to `out`.
@@ -159,6 +164,15 @@ impl Encoder {
             let final_response = h.status >= 200 || h.status == 101;
             let is_head = final_response && self.head_requests.pop_front().unwrap_or(false);
             let framing = match h.status {
+                _ if is_head
+                    && content_length(&h.headers).is_none()
+                    && h.status >= 200
+                    && h.status != 204
+                    && h.status != 304 =>
+                {
+                    self.head_only = true;
+                    None
+                }
                 _ if is_head => Some(Framing::KeepLength),
                 100..=199 | 204 | 304 => Some(Framing::Nothing),
                 _ => None,
@@ -206,6 +220,13 @@ impl Encoder {
 
     fn end(&mut self, out: &mut dyn FnMut(Data)) {
         match std::mem::replace(&mut self.state, State::Idle) {
+            State::Buffering if self.head_only => {
+                self.head_only = false;
+                let len = std::mem::take(&mut self.body).len() as u64;
+                if let Some(msg) = self.msg.take() {
+                    out(self.head_bytes(&msg, Framing::Length(len)).into());
+                }
+            }
             State::Buffering => {
                 let body = std::mem::take(&mut self.body);
                 let len = body.len() as u64;
@@ -233,6 +254,13 @@ impl Encoder {
     /// was held back.
     fn start_streaming(&mut self, out: &mut dyn FnMut(Data)) {
         let Some(msg) = self.msg.take() else { return };
+        if std::mem::take(&mut self.head_only) {
+            // Too big to measure cheaply: the head goes without a length.
+            self.body = Data::new();
+            out(self.head_bytes(&msg, Framing::KeepLength).into());
+            self.state = State::NoBody;
+            return;
+        }
         let (given_length, http10_response) = match &msg {
             Msg::Request(h) => (content_length(&h.headers), false),
             Msg::Response(h) => (content_length(&h.headers), h.version == Version::Http10),

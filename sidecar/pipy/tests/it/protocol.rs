@@ -199,3 +199,30 @@ fn idle_connections_close_after_the_listen_idle_timeout() {
         "{waited:?}"
     );
 }
+
+#[test]
+fn a_fixed_response_is_right_on_every_path() {
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!("pipy().listen({port}).serveHTTP(new Message({{ headers: {{ 'x-fixed': '1' }} }}, 'fixed'))"),
+        &[port],
+    );
+    let mut c = Conn::open(port);
+    // Alone (the encoded-once fast path), then pipelined with a HEAD in between.
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!(
+        (r.text().as_str(), r.header("x-fixed")),
+        ("fixed", Some("1"))
+    );
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.read(false).text(), "fixed");
+    let h = c.read(true);
+    assert_eq!(h.header("content-length"), Some("5"));
+    assert_eq!(c.read(false).text(), "fixed");
+    // HTTP/1.0 gets an HTTP/1.0 answer and a close.
+    c.send(b"GET / HTTP/1.0\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!(r.text(), "fixed");
+    assert!(c.is_closed());
+}

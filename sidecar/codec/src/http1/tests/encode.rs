@@ -227,6 +227,31 @@ fn bodiless_responses() {
 }
 
 #[test]
+fn head_responses_without_a_length_get_the_measured_one() {
+    let mut enc = Encoder::response();
+    enc.expect_head_response(true);
+    enc.expect_head_response(false);
+    let out = encode(
+        &mut enc,
+        vec![
+            start_res(res(200, "", &[])),
+            data(b"twelve bytes"),
+            end(),
+            start_res(res(200, "", &[])),
+            data(b"after"),
+            end(),
+        ],
+    );
+    assert_eq!(
+        text(&out),
+        [
+            "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nafter",
+        ]
+    );
+}
+
+#[test]
 fn unsafe_head_content_cannot_inject_bytes() {
     let head = req(
         "GET",
