@@ -189,6 +189,9 @@ pub struct Inner {
     busy: Cell<bool>,
     scratch: RefCell<(Vec<Event>, Vec<Event>)>,
     chain: Option<Rc<Chain>>,
+    /// A value given by whoever started the pipeline (`fork`'s startup value),
+    /// for its `onStart` handler.
+    start: RefCell<Option<Rc<dyn std::any::Any>>>,
 }
 
 /// A running chain of filter instances with its own context.
@@ -220,6 +223,7 @@ impl Pipeline {
             busy: Cell::new(false),
             scratch: RefCell::new((Vec::new(), Vec::new())),
             chain,
+            start: RefCell::new(None),
         }))
     }
 
@@ -236,6 +240,12 @@ impl Pipeline {
     /// Redirects the pipeline's output.
     pub fn set_output(&self, target: EventTarget) {
         *self.0.output.borrow_mut() = target;
+    }
+
+    /// Gives the pipeline a startup value, seen by its filters through
+    /// [`Output::start_value`].
+    pub fn set_start_value(&self, v: Rc<dyn std::any::Any>) {
+        *self.0.start.borrow_mut() = Some(v);
     }
 
     /// A target feeding this pipeline's first stage, not keeping it alive.
@@ -350,6 +360,11 @@ impl Output<'_> {
             (self.pipeline.context.clone(), self.pipeline.chain.clone())
         };
         Pipeline::with_chain(layout, ctx, self.reply_target(key), chain)
+    }
+
+    /// The startup value of this filter's pipeline, if it was given one.
+    pub fn start_value(&self) -> Option<Rc<dyn std::any::Any>> {
+        self.pipeline.start.borrow().clone()
     }
 
     /// The chain step this filter's pipeline runs, if any.

@@ -210,33 +210,45 @@ struct Fork {
     forks: Option<Vec<Pipeline>>,
 }
 
+impl Fork {
+    /// The startup values, one per sub-pipeline; `None` for the single
+    /// sub-pipeline of a fork without values.
+    fn startup_values(&self, out: &Output<'_>) -> Option<Vec<JsValue>> {
+        let c = self.count.as_ref()?;
+        let v = c.eval(&[], out.context())?;
+        js(|ctx| {
+            let o = v.as_object().filter(|o| o.is_array())?;
+            let n = o
+                .get(boa_engine::js_string!("length"), ctx)
+                .ok()?
+                .to_length(ctx)
+                .ok()?;
+            (0..n).map(|i| o.get(i, ctx).ok()).collect()
+        })
+    }
+}
+
 impl Filter for Fork {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if self.forks.is_none() {
-            let n = match &self.count {
-                None => 1,
-                Some(c) => match c.eval(&[], out.context()) {
-                    Some(v) => js(|ctx| {
-                        v.as_object()
-                            .filter(|o| o.is_array())
-                            .and_then(|o| o.get(boa_engine::js_string!("length"), ctx).ok())
-                            .and_then(|l| l.as_number())
-                            .map(|n| n as usize)
-                            .unwrap_or(1)
-                    }),
-                    None => 0,
-                },
-            };
-            let forks = match self.sub.get() {
-                Some(l) => (0..n)
-                    .map(|i| {
+            let forks = match (self.sub.get(), self.startup_values(out)) {
+                (None, _) => Vec::new(),
+                // Without startup values the one sub-pipeline shares the context.
+                (Some(l), None) => vec![out.sub_pipeline(&l, false, 0)],
+                // With them, each gets a context of its own and its value.
+                (Some(l), Some(values)) => values
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| {
                         let p = out.sub_pipeline(&l, true, i as u64);
-                        p.set_output(pipy_core::EventTarget::Discard);
+                        p.set_start_value(std::rc::Rc::new(v));
                         p
                     })
                     .collect(),
-                None => Vec::new(),
             };
+            for p in &forks {
+                p.set_output(pipy_core::EventTarget::Discard);
+            }
             self.forks = Some(forks);
         }
         for p in self.forks.iter().flatten() {

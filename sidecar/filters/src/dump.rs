@@ -131,7 +131,14 @@ impl Filter for Hook {
     fn process(&mut self, mut evt: Event, out: &mut Output<'_>) {
         if self.at_start && !self.fired {
             self.fired = true;
-            let arg = js(|ctx| convert::event_to_js(&mut evt, ctx)).ok();
+            // A forked pipeline's startup value, else the first event.
+            let start = out
+                .start_value()
+                .and_then(|v| v.downcast_ref::<boa_engine::JsValue>().cloned());
+            let arg = match start {
+                Some(v) => Some(v),
+                None => js(|ctx| convert::event_to_js(&mut evt, ctx)).ok(),
+            };
             let args: Vec<_> = arg.into_iter().collect();
             match self.callback.eval(&args, out.context()) {
                 Some(v) => {

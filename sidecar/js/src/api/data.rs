@@ -289,8 +289,11 @@ impl Class for DataObject {
                     } else {
                         Some(enc.as_str())
                     };
-                    let d = to_bytes(args.first().unwrap_or(&JsValue::undefined()), enc, ctx)?;
-                    new_data(d, ctx)
+                    // Unlike the constructor, text that does not decode gives null.
+                    match to_bytes(args.first().unwrap_or(&JsValue::undefined()), enc, ctx) {
+                        Ok(d) => new_data(d, ctx),
+                        Err(_) => Ok(JsValue::null()),
+                    }
                 }),
             );
         let size = NativeFunction::from_fn_ptr(|this, _, _| {

@@ -23,6 +23,13 @@ fn data_constructors_and_encodings() {
     assert_eq!(eval("new Data([104, 105]).toString()"), r#""hi""#);
     assert_eq!(eval("new Data('abc').toArray()"), "[97,98,99]");
     assert_eq!(eval("Data.from('hi').toString('hex')"), r#""6869""#);
+    assert_eq!(eval("Data.from('zz', 'hex')"), "null");
+    assert_eq!(
+        eval(
+            "((e = '') => { try { new Data('zz', 'hex') } catch (x) { e = 'threw' } return e })()"
+        ),
+        r#""threw""#
+    );
     assert_eq!(eval("new Data(new Data('copy')).toString()"), r#""copy""#);
 }
 

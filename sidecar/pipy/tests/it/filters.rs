@@ -375,3 +375,22 @@ fn heads_read_edit_and_serialize_like_plain_objects() {
         .collect();
     assert_eq!(cookies, ["a=1", "b=2"]);
 }
+
+#[test]
+fn fork_startup_values_reach_on_start() {
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).demuxHTTP().to($=>$
+              .fork(() => ['a', 'b']).to($=>$.onStart(v => (console.log('forked', v), new StreamEnd)))
+              .replaceMessage(new Message('ok')))"
+        ),
+        &[port],
+    );
+    assert_eq!(get(port, "/").text(), "ok");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !(p.stderr_text().contains("forked a") && p.stderr_text().contains("forked b")) {
+        assert!(std::time::Instant::now() < deadline, "{}", p.stderr_text());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
