@@ -1,10 +1,12 @@
-// Configuration: routes and services read from config.json.
+// Configuration: routes and services come from config.json, evaluated once with
+// pipy.solve() (upstream's tutorial reads it with JSON.decode(pipy.load(...)),
+// which works here too).
 //   pipy examples/02-echo/main.js &
 //   pipy examples/06-configuration/main.js
 //   curl localhost:8000/hi     -> Hi, there!
 //   curl localhost:8000/echo -d 'hello'   -> hello
 ((
-  config = JSON.decode(pipy.load('config.json')),
+  config = pipy.solve('config.json'),
   router = new algo.URLRouter(config.routes),
   services = Object.fromEntries(
     Object.entries(config.services).map(
