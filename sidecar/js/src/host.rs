@@ -3,14 +3,13 @@
 use crate::{api, vars, ScriptError};
 use boa_engine::{Context, JsResult, JsValue};
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::rc::Rc;
 
 /// What the host asks of the runtime that embeds it.
 #[derive(Clone)]
 pub struct HostHooks {
-    /// Root folder of the codebase: relative paths in scripts resolve here.
-    pub base_dir: PathBuf,
+    /// The codebase's files: module paths and `pipy.load` resolve here.
+    pub codebase: std::sync::Arc<dyn crate::codebase::Codebase>,
     /// Builds the Configuration object `pipy({...})` returns, for a module id.
     pub make_configuration: fn(&mut Context, usize) -> JsResult<JsValue>,
     /// `pipy.exit(code)`.

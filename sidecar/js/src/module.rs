@@ -9,7 +9,7 @@ use crate::{host, vars, ScriptError};
 use boa_engine::{Context, JsObject, JsResult, JsValue, Source};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 struct ModuleEntry {
     path: String,
@@ -41,20 +41,19 @@ pub fn begin_reload() {
     SOLVED.with(|m| m.borrow_mut().clear());
 }
 
-/// Resolves a script path against the codebase root (absolute paths stay).
-pub fn resolve_path(path: &str) -> PathBuf {
-    let p = Path::new(path.trim_start_matches("./"));
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        host::hooks().base_dir.join(p)
-    }
+/// Reads a file of the codebase.
+pub fn read_file(path: &str) -> Option<Vec<u8>> {
+    host::hooks().codebase.read(path)
 }
 
 fn read_source(path: &str) -> Result<String, ScriptError> {
-    let full = resolve_path(path);
-    std::fs::read_to_string(&full)
-        .map_err(|e| ScriptError::new(format!("{}: cannot read: {e}", full.display())))
+    let bytes = read_file(path).ok_or_else(|| {
+        ScriptError::new(format!(
+            "{path}: cannot read (codebase {})",
+            host::hooks().codebase.describe()
+        ))
+    })?;
+    String::from_utf8(bytes).map_err(|_| ScriptError::new(format!("{path}: not UTF-8 text")))
 }
 
 /// Removes a trailing `;` so a module written as a statement still reads as one
@@ -96,7 +95,7 @@ pub fn load_with_source(
     source: Option<&str>,
     ctx: &mut Context,
 ) -> Result<(usize, JsValue), ScriptError> {
-    let key = path.trim_start_matches("./").to_string();
+    let key = crate::codebase::normalize(path).to_string();
     if let Some(id) = BY_PATH.with(|b| b.borrow().get(&key).copied()) {
         let value = MODULES.with(|m| m.borrow()[id].value.clone());
         return match value {
@@ -145,7 +144,7 @@ fn evaluate(path: &str, wrapped: &str, scope: &JsObject, ctx: &mut Context) -> J
 
 /// `pipy.solve(path)`: evaluates a file as one expression, once per path.
 pub fn solve(path: &str, ctx: &mut Context) -> JsResult<JsValue> {
-    let key = path.trim_start_matches("./").to_string();
+    let key = crate::codebase::normalize(path).to_string();
     if let Some(v) = SOLVED.with(|s| s.borrow().get(&key).cloned()) {
         return Ok(v);
     }

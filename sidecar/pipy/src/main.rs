@@ -124,7 +124,7 @@ fn run(cli: Cli) -> Result<i32> {
         pipy_runtime::RunOptions {
             entry,
             eval,
-            base_dir,
+            codebase: Arc::new(pipy_js::codebase::DirCodebase::new(base_dir)),
             threads,
             reuse_port: cli.reuse_port,
             drain_timeout: Duration::from_secs(10),

@@ -9,7 +9,6 @@ use pipy_js::HostHooks;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
@@ -17,14 +16,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// What to run.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RunOptions {
-    /// Entry script path (relative to `base_dir`), or a name for `eval`.
+    /// Entry script path in the codebase, or a name for `eval`.
     pub entry: String,
     /// Script source given on the command line (`-e`), instead of the file.
     pub eval: Option<String>,
-    /// Root folder of the codebase.
-    pub base_dir: PathBuf,
+    /// The codebase's files.
+    pub codebase: Arc<dyn pipy_js::codebase::Codebase>,
     /// Number of worker threads.
     pub threads: usize,
     /// Share listening ports across processes too.
@@ -247,7 +246,7 @@ fn worker(
         } = signals;
         let code = exit_code.clone();
         let hooks = HostHooks {
-            base_dir: opts.base_dir.clone(),
+            codebase: opts.codebase.clone(),
             make_configuration: config::make_configuration,
             exit: Rc::new(move |c| {
                 code.store(c, Ordering::SeqCst);

@@ -17,10 +17,10 @@ fn path_arg(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
 
 fn load(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let path = path_arg(args, ctx)?;
-    match std::fs::read(module::resolve_path(&path)) {
-        Ok(bytes) => super::data::new_data(bytes.into(), ctx),
+    match module::read_file(&path) {
+        Some(bytes) => super::data::new_data(bytes.into(), ctx),
         // Upstream answers null for a file that is not there.
-        Err(_) => Ok(JsValue::null()),
+        None => Ok(JsValue::null()),
     }
 }
 

@@ -1,0 +1,97 @@
+//! Where a codebase's files come from: a folder on disk (`pipy main.js`) or a
+//! set of files held in memory (downloaded from a repo by a worker).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Read access to the files of one codebase version.
+pub trait Codebase: Send + Sync {
+    /// The bytes of a file, by its path in the codebase (`main.js`,
+    /// `/plugins/a.js` and `./plugins/a.js` name files under the root).
+    fn read(&self, path: &str) -> Option<Vec<u8>>;
+
+    /// Where the files come from, for messages.
+    fn describe(&self) -> String;
+}
+
+/// Normalizes a script path to the form `dir/file.js`.
+pub fn normalize(path: &str) -> &str {
+    path.trim_start_matches("./").trim_start_matches('/')
+}
+
+/// A codebase in a folder.
+pub struct DirCodebase {
+    root: PathBuf,
+}
+
+impl DirCodebase {
+    /// The codebase rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+}
+
+impl Codebase for DirCodebase {
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        // An absolute path that exists is a file of the machine (scripts run
+        // from disk may name one); anything else is under the root.
+        let p = Path::new(path);
+        if p.is_absolute() {
+            if let Ok(b) = std::fs::read(p) {
+                return Some(b);
+            }
+        }
+        std::fs::read(self.root.join(normalize(path))).ok()
+    }
+
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+}
+
+/// A codebase held in memory.
+#[derive(Default)]
+pub struct MemoryCodebase {
+    files: HashMap<String, Vec<u8>>,
+    name: String,
+}
+
+impl MemoryCodebase {
+    /// An empty codebase described as `name` in messages.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            files: HashMap::new(),
+            name: name.into(),
+        }
+    }
+
+    /// Adds or replaces a file.
+    pub fn insert(&mut self, path: &str, content: impl Into<Vec<u8>>) {
+        self.files.insert(normalize(path).to_string(), content.into());
+    }
+}
+
+impl Codebase for MemoryCodebase {
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        self.files.get(normalize(path)).cloned()
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_the_same_file_in_every_form() {
+        let mut m = MemoryCodebase::new("mem");
+        m.insert("/plugins/a.js", "A");
+        for p in ["plugins/a.js", "/plugins/a.js", "./plugins/a.js"] {
+            assert_eq!(m.read(p).as_deref(), Some(&b"A"[..]), "{p}");
+        }
+        assert!(m.read("b.js").is_none());
+    }
+}
