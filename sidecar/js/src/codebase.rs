@@ -67,7 +67,8 @@ impl MemoryCodebase {
 
     /// Adds or replaces a file.
     pub fn insert(&mut self, path: &str, content: impl Into<Vec<u8>>) {
-        self.files.insert(normalize(path).to_string(), content.into());
+        self.files
+            .insert(normalize(path).to_string(), content.into());
     }
 }
 
