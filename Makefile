@@ -5,17 +5,26 @@ PIPY_RELEASE := target/release/pipy
 
 .PHONY: run build release test unit lint fmt bench clean-bench
 
-## Build the release binary and run the gateway example on port 8000.
+## Build pipy, start a repo (on-disk store in .pipy-repo/, seeded from examples/)
+## and a worker running its gateway codebase on port 8000.
 run: release
+	@mkdir -p .pipy-repo
 	@echo
-	@echo "pipy is serving examples/gateway/main.js. Try, in another terminal:"
+	@echo "A repo on :6060 holds every example as a codebase; a worker runs /gateway on :8000."
 	@echo "  curl localhost:8000/hello       # routed to the backend on 8080"
 	@echo "  curl localhost:8000/api/users   # round robin over 8080 and 8081"
 	@echo "  curl localhost:8000/health      # answered by the gateway itself"
-	@echo "  curl -i localhost:8000/nothing  # 404"
-	@echo "Stop with Ctrl-C (in-flight requests are drained first)."
+	@echo "  curl localhost:6060/repo        # the codebases"
+	@echo "  curl localhost:6060/api/v1/repo/gateway"
+	@echo "Change the gateway and publish it (the worker reloads within 5 s):"
+	@echo "  curl -X POST localhost:6060/api/v1/repo-files/gateway/main.js -d \"pipy().listen(8000).serveHTTP(new Message('v2'))\""
+	@echo "  curl -X PATCH localhost:6060/api/v1/repo/gateway -d '{\"version\":\"2\"}'"
+	@echo "Stop with Ctrl-C."
 	@echo
-	$(PIPY_RELEASE) examples/gateway/main.js
+	@trap 'kill 0' INT TERM EXIT; \
+	$(PIPY_RELEASE) .pipy-repo --admin-port=6060 --init-repo=examples & \
+	sleep 1; $(PIPY_RELEASE) http://127.0.0.1:6060/repo/gateway/ & \
+	wait
 
 build:
 	$(CARGO) build --workspace

@@ -1,7 +1,7 @@
 //! `pipy-repo`: the codebase repository behind `pipy` in repo mode and the operator.
 //!
-//! This crate holds the codebase model of `spec/repo-api.md` §3 and its persistence (§8);
-//! the REST API, worker registry and metrics will be built on top of it.
+//! This crate holds the codebase model of `spec/repo-api.md` §3, its persistence (§8)
+//! and the HTTP service over it ([`api`]: §2, §4, §5.1 to §5.3, §6.1, §6.7).
 //!
 //! * [`Store`] is a key/value map with ordered prefix listing and atomic [`Batch`]es.
 //!   [`SqliteStore`] is the embedded one (a file, or in memory for `pipy` without a
@@ -12,6 +12,10 @@
 //!   ([`Repo::published`], [`Repo::manifest`], [`Repo::etags`]) is what workers download.
 //!   [`Repo::publish`] moves drafts into it and bumps derivatives; [`Repo::save`] does so
 //!   without a version, with sub-version etags.
+//! * [`serve`] runs the HTTP service (hyper, one task per connection) over a shared
+//!   [`RepoState`]: the repo behind a mutex, the registry of worker instances fed by
+//!   status reports (expired 60 s after their last report, except uuid `""`), and the
+//!   codebases that publishes asked to reload ([`RepoState::take_reloads`]).
 //! * Each mutating operation writes exactly one batch, so a crash never leaves a half
 //!   applied publish. Keys follow upstream's layout (see `keys.rs`), so upstream repos
 //!   stay readable.
@@ -37,9 +41,23 @@
 //! family's keys, which is fine for an embedded repo but worth revisiting for a
 //! Kubernetes-backed store.
 //!
-//! Not yet: the REST API (§4 to §6), the worker registry and `reload` signalling (the
-//! model only returns which codebases to reload), metrics and logs.
+//! The service does not copy these upstream accidents either: `204` carries no
+//! `content-length` (RFC 9110; hyper drops it), JSON strings use standard escapes (no
+//! `\a`/`\v`), a request body over 16 MiB gets `413`, and file or codebase paths the
+//! model refuses (NUL, empty, `.` or `..` segments) get `400 Invalid filename` /
+//! `400 Invalid codebase name` instead of being stored literally. Percent-decoded bytes
+//! that are not UTF-8 become U+FFFD. `/api/v1/dump-store` prints the store as
+//! `key: value` lines whatever the store (upstream prints only an in-memory one).
+//!
+//! Not yet: the WebSocket admin link and `reload` delivery (§5.4; reloads are only
+//! queued in [`RepoState`]), the log relay and `/log` (§6.3), metrics collection and
+//! `/metrics`, `/api/v1/metrics` (§6.2; status reports drop `metrics` but still answer
+//! `206` to a full report), `/api/v1/program` (§6.4), `/api/v1/files` (§6.5),
+//! `/api/v1/graph` (§6.6), `/dump`, `/options`, `/admin/…` and the GUI (§6.8), the admin
+//! log file. All of these fall through to the last routing rule: `GET` → `404`, other
+//! methods → `405`.
 
+pub mod api;
 mod keys;
 mod model;
 mod publish;
@@ -50,6 +68,7 @@ mod txn;
 #[cfg(test)]
 mod tests;
 
+pub use api::{serve, RepoState};
 pub use model::{CodebaseInfo, Repo, TEMPLATE_MAIN};
 pub use publish::Published;
 pub use sqlite::SqliteStore;

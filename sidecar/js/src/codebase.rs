@@ -12,6 +12,54 @@ pub trait Codebase: Send + Sync {
 
     /// Where the files come from, for messages.
     fn describe(&self) -> String;
+
+    /// The entry module, when the codebase names one (a repo manifest does).
+    fn entry(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A codebase whose content can be replaced as a whole (a worker fed by a repo
+/// swaps in each new version, then reloads).
+pub struct SharedCodebase {
+    current: std::sync::RwLock<(std::sync::Arc<dyn Codebase>, Option<String>)>,
+}
+
+impl SharedCodebase {
+    /// Starts with `codebase`, entered at `entry`.
+    pub fn new(codebase: std::sync::Arc<dyn Codebase>, entry: Option<String>) -> Self {
+        Self {
+            current: std::sync::RwLock::new((codebase, entry)),
+        }
+    }
+
+    /// Replaces the content; the next load or reload sees it.
+    pub fn replace(&self, codebase: std::sync::Arc<dyn Codebase>, entry: Option<String>) {
+        if let Ok(mut c) = self.current.write() {
+            *c = (codebase, entry);
+        }
+    }
+
+    fn get(&self) -> (std::sync::Arc<dyn Codebase>, Option<String>) {
+        match self.current.read() {
+            Ok(c) => c.clone(),
+            Err(e) => e.into_inner().clone(),
+        }
+    }
+}
+
+impl Codebase for SharedCodebase {
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        self.get().0.read(path)
+    }
+
+    fn describe(&self) -> String {
+        self.get().0.describe()
+    }
+
+    fn entry(&self) -> Option<String> {
+        self.get().1
+    }
 }
 
 /// Normalizes a script path to the form `dir/file.js`.

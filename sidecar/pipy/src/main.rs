@@ -5,6 +5,10 @@
 
 use anyhow::{anyhow, Result};
 use clap::Parser;
+
+mod repo_client;
+mod repo_mode;
+use pipy_js::codebase::{DirCodebase, SharedCodebase};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -39,12 +43,30 @@ struct Cli {
     /// Let other processes listen on the same ports (SO_REUSEPORT).
     #[arg(long = "reuse-port")]
     reuse_port: bool,
-    /// Admin port (served from the repo work on; accepted now).
+    /// Admin port: where the repo listens (default 6060; a bare port binds `::`).
     #[arg(long = "admin-port", value_name = "[IP:]PORT")]
     admin_port: Option<String>,
     /// Turn the admin port off.
     #[arg(long = "admin-port-off")]
     admin_port_off: bool,
+    /// Repo mode: make a codebase of every sub-folder of DIR, published as "1".
+    #[arg(long = "init-repo", value_name = "DIR")]
+    init_repo: Option<PathBuf>,
+    /// Worker mode: the instance's uuid in status reports (random by default).
+    #[arg(long = "instance-uuid", value_name = "UUID")]
+    instance_uuid: Option<String>,
+    /// Worker mode: the instance's name in status reports.
+    #[arg(long = "instance-name", value_name = "NAME")]
+    instance_name: Option<String>,
+    /// Worker mode: do not poll the repo for new versions.
+    #[arg(long = "no-reload")]
+    no_reload: bool,
+    /// Worker mode: send no status reports.
+    #[arg(long = "no-status")]
+    no_status: bool,
+    /// Worker mode: send no metrics with status reports.
+    #[arg(long = "no-metrics")]
+    no_metrics: bool,
 }
 
 fn threads(s: &str) -> Result<usize> {
@@ -82,49 +104,53 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<i32> {
     let threads = threads(&cli.threads)?;
-    let _ = (&cli.admin_port, cli.admin_port_off);
-    let (entry, base_dir, eval) = match (&cli.eval, &cli.target) {
-        (Some(expr), _) => (
-            "eval".to_string(),
-            std::env::current_dir()?,
-            Some(expr.clone()),
-        ),
-        (None, Some(t)) => {
-            let path = Path::new(t);
-            if !path.is_file() {
-                return Err(anyhow!(
-                    "{t}: no such script file (the repo mode comes with a later release)"
-                ));
-            }
-            let base = path
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("."));
-            let base = if base.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                base
-            };
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            (name, base, None)
-        }
-        (None, None) => {
-            return Err(anyhow!(
-            "no script given: pipy <file.js> or pipy -e <expr> (repo mode is not available yet)"
-        ))
-        }
-    };
+    let is_repo = cli.eval.is_none() && cli.target.as_deref().is_none_or(|t| Path::new(t).is_dir());
+    if cli.init_repo.is_some() && !is_repo {
+        return Err(anyhow!("invalid option --init-repo for non-repo mode"));
+    }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let tx = Arc::new(tx);
     spawn_signal_watcher(tx.clone())?;
+    if is_repo {
+        return repo_mode::run(&cli, rx).map(|()| 0);
+    }
+    let control = pipy_runtime::Control::new();
+    let (entry, codebase, eval): (String, Arc<dyn pipy_js::codebase::Codebase>, _) =
+        match (&cli.eval, &cli.target) {
+            (Some(expr), _) => (
+                "eval".to_string(),
+                Arc::new(DirCodebase::new(std::env::current_dir()?)),
+                Some(expr.clone()),
+            ),
+            (None, Some(t)) if t.starts_with("http://") => {
+                let (entry, shared) = worker_mode(&cli, t, &control, rx.clone())?;
+                (entry, shared, None)
+            }
+            (None, Some(t)) => {
+                let path = Path::new(t);
+                if !path.is_file() {
+                    return Err(anyhow!("{t}: no such script file or directory"));
+                }
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                let base = if base.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    base
+                };
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (name, Arc::new(DirCodebase::new(base)), None)
+            }
+            (None, None) => unreachable!("no target is repo mode"),
+        };
     pipy_runtime::run(
         pipy_runtime::RunOptions {
             entry,
             eval,
-            codebase: Arc::new(pipy_js::codebase::DirCodebase::new(base_dir)),
+            codebase,
+            control,
             threads,
             reuse_port: cli.reuse_port,
             drain_timeout: Duration::from_secs(10),
@@ -132,6 +158,46 @@ fn run(cli: Cli) -> Result<i32> {
         rx,
         tx,
     )
+}
+
+/// Downloads the codebase (retrying every 5 s), then keeps a thread polling the
+/// repo for new versions and reporting status.
+fn worker_mode(
+    cli: &Cli,
+    url: &str,
+    control: &Arc<pipy_runtime::Control>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(String, Arc<dyn pipy_js::codebase::Codebase>)> {
+    let url = repo_client::RepoUrl::parse(url)?;
+    let opts = repo_client::ClientOptions {
+        uuid: cli
+            .instance_uuid
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        name: cli.instance_name.clone().unwrap_or_default(),
+        no_reload: cli.no_reload,
+        no_status: cli.no_status,
+    };
+    let _ = cli.no_metrics; // no metrics are reported yet
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut sd = shutdown.clone();
+    let first = rt
+        .block_on(repo_client::first_download(&url, &mut sd))
+        .ok_or_else(|| anyhow!("stopped before the codebase could be downloaded"))?;
+    let entry = first.entry.clone();
+    let shared = Arc::new(SharedCodebase::new(
+        Arc::new(first.codebase),
+        Some(first.entry),
+    ));
+    let (s, c, etag) = (shared.clone(), control.clone(), first.etag);
+    std::thread::Builder::new()
+        .name("pipy-repo-client".into())
+        .spawn(move || {
+            rt.block_on(repo_client::poll(url, opts, s, c, etag, shutdown));
+        })?;
+    Ok((entry, shared))
 }
 
 /// Ctrl-C and SIGTERM start a graceful drain.

@@ -10,4 +10,4 @@ mod listener;
 pub mod options;
 pub mod worker;
 
-pub use worker::{run, RunOptions};
+pub use worker::{run, Control, RunOptions};

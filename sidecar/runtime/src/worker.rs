@@ -15,6 +15,38 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Control of a running codebase from outside its workers: reload requests
+/// (from `pipy.restart()` or a repo client) and which of them loaded.
+pub struct Control {
+    restart: watch::Sender<u64>,
+    loaded: std::sync::atomic::AtomicU64,
+}
+
+impl Control {
+    /// A new control, generation 0.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            restart: watch::channel(0).0,
+            loaded: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Asks every worker to reload the codebase; returns the request's number.
+    pub fn request_reload(&self) -> u64 {
+        let mut generation = 0;
+        self.restart.send_modify(|g| {
+            *g += 1;
+            generation = *g;
+        });
+        generation
+    }
+
+    /// The last request that worker 0 loaded successfully (0: the first load).
+    pub fn loaded(&self) -> u64 {
+        self.loaded.load(Ordering::SeqCst)
+    }
+}
+
 /// What to run.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -24,6 +56,8 @@ pub struct RunOptions {
     pub eval: Option<String>,
     /// The codebase's files.
     pub codebase: Arc<dyn pipy_js::codebase::Codebase>,
+    /// Reload requests and their outcome.
+    pub control: Arc<Control>,
     /// Number of worker threads.
     pub threads: usize,
     /// Share listening ports across processes too.
@@ -45,8 +79,9 @@ fn load(
 
 /// Evaluates the entry module on this thread's engine.
 fn evaluate(opts: &RunOptions, print_value: bool) -> Result<Option<Rc<RefCell<ConfigState>>>> {
+    let entry = opts.codebase.entry().unwrap_or_else(|| opts.entry.clone());
     let value = pipy_js::with_js(|ctx| {
-        pipy_js::module::load_with_source(&opts.entry, opts.eval.as_deref(), ctx)
+        pipy_js::module::load_with_source(&entry, opts.eval.as_deref(), ctx)
     })
     .map_err(|e| anyhow!("{e}"))?;
     let Some(state) = config::state_of(&value.1) else {
@@ -81,17 +116,13 @@ pub fn run(
     trigger: Arc<watch::Sender<bool>>,
 ) -> Result<i32> {
     let exit_code = Arc::new(AtomicI32::new(0));
-    // `pipy.restart()` on any worker reloads the codebase on all of them.
-    let (restart_tx, restart_rx) = watch::channel(0u64);
-    let restart_tx = Arc::new(restart_tx);
     let (ready_tx, ready_rx) = std_mpsc::channel::<Result<usize>>();
     let mut handles = Vec::new();
     for index in 0..opts.threads.max(1) {
         let signals = Signals {
             shutdown: shutdown.clone(),
             trigger: trigger.clone(),
-            restart_rx: restart_rx.clone(),
-            restart_tx: restart_tx.clone(),
+            restart_rx: opts.control.restart.subscribe(),
             exit_code: exit_code.clone(),
         };
         let opts = opts.clone();
@@ -131,7 +162,6 @@ struct Signals {
     shutdown: watch::Receiver<bool>,
     trigger: Arc<watch::Sender<bool>>,
     restart_rx: watch::Receiver<u64>,
-    restart_tx: Arc<watch::Sender<u64>>,
     exit_code: Arc<AtomicI32>,
 }
 
@@ -201,11 +231,16 @@ impl Running {
     }
 
     /// Loads the codebase again; a version that fails keeps the old one running.
-    fn reload(&mut self, opts: &RunOptions) {
+    fn reload(&mut self, opts: &RunOptions, generation: u64) {
         pipy_js::module::begin_reload();
         match evaluate(opts, false).and_then(|s| s.ok_or_else(|| anyhow!("not a Configuration"))) {
             Ok(state) => match self.apply(state) {
-                Ok(()) => tracing::info!("worker {}: codebase reloaded", self.index),
+                Ok(()) => {
+                    tracing::info!("worker {}: codebase reloaded", self.index);
+                    if self.index == 0 {
+                        opts.control.loaded.store(generation, Ordering::SeqCst);
+                    }
+                }
                 Err(e) => tracing::error!(
                     "worker {}: reload failed, keeping the running version: {e:#}",
                     self.index
@@ -241,7 +276,6 @@ fn worker(
             shutdown,
             trigger,
             mut restart_rx,
-            restart_tx,
             exit_code,
         } = signals;
         let code = exit_code.clone();
@@ -252,7 +286,13 @@ fn worker(
                 code.store(c, Ordering::SeqCst);
                 let _ = trigger.send(true);
             }),
-            restart: Rc::new(move || restart_tx.send_modify(|g| *g += 1)),
+            // `pipy.restart()` on any worker reloads the codebase on all of them.
+            restart: {
+                let control = opts.control.clone();
+                Rc::new(move || {
+                    control.request_reload();
+                })
+            },
         };
         let state = match load(&opts, hooks, index == 0) {
             Ok(Some(s)) => s,
@@ -290,7 +330,8 @@ fn worker(
                     if r.is_err() {
                         break;
                     }
-                    running.reload(&opts);
+                    let generation = *restart_rx.borrow_and_update();
+                    running.reload(&opts, generation);
                 }
             }
         }

@@ -9,4 +9,5 @@ mod examples;
 mod filters;
 mod harness;
 mod protocol;
+mod repo;
 mod workers;

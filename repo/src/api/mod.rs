@@ -1,0 +1,263 @@
+//! The repo's HTTP service (spec §2, §4, §5.1 to §5.3, §6.1, §6.7).
+//!
+//! [`serve`] accepts connections on a bound listener and runs one hyper HTTP/1 connection
+//! task per peer; every request goes through [`route`], which follows the routing order
+//! of spec §2. The handlers live in `manage.rs` (`/api/v1/repo…`), `worker.rs` (`/repo…`)
+//! and the instance registry in `instances.rs`; `reply.rs` builds the three response
+//! shapes.
+
+mod instances;
+mod manage;
+mod reply;
+mod worker;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Bytes, Incoming};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::{Repo, SqliteStore, Store};
+use instances::Registry;
+use reply::{bare, text, Reply};
+
+/// Request bodies above this size are refused with `413`.
+pub const MAX_BODY: usize = 16 << 20;
+
+/// How often expired instances are dropped (spec §5.3).
+const EXPIRY_TICK: Duration = Duration::from_secs(5);
+
+/// Everything the service shares between connections: the codebase model, the worker
+/// instance registry and the codebases waiting for a `reload`.
+#[derive(Debug)]
+pub struct RepoState {
+    repo: Mutex<Repo<SqliteStore>>,
+    instances: Mutex<Registry>,
+    reloads: Mutex<Vec<String>>,
+}
+
+impl RepoState {
+    /// Shared state over `repo`, with no instances yet.
+    pub fn new(repo: Repo<SqliteStore>) -> Arc<Self> {
+        Arc::new(Self {
+            repo: Mutex::new(repo),
+            instances: Mutex::new(Registry::default()),
+            reloads: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Takes the codebases that publishes asked to `reload` since the last call, in order
+    /// (for the admin link, spec §3.5 step 5).
+    pub fn take_reloads(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.reloads))
+    }
+
+    fn repo(&self) -> MutexGuard<'_, Repo<SqliteStore>> {
+        lock(&self.repo)
+    }
+
+    fn instances(&self) -> MutexGuard<'_, Registry> {
+        lock(&self.instances)
+    }
+
+    fn add_reloads(&self, paths: Vec<String>) {
+        lock(&self.reloads).extend(paths);
+    }
+}
+
+/// A poisoned lock only means another request panicked; the data is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Serves the repo on an already bound listener until `shutdown` resolves. Connection
+/// tasks and the instance-expiry timer are aborted when it returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<RepoState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut tasks = JoinSet::new();
+    let expiry = state.clone();
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(EXPIRY_TICK);
+        loop {
+            tick.tick().await;
+            expiry.instances().expire(instances::now_ms());
+        }
+    });
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Per-connection failures (reset before accept, fd exhaustion) must not
+                // stop the service.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        while tasks.try_join_next().is_some() {}
+        let state = state.clone();
+        tasks.spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&state, peer, req).await) }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            // A peer that drops the connection mid-request is not our error.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                // Upstream never sends `date` (spec §5.2).
+                .auto_date_header(false)
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}
+
+/// A request reduced to what the handlers need.
+struct Req {
+    method: Method,
+    /// Percent-decoded path, query string included (spec §2).
+    path: String,
+    body: Bytes,
+    peer: SocketAddr,
+    /// The `accept` header asks for HTML (such requests under `/repo/` go to the GUI).
+    wants_html: bool,
+}
+
+async fn handle(state: &RepoState, peer: SocketAddr, req: Request<Incoming>) -> Reply {
+    let (parts, body) = req.into_parts();
+    let too_big = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY as u64);
+    if too_big {
+        return bare(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return bare(StatusCode::PAYLOAD_TOO_LARGE)
+        }
+        Err(e) => return text(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let raw = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let wants_html = parts
+        .headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .any(|v| v.as_bytes().windows(9).any(|w| w == b"text/html"));
+    let req = Req {
+        method: parts.method,
+        path: percent_decode(raw),
+        body,
+        peer,
+        wants_html,
+    };
+    route(state, &req)
+}
+
+/// The routing order of spec §2; the first matching rule wins.
+fn route(state: &RepoState, req: &Req) -> Reply {
+    let p = req.path.as_str();
+    let get = req.method == Method::GET;
+    if p == "/status" || p == "/api/v1/status" {
+        return if get {
+            status_json()
+        } else {
+            bare(StatusCode::METHOD_NOT_ALLOWED)
+        };
+    }
+    if p == "/api/v1/dump-store" {
+        return dump_store(state);
+    }
+    if p == "/repo" || (p.starts_with("/repo/") && !req.wants_html) {
+        return worker::handle(state, req);
+    }
+    if p == "/api/v1/repo" || p.starts_with("/api/v1/repo/") {
+        return manage::codebase(state, req);
+    }
+    if let Some(rest) = p.strip_prefix("/api/v1/repo-files") {
+        if rest.starts_with('/') {
+            return manage::file(state, req, rest);
+        }
+    }
+    // Not yet: metrics, logs, dump, options, program, files, graph, admin and the GUI
+    // all fall through to the last rule.
+    if get {
+        bare(StatusCode::NOT_FOUND)
+    } else {
+        bare(StatusCode::METHOD_NOT_ALLOWED)
+    }
+}
+
+/// `/api/v1/status` and `/status` with no program running (spec §6.1).
+fn status_json() -> Reply {
+    reply::json(
+        r#"{"timestamp":0,"since":0,"uuid":"","name":"","ip":"","version":"","modules":{},"logs":[]}"#
+            .to_owned(),
+    )
+}
+
+/// `/api/v1/dump-store` (spec §6.7): every record to stdout, `key: value` per line.
+fn dump_store(state: &RepoState) -> Reply {
+    let records = match state.repo().store().list("") {
+        Ok(r) => r,
+        Err(e) => return reply::error(&e),
+    };
+    let mut out = String::new();
+    for (key, value) in records {
+        out.push_str(&key);
+        out.push_str(": ");
+        out.push_str(&String::from_utf8_lossy(&value));
+        out.push('\n');
+    }
+    print!("{out}");
+    bare(StatusCode::OK)
+}
+
+/// Decodes `%XX` escapes only (`+` stays `+`, a malformed escape stays literal). Bytes
+/// that do not form UTF-8 become U+FFFD: the model's paths are strings.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn decodes_percent_escapes_only() {
+        assert_eq!(percent_decode("/a%20b+c"), "/a b+c");
+        assert_eq!(percent_decode("/x%2Fy%2f"), "/x/y/");
+        assert_eq!(percent_decode("/bad%zz%4"), "/bad%zz%4");
+        assert_eq!(percent_decode("/nul%00"), "/nul\0");
+        assert_eq!(percent_decode("%41"), "A");
+    }
+}

@@ -1,0 +1,86 @@
+//! The worker-facing `/repo` tree (spec §5.1 to §5.3): codebase listings, published
+//! content with etags, and status reports.
+
+use http::{Method, StatusCode};
+use serde_json::Value;
+
+use super::reply::{self, bare, text, Reply};
+use super::{instances, RepoState, Req};
+
+/// Any request on `/repo` or `/repo/…` (upgrades and HTML requests are routed elsewhere).
+pub(super) fn handle(state: &RepoState, req: &Req) -> Reply {
+    let rest = req.path.strip_prefix("/repo").unwrap_or_default();
+    match req.method {
+        Method::GET if rest.is_empty() => listing(state, ""),
+        Method::GET => match published(state, rest) {
+            Ok(Some(found)) => found,
+            Ok(None) => listing(state, rest),
+            Err(e) => reply::error(&e),
+        },
+        Method::HEAD if !rest.is_empty() => match published(state, rest) {
+            Ok(Some(found)) => found,
+            Ok(None) => bare(StatusCode::NOT_FOUND),
+            Err(e) => reply::error(&e),
+        },
+        Method::POST if !rest.is_empty() => report(state, req, rest),
+        _ => bare(StatusCode::METHOD_NOT_ALLOWED),
+    }
+}
+
+/// The published entry at exactly `path` (`/hello/`, `/hello/main.js`, `/hello/_etags`).
+fn published(state: &RepoState, path: &str) -> crate::Result<Option<Reply>> {
+    let found = state.repo().published("", path)?;
+    Ok(found.map(|p| reply::published(p.content, &p.etag)))
+}
+
+/// Codebases under `prefix` (all for `""` and `/`), each as `CB/\n`; `404` if none.
+fn listing(state: &RepoState, prefix: &str) -> Reply {
+    let list = match state.repo().list() {
+        Ok(l) => l,
+        Err(e) => return reply::error(&e),
+    };
+    let under = format!("{}/", prefix.trim_end_matches('/'));
+    let mut body = String::new();
+    for cb in list.iter().filter(|cb| cb.starts_with(&under)) {
+        body.push_str(cb);
+        body.push_str("/\n");
+    }
+    if body.is_empty() {
+        return bare(StatusCode::NOT_FOUND);
+    }
+    text(StatusCode::OK, &body)
+}
+
+/// `POST /repo/CB/`: a worker's status report (spec §5.3).
+fn report(state: &RepoState, req: &Req, rest: &str) -> Reply {
+    let Some(cb) = rest.strip_suffix('/') else {
+        return bare(StatusCode::METHOD_NOT_ALLOWED);
+    };
+    match state.repo().exists(cb) {
+        Ok(true) => {}
+        Ok(false) => return bare(StatusCode::METHOD_NOT_ALLOWED),
+        Err(e) => return reply::error(&e),
+    }
+    let Ok(status) = serde_json::from_slice::<Value>(&req.body) else {
+        return text(StatusCode::BAD_REQUEST, "Invalid JSON");
+    };
+    let ip = req.peer.ip().to_string();
+    state
+        .instances()
+        .report(cb, ip, instances::now_ms(), &status);
+    // Metrics are dropped for now; `206` still tells the worker that a full metrics
+    // report was understood, like upstream.
+    if has_metric_data(&status) {
+        bare(StatusCode::PARTIAL_CONTENT)
+    } else {
+        bare(StatusCode::CREATED)
+    }
+}
+
+/// A `metrics` object in the shape workers send: `{"version":…,"roots":[…]}`.
+fn has_metric_data(status: &Value) -> bool {
+    status
+        .get("metrics")
+        .and_then(|m| m.get("roots"))
+        .is_some_and(Value::is_array)
+}

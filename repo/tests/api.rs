@@ -1,0 +1,601 @@
+//! The repo's HTTP service over real TCP on 127.0.0.1 (spec §4, §5.1 to §5.3, §6.1,
+//! §6.7, §9), with a minimal blocking HTTP/1 client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+
+use pipy_repo::{Repo, RepoState, SqliteStore};
+
+/// A running service; dropping it shuts the server down.
+struct Server {
+    addr: SocketAddr,
+    state: Arc<RepoState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start() -> Self {
+        let state = RepoState::new(Repo::new(SqliteStore::in_memory().unwrap()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let shutdown = async move {
+                    let _ = stopped.await;
+                };
+                pipy_repo::serve(listener, served, shutdown).await.unwrap();
+            });
+        });
+        let addr = addr_rx.recv().unwrap();
+        Self {
+            addr,
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn client(&self) -> Client {
+        let stream = TcpStream::connect(self.addr).unwrap();
+        Client {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            stream,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let _ = self.thread.take().unwrap().join();
+    }
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap()
+    }
+    /// Status and body as text, for compact assertions.
+    fn st(&self) -> (u16, &str) {
+        (self.status, self.text())
+    }
+}
+
+/// One keep-alive connection.
+struct Client {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn send(&mut self, method: &str, path: &str, body: &[u8]) -> Resp {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        self.stream.write_all(head.as_bytes()).unwrap();
+        self.stream.write_all(body).unwrap();
+        self.read(method == "HEAD")
+    }
+
+    fn read(&mut self, head_only: bool) -> Resp {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        let status = line.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).unwrap();
+            let l = line.trim_end_matches(['\r', '\n']);
+            if l.is_empty() {
+                break;
+            }
+            let (n, v) = l.split_once(':').unwrap();
+            headers.push((n.to_ascii_lowercase(), v.trim().to_owned()));
+        }
+        let mut resp = Resp {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        let len: usize = resp
+            .header("content-length")
+            .map_or(0, |v| v.parse().unwrap());
+        if !head_only {
+            resp.body = vec![0; len];
+            self.reader.read_exact(&mut resp.body).unwrap();
+        }
+        resp
+    }
+
+    fn get(&mut self, path: &str) -> Resp {
+        self.send("GET", path, b"")
+    }
+    fn post(&mut self, path: &str, body: &str) -> Resp {
+        self.send("POST", path, body.as_bytes())
+    }
+    fn patch(&mut self, path: &str, body: &str) -> Resp {
+        self.send("PATCH", path, body.as_bytes())
+    }
+    fn delete(&mut self, path: &str) -> Resp {
+        self.send("DELETE", path, b"")
+    }
+}
+
+const HELLO_INFO: &str = r#"{"version":"0","path":"/hello","main":"/main.js","files":["/main.js"],"editFiles":[],"erasedFiles":[],"baseFiles":[],"derived":[],"instances":{}}"#;
+
+#[test]
+fn end_to_end_example() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.post("/api/v1/repo/hello", "{}").status, 201);
+    assert_eq!(c.get("/repo/hello/").status, 404);
+    assert_eq!(
+        c.patch("/api/v1/repo/hello", r#"{"version":1}"#).status,
+        201
+    );
+    let m = c.get("/repo/hello/");
+    assert_eq!((m.st(), m.header("etag")), ((200, "/main.js"), Some("1")));
+    assert_eq!(c.post("/api/v1/repo-files/hello/main.js", "v1").status, 201);
+    assert_eq!(
+        c.post("/api/v1/repo-files/hello/lib/util.js", "u").status,
+        201
+    );
+    assert_eq!(c.patch("/api/v1/repo/hello", "{}").status, 201);
+    let main = c.get("/repo/hello/main.js");
+    assert_eq!((main.st(), main.header("etag")), ((200, "v1"), Some("1.1")));
+    let util = c.get("/repo/hello/lib/util.js");
+    assert_eq!((util.st(), util.header("etag")), ((200, "u"), Some(".1")));
+    let m = c.get("/repo/hello/");
+    assert_eq!((m.st(), m.header("etag")), ((200, "/main.js"), Some("1")));
+    assert_eq!(
+        c.patch("/api/v1/repo/hello", r#"{"version":2}"#).status,
+        201
+    );
+    let m = c.get("/repo/hello/");
+    assert_eq!(
+        (m.st(), m.header("etag")),
+        ((200, "/main.js\n/lib/util.js"), Some("2"))
+    );
+    let names: Vec<&str> = m.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["server", "content-type", "etag", "content-length"]);
+    assert_eq!(m.header("server"), Some("pipy-repo"));
+    assert_eq!(m.header("content-type"), Some("text/plain"));
+    let e = c.get("/repo/hello/_etags");
+    assert_eq!(
+        (e.st(), e.header("etag")),
+        ((200, "/lib/util.js#2\n/main.js#2\n"), Some(""))
+    );
+    assert_eq!(e.header("content-length"), Some("26"));
+    // HEAD: same headers, GET's content-length, no body (the next response parses).
+    let h = c.send("HEAD", "/repo/hello/", b"");
+    assert_eq!((h.status, h.header("etag")), (200, Some("2")));
+    assert_eq!(h.header("content-length"), Some("21"));
+    assert_eq!(c.send("HEAD", "/repo/hello/nope.js", b"").status, 404);
+    assert_eq!(
+        c.patch("/api/v1/repo/hello", r#"{"version":"3"}"#).status,
+        201
+    );
+    assert_eq!(c.get("/repo/hello/main.js").header("etag"), Some("3"));
+    assert_eq!(server.state.take_reloads(), ["/hello", "/hello", "/hello"]);
+    assert!(server.state.take_reloads().is_empty());
+}
+
+#[test]
+fn response_shapes_and_listing() {
+    let server = Server::start();
+    let mut c = server.client();
+    let empty = c.get("/api/v1/repo");
+    assert_eq!(
+        (empty.st(), empty.header("content-type")),
+        ((200, ""), Some("text/plain"))
+    );
+    for cb in ["/hello", "/base", "/org/team/app", "/x2"] {
+        assert_eq!(c.post(&format!("/api/v1/repo{cb}"), "").status, 201);
+    }
+    assert_eq!(
+        c.get("/api/v1/repo").st(),
+        (200, "/base\n/hello\n/org/team/app\n/x2")
+    );
+    assert_eq!(
+        c.get("/api/v1/repo/").st(),
+        (200, "/base\n/hello\n/org/team/app\n/x2")
+    );
+    let info = c.get("/api/v1/repo/hello");
+    assert_eq!(info.st(), (200, HELLO_INFO));
+    assert_eq!(info.header("content-type"), Some("application/json"));
+    let bare = c.get("/api/v1/repo/hello/");
+    assert_eq!((bare.status, bare.header("content-type")), (404, None));
+    assert_eq!(
+        (bare.header("content-length"), bare.header("server")),
+        (Some("0"), Some("pipy-repo"))
+    );
+    let err = c.post("/api/v1/repo/hello", "{}");
+    assert_eq!(err.st(), (400, "Codebase already exists"));
+    assert_eq!(err.header("content-type"), Some("text/plain"));
+    let del = c.delete("/api/v1/repo/x2");
+    assert_eq!((del.status, del.header("content-type")), (204, None));
+    // RFC 9110 forbids content-length on 204; hyper drops it (upstream sends 0).
+    assert_eq!(del.header("content-length"), None);
+    // §5.1 listings.
+    assert_eq!(
+        c.get("/repo").st(),
+        (200, "/base/\n/hello/\n/org/team/app/\n")
+    );
+    assert_eq!(
+        c.get("/repo/").st(),
+        (200, "/base/\n/hello/\n/org/team/app/\n")
+    );
+    for p in ["/repo/org", "/repo/org/", "/repo/org/team"] {
+        assert_eq!(c.get(p).st(), (200, "/org/team/app/\n"), "{p}");
+    }
+    assert_eq!(c.get("/repo/hel").status, 404);
+    assert_eq!(c.get("/repo/hello").status, 404);
+    assert_eq!(c.send("HEAD", "/repo", b"").status, 405);
+    assert_eq!(c.send("HEAD", "/repo/", b"").status, 404);
+    assert_eq!(c.send("PUT", "/repo/hello/", b"").status, 405);
+    assert_eq!(c.delete("/repo").status, 405);
+    // Requests for HTML under /repo/ go to the (absent) GUI.
+    let html = "GET /repo/ HTTP/1.1\r\nhost: x\r\naccept: text/html\r\n\r\n";
+    c.stream.write_all(html.as_bytes()).unwrap();
+    assert_eq!(c.read(false).status, 404);
+}
+
+#[test]
+fn routing_rules() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.post("/api/v1/repo/hello", "").status, 201);
+    let status = r#"{"timestamp":0,"since":0,"uuid":"","name":"","ip":"","version":"","modules":{},"logs":[]}"#;
+    for p in ["/api/v1/status", "/status"] {
+        let r = c.get(p);
+        assert_eq!(
+            (r.st(), r.header("content-type")),
+            ((200, status), Some("application/json"))
+        );
+        assert_eq!(c.post(p, "").status, 405);
+    }
+    assert_eq!(c.get("/api/v1/repo?x=1").status, 404);
+    assert_eq!(c.send("HEAD", "/api/v1/repo", b"").status, 405);
+    assert_eq!(c.post("/api/v1/repo", "{}").status, 405);
+    assert_eq!(c.send("PUT", "/api/v1/repo/hello", b"").status, 405);
+    assert_eq!(c.send("HEAD", "/api/v1/repo/hello", b"").status, 405);
+    assert_eq!(c.post("/api/v1/metrics", "").status, 405);
+    assert_eq!(c.get("/nothing").status, 404);
+    assert_eq!(c.post("/nothing", "").status, 405);
+    assert_eq!(c.get("/api/v1/program").status, 404);
+    assert_eq!(c.post("/api/v1/files/x", "").status, 405);
+    assert_eq!(c.get("/api/v1/repo-files").status, 404);
+    for m in ["GET", "POST", "DELETE"] {
+        let r = c.send(m, "/api/v1/dump-store", b"");
+        assert_eq!((r.st(), r.header("content-type")), ((200, ""), None));
+    }
+    // Percent-decoding (`+` stays) and no normalisation.
+    assert_eq!(
+        c.post("/api/v1/repo-files/hello/a%20b+c.js", "x").status,
+        201
+    );
+    assert_eq!(
+        c.get("/api/v1/repo-files/hello/a%20b+c.js").st(),
+        (200, "x")
+    );
+    assert_eq!(
+        c.get("/api/v1/repo-files/%68ello/a%20b+c.js").st(),
+        (200, "x")
+    );
+    assert!(c
+        .get("/api/v1/repo/hello")
+        .text()
+        .contains(r#""editFiles":["/a b+c.js"]"#));
+    assert_eq!(
+        c.post("/api/v1/repo-files/hello/nul%00.js", "x").st(),
+        (400, "Invalid filename")
+    );
+    // Body limit: the header alone is enough to refuse.
+    let big = "POST /api/v1/repo-files/hello/big.js HTTP/1.1\r\nhost: x\r\ncontent-length: 16777217\r\n\r\n";
+    let mut c2 = server.client();
+    c2.stream.write_all(big.as_bytes()).unwrap();
+    assert_eq!(c2.read(false).status, 413);
+    let limit = vec![b'a'; 16 << 20];
+    let mut c3 = server.client();
+    assert_eq!(
+        c3.send("POST", "/api/v1/repo-files/hello/big.js", &limit)
+            .status,
+        201
+    );
+    assert_eq!(
+        c3.get("/api/v1/repo-files/hello/big.js").body.len(),
+        16 << 20
+    );
+}
+
+#[test]
+fn create_and_patch_validation() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.post("/api/v1/repo/base", "not json").status, 201);
+    let cases = [
+        ("/api/v1/repo/", "{}", "Invalid codebase name"),
+        ("/api/v1/repo/x/", "{}", "Invalid codebase name"),
+        ("/api/v1/repo/x", r#"{"base":1}"#, "Invalid base codebase"),
+        (
+            "/api/v1/repo/x",
+            r#"{"base":"/zz"}"#,
+            "Base codebase not found",
+        ),
+        ("/api/v1/repo/x", r#"{"main":""}"#, "Invalid main filename"),
+        ("/api/v1/repo/x", r#"{"main":3}"#, "Invalid main filename"),
+        (
+            "/api/v1/repo/x",
+            r#"{"version":-1}"#,
+            "Invalid version number",
+        ),
+        (
+            "/api/v1/repo/x",
+            r#"{"version":2147483648}"#,
+            "Invalid version number",
+        ),
+        ("/api/v1/repo/x", r#"{"version":""}"#, "Invalid version"),
+        ("/api/v1/repo/x", r#"{"version":true}"#, "Invalid version"),
+        ("/api/v1/repo/base", "{}", "Codebase already exists"),
+    ];
+    for (path, body, msg) in cases {
+        assert_eq!(c.post(path, body).st(), (400, msg), "POST {path} {body}");
+    }
+    // A valid main is ignored; a version is stored but nothing is published.
+    assert_eq!(
+        c.post("/api/v1/repo/v", r#"{"main":"/x.js","version":1.7}"#)
+            .status,
+        201
+    );
+    let info = c.get("/api/v1/repo/v");
+    assert!(info
+        .text()
+        .starts_with(r#"{"version":"1","path":"/v","main":"/main.js","#));
+    assert_eq!(c.get("/repo/v/").status, 404);
+    let cases = [
+        ("/api/v1/repo/", "{}", "Invalid codebase name"),
+        ("/api/v1/repo/v", r#"{"main":""}"#, "Invalid main filename"),
+        (
+            "/api/v1/repo/v",
+            r#"{"version":-1}"#,
+            "Invalid version number",
+        ),
+        ("/api/v1/repo/v", r#"{"version":""}"#, "Invalid version"),
+        ("/api/v1/repo/v", r#"{"version":[]}"#, "Invalid version"),
+    ];
+    for (path, body, msg) in cases {
+        assert_eq!(c.patch(path, body).st(), (400, msg), "PATCH {path} {body}");
+    }
+    assert_eq!(c.patch("/api/v1/repo/nope", "{}").st(), (404, ""));
+    assert_eq!(
+        c.patch("/api/v1/repo/v", r#"{"main":"/app.js"}"#).status,
+        201
+    );
+    assert!(c
+        .get("/api/v1/repo/v")
+        .text()
+        .contains(r#""main":"/app.js""#));
+    assert_eq!(c.patch("/api/v1/repo/v", r#"{"version":7.9}"#).status, 201);
+    assert_eq!(c.get("/repo/v/").st(), (200, "/app.js\n/main.js"));
+    assert_eq!(c.get("/repo/v/").header("etag"), Some("7"));
+}
+
+#[test]
+fn draft_files_and_derivatives() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.post("/api/v1/repo/base", "").status, 201);
+    for (f, body) in [("/a.js", "base-a"), ("/b.js", "base-b")] {
+        assert_eq!(
+            c.post(&format!("/api/v1/repo-files/base{f}"), body).status,
+            201
+        );
+    }
+    assert_eq!(
+        c.patch("/api/v1/repo/base", r#"{"version":"2"}"#).status,
+        201
+    );
+    assert_eq!(
+        c.post("/api/v1/repo/derived", r#"{"base":"/base"}"#).status,
+        201
+    );
+    assert_eq!(
+        c.post("/api/v1/repo-files/derived/a.js", "der-a").status,
+        201
+    );
+    assert_eq!(c.post("/api/v1/repo-files/derived/c.js", "").status, 201);
+    assert_eq!(
+        c.patch("/api/v1/repo/derived", r#"{"version":"1"}"#).status,
+        201
+    );
+    assert_eq!(c.post("/api/v1/repo-files/derived/c.js", "c2").status, 201);
+    assert_eq!(
+        c.get("/api/v1/repo/derived").text(),
+        r#"{"version":"1","path":"/derived","main":"/main.js","files":["/a.js","/c.js"],"editFiles":["/c.js"],"erasedFiles":[],"baseFiles":["/a.js","/b.js","/main.js"],"derived":[],"base":"/base","instances":{}}"#
+    );
+    assert!(c
+        .get("/api/v1/repo/base")
+        .text()
+        .contains(r#""derived":["/derived"]"#));
+    // Draft view: GET on repo-files and its /api/v1/repo alias.
+    assert_eq!(
+        c.get("/api/v1/repo-files/derived/b.js").st(),
+        (200, "base-b")
+    );
+    assert_eq!(c.get("/api/v1/repo/derived/a.js").st(), (200, "der-a"));
+    assert_eq!(c.get("/api/v1/repo-files/derived/zz.js").st(), (404, ""));
+    assert_eq!(c.get("/api/v1/repo-files/nope/a.js").st(), (404, ""));
+    // Erase an own committed file: the base shows through; reset drops the erasure.
+    assert_eq!(c.delete("/api/v1/repo-files/derived/a.js").status, 204);
+    assert!(c
+        .get("/api/v1/repo/derived")
+        .text()
+        .contains(r#""erasedFiles":["/a.js"]"#));
+    assert_eq!(
+        c.get("/api/v1/repo-files/derived/a.js").st(),
+        (200, "base-a")
+    );
+    assert_eq!(c.patch("/api/v1/repo-files/derived/a.js", "").status, 201);
+    assert_eq!(
+        c.get("/api/v1/repo-files/derived/a.js").st(),
+        (200, "der-a")
+    );
+    assert_eq!(c.delete("/api/v1/repo-files/derived/b.js").status, 204);
+    assert_eq!(
+        c.patch("/api/v1/repo-files/derived/n.js", "new").status,
+        201
+    );
+    assert_eq!(c.get("/api/v1/repo-files/derived/n.js").st(), (200, "new"));
+    // repo-files errors.
+    assert_eq!(
+        c.post("/api/v1/repo-files/derived/dir/", "x").st(),
+        (400, "Invalid filename")
+    );
+    assert_eq!(
+        c.delete("/api/v1/repo-files/derived/").st(),
+        (400, "Invalid filename")
+    );
+    assert_eq!(
+        c.post("/api/v1/repo-files/nope/a.js", "x").st(),
+        (404, "Codebase not found")
+    );
+    assert_eq!(
+        c.patch("/api/v1/repo-files/nope/a.js", "x").st(),
+        (404, "Codebase not found")
+    );
+    assert_eq!(c.delete("/api/v1/repo-files/nope/a.js").st(), (404, ""));
+    assert_eq!(
+        c.send("PUT", "/api/v1/repo-files/derived/a.js", b"").status,
+        405
+    );
+    // Publishing the base bumps derivatives depth first (§3.5).
+    assert_eq!(
+        c.patch("/api/v1/repo/derived", r#"{"version":"9"}"#).status,
+        201
+    );
+    assert_eq!(
+        c.post("/api/v1/repo/gc", r#"{"base":"/derived"}"#).status,
+        201
+    );
+    assert_eq!(c.patch("/api/v1/repo/gc", r#"{"version":"1"}"#).status, 201);
+    server.state.take_reloads();
+    assert_eq!(
+        c.patch("/api/v1/repo/base", r#"{"version":"3"}"#).status,
+        201
+    );
+    assert_eq!(c.get("/repo/derived/").header("etag"), Some("10"));
+    assert_eq!(c.get("/repo/gc/").header("etag"), Some("2"));
+    assert_eq!(c.get("/repo/gc/a.js").st(), (200, "der-a"));
+    assert_eq!(server.state.take_reloads(), ["/base", "/derived", "/gc"]);
+    // Deleting removes derivatives too; the name is reusable at once.
+    assert_eq!(c.delete("/api/v1/repo/derived").status, 204);
+    assert_eq!(c.get("/api/v1/repo").st(), (200, "/base"));
+    assert_eq!(c.get("/repo/derived/").status, 404);
+    assert_eq!(c.get("/repo/gc/a.js").status, 404);
+    assert_eq!(c.delete("/api/v1/repo/derived").status, 404);
+    assert_eq!(
+        c.delete("/api/v1/repo/").st(),
+        (400, "Invalid codebase name")
+    );
+    assert_eq!(c.post("/api/v1/repo/derived", "").status, 201);
+    assert!(c
+        .get("/api/v1/repo/derived")
+        .text()
+        .contains(r#""files":["/main.js"]"#));
+}
+
+#[test]
+fn nested_codebase_quirk() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.post("/api/v1/repo/org/team/app", "").status, 201);
+    assert_eq!(c.get("/api/v1/repo/org/team/app").status, 200);
+    assert_eq!(c.post("/api/v1/repo/org", "").status, 201);
+    // Now `/team/app` reads as a file of `/org`; PATCH still finds the exact codebase.
+    assert_eq!(c.get("/api/v1/repo/org/team/app").st(), (404, ""));
+    assert_eq!(
+        c.post("/api/v1/repo-files/org/team/app/x.js", "inner")
+            .status,
+        201
+    );
+    assert_eq!(c.get("/api/v1/repo/org/team/app/x.js").st(), (200, "inner"));
+    assert_eq!(
+        c.patch("/api/v1/repo/org/team/app", r#"{"version":"1"}"#)
+            .status,
+        201
+    );
+    assert_eq!(c.get("/repo/org/team/app/").st(), (200, "/main.js\n/x.js"));
+}
+
+#[test]
+fn status_reports_and_instances() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.post("/api/v1/repo/hello", "").status, 201);
+    assert_eq!(c.post("/api/v1/repo/other", "").status, 201);
+    let report = r#"{"timestamp":1795641218182,"since":1795641218176,"uuid":"42ef","name":"","ip":"","version":"","modules":{"/main.js":{"graph":{"roots":[0],"nodes":[{"name":"serveHTTP","t":"filter","p":0}]}}},"metrics":{"version":0,"roots":[{"k":"pipy_inbound_count","t":"Gauge","l":"listen/peer","v":0}]},"logs":["pipy_log"]}"#;
+    // Unpublished codebases take reports too.
+    assert_eq!(c.post("/repo/hello/", report).st(), (206, ""));
+    assert_eq!(
+        c.post("/repo/hello/", r#"{"uuid":"second","version":4}"#)
+            .status,
+        201
+    );
+    assert_eq!(c.post("/repo/hello/", "{bad").st(), (400, "Invalid JSON"));
+    assert_eq!(c.post("/repo/hello", "{}").status, 405);
+    assert_eq!(c.post("/repo/nope/", "{}").status, 405);
+    assert_eq!(c.post("/repo/", "{}").status, 405);
+    let info = c.get("/api/v1/repo/hello");
+    let doc: serde_json::Value = serde_json::from_str(info.text()).unwrap();
+    let instances = doc["instances"].as_object().unwrap();
+    assert_eq!(instances.keys().collect::<Vec<_>>(), ["1", "2"]);
+    let one = serde_json::to_string(&instances["1"]).unwrap();
+    let ts = instances["1"]["timestamp"].as_u64().unwrap();
+    assert!(ts > 1_700_000_000_000);
+    assert_eq!(
+        one,
+        format!(
+            r#"{{"ip":"127.0.0.1","timestamp":{ts},"status":{{"timestamp":1795641218182,"since":1795641218176,"uuid":"42ef","name":"","ip":"","version":"","modules":{{"/main.js":{{"graph":{{"roots":[0],"nodes":[{{"name":"serveHTTP","t":"filter","p":0}}]}}}}}},"logs":["pipy_log"]}}}}"#
+        )
+    );
+    let two = serde_json::to_string(&instances["2"]["status"]).unwrap();
+    assert_eq!(
+        two,
+        r#"{"timestamp":0,"since":0,"uuid":"second","name":"","ip":"","version":"","modules":{},"logs":[]}"#
+    );
+    // Reporting to another codebase moves the instance; a new uuid gets index 3.
+    assert_eq!(c.post("/repo/other/", r#"{"uuid":"42ef"}"#).status, 201);
+    assert_eq!(c.post("/repo/other/", "{}").status, 201);
+    let other: serde_json::Value =
+        serde_json::from_str(c.get("/api/v1/repo/other").text()).unwrap();
+    let keys: Vec<&String> = other["instances"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["1", "3"]);
+    assert_eq!(other["instances"]["3"]["status"]["uuid"], "");
+    let hello: serde_json::Value =
+        serde_json::from_str(c.get("/api/v1/repo/hello").text()).unwrap();
+    let keys: Vec<&String> = hello["instances"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["2"]);
+}

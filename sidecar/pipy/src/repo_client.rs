@@ -1,0 +1,293 @@
+//! Worker mode: `pipy http://HOST:PORT/repo/CB/` downloads a codebase from a repo,
+//! runs it, checks for new versions and reports its status every 5 s
+//! (spec/repo-api.md §7).
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use pipy_js::codebase::{MemoryCodebase, SharedCodebase};
+use pipy_runtime::Control;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// How often the worker polls and reports.
+const TICK: Duration = Duration::from_secs(5);
+
+/// Where a codebase lives: the URL split at its last `/`.
+#[derive(Clone, Debug)]
+pub(crate) struct RepoUrl {
+    authority: String,
+    /// `/repo/CB`
+    base: String,
+    /// `/` for a codebase, `/main.js` for a single file.
+    root: String,
+}
+
+impl RepoUrl {
+    /// Parses `http://host:port/path`.
+    pub(crate) fn parse(url: &str) -> Result<Self> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| anyhow!("{url}: only http:// repo URLs are supported"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.is_empty() {
+            bail!("{url}: no host");
+        }
+        let cut = path.rfind('/').unwrap_or(0);
+        Ok(Self {
+            authority: authority.to_string(),
+            base: path[..cut].to_string(),
+            root: path[cut..].to_string(),
+        })
+    }
+}
+
+/// What a worker reports and how.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ClientOptions {
+    /// `--instance-uuid`, or a random one.
+    pub(crate) uuid: String,
+    /// `--instance-name`.
+    pub(crate) name: String,
+    /// `--no-reload`: no polling for new versions.
+    pub(crate) no_reload: bool,
+    /// `--no-status`: no status reports.
+    pub(crate) no_status: bool,
+}
+
+/// One downloaded version.
+pub(crate) struct Download {
+    /// The files.
+    pub(crate) codebase: MemoryCodebase,
+    /// The entry module.
+    pub(crate) entry: String,
+    /// The manifest's etag: the version.
+    pub(crate) etag: String,
+}
+
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    authority: String,
+    local_ip: String,
+}
+
+impl Conn {
+    async fn open(authority: &str) -> Result<Self> {
+        let stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .with_context(|| format!("connecting to {authority}"))?;
+        let local_ip = stream
+            .local_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Self {
+            sender,
+            authority: authority.to_string(),
+            local_ip,
+        })
+    }
+
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, String, Bytes)> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.authority);
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
+        let res = self.sender.send_request(req).await?;
+        let status = res.status();
+        let etag = res
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = res.into_body().collect().await?.to_bytes();
+        Ok((status, etag, body))
+    }
+}
+
+/// Whether a body is a manifest rather than a script (§7.1).
+fn is_manifest(body: &[u8]) -> bool {
+    body.len() > 2 && body[0] == b'/' && body[1] != b'/' && body[1] != b'*'
+}
+
+/// Downloads the codebase: the manifest, then each file on the same connection.
+pub(crate) async fn download(url: &RepoUrl) -> Result<Download> {
+    let mut conn = Conn::open(&url.authority).await?;
+    let top = format!("{}{}", url.base, url.root);
+    let (status, etag, body) = conn.request(Method::GET, &top, None).await?;
+    if status != StatusCode::OK {
+        bail!("GET {top}: {status}");
+    }
+    let mut codebase = MemoryCodebase::new(format!("http://{}{}", url.authority, top));
+    if !is_manifest(&body) {
+        codebase.insert(&url.root, body.to_vec());
+        return Ok(Download {
+            codebase,
+            entry: url.root.clone(),
+            etag,
+        });
+    }
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let files: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let entry = files
+        .first()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "/main.js".into());
+    for file in &files {
+        let path = format!("{}{}", url.base, file);
+        let (status, _, content) = conn.request(Method::GET, &path, None).await?;
+        match status {
+            StatusCode::OK => codebase.insert(file, content.to_vec()),
+            StatusCode::NOT_FOUND => tracing::warn!("{path}: not found, skipped"),
+            other => bail!("GET {path}: {other}"),
+        }
+    }
+    Ok(Download {
+        codebase,
+        entry,
+        etag,
+    })
+}
+
+/// Downloads until it works (every 5 s) or shutdown.
+pub(crate) async fn first_download(
+    url: &RepoUrl,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Download> {
+    loop {
+        match download(url).await {
+            Ok(d) => return Some(d),
+            Err(e) => tracing::warn!("download failed, retrying in 5 s: {e:#}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = shutdown.wait_for(|v| *v) => return None,
+        }
+    }
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// Polls for new versions and reports status every 5 s until shutdown.
+pub(crate) async fn poll(
+    url: RepoUrl,
+    opts: ClientOptions,
+    shared: Arc<SharedCodebase>,
+    control: Arc<Control>,
+    first_etag: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let since = now_ms();
+    let mut current = first_etag;
+    // A reload asked for (its request number and etag) that has not loaded yet.
+    let mut pending: Option<(u64, String)> = None;
+    let mut reported = String::new();
+    let mut ip = String::new();
+    let top = format!("{}{}", url.base, url.root);
+    loop {
+        if let Some((generation, etag)) = &pending {
+            if control.loaded() >= *generation {
+                reported = etag.clone();
+                pending = None;
+            }
+        }
+        if !opts.no_reload {
+            if let Ok(mut conn) = Conn::open(&url.authority).await {
+                if let Ok((StatusCode::OK, etag, _)) = conn.request(Method::HEAD, &top, None).await
+                {
+                    if etag != current {
+                        match download(&url).await {
+                            Ok(d) => {
+                                shared.replace(Arc::new(d.codebase), Some(d.entry));
+                                current = d.etag.clone();
+                                let generation = control.request_reload();
+                                pending = Some((generation, d.etag));
+                            }
+                            Err(e) => tracing::warn!("download of a new version failed: {e:#}"),
+                        }
+                    }
+                }
+            }
+        }
+        if !opts.no_status {
+            let report = serde_json::json!({
+                "timestamp": now_ms() as u64,
+                "since": since as u64,
+                "uuid": opts.uuid,
+                "name": opts.name,
+                "ip": ip,
+                "version": reported,
+                "modules": {},
+                "logs": [],
+            });
+            if let Ok(mut conn) = Conn::open(&url.authority).await {
+                let body = serde_json::to_vec(&report).unwrap_or_default();
+                let path = format!("{}/", url.base);
+                if conn.request(Method::POST, &path, Some(body)).await.is_ok() {
+                    ip = conn.local_ip.clone();
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = shutdown.wait_for(|v| *v) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_at_the_last_slash() {
+        let u = RepoUrl::parse("http://127.0.0.1:6060/repo/hello/").unwrap();
+        assert_eq!(
+            (u.authority.as_str(), u.base.as_str(), u.root.as_str()),
+            ("127.0.0.1:6060", "/repo/hello", "/")
+        );
+        let u = RepoUrl::parse("http://h:1/repo/a/b/main.js").unwrap();
+        assert_eq!(
+            (u.base.as_str(), u.root.as_str()),
+            ("/repo/a/b", "/main.js")
+        );
+        assert!(RepoUrl::parse("https://h/x").is_err());
+    }
+
+    #[test]
+    fn manifests_are_told_from_scripts() {
+        assert!(is_manifest(b"/main.js\n/lib.js"));
+        assert!(!is_manifest(b"// comment\npipy()"));
+        assert!(!is_manifest(b"/* c */ pipy()"));
+        assert!(!is_manifest(b"pipy()"));
+    }
+}
