@@ -135,3 +135,178 @@ fn a_repo_on_disk_survives_a_kill() {
         "pipy().listen(1).dummy()"
     );
 }
+
+#[test]
+fn publishes_under_load_lose_no_request() {
+    let (_r, port) = repo(&[]);
+    let app = free_port();
+    let script = |v: u32| format!("pipy().listen({app}).serveHTTP(new Message('v{v}'))");
+    publish(port, "/load", &script(1), "1");
+    let url = format!("http://127.0.0.1:{port}/repo/load/");
+    let _w = Pipy::spawn(&[&url], &[app]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Bounded load: 4 clients, a new connection per request, at most 20k each.
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut errors) = (0u32, Vec::new());
+                let mut seen = std::collections::BTreeSet::new();
+                while ok < 20_000 && !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let r = std::panic::catch_unwind(|| get(app, "/"));
+                    match r {
+                        Ok(r) if r.status == 200 => {
+                            ok += 1;
+                            seen.insert(r.text());
+                        }
+                        Ok(r) => errors.push(format!("status {}", r.status)),
+                        Err(_) => errors.push("connection failed".to_string()),
+                    }
+                }
+                (ok, errors, seen)
+            })
+        })
+        .collect();
+    for v in 2..=4 {
+        publish(port, "/load", &script(v), &v.to_string());
+        let want = format!("v{v}");
+        wait_for(&want, Duration::from_secs(15), || {
+            get(app, "/").text() == want
+        });
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut total = 0;
+    let mut versions = std::collections::BTreeSet::new();
+    for c in clients {
+        let (ok, errors, seen) = c.join().unwrap();
+        assert!(
+            errors.is_empty(),
+            "requests failed during reloads: {errors:?}"
+        );
+        total += ok;
+        versions.extend(seen);
+    }
+    assert!(total > 100, "too little load: {total}");
+    assert_eq!(
+        versions.into_iter().collect::<Vec<_>>(),
+        ["v1", "v2", "v3", "v4"]
+    );
+}
+
+#[test]
+fn a_repo_killed_mid_writes_keeps_every_acknowledged_write() {
+    let dir = temp_dir();
+    let d = dir.to_string_lossy().into_owned();
+    let (mut r, port) = repo(&[&d]);
+    assert_eq!(request(port, "POST", "/api/v1/repo/k", "").status, 201);
+    let writer = std::thread::spawn(move || {
+        let (mut files, mut published) = (Vec::new(), 0u32);
+        for i in 0..10_000u32 {
+            let body = format!("// file {i}");
+            let ok = std::panic::catch_unwind(|| {
+                request(
+                    port,
+                    "POST",
+                    &format!("/api/v1/repo-files/k/f{i}.js"),
+                    &body,
+                )
+                .status
+            });
+            match ok {
+                Ok(201) => files.push(i),
+                _ => break,
+            }
+            if i % 5 == 4 {
+                let v = format!(r#"{{"version":"{i}"}}"#);
+                match std::panic::catch_unwind(|| {
+                    request(port, "PATCH", "/api/v1/repo/k", &v).status
+                }) {
+                    Ok(201) => published = i,
+                    _ => break,
+                }
+            }
+        }
+        (files, published)
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let _ = r.child.kill();
+    let _ = r.child.wait();
+    let (files, published) = writer.join().unwrap();
+    assert!(
+        files.len() > 5,
+        "too few writes before the kill: {}",
+        files.len()
+    );
+    let (_r2, port2) = repo(&[&d]);
+    // Every acknowledged write is there.
+    for i in &files {
+        let r = request(port2, "GET", &format!("/api/v1/repo-files/k/f{i}.js"), "");
+        assert_eq!(
+            (r.status, r.text()),
+            (200, format!("// file {i}")),
+            "file {i}"
+        );
+    }
+    // The published tree is whole: the manifest's version is at least the last
+    // acknowledged one, and every file it lists is served with that version.
+    let m = request(port2, "GET", "/repo/k/", "");
+    assert_eq!(m.status, 200);
+    let version: u32 = m.header("etag").unwrap().parse().unwrap();
+    assert!(version >= published, "{version} < {published}");
+    for line in m.text().lines().skip(1) {
+        let f = request(port2, "GET", &format!("/repo/k{line}"), "");
+        assert_eq!(f.status, 200, "{line}");
+        assert_eq!(
+            f.header("etag"),
+            Some(version.to_string().as_str()),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn concurrent_publishers_leave_a_consistent_codebase() {
+    let (_r, port) = repo(&[]);
+    assert_eq!(request(port, "POST", "/api/v1/repo/shared", "").status, 201);
+    let writers: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|who| {
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let path = format!("/api/v1/repo-files/shared/{who}{i}.js");
+                    assert_eq!(
+                        request(port, "POST", &path, &format!("{who}{i}")).status,
+                        201
+                    );
+                    let v = format!(r#"{{"version":"{who}{i}"}}"#);
+                    assert_eq!(
+                        request(port, "PATCH", "/api/v1/repo/shared", &v).status,
+                        201
+                    );
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    // One last publish settles every draft; then everything is published once.
+    let r = request(
+        port,
+        "PATCH",
+        "/api/v1/repo/shared",
+        r#"{"version":"final"}"#,
+    );
+    assert_eq!(r.status, 201);
+    let m = request(port, "GET", "/repo/shared/", "");
+    assert_eq!(m.header("etag"), Some("final"));
+    let listed: Vec<String> = m.text().lines().map(str::to_string).collect();
+    assert_eq!(listed.len(), 51, "main.js and 50 files: {listed:?}");
+    for who in ["a", "b"] {
+        for i in 0..25 {
+            let f = request(port, "GET", &format!("/repo/shared/{who}{i}.js"), "");
+            assert_eq!((f.status, f.text()), (200, format!("{who}{i}")));
+            assert_eq!(f.header("etag"), Some("final"));
+        }
+    }
+}
