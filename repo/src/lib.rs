@@ -49,8 +49,10 @@
 //! that are not UTF-8 become U+FFFD. `/api/v1/dump-store` prints the store as
 //! `key: value` lines whatever the store (upstream prints only an in-memory one).
 //!
-//! Not yet: the WebSocket admin link and `reload` delivery (§5.4; reloads are only
-//! queued in [`RepoState`]), the log relay and `/log` (§6.3), metrics collection and
+//! The WebSocket admin link (§5.4) carries `reload` to linked workers after a publish
+//! (`api/admin_link.rs`); a linked instance is still expired by its report age.
+//!
+//! Not yet: log commands over the admin link and the log relay and `/log` (§6.3), metrics collection and
 //! `/metrics`, `/api/v1/metrics` (§6.2; status reports drop `metrics` but still answer
 //! `206` to a full report), `/api/v1/program` (§6.4), `/api/v1/files` (§6.5),
 //! `/api/v1/graph` (§6.6), `/dump`, `/options`, `/admin/…` and the GUI (§6.8), the admin

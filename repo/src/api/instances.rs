@@ -65,6 +65,15 @@ impl Registry {
             .retain(|uuid, i| uuid.is_empty() || now.saturating_sub(i.timestamp) < EXPIRE_AFTER_MS);
     }
 
+    /// Uuids of the instances attached to any of `codebases`.
+    pub(super) fn uuids_of(&self, codebases: &[String]) -> Vec<String> {
+        self.by_uuid
+            .iter()
+            .filter(|(_, i)| codebases.contains(&i.codebase))
+            .map(|(u, _)| u.clone())
+            .collect()
+    }
+
     /// The `instances` object of codebase `cb`'s info document, by ascending index.
     pub(super) fn of_codebase(&self, cb: &str) -> Value {
         let mut list: Vec<&Instance> = self.by_uuid.values().filter(|i| i.codebase == cb).collect();

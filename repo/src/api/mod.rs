@@ -6,6 +6,7 @@
 //! and the instance registry in `instances.rs`; `reply.rs` builds the three response
 //! shapes.
 
+mod admin_link;
 mod instances;
 mod manage;
 mod reply;
@@ -39,6 +40,7 @@ pub struct RepoState {
     repo: Mutex<Repo<SqliteStore>>,
     instances: Mutex<Registry>,
     reloads: Mutex<Vec<String>>,
+    links: Mutex<admin_link::Links>,
 }
 
 impl RepoState {
@@ -48,6 +50,7 @@ impl RepoState {
             repo: Mutex::new(repo),
             instances: Mutex::new(Registry::default()),
             reloads: Mutex::new(Vec::new()),
+            links: Mutex::new(admin_link::Links::new()),
         })
     }
 
@@ -66,6 +69,8 @@ impl RepoState {
     }
 
     fn add_reloads(&self, paths: Vec<String>) {
+        // Linked workers hear of it at once (spec §3.5 step 5).
+        admin_link::push_reloads(self, &paths);
         lock(&self.reloads).extend(paths);
     }
 }
@@ -108,9 +113,18 @@ pub async fn serve(
         while tasks.try_join_next().is_some() {}
         let state = state.clone();
         tasks.spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&state, peer, req).await) }
+                async move {
+                    // WebSocket upgrades under /repo/ come first (spec §5.4).
+                    if req.uri().path().starts_with("/repo/") && admin_link::is_upgrade(&req) {
+                        let path = req.uri().path().to_string();
+                        return Ok::<_, std::convert::Infallible>(admin_link::accept(
+                            state, &path, req,
+                        ));
+                    }
+                    Ok(handle(&state, peer, req).await)
+                }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
             // A peer that drops the connection mid-request is not our error.
@@ -119,6 +133,7 @@ pub async fn serve(
                 // Upstream never sends `date` (spec §5.2).
                 .auto_date_header(false)
                 .serve_connection(io, service)
+                .with_upgrades()
                 .await;
         });
     }

@@ -197,7 +197,67 @@ fn now_ms() -> u128 {
         .unwrap_or(0)
 }
 
-/// Polls for new versions and reports status every 5 s until shutdown.
+type Link = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// Opens the admin link `ws://HOST/repo/CB/UUID` and says hello (spec §5.4).
+async fn open_link(url: &RepoUrl, uuid: &str) -> Result<Link> {
+    use futures_util::SinkExt;
+    let stream = tokio::net::TcpStream::connect(&url.authority).await?;
+    let target = format!("ws://{}{}/{}", url.authority, url.base, uuid);
+    let (mut ws, _) = tokio_tungstenite::client_async(target, stream).await?;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(""))
+        .await?;
+    Ok(ws)
+}
+
+/// The next command on the link; `None` when it closed. Pending without a link.
+async fn next_command(link: &mut Option<Link>) -> Option<String> {
+    use futures_util::StreamExt;
+    let Some(ws) = link else {
+        return std::future::pending().await;
+    };
+    loop {
+        match ws.next().await {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                return Some(t.to_string())
+            }
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | Some(Err(_)) | None => {
+                return None
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// Checks the repo for a new version and, when there is one, swaps it in and
+/// asks the workers to reload. Returns the new (request number, etag).
+async fn check_update(
+    url: &RepoUrl,
+    current: &mut String,
+    shared: &SharedCodebase,
+    control: &Control,
+) -> Option<(u64, String)> {
+    let top = format!("{}{}", url.base, url.root);
+    let mut conn = Conn::open(&url.authority).await.ok()?;
+    let (status, etag, _) = conn.request(Method::HEAD, &top, None).await.ok()?;
+    if status != StatusCode::OK || etag == *current {
+        return None;
+    }
+    match download(url).await {
+        Ok(d) => {
+            shared.replace(Arc::new(d.codebase), Some(d.entry));
+            *current = d.etag.clone();
+            Some((control.request_reload(), d.etag))
+        }
+        Err(e) => {
+            tracing::warn!("download of a new version failed: {e:#}");
+            None
+        }
+    }
+}
+
+/// Polls for new versions and reports status every 5 s until shutdown; a
+/// `reload` on the admin link checks at once.
 pub(crate) async fn poll(
     url: RepoUrl,
     opts: ClientOptions,
@@ -212,30 +272,18 @@ pub(crate) async fn poll(
     let mut pending: Option<(u64, String)> = None;
     let mut reported = String::new();
     let mut ip = String::new();
-    let top = format!("{}{}", url.base, url.root);
+    let mut link: Option<Link> = None;
+    let mut pushed = false;
     loop {
+        if !opts.no_reload || pushed {
+            if let Some(p) = check_update(&url, &mut current, &shared, &control).await {
+                pending = Some(p);
+            }
+        }
         if let Some((generation, etag)) = &pending {
             if control.loaded() >= *generation {
                 reported = etag.clone();
                 pending = None;
-            }
-        }
-        if !opts.no_reload {
-            if let Ok(mut conn) = Conn::open(&url.authority).await {
-                if let Ok((StatusCode::OK, etag, _)) = conn.request(Method::HEAD, &top, None).await
-                {
-                    if etag != current {
-                        match download(&url).await {
-                            Ok(d) => {
-                                shared.replace(Arc::new(d.codebase), Some(d.entry));
-                                current = d.etag.clone();
-                                let generation = control.request_reload();
-                                pending = Some((generation, d.etag));
-                            }
-                            Err(e) => tracing::warn!("download of a new version failed: {e:#}"),
-                        }
-                    }
-                }
             }
         }
         if !opts.no_status {
@@ -256,10 +304,20 @@ pub(crate) async fn poll(
                     ip = conn.local_ip.clone();
                 }
             }
+            // Reconnects ride on the same 5 s tick, as upstream.
+            if link.is_none() {
+                link = open_link(&url, &opts.uuid).await.ok();
+            }
         }
+        pushed = false;
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
             _ = shutdown.wait_for(|v| *v) => return,
+            cmd = next_command(&mut link) => match cmd {
+                Some(c) if c.lines().next() == Some("reload") => pushed = true,
+                Some(_) => {}
+                None => link = None,
+            },
         }
     }
 }

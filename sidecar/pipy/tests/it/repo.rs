@@ -310,3 +310,26 @@ fn concurrent_publishers_leave_a_consistent_codebase() {
         }
     }
 }
+
+#[test]
+fn a_publish_reaches_a_linked_worker_at_once() {
+    let (_r, port) = repo(&[]);
+    let app = free_port();
+    let script = |v: u32| format!("pipy().listen({app}).serveHTTP(new Message('v{v}'))");
+    publish(port, "/linked", &script(1), "1");
+    let url = format!("http://127.0.0.1:{port}/repo/linked/");
+    // No polling: only the admin link can bring the new version.
+    let _w = Pipy::spawn(&[&url, "--no-reload", "--instance-uuid=linked-1"], &[app]);
+    wait_for("the first report", Duration::from_secs(10), || {
+        request(port, "GET", "/api/v1/repo/linked", "")
+            .text()
+            .contains("linked-1")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    publish(port, "/linked", &script(2), "2");
+    wait_for("v2 over the link", Duration::from_secs(4), || {
+        get(app, "/").text() == "v2"
+    });
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+}
