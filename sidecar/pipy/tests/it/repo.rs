@@ -333,3 +333,27 @@ fn a_publish_reaches_a_linked_worker_at_once() {
     });
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
 }
+
+#[test]
+fn publishing_a_base_reloads_the_workers_of_its_derivatives() {
+    let (_r, port) = repo(&[]);
+    let app = free_port();
+    let script = |v: &str| format!("pipy().listen({app}).serveHTTP(new Message('{v}'))");
+    publish(port, "/base", &script("base v1"), "1");
+    let r = request(port, "POST", "/api/v1/repo/derived", r#"{"base":"/base"}"#);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = request(port, "PATCH", "/api/v1/repo/derived", r#"{"version":"5"}"#);
+    assert_eq!(r.status, 201);
+    let url = format!("http://127.0.0.1:{port}/repo/derived/");
+    let _w = Pipy::spawn(&[&url], &[app]);
+    assert_eq!(get(app, "/").text(), "base v1");
+    // Changing the base bumps the derivative (5 -> 6) and its worker follows.
+    publish(port, "/base", &script("base v2"), "2");
+    wait_for("the derivative's worker", Duration::from_secs(15), || {
+        get(app, "/").text() == "base v2"
+    });
+    assert_eq!(
+        request(port, "GET", "/repo/derived/", "").header("etag"),
+        Some("6")
+    );
+}
