@@ -6,6 +6,7 @@
 use anyhow::{anyhow, Result};
 use clap::Parser;
 
+mod admin;
 mod repo_client;
 mod repo_mode;
 use pipy_js::codebase::{DirCodebase, SharedCodebase};
@@ -115,6 +116,25 @@ fn run(cli: Cli) -> Result<i32> {
         return repo_mode::run(&cli, rx).map(|()| 0);
     }
     let control = pipy_runtime::Control::new();
+    if let (Some(spec), false) = (&cli.admin_port, cli.admin_port_off) {
+        let addr = repo_mode::admin_addr(Some(spec))?;
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let (uuid, name) = (
+            cli.instance_uuid.clone().unwrap_or_default(),
+            cli.instance_name.clone().unwrap_or_default(),
+        );
+        let c = control.clone();
+        admin::spawn(
+            addr,
+            Arc::new(
+                move || serde_json::json!({ "since": since, "uuid": uuid, "name": name, "reloads": c.loaded() }),
+            ),
+            rx.clone(),
+        )?;
+    }
     let (entry, codebase, eval): (String, Arc<dyn pipy_js::codebase::Codebase>, _) =
         match (&cli.eval, &cli.target) {
             (Some(expr), _) => (

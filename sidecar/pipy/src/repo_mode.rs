@@ -12,7 +12,7 @@ use tokio::sync::watch;
 const DB_FILE: &str = "pipy-repo.db";
 
 /// The admin address: a bare port listens on `::` (dual stack), default 6060.
-fn admin_addr(spec: Option<&str>) -> Result<SocketAddr> {
+pub(crate) fn admin_addr(spec: Option<&str>) -> Result<SocketAddr> {
     let spec = spec.unwrap_or("6060");
     if let Ok(port) = spec.parse::<u16>() {
         return Ok(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)));

@@ -8,6 +8,7 @@
 pub mod config;
 mod listener;
 pub mod options;
+pub mod stats;
 pub mod worker;
 
 pub use worker::{run, Control, RunOptions};

@@ -44,6 +44,7 @@ pub(crate) async fn serve(
             return;
         }
     };
+    let stats = crate::stats::Stats::global().listener(spec.borrow().addr);
     loop {
         tokio::select! {
             r = listener.accept() => match r {
@@ -54,10 +55,14 @@ pub(crate) async fn serve(
                     };
                     let active = active.clone();
                     active.set(active.get() + 1);
+                    let stats = stats.clone();
+                    stats.accepted.inc();
+                    stats.count.inc();
                     tokio::task::spawn_local(async move {
-                        if let Err(e) = connection(stream, remote, layout, idle).await {
+                        if let Err(e) = connection(stream, remote, layout, idle, &stats).await {
                             tracing::debug!("connection from {remote}: {e}");
                         }
+                        stats.count.dec();
                         active.set(active.get() - 1);
                     });
                 }
@@ -78,6 +83,7 @@ async fn connection(
     remote: SocketAddr,
     layout: Layout,
     idle_timeout: Option<Duration>,
+    stats: &crate::stats::ListenerStats,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr()?;
@@ -110,7 +116,8 @@ async fn connection(
                     reading = false;
                     pipeline.input(Event::StreamEnd(StreamError::NoError));
                 }
-                Ok(_) => {
+                Ok(n) => {
+                    stats.bytes_in.inc_by(n as u64);
                     if idle_timeout.is_some() {
                         idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
                     }
@@ -127,6 +134,7 @@ async fn connection(
                     if idle_timeout.is_some() {
                         idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
                     }
+                    stats.bytes_out.inc_by(batch.data.len() as u64);
                     pipy_filters::connect::write_data(&mut w, &batch.data).await?;
                 }
                 if batch.end.is_some() {

@@ -110,3 +110,49 @@ fn pipy_restart_reloads_and_a_broken_version_keeps_the_old_one() {
     );
     assert_eq!(get(port, "/").text(), "v2 b");
 }
+
+#[test]
+fn the_admin_port_serves_metrics_and_status() {
+    let port = free_port();
+    let admin = free_port();
+    let flag = format!("--admin-port=127.0.0.1:{admin}");
+    let _p = Pipy::script_with(
+        &format!("pipy().listen({port}).serveHTTP(new Message('m'))"),
+        &[],
+        &[&flag, "--instance-name=metrics-test"],
+        &[port, admin],
+    );
+    for _ in 0..3 {
+        assert_eq!(get(port, "/").text(), "m");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    // The harness's own probe of the port counts as a connection too.
+    let accepted = |text: &str| -> u64 {
+        let key = format!("pipy_inbound_accepted_total{{listen=\"0.0.0.0:{port}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    loop {
+        let m = get(admin, "/metrics");
+        assert_eq!(m.status, 200);
+        let text = m.text();
+        if accepted(&text) >= 3
+            && text.contains(&format!(
+                "pipy_inbound_in_total{{listen=\"0.0.0.0:{port}\"}}"
+            ))
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let s = get(admin, "/status");
+    assert!(
+        s.text().contains(r#""name":"metrics-test""#),
+        "{}",
+        s.text()
+    );
+    assert_eq!(get(admin, "/nothing").status, 404);
+}

@@ -1,0 +1,82 @@
+//! The admin port of a worker or a script run (`--admin-port`): `/metrics` in
+//! the Prometheus text format and `/status` as JSON. (In repo mode the admin
+//! port is the repo itself.)
+
+use anyhow::{Context as _, Result};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// What `/status` shows.
+pub(crate) type StatusFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn route(req: &Request<hyper::body::Incoming>, status: &StatusFn) -> Response<Full<Bytes>> {
+    if req.method() != hyper::Method::GET {
+        return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", String::new());
+    }
+    match req.uri().path() {
+        "/metrics" => reply(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            pipy_runtime::stats::Stats::global().render(),
+        ),
+        "/status" | "/api/v1/status" => {
+            reply(StatusCode::OK, "application/json", status().to_string())
+        }
+        _ => reply(StatusCode::NOT_FOUND, "text/plain", String::new()),
+    }
+}
+
+/// Binds `addr` and serves the admin port on its own thread until shutdown.
+pub(crate) fn spawn(
+    addr: SocketAddr,
+    status: StatusFn,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("admin port {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("pipy-admin".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                loop {
+                    let (stream, _) = tokio::select! {
+                        r = listener.accept() => match r { Ok(a) => a, Err(_) => continue },
+                        _ = shutdown.wait_for(|v| *v) => return,
+                    };
+                    let status = status.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let r = route(&req, &status);
+                            async move { Ok::<_, std::convert::Infallible>(r) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            })
+        })?;
+    tracing::info!("admin port on {addr}");
+    Ok(())
+}
