@@ -43,11 +43,10 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        // Cached statement: workers' downloads read here at a high rate.
         self.conn
-            .query_row("SELECT value FROM kv WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })
-            .optional()
+            .prepare_cached("SELECT value FROM kv WHERE key = ?1")
+            .and_then(|mut st| st.query_row([key], |row| row.get(0)).optional())
             .map_err(store_err)
     }
 

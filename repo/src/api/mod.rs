@@ -41,6 +41,12 @@ pub struct RepoState {
     instances: Mutex<Registry>,
     reloads: Mutex<Vec<String>>,
     links: Mutex<admin_link::Links>,
+    /// Published entries read so far, by path; dropped by every change of the
+    /// repo (workers download far more often than anyone writes).
+    published: Mutex<std::collections::HashMap<String, Option<crate::Published>>>,
+    /// Codebase paths, for the status reports' existence check; dropped with the
+    /// published cache.
+    codebases: Mutex<Option<std::collections::HashSet<String>>>,
 }
 
 impl RepoState {
@@ -51,6 +57,8 @@ impl RepoState {
             instances: Mutex::new(Registry::default()),
             reloads: Mutex::new(Vec::new()),
             links: Mutex::new(admin_link::Links::new()),
+            published: Mutex::new(std::collections::HashMap::new()),
+            codebases: Mutex::new(None),
         })
     }
 
@@ -66,6 +74,18 @@ impl RepoState {
 
     fn instances(&self) -> MutexGuard<'_, Registry> {
         lock(&self.instances)
+    }
+
+    /// Whether codebase `cb` exists, from a cache filled under the repo's lock.
+    fn codebase_exists(&self, cb: &str) -> crate::Result<bool> {
+        if let Some(set) = lock(&self.codebases).as_ref() {
+            return Ok(set.contains(cb));
+        }
+        let repo = self.repo();
+        let set: std::collections::HashSet<String> = repo.list()?.into_iter().collect();
+        let found = set.contains(cb);
+        *lock(&self.codebases) = Some(set);
+        Ok(found)
     }
 
     fn add_reloads(&self, paths: Vec<String>) {
@@ -180,7 +200,17 @@ async fn handle(state: &RepoState, peer: SocketAddr, req: Request<Incoming>) -> 
         peer,
         wants_html,
     };
-    route(state, &req)
+    let writes = req.method != Method::GET
+        && req.method != Method::HEAD
+        && (req.path.starts_with("/api/v1/repo") || req.path == "/api/v1/dump-store");
+    let reply = route(state, &req);
+    if writes {
+        // Under the repo's lock, like the reads that fill the cache.
+        let _repo = state.repo();
+        lock(&state.published).clear();
+        *lock(&state.codebases) = None;
+    }
+    reply
 }
 
 /// The routing order of spec §2; the first matching rule wins.

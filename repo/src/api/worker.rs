@@ -29,7 +29,21 @@ pub(super) fn handle(state: &RepoState, req: &Req) -> Reply {
 
 /// The published entry at exactly `path` (`/hello/`, `/hello/main.js`, `/hello/_etags`).
 fn published(state: &RepoState, path: &str) -> crate::Result<Option<Reply>> {
-    let found = state.repo().published("", path)?;
+    if let Some(hit) = super::lock(&state.published).get(path) {
+        return Ok(hit.clone().map(|p| reply::published(p.content, &p.etag)));
+    }
+    // Read and remember under the repo's lock, so that a write (which clears
+    // the cache after it changed the repo) cannot slip in between.
+    let repo = state.repo();
+    let found = repo.published("", path)?;
+    let mut cache = super::lock(&state.published);
+    // Bounded: a scan of random paths must not grow it without end.
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(path.to_string(), found.clone());
+    drop(cache);
+    drop(repo);
     Ok(found.map(|p| reply::published(p.content, &p.etag)))
 }
 
@@ -56,7 +70,7 @@ fn report(state: &RepoState, req: &Req, rest: &str) -> Reply {
     let Some(cb) = rest.strip_suffix('/') else {
         return bare(StatusCode::METHOD_NOT_ALLOWED);
     };
-    match state.repo().exists(cb) {
+    match state.codebase_exists(cb) {
         Ok(true) => {}
         Ok(false) => return bare(StatusCode::METHOD_NOT_ALLOWED),
         Err(e) => return reply::error(&e),
