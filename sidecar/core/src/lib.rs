@@ -17,6 +17,7 @@ mod event;
 mod head;
 mod outbox;
 mod pipeline;
+mod read_buffer;
 
 pub use context::{Context, Inbound, ScriptState};
 pub use data::Data;
@@ -24,3 +25,4 @@ pub use event::{Event, StreamError};
 pub use head::{Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, Version};
 pub use outbox::{Batch, Outbox, Ready};
 pub use pipeline::{Chain, EventTarget, Filter, FilterTemplate, Layout, Output, Pipeline};
+pub use read_buffer::ReadBuffer;

@@ -3,7 +3,6 @@
 //! connection fails.
 
 use crate::util::Callback;
-use bytes::BytesMut;
 use pipy_core::{Data, Event, EventTarget, Filter, FilterTemplate, Outbox, Output, StreamError};
 use std::io;
 use std::rc::Rc;
@@ -158,13 +157,10 @@ async fn run(target: String, o: ConnectOptions, outbox: Rc<Outbox>, reply: Event
     };
     let _ = stream.set_nodelay(true);
     let (mut r, mut w) = stream.split();
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut buf = pipy_core::ReadBuffer::new();
     let mut writing = true;
     let timeout = o.idle_timeout.or(o.read_timeout);
     loop {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
-        }
         let idle = async {
             match timeout {
                 Some(t) => tokio::time::sleep(t).await,
@@ -188,13 +184,13 @@ async fn run(target: String, o: ConnectOptions, outbox: Rc<Outbox>, reply: Event
                     writing = false;
                 }
             },
-            n = r.read_buf(&mut buf) => match n {
+            n = r.read_buf(buf.prepare()) => match n {
                 Ok(0) => {
                     reply.send(Event::StreamEnd(StreamError::NoError));
                     return;
                 }
-                Ok(_) => {
-                    let chunk = buf.split().freeze();
+                Ok(read) => {
+                    let chunk = buf.take(read);
                     reply.send(Event::Data(chunk.into()));
                     if reply.is_closed() {
                         return;

@@ -1,7 +1,6 @@
 //! Listening sockets and inbound connections.
 
 use crate::config::Listen;
-use bytes::BytesMut;
 use pipy_core::{Context, Event, EventTarget, Inbound, Layout, Outbox, Pipeline, StreamError};
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -97,21 +96,18 @@ async fn connection(
         EventTarget::Func(Rc::new(move |e| sink.push(e))),
     );
     let (mut r, mut w) = stream.split();
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut buf = pipy_core::ReadBuffer::new();
     let mut reading = true;
     let idle_for = idle_timeout.unwrap_or(Duration::from_secs(u64::from(u32::MAX)));
     let idle = tokio::time::sleep(idle_for);
     tokio::pin!(idle);
     loop {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
-        }
         tokio::select! {
             _ = &mut idle => {
                 pipeline.input(Event::StreamEnd(StreamError::IdleTimeout));
                 return Ok(());
             }
-            n = r.read_buf(&mut buf), if reading => match n {
+            n = r.read_buf(buf.prepare()), if reading => match n {
                 Ok(0) => {
                     reading = false;
                     pipeline.input(Event::StreamEnd(StreamError::NoError));
@@ -121,7 +117,7 @@ async fn connection(
                     if idle_timeout.is_some() {
                         idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
                     }
-                    pipeline.input(Event::Data(buf.split().freeze().into()))
+                    pipeline.input(Event::Data(buf.take(n).into()))
                 }
                 Err(e) => {
                     pipeline.input(Event::StreamEnd(StreamError::ReadError));
