@@ -170,6 +170,57 @@ struct ImportRef {
     name: Rc<str>,
 }
 
+/// Something that names a variable's slot: the slot itself, or an import
+/// resolved when used.
+trait SlotSource: Trace + Clone + 'static {
+    fn resolve(&self) -> JsResult<SlotRef>;
+}
+
+impl SlotSource for SlotRef {
+    fn resolve(&self) -> JsResult<SlotRef> {
+        Ok(self.clone())
+    }
+}
+
+impl SlotSource for ImportRef {
+    fn resolve(&self) -> JsResult<SlotRef> {
+        resolve_import(self)
+    }
+}
+
+/// Defines `name` on a module scope as a getter/setter pair over a slot of the
+/// current pipeline context.
+fn slot_accessors<R: SlotSource>(
+    scope: &JsObject,
+    name: &str,
+    r: R,
+    ctx: &mut Context,
+) -> JsResult<()> {
+    let get = NativeFunction::from_copy_closure_with_captures(
+        |_, _, r: &R, ctx| {
+            let s = r.resolve()?;
+            read(s.module, s.slot, ctx)
+        },
+        r.clone(),
+    )
+    .to_js_function(ctx.realm());
+    let set = NativeFunction::from_copy_closure_with_captures(
+        |_, args, r: &R, ctx| {
+            let s = r.resolve()?;
+            write(
+                s.module,
+                s.slot,
+                args.first().cloned().unwrap_or_default(),
+                ctx,
+            )?;
+            Ok(JsValue::undefined())
+        },
+        r,
+    )
+    .to_js_function(ctx.realm());
+    define_accessor(scope, name, get, set, ctx)
+}
+
 fn resolve_import(r: &ImportRef) -> JsResult<SlotRef> {
     MODULES.with(|m| {
         for (id, vars) in m.borrow().iter().enumerate() {
@@ -233,26 +284,7 @@ pub fn declare(
                 mv.names.len() - 1
             }
         });
-        let r = SlotRef { module, slot };
-        let get = NativeFunction::from_copy_closure_with_captures(
-            |_, _, r: &SlotRef, ctx| read(r.module, r.slot, ctx),
-            r.clone(),
-        )
-        .to_js_function(ctx.realm());
-        let set = NativeFunction::from_copy_closure_with_captures(
-            |_, args, r: &SlotRef, ctx| {
-                write(
-                    r.module,
-                    r.slot,
-                    args.first().cloned().unwrap_or_default(),
-                    ctx,
-                )?;
-                Ok(JsValue::undefined())
-            },
-            r,
-        )
-        .to_js_function(ctx.realm());
-        define_accessor(scope, &name, get, set, ctx)?;
+        slot_accessors(scope, &name, SlotRef { module, slot }, ctx)?;
         out.push((name, slot));
     }
     Ok(out)
@@ -287,29 +319,7 @@ pub fn import(module: usize, scope: &JsObject, spec: &JsObject, ctx: &mut Contex
             namespace: ns.into(),
             name: name.clone().into(),
         };
-        let get = NativeFunction::from_copy_closure_with_captures(
-            |_, _, r: &ImportRef, ctx| {
-                let s = resolve_import(r)?;
-                read(s.module, s.slot, ctx)
-            },
-            r.clone(),
-        )
-        .to_js_function(ctx.realm());
-        let set = NativeFunction::from_copy_closure_with_captures(
-            |_, args, r: &ImportRef, ctx| {
-                let s = resolve_import(r)?;
-                write(
-                    s.module,
-                    s.slot,
-                    args.first().cloned().unwrap_or_default(),
-                    ctx,
-                )?;
-                Ok(JsValue::undefined())
-            },
-            r,
-        )
-        .to_js_function(ctx.realm());
-        define_accessor(scope, &name, get, set, ctx)?;
+        slot_accessors(scope, &name, r, ctx)?;
     }
     Ok(())
 }
