@@ -50,7 +50,7 @@
 //! `key: value` lines whatever the store (upstream prints only an in-memory one).
 //!
 //! The WebSocket admin link (§5.4) carries `reload` to linked workers after a publish
-//! (`api/admin_link.rs`); a linked instance is still expired by its report age.
+//! (`api/admin_link.rs`); an instance with a live link does not expire.
 //!
 //! Not yet: log commands over the admin link and the log relay and `/log` (§6.3), metrics collection and
 //! `/metrics`, `/api/v1/metrics` (§6.2; status reports drop `metrics` but still answer

@@ -59,10 +59,11 @@ impl Registry {
     }
 
     /// Drops instances whose last report is `EXPIRE_AFTER_MS` old at `now`, except the
-    /// one with uuid `""`. (No admin links or log watchers exist yet to keep one alive.)
-    pub(super) fn expire(&mut self, now: u64) {
-        self.by_uuid
-            .retain(|uuid, i| uuid.is_empty() || now.saturating_sub(i.timestamp) < EXPIRE_AFTER_MS);
+    /// one with uuid `""` and those for which `linked` holds (a live admin link).
+    pub(super) fn expire(&mut self, now: u64, linked: impl Fn(&str) -> bool) {
+        self.by_uuid.retain(|uuid, i| {
+            uuid.is_empty() || now.saturating_sub(i.timestamp) < EXPIRE_AFTER_MS || linked(uuid)
+        });
     }
 
     /// Uuids of the instances attached to any of `codebases`.
@@ -139,6 +140,19 @@ mod tests {
     }
 
     #[test]
+    fn linked_instances_do_not_expire() {
+        let mut r = Registry::default();
+        r.report("/cb", "1.2.3.4".into(), 0, &report("linked"));
+        r.report("/cb", "1.2.3.4".into(), 0, &report("silent"));
+        r.expire(120_000, |u| u == "linked");
+        let shown = r.of_codebase("/cb").to_string();
+        assert!(
+            shown.contains("linked") && !shown.contains("silent"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn indexes_reattach_and_expire() {
         let mut r = Registry::default();
         r.report("/a", "127.0.0.1".into(), 1_000, &report("u1"));
@@ -153,7 +167,7 @@ mod tests {
             b,
             r#"{"1":{"ip":"127.0.0.1","timestamp":3000,"status":{"timestamp":5,"since":0,"uuid":"u1","name":"","ip":"","version":"3","modules":{},"logs":[]}},"3":{"ip":"127.0.0.1","timestamp":2000,"status":{"timestamp":5,"since":0,"uuid":"u2","name":"","ip":"","version":"3","modules":{},"logs":[]}}}"#
         );
-        r.expire(62_000);
+        r.expire(62_000, |_| false);
         assert_eq!(
             r.of_codebase("/b")
                 .as_object()
@@ -162,10 +176,10 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["1"]
         );
-        r.expire(63_000);
+        r.expire(63_000, |_| false);
         assert!(r.of_codebase("/b").as_object().unwrap().is_empty());
         // The uuid "" never expires; a new uuid gets a fresh index.
-        r.expire(10_000_000);
+        r.expire(10_000_000, |_| false);
         assert_eq!(
             r.of_codebase("/a")
                 .as_object()

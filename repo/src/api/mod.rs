@@ -113,7 +113,12 @@ pub async fn serve(
         let mut tick = tokio::time::interval(EXPIRY_TICK);
         loop {
             tick.tick().await;
-            expiry.instances().expire(instances::now_ms());
+            // Instances with a live admin link stay (spec §5.3).
+            let linked: std::collections::HashSet<String> =
+                lock(&expiry.links).keys().cloned().collect();
+            expiry
+                .instances()
+                .expire(instances::now_ms(), |uuid| linked.contains(uuid));
         }
     });
     tokio::pin!(shutdown);
