@@ -106,8 +106,9 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
     let addr = admin_addr(cli.admin_port.as_deref())?;
     let listener = bind(addr)?;
     tracing::info!("Codebase repo listening on {addr}");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread, like upstream's repo: requests are short and share one lock
+    // on the store, so more threads would mostly contend.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
