@@ -23,7 +23,7 @@ use std::time::Duration;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Command line, with upstream Pipy's option names.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(
     name = "pipy",
     version,
@@ -53,6 +53,9 @@ struct Cli {
     /// Repo mode: make a codebase of every sub-folder of DIR, published as "1".
     #[arg(long = "init-repo", value_name = "DIR")]
     init_repo: Option<PathBuf>,
+    /// Repo mode: also run codebase CB inside the repo process (as a worker of it).
+    #[arg(long = "init-code", value_name = "CB")]
+    init_code: Option<String>,
     /// Worker mode: the instance's uuid in status reports (random by default).
     #[arg(long = "instance-uuid", value_name = "UUID")]
     instance_uuid: Option<String>,
@@ -108,6 +111,9 @@ fn run(cli: Cli) -> Result<i32> {
     let is_repo = cli.eval.is_none() && cli.target.as_deref().is_none_or(|t| Path::new(t).is_dir());
     if cli.init_repo.is_some() && !is_repo {
         return Err(anyhow!("invalid option --init-repo for non-repo mode"));
+    }
+    if cli.init_code.is_some() && !is_repo {
+        return Err(anyhow!("invalid option --init-code for non-repo mode"));
     }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let tx = Arc::new(tx);
@@ -182,7 +188,7 @@ fn run(cli: Cli) -> Result<i32> {
 
 /// Downloads the codebase (retrying every 5 s), then keeps a thread polling the
 /// repo for new versions and reporting status.
-fn worker_mode(
+pub(crate) fn worker_mode(
     cli: &Cli,
     url: &str,
     control: &Arc<pipy_runtime::Control>,

@@ -87,6 +87,56 @@ fn collect_files(dir: &Path, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) -> 
     Ok(())
 }
 
+/// `--init-code=CB`: runs CB in this process as a worker of this repo (so it
+/// follows publishes like any worker). The listener is bound already, so the
+/// first download waits in its backlog until the repo serves.
+fn run_code_in_process(
+    cli: &Cli,
+    cb: &str,
+    addr: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let url = format!("http://{host}:{}/repo{cb}/", addr.port());
+    let cli = cli.clone();
+    std::thread::Builder::new()
+        .name("pipy-init-code".into())
+        .spawn(move || {
+            let control = pipy_runtime::Control::new();
+            let (tx, _) = watch::channel(false);
+            let result = crate::worker_mode(&cli, &url, &control, shutdown.clone()).and_then(
+                |(entry, codebase)| {
+                    pipy_runtime::run(
+                        pipy_runtime::RunOptions {
+                            entry,
+                            eval: None,
+                            codebase,
+                            control,
+                            threads: 1,
+                            reuse_port: cli.reuse_port,
+                            drain_timeout: std::time::Duration::from_secs(10),
+                        },
+                        shutdown,
+                        std::sync::Arc::new(tx),
+                    )
+                },
+            );
+            if let Err(e) = result {
+                tracing::error!("--init-code {url}: {e:#}");
+            }
+        })?;
+    Ok(())
+}
+
 /// Runs the repo until shutdown.
 pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> {
     let store = match &cli.target {
@@ -103,9 +153,17 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
             "a repo needs its admin port: drop --admin-port-off"
         ));
     }
+    if let Some(cb) = &cli.init_code {
+        if !repo.exists(cb)? {
+            return Err(anyhow!("Codebase not found: {cb}"));
+        }
+    }
     let addr = admin_addr(cli.admin_port.as_deref())?;
     let listener = bind(addr)?;
     tracing::info!("Codebase repo listening on {addr}");
+    if let Some(cb) = &cli.init_code {
+        run_code_in_process(cli, cb, addr, shutdown.clone())?;
+    }
     // One thread, like upstream's repo: requests are short and share one lock
     // on the store, so more threads would mostly contend.
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -357,3 +357,22 @@ fn publishing_a_base_reloads_the_workers_of_its_derivatives() {
         Some("6")
     );
 }
+
+#[test]
+fn init_code_runs_a_codebase_inside_the_repo() {
+    let _g = fixed_ports();
+    let init = format!("--init-repo={}", examples().display());
+    let port = free_port();
+    let admin = format!("--admin-port=127.0.0.1:{port}");
+    let _r = Pipy::spawn(&[&admin, &init, "--init-code=/01-hello"], &[port, 8080]);
+    assert_eq!(get(8080, "/").text(), "Hi, there!\n");
+    let (code, _, err) = run_to_end(&[
+        &admin.replace(&port.to_string(), &free_port().to_string()),
+        "--init-code=/nope",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("Codebase not found: /nope"), "{err}");
+    let (code, _, err) = run_to_end(&["--init-code=/x", "-e", "1"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("invalid option --init-code"), "{err}");
+}
