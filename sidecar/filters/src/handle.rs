@@ -26,16 +26,40 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The suffix scripts use after `handle`/`replace`.
-    pub fn suffix(self) -> &'static str {
+    /// Every kind, in the order the reference lists them.
+    pub const ALL: [Kind; 7] = [
+        Kind::StreamStart,
+        Kind::MessageStart,
+        Kind::Data,
+        Kind::MessageBody,
+        Kind::MessageEnd,
+        Kind::Message,
+        Kind::StreamEnd,
+    ];
+
+    /// The `handle...` filter's name as scripts spell it.
+    pub fn handle_name(self) -> &'static str {
         match self {
-            Kind::StreamStart => "StreamStart",
-            Kind::MessageStart => "MessageStart",
-            Kind::Data => "Data",
-            Kind::MessageBody => "MessageBody",
-            Kind::MessageEnd => "MessageEnd",
-            Kind::Message => "Message",
-            Kind::StreamEnd => "StreamEnd",
+            Kind::StreamStart => "handleStreamStart",
+            Kind::MessageStart => "handleMessageStart",
+            Kind::Data => "handleData",
+            Kind::MessageBody => "handleMessageBody",
+            Kind::MessageEnd => "handleMessageEnd",
+            Kind::Message => "handleMessage",
+            Kind::StreamEnd => "handleStreamEnd",
+        }
+    }
+
+    /// The `replace...` filter's name as scripts spell it.
+    pub fn replace_name(self) -> &'static str {
+        match self {
+            Kind::StreamStart => "replaceStreamStart",
+            Kind::MessageStart => "replaceMessageStart",
+            Kind::Data => "replaceData",
+            Kind::MessageBody => "replaceMessageBody",
+            Kind::MessageEnd => "replaceMessageEnd",
+            Kind::Message => "replaceMessage",
+            Kind::StreamEnd => "replaceStreamEnd",
         }
     }
 }
@@ -72,15 +96,7 @@ impl HandleTemplate {
 
 impl FilterTemplate for HandleTemplate {
     fn name(&self) -> &'static str {
-        match self.kind {
-            Kind::StreamStart => "handleStreamStart",
-            Kind::MessageStart => "handleMessageStart",
-            Kind::Data => "handleData",
-            Kind::MessageBody => "handleMessageBody",
-            Kind::MessageEnd => "handleMessageEnd",
-            Kind::Message => "handleMessage",
-            Kind::StreamEnd => "handleStreamEnd",
-        }
+        self.kind.handle_name()
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Handle {

@@ -25,15 +25,7 @@ impl ReplaceTemplate {
 
 impl FilterTemplate for ReplaceTemplate {
     fn name(&self) -> &'static str {
-        match self.kind {
-            Kind::StreamStart => "replaceStreamStart",
-            Kind::MessageStart => "replaceMessageStart",
-            Kind::Data => "replaceData",
-            Kind::MessageBody => "replaceMessageBody",
-            Kind::MessageEnd => "replaceMessageEnd",
-            Kind::Message => "replaceMessage",
-            Kind::StreamEnd => "replaceStreamEnd",
-        }
+        self.kind.replace_name()
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Replace {

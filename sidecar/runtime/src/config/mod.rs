@@ -170,7 +170,6 @@ pub(super) fn layout_arg(this: &JsValue, v: &JsValue, ctx: &mut Context) -> JsRe
 pub(super) type Method = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<()>;
 
 fn method_table() -> Vec<(&'static str, Method)> {
-    use handle::Kind::*;
     let mut v: Vec<(&'static str, Method)> = vec![
         ("listen", m_listen),
         ("pipeline", m_pipeline),
@@ -252,26 +251,9 @@ fn method_table() -> Vec<(&'static str, Method)> {
             )
         }),
     ];
-    for k in [
-        StreamStart,
-        MessageStart,
-        Data,
-        MessageBody,
-        MessageEnd,
-        Message,
-        StreamEnd,
-    ] {
-        let (h, r): (&'static str, &'static str) = match k {
-            StreamStart => ("handleStreamStart", "replaceStreamStart"),
-            MessageStart => ("handleMessageStart", "replaceMessageStart"),
-            Data => ("handleData", "replaceData"),
-            MessageBody => ("handleMessageBody", "replaceMessageBody"),
-            MessageEnd => ("handleMessageEnd", "replaceMessageEnd"),
-            Message => ("handleMessage", "replaceMessage"),
-            StreamEnd => ("handleStreamEnd", "replaceStreamEnd"),
-        };
-        v.push((h, handler(k, false)));
-        v.push((r, handler(k, true)));
+    for k in handle::Kind::ALL {
+        v.push((k.handle_name(), handler(k, false)));
+        v.push((k.replace_name(), handler(k, true)));
     }
     v
 }
