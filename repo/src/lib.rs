@@ -70,7 +70,7 @@ mod txn;
 #[cfg(test)]
 mod tests;
 
-pub use api::{serve, RepoState};
+pub use api::{serve, RepoOptions, RepoState};
 pub use model::{CodebaseInfo, Repo, TEMPLATE_MAIN};
 pub use publish::Published;
 pub use sqlite::SqliteStore;

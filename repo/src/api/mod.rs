@@ -33,10 +33,29 @@ pub const MAX_BODY: usize = 16 << 20;
 /// How often expired instances are dropped (spec §5.3).
 const EXPIRY_TICK: Duration = Duration::from_secs(5);
 
+/// Settings of the service; `Default` is what `pipy` uses without options.
+#[derive(Clone, Debug)]
+pub struct RepoOptions {
+    /// Largest file (and request body) accepted, in bytes; larger ones get `413`.
+    pub max_file_size: usize,
+    /// `--admin-log-file`: one line per POST, PATCH and DELETE request (spec §1).
+    pub admin_log_file: Option<std::path::PathBuf>,
+}
+
+impl Default for RepoOptions {
+    fn default() -> Self {
+        Self {
+            max_file_size: MAX_BODY,
+            admin_log_file: None,
+        }
+    }
+}
+
 /// Everything the service shares between connections: the codebase model, the worker
 /// instance registry and the codebases waiting for a `reload`.
 #[derive(Debug)]
 pub struct RepoState {
+    options: RepoOptions,
     repo: Mutex<Repo<SqliteStore>>,
     instances: Mutex<Registry>,
     reloads: Mutex<Vec<String>>,
@@ -50,9 +69,15 @@ pub struct RepoState {
 }
 
 impl RepoState {
-    /// Shared state over `repo`, with no instances yet.
+    /// Shared state over `repo`, with no instances yet and default options.
     pub fn new(repo: Repo<SqliteStore>) -> Arc<Self> {
+        Self::with_options(repo, RepoOptions::default())
+    }
+
+    /// Shared state over `repo` with `options`.
+    pub fn with_options(repo: Repo<SqliteStore>, options: RepoOptions) -> Arc<Self> {
         Arc::new(Self {
+            options,
             repo: Mutex::new(repo),
             instances: Mutex::new(Registry::default()),
             reloads: Mutex::new(Vec::new()),
