@@ -10,6 +10,9 @@ use crate::{Error, Result};
 /// Longest accepted codebase or file path, in bytes.
 pub(crate) const MAX_PATH: usize = 1024;
 
+/// Longest accepted segment of a path, in bytes (a common file-system name limit).
+pub(crate) const MAX_SEGMENT: usize = 255;
+
 pub(crate) const TREE: &str = "codebases/tree/";
 pub(crate) const PUBLISHED: &str = "files/tree/";
 
@@ -148,7 +151,7 @@ pub(crate) fn corrupt(what: &str) -> Error {
 }
 
 /// Checks a codebase or file path: starts with `/`, at most [`MAX_PATH`] bytes, no NUL,
-/// no empty, `.` or `..` segment (so no trailing `/`, which would collide with the
+/// no segment longer than [`MAX_SEGMENT`], no empty, `.` or `..` segment (so no trailing `/`, which would collide with the
 /// manifest key).
 pub(crate) fn check_path(path: &str) -> Result<()> {
     let bad = path.len() > MAX_PATH
@@ -156,7 +159,7 @@ pub(crate) fn check_path(path: &str) -> Result<()> {
         || !path.starts_with('/')
         || path[1..]
             .split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
+            .any(|seg| seg.is_empty() || seg == "." || seg == ".." || seg.len() > MAX_SEGMENT);
     if bad {
         return Err(Error::InvalidPath(path.to_owned()));
     }
@@ -237,9 +240,11 @@ mod tests {
         for ok in ["/a", "/a/b.js", "/org/team/app", "/a..b"] {
             check_path(ok).unwrap();
         }
-        let long = format!("/{}", "x".repeat(MAX_PATH));
+        let long = format!("/{}x", "x/".repeat(MAX_PATH / 2));
+        let long_segment = format!("/a/{}", "x".repeat(MAX_SEGMENT + 1));
+        check_path(&format!("/a/{}", "x".repeat(MAX_SEGMENT))).unwrap();
         for bad in [
-            "", "a", "/", "/a/", "//a", "/a/../b", "/..", "/./a", "/a\0", &long,
+            "", "a", "/", "/a/", "//a", "/a/../b", "/..", "/./a", "/a\0", &long, &long_segment,
         ] {
             assert!(
                 matches!(check_path(bad), Err(Error::InvalidPath(_))),

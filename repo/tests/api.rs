@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
-use pipy_repo::{Repo, RepoState, SqliteStore};
+use pipy_repo::{Repo, RepoOptions, RepoState, SqliteStore};
 
 /// A running service; dropping it shuts the server down.
 struct Server {
@@ -17,7 +17,11 @@ struct Server {
 
 impl Server {
     fn start() -> Self {
-        let state = RepoState::new(Repo::new(SqliteStore::in_memory().unwrap()));
+        Self::start_with(RepoOptions::default())
+    }
+
+    fn start_with(options: RepoOptions) -> Self {
+        let state = RepoState::with_options(Repo::new(SqliteStore::in_memory().unwrap()), options);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = state.clone();
@@ -332,10 +336,45 @@ fn routing_rules() {
 }
 
 #[test]
+fn file_size_limit_is_configurable() {
+    let server = Server::start_with(RepoOptions {
+        max_file_size: 10,
+        ..RepoOptions::default()
+    });
+    let mut c = server.client();
+    assert_eq!(c.post("/api/v1/repo/a", "").status, 201);
+    assert_eq!(c.post("/api/v1/repo-files/a/x.js", "0123456789").status, 201);
+    assert_eq!(
+        c.post("/api/v1/repo-files/a/x.js", "0123456789a").st(),
+        (413, "Request body too large: the limit is 10 bytes")
+    );
+    // The refused body was never read, so that connection is closed.
+    let mut c = server.client();
+    assert_eq!(c.get("/api/v1/repo-files/a/x.js").st(), (200, "0123456789"));
+    let long = format!("/api/v1/repo-files/a/{}.js", "n".repeat(300));
+    assert_eq!(c.post(&long, "x").st(), (400, "Invalid filename"));
+    let long = format!("/api/v1/repo/{}", "n".repeat(300));
+    assert_eq!(c.post(&long, "").st(), (400, "Invalid codebase name"));
+}
+
+#[test]
 fn create_and_patch_validation() {
     let server = Server::start();
     let mut c = server.client();
-    assert_eq!(c.post("/api/v1/repo/base", "not json").status, 201);
+    // Deliberately stricter than upstream: bodies must be empty or a JSON object of
+    // known keys.
+    assert_eq!(c.post("/api/v1/repo/base", "not json").st(), (400, "Invalid JSON"));
+    assert_eq!(c.post("/api/v1/repo/base", "[1]").st(), (400, "Invalid JSON object"));
+    assert_eq!(
+        c.post("/api/v1/repo/base", r#"{"verison":2}"#).st(),
+        (400, "Unknown field: verison")
+    );
+    assert_eq!(c.get("/api/v1/repo/base").status, 404, "nothing was written");
+    assert_eq!(c.post("/api/v1/repo/base", " \n").status, 201);
+    assert_eq!(
+        c.patch("/api/v1/repo/base", r#"{"version":1,"x":0}"#).st(),
+        (400, "Unknown field: x")
+    );
     let cases = [
         ("/api/v1/repo/", "{}", "Invalid codebase name"),
         ("/api/v1/repo/x/", "{}", "Invalid codebase name"),

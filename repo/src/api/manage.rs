@@ -161,11 +161,24 @@ fn info_json(info: CodebaseInfo, instances: Value) -> String {
     Value::Object(doc).to_string()
 }
 
-/// The body of POST and PATCH: a JSON object, anything else counts as `{}`.
-fn object(body: &[u8]) -> Map<String, Value> {
+/// The keys POST and PATCH read; any other key is refused.
+const BODY_KEYS: [&str; 3] = ["base", "main", "version"];
+
+/// The body of POST and PATCH: empty (or blank) counts as `{}`, otherwise it must be a
+/// JSON object with no keys but [`BODY_KEYS`]. Upstream treats any non-object body as
+/// `{}` and ignores unknown keys (spec §4.3); we refuse both, so that a typo such as
+/// `{"verison":2}` cannot silently save instead of publishing.
+fn object(body: &[u8]) -> Result<Map<String, Value>, Reply> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
     match serde_json::from_slice(body) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
+        Ok(Value::Object(m)) => match m.keys().find(|k| !BODY_KEYS.contains(&k.as_str())) {
+            Some(k) => Err(bad(&format!("Unknown field: {k}"))),
+            None => Ok(m),
+        },
+        Ok(_) => Err(bad("Invalid JSON object")),
+        Err(_) => Err(bad("Invalid JSON")),
     }
 }
 
@@ -194,7 +207,10 @@ fn version_of(body: &Map<String, Value>) -> Result<Option<String>, &'static str>
 
 /// `POST /api/v1/repo/CB` (spec §4.3), validated in the spec's order.
 fn create(state: &RepoState, cb: &str, body: &[u8]) -> crate::Result<Reply> {
-    let body = object(body);
+    let body = match object(body) {
+        Ok(b) => b,
+        Err(reply) => return Ok(reply),
+    };
     let base = match body.get("base") {
         None => None,
         Some(Value::String(b)) => Some(b.as_str()),
@@ -220,7 +236,10 @@ fn create(state: &RepoState, cb: &str, body: &[u8]) -> crate::Result<Reply> {
 
 /// `PATCH /api/v1/repo/CB` (spec §4.4): set main, then publish or save.
 fn patch(state: &RepoState, cb: &str, body: &[u8]) -> crate::Result<Reply> {
-    let body = object(body);
+    let body = match object(body) {
+        Ok(b) => b,
+        Err(reply) => return Ok(reply),
+    };
     let main = match main_of(&body) {
         Ok(m) => m,
         Err(msg) => return Ok(bad(msg)),

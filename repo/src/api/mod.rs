@@ -27,7 +27,7 @@ use crate::{Repo, SqliteStore, Store};
 use instances::Registry;
 use reply::{bare, text, Reply};
 
-/// Request bodies above this size are refused with `413`.
+/// Default limit of request bodies (files); larger ones are refused with `413`.
 pub const MAX_BODY: usize = 16 << 20;
 
 /// How often expired instances are dropped (spec §5.3).
@@ -202,19 +202,18 @@ struct Req {
 
 async fn handle(state: &RepoState, peer: SocketAddr, req: Request<Incoming>) -> Reply {
     let (parts, body) = req.into_parts();
+    let limit = state.options.max_file_size;
     let too_big = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_BODY as u64);
+        .is_some_and(|n| n > limit as u64);
     if too_big {
-        return bare(StatusCode::PAYLOAD_TOO_LARGE);
+        return body_too_large(limit);
     }
-    let body = match Limited::new(body, MAX_BODY).collect().await {
+    let body = match Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return bare(StatusCode::PAYLOAD_TOO_LARGE)
-        }
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return body_too_large(limit),
         Err(e) => return text(StatusCode::BAD_REQUEST, &e.to_string()),
     };
     let raw = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -241,6 +240,14 @@ async fn handle(state: &RepoState, peer: SocketAddr, req: Request<Incoming>) -> 
         *lock(&state.codebases) = None;
     }
     reply
+}
+
+/// `413` with the limit, so that a user knows what to change.
+fn body_too_large(limit: usize) -> Reply {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("Request body too large: the limit is {limit} bytes"),
+    )
 }
 
 /// The routing order of spec §2; the first matching rule wins.

@@ -56,6 +56,9 @@ struct Cli {
     /// Repo mode: also run codebase CB inside the repo process (as a worker of it).
     #[arg(long = "init-code", value_name = "CB")]
     init_code: Option<String>,
+    /// Repo mode: largest file (request body) the repo accepts, in bytes.
+    #[arg(long = "max-file-size", value_name = "BYTES", default_value_t = pipy_repo::api::MAX_BODY)]
+    max_file_size: usize,
     /// Worker mode: the instance's uuid in status reports (random by default).
     #[arg(long = "instance-uuid", value_name = "UUID")]
     instance_uuid: Option<String>,
@@ -87,6 +90,10 @@ fn threads(s: &str) -> Result<usize> {
     }
 }
 
+/// The exit status of a failed start-up (a broken script, a bad option value, an
+/// unknown codebase), as upstream Pipy's -1.
+const START_UP_FAILURE: u8 = 255;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -101,7 +108,8 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             eprintln!("pipy: {e:#}");
-            ExitCode::FAILURE
+            // Upstream's `main` returns -1 on any start-up failure.
+            ExitCode::from(START_UP_FAILURE)
         }
     }
 }

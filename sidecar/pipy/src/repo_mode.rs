@@ -158,6 +158,10 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
             return Err(anyhow!("Codebase not found: {cb}"));
         }
     }
+    let options = pipy_repo::RepoOptions {
+        max_file_size: cli.max_file_size,
+        ..pipy_repo::RepoOptions::default()
+    };
     let addr = admin_addr(cli.admin_port.as_deref())?;
     let listener = bind(addr)?;
     tracing::info!("Codebase repo listening on {addr}");
@@ -171,7 +175,7 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let state = pipy_repo::api::RepoState::new(repo);
+        let state = pipy_repo::api::RepoState::with_options(repo, options);
         pipy_repo::api::serve(listener, state, async move {
             let _ = shutdown.wait_for(|v| *v).await;
         })

@@ -13,7 +13,7 @@ fn run_script(src: &str) -> (i32, String) {
 #[test]
 fn syntax_error_names_file_line_and_column() {
     let (code, err) = run_script("pipy()\n  .listen(8000\n  .serveHTTP(1)\n  oops\n");
-    assert_ne!(code, 0);
+    assert_eq!(code, 255);
     assert!(err.contains("broken.js:4:3:"), "{err}");
     assert!(err.contains("SyntaxError"), "{err}");
 }
@@ -82,10 +82,10 @@ fn unknown_option_is_a_clean_error() {
     assert_eq!(code, 2);
     assert!(err.contains("--no-such-option"), "{err}");
     let (code, _, err) = run_to_end(&["--threads=zero", "x.js"]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 255);
     assert!(err.contains("--threads"), "{err}");
     let (code, _, err) = run_to_end(&["/definitely/missing.js"]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 255);
     assert!(err.contains("missing.js"), "{err}");
 }
 

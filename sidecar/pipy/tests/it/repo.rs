@@ -370,9 +370,9 @@ fn init_code_runs_a_codebase_inside_the_repo() {
         &admin.replace(&port.to_string(), &free_port().to_string()),
         "--init-code=/nope",
     ]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 255);
     assert!(err.contains("Codebase not found: /nope"), "{err}");
     let (code, _, err) = run_to_end(&["--init-code=/x", "-e", "1"]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 255);
     assert!(err.contains("invalid option --init-code"), "{err}");
 }
