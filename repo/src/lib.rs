@@ -65,12 +65,13 @@ mod model;
 mod publish;
 mod sqlite;
 mod store;
+pub mod tls;
 mod txn;
 
 #[cfg(test)]
 mod tests;
 
-pub use api::{serve, RepoOptions, RepoState};
+pub use api::{serve, ProgramFiles, ProgramHost, RepoOptions, RepoState};
 pub use model::{CodebaseInfo, Repo, TEMPLATE_MAIN};
 pub use publish::Published;
 pub use sqlite::SqliteStore;

@@ -289,8 +289,13 @@ fn routing_rules() {
     assert_eq!(c.post("/api/v1/metrics", "").status, 405);
     assert_eq!(c.get("/nothing").status, 404);
     assert_eq!(c.post("/nothing", "").status, 405);
-    assert_eq!(c.get("/api/v1/program").status, 404);
-    assert_eq!(c.post("/api/v1/files/x", "").status, 405);
+    assert_eq!(c.get("/api/v1/program").st(), (200, ""));
+    // No script host in this server; no program ever ran.
+    assert_eq!(
+        c.post("/api/v1/program", "/x").st(),
+        (400, "This repo runs no programs (no script host)")
+    );
+    assert_eq!(c.post("/api/v1/files/x", "").status, 404);
     assert_eq!(c.get("/api/v1/repo-files").status, 404);
     for m in ["GET", "POST", "DELETE"] {
         let r = c.send(m, "/api/v1/dump-store", b"");
@@ -637,4 +642,231 @@ fn status_reports_and_instances() {
         serde_json::from_str(c.get("/api/v1/repo/hello").text()).unwrap();
     let keys: Vec<&String> = hello["instances"].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["2"]);
+}
+
+#[test]
+fn https_with_client_certificates() {
+    let certs = pipy_e2e::TestCerts::new();
+    let dir = &certs.dir;
+    let server_config = pipy_repo::tls::server_config(
+        &dir.join("server.pem"),
+        &dir.join("server-key.pem"),
+        Some(&dir.join("ca.pem")),
+    )
+    .unwrap();
+    let server = Server::start_with(RepoOptions {
+        tls: Some(server_config),
+        ..RepoOptions::default()
+    });
+    let with_cert = pipy_repo::tls::client_config(
+        &dir.join("ca.pem"),
+        Some((&dir.join("client.pem"), &dir.join("client-key.pem"))),
+    )
+    .unwrap();
+    let answer = pipy_e2e::https_get(server.addr, with_cert, "/api/v1/status").expect("HTTPS answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""uuid":"""#), "{answer}");
+    // No client certificate: the handshake is refused, nothing is served.
+    let without = pipy_repo::tls::client_config(&dir.join("ca.pem"), None).unwrap();
+    assert_eq!(
+        pipy_e2e::https_get(server.addr, without, "/api/v1/status"),
+        None
+    );
+    // Plain HTTP on the TLS port gets no HTTP answer either.
+    let mut plain = server.client();
+    plain
+        .stream
+        .write_all(b"GET /api/v1/status HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = plain.stream.read_to_end(&mut buf);
+    assert!(!buf.starts_with(b"HTTP/1.1 200"));
+    // Bad material is refused with the file's name.
+    let err = pipy_repo::tls::server_config(&dir.join("ca.pem"), &dir.join("nope.pem"), None)
+        .unwrap_err();
+    assert!(err.to_string().contains("nope.pem"), "{err}");
+}
+
+/// The repo's own log for the log tests: a fixed history and lines pushed by the test.
+#[derive(Debug, Default)]
+struct FakeLog {
+    watchers: std::sync::Mutex<Vec<tokio::sync::mpsc::Sender<Arc<str>>>>,
+}
+
+impl FakeLog {
+    fn push(&self, line: &str) {
+        for w in self.watchers.lock().unwrap().iter() {
+            let _ = w.try_send(Arc::from(line));
+        }
+    }
+}
+
+impl pipy_repo::api::ProcessLog for FakeLog {
+    fn tail(&self, name: &str) -> Option<String> {
+        (name == "pipy_log").then(|| "old line\n".to_owned())
+    }
+    fn subscribe(&self, name: &str) -> Option<tokio::sync::mpsc::Receiver<Arc<str>>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        self.watchers.lock().unwrap().push(tx);
+        (name == "pipy_log").then_some(rx)
+    }
+}
+
+type Ws = tokio_tungstenite::tungstenite::WebSocket<TcpStream>;
+
+/// A blocking WebSocket client on `path`; every read gives up after 5 s.
+fn ws(addr: SocketAddr, path: &str) -> Ws {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let (ws, res) =
+        tokio_tungstenite::tungstenite::client::client(format!("ws://{addr}{path}"), stream)
+            .unwrap();
+    assert_eq!(res.status(), 101);
+    ws
+}
+
+fn ws_send(ws: &mut Ws, text: &str) {
+    ws.send(tokio_tungstenite::tungstenite::Message::text(text))
+        .unwrap();
+}
+
+/// The next text frame (a read past its timeout fails the test).
+fn ws_text(ws: &mut Ws) -> String {
+    loop {
+        match ws.read().unwrap() {
+            tokio_tungstenite::tungstenite::Message::Text(t) => return t.to_string(),
+            tokio_tungstenite::tungstenite::Message::Binary(b) => {
+                return String::from_utf8_lossy(&b).into_owned()
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn log_routes() {
+    let server = Server::start();
+    let mut c = server.client();
+    // Without a log of its own, `/log` is empty and named logs are unknown.
+    assert_eq!(c.get("/log").st(), (200, ""));
+    assert_eq!(c.get("/log/pipy_log").status, 404);
+    drop(server);
+
+    let own = Arc::new(FakeLog::default());
+    let server = Server::start_with(RepoOptions {
+        own_log: Some(own.clone()),
+        ..RepoOptions::default()
+    });
+    let mut c = server.client();
+    let r = c.get("/log");
+    assert_eq!(
+        (r.st(), r.header("content-type")),
+        ((200, "old line\n"), Some("text/plain"))
+    );
+    assert_eq!(c.get("/log/pipy_log").st(), (200, "old line\n"));
+    assert_eq!(c.get("/log/other").status, 404);
+    assert_eq!(c.post("/log", "").status, 405);
+    assert_eq!(c.post("/log/pipy_log", "").status, 405);
+    // Only upgrades watch logs.
+    assert_eq!(c.get("/api/v1/log/u1/pipy_log").status, 405);
+    assert_eq!(c.get("/api/v1/log//pipy_log").status, 405);
+    assert_eq!(c.post("/api/v1/log/u1/pipy_log", "").status, 405);
+    assert_eq!(c.get("/api/v1/log").status, 404);
+    assert_eq!(c.post("/api/v1/log", "").status, 405);
+
+    // The repo's own log: the tail, then new lines.
+    let mut w = ws(server.addr, "/api/v1/log//pipy_log");
+    ws_send(&mut w, "watch\n");
+    assert_eq!(ws_text(&mut w), "old line\n");
+    own.push("new line");
+    assert_eq!(ws_text(&mut w), "new line\n");
+}
+
+#[test]
+fn log_relay_through_the_admin_link() {
+    let server = Server::start();
+    let mut worker = ws(server.addr, "/repo/app/u1");
+    ws_send(&mut worker, "");
+    // The link registers on its first frame; wait until the repo knows it.
+    let mut watcher = ws(server.addr, "/api/v1/log/u1/pipy_log");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    ws_send(&mut watcher, "watch\n");
+    assert_eq!(ws_text(&mut worker), "log/tail/pipy_log");
+    assert_eq!(ws_text(&mut worker), "log/on/pipy_log");
+    ws_send(&mut worker, "log-tail/pipy_log\nline 1\nline 2\n");
+    assert_eq!(ws_text(&mut watcher), "line 1\nline 2\n");
+    ws_send(&mut worker, "log/pipy_log\nline 3\n");
+    assert_eq!(ws_text(&mut watcher), "line 3\n");
+    // Lines of logs nobody watches are turned off.
+    ws_send(&mut worker, "log/other\nx\n");
+    assert_eq!(ws_text(&mut worker), "log/off/other");
+    // The last watcher leaving turns the log off.
+    watcher.close(None).unwrap();
+    let _ = watcher.flush();
+    assert_eq!(ws_text(&mut worker), "log/off/pipy_log");
+}
+
+#[test]
+fn watchers_before_the_link_are_served_when_it_comes_up() {
+    let server = Server::start();
+    let mut watcher = ws(server.addr, "/api/v1/log/u2/pipy_log");
+    ws_send(&mut watcher, "watch\n");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut worker = ws(server.addr, "/repo/app/u2");
+    ws_send(&mut worker, "");
+    assert_eq!(ws_text(&mut worker), "log/tail/pipy_log");
+    assert_eq!(ws_text(&mut worker), "log/on/pipy_log");
+    ws_send(&mut worker, "log-tail/pipy_log\nhello\n");
+    assert_eq!(ws_text(&mut watcher), "hello\n");
+}
+
+#[test]
+fn admin_log_file_records_writes() {
+    let path = pipy_e2e::temp_dir().join("admin.log");
+    let server = Server::start_with(RepoOptions {
+        admin_log_file: Some(path.clone()),
+        ..RepoOptions::default()
+    });
+    let mut c = server.client();
+    assert_eq!(
+        c.post("/api/v1/repo/a", r#"{ "base" : "/zz" }"#).status,
+        400
+    );
+    assert_eq!(c.post("/api/v1/repo/a", "").status, 201);
+    assert_eq!(c.get("/api/v1/repo/a").status, 200);
+    assert_eq!(c.patch("/api/v1/repo/a", r#"{"version":2}"#).status, 201);
+    assert_eq!(c.post("/repo/a/", r#"{"uuid":"w"}"#).status, 201);
+    assert_eq!(c.delete("/api/v1/repo/a").status, 204);
+    let expected = [
+        r#"400 POST /api/v1/repo/a {"base":"/zz"}"#,
+        "201 POST /api/v1/repo/a undefined",
+        r#"201 PATCH /api/v1/repo/a {"version":2}"#,
+        r#"201 POST /repo/a/ {"uuid":"w"}"#,
+        "204 DELETE /api/v1/repo/a undefined",
+    ];
+    // The writer thread appends behind the requests.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let text = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.lines().count() >= expected.len() || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{text}");
+    for (line, want) in lines.iter().zip(expected) {
+        // `2026-11-25 21:21:43.370 ` then the rest.
+        let (time, rest) = line.split_at(24);
+        assert_eq!(rest, want, "{text}");
+        let b = time.as_bytes();
+        assert!(
+            b[4] == b'-' && b[10] == b' ' && b[13] == b':' && b[19] == b'.' && b[23] == b' ',
+            "{text}"
+        );
+    }
+    drop(server);
+    let _ = std::fs::remove_file(path);
 }

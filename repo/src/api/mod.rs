@@ -7,10 +7,16 @@
 //! shapes.
 
 mod admin_link;
+mod admin_log;
 mod instances;
+mod logs;
 mod manage;
+mod program;
 mod reply;
 mod worker;
+
+pub use logs::{log_time, ProcessLog};
+pub use program::{ProgramFiles, ProgramHost};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,6 +46,13 @@ pub struct RepoOptions {
     pub max_file_size: usize,
     /// `--admin-log-file`: one line per POST, PATCH and DELETE request (spec §1).
     pub admin_log_file: Option<std::path::PathBuf>,
+    /// `--admin-tls-cert/key/trusted`: serve HTTPS (see [`crate::tls`]).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The process's own logs, shown by `GET /log` and streamed on `/api/v1/log//NAME`
+    /// (spec §6.3); without one, `/log` is empty and `/log/NAME` is `404`.
+    pub own_log: Option<Arc<dyn ProcessLog>>,
+    /// Runs `/api/v1/program` (and `--init-code`); without one those get `400`.
+    pub program: Option<Arc<dyn ProgramHost>>,
 }
 
 impl Default for RepoOptions {
@@ -47,6 +60,9 @@ impl Default for RepoOptions {
         Self {
             max_file_size: MAX_BODY,
             admin_log_file: None,
+            tls: None,
+            own_log: None,
+            program: None,
         }
     }
 }
@@ -60,12 +76,19 @@ pub struct RepoState {
     instances: Mutex<Registry>,
     reloads: Mutex<Vec<String>>,
     links: Mutex<admin_link::Links>,
+    watchers: Mutex<logs::Watchers>,
+    /// The writer of `--admin-log-file`.
+    admin_log: Option<admin_log::AdminLog>,
     /// Published entries read so far, by path; dropped by every change of the
     /// repo (workers download far more often than anyone writes).
     published: Mutex<std::collections::HashMap<String, Option<crate::Published>>>,
     /// Codebase paths, for the status reports' existence check; dropped with the
     /// published cache.
     codebases: Mutex<Option<std::collections::HashSet<String>>>,
+    /// `/api/v1/program`'s state.
+    program: Mutex<program::ProgramState>,
+    /// This process's instance uuid, shown by `/api/v1/status` while a program runs.
+    uuid: String,
 }
 
 impl RepoState {
@@ -76,14 +99,22 @@ impl RepoState {
 
     /// Shared state over `repo` with `options`.
     pub fn with_options(repo: Repo<SqliteStore>, options: RepoOptions) -> Arc<Self> {
+        let admin_log = options
+            .admin_log_file
+            .clone()
+            .map(admin_log::AdminLog::open);
         Arc::new(Self {
             options,
             repo: Mutex::new(repo),
             instances: Mutex::new(Registry::default()),
             reloads: Mutex::new(Vec::new()),
             links: Mutex::new(admin_link::Links::new()),
+            watchers: Mutex::new(logs::Watchers::default()),
+            admin_log,
             published: Mutex::new(std::collections::HashMap::new()),
             codebases: Mutex::new(None),
+            program: Mutex::new(program::ProgramState::default()),
+            uuid: uuid::Uuid::new_v4().to_string(),
         })
     }
 
@@ -138,9 +169,10 @@ pub async fn serve(
         let mut tick = tokio::time::interval(EXPIRY_TICK);
         loop {
             tick.tick().await;
-            // Instances with a live admin link stay (spec §5.3).
-            let linked: std::collections::HashSet<String> =
+            // Instances with a live admin link or log watcher stay (spec §5.3).
+            let mut linked: std::collections::HashSet<String> =
                 lock(&expiry.links).keys().cloned().collect();
+            linked.extend(lock(&expiry.watchers).uuids().map(str::to_owned));
             expiry
                 .instances()
                 .expire(instances::now_ms(), |uuid| linked.contains(uuid));
@@ -162,6 +194,7 @@ pub async fn serve(
         };
         while tasks.try_join_next().is_some() {}
         let state = state.clone();
+        let tls = state.options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         tasks.spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
@@ -173,18 +206,33 @@ pub async fn serve(
                             state, &path, req,
                         ));
                     }
+                    // Log watchers (spec §6.3); a plain request there is a 405 of route().
+                    let path = req.uri().path();
+                    if path.starts_with("/api/v1/log/") && admin_link::is_upgrade(&req) {
+                        let path = percent_decode(req.uri().path());
+                        return Ok(logs::accept(state, &path, req));
+                    }
                     Ok(handle(&state, peer, req).await)
                 }
             });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            // A peer that drops the connection mid-request is not our error.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.keep_alive(true)
                 // Upstream never sends `date` (spec §5.2).
-                .auto_date_header(false)
-                .serve_connection(io, service)
-                .with_upgrades()
-                .await;
+                .auto_date_header(false);
+            // A peer that drops the connection mid-request (or fails the TLS handshake)
+            // is not our error.
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let _ = http.serve_connection(io, service).with_upgrades().await;
+                    }
+                }
+                None => {
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = http.serve_connection(io, service).with_upgrades().await;
+                }
+            }
         });
     }
 }
@@ -233,6 +281,9 @@ async fn handle(state: &RepoState, peer: SocketAddr, req: Request<Incoming>) -> 
         && req.method != Method::HEAD
         && (req.path.starts_with("/api/v1/repo") || req.path == "/api/v1/dump-store");
     let reply = route(state, &req);
+    if let Some(log) = &state.admin_log {
+        log.record(reply.status(), &req.method, &req.path, &req.body);
+    }
     if writes {
         // Under the repo's lock, like the reads that fill the cache.
         let _repo = state.repo();
@@ -256,10 +307,13 @@ fn route(state: &RepoState, req: &Req) -> Reply {
     let get = req.method == Method::GET;
     if p == "/status" || p == "/api/v1/status" {
         return if get {
-            status_json()
+            status_json(state)
         } else {
             bare(StatusCode::METHOD_NOT_ALLOWED)
         };
+    }
+    if p == "/log" || p.starts_with("/log/") {
+        return logs::get(state, req);
     }
     if p == "/api/v1/dump-store" {
         return dump_store(state);
@@ -275,7 +329,19 @@ fn route(state: &RepoState, req: &Req) -> Reply {
             return manage::file(state, req, rest);
         }
     }
-    // Not yet: metrics, logs, dump, options, program, files, graph, admin and the GUI
+    if let Some(rest) = p.strip_prefix("/api/v1/files") {
+        if rest.is_empty() || rest.starts_with('/') {
+            return program::files(state, req, rest);
+        }
+    }
+    if p == "/api/v1/program" {
+        return program::program(state, req);
+    }
+    if p.starts_with("/api/v1/log/") {
+        // Only WebSocket upgrades (taken in serve()) watch logs (spec §6.3).
+        return bare(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    // Not yet: metrics, dump, options, program, files, graph, admin and the GUI
     // all fall through to the last rule.
     if get {
         bare(StatusCode::NOT_FOUND)
@@ -285,11 +351,26 @@ fn route(state: &RepoState, req: &Req) -> Reply {
 }
 
 /// `/api/v1/status` and `/status` with no program running (spec §6.1).
-fn status_json() -> Reply {
-    reply::json(
-        r#"{"timestamp":0,"since":0,"uuid":"","name":"","ip":"","version":"","modules":{},"logs":[]}"#
-            .to_owned(),
-    )
+/// While a program runs (§6.4) the times and uuid are real and `logs` names the
+/// process log.
+fn status_json(state: &RepoState) -> Reply {
+    let Some(since) = lock(&state.program).running_since() else {
+        return reply::json(
+            r#"{"timestamp":0,"since":0,"uuid":"","name":"","ip":"","version":"","modules":{},"logs":[]}"#
+                .to_owned(),
+        );
+    };
+    let doc = serde_json::json!({
+        "timestamp": instances::now_ms(),
+        "since": since,
+        "uuid": state.uuid,
+        "name": "",
+        "ip": "",
+        "version": "",
+        "modules": {},
+        "logs": ["pipy_log"],
+    });
+    reply::json(doc.to_string())
 }
 
 /// `/api/v1/dump-store` (spec §6.7): every record to stdout, `key: value` per line.

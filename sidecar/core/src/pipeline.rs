@@ -5,6 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// One stage of a pipeline.
 ///
@@ -36,6 +38,10 @@ struct LayoutInner {
     name: String,
     templates: RefCell<Vec<Rc<dyn FilterTemplate>>>,
     defined: Cell<bool>,
+    /// Pipelines of this layout alive now. Atomic because the metrics are read
+    /// on another thread; only this layout's own thread writes it, so the
+    /// increments never contend.
+    active: Arc<AtomicUsize>,
 }
 
 /// A named list of filter templates. Layouts are handles: a layout can be referred
@@ -50,6 +56,7 @@ impl Layout {
             name: name.into(),
             templates: RefCell::new(Vec::new()),
             defined: Cell::new(false),
+            active: Arc::new(AtomicUsize::new(0)),
         }))
     }
 
@@ -86,6 +93,16 @@ impl Layout {
     /// Whether the script defined it.
     pub fn is_defined(&self) -> bool {
         self.0.defined.get()
+    }
+
+    /// Number of pipelines of this layout alive now (`pipy_pipeline_count`).
+    pub fn active(&self) -> usize {
+        self.0.active.load(Ordering::Relaxed)
+    }
+
+    /// The live count of [`Layout::active`], readable from any thread.
+    pub fn active_counter(&self) -> Arc<AtomicUsize> {
+        self.0.active.clone()
     }
 
     /// Whether two handles name the same layout.
@@ -192,6 +209,14 @@ pub struct Inner {
     /// A value given by whoever started the pipeline (`fork`'s startup value),
     /// for its `onStart` handler.
     start: RefCell<Option<Rc<dyn std::any::Any>>>,
+    /// The layout's count of live pipelines, decremented on drop.
+    active: Arc<AtomicUsize>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.active.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A running chain of filter instances with its own context.
@@ -215,6 +240,7 @@ impl Pipeline {
         output: EventTarget,
         chain: Option<Rc<Chain>>,
     ) -> Self {
+        layout.0.active.fetch_add(1, Ordering::Relaxed);
         Pipeline(Rc::new(Inner {
             filters: RefCell::new(layout.instantiate()),
             context,
@@ -224,6 +250,7 @@ impl Pipeline {
             scratch: RefCell::new((Vec::new(), Vec::new())),
             chain,
             start: RefCell::new(None),
+            active: layout.0.active.clone(),
         }))
     }
 
@@ -488,5 +515,18 @@ mod tests {
         drop(p);
         assert!(t.is_closed());
         t.send(Event::StreamEnd(StreamError::NoError));
+    }
+
+    #[test]
+    fn layouts_count_their_live_pipelines() {
+        let l = Layout::new("x");
+        let p = Pipeline::new(&l, Context::new(None), EventTarget::Discard);
+        let q = p.clone();
+        let r = Pipeline::new(&l, Context::new(None), EventTarget::Discard);
+        assert_eq!(l.active(), 2);
+        drop((p, r));
+        assert_eq!(l.active(), 1);
+        drop(q);
+        assert_eq!(l.active_counter().load(Ordering::Relaxed), 0);
     }
 }

@@ -4,9 +4,13 @@
 
 use crate::util::Callback;
 use pipy_core::{Data, Event, EventTarget, Filter, FilterTemplate, Outbox, Output, StreamError};
+use pipy_metrics::live::{Handle, Kind, Registry};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io;
 use std::rc::Rc;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -146,7 +150,94 @@ async fn open(target: &str, o: &ConnectOptions) -> Result<TcpStream, StreamError
     }
 }
 
+/// The `pipy_outbound_*` metrics of one peer, on this thread.
+pub struct OutboundStats {
+    count: Handle,
+    bytes_in: Handle,
+    bytes_out: Handle,
+    conn_time: Handle,
+}
+
+/// Most peers remembered per thread before the cache starts over.
+const PEER_CACHE_LIMIT: usize = 4096;
+
+impl OutboundStats {
+    fn roots() -> &'static OutboundStats {
+        static ROOTS: OnceLock<OutboundStats> = OnceLock::new();
+        ROOTS.get_or_init(|| {
+            let reg = Registry::global();
+            // Upstream's buckets (ms): 1, 2, 3, 5, 7, 11, … growing by half,
+            // twenty of them, then infinity.
+            let mut buckets = Vec::with_capacity(21);
+            let mut limit: f64 = 1.5;
+            for _ in 0..20 {
+                buckets.push(limit.floor());
+                limit *= 1.5;
+            }
+            buckets.push(f64::INFINITY);
+            OutboundStats {
+                count: reg.metric("pipy_outbound_count", Kind::Gauge, &["peer"]),
+                bytes_in: reg.metric("pipy_outbound_in", Kind::Counter, &["peer"]),
+                bytes_out: reg.metric("pipy_outbound_out", Kind::Counter, &["peer"]),
+                conn_time: reg.metric(
+                    "pipy_outbound_conn_time",
+                    Kind::Histogram(buckets),
+                    &["peer"],
+                ),
+            }
+        })
+    }
+
+    /// Defines the outbound metrics in the process registry.
+    pub fn register() {
+        Self::roots();
+    }
+
+    /// The series of `target` (`host:port`, labelled `[host]:port` as upstream).
+    fn of(target: &str) -> Rc<OutboundStats> {
+        thread_local! {
+            static PEERS: RefCell<HashMap<String, Rc<OutboundStats>>> = RefCell::new(HashMap::new());
+        }
+        PEERS.with(|peers| {
+            let mut peers = peers.borrow_mut();
+            if let Some(p) = peers.get(target) {
+                return p.clone();
+            }
+            if peers.len() >= PEER_CACHE_LIMIT {
+                peers.clear();
+            }
+            let label = match target.rsplit_once(':') {
+                Some((host, port)) if !host.starts_with('[') => format!("[{host}]:{port}"),
+                _ => target.to_owned(),
+            };
+            let r = Self::roots();
+            let sub = |h: &Handle| h.with_labels(&[&label]).unwrap_or_else(|| h.clone());
+            let p = Rc::new(OutboundStats {
+                count: sub(&r.count),
+                bytes_in: sub(&r.bytes_in),
+                bytes_out: sub(&r.bytes_out),
+                conn_time: sub(&r.conn_time),
+            });
+            peers.insert(target.to_owned(), p.clone());
+            p
+        })
+    }
+}
+
+/// Counts a connection as open until dropped.
+struct Open(Rc<OutboundStats>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.count.dec_by(1);
+    }
+}
+
 async fn run(target: String, o: ConnectOptions, outbox: Rc<Outbox>, reply: EventTarget) {
+    let stats = OutboundStats::of(&target);
+    stats.count.inc_by(1);
+    let _open = Open(stats.clone());
+    let started = Instant::now();
     let mut stream = match open(&target, &o).await {
         Ok(s) => s,
         Err(e) => {
@@ -155,6 +246,9 @@ async fn run(target: String, o: ConnectOptions, outbox: Rc<Outbox>, reply: Event
             return;
         }
     };
+    stats
+        .conn_time
+        .observe(started.elapsed().as_secs_f64() * 1000.0);
     let _ = stream.set_nodelay(true);
     let (mut r, mut w) = stream.split();
     let mut buf = pipy_core::ReadBuffer::new();
@@ -174,6 +268,7 @@ async fn run(target: String, o: ConnectOptions, outbox: Rc<Outbox>, reply: Event
                     return;
                 }
                 if !batch.data.is_empty() {
+                    stats.bytes_out.inc_by(batch.data.len() as u64);
                     if let Err(e) = write_data(&mut w, &batch.data).await {
                         reply.send(Event::StreamEnd(if e.kind() == io::ErrorKind::BrokenPipe { StreamError::ConnectionReset } else { StreamError::WriteError }));
                         return;
@@ -190,6 +285,7 @@ async fn run(target: String, o: ConnectOptions, outbox: Rc<Outbox>, reply: Event
                     return;
                 }
                 Ok(read) => {
+                    stats.bytes_in.inc_by(read as u64);
                     let chunk = buf.take(read);
                     reply.send(Event::Data(chunk.into()));
                     if reply.is_closed() {

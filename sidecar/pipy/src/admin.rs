@@ -31,7 +31,7 @@ fn route(req: &Request<hyper::body::Incoming>, status: &StatusFn) -> Response<Fu
         "/metrics" => reply(
             StatusCode::OK,
             "text/plain; version=0.0.4",
-            pipy_runtime::stats::Stats::global().render(),
+            pipy_runtime::stats::render_prometheus(),
         ),
         "/status" | "/api/v1/status" => {
             reply(StatusCode::OK, "application/json", status().to_string())

@@ -7,8 +7,11 @@ use anyhow::{anyhow, Result};
 use clap::Parser;
 
 mod admin;
+mod program;
+mod log_buffer;
 mod repo_client;
 mod repo_mode;
+mod report;
 use pipy_js::codebase::{DirCodebase, SharedCodebase};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -56,6 +59,15 @@ struct Cli {
     /// Repo mode: also run codebase CB inside the repo process (as a worker of it).
     #[arg(long = "init-code", value_name = "CB")]
     init_code: Option<String>,
+    /// Repo mode: serve HTTPS with this certificate chain (PEM).
+    #[arg(long = "admin-tls-cert", value_name = "FILE")]
+    admin_tls_cert: Option<PathBuf>,
+    /// Repo mode: the private key of --admin-tls-cert (PEM).
+    #[arg(long = "admin-tls-key", value_name = "FILE")]
+    admin_tls_key: Option<PathBuf>,
+    /// Repo mode: require client certificates signed by these CAs (PEM).
+    #[arg(long = "admin-tls-trusted", value_name = "FILE")]
+    admin_tls_trusted: Option<PathBuf>,
     /// Repo mode: largest file (request body) the repo accepts, in bytes.
     #[arg(long = "max-file-size", value_name = "BYTES", default_value_t = pipy_repo::api::MAX_BODY)]
     max_file_size: usize,
@@ -74,6 +86,9 @@ struct Cli {
     /// Worker mode: send no metrics with status reports.
     #[arg(long = "no-metrics")]
     no_metrics: bool,
+    /// Repo mode: append a line per POST, PATCH and DELETE request to FILE.
+    #[arg(long = "admin-log-file", value_name = "FILE")]
+    admin_log_file: Option<PathBuf>,
 }
 
 fn threads(s: &str) -> Result<usize> {
@@ -96,14 +111,23 @@ const START_UP_FAILURE: u8 = 255;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        // One level filter for both: stderr shows what `pipy_log` keeps.
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
+            .with(log_buffer::BufferLayer(&log_buffer::PIPY_LOG))
+            .init();
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
@@ -211,8 +235,8 @@ pub(crate) fn worker_mode(
         name: cli.instance_name.clone().unwrap_or_default(),
         no_reload: cli.no_reload,
         no_status: cli.no_status,
+        no_metrics: cli.no_metrics,
     };
-    let _ = cli.no_metrics; // no metrics are reported yet
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

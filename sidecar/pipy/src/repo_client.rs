@@ -60,6 +60,8 @@ pub(crate) struct ClientOptions {
     pub(crate) no_reload: bool,
     /// `--no-status`: no status reports.
     pub(crate) no_status: bool,
+    /// `--no-metrics`: status reports without metrics.
+    pub(crate) no_metrics: bool,
 }
 
 /// One downloaded version.
@@ -229,6 +231,58 @@ async fn next_command(link: &mut Option<Link>) -> Option<String> {
     }
 }
 
+/// Streamed lines of `pipy_log` while the repo watches it (`log/on`), as `Arc`s from
+/// the log buffer.
+type LogStream = tokio::sync::mpsc::Receiver<Arc<str>>;
+
+/// Obeys a log command from the repo (spec §5.4): `log/tail/NAME` answers
+/// `log-tail/NAME\n<history>`, `log/on/NAME` starts streaming, `log/off/NAME` stops it.
+/// Other commands and logs of other names are ignored, as upstream does.
+async fn obey_log(command: &str, link: &mut Option<Link>, stream: &mut Option<LogStream>) {
+    let log = &crate::log_buffer::PIPY_LOG;
+    let command = command.lines().next().unwrap_or_default();
+    if command.strip_prefix("log/tail/") == Some(log.name()) {
+        let reply = format!("log-tail/{}\n{}", log.name(), log.tail());
+        send_on_link(link, reply).await;
+    } else if command.strip_prefix("log/on/") == Some(log.name()) {
+        if stream.is_none() {
+            *stream = Some(log.subscribe());
+        }
+    } else if command.strip_prefix("log/off/") == Some(log.name()) {
+        *stream = None;
+    }
+}
+
+/// The next frame of streamed lines, `log/NAME\n` and every line waiting by then (so
+/// lines logged together go in one frame). Pending while not streaming.
+async fn next_log_lines(stream: &mut Option<LogStream>) -> Option<String> {
+    let Some(rx) = stream else {
+        return std::future::pending().await;
+    };
+    let first = rx.recv().await?;
+    let mut frame = format!("log/{}\n{first}\n", crate::log_buffer::PIPY_LOG.name());
+    while let Ok(line) = rx.try_recv() {
+        frame.push_str(&line);
+        frame.push('\n');
+    }
+    Some(frame)
+}
+
+/// Sends a text frame on the link; a link that fails is dropped (the next tick
+/// reconnects).
+async fn send_on_link(link: &mut Option<Link>, text: String) {
+    use futures_util::SinkExt;
+    if let Some(ws) = link {
+        if ws
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .is_err()
+        {
+            *link = None;
+        }
+    }
+}
+
 /// Checks the repo for a new version and, when there is one, swaps it in and
 /// asks the workers to reload. Returns the new (request number, etag).
 async fn check_update(
@@ -266,7 +320,7 @@ pub(crate) async fn poll(
     first_etag: String,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let since = now_ms();
+    let mut reporter = crate::report::Reporter::new(&opts, now_ms() as u64);
     let mut current = first_etag;
     // A reload asked for (its request number and etag) that has not loaded yet.
     let mut pending: Option<(u64, String)> = None;
@@ -274,6 +328,7 @@ pub(crate) async fn poll(
     let mut ip = String::new();
     let mut link: Option<Link> = None;
     let mut pushed = false;
+    let mut log_stream: Option<LogStream> = None;
     loop {
         if !opts.no_reload || pushed {
             if let Some(p) = check_update(&url, &mut current, &shared, &control).await {
@@ -287,37 +342,46 @@ pub(crate) async fn poll(
             }
         }
         if !opts.no_status {
-            let report = serde_json::json!({
-                "timestamp": now_ms() as u64,
-                "since": since as u64,
-                "uuid": opts.uuid,
-                "name": opts.name,
-                "ip": ip,
-                "version": reported,
-                "modules": {},
-                "logs": [],
-            });
+            let logs = [crate::log_buffer::PIPY_LOG.name()];
+            let body = reporter.body(now_ms() as u64, &ip, &reported, &logs);
+            let mut answer = None;
             if let Ok(mut conn) = Conn::open(&url.authority).await {
-                let body = serde_json::to_vec(&report).unwrap_or_default();
                 let path = format!("{}/", url.base);
-                if conn.request(Method::POST, &path, Some(body)).await.is_ok() {
+                if let Ok((status, _, _)) = conn.request(Method::POST, &path, Some(body)).await {
                     ip = conn.local_ip.clone();
+                    answer = Some(status);
                 }
             }
+            reporter.answered(answer);
             // Reconnects ride on the same 5 s tick, as upstream.
             if link.is_none() {
                 link = open_link(&url, &opts.uuid).await.ok();
             }
         }
         pushed = false;
-        tokio::select! {
-            _ = tokio::time::sleep(TICK) => {}
-            _ = shutdown.wait_for(|v| *v) => return,
-            cmd = next_command(&mut link) => match cmd {
-                Some(c) if c.lines().next() == Some("reload") => pushed = true,
-                Some(_) => {}
-                None => link = None,
-            },
+        // Log commands and streamed lines are served while waiting for the next tick.
+        let tick = tokio::time::Instant::now() + TICK;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(tick) => break,
+                _ = shutdown.wait_for(|v| *v) => return,
+                Some(lines) = next_log_lines(&mut log_stream) => {
+                    send_on_link(&mut link, lines).await;
+                }
+                cmd = next_command(&mut link) => match cmd {
+                    Some(c) if c.lines().next() == Some("reload") => {
+                        pushed = true;
+                        break;
+                    }
+                    Some(c) => obey_log(&c, &mut link, &mut log_stream).await,
+                    None => {
+                        // The repo asks again (`log/on`) once the link is back.
+                        link = None;
+                        log_stream = None;
+                        break;
+                    }
+                },
+            }
         }
     }
 }

@@ -87,56 +87,6 @@ fn collect_files(dir: &Path, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) -> 
     Ok(())
 }
 
-/// `--init-code=CB`: runs CB in this process as a worker of this repo (so it
-/// follows publishes like any worker). The listener is bound already, so the
-/// first download waits in its backlog until the repo serves.
-fn run_code_in_process(
-    cli: &Cli,
-    cb: &str,
-    addr: SocketAddr,
-    shutdown: watch::Receiver<bool>,
-) -> Result<()> {
-    let host = if addr.ip().is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        addr.ip().to_string()
-    };
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    let url = format!("http://{host}:{}/repo{cb}/", addr.port());
-    let cli = cli.clone();
-    std::thread::Builder::new()
-        .name("pipy-init-code".into())
-        .spawn(move || {
-            let control = pipy_runtime::Control::new();
-            let (tx, _) = watch::channel(false);
-            let result = crate::worker_mode(&cli, &url, &control, shutdown.clone()).and_then(
-                |(entry, codebase)| {
-                    pipy_runtime::run(
-                        pipy_runtime::RunOptions {
-                            entry,
-                            eval: None,
-                            codebase,
-                            control,
-                            threads: 1,
-                            reuse_port: cli.reuse_port,
-                            drain_timeout: std::time::Duration::from_secs(10),
-                        },
-                        shutdown,
-                        std::sync::Arc::new(tx),
-                    )
-                },
-            );
-            if let Err(e) = result {
-                tracing::error!("--init-code {url}: {e:#}");
-            }
-        })?;
-    Ok(())
-}
-
 /// Runs the repo until shutdown.
 pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> {
     let store = match &cli.target {
@@ -158,15 +108,40 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
             return Err(anyhow!("Codebase not found: {cb}"));
         }
     }
+    let tls = match (&cli.admin_tls_cert, &cli.admin_tls_key) {
+        (Some(cert), Some(key)) => Some(pipy_repo::tls::server_config(
+            cert,
+            key,
+            cli.admin_tls_trusted.as_deref(),
+        )?),
+        (None, None) if cli.admin_tls_trusted.is_none() => None,
+        _ => {
+            return Err(anyhow!(
+                "--admin-tls-cert and --admin-tls-key go together (and --admin-tls-trusted needs them)"
+            ))
+        }
+    };
+    let program = std::sync::Arc::new(crate::program::InProcess::new(
+        crate::threads(&cli.threads)?,
+        cli.reuse_port,
+    ));
     let options = pipy_repo::RepoOptions {
         max_file_size: cli.max_file_size,
+        tls,
+        program: Some(program.clone()),
+        admin_log_file: cli.admin_log_file.clone(),
+        own_log: Some(std::sync::Arc::new(crate::log_buffer::ProcessLogs)),
         ..pipy_repo::RepoOptions::default()
     };
     let addr = admin_addr(cli.admin_port.as_deref())?;
     let listener = bind(addr)?;
     tracing::info!("Codebase repo listening on {addr}");
+    let state = pipy_repo::api::RepoState::with_options(repo, options);
     if let Some(cb) = &cli.init_code {
-        run_code_in_process(cli, cb, addr, shutdown.clone())?;
+        // As `POST /api/v1/program` (spec §1, §6.4).
+        state
+            .start_program(cb)
+            .map_err(|e| anyhow!("--init-code {cb}: {e}"))?;
     }
     // One thread, like upstream's repo: requests are short and share one lock
     // on the store, so more threads would mostly contend.
@@ -175,13 +150,14 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let state = pipy_repo::api::RepoState::with_options(repo, options);
         pipy_repo::api::serve(listener, state, async move {
             let _ = shutdown.wait_for(|v| *v).await;
         })
         .await
         .context("repo service")
-    })
+    })?;
+    pipy_repo::ProgramHost::stop(&*program);
+    Ok(())
 }
 
 #[cfg(test)]

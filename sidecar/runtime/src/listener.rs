@@ -43,7 +43,7 @@ pub(crate) async fn serve(
             return;
         }
     };
-    let stats = crate::stats::Stats::global().listener(spec.borrow().addr);
+    let stats = crate::stats::ListenerStats::new(spec.borrow().addr);
     loop {
         tokio::select! {
             r = listener.accept() => match r {
@@ -54,14 +54,13 @@ pub(crate) async fn serve(
                     };
                     let active = active.clone();
                     active.set(active.get() + 1);
-                    let stats = stats.clone();
-                    stats.accepted.inc();
-                    stats.count.inc();
+                    let stats = stats.peer(remote.ip());
+                    stats.count.inc_by(1);
                     tokio::task::spawn_local(async move {
                         if let Err(e) = connection(stream, remote, layout, idle, &stats).await {
                             tracing::debug!("connection from {remote}: {e}");
                         }
-                        stats.count.dec();
+                        stats.count.dec_by(1);
                         active.set(active.get() - 1);
                     });
                 }
@@ -82,7 +81,7 @@ async fn connection(
     remote: SocketAddr,
     layout: Layout,
     idle_timeout: Option<Duration>,
-    stats: &crate::stats::ListenerStats,
+    stats: &crate::stats::PeerStats,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr()?;

@@ -1,99 +1,167 @@
-//! Process-wide counters of inbound traffic, shared by every worker and read
-//! by the admin port's `/metrics` (Prometheus text format).
+//! The built-in metrics of a worker process, registered in upstream's order in
+//! the process-wide [`Registry`] (which the PipyJS `stats` API shares):
+//!
+//! - `pipy_pipeline_count{module,name}`: pipelines alive per layout, read from
+//!   the layouts' counters when a snapshot is taken;
+//! - `pipy_inbound_count{listen,peer}`, `pipy_inbound_in`, `pipy_inbound_out`:
+//!   open connections and bytes received and sent, per listening port
+//!   (`[0.0.0.0]:8080/TCP`) and client IP;
+//! - the `pipy_outbound_*` metrics, defined by `connect`
+//!   ([`pipy_filters::connect::OutboundStats`]).
+//!
+//! [`snapshot`] is what both the admin port's `/metrics` and the status report
+//! to a repo show.
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
-use std::net::SocketAddr;
-use std::sync::OnceLock;
+use pipy_metrics::live::{Handle, Kind, Registry};
+use pipy_metrics::MetricData;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// The label of per-listener metrics: the listening address.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ListenLabel {
-    /// `ip:port`.
-    pub listen: String,
+/// The root handles of the inbound metrics.
+struct Inbound {
+    count: Handle,
+    bytes_in: Handle,
+    bytes_out: Handle,
 }
 
-/// The metric families of the process.
-pub struct Stats {
-    registry: Registry,
-    count: Family<ListenLabel, Gauge>,
-    accepted: Family<ListenLabel, Counter>,
-    bytes_in: Family<ListenLabel, Counter>,
-    bytes_out: Family<ListenLabel, Counter>,
+/// A layout whose pipelines `pipy_pipeline_count` counts.
+struct LayoutCount {
+    thread: usize,
+    module: String,
+    name: String,
+    active: Arc<AtomicUsize>,
+    /// Part of the version the thread runs now; older layouts are shown only
+    /// while some of their pipelines still drain.
+    current: bool,
 }
 
-/// One listener's metrics; cheap to clone, updated with relaxed atomics.
-#[derive(Clone)]
-pub struct ListenerStats {
-    /// Connections open now.
-    pub count: Gauge,
-    /// Connections accepted so far.
-    pub accepted: Counter,
-    /// Bytes received from clients.
-    pub bytes_in: Counter,
-    /// Bytes sent to clients.
-    pub bytes_out: Counter,
-}
+static LAYOUTS: Mutex<Vec<LayoutCount>> = Mutex::new(Vec::new());
 
-impl Stats {
-    /// The process's metrics.
-    pub fn global() -> &'static Stats {
-        static STATS: OnceLock<Stats> = OnceLock::new();
-        STATS.get_or_init(|| {
-            let mut registry = Registry::default();
-            let s = Stats {
-                registry: Registry::default(),
-                count: Family::default(),
-                accepted: Family::default(),
-                bytes_in: Family::default(),
-                bytes_out: Family::default(),
-            };
-            registry.register(
-                "pipy_inbound_count",
-                "Inbound connections open",
-                s.count.clone(),
-            );
-            registry.register(
-                "pipy_inbound_accepted",
-                "Inbound connections accepted",
-                s.accepted.clone(),
-            );
-            registry.register(
-                "pipy_inbound_in",
-                "Bytes received from clients",
-                s.bytes_in.clone(),
-            );
-            registry.register(
-                "pipy_inbound_out",
-                "Bytes sent to clients",
-                s.bytes_out.clone(),
-            );
-            Stats { registry, ..s }
-        })
-    }
-
-    /// The metrics of the listener on `addr`.
-    pub fn listener(&self, addr: SocketAddr) -> ListenerStats {
-        let label = ListenLabel {
-            listen: addr.to_string(),
+fn inbound() -> &'static Inbound {
+    static INBOUND: OnceLock<Inbound> = OnceLock::new();
+    INBOUND.get_or_init(|| {
+        let reg = Registry::global();
+        reg.metric("pipy_pipeline_count", Kind::Gauge, &["module", "name"]);
+        reg.set_collector("pipy_pipeline_count", Arc::new(collect_pipelines));
+        let labels = ["listen", "peer"];
+        let inbound = Inbound {
+            count: reg.metric("pipy_inbound_count", Kind::Gauge, &labels),
+            bytes_in: reg.metric("pipy_inbound_in", Kind::Counter, &labels),
+            bytes_out: reg.metric("pipy_inbound_out", Kind::Counter, &labels),
         };
+        pipy_filters::connect::OutboundStats::register();
+        inbound
+    })
+}
+
+/// Registers the built-in metrics (once), so that they come first and in
+/// upstream's order.
+pub fn init() {
+    inbound();
+}
+
+fn collect_pipelines(emit: &mut dyn FnMut(&[&str], f64)) {
+    let mut layouts = LAYOUTS.lock().unwrap_or_else(|e| e.into_inner());
+    layouts.retain(|l| l.current || l.active.load(Ordering::Relaxed) > 0);
+    for l in layouts.iter() {
+        emit(&[&l.module, &l.name], l.active.load(Ordering::Relaxed) as f64);
+    }
+}
+
+/// Makes `layouts` (module path, layout name, live count) the ones worker
+/// `thread` runs now.
+pub(crate) fn publish_layouts(thread: usize, layouts: Vec<(String, String, Arc<AtomicUsize>)>) {
+    let mut all = LAYOUTS.lock().unwrap_or_else(|e| e.into_inner());
+    for l in all.iter_mut().filter(|l| l.thread == thread) {
+        l.current = false;
+    }
+    for (module, name, active) in layouts {
+        match all.iter_mut().find(|l| Arc::ptr_eq(&l.active, &active)) {
+            Some(l) => l.current = true,
+            None => all.push(LayoutCount {
+                thread,
+                module,
+                name,
+                active,
+                current: true,
+            }),
+        }
+    }
+}
+
+/// Every metric of the process now, summed over worker threads.
+pub fn snapshot() -> MetricData {
+    init();
+    Registry::global().snapshot()
+}
+
+/// [`snapshot`] in the Prometheus text format.
+pub fn render_prometheus() -> String {
+    let data = snapshot();
+    pipy_metrics::prometheus::render(&[pipy_metrics::prometheus::Source {
+        data: &data,
+        labels: Vec::new(),
+    }])
+}
+
+/// One client's series of one listener, on this thread.
+pub(crate) struct PeerStats {
+    /// Connections open now.
+    pub(crate) count: Handle,
+    /// Bytes received.
+    pub(crate) bytes_in: Handle,
+    /// Bytes sent.
+    pub(crate) bytes_out: Handle,
+}
+
+/// Most clients remembered per listener before the cache starts over.
+const PEER_CACHE_LIMIT: usize = 4096;
+
+/// The inbound metrics of one listener on one worker thread.
+pub(crate) struct ListenerStats {
+    count: Handle,
+    bytes_in: Handle,
+    bytes_out: Handle,
+    /// Handles per client IP, so that an accept costs a hash lookup, not the
+    /// registry's locks.
+    peers: RefCell<HashMap<IpAddr, Rc<PeerStats>>>,
+}
+
+impl ListenerStats {
+    /// The metrics of the listener on `addr`.
+    pub(crate) fn new(addr: SocketAddr) -> Self {
+        let i = inbound();
+        let listen = format!("[{}]:{}/TCP", addr.ip(), addr.port());
+        let sub = |h: &Handle| h.with_labels(&[&listen]).unwrap_or_else(|| h.clone());
         ListenerStats {
-            count: self.count.get_or_create(&label).clone(),
-            accepted: self.accepted.get_or_create(&label).clone(),
-            bytes_in: self.bytes_in.get_or_create(&label).clone(),
-            bytes_out: self.bytes_out.get_or_create(&label).clone(),
+            count: sub(&i.count),
+            bytes_in: sub(&i.bytes_in),
+            bytes_out: sub(&i.bytes_out),
+            peers: RefCell::new(HashMap::new()),
         }
     }
 
-    /// Everything in the Prometheus text format.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
-            out.clear();
+    /// The series of client `ip`.
+    pub(crate) fn peer(&self, ip: IpAddr) -> Rc<PeerStats> {
+        let mut peers = self.peers.borrow_mut();
+        if let Some(p) = peers.get(&ip) {
+            return p.clone();
         }
-        out
+        if peers.len() >= PEER_CACHE_LIMIT {
+            peers.clear();
+        }
+        let key = ip.to_string();
+        let sub = |h: &Handle| h.with_labels(&[&key]).unwrap_or_else(|| h.clone());
+        let p = Rc::new(PeerStats {
+            count: sub(&self.count),
+            bytes_in: sub(&self.bytes_in),
+            bytes_out: sub(&self.bytes_out),
+        });
+        peers.insert(ip, p.clone());
+        p
     }
 }

@@ -20,6 +20,8 @@ use tokio::sync::watch;
 pub struct Control {
     restart: watch::Sender<u64>,
     loaded: std::sync::atomic::AtomicU64,
+    settled: std::sync::atomic::AtomicU64,
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl Control {
@@ -28,6 +30,8 @@ impl Control {
         Arc::new(Self {
             restart: watch::channel(0).0,
             loaded: std::sync::atomic::AtomicU64::new(0),
+            settled: std::sync::atomic::AtomicU64::new(0),
+            started: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -44,6 +48,17 @@ impl Control {
     /// The last request that worker 0 loaded successfully (0: the first load).
     pub fn loaded(&self) -> u64 {
         self.loaded.load(Ordering::SeqCst)
+    }
+
+    /// The last request that worker 0 finished trying, loaded or not: a request is
+    /// refused when it is settled but not [`loaded`](Self::loaded).
+    pub fn settled(&self) -> u64 {
+        self.settled.load(Ordering::SeqCst)
+    }
+
+    /// Whether every worker loaded the first version and serves.
+    pub fn started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
     }
 }
 
@@ -116,6 +131,7 @@ pub fn run(
     trigger: Arc<watch::Sender<bool>>,
 ) -> Result<i32> {
     let exit_code = Arc::new(AtomicI32::new(0));
+    crate::stats::init();
     let (ready_tx, ready_rx) = std_mpsc::channel::<Result<usize>>();
     let mut handles = Vec::new();
     for index in 0..opts.threads.max(1) {
@@ -151,6 +167,7 @@ pub fn run(
         }
         return Err(e);
     }
+    opts.control.started.store(true, Ordering::SeqCst);
     for h in handles {
         let _ = h.join();
     }
@@ -220,6 +237,13 @@ impl Running {
             }
             keep
         });
+        crate::stats::publish_layouts(
+            self.index,
+            config::live_layouts()
+                .into_iter()
+                .map(|(module, l)| (module, l.name().to_owned(), l.active_counter()))
+                .collect(),
+        );
         let _ = self.tasks_stop.send(true);
         let (tasks_stop, tasks_rx) = watch::channel(false);
         self.tasks_stop = tasks_stop;
@@ -250,6 +274,9 @@ impl Running {
                 "worker {}: reload failed, keeping the running version: {e:#}",
                 self.index
             ),
+        }
+        if self.index == 0 {
+            opts.control.settled.store(generation, Ordering::SeqCst);
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod load_balancer;
 pub mod message;
 pub mod os;
 pub mod pipy;
+pub mod stats;
 pub mod url_router;
 
 use boa_engine::{Context, JsResult, Source};
@@ -34,6 +35,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     pipy::install(ctx)?;
     crypto::install(ctx)?;
     algo::install(ctx)?;
+    stats::install(ctx)?;
     crate::vars::install_builtins(ctx)?;
     ctx.eval(Source::from_bytes(PRELUDE))?;
     Ok(())

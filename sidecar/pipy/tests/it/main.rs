@@ -8,6 +8,7 @@ mod errors;
 mod examples;
 mod filters;
 mod harness;
+mod logs;
 mod protocol;
 mod repo;
 mod workers;

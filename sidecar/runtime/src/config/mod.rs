@@ -272,6 +272,11 @@ pub fn make_configuration(ctx: &mut Context, module: usize) -> JsResult<JsValue>
         module,
         ..Default::default()
     }));
+    STATES.with(|s| {
+        let mut s = s.borrow_mut();
+        s.retain(|w| w.strong_count() > 0);
+        s.push(Rc::downgrade(&state));
+    });
     let obj = JsObject::from_proto_and_data(
         Some(ctx.intrinsics().constructors().object().prototype()),
         ConfigObject { state },
@@ -290,6 +295,34 @@ pub fn make_configuration(ctx: &mut Context, module: usize) -> JsResult<JsValue>
         obj.set(js_string!(name), f, false, ctx)?;
     }
     Ok(obj.into())
+}
+
+thread_local! {
+    /// Every Configuration made on this thread and still alive, for the
+    /// pipeline counts of the metrics.
+    static STATES: RefCell<Vec<std::rc::Weak<RefCell<ConfigState>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The layouts of every module alive on this thread, with the module's path:
+/// listening ports, tasks, exit pipelines and named pipelines.
+pub fn live_layouts() -> Vec<(String, Layout)> {
+    let states: Vec<_> = STATES.with(|s| s.borrow().iter().filter_map(|w| w.upgrade()).collect());
+    let mut out = Vec::new();
+    for st in states {
+        let st = st.borrow();
+        let module = pipy_js::module::path(st.module).unwrap_or_default();
+        let mut named: Vec<(&String, &Layout)> = st.named.iter().collect();
+        named.sort_by(|a, b| a.0.cmp(b.0));
+        let layouts = st
+            .listens
+            .iter()
+            .map(|l| &l.layout)
+            .chain(st.tasks.iter().map(|t| &t.layout))
+            .chain(st.exits.iter())
+            .chain(named.into_iter().map(|(_, l)| l));
+        out.extend(layouts.map(|l| (module.clone(), l.clone())));
+    }
+    out
 }
 
 /// Names of every Configuration method (for error messages and docs).

@@ -1,0 +1,82 @@
+//! `/api/v1/program` and `/api/v1/files`: a codebase's draft run inside the repo.
+
+use pipy_e2e::*;
+use std::time::Duration;
+
+fn write_main(port: u16, cb: &str, script: &str) {
+    let r = request(port, "POST", &format!("/api/v1/repo-files{cb}/main.js"), script);
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+#[test]
+fn a_draft_runs_reloads_and_stops_inside_the_repo() {
+    let (r, port) = repo(&[]);
+    let serve = free_port();
+    let st = |r: Response| (r.status, r.text());
+    assert_eq!(st(request(port, "GET", "/api/v1/program", "")), (200, String::new()));
+    assert_eq!(
+        st(request(port, "GET", "/api/v1/files", "")),
+        (200, r#"{"main":"","files":[],"readOnly":true}"#.to_string())
+    );
+    assert_eq!(request(port, "PATCH", "/api/v1/files", "{}").status, 404);
+    assert_eq!(
+        st(request(port, "POST", "/api/v1/program", "/nope")),
+        (400, "Codebase not found: /nope".to_string())
+    );
+
+    // Never published: the program runs the draft view.
+    assert_eq!(request(port, "POST", "/api/v1/repo/prog", "").status, 201);
+    let v1 = format!("pipy().listen({serve}).serveHTTP(new Message('v1'))");
+    write_main(port, "/prog", &v1);
+    assert_eq!(request(port, "POST", "/api/v1/program", "/prog").status, 201);
+    assert_eq!(get(serve, "/").text(), "v1");
+    assert_eq!(st(request(port, "GET", "/api/v1/program", "")), (200, "/prog".into()));
+    assert_eq!(
+        request(port, "GET", "/api/v1/files", "").text(),
+        r#"{"main":"/main.js","files":["/main.js"],"readOnly":true}"#
+    );
+    assert_eq!(request(port, "GET", "/api/v1/files/main.js", "").text(), v1);
+    assert_eq!(request(port, "GET", "/api/v1/files/none.js", "").status, 404);
+    assert_eq!(request(port, "POST", "/api/v1/files/main.js", "x").status, 201);
+    assert_eq!(request(port, "GET", "/api/v1/files/main.js", "").text(), v1);
+    assert_eq!(
+        st(request(port, "PATCH", "/api/v1/files", "[]")),
+        (400, "Invalid JSON object".into())
+    );
+    let status = request(port, "GET", "/api/v1/status", "").text();
+    assert!(status.contains(r#""logs":["pipy_log"]"#), "{status}");
+    assert!(!status.contains(r#""uuid":"""#), "{status}");
+
+    // PATCH reloads in place; a broken draft is refused and v2 keeps serving.
+    write_main(port, "/prog", &format!("pipy().listen({serve}).serveHTTP(new Message('v2'))"));
+    assert_eq!(request(port, "PATCH", "/api/v1/program", "/prog").status, 201);
+    assert_eq!(get(serve, "/").text(), "v2");
+    write_main(port, "/prog", "pipy().listen(");
+    assert_eq!(
+        st(request(port, "PATCH", "/api/v1/program", "/prog")),
+        (400, "Failed to start up".into())
+    );
+    assert_eq!(get(serve, "/").text(), "v2");
+    assert!(r.stderr_text().contains("main.js:1"), "{}", r.stderr_text());
+
+    // A draft without its main file does not start.
+    assert_eq!(request(port, "POST", "/api/v1/repo/bare", "").status, 201);
+    assert_eq!(
+        request(port, "DELETE", "/api/v1/repo-files/bare/main.js", "").status,
+        204
+    );
+    assert_eq!(
+        st(request(port, "POST", "/api/v1/program", "/bare")),
+        (400, "No main script".into())
+    );
+
+    assert_eq!(request(port, "DELETE", "/api/v1/program", "").status, 204);
+    assert_eq!(st(request(port, "GET", "/api/v1/program", "")), (200, String::new()));
+    wait_for("the program's port to close", Duration::from_secs(5), || {
+        std::net::TcpStream::connect(("127.0.0.1", serve)).is_err()
+    });
+    // `/` restarts the last codebase (its current draft: v3).
+    write_main(port, "/prog", &format!("pipy().listen({serve}).serveHTTP(new Message('v3'))"));
+    assert_eq!(request(port, "POST", "/api/v1/program", "/").status, 201);
+    assert_eq!(get(serve, "/").text(), "v3");
+}
