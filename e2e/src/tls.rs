@@ -23,7 +23,8 @@ impl TestCerts {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name.push(DnType::CommonName, "pipy test CA");
+        ca.distinguished_name
+            .push(DnType::CommonName, "pipy test CA");
         let ca_cert = ca.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca, ca_key);
         std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();

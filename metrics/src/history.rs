@@ -4,10 +4,44 @@
 
 use crate::model::{json_number, MetricData, Node};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// Samples kept per series: five minutes at one sample every 5 s.
 pub const SAMPLES: usize = 60;
+
+/// Items by name in the order they first appeared (the workers' order).
+#[derive(Debug)]
+struct Ordered<T> {
+    items: Vec<(String, T)>,
+    index: HashMap<String, usize>,
+}
+
+impl<T> Default for Ordered<T> {
+    fn default() -> Self {
+        Ordered {
+            items: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Ordered<T> {
+    fn get(&self, key: &str) -> Option<&T> {
+        self.index.get(key).map(|&i| &self.items[i].1)
+    }
+
+    fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> T) -> &mut T {
+        let i = match self.index.get(key) {
+            Some(&i) => i,
+            None => {
+                self.items.push((key.to_owned(), make()));
+                self.index.insert(key.to_owned(), self.items.len() - 1);
+                self.items.len() - 1
+            }
+        };
+        &mut self.items[i].1
+    }
+}
 
 #[derive(Debug)]
 struct HistEntry {
@@ -21,21 +55,21 @@ struct HistEntry {
 struct HistNode {
     /// `dims` values per sample, in a ring of `SAMPLES` samples.
     values: Vec<f64>,
-    subs: BTreeMap<String, HistNode>,
+    subs: Ordered<HistNode>,
 }
 
 impl HistNode {
     fn new(dims: usize) -> Self {
         HistNode {
             values: vec![0.0; dims * SAMPLES],
-            subs: BTreeMap::new(),
+            subs: Ordered::default(),
         }
     }
 
     /// Clears one sample everywhere, so that series missing from a step read 0.
     fn clear(&mut self, slot: usize, dims: usize) {
         self.values[slot * dims..(slot + 1) * dims].fill(0.0);
-        for s in self.subs.values_mut() {
+        for (_, s) in &mut self.subs.items {
             s.clear(slot, dims);
         }
     }
@@ -46,8 +80,7 @@ impl HistNode {
         }
         for s in &src.subs {
             self.subs
-                .entry(s.key.clone())
-                .or_insert_with(|| HistNode::new(dims))
+                .get_or_insert_with(&s.key, || HistNode::new(dims))
                 .write(slot, dims, s);
         }
     }
@@ -56,7 +89,7 @@ impl HistNode {
 /// The history of a set of metrics.
 #[derive(Debug, Default)]
 pub struct MetricHistory {
-    entries: BTreeMap<String, HistEntry>,
+    entries: Ordered<HistEntry>,
     /// Samples taken so far.
     steps: u64,
 }
@@ -71,20 +104,17 @@ impl MetricHistory {
     pub fn step(&mut self, data: &MetricData) {
         let slot = (self.steps % SAMPLES as u64) as usize;
         self.steps += 1;
-        for e in self.entries.values_mut() {
+        for (_, e) in &mut self.entries.items {
             e.root.clear(slot, e.dims);
         }
         for e in &data.entries {
             let dims = e.dimensions();
-            let h = self
-                .entries
-                .entry(e.name.clone())
-                .or_insert_with(|| HistEntry {
-                    kind: e.kind.clone(),
-                    shape: e.shape.clone(),
-                    dims,
-                    root: HistNode::new(dims),
-                });
+            let h = self.entries.get_or_insert_with(&e.name, || HistEntry {
+                kind: e.kind.clone(),
+                shape: e.shape.clone(),
+                dims,
+                root: HistNode::new(dims),
+            });
             if h.kind != e.kind || h.shape != e.shape {
                 // A metric redefined under the same name starts a new history.
                 *h = HistEntry {
@@ -102,6 +132,7 @@ impl MetricHistory {
     /// `[{"k":name,"t":type,"l":labels,"v":[samples…]},…]`.
     pub fn list(&self) -> Value {
         self.entries
+            .items
             .iter()
             .map(|(name, e)| self.entry_json(name, e, false))
             .collect()
@@ -139,9 +170,10 @@ impl MetricHistory {
             (0..dims).map(series).collect()
         };
         o.insert("v".into(), v);
-        if recursive && !n.subs.is_empty() {
+        if recursive && !n.subs.items.is_empty() {
             let subs = n
                 .subs
+                .items
                 .iter()
                 .map(|(k, s)| {
                     let mut so = Map::new();

@@ -88,7 +88,7 @@ pub struct Slot {
 
 impl Slot {
     fn new(thread: u64, dims: usize) -> Self {
-        let n = if dims > 1 { dims - 1 } else { 0 };
+        let n = dims.saturating_sub(1);
         Slot {
             thread,
             touched: AtomicBool::new(false),
@@ -355,7 +355,12 @@ impl Registry {
         let pos = all.iter().position(|r| r.root.metric.name == name);
         if let Some(i) = pos {
             let d = &all[i].root.metric;
-            if d.kind == kind && d.labels.iter().map(String::as_str).eq(labels.iter().copied()) {
+            if d.kind == kind
+                && d.labels
+                    .iter()
+                    .map(String::as_str)
+                    .eq(labels.iter().copied())
+            {
                 return Handle::new(all[i].root.clone());
             }
         }

@@ -36,7 +36,12 @@ pub fn render(sources: &[Source<'_>]) -> String {
                 continue;
             }
             seen.push(&entry.name);
-            let _ = writeln!(out, "# TYPE {} {}", sanitize(&entry.name, true), type_name(entry));
+            let _ = writeln!(
+                out,
+                "# TYPE {} {}",
+                sanitize(&entry.name, true),
+                type_name(entry)
+            );
             for later in &sources[i..] {
                 if let Some(e) = later.data.get(&entry.name).filter(|e| e.kind == entry.kind) {
                     family(&mut out, e, &later.labels);
@@ -109,7 +114,11 @@ struct Family<'a> {
 fn family(out: &mut String, e: &Entry, extra: &[(String, String)]) {
     let f = Family {
         name: sanitize(&e.name, true),
-        label_names: e.label_names().into_iter().map(|l| sanitize(l, false)).collect(),
+        label_names: e
+            .label_names()
+            .into_iter()
+            .map(|l| sanitize(l, false))
+            .collect(),
         extra,
         buckets: e.buckets(),
     };
@@ -138,7 +147,12 @@ fn labels(out: &mut String, f: &Family<'_>, path: &[&str], le: Option<&str>) {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    pairs.extend(f.label_names.iter().map(String::as_str).zip(path.iter().copied()));
+    pairs.extend(
+        f.label_names
+            .iter()
+            .map(String::as_str)
+            .zip(path.iter().copied()),
+    );
     if let Some(le) = le {
         pairs.push(("le", le));
     }
@@ -169,7 +183,14 @@ fn line(out: &mut String, f: &Family<'_>, suffix: &str, path: &[&str], le: Optio
 
 fn sample_lines(out: &mut String, f: &Family<'_>, node: &Node, path: &[&str]) {
     let Some(buckets) = &f.buckets else {
-        line(out, f, "", path, None, node.values.first().copied().unwrap_or(0.0));
+        line(
+            out,
+            f,
+            "",
+            path,
+            None,
+            node.values.first().copied().unwrap_or(0.0),
+        );
         return;
     };
     let n = buckets.len();

@@ -126,7 +126,10 @@ fn threads_add_up_and_redefinitions_reuse() {
     // Another definition replaces it in place.
     reg.metric("g", Kind::Counter, &["x"]);
     let s = reg.snapshot();
-    assert_eq!((s.entries.len(), s.entries[0].kind.as_str()), (1, "Counter"));
+    assert_eq!(
+        (s.entries.len(), s.entries[0].kind.as_str()),
+        (1, "Counter")
+    );
 }
 
 #[test]
@@ -159,7 +162,10 @@ fn history_keeps_sixty_samples() {
     }
     let all = h.list();
     let v = all[0]["v"].as_array().unwrap();
-    assert_eq!((v.len(), v[0].clone(), v[59].clone()), (60, json!(5), json!(64)));
+    assert_eq!(
+        (v.len(), v[0].clone(), v[59].clone()),
+        (60, json!(5), json!(64))
+    );
     assert!(all[0].get("s").is_none());
     let one = h.one("pipy_inbound_count");
     assert_eq!(one[0]["s"][0]["k"], json!("[0.0.0.0]:16100/TCP"));

@@ -185,7 +185,12 @@ fn decode_node(v: &Value, prev: Option<&Node>, dims: usize) -> Result<Node> {
     decode_body(o, key, base, dims)
 }
 
-fn decode_body(o: &Map<String, Value>, key: String, base: Option<&Node>, dims: usize) -> Result<Node> {
+fn decode_body(
+    o: &Map<String, Value>,
+    key: String,
+    base: Option<&Node>,
+    dims: usize,
+) -> Result<Node> {
     let values = match o.get("v") {
         Some(v) => decode_values(v, dims)?,
         None => base.map_or_else(|| vec![0.0; dims], |b| b.values.clone()),

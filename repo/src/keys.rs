@@ -244,7 +244,17 @@ mod tests {
         let long_segment = format!("/a/{}", "x".repeat(MAX_SEGMENT + 1));
         check_path(&format!("/a/{}", "x".repeat(MAX_SEGMENT))).unwrap();
         for bad in [
-            "", "a", "/", "/a/", "//a", "/a/../b", "/..", "/./a", "/a\0", &long, &long_segment,
+            "",
+            "a",
+            "/",
+            "/a/",
+            "//a",
+            "/a/../b",
+            "/..",
+            "/./a",
+            "/a\0",
+            &long,
+            &long_segment,
         ] {
             assert!(
                 matches!(check_path(bad), Err(Error::InvalidPath(_))),

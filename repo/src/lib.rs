@@ -50,14 +50,18 @@
 //! `key: value` lines whatever the store (upstream prints only an in-memory one).
 //!
 //! The WebSocket admin link (§5.4) carries `reload` to linked workers after a publish
-//! (`api/admin_link.rs`); an instance with a live link does not expire.
+//! (`api/admin_link.rs`) and relays their logs to WebSocket watchers on
+//! `/api/v1/log/UUID/NAME` (`api/logs.rs`, §6.3); the repo's own log (an
+//! [`api::ProcessLog`] in [`RepoOptions::own_log`]) is `GET /log` and
+//! `/api/v1/log//NAME`. An instance with a live link or watcher does not expire.
+//! `--admin-log-file` lines are appended by a writer thread (`api/admin_log.rs`); their
+//! time is UTC where upstream prints local time.
 //!
-//! Not yet: log commands over the admin link and the log relay and `/log` (§6.3), metrics collection and
-//! `/metrics`, `/api/v1/metrics` (§6.2; status reports drop `metrics` but still answer
-//! `206` to a full report), `/api/v1/program` (§6.4), `/api/v1/files` (§6.5),
-//! `/api/v1/graph` (§6.6), `/dump`, `/options`, `/admin/…` and the GUI (§6.8), the admin
-//! log file. All of these fall through to the last routing rule: `GET` → `404`, other
-//! methods → `405`.
+//! Not yet: metrics collection and `/metrics`, `/api/v1/metrics` (§6.2; status reports
+//! drop `metrics` but still answer `206` to a full report), `/api/v1/program` (§6.4),
+//! `/api/v1/files` (§6.5), `/api/v1/graph` (§6.6), `/dump`, `/options`, `/admin/…` and
+//! the GUI (§6.8). All of these fall through to the last routing rule: `GET` → `404`,
+//! other methods → `405`.
 
 pub mod api;
 mod keys;

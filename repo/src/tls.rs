@@ -76,12 +76,10 @@ pub fn server_config(
         .map_err(|e| TlsError::Config(e.to_string()))?;
     let builder = match trusted {
         Some(path) => {
-            let verifier = WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots(path)?),
-                provider(),
-            )
-            .build()
-            .map_err(|e| TlsError::Config(e.to_string()))?;
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots(path)?), provider())
+                    .build()
+                    .map_err(|e| TlsError::Config(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),

@@ -348,7 +348,10 @@ fn file_size_limit_is_configurable() {
     });
     let mut c = server.client();
     assert_eq!(c.post("/api/v1/repo/a", "").status, 201);
-    assert_eq!(c.post("/api/v1/repo-files/a/x.js", "0123456789").status, 201);
+    assert_eq!(
+        c.post("/api/v1/repo-files/a/x.js", "0123456789").status,
+        201
+    );
     assert_eq!(
         c.post("/api/v1/repo-files/a/x.js", "0123456789a").st(),
         (413, "Request body too large: the limit is 10 bytes")
@@ -368,13 +371,23 @@ fn create_and_patch_validation() {
     let mut c = server.client();
     // Deliberately stricter than upstream: bodies must be empty or a JSON object of
     // known keys.
-    assert_eq!(c.post("/api/v1/repo/base", "not json").st(), (400, "Invalid JSON"));
-    assert_eq!(c.post("/api/v1/repo/base", "[1]").st(), (400, "Invalid JSON object"));
+    assert_eq!(
+        c.post("/api/v1/repo/base", "not json").st(),
+        (400, "Invalid JSON")
+    );
+    assert_eq!(
+        c.post("/api/v1/repo/base", "[1]").st(),
+        (400, "Invalid JSON object")
+    );
     assert_eq!(
         c.post("/api/v1/repo/base", r#"{"verison":2}"#).st(),
         (400, "Unknown field: verison")
     );
-    assert_eq!(c.get("/api/v1/repo/base").status, 404, "nothing was written");
+    assert_eq!(
+        c.get("/api/v1/repo/base").status,
+        404,
+        "nothing was written"
+    );
     assert_eq!(c.post("/api/v1/repo/base", " \n").status, 201);
     assert_eq!(
         c.patch("/api/v1/repo/base", r#"{"version":1,"x":0}"#).st(),
@@ -663,7 +676,8 @@ fn https_with_client_certificates() {
         Some((&dir.join("client.pem"), &dir.join("client-key.pem"))),
     )
     .unwrap();
-    let answer = pipy_e2e::https_get(server.addr, with_cert, "/api/v1/status").expect("HTTPS answer");
+    let answer =
+        pipy_e2e::https_get(server.addr, with_cert, "/api/v1/status").expect("HTTPS answer");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""uuid":"""#), "{answer}");
     // No client certificate: the handshake is refused, nothing is served.
@@ -869,4 +883,119 @@ fn admin_log_file_records_writes() {
     }
     drop(server);
     let _ = std::fs::remove_file(path);
+}
+
+/// Polls `f` every 100 ms until it gives `Some`, for at most `secs` seconds.
+fn poll_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+const FULL_METRICS: &str = r#"{"uuid":"w1","name":"","metrics":{"version":0,"roots":[{"k":"pipy_inbound_count","t":"Gauge","l":"listen/peer","v":2,"s":[{"k":"[0.0.0.0]:8080/TCP","v":2,"s":[{"k":"10.0.0.1","v":2}]}]},{"k":"lat","t":"Histogram[1,\"Inf\"]","l":"","v":[1,2,3,7.5]}]}}"#;
+
+#[test]
+fn metric_reports_answer_206_only_when_they_decode() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.post("/api/v1/repo/hello", "").status, 201);
+    assert_eq!(c.post("/repo/hello/", FULL_METRICS).status, 206);
+    // Incremental on the version held (0): accepted.
+    let inc = r#"{"uuid":"w1","metrics":{"version":10,"last":0,"roots":[{"v":3,"s":[{"v":3,"s":[2,{"k":"10.0.0.2","v":1}]}]},[1,3,3,9]]}}"#;
+    assert_eq!(c.post("/repo/hello/", inc).status, 206);
+    // The same increment again: its base (0) is no longer the version held (10).
+    assert_eq!(c.post("/repo/hello/", inc).status, 201);
+    // Unknown instance, malformed data, no metrics: 201.
+    let stranger = inc.replace("\"w1\"", "\"w2\"");
+    assert_eq!(c.post("/repo/hello/", &stranger).status, 201);
+    let bad = r#"{"uuid":"w1","metrics":{"version":0,"roots":[{"v":1}]}}"#;
+    assert_eq!(c.post("/repo/hello/", bad).status, 201);
+    assert_eq!(c.post("/repo/hello/", r#"{"uuid":"w1"}"#).status, 201);
+    // A full report always starts over.
+    assert_eq!(c.post("/repo/hello/", FULL_METRICS).status, 206);
+}
+
+#[test]
+fn metrics_api_and_prometheus_text() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.post("/api/v1/repo/hello", "").status, 201);
+    assert_eq!(c.post("/repo/hello/", FULL_METRICS).status, 206);
+    let named = FULL_METRICS
+        .replace("\"w1\"", "\"w2\"")
+        .replace("\"name\":\"\"", "\"name\":\"edge\"");
+    assert_eq!(c.post("/repo/hello/", &named).status, 206);
+
+    // The repo's own metrics: none without a program.
+    for path in [
+        "/api/v1/metrics",
+        "/api/v1/metrics/",
+        "/api/v1/metrics/pipy_inbound_count",
+    ] {
+        let r = c.get(path);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let doc: serde_json::Value = serde_json::from_str(r.text()).unwrap();
+        assert!(doc["time"].is_u64(), "{path}");
+        assert_eq!(doc["metrics"], serde_json::json!([]), "{path}");
+    }
+    assert_eq!(c.post("/api/v1/metrics", "").status, 405);
+    assert_eq!(c.send("PUT", "/api/v1/metrics/w1/", b"").status, 405);
+    assert_eq!(c.get("/api/v1/metrics/nobody/").status, 404);
+    assert_eq!(
+        c.get("/api/v1/metrics/nobody/pipy_inbound_count").status,
+        404
+    );
+
+    // History appears with the next 5 s tick.
+    let list: serde_json::Value = poll_for(7, || {
+        let doc: serde_json::Value =
+            serde_json::from_str(c.get("/api/v1/metrics/w1/").text()).ok()?;
+        let first = doc["metrics"][0]["v"].as_array()?.first()?.clone();
+        (first == 2).then_some(doc)
+    });
+    assert_eq!(list["metrics"][0]["k"], "pipy_inbound_count");
+    assert_eq!(list["metrics"][0]["l"], "listen/peer");
+    assert!(list["metrics"][0].get("s").is_none());
+    assert_eq!(list["metrics"][1]["t"], "Histogram[1,\"Inf\"]");
+    let one: serde_json::Value =
+        serde_json::from_str(c.get("/api/v1/metrics/w1/pipy_inbound_count").text()).unwrap();
+    let series = &one["metrics"][0]["s"][0];
+    assert_eq!(series["k"], "[0.0.0.0]:8080/TCP");
+    assert_eq!(series["s"][0]["k"], "10.0.0.1");
+    assert_eq!(series["s"][0]["v"][0], 2);
+    let none: serde_json::Value =
+        serde_json::from_str(c.get("/api/v1/metrics/w1/nope").text()).unwrap();
+    assert_eq!(none["metrics"], serde_json::json!([]));
+
+    // Prometheus text: one family, both instances (index 1, name "edge").
+    let text = c.get("/metrics");
+    assert_eq!(text.status, 200);
+    assert_eq!(text.header("content-encoding"), None);
+    let text = text.text().to_owned();
+    assert!(
+        text.starts_with("# TYPE pipy_inbound_count gauge\n"),
+        "{text}"
+    );
+    assert!(text.contains("pipy_inbound_count{instance=\"1\",listen=\"[0.0.0.0]:8080/TCP\",peer=\"10.0.0.1\"} 2\n"), "{text}");
+    assert!(text.contains("pipy_inbound_count{instance=\"edge\",listen=\"[0.0.0.0]:8080/TCP\",peer=\"10.0.0.1\"} 2\n"), "{text}");
+    assert!(text.contains("lat_bucket{instance=\"1\",le=\"+Inf\"} 3\nlat_sum{instance=\"1\"} 7.5\nlat_count{instance=\"1\"} 3\n"), "{text}");
+    assert_eq!(text.matches("# TYPE").count(), 2, "{text}");
+    assert_eq!(c.post("/metrics", "").status, 405);
+
+    // Gzip when asked for.
+    c.stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\naccept-encoding: gzip, br\r\n\r\n")
+        .unwrap();
+    let gz = c.read(false);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(plain, text);
 }

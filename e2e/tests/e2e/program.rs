@@ -4,7 +4,12 @@ use pipy_e2e::*;
 use std::time::Duration;
 
 fn write_main(port: u16, cb: &str, script: &str) {
-    let r = request(port, "POST", &format!("/api/v1/repo-files{cb}/main.js"), script);
+    let r = request(
+        port,
+        "POST",
+        &format!("/api/v1/repo-files{cb}/main.js"),
+        script,
+    );
     assert_eq!(r.status, 201, "{}", r.text());
 }
 
@@ -13,7 +18,10 @@ fn a_draft_runs_reloads_and_stops_inside_the_repo() {
     let (r, port) = repo(&[]);
     let serve = free_port();
     let st = |r: Response| (r.status, r.text());
-    assert_eq!(st(request(port, "GET", "/api/v1/program", "")), (200, String::new()));
+    assert_eq!(
+        st(request(port, "GET", "/api/v1/program", "")),
+        (200, String::new())
+    );
     assert_eq!(
         st(request(port, "GET", "/api/v1/files", "")),
         (200, r#"{"main":"","files":[],"readOnly":true}"#.to_string())
@@ -28,16 +36,28 @@ fn a_draft_runs_reloads_and_stops_inside_the_repo() {
     assert_eq!(request(port, "POST", "/api/v1/repo/prog", "").status, 201);
     let v1 = format!("pipy().listen({serve}).serveHTTP(new Message('v1'))");
     write_main(port, "/prog", &v1);
-    assert_eq!(request(port, "POST", "/api/v1/program", "/prog").status, 201);
+    assert_eq!(
+        request(port, "POST", "/api/v1/program", "/prog").status,
+        201
+    );
     assert_eq!(get(serve, "/").text(), "v1");
-    assert_eq!(st(request(port, "GET", "/api/v1/program", "")), (200, "/prog".into()));
+    assert_eq!(
+        st(request(port, "GET", "/api/v1/program", "")),
+        (200, "/prog".into())
+    );
     assert_eq!(
         request(port, "GET", "/api/v1/files", "").text(),
         r#"{"main":"/main.js","files":["/main.js"],"readOnly":true}"#
     );
     assert_eq!(request(port, "GET", "/api/v1/files/main.js", "").text(), v1);
-    assert_eq!(request(port, "GET", "/api/v1/files/none.js", "").status, 404);
-    assert_eq!(request(port, "POST", "/api/v1/files/main.js", "x").status, 201);
+    assert_eq!(
+        request(port, "GET", "/api/v1/files/none.js", "").status,
+        404
+    );
+    assert_eq!(
+        request(port, "POST", "/api/v1/files/main.js", "x").status,
+        201
+    );
     assert_eq!(request(port, "GET", "/api/v1/files/main.js", "").text(), v1);
     assert_eq!(
         st(request(port, "PATCH", "/api/v1/files", "[]")),
@@ -48,8 +68,15 @@ fn a_draft_runs_reloads_and_stops_inside_the_repo() {
     assert!(!status.contains(r#""uuid":"""#), "{status}");
 
     // PATCH reloads in place; a broken draft is refused and v2 keeps serving.
-    write_main(port, "/prog", &format!("pipy().listen({serve}).serveHTTP(new Message('v2'))"));
-    assert_eq!(request(port, "PATCH", "/api/v1/program", "/prog").status, 201);
+    write_main(
+        port,
+        "/prog",
+        &format!("pipy().listen({serve}).serveHTTP(new Message('v2'))"),
+    );
+    assert_eq!(
+        request(port, "PATCH", "/api/v1/program", "/prog").status,
+        201
+    );
     assert_eq!(get(serve, "/").text(), "v2");
     write_main(port, "/prog", "pipy().listen(");
     assert_eq!(
@@ -71,12 +98,21 @@ fn a_draft_runs_reloads_and_stops_inside_the_repo() {
     );
 
     assert_eq!(request(port, "DELETE", "/api/v1/program", "").status, 204);
-    assert_eq!(st(request(port, "GET", "/api/v1/program", "")), (200, String::new()));
-    wait_for("the program's port to close", Duration::from_secs(5), || {
-        std::net::TcpStream::connect(("127.0.0.1", serve)).is_err()
-    });
+    assert_eq!(
+        st(request(port, "GET", "/api/v1/program", "")),
+        (200, String::new())
+    );
+    wait_for(
+        "the program's port to close",
+        Duration::from_secs(5),
+        || std::net::TcpStream::connect(("127.0.0.1", serve)).is_err(),
+    );
     // `/` restarts the last codebase (its current draft: v3).
-    write_main(port, "/prog", &format!("pipy().listen({serve}).serveHTTP(new Message('v3'))"));
+    write_main(
+        port,
+        "/prog",
+        &format!("pipy().listen({serve}).serveHTTP(new Message('v3'))"),
+    );
     assert_eq!(request(port, "POST", "/api/v1/program", "/").status, 201);
     assert_eq!(get(serve, "/").text(), "v3");
 }

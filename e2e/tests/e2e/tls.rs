@@ -16,11 +16,17 @@ fn repo_serves_https_to_certified_clients_only() {
     let _repo = Pipy::spawn(&args, &[port]);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let ca = certs.path("ca.pem");
-    let with_cert = client_config(&ca, Some((&certs.path("client.pem"), &certs.path("client-key.pem"))));
+    let with_cert = client_config(
+        &ca,
+        Some((&certs.path("client.pem"), &certs.path("client-key.pem"))),
+    );
     let answer = https_get(addr, with_cert, "/api/v1/status").expect("an HTTPS answer");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("server: pipy-repo"), "{answer}");
-    assert_eq!(https_get(addr, client_config(&ca, None), "/api/v1/status"), None);
+    assert_eq!(
+        https_get(addr, client_config(&ca, None), "/api/v1/status"),
+        None
+    );
 
     // Half a configuration is a start-up error that names the options.
     let (code, _, err) = run_to_end(&[

@@ -1,12 +1,22 @@
 //! Worker instances known from status reports (spec §5.3, §7.4). Memory only.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use pipy_metrics::history::MetricHistory;
+use pipy_metrics::{wire, MetricData};
 use serde_json::{Map, Value};
 
 /// Instances whose last report is at least this old are dropped.
 pub(super) const EXPIRE_AFTER_MS: u64 = 60_000;
+
+/// Seconds on a steady clock (since the first call in this process): the `time`
+/// of `/api/v1/metrics` (spec §6.2).
+pub(super) fn steady_secs() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs()
+}
 
 /// Milliseconds since the epoch.
 pub(super) fn now_ms() -> u64 {
@@ -22,6 +32,11 @@ struct Instance {
     ip: String,
     timestamp: u64,
     status: Value,
+    /// The latest metrics and their version (the base of the next incremental
+    /// report).
+    metrics: Option<(MetricData, u64)>,
+    /// Samples of `metrics`, one per tick.
+    history: MetricHistory,
 }
 
 /// Instances by uuid. Indexes start at 1 and are never reused.
@@ -29,33 +44,87 @@ struct Instance {
 pub(super) struct Registry {
     by_uuid: HashMap<String, Instance>,
     last_index: u64,
+    /// [`steady_secs`] at the last history tick.
+    tick_time: u64,
 }
 
 impl Registry {
     /// Records a status report of `report` (any JSON) for codebase `cb` from `ip` at
-    /// `now`, (re)attaching the instance to `cb`.
-    pub(super) fn report(&mut self, cb: &str, ip: String, now: u64, report: &Value) {
+    /// `now`, (re)attaching the instance to `cb`. Returns whether the report carried
+    /// metrics that decoded: full ones, or incremental ones on top of the version
+    /// held here (the repo then answers `206`).
+    pub(super) fn report(&mut self, cb: &str, ip: String, now: u64, report: &Value) -> bool {
         let uuid = report.get("uuid").and_then(Value::as_str).unwrap_or("");
         let status = normalize(report);
-        match self.by_uuid.get_mut(uuid) {
-            Some(i) => {
-                i.codebase = cb.to_owned();
-                i.ip = ip;
-                i.timestamp = now;
-                i.status = status;
+        let last_index = &mut self.last_index;
+        let i = self.by_uuid.entry(uuid.to_owned()).or_insert_with(|| {
+            *last_index += 1;
+            Instance {
+                index: *last_index,
+                codebase: String::new(),
+                ip: String::new(),
+                timestamp: 0,
+                status: Value::Null,
+                metrics: None,
+                history: MetricHistory::new(),
             }
-            None => {
-                self.last_index += 1;
-                let i = Instance {
-                    index: self.last_index,
-                    codebase: cb.to_owned(),
-                    ip,
-                    timestamp: now,
-                    status,
-                };
-                self.by_uuid.insert(uuid.to_owned(), i);
+        });
+        i.codebase = cb.to_owned();
+        i.ip = ip;
+        i.timestamp = now;
+        i.status = status;
+        let Some(metrics) = report.get("metrics") else {
+            return false;
+        };
+        let prev = i.metrics.as_ref().map(|(d, v)| (d, *v));
+        match wire::decode(metrics, prev) {
+            Ok(d) => {
+                i.metrics = Some((d.data, d.version));
+                true
+            }
+            // The worker sends a full report after anything but 206; the last
+            // metrics known stay on show until then.
+            Err(_) => false,
+        }
+    }
+
+    /// Takes one history sample of every instance's metrics (every 5 s).
+    pub(super) fn tick(&mut self) {
+        self.tick_time = steady_secs();
+        for i in self.by_uuid.values_mut() {
+            if let Some((data, _)) = &i.metrics {
+                i.history.step(data);
             }
         }
+    }
+
+    /// [`steady_secs`] at the last tick.
+    pub(super) fn tick_time(&self) -> u64 {
+        self.tick_time
+    }
+
+    /// The metric history of instance `uuid`, if it is known.
+    pub(super) fn history(&self, uuid: &str) -> Option<&MetricHistory> {
+        self.by_uuid.get(uuid).map(|i| &i.history)
+    }
+
+    /// Every instance's name (or, without one, its index) and latest metrics, by
+    /// ascending index.
+    pub(super) fn latest_metrics(&self) -> Vec<(String, &MetricData)> {
+        let mut list: Vec<&Instance> = self.by_uuid.values().collect();
+        list.sort_by_key(|i| i.index);
+        list.into_iter()
+            .filter_map(|i| {
+                let (data, _) = i.metrics.as_ref()?;
+                let name = i.status.get("name").and_then(Value::as_str).unwrap_or("");
+                let label = if name.is_empty() {
+                    i.index.to_string()
+                } else {
+                    name.to_owned()
+                };
+                Some((label, data))
+            })
+            .collect()
     }
 
     /// Drops instances whose last report is `EXPIRE_AFTER_MS` old at `now`, except the
@@ -137,6 +206,33 @@ mod tests {
 
     fn report(uuid: &str) -> Value {
         serde_json::json!({ "uuid": uuid, "metrics": {}, "version": "3", "timestamp": 5 })
+    }
+
+    #[test]
+    fn metrics_follow_their_instance() {
+        let mut r = Registry::default();
+        let full = serde_json::json!({"uuid": "m", "name": "edge", "metrics": {"version": 0,
+            "roots": [{"k": "c", "t": "Counter", "l": "", "v": 1}]}});
+        assert!(r.report("/cb", "ip".into(), 0, &full));
+        let inc =
+            serde_json::json!({"uuid": "m", "metrics": {"version": 7, "last": 0, "roots": [5]}});
+        assert!(r.report("/cb", "ip".into(), 0, &inc));
+        // Same base again: it is no longer the version held.
+        assert!(!r.report("/cb", "ip".into(), 0, &inc));
+        let latest = r.latest_metrics();
+        assert_eq!(latest.len(), 1);
+        assert_eq!(
+            latest[0].0, "1",
+            "named by index: the last report had no name"
+        );
+        assert_eq!(latest[0].1.entries[0].root.values, vec![5.0]);
+        r.tick();
+        assert_eq!(
+            r.history("m").unwrap().one("c")[0]["v"],
+            serde_json::json!([5])
+        );
+        r.expire(EXPIRE_AFTER_MS, |_| false);
+        assert!(r.latest_metrics().is_empty() && r.history("m").is_none());
     }
 
     #[test]

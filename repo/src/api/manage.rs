@@ -168,17 +168,17 @@ const BODY_KEYS: [&str; 3] = ["base", "main", "version"];
 /// JSON object with no keys but [`BODY_KEYS`]. Upstream treats any non-object body as
 /// `{}` and ignores unknown keys (spec §4.3); we refuse both, so that a typo such as
 /// `{"verison":2}` cannot silently save instead of publishing.
-fn object(body: &[u8]) -> Result<Map<String, Value>, Reply> {
+fn object(body: &[u8]) -> Result<Map<String, Value>, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match serde_json::from_slice(body) {
         Ok(Value::Object(m)) => match m.keys().find(|k| !BODY_KEYS.contains(&k.as_str())) {
-            Some(k) => Err(bad(&format!("Unknown field: {k}"))),
+            Some(k) => Err(format!("Unknown field: {k}")),
             None => Ok(m),
         },
-        Ok(_) => Err(bad("Invalid JSON object")),
-        Err(_) => Err(bad("Invalid JSON")),
+        Ok(_) => Err("Invalid JSON object".into()),
+        Err(_) => Err("Invalid JSON".into()),
     }
 }
 
@@ -209,7 +209,7 @@ fn version_of(body: &Map<String, Value>) -> Result<Option<String>, &'static str>
 fn create(state: &RepoState, cb: &str, body: &[u8]) -> crate::Result<Reply> {
     let body = match object(body) {
         Ok(b) => b,
-        Err(reply) => return Ok(reply),
+        Err(message) => return Ok(bad(&message)),
     };
     let base = match body.get("base") {
         None => None,
@@ -238,7 +238,7 @@ fn create(state: &RepoState, cb: &str, body: &[u8]) -> crate::Result<Reply> {
 fn patch(state: &RepoState, cb: &str, body: &[u8]) -> crate::Result<Reply> {
     let body = match object(body) {
         Ok(b) => b,
-        Err(reply) => return Ok(reply),
+        Err(message) => return Ok(bad(&message)),
     };
     let main = match main_of(&body) {
         Ok(m) => m,

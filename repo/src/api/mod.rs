@@ -4,13 +4,15 @@
 //! task per peer; every request goes through [`route`], which follows the routing order
 //! of spec §2. The handlers live in `manage.rs` (`/api/v1/repo…`), `worker.rs` (`/repo…`)
 //! and the instance registry in `instances.rs`; `reply.rs` builds the three response
-//! shapes.
+//! shapes. WebSocket upgrades skip `route`: `/repo/…` is a worker's admin link
+//! (`admin_link.rs`), `/api/v1/log/…` a log watcher (`logs.rs`).
 
 mod admin_link;
 mod admin_log;
 mod instances;
 mod logs;
 mod manage;
+mod metrics;
 mod program;
 mod reply;
 mod worker;
@@ -176,6 +178,8 @@ pub async fn serve(
             expiry
                 .instances()
                 .expire(instances::now_ms(), |uuid| linked.contains(uuid));
+            // The same 5 s tick samples the metric history (spec §6.2).
+            expiry.instances().tick();
         }
     });
     tokio::pin!(shutdown);
@@ -194,7 +198,11 @@ pub async fn serve(
         };
         while tasks.try_join_next().is_some() {}
         let state = state.clone();
-        let tls = state.options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+        let tls = state
+            .options
+            .tls
+            .clone()
+            .map(tokio_rustls::TlsAcceptor::from);
         tasks.spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
@@ -246,6 +254,8 @@ struct Req {
     peer: SocketAddr,
     /// The `accept` header asks for HTML (such requests under `/repo/` go to the GUI).
     wants_html: bool,
+    /// The `accept-encoding` header allows gzip (for `/metrics`).
+    accepts_gzip: bool,
 }
 
 async fn handle(state: &RepoState, peer: SocketAddr, req: Request<Incoming>) -> Reply {
@@ -276,6 +286,7 @@ async fn handle(state: &RepoState, peer: SocketAddr, req: Request<Incoming>) -> 
         body,
         peer,
         wants_html,
+        accepts_gzip: metrics::accepts_gzip(&parts.headers),
     };
     let writes = req.method != Method::GET
         && req.method != Method::HEAD
@@ -315,6 +326,12 @@ fn route(state: &RepoState, req: &Req) -> Reply {
     if p == "/log" || p.starts_with("/log/") {
         return logs::get(state, req);
     }
+    if p == "/metrics" {
+        return metrics::prometheus_text(state, req);
+    }
+    if p == "/api/v1/metrics" {
+        return metrics::api(state, req, "");
+    }
     if p == "/api/v1/dump-store" {
         return dump_store(state);
     }
@@ -337,11 +354,14 @@ fn route(state: &RepoState, req: &Req) -> Reply {
     if p == "/api/v1/program" {
         return program::program(state, req);
     }
+    if let Some(rest) = p.strip_prefix("/api/v1/metrics/") {
+        return metrics::api(state, req, rest);
+    }
     if p.starts_with("/api/v1/log/") {
         // Only WebSocket upgrades (taken in serve()) watch logs (spec §6.3).
         return bare(StatusCode::METHOD_NOT_ALLOWED);
     }
-    // Not yet: metrics, dump, options, program, files, graph, admin and the GUI
+    // Not yet: dump, options, program, files, graph, admin and the GUI
     // all fall through to the last rule.
     if get {
         bare(StatusCode::NOT_FOUND)

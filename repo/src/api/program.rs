@@ -99,7 +99,10 @@ fn launch(state: &RepoState, asked: &str, reload: bool) -> Result<(), Refusal> {
         return Err(bad("This repo runs no programs (no script host)"));
     };
     let cb = if asked == "/" {
-        let last = lock(&state.program).last.as_ref().map(|p| p.codebase.clone());
+        let last = lock(&state.program)
+            .last
+            .as_ref()
+            .map(|p| p.codebase.clone());
         match last {
             Some(cb) => cb,
             None => return Err(bad("Codebase not found: /")),

@@ -79,22 +79,14 @@ fn report(state: &RepoState, req: &Req, rest: &str) -> Reply {
         return text(StatusCode::BAD_REQUEST, "Invalid JSON");
     };
     let ip = req.peer.ip().to_string();
-    state
+    let decoded = state
         .instances()
         .report(cb, ip, instances::now_ms(), &status);
-    // Metrics are dropped for now; `206` still tells the worker that a full metrics
-    // report was understood, like upstream.
-    if has_metric_data(&status) {
+    // `206` lets the worker send incremental metrics next; `201` (no metrics, bad
+    // ones, or an increment on a version not held here) asks for full ones.
+    if decoded {
         bare(StatusCode::PARTIAL_CONTENT)
     } else {
         bare(StatusCode::CREATED)
     }
-}
-
-/// A `metrics` object in the shape workers send: `{"version":…,"roots":[…]}`.
-fn has_metric_data(status: &Value) -> bool {
-    status
-        .get("metrics")
-        .and_then(|m| m.get("roots"))
-        .is_some_and(Value::is_array)
 }

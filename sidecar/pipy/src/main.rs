@@ -7,8 +7,8 @@ use anyhow::{anyhow, Result};
 use clap::Parser;
 
 mod admin;
-mod program;
 mod log_buffer;
+mod program;
 mod repo_client;
 mod repo_mode;
 mod report;

@@ -367,6 +367,9 @@ pub(crate) async fn poll(
                 _ = shutdown.wait_for(|v| *v) => return,
                 Some(lines) = next_log_lines(&mut log_stream) => {
                     send_on_link(&mut link, lines).await;
+                    if link.is_none() {
+                        log_stream = None;
+                    }
                 }
                 cmd = next_command(&mut link) => match cmd {
                     Some(c) if c.lines().next() == Some("reload") => {
@@ -411,5 +414,20 @@ mod tests {
         assert!(!is_manifest(b"// comment\npipy()"));
         assert!(!is_manifest(b"/* c */ pipy()"));
         assert!(!is_manifest(b"pipy()"));
+    }
+
+    #[test]
+    fn streamed_lines_that_wait_together_go_in_one_frame() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let mut stream = Some(rx);
+        tx.try_send(Arc::from("a")).unwrap();
+        tx.try_send(Arc::from("b")).unwrap();
+        let frame = rt.block_on(next_log_lines(&mut stream));
+        assert_eq!(frame.as_deref(), Some("log/pipy_log\na\nb\n"));
+        drop(tx);
+        assert_eq!(rt.block_on(next_log_lines(&mut stream)), None);
     }
 }

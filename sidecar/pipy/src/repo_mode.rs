@@ -115,11 +115,9 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
             cli.admin_tls_trusted.as_deref(),
         )?),
         (None, None) if cli.admin_tls_trusted.is_none() => None,
-        _ => {
-            return Err(anyhow!(
-                "--admin-tls-cert and --admin-tls-key go together (and --admin-tls-trusted needs them)"
-            ))
-        }
+        _ => return Err(anyhow!(
+            "--admin-tls-cert and --admin-tls-key go together (and --admin-tls-trusted needs them)"
+        )),
     };
     let program = std::sync::Arc::new(crate::program::InProcess::new(
         crate::threads(&cli.threads)?,
@@ -131,7 +129,6 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
         program: Some(program.clone()),
         admin_log_file: cli.admin_log_file.clone(),
         own_log: Some(std::sync::Arc::new(crate::log_buffer::ProcessLogs)),
-        ..pipy_repo::RepoOptions::default()
     };
     let addr = admin_addr(cli.admin_port.as_deref())?;
     let listener = bind(addr)?;

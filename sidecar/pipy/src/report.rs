@@ -81,7 +81,10 @@ mod tests {
         assert!(text.ends_with(r#"]},"logs":["pipy_log"]}"#), "{text}");
         r.answered(Some(StatusCode::PARTIAL_CONTENT));
         let second = metrics_of(&r.body(200, "", "", &[]));
-        assert_eq!((second["version"].clone(), second["last"].clone()), (json!(200), json!(0)));
+        assert_eq!(
+            (second["version"].clone(), second["last"].clone()),
+            (json!(200), json!(0))
+        );
         r.answered(Some(StatusCode::CREATED));
         assert!(metrics_of(&r.body(300, "", "", &[])).get("last").is_none());
         r.answered(None);

@@ -68,7 +68,10 @@ fn collect_pipelines(emit: &mut dyn FnMut(&[&str], f64)) {
     let mut layouts = LAYOUTS.lock().unwrap_or_else(|e| e.into_inner());
     layouts.retain(|l| l.current || l.active.load(Ordering::Relaxed) > 0);
     for l in layouts.iter() {
-        emit(&[&l.module, &l.name], l.active.load(Ordering::Relaxed) as f64);
+        emit(
+            &[&l.module, &l.name],
+            l.active.load(Ordering::Relaxed) as f64,
+        );
     }
 }
 

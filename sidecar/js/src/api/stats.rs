@@ -78,7 +78,11 @@ fn amount(args: &[JsValue], ctx: &mut Context) -> JsResult<f64> {
     }
 }
 
-fn with_labels<T: MetricClass>(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+fn with_labels<T: MetricClass>(
+    this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
     let h = this_handle::<T>(this)?;
     let values = args
         .iter()
@@ -98,7 +102,12 @@ fn common<T: MetricClass>(class: &mut ClassBuilder<'_>) {
     })
     .to_js_function(class.context().realm());
     class
-        .accessor(js_string!("name"), Some(name), None, Attribute::CONFIGURABLE)
+        .accessor(
+            js_string!("name"),
+            Some(name),
+            None,
+            Attribute::CONFIGURABLE,
+        )
         .method(
             js_string!("withLabels"),
             0,
@@ -167,7 +176,12 @@ impl Class for Counter {
     const LENGTH: usize = 2;
 
     fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
-        Ok(Counter(define(&arg(args, 0), Kind::Counter, &arg(args, 1), ctx)?))
+        Ok(Counter(define(
+            &arg(args, 0),
+            Kind::Counter,
+            &arg(args, 1),
+            ctx,
+        )?))
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
@@ -186,7 +200,12 @@ impl Class for Gauge {
     const LENGTH: usize = 2;
 
     fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
-        Ok(Gauge(define(&arg(args, 0), Kind::Gauge, &arg(args, 1), ctx)?))
+        Ok(Gauge(define(
+            &arg(args, 0),
+            Kind::Gauge,
+            &arg(args, 1),
+            ctx,
+        )?))
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {

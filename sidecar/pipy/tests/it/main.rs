@@ -9,6 +9,7 @@ mod examples;
 mod filters;
 mod harness;
 mod logs;
+mod metrics;
 mod protocol;
 mod repo;
 mod workers;

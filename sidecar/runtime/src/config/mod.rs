@@ -310,7 +310,9 @@ pub fn live_layouts() -> Vec<(String, Layout)> {
     let mut out = Vec::new();
     for st in states {
         let st = st.borrow();
-        let module = pipy_js::module::path(st.module).unwrap_or_default();
+        // Upstream names modules by their absolute path in the codebase.
+        let path = pipy_js::module::path(st.module).unwrap_or_default();
+        let module = format!("/{}", pipy_js::codebase::normalize(&path));
         let mut named: Vec<(&String, &Layout)> = st.named.iter().collect();
         named.sort_by(|a, b| a.0.cmp(b.0));
         let layouts = st

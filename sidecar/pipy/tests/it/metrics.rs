@@ -1,0 +1,87 @@
+//! Metrics end to end: a real repo and a real worker; the worker's counters on
+//! its own `/metrics`, in the repo's `/metrics` and in `/api/v1/metrics`.
+
+use crate::harness::*;
+use std::time::Duration;
+
+#[test]
+fn worker_metrics_reach_the_worker_port_and_the_repo() {
+    let (_repo, port) = repo(&[]);
+    let app = free_port();
+    let admin = free_port();
+    let proxy = free_port();
+    let script = format!(
+        "((hits = new stats.Counter('it_hits', ['path'])) => pipy().listen({app})\n\
+         .serveHTTP(msg => (hits.withLabels(msg.head.path).increase(), new Message('ok')))\n\
+         .listen({proxy}).connect('127.0.0.1:{app}'))()"
+    );
+    publish(port, "/mcb", &script, "1");
+    let url = format!("http://127.0.0.1:{port}/repo/mcb/");
+    let admin_arg = format!("--admin-port=127.0.0.1:{admin}");
+    let _worker = Pipy::spawn(
+        &[&url, &admin_arg, "--instance-uuid=metrics-1"],
+        &[app, admin, proxy],
+    );
+    for _ in 0..3 {
+        assert_eq!(get(app, "/x").text(), "ok");
+    }
+    assert_eq!(get(proxy, "/y").text(), "ok");
+
+    // The worker's own admin port: Prometheus text, no instance label.
+    let local = get(admin, "/metrics").text();
+    assert!(
+        local.contains("# TYPE pipy_inbound_in counter\n"),
+        "{local}"
+    );
+    let inbound = format!("pipy_inbound_in{{listen=\"[0.0.0.0]:{app}/TCP\",peer=\"127.0.0.1\"}} ");
+    assert!(local.contains(&inbound), "{local}");
+    assert!(local.contains("it_hits{path=\"/x\"} 3\n"), "{local}");
+    assert!(local.contains("it_hits{path=\"/y\"} 1\n"), "{local}");
+    let peer = format!("peer=\"[127.0.0.1]:{app}\"");
+    assert!(
+        local.contains(&format!("pipy_outbound_in{{{peer}}} ")),
+        "{local}"
+    );
+    // The harness's probe of the proxy port connected too: count both.
+    let count = format!("pipy_outbound_conn_time_count{{{peer}}} ");
+    let n = local.lines().find_map(|l| l.strip_prefix(count.as_str()));
+    assert!(n.is_some_and(|n| n != "0"), "{local}");
+    let inf = format!(
+        "pipy_outbound_conn_time_bucket{{{peer},le=\"+Inf\"}} {}",
+        n.unwrap_or("")
+    );
+    assert!(local.contains(&inf), "{local}");
+    assert!(
+        local.contains("pipy_pipeline_count{module=\"/main.js\",name=\"Listen on"),
+        "{local}"
+    );
+
+    // The repo: reports come every 5 s.
+    let mut text = String::new();
+    wait_for("metrics at the repo", Duration::from_secs(12), || {
+        text = request(port, "GET", "/metrics", "").text();
+        text.contains("it_hits{instance=\"1\",path=\"/x\"} 3\n")
+    });
+    let inbound = format!(
+        "pipy_inbound_in{{instance=\"1\",listen=\"[0.0.0.0]:{app}/TCP\",peer=\"127.0.0.1\"}} "
+    );
+    assert!(text.contains(&inbound), "{text}");
+
+    // History, sampled on the repo's 5 s tick.
+    let path = "/api/v1/metrics/metrics-1/pipy_inbound_count";
+    let mut doc = serde_json::Value::Null;
+    wait_for("metric history", Duration::from_secs(12), || {
+        let r = request(port, "GET", path, "");
+        doc = serde_json::from_str(&r.text()).unwrap_or_default();
+        doc["metrics"][0]["s"].is_array()
+    });
+    let m = &doc["metrics"][0];
+    assert_eq!(
+        (m["k"].as_str(), m["t"].as_str()),
+        (Some("pipy_inbound_count"), Some("Gauge"))
+    );
+    assert_eq!(m["l"], "listen/peer");
+    assert_eq!(m["s"][0]["k"], format!("[0.0.0.0]:{app}/TCP"));
+    assert_eq!(m["s"][0]["s"][0]["k"], "127.0.0.1");
+    assert!(doc["time"].is_u64());
+}
