@@ -71,6 +71,15 @@ struct Cli {
     /// Repo mode: largest file (request body) the repo accepts, in bytes.
     #[arg(long = "max-file-size", value_name = "BYTES", default_value_t = pipy_repo::api::MAX_BODY)]
     max_file_size: usize,
+    /// Worker mode: for an https:// repo, the CAs to trust (PEM).
+    #[arg(long = "tls-trusted", value_name = "FILE")]
+    tls_trusted: Option<PathBuf>,
+    /// Worker mode: a client certificate to present to an https:// repo (PEM).
+    #[arg(long = "tls-cert", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// Worker mode: the private key of --tls-cert (PEM).
+    #[arg(long = "tls-key", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// Worker mode: the instance's uuid in status reports (random by default).
     #[arg(long = "instance-uuid", value_name = "UUID")]
     instance_uuid: Option<String>,
@@ -180,7 +189,7 @@ fn run(cli: Cli) -> Result<i32> {
                 Arc::new(DirCodebase::new(std::env::current_dir()?)),
                 Some(expr.clone()),
             ),
-            (None, Some(t)) if t.starts_with("http://") => {
+            (None, Some(t)) if t.starts_with("http://") || t.starts_with("https://") => {
                 let (entry, shared) = worker_mode(&cli, t, &control, rx.clone())?;
                 (entry, shared, None)
             }
@@ -226,7 +235,20 @@ pub(crate) fn worker_mode(
     control: &Arc<pipy_runtime::Control>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(String, Arc<dyn pipy_js::codebase::Codebase>)> {
-    let url = repo_client::RepoUrl::parse(url)?;
+    let tls = match (&cli.tls_trusted, &cli.tls_cert, &cli.tls_key) {
+        (None, None, None) => None,
+        (Some(trusted), None, None) => Some(pipy_repo::tls::client_config(trusted, None)?),
+        (Some(trusted), Some(cert), Some(key)) => Some(pipy_repo::tls::client_config(
+            trusted,
+            Some((cert.as_path(), key.as_path())),
+        )?),
+        _ => {
+            return Err(anyhow!(
+                "--tls-cert and --tls-key go together, and need --tls-trusted"
+            ))
+        }
+    };
+    let url = repo_client::RepoUrl::parse(url, tls)?;
     let opts = repo_client::ClientOptions {
         uuid: cli
             .instance_uuid

@@ -2,7 +2,7 @@
 //! runs it, checks for new versions and reports its status every 5 s
 //! (spec/repo-api.md §7).
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -25,14 +25,26 @@ pub(crate) struct RepoUrl {
     base: String,
     /// `/` for a codebase, `/main.js` for a single file.
     root: String,
+    /// For an `https://` repo: how to talk TLS to it.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
+/// A connection to the repo, plain or TLS.
+trait RepoIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> RepoIo for T {}
+
 impl RepoUrl {
-    /// Parses `http://host:port/path`.
-    pub(crate) fn parse(url: &str) -> Result<Self> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| anyhow!("{url}: only http:// repo URLs are supported"))?;
+    /// Parses `http://host:port/path`, or `https://…` with `tls` (from `--tls-trusted`,
+    /// `--tls-cert`, `--tls-key`).
+    pub(crate) fn parse(url: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Self> {
+        let (rest, tls) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (rest, None),
+            (None, Some(rest)) => match tls {
+                Some(tls) => (rest, Some(tls)),
+                None => bail!("{url}: an https:// repo needs --tls-trusted (the CA to trust)"),
+            },
+            _ => bail!("{url}: only http:// and https:// repo URLs are supported"),
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -45,7 +57,43 @@ impl RepoUrl {
             authority: authority.to_string(),
             base: path[..cut].to_string(),
             root: path[cut..].to_string(),
+            tls,
         })
+    }
+
+    /// Opens a connection to the repo (with the TLS handshake for `https://`); also
+    /// returns this end's IP, which status reports carry.
+    async fn connect(&self) -> Result<(Box<dyn RepoIo>, String)> {
+        let stream = tokio::net::TcpStream::connect(&self.authority)
+            .await
+            .with_context(|| format!("connecting to {}", self.authority))?;
+        let local_ip = stream
+            .local_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let Some(config) = &self.tls else {
+            return Ok((Box::new(stream), local_ip));
+        };
+        let host = match self.authority.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() => host,
+            _ => self.authority.as_str(),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .with_context(|| format!("{host}: not a TLS server name"))?;
+        let tls = tokio_rustls::TlsConnector::from(config.clone())
+            .connect(name, stream)
+            .await
+            .with_context(|| format!("TLS handshake with {}", self.authority))?;
+        Ok((Box::new(tls), local_ip))
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 }
 
@@ -81,14 +129,9 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(authority: &str) -> Result<Self> {
-        let stream = tokio::net::TcpStream::connect(authority)
-            .await
-            .with_context(|| format!("connecting to {authority}"))?;
-        let local_ip = stream
-            .local_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
+    async fn open(url: &RepoUrl) -> Result<Self> {
+        let (stream, local_ip) = url.connect().await?;
+        let authority = &url.authority;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             let _ = conn.await;
@@ -134,13 +177,13 @@ fn is_manifest(body: &[u8]) -> bool {
 
 /// Downloads the codebase: the manifest, then each file on the same connection.
 pub(crate) async fn download(url: &RepoUrl) -> Result<Download> {
-    let mut conn = Conn::open(&url.authority).await?;
+    let mut conn = Conn::open(url).await?;
     let top = format!("{}{}", url.base, url.root);
     let (status, etag, body) = conn.request(Method::GET, &top, None).await?;
     if status != StatusCode::OK {
         bail!("GET {top}: {status}");
     }
-    let mut codebase = MemoryCodebase::new(format!("http://{}{}", url.authority, top));
+    let mut codebase = MemoryCodebase::new(format!("{}://{}{}", url.scheme(), url.authority, top));
     if !is_manifest(&body) {
         codebase.insert(&url.root, body.to_vec());
         return Ok(Download {
@@ -199,13 +242,14 @@ fn now_ms() -> u128 {
         .unwrap_or(0)
 }
 
-type Link = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+type Link = tokio_tungstenite::WebSocketStream<Box<dyn RepoIo>>;
 
 /// Opens the admin link `ws://HOST/repo/CB/UUID` and says hello (spec §5.4).
 async fn open_link(url: &RepoUrl, uuid: &str) -> Result<Link> {
     use futures_util::SinkExt;
-    let stream = tokio::net::TcpStream::connect(&url.authority).await?;
-    let target = format!("ws://{}{}/{}", url.authority, url.base, uuid);
+    let (stream, _) = url.connect().await?;
+    let scheme = if url.tls.is_some() { "wss" } else { "ws" };
+    let target = format!("{scheme}://{}{}/{}", url.authority, url.base, uuid);
     let (mut ws, _) = tokio_tungstenite::client_async(target, stream).await?;
     ws.send(tokio_tungstenite::tungstenite::Message::text(""))
         .await?;
@@ -292,7 +336,7 @@ async fn check_update(
     control: &Control,
 ) -> Option<(u64, String)> {
     let top = format!("{}{}", url.base, url.root);
-    let mut conn = Conn::open(&url.authority).await.ok()?;
+    let mut conn = Conn::open(url).await.ok()?;
     let (status, etag, _) = conn.request(Method::HEAD, &top, None).await.ok()?;
     if status != StatusCode::OK || etag == *current {
         return None;
@@ -345,7 +389,7 @@ pub(crate) async fn poll(
             let logs = [crate::log_buffer::PIPY_LOG.name()];
             let body = reporter.body(now_ms() as u64, &ip, &reported, &logs);
             let mut answer = None;
-            if let Ok(mut conn) = Conn::open(&url.authority).await {
+            if let Ok(mut conn) = Conn::open(&url).await {
                 let path = format!("{}/", url.base);
                 if let Ok((status, _, _)) = conn.request(Method::POST, &path, Some(body)).await {
                     ip = conn.local_ip.clone();
@@ -395,17 +439,18 @@ mod tests {
 
     #[test]
     fn urls_split_at_the_last_slash() {
-        let u = RepoUrl::parse("http://127.0.0.1:6060/repo/hello/").unwrap();
+        let u = RepoUrl::parse("http://127.0.0.1:6060/repo/hello/", None).unwrap();
         assert_eq!(
             (u.authority.as_str(), u.base.as_str(), u.root.as_str()),
             ("127.0.0.1:6060", "/repo/hello", "/")
         );
-        let u = RepoUrl::parse("http://h:1/repo/a/b/main.js").unwrap();
+        let u = RepoUrl::parse("http://h:1/repo/a/b/main.js", None).unwrap();
         assert_eq!(
             (u.base.as_str(), u.root.as_str()),
             ("/repo/a/b", "/main.js")
         );
-        assert!(RepoUrl::parse("https://h/x").is_err());
+        assert!(RepoUrl::parse("https://h/x", None).is_err());
+        assert!(RepoUrl::parse("ftp://h/x", None).is_err());
     }
 
     #[test]

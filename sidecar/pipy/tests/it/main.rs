@@ -8,8 +8,6 @@ mod errors;
 mod examples;
 mod filters;
 mod harness;
-mod logs;
 mod metrics;
 mod protocol;
-mod repo;
 mod workers;

@@ -1,61 +1,7 @@
 //! Repo mode and worker mode: a real `pipy` repo and real `pipy` workers.
 
-use crate::harness::*;
+use pipy_e2e::*;
 use std::time::{Duration, Instant};
-
-fn request(port: u16, method: &str, path: &str, body: &str) -> Response {
-    let mut c = Conn::open(port);
-    c.send(
-        format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .as_bytes(),
-    );
-    c.read(method == "HEAD")
-}
-
-fn repo(args: &[&str]) -> (Pipy, u16) {
-    let port = free_port();
-    let admin = format!("--admin-port=127.0.0.1:{port}");
-    let mut all = vec![admin.as_str()];
-    all.extend_from_slice(args);
-    (Pipy::spawn(&all, &[port]), port)
-}
-
-/// Creates codebase `cb` with `main.js` and publishes `version`.
-fn publish(port: u16, cb: &str, main_js: &str, version: &str) {
-    let _ = request(port, "POST", &format!("/api/v1/repo{cb}"), "");
-    let r = request(
-        port,
-        "POST",
-        &format!("/api/v1/repo-files{cb}/main.js"),
-        main_js,
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let r = request(
-        port,
-        "PATCH",
-        &format!("/api/v1/repo{cb}"),
-        &format!(r#"{{"version":"{version}"}}"#),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-}
-
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn text_on(port: u16) -> String {
-    match std::net::TcpStream::connect(("127.0.0.1", port)) {
-        Ok(_) => get(port, "/").text(),
-        Err(_) => String::new(),
-    }
-}
 
 #[test]
 fn init_repo_publishes_every_example() {

@@ -1,7 +1,7 @@
 //! Logs end to end (spec §5.4, §6.3): a real repo, a real worker whose script logs on
 //! every request, and a WebSocket watcher on the repo's `/api/v1/log/UUID/pipy_log`.
 
-use crate::harness::*;
+use pipy_e2e::*;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::{client, Message, WebSocket};
