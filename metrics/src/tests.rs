@@ -101,12 +101,14 @@ fn histograms_round_trip_and_print_cumulative_buckets() {
     }]);
     assert_eq!(
         text,
-        "# TYPE lat histogram\n\
-         lat_bucket{peer=\"a\",le=\"1\"} 1\n\
-         lat_bucket{peer=\"a\",le=\"2\"} 3\n\
-         lat_bucket{peer=\"a\",le=\"+Inf\"} 4\n\
+        "# HELP lat \n\
+         # TYPE lat histogram\n\
          lat_sum{peer=\"a\"} 12.7\n\
-         lat_count{peer=\"a\"} 4\n"
+         lat_count{peer=\"a\"} 4\n\
+         lat_bucket{le=\"1.0\",peer=\"a\"} 1\n\
+         lat_bucket{le=\"2.0\",peer=\"a\"} 3\n\
+         lat_bucket{le=\"+Inf\",peer=\"a\"} 4\n\
+         # EOF\n"
     );
 }
 
@@ -148,10 +150,73 @@ fn prometheus_text_merges_sources_with_extra_labels() {
     ]);
     assert_eq!(
         text,
-        "# TYPE pipy_inbound_count gauge\n\
+        "# HELP pipy_inbound_count \n\
+         # TYPE pipy_inbound_count gauge\n\
          pipy_inbound_count{instance=\"1\",listen=\"[0.0.0.0]:16100/TCP\",peer=\"10.0.0.1\"} 1\n\
-         pipy_inbound_count{instance=\"w2\",listen=\"[0.0.0.0]:16100/TCP\",peer=\"10.0.0.\\\"2\"} 2\n"
+         pipy_inbound_count{instance=\"w2\",listen=\"[0.0.0.0]:16100/TCP\",peer=\"10.0.0.\\\"2\"} 2\n\
+         # EOF\n"
     );
+}
+
+#[test]
+fn prometheus_text_names_counters_and_sanitises() {
+    let mut hits = Entry::new("http.hits_total", "Counter", "path");
+    hits.root.subs = vec![leaf("/a\nb", 3.0), leaf("/c", 0.5)];
+    // A histogram with bounds that are not numbers or not increasing: dropped,
+    // their samples counted in the next bucket. 1 in (-inf, 1], 2 + 4 + 8 in
+    // (1, 2.5], 20 in all, so 5 above 2.5.
+    let mut lat = Entry::new("lat", r#"Histogram[1,"x",0.5,2.5]"#, "");
+    lat.root.values = vec![1.0, 2.0, 4.0, 8.0, 20.0, 99.5];
+    // Counts that are not counts (from a broken report): 0 or the largest.
+    let mut broken = Entry::new("broken", r#"Histogram[1,2]"#, "");
+    broken.root.values = vec![f64::NAN, -3.0, 1e300, 0.0];
+    let a = MetricData {
+        entries: vec![hits, lat, broken],
+    };
+    // Another source: the same counter joins its family (the source's label,
+    // sanitised, first); `lat` of another type is left out.
+    let mut more_hits = Entry::new("http hits_total", "Counter", "path");
+    more_hits.root.subs = vec![leaf("/d", 1.0)];
+    let mut gauge = Entry::new("lat", "Gauge", "");
+    gauge.root.values = vec![7.0];
+    let b = MetricData {
+        entries: vec![gauge, more_hits],
+    };
+    let text = render(&[
+        Source {
+            data: &a,
+            labels: vec![],
+        },
+        Source {
+            data: &b,
+            labels: vec![("in-stance".into(), "2".into())],
+        },
+    ]);
+    assert_eq!(
+        text,
+        "# HELP http_hits \n\
+         # TYPE http_hits counter\n\
+         http_hits_total{path=\"/a\\nb\"} 3\n\
+         http_hits_total{path=\"/c\"} 0.5\n\
+         http_hits_total{in_stance=\"2\",path=\"/d\"} 1\n\
+         # HELP lat \n\
+         # TYPE lat histogram\n\
+         lat_sum 99.5\n\
+         lat_count 20\n\
+         lat_bucket{le=\"1.0\"} 1\n\
+         lat_bucket{le=\"2.5\"} 15\n\
+         lat_bucket{le=\"+Inf\"} 20\n\
+         # HELP broken \n\
+         # TYPE broken histogram\n\
+         broken_sum 0.0\n\
+         broken_count 18446744073709551615\n\
+         broken_bucket{le=\"1.0\"} 0\n\
+         broken_bucket{le=\"2.0\"} 0\n\
+         broken_bucket{le=\"+Inf\"} 18446744073709551615\n\
+         # EOF\n"
+    );
+    // No sources: nothing but the end.
+    assert_eq!(render(&[]), "# EOF\n");
 }
 
 #[test]

@@ -851,7 +851,7 @@ fn admin_log_file_records_writes() {
     assert_eq!(c.post("/api/v1/repo/a", "").status, 201);
     assert_eq!(c.get("/api/v1/repo/a").status, 200);
     assert_eq!(c.patch("/api/v1/repo/a", r#"{"version":2}"#).status, 201);
-    assert_eq!(c.post("/repo/a/", r#"{"uuid":"w"}"#).status, 201);
+    assert_eq!(c.post("/repo/a/", r#"{"uuid":"w"}"#).st(), (201, ""));
     assert_eq!(c.delete("/api/v1/repo/a").status, 204);
     let expected = [
         r#"400 POST /api/v1/repo/a {"base":"/zz"}"#,
@@ -972,19 +972,34 @@ fn metrics_api_and_prometheus_text() {
         serde_json::from_str(c.get("/api/v1/metrics/w1/nope").text()).unwrap();
     assert_eq!(none["metrics"], serde_json::json!([]));
 
-    // Prometheus text: one family, both instances (index 1, name "edge").
+    // OpenMetrics text: one family, both instances (index 1, name "edge").
     let text = c.get("/metrics");
     assert_eq!(text.status, 200);
     assert_eq!(text.header("content-encoding"), None);
+    assert_eq!(
+        text.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
     let text = text.text().to_owned();
     assert!(
-        text.starts_with("# TYPE pipy_inbound_count gauge\n"),
+        text.starts_with("# HELP pipy_inbound_count \n# TYPE pipy_inbound_count gauge\n"),
         "{text}"
     );
     assert!(text.contains("pipy_inbound_count{instance=\"1\",listen=\"[0.0.0.0]:8080/TCP\",peer=\"10.0.0.1\"} 2\n"), "{text}");
     assert!(text.contains("pipy_inbound_count{instance=\"edge\",listen=\"[0.0.0.0]:8080/TCP\",peer=\"10.0.0.1\"} 2\n"), "{text}");
-    assert!(text.contains("lat_bucket{instance=\"1\",le=\"+Inf\"} 3\nlat_sum{instance=\"1\"} 7.5\nlat_count{instance=\"1\"} 3\n"), "{text}");
+    // Upstream's [1, 2] per bucket, count 3, sum 7.5: cumulative buckets.
+    assert!(
+        text.contains(
+            "lat_sum{instance=\"1\"} 7.5\n\
+             lat_count{instance=\"1\"} 3\n\
+             lat_bucket{le=\"1.0\",instance=\"1\"} 1\n\
+             lat_bucket{le=\"+Inf\",instance=\"1\"} 3\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("lat_count{instance=\"edge\"} 3\n"), "{text}");
     assert_eq!(text.matches("# TYPE").count(), 2, "{text}");
+    assert!(text.ends_with("\n# EOF\n"), "{text}");
     assert_eq!(c.post("/metrics", "").status, 405);
 
     // Gzip when asked for.

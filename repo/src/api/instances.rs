@@ -1,8 +1,14 @@
 //! Worker instances known from status reports (spec §5.3, §7.4). Memory only.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use hyper::body::Bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use pipy_metrics::history::MetricHistory;
 use pipy_metrics::{wire, MetricData};
@@ -29,9 +35,14 @@ pub(super) fn now_ms() -> u64 {
 struct Instance {
     index: u64,
     codebase: String,
-    ip: String,
+    ip: IpAddr,
     timestamp: u64,
-    status: Value,
+    /// The last report as it came (valid JSON): reports arrive every 5 s from every
+    /// worker while the info documents that show them are rare, so it is reduced to
+    /// the shown keys only when read.
+    report: Bytes,
+    /// The report's `name`.
+    name: String,
     /// The latest metrics and their version (the base of the next incremental
     /// report).
     metrics: Option<(MetricData, u64)>,
@@ -53,31 +64,45 @@ impl Registry {
     /// `now`, (re)attaching the instance to `cb`. Returns whether the report carried
     /// metrics that decoded: full ones, or incremental ones on top of the version
     /// held here (the repo then answers `206`).
-    pub(super) fn report(&mut self, cb: &str, ip: String, now: u64, report: &Value) -> bool {
-        let uuid = report.get("uuid").and_then(Value::as_str).unwrap_or("");
-        let status = normalize(report);
-        let last_index = &mut self.last_index;
-        let i = self.by_uuid.entry(uuid.to_owned()).or_insert_with(|| {
-            *last_index += 1;
-            Instance {
-                index: *last_index,
-                codebase: String::new(),
-                ip: String::new(),
-                timestamp: 0,
-                status: Value::Null,
-                metrics: None,
-                history: MetricHistory::new(),
+    ///
+    /// `None` when `body` is not JSON (`400 Invalid JSON`); then nothing changes.
+    pub(super) fn report(&mut self, cb: &str, ip: IpAddr, now: u64, body: &Bytes) -> Option<bool> {
+        let head = ReportHead::parse(body)?;
+        let i = match self.by_uuid.get_mut(head.uuid.as_ref()) {
+            Some(i) => i,
+            None => {
+                self.last_index += 1;
+                let i = Instance {
+                    index: self.last_index,
+                    codebase: String::new(),
+                    ip,
+                    timestamp: 0,
+                    report: Bytes::new(),
+                    name: String::new(),
+                    metrics: None,
+                    history: MetricHistory::new(),
+                };
+                self.by_uuid.entry(head.uuid.into_owned()).or_insert(i)
             }
-        });
-        i.codebase = cb.to_owned();
+        };
+        if i.codebase != cb {
+            i.codebase = cb.to_owned();
+        }
         i.ip = ip;
         i.timestamp = now;
-        i.status = status;
-        let Some(metrics) = report.get("metrics") else {
-            return false;
+        // A copy, not a slice: a slice would pin the connection's whole read buffer.
+        i.report = Bytes::copy_from_slice(body);
+        if i.name != head.name {
+            i.name = head.name.into_owned();
+        }
+        let Some(metrics) = head.metrics else {
+            return Some(false);
+        };
+        let Ok(metrics) = serde_json::from_str::<Value>(metrics.get()) else {
+            return Some(false);
         };
         let prev = i.metrics.as_ref().map(|(d, v)| (d, *v));
-        match wire::decode(metrics, prev) {
+        Some(match wire::decode(&metrics, prev) {
             Ok(d) => {
                 i.metrics = Some((d.data, d.version));
                 true
@@ -85,7 +110,7 @@ impl Registry {
             // The worker sends a full report after anything but 206; the last
             // metrics known stay on show until then.
             Err(_) => false,
-        }
+        })
     }
 
     /// Takes one history sample of every instance's metrics (every 5 s).
@@ -116,11 +141,10 @@ impl Registry {
         list.into_iter()
             .filter_map(|i| {
                 let (data, _) = i.metrics.as_ref()?;
-                let name = i.status.get("name").and_then(Value::as_str).unwrap_or("");
-                let label = if name.is_empty() {
+                let label = if i.name.is_empty() {
                     i.index.to_string()
                 } else {
-                    name.to_owned()
+                    i.name.clone()
                 };
                 Some((label, data))
             })
@@ -151,12 +175,50 @@ impl Registry {
         let mut out = Map::new();
         for i in list {
             let mut entry = Map::new();
-            entry.insert("ip".into(), Value::from(i.ip.as_str()));
+            entry.insert("ip".into(), Value::from(i.ip.to_string()));
             entry.insert("timestamp".into(), Value::from(i.timestamp));
-            entry.insert("status".into(), i.status.clone());
+            let report = serde_json::from_slice(&i.report).unwrap_or(Value::Null);
+            entry.insert("status".into(), normalize(&report));
             out.insert(i.index.to_string(), Value::Object(entry));
         }
         Value::Object(out)
+    }
+}
+
+/// What a report's handling needs from it, borrowed from the body where possible.
+#[derive(Deserialize)]
+struct ReportHead<'a> {
+    #[serde(borrow, default)]
+    uuid: Cow<'a, str>,
+    #[serde(borrow, default)]
+    name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    metrics: Option<&'a RawValue>,
+}
+
+impl<'a> ReportHead<'a> {
+    /// The head of a report; `None` if `body` is not JSON at all. JSON of another
+    /// shape (not an object, a uuid that is not a string) counts as a report with
+    /// empty fields, as upstream reads it.
+    fn parse(body: &'a [u8]) -> Option<Self> {
+        if let Ok(head) = serde_json::from_slice::<ReportHead<'a>>(body) {
+            return Some(head);
+        }
+        let value: Value = serde_json::from_slice(body).ok()?;
+        let text = |k: &str| {
+            Cow::Owned(
+                value
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        };
+        Some(ReportHead {
+            uuid: text("uuid"),
+            name: text("name"),
+            metrics: None,
+        })
     }
 }
 
@@ -204,8 +266,26 @@ fn normalize(report: &Value) -> Value {
 mod tests {
     use super::*;
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn body(v: &Value) -> Bytes {
+        Bytes::from(serde_json::to_vec(v).unwrap())
+    }
+
     fn report(uuid: &str) -> Value {
         serde_json::json!({ "uuid": uuid, "metrics": {}, "version": "3", "timestamp": 5 })
+    }
+
+    #[test]
+    fn report_heads() {
+        let h = ReportHead::parse(br#"{"uuid":"w","x":[1,{"y":null}]}"#).unwrap();
+        assert_eq!((h.uuid.as_ref(), h.name.as_ref()), ("w", ""));
+        let h = ReportHead::parse(br#"{"uuid":7,"name":"n"}"#).unwrap();
+        assert_eq!((h.uuid.as_ref(), h.name.as_ref()), ("", "n"));
+        assert!(ReportHead::parse(b"[1]").is_some());
+        assert!(ReportHead::parse(b"{bad").is_none());
     }
 
     #[test]
@@ -213,12 +293,18 @@ mod tests {
         let mut r = Registry::default();
         let full = serde_json::json!({"uuid": "m", "name": "edge", "metrics": {"version": 0,
             "roots": [{"k": "c", "t": "Counter", "l": "", "v": 1}]}});
-        assert!(r.report("/cb", "ip".into(), 0, &full));
+        assert_eq!(
+            r.report("/cb", ip("127.0.0.1"), 0, &body(&full)),
+            Some(true)
+        );
         let inc =
             serde_json::json!({"uuid": "m", "metrics": {"version": 7, "last": 0, "roots": [5]}});
-        assert!(r.report("/cb", "ip".into(), 0, &inc));
+        assert_eq!(r.report("/cb", ip("127.0.0.1"), 0, &body(&inc)), Some(true));
         // Same base again: it is no longer the version held.
-        assert!(!r.report("/cb", "ip".into(), 0, &inc));
+        assert_eq!(
+            r.report("/cb", ip("127.0.0.1"), 0, &body(&inc)),
+            Some(false)
+        );
         let latest = r.latest_metrics();
         assert_eq!(latest.len(), 1);
         assert_eq!(
@@ -238,8 +324,8 @@ mod tests {
     #[test]
     fn linked_instances_do_not_expire() {
         let mut r = Registry::default();
-        r.report("/cb", "1.2.3.4".into(), 0, &report("linked"));
-        r.report("/cb", "1.2.3.4".into(), 0, &report("silent"));
+        r.report("/cb", ip("1.2.3.4"), 0, &body(&report("linked")));
+        r.report("/cb", ip("1.2.3.4"), 0, &body(&report("silent")));
         r.expire(120_000, |u| u == "linked");
         let shown = r.of_codebase("/cb").to_string();
         assert!(
@@ -251,11 +337,11 @@ mod tests {
     #[test]
     fn indexes_reattach_and_expire() {
         let mut r = Registry::default();
-        r.report("/a", "127.0.0.1".into(), 1_000, &report("u1"));
-        r.report("/a", "127.0.0.1".into(), 1_000, &serde_json::json!({}));
-        r.report("/b", "127.0.0.1".into(), 2_000, &report("u2"));
+        r.report("/a", ip("127.0.0.1"), 1_000, &body(&report("u1")));
+        r.report("/a", ip("127.0.0.1"), 1_000, &body(&serde_json::json!({})));
+        r.report("/b", ip("127.0.0.1"), 2_000, &body(&report("u2")));
         assert_eq!(r.of_codebase("/a").as_object().unwrap().len(), 2);
-        r.report("/b", "127.0.0.1".into(), 3_000, &report("u1"));
+        r.report("/b", ip("127.0.0.1"), 3_000, &body(&report("u1")));
         let a = r.of_codebase("/a");
         assert_eq!(a.as_object().unwrap().keys().collect::<Vec<_>>(), ["2"]);
         let b = serde_json::to_string(&r.of_codebase("/b")).unwrap();
@@ -284,7 +370,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["2"]
         );
-        r.report("/a", "::1".into(), 10_000_000, &report("u4"));
+        r.report("/a", ip("::1"), 10_000_000, &body(&report("u4")));
         assert!(r.of_codebase("/a").get("4").is_some());
     }
 }

@@ -1,9 +1,10 @@
 //! Metrics of the repo and of its reporting instances (spec §6.2):
-//! `/api/v1/metrics[/…]` as JSON history and `/metrics` as Prometheus text.
+//! `/api/v1/metrics[/…]` as JSON history and `/metrics` as Prometheus
+//! (OpenMetrics) text.
 
 use std::io::Write as _;
 
-use http::header::{HeaderValue, CONTENT_ENCODING};
+use http::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
 use http::{Method, StatusCode};
 use pipy_metrics::history::MetricHistory;
 use pipy_metrics::prometheus::{self, Source};
@@ -69,6 +70,16 @@ pub(super) fn accepts_gzip(headers: &http::HeaderMap) -> bool {
         })
 }
 
+/// `200` with `body`, the exposition (maybe gzipped), as OpenMetrics text.
+fn exposition(body: Vec<u8>) -> Reply {
+    let mut r = reply::content(body);
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(prometheus::CONTENT_TYPE),
+    );
+    r
+}
+
 /// `GET /metrics`: every instance's latest metrics, with `instance="<name or index>"`.
 pub(super) fn prometheus_text(state: &RepoState, req: &Req) -> Reply {
     if req.method != Method::GET {
@@ -87,15 +98,15 @@ pub(super) fn prometheus_text(state: &RepoState, req: &Req) -> Reply {
         prometheus::render(&sources)
     };
     if !req.accepts_gzip {
-        return reply::content(text.into_bytes());
+        return exposition(text.into_bytes());
     }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     // Writing to a Vec cannot fail.
     let body = match gz.write_all(text.as_bytes()).and_then(|()| gz.finish()) {
         Ok(b) => b,
-        Err(_) => return reply::content(text.into_bytes()),
+        Err(_) => return exposition(text.into_bytes()),
     };
-    let mut r = reply::content(body);
+    let mut r = exposition(body);
     r.headers_mut()
         .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     r

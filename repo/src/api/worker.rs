@@ -2,7 +2,6 @@
 //! content with etags, and status reports.
 
 use http::{Method, StatusCode};
-use serde_json::Value;
 
 use super::reply::{self, bare, text, Reply};
 use super::{instances, RepoState, Req};
@@ -75,13 +74,13 @@ fn report(state: &RepoState, req: &Req, rest: &str) -> Reply {
         Ok(false) => return bare(StatusCode::METHOD_NOT_ALLOWED),
         Err(e) => return reply::error(&e),
     }
-    let Ok(status) = serde_json::from_slice::<Value>(&req.body) else {
+    let ip = req.peer.ip();
+    let Some(decoded) = state
+        .instances()
+        .report(cb, ip, instances::now_ms(), &req.body)
+    else {
         return text(StatusCode::BAD_REQUEST, "Invalid JSON");
     };
-    let ip = req.peer.ip().to_string();
-    let decoded = state
-        .instances()
-        .report(cb, ip, instances::now_ms(), &status);
     // `206` lets the worker send incremental metrics next; `201` (no metrics, bad
     // ones, or an increment on a version not held here) asks for full ones.
     if decoded {

@@ -1,5 +1,5 @@
-//! The admin port of a worker or a script run (`--admin-port`): `/metrics` in
-//! the Prometheus text format and `/status` as JSON. (In repo mode the admin
+//! The admin port of a worker or a script run (`--admin-port`): `/metrics` as
+//! Prometheus (OpenMetrics) text and `/status` as JSON. (In repo mode the admin
 //! port is the repo itself.)
 
 use anyhow::{Context as _, Result};
@@ -30,7 +30,7 @@ fn route(req: &Request<hyper::body::Incoming>, status: &StatusFn) -> Response<Fu
     match req.uri().path() {
         "/metrics" => reply(
             StatusCode::OK,
-            "text/plain; version=0.0.4",
+            pipy_metrics::prometheus::CONTENT_TYPE,
             pipy_runtime::stats::render_prometheus(),
         ),
         "/status" | "/api/v1/status" => {

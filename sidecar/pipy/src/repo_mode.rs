@@ -115,9 +115,11 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
             cli.admin_tls_trusted.as_deref(),
         )?),
         (None, None) if cli.admin_tls_trusted.is_none() => None,
-        _ => return Err(anyhow!(
-            "--admin-tls-cert and --admin-tls-key go together (and --admin-tls-trusted needs them)"
-        )),
+        _ => {
+            let message = "--admin-tls-cert and --admin-tls-key go together \
+                           (and --admin-tls-trusted needs them)";
+            return Err(anyhow!(message));
+        }
     };
     let program = std::sync::Arc::new(crate::program::InProcess::new(
         crate::threads(&cli.threads)?,

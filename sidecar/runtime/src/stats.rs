@@ -102,7 +102,8 @@ pub fn snapshot() -> MetricData {
     Registry::global().snapshot()
 }
 
-/// [`snapshot`] in the Prometheus text format.
+/// [`snapshot`] as Prometheus (OpenMetrics) text, served as
+/// [`pipy_metrics::prometheus::CONTENT_TYPE`].
 pub fn render_prometheus() -> String {
     let data = snapshot();
     pipy_metrics::prometheus::render(&[pipy_metrics::prometheus::Source {

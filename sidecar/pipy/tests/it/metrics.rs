@@ -27,19 +27,28 @@ fn worker_metrics_reach_the_worker_port_and_the_repo() {
     }
     assert_eq!(get(proxy, "/y").text(), "ok");
 
-    // The worker's own admin port: Prometheus text, no instance label.
-    let local = get(admin, "/metrics").text();
+    // The worker's own admin port: OpenMetrics text, no instance label;
+    // counter samples end in `_total`.
+    let local = get(admin, "/metrics");
+    assert_eq!(
+        local.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    let local = local.text();
+    assert!(local.ends_with("\n# EOF\n"), "{local}");
     assert!(
         local.contains("# TYPE pipy_inbound_in counter\n"),
         "{local}"
     );
-    let inbound = format!("pipy_inbound_in{{listen=\"[0.0.0.0]:{app}/TCP\",peer=\"127.0.0.1\"}} ");
+    let inbound =
+        format!("pipy_inbound_in_total{{listen=\"[0.0.0.0]:{app}/TCP\",peer=\"127.0.0.1\"}} ");
     assert!(local.contains(&inbound), "{local}");
-    assert!(local.contains("it_hits{path=\"/x\"} 3\n"), "{local}");
-    assert!(local.contains("it_hits{path=\"/y\"} 1\n"), "{local}");
+    assert!(local.contains("# TYPE it_hits counter\n"), "{local}");
+    assert!(local.contains("it_hits_total{path=\"/x\"} 3\n"), "{local}");
+    assert!(local.contains("it_hits_total{path=\"/y\"} 1\n"), "{local}");
     let peer = format!("peer=\"[127.0.0.1]:{app}\"");
     assert!(
-        local.contains(&format!("pipy_outbound_in{{{peer}}} ")),
+        local.contains(&format!("pipy_outbound_in_total{{{peer}}} ")),
         "{local}"
     );
     // The harness's probe of the proxy port connected too: count both.
@@ -47,7 +56,7 @@ fn worker_metrics_reach_the_worker_port_and_the_repo() {
     let n = local.lines().find_map(|l| l.strip_prefix(count.as_str()));
     assert!(n.is_some_and(|n| n != "0"), "{local}");
     let inf = format!(
-        "pipy_outbound_conn_time_bucket{{{peer},le=\"+Inf\"}} {}",
+        "pipy_outbound_conn_time_bucket{{le=\"+Inf\",{peer}}} {}\n",
         n.unwrap_or("")
     );
     assert!(local.contains(&inf), "{local}");
@@ -60,10 +69,10 @@ fn worker_metrics_reach_the_worker_port_and_the_repo() {
     let mut text = String::new();
     wait_for("metrics at the repo", Duration::from_secs(12), || {
         text = request(port, "GET", "/metrics", "").text();
-        text.contains("it_hits{instance=\"1\",path=\"/x\"} 3\n")
+        text.contains("it_hits_total{instance=\"1\",path=\"/x\"} 3\n")
     });
     let inbound = format!(
-        "pipy_inbound_in{{instance=\"1\",listen=\"[0.0.0.0]:{app}/TCP\",peer=\"127.0.0.1\"}} "
+        "pipy_inbound_in_total{{instance=\"1\",listen=\"[0.0.0.0]:{app}/TCP\",peer=\"127.0.0.1\"}} "
     );
     assert!(text.contains(&inbound), "{text}");
 

@@ -128,7 +128,8 @@ fn the_admin_port_serves_metrics_and_status() {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     // Bytes received from the client, per listening port and client address.
     let received = |text: &str| -> u64 {
-        let key = format!("pipy_inbound_in{{listen=\"[0.0.0.0]:{port}/TCP\",peer=\"127.0.0.1\"}} ");
+        let key =
+            format!("pipy_inbound_in_total{{listen=\"[0.0.0.0]:{port}/TCP\",peer=\"127.0.0.1\"}} ");
         text.lines()
             .find_map(|l| l.strip_prefix(key.as_str()))
             .and_then(|v| v.trim().parse().ok())
@@ -137,6 +138,10 @@ fn the_admin_port_serves_metrics_and_status() {
     loop {
         let m = get(admin, "/metrics");
         assert_eq!(m.status, 200);
+        assert_eq!(
+            m.header("content-type"),
+            Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        );
         let text = m.text();
         if received(&text) > 0 && text.contains("# TYPE pipy_inbound_count gauge\n") {
             break;
