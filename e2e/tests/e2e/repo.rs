@@ -322,3 +322,26 @@ fn init_code_runs_a_codebase_inside_the_repo() {
     assert_eq!(code, 255);
     assert!(err.contains("invalid option --init-code"), "{err}");
 }
+
+#[test]
+fn a_worker_is_ready_only_once_its_codebase_loaded() {
+    let (_r, port) = repo(&[]);
+    let (admin, serve) = (free_port(), free_port());
+    // Not published yet: the worker keeps retrying the download.
+    assert_eq!(request(port, "POST", "/api/v1/repo/late", "").status, 201);
+    let url = format!("http://127.0.0.1:{port}/repo/late/");
+    let _w = Pipy::spawn(&[&url, &format!("--admin-port=127.0.0.1:{admin}")], &[admin]);
+    let r = get(admin, "/readyz");
+    assert_eq!((r.status, r.text()), (503, "the codebase is not loaded yet\n".into()));
+    publish(
+        port,
+        "/late",
+        &format!("pipy().listen({serve}).serveHTTP(new Message('late'))"),
+        "1",
+    );
+    // The worker retries every 5 s.
+    wait_for("readiness", Duration::from_secs(12), || {
+        get(admin, "/readyz").status == 200
+    });
+    assert_eq!(get(serve, "/").text(), "late");
+}

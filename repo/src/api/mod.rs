@@ -1,10 +1,11 @@
-//! The repo's HTTP service (spec §2, §4, §5.1 to §5.3, §6.1, §6.7).
+//! The repo's HTTP service (spec §2, §4, §5, §6.1 to §6.5, §6.7).
 //!
 //! [`serve`] accepts connections on a bound listener and runs one hyper HTTP/1 connection
-//! task per peer; every request goes through [`route`], which follows the routing order
+//! task per peer; every request goes through `route`, which follows the routing order
 //! of spec §2. The handlers live in `manage.rs` (`/api/v1/repo…`), `worker.rs` (`/repo…`)
-//! and the instance registry in `instances.rs`; `reply.rs` builds the three response
-//! shapes. WebSocket upgrades skip `route`: `/repo/…` is a worker's admin link
+//! and the instance registry in `instances.rs`, metrics in `metrics.rs`, logs in
+//! `logs.rs`, the in-process program in `program.rs`; `reply.rs` builds the three
+//! response shapes. WebSocket upgrades skip `route`: `/repo/…` is a worker's admin link
 //! (`admin_link.rs`), `/api/v1/log/…` a log watcher (`logs.rs`).
 
 mod admin_link;

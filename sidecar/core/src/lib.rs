@@ -24,5 +24,8 @@ pub use data::Data;
 pub use event::{Event, StreamError};
 pub use head::{Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, Version};
 pub use outbox::{Batch, Outbox, Ready};
-pub use pipeline::{Chain, EventTarget, Filter, FilterTemplate, Layout, Output, Pipeline};
+pub use pipeline::{
+    Chain, EventTarget, Filter, FilterDump, FilterTemplate, Layout, Output, OutputFrom, Pipeline,
+    SubKind,
+};
 pub use read_buffer::ReadBuffer;

@@ -32,6 +32,83 @@ pub trait FilterTemplate {
     fn name(&self) -> &'static str;
     /// A fresh filter instance for a new pipeline.
     fn create(&self) -> Box<dyn Filter>;
+    /// How the pipeline graph shows this filter (upstream's `Filter::dump`):
+    /// by default a plain filter under its name. `None` leaves it out of the
+    /// graph. Only called when a graph is drawn, never per stream.
+    fn dump(&self) -> Option<FilterDump> {
+        Some(FilterDump::plain(self.name()))
+    }
+}
+
+/// How a joint filter starts its sub-pipelines, as the pipeline graph tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubKind {
+    /// One sub-pipeline per stream (`link`, `branch`, `fork`).
+    Branch,
+    /// One sub-pipeline per message of the stream (`demux`, `demuxHTTP`).
+    Demux,
+    /// Many streams share a sub-pipeline (`mux`, `muxHTTP`).
+    Mux,
+}
+
+/// Where the output of a joint filter comes from, as the pipeline graph tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFrom {
+    /// The filter passes its own input on (`fork`).
+    Myself,
+    /// The sub-pipelines' output is the filter's output.
+    Subs,
+    /// Something else feeds the output.
+    Others,
+}
+
+/// One filter of a layout as the pipeline graph shows it.
+#[derive(Clone, Debug)]
+pub struct FilterDump {
+    /// Name of the node.
+    pub name: String,
+    /// The sub-pipelines it starts, in order; `None` for a slot never filled
+    /// (a joint filter without `.to(...)`). Empty for a plain filter.
+    pub subs: Vec<Option<Layout>>,
+    /// How the sub-pipelines are started.
+    pub sub_kind: SubKind,
+    /// Where the output comes from.
+    pub output: OutputFrom,
+}
+
+impl FilterDump {
+    /// A filter without sub-pipelines.
+    pub fn plain(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            subs: Vec::new(),
+            sub_kind: SubKind::Branch,
+            output: OutputFrom::Myself,
+        }
+    }
+
+    /// A joint filter: its sub-pipelines, started one per stream, produce its
+    /// output (upstream's default for a filter with sub-pipelines).
+    pub fn joint(name: impl Into<String>, subs: Vec<Option<Layout>>) -> Self {
+        Self {
+            name: name.into(),
+            subs,
+            sub_kind: SubKind::Branch,
+            output: OutputFrom::Subs,
+        }
+    }
+
+    /// The same, with sub-pipelines started as `kind` tells.
+    pub fn with_kind(mut self, kind: SubKind) -> Self {
+        self.sub_kind = kind;
+        self
+    }
+
+    /// The same, with the output coming from `output`.
+    pub fn with_output(mut self, output: OutputFrom) -> Self {
+        self.output = output;
+        self
+    }
 }
 
 struct LayoutInner {
@@ -83,6 +160,16 @@ impl Layout {
     /// Names of its filters, in order.
     pub fn filter_names(&self) -> Vec<&'static str> {
         self.0.templates.borrow().iter().map(|t| t.name()).collect()
+    }
+
+    /// Its filters as the pipeline graph shows them, leaving out hidden ones.
+    pub fn dump(&self) -> Vec<FilterDump> {
+        self.0
+            .templates
+            .borrow()
+            .iter()
+            .filter_map(|t| t.dump())
+            .collect()
     }
 
     /// Marks the layout as defined by the script (as opposed to only referenced).

@@ -4,7 +4,7 @@
 use crate::util::{js, Callback};
 use crate::SubLayout;
 use boa_engine::JsValue;
-use pipy_core::{Event, Filter, FilterTemplate, Output, Pipeline};
+use pipy_core::{Event, Filter, FilterDump, FilterTemplate, Output, OutputFrom, Pipeline};
 use pipy_js::convert;
 
 /// Template of `link(name)`: everything goes through one named sub-pipeline.
@@ -13,6 +13,9 @@ pub struct LinkTemplate(pub SubLayout);
 impl FilterTemplate for LinkTemplate {
     fn name(&self) -> &'static str {
         "link"
+    }
+    fn dump(&self) -> Option<FilterDump> {
+        Some(FilterDump::joint(self.name(), vec![self.0.get()]))
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Branch {
@@ -57,6 +60,10 @@ impl FilterTemplate for BranchTemplate {
             Trigger::MessageStart => "branchMessageStart",
             Trigger::Message => "branchMessage",
         }
+    }
+    fn dump(&self) -> Option<FilterDump> {
+        let subs = self.arms.iter().map(|(_, sub)| sub.get()).collect();
+        Some(FilterDump::joint(self.name(), subs))
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Branch {
@@ -194,6 +201,9 @@ impl ForkTemplate {
 impl FilterTemplate for ForkTemplate {
     fn name(&self) -> &'static str {
         "fork"
+    }
+    fn dump(&self) -> Option<FilterDump> {
+        Some(FilterDump::joint(self.name(), vec![self.sub.get()]).with_output(OutputFrom::Myself))
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Fork {

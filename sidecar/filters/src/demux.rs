@@ -3,7 +3,9 @@
 //! output is dropped, as in upstream's current API.
 
 use crate::SubLayout;
-use pipy_core::{Event, EventTarget, Filter, FilterTemplate, Output, Pipeline};
+use pipy_core::{
+    Event, EventTarget, Filter, FilterDump, FilterTemplate, Output, Pipeline, SubKind,
+};
 
 /// Template of `demux()`.
 pub struct DemuxTemplate(pub SubLayout);
@@ -11,6 +13,9 @@ pub struct DemuxTemplate(pub SubLayout);
 impl FilterTemplate for DemuxTemplate {
     fn name(&self) -> &'static str {
         "demux"
+    }
+    fn dump(&self) -> Option<FilterDump> {
+        Some(FilterDump::joint(self.name(), vec![self.0.get()]).with_kind(SubKind::Demux))
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Demux {

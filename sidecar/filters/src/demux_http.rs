@@ -11,7 +11,8 @@ use crate::SubLayout;
 use bytes::Bytes;
 use pipy_codec::http1::{expects_continue, wants_close, Decoder, Encoder};
 use pipy_core::{
-    Data, Event, Filter, FilterTemplate, Head, Output, Pipeline, ResponseHead, StreamError, Version,
+    Data, Event, Filter, FilterDump, FilterTemplate, Head, Output, Pipeline, ResponseHead,
+    StreamError, SubKind, Version,
 };
 use std::collections::VecDeque;
 
@@ -48,6 +49,14 @@ impl FilterTemplate for DemuxHttpTemplate {
             Target::Pipeline(_) => "demuxHTTP",
             Target::Serve(_) => "serveHTTP",
         }
+    }
+    fn dump(&self) -> Option<FilterDump> {
+        Some(match &self.target {
+            Target::Pipeline(sub) => {
+                FilterDump::joint(self.name(), vec![sub.get()]).with_kind(SubKind::Demux)
+            }
+            Target::Serve(_) => FilterDump::plain(self.name()),
+        })
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(DemuxHttp {

@@ -1,7 +1,7 @@
 //! `dump`, `print`, `dummy`, `onStart`, `onEnd`: small utility filters.
 
 use crate::util::{js, Callback};
-use pipy_core::{Event, Filter, FilterTemplate, Output, StreamError};
+use pipy_core::{Event, Filter, FilterDump, FilterTemplate, Output, StreamError};
 use pipy_js::convert;
 use std::io::Write;
 
@@ -111,6 +111,11 @@ impl FilterTemplate for HookTemplate {
         } else {
             "onEnd"
         }
+    }
+    /// Upstream keeps `onStart`/`onEnd` on the layout, not as filters: the
+    /// graph does not show them.
+    fn dump(&self) -> Option<FilterDump> {
+        None
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Hook {

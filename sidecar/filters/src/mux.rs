@@ -4,7 +4,9 @@
 
 use crate::util::Callback;
 use crate::SubLayout;
-use pipy_core::{Event, EventTarget, Filter, FilterTemplate, Output, Pipeline};
+use pipy_core::{
+    Event, EventTarget, Filter, FilterDump, FilterTemplate, Output, Pipeline, SubKind,
+};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -32,6 +34,9 @@ impl MuxTemplate {
 impl FilterTemplate for MuxTemplate {
     fn name(&self) -> &'static str {
         "mux"
+    }
+    fn dump(&self) -> Option<FilterDump> {
+        Some(FilterDump::joint(self.name(), vec![self.sub.get()]).with_kind(SubKind::Mux))
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Mux {

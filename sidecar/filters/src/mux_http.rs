@@ -7,7 +7,10 @@ use crate::http_codec::native_head;
 use crate::util::Callback;
 use crate::SubLayout;
 use pipy_codec::http1::{Decoder, Encoder};
-use pipy_core::{Event, EventTarget, Filter, FilterTemplate, Head, Output, Pipeline, StreamError};
+use pipy_core::{
+    Event, EventTarget, Filter, FilterDump, FilterTemplate, Head, Output, Pipeline, StreamError,
+    SubKind,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -101,6 +104,9 @@ impl MuxHttpTemplate {
 impl FilterTemplate for MuxHttpTemplate {
     fn name(&self) -> &'static str {
         "muxHTTP"
+    }
+    fn dump(&self) -> Option<FilterDump> {
+        Some(FilterDump::joint(self.name(), vec![self.sub.get()]).with_kind(SubKind::Mux))
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(MuxHttp {

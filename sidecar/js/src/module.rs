@@ -84,6 +84,19 @@ pub fn path(id: usize) -> Option<String> {
     MODULES.with(|m| m.borrow().get(id).map(|e| e.path.clone()))
 }
 
+/// Ids of the modules of the version loaded last (the running one once a load
+/// or reload succeeded), in load order.
+pub fn current() -> Vec<usize> {
+    let mut ids: Vec<usize> = BY_PATH.with(|b| b.borrow().values().copied().collect());
+    ids.sort_unstable();
+    ids
+}
+
+/// The value a module evaluated to (its Configuration), once it has loaded.
+pub fn value(id: usize) -> Option<JsValue> {
+    MODULES.with(|m| m.borrow().get(id).and_then(|e| e.value.clone()))
+}
+
 /// Loads (once) and evaluates a module; returns its id and its value.
 pub fn load(path: &str, ctx: &mut Context) -> Result<(usize, JsValue), ScriptError> {
     load_with_source(path, None, ctx)

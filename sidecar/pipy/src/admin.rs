@@ -1,6 +1,7 @@
 //! The admin port of a worker or a script run (`--admin-port`): `/metrics` as
-//! Prometheus (OpenMetrics) text and `/status` as JSON. (In repo mode the admin
-//! port is the repo itself.)
+//! Prometheus (OpenMetrics) text, `/status` as JSON, and `/readyz`: `200` once the
+//! codebase's first version loaded, `503` before (a sidecar's readiness probe). (In
+//! repo mode the admin port is the repo itself.)
 
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
@@ -14,6 +15,9 @@ use tokio::sync::watch;
 /// What `/status` shows.
 pub(crate) type StatusFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
+/// Whether the first version loaded (what `/readyz` tells).
+pub(crate) type ReadyFn = Arc<dyn Fn() -> bool + Send + Sync>;
+
 fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
@@ -23,7 +27,11 @@ fn reply(status: StatusCode, content_type: &'static str, body: String) -> Respon
     r
 }
 
-fn route(req: &Request<hyper::body::Incoming>, status: &StatusFn) -> Response<Full<Bytes>> {
+fn route(
+    req: &Request<hyper::body::Incoming>,
+    status: &StatusFn,
+    ready: &ReadyFn,
+) -> Response<Full<Bytes>> {
     if req.method() != hyper::Method::GET {
         return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", String::new());
     }
@@ -36,6 +44,12 @@ fn route(req: &Request<hyper::body::Incoming>, status: &StatusFn) -> Response<Fu
         "/status" | "/api/v1/status" => {
             reply(StatusCode::OK, "application/json", status().to_string())
         }
+        "/readyz" if ready() => reply(StatusCode::OK, "text/plain", "ready\n".into()),
+        "/readyz" => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "the codebase is not loaded yet\n".into(),
+        ),
         _ => reply(StatusCode::NOT_FOUND, "text/plain", String::new()),
     }
 }
@@ -44,6 +58,7 @@ fn route(req: &Request<hyper::body::Incoming>, status: &StatusFn) -> Response<Fu
 pub(crate) fn spawn(
     addr: SocketAddr,
     status: StatusFn,
+    ready: ReadyFn,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let listener =
@@ -64,10 +79,10 @@ pub(crate) fn spawn(
                         r = listener.accept() => match r { Ok(a) => a, Err(_) => continue },
                         _ = shutdown.wait_for(|v| *v) => return,
                     };
-                    let status = status.clone();
+                    let (status, ready) = (status.clone(), ready.clone());
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |req| {
-                            let r = route(&req, &status);
+                            let r = route(&req, &status, &ready);
                             async move { Ok::<_, std::convert::Infallible>(r) }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()

@@ -174,11 +174,19 @@ fn run(cli: Cli) -> Result<i32> {
             cli.instance_name.clone().unwrap_or_default(),
         );
         let c = control.clone();
+        let started = control.clone();
         admin::spawn(
             addr,
-            Arc::new(
-                move || serde_json::json!({ "since": since, "uuid": uuid, "name": name, "reloads": c.loaded() }),
-            ),
+            Arc::new(move || {
+                serde_json::json!({
+                    "since": since,
+                    "uuid": uuid,
+                    "name": name,
+                    "reloads": c.loaded(),
+                    "modules": pipy_runtime::graph::module_graphs(),
+                })
+            }),
+            Arc::new(move || started.started()),
             rx.clone(),
         )?;
     }

@@ -1,5 +1,6 @@
 //! The status report a worker posts to its repo every 5 s (spec §7.2): who it
-//! is, which version it runs, and its metrics, full or incremental depending
+//! is, which version it runs, the pipeline graph of each module it runs
+//! ([`pipy_runtime::graph`]), and its metrics, full or incremental depending
 //! on the repo's last answer.
 
 use crate::repo_client::ClientOptions;
@@ -37,7 +38,10 @@ impl Reporter {
         report.insert("name".into(), json!(self.name));
         report.insert("ip".into(), json!(ip));
         report.insert("version".into(), json!(version));
-        report.insert("modules".into(), json!({}));
+        report.insert(
+            "modules".into(),
+            Value::Object(pipy_runtime::graph::module_graphs()),
+        );
         if let Some(enc) = &mut self.metrics {
             let data = pipy_runtime::stats::snapshot();
             report.insert("metrics".into(), enc.encode(data, now));

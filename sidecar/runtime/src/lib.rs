@@ -4,11 +4,17 @@
 //!   script arguments and appends filter templates to layouts.
 //! - [`worker`]: worker threads, each with its own current-thread tokio runtime,
 //!   Boa engine and layouts; listeners shared with SO_REUSEPORT; graceful drain.
+//! - [`graph`]: the pipeline graph of each module, for status reports.
+//! - [`dry_run()`]: loads a codebase as a worker would, opening no port (the
+//!   operator validates codebases with it).
 
 pub mod config;
+mod dry_run;
+pub mod graph;
 mod listener;
 pub mod options;
 pub mod stats;
 pub mod worker;
 
+pub use dry_run::{dry_run, DRY_RUN_TIMEOUT};
 pub use worker::{run, Control, RunOptions};

@@ -93,7 +93,7 @@ fn load(
 }
 
 /// Evaluates the entry module on this thread's engine.
-fn evaluate(opts: &RunOptions, print_value: bool) -> Result<Option<Rc<RefCell<ConfigState>>>> {
+pub(crate) fn evaluate(opts: &RunOptions, print_value: bool) -> Result<Option<Rc<RefCell<ConfigState>>>> {
     let entry = opts.codebase.entry().unwrap_or_else(|| opts.entry.clone());
     let value = pipy_js::with_js(|ctx| {
         pipy_js::module::load_with_source(&entry, opts.eval.as_deref(), ctx)
@@ -244,6 +244,10 @@ impl Running {
                 .map(|(module, l)| (module, l.name().to_owned(), l.active_counter()))
                 .collect(),
         );
+        // Every worker runs the same version: the first one draws its graphs.
+        if self.index == 0 {
+            crate::graph::publish_current();
+        }
         let _ = self.tasks_stop.send(true);
         let (tasks_stop, tasks_rx) = watch::channel(false);
         self.tasks_stop = tasks_stop;

@@ -93,4 +93,25 @@ fn worker_metrics_reach_the_worker_port_and_the_repo() {
     assert_eq!(m["s"][0]["k"], format!("[0.0.0.0]:{app}/TCP"));
     assert_eq!(m["s"][0]["s"][0]["k"], "127.0.0.1");
     assert!(doc["time"].is_u64());
+
+    // The pipeline graph of /main.js: in the worker's reports, so under its
+    // instance in the repo, and on the worker's own `/status`.
+    let graph = serde_json::json!({"roots":[0,2],"nodes":[
+        {"name":format!("[0.0.0.0]:{app}"),"t":"root","c":[1]},
+        {"name":"serveHTTP","t":"filter","p":0},
+        {"name":format!("[0.0.0.0]:{proxy}"),"t":"root","c":[3]},
+        {"name":"connect","t":"filter","p":2},
+    ]});
+    let mut cb = serde_json::Value::Null;
+    wait_for("the graph at the repo", Duration::from_secs(12), || {
+        let r = request(port, "GET", "/api/v1/repo/mcb", "");
+        cb = serde_json::from_str(&r.text()).unwrap_or_default();
+        cb["instances"].as_object().is_some_and(|o| {
+            o.values()
+                .any(|i| i["status"]["modules"]["/main.js"]["graph"] == graph)
+        })
+    });
+    let status: serde_json::Value =
+        serde_json::from_str(&get(admin, "/status").text()).unwrap_or_default();
+    assert_eq!(status["modules"]["/main.js"]["graph"], graph, "{status}");
 }

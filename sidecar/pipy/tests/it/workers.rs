@@ -155,5 +155,6 @@ fn the_admin_port_serves_metrics_and_status() {
         "{}",
         s.text()
     );
+    assert_eq!(get(admin, "/readyz").status, 200);
     assert_eq!(get(admin, "/nothing").status, 404);
 }

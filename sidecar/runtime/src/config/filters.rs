@@ -13,13 +13,7 @@ use std::rc::Rc;
 
 pub(super) fn m_link(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let sub = layout_arg(this, &arg(args, 0), ctx)?;
-    append(
-        this,
-        Rc::new(branch::BranchTemplate::new(
-            branch::Trigger::Stream,
-            vec![(None, sub)],
-        )),
-    )
+    append(this, Rc::new(branch::LinkTemplate(sub)))
 }
 
 pub(super) fn branch_arms(

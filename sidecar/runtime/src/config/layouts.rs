@@ -43,6 +43,7 @@ pub(super) fn m_pipeline(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         return Err(err(format!("duplicated pipeline name '{name}'")));
     }
     layout.mark_defined();
+    s.defined_order.push(name);
     s.current = Some(layout);
     s.joint = None;
     Ok(())

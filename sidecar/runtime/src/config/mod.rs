@@ -65,6 +65,9 @@ pub struct ConfigState {
     pub exits: Vec<Layout>,
     /// Named pipelines, including ones only referred to so far.
     pub named: HashMap<String, Layout>,
+    /// Names of the pipelines the script defined, in definition order (`""`
+    /// is the module's entry pipeline, `pipeline()` without a name).
+    pub defined_order: Vec<String>,
     current: Option<Layout>,
     joint: Option<SubLayout>,
 }
@@ -310,9 +313,7 @@ pub fn live_layouts() -> Vec<(String, Layout)> {
     let mut out = Vec::new();
     for st in states {
         let st = st.borrow();
-        // Upstream names modules by their absolute path in the codebase.
-        let path = pipy_js::module::path(st.module).unwrap_or_default();
-        let module = format!("/{}", pipy_js::codebase::normalize(&path));
+        let module = crate::graph::module_path(st.module);
         let mut named: Vec<(&String, &Layout)> = st.named.iter().collect();
         named.sort_by(|a, b| a.0.cmp(b.0));
         let layouts = st

@@ -1,0 +1,282 @@
+//! The admission webhook's HTTPS server: a thin hyper 1 + tokio-rustls front of the pure
+//! admission functions.
+//!
+//! | route                     | what                                                     |
+//! |---------------------------|----------------------------------------------------------|
+//! | `POST /mutate-pod`        | [`inject::mutate`] on an `AdmissionReview` of a Pod       |
+//! | `POST /validate-codebase` | [`validate::validate_codebase`] on a Codebase's files    |
+//! | `GET /healthz`            | `200 ok`                                                 |
+//!
+//! Requests are `admission.k8s.io/v1` `AdmissionReview` JSON as the API server sends
+//! them (the query string, such as `?timeout=10s`, is ignored); answers are
+//! `AdmissionReview`s with the `response` set. A body that is not such JSON gets `400`
+//! with a plain-text message; nothing a client sends makes the server panic.
+//!
+//! The TLS configuration comes through a [`watch::Receiver`]: each new connection uses
+//! the latest [`ServerConfig`], so the certificate bootstrap can rotate the certificate
+//! without a restart. Cluster state enters through two trait objects so that tests can
+//! fake it: [`NamespaceDefaults`] (the Namespace's default codebase, in production a
+//! reflector [`Store`]) and [`CodebaseResolver`] (the effective files of a Codebase with a
+//! `base` or ConfigMaps).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::DynamicObject;
+use kube::runtime::reflector::{ObjectRef, Store};
+use rustls::ServerConfig;
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::crd::{Codebase, DEFAULT_MAIN};
+use crate::inject::{self, InjectorConfig, CODEBASE_ANNOTATION};
+use crate::validate;
+
+/// Largest request body accepted: an AdmissionReview carries the object and the old
+/// object, each up to the API server's ~3 MiB limit.
+pub const MAX_BODY: usize = 8 << 20;
+/// How long a client gets to finish the TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default codebase of a namespace: its [`CODEBASE_ANNOTATION`].
+pub trait NamespaceDefaults: Send + Sync {
+    /// The annotation's value on Namespace `namespace`, `None` when absent or unknown.
+    fn default_codebase(&self, namespace: &str) -> Option<String>;
+}
+
+/// The production lookup: a reflector cache of Namespaces.
+impl NamespaceDefaults for Store<Namespace> {
+    fn default_codebase(&self, namespace: &str) -> Option<String> {
+        let ns = self.get(&ObjectRef::new(namespace))?;
+        ns.metadata
+            .annotations
+            .as_ref()?
+            .get(CODEBASE_ANNOTATION)
+            .cloned()
+    }
+}
+
+/// A fixed map from namespace to default codebase (tests, or no lookup at all when
+/// empty).
+impl NamespaceDefaults for BTreeMap<String, String> {
+    fn default_codebase(&self, namespace: &str) -> Option<String> {
+        self.get(namespace).cloned()
+    }
+}
+
+/// The effective files of a Codebase whose content needs cluster state: a `base` chain
+/// or `configMaps`.
+pub trait CodebaseResolver: Send + Sync {
+    /// The files the codebase publishes (inherited, overridden and erased along its base
+    /// chain, read from its ConfigMaps) and its entry module, or a message saying why
+    /// they cannot be resolved (which denies the Codebase).
+    fn resolve(&self, codebase: &Codebase) -> Result<(BTreeMap<String, Vec<u8>>, String), String>;
+}
+
+/// What the routes need: the injector's configuration and the cluster lookups.
+pub struct Webhook {
+    /// How sidecars are built.
+    pub injector: InjectorConfig,
+    /// Namespace default codebases.
+    pub namespaces: Arc<dyn NamespaceDefaults>,
+    /// Resolution of bases and ConfigMaps; without it a Codebase that has either is
+    /// admitted with a warning and left to the controller, which validates what it
+    /// resolves.
+    pub resolver: Option<Arc<dyn CodebaseResolver>>,
+}
+
+/// A reply: status, content type, body.
+type Reply = (StatusCode, &'static str, Vec<u8>);
+
+impl Webhook {
+    /// Answers one request given its method, path (query ignored) and body. Pure apart
+    /// from the lookups; the HTTP server is a shell around it.
+    pub fn route(&self, method: &Method, path: &str, body: &[u8]) -> Reply {
+        let path = path.split('?').next().unwrap_or(path);
+        match (method, path) {
+            (&Method::POST, "/mutate-pod") => self.mutate_pod(body),
+            (&Method::POST, "/validate-codebase") => self.validate_codebase(body),
+            (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+            (_, "/mutate-pod" | "/validate-codebase" | "/healthz") => {
+                text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+            }
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+
+    fn mutate_pod(&self, body: &[u8]) -> Reply {
+        let req = match request::<Pod>(body) {
+            Ok(req) => req,
+            Err(reply) => return reply,
+        };
+        let namespace = req
+            .namespace
+            .clone()
+            .or_else(|| req.object.as_ref()?.metadata.namespace.clone());
+        let default = namespace.and_then(|ns| self.namespaces.default_codebase(&ns));
+        let response = inject::mutate(&req, default.as_deref(), &self.injector);
+        if !response.allowed {
+            tracing::info!(uid = %req.uid, name = %req.name, reason = %response.result.message, "pod denied");
+        }
+        review(response)
+    }
+
+    fn validate_codebase(&self, body: &[u8]) -> Reply {
+        let req = match request::<Codebase>(body) {
+            Ok(req) => req,
+            Err(reply) => return reply,
+        };
+        let response = AdmissionResponse::from(&req);
+        let codebase = match (&req.operation, &req.object) {
+            (Operation::Create | Operation::Update, Some(codebase)) => codebase,
+            _ => return review(response),
+        };
+        let spec = &codebase.spec;
+        let needs_cluster = spec.base.is_some() || !spec.config_maps.is_empty();
+        let (files, main) = match (needs_cluster, &self.resolver) {
+            (false, _) => (
+                spec.files
+                    .iter()
+                    .map(|(path, text)| (path.clone(), text.clone().into_bytes()))
+                    .collect(),
+                spec.main.clone().unwrap_or_else(|| DEFAULT_MAIN.to_string()),
+            ),
+            (true, Some(resolver)) => match resolver.resolve(codebase) {
+                Ok(resolved) => resolved,
+                Err(message) => return review(response.deny(message)),
+            },
+            (true, None) => {
+                let mut response = response;
+                response.warnings = Some(vec![
+                    "files from a base or ConfigMaps are validated by the controller, not at \
+                     admission"
+                        .to_string(),
+                ]);
+                return review(response);
+            }
+        };
+        match validate::validate_codebase(&files, &main) {
+            Ok(()) => review(response),
+            Err(error) => review(response.deny(error.to_string())),
+        }
+    }
+}
+
+/// The request of an AdmissionReview body, or the `400` reply for a bad body.
+#[allow(clippy::result_large_err)]
+fn request<K>(body: &[u8]) -> Result<AdmissionRequest<K>, Reply>
+where
+    K: kube::Resource + DeserializeOwned,
+{
+    let review: AdmissionReview<K> = serde_json::from_slice(body).map_err(|e| {
+        text(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid AdmissionReview: {e}\n"),
+        )
+    })?;
+    review.try_into().map_err(|_| {
+        text(
+            StatusCode::BAD_REQUEST,
+            "invalid AdmissionReview: no request\n",
+        )
+    })
+}
+
+fn review(response: AdmissionResponse) -> Reply {
+    let review: AdmissionReview<DynamicObject> = response.into_review();
+    match serde_json::to_vec(&review) {
+        Ok(body) => (StatusCode::OK, "application/json", body),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot encode the AdmissionReview: {e}\n"),
+        ),
+    }
+}
+
+fn text(status: StatusCode, message: &str) -> Reply {
+    (status, "text/plain; charset=utf-8", message.as_bytes().to_vec())
+}
+
+/// Serves the webhook over HTTPS on `listener` until `shutdown` completes; each
+/// connection uses the [`ServerConfig`] current in `tls` when it is accepted.
+///
+/// Errors of one connection (a failed handshake, a reset) are logged and do not stop
+/// the server. Connections in flight when `shutdown` completes are left to finish.
+pub async fn serve(
+    listener: TcpListener,
+    tls: watch::Receiver<Arc<ServerConfig>>,
+    webhook: Arc<Webhook>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "webhook accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = TlsAcceptor::from(tls.borrow().clone());
+        let webhook = webhook.clone();
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "webhook TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "webhook TLS handshake timed out");
+                        return;
+                    }
+                };
+            let service = service_fn(move |req| {
+                let webhook = webhook.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&webhook, req).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "webhook connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Reads the body (at most [`MAX_BODY`]) and answers through [`Webhook::route`].
+async fn handle(webhook: &Webhook, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let (status, content_type, body) = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(body) => webhook.route(&parts.method, parts.uri.path(), &body.to_bytes()),
+        Err(e) => text(
+            StatusCode::BAD_REQUEST,
+            &format!("cannot read the request body: {e}\n"),
+        ),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    response
+}

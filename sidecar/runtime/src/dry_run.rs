@@ -1,0 +1,97 @@
+//! The dry run: load a codebase the way a worker does, and do nothing else.
+//!
+//! Every module is parsed and evaluated by the real PipyJS host and every pipeline
+//! layout is built, so a codebase that passes loads on a worker too. Nothing is bound,
+//! connected or started: no listener, no task, no tokio runtime. `pipy.exit()` and
+//! `pipy.restart()` do nothing.
+//!
+//! Each run gets a fresh, short-lived thread: the engine, the module table and the
+//! context variables are thread-local, so nothing of one run leaks into the next.
+
+use crate::config;
+use crate::worker::{evaluate, Control, RunOptions};
+use anyhow::{anyhow, Context as _, Result};
+use pipy_js::codebase::Codebase;
+use pipy_js::HostHooks;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// How long a dry run may take before it is given up (a module that loops forever).
+pub const DRY_RUN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many iterations one loop of a module may run while it loads. A module that
+/// needs more is almost certainly stuck; the limit makes its thread end by itself
+/// after [`DRY_RUN_TIMEOUT`] gave up on it.
+const LOOP_LIMIT: u64 = 50_000_000;
+
+/// Loads `codebase` from `entry` (`/main.js`) on a fresh thread, as a worker would,
+/// without opening any port or starting any task.
+///
+/// The error is the engine's, `file:line:column: message` when the engine knows the
+/// position.
+pub fn dry_run(codebase: Arc<dyn Codebase>, entry: &str) -> Result<()> {
+    let entry = entry.to_owned();
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("pipy-dry-run".into())
+        .spawn(move || {
+            // A panic drops `tx` unsent, which the receiver reports.
+            let _ = tx.send(load_only(codebase, entry));
+        })
+        .context("spawning the dry-run thread")?;
+    match rx.recv_timeout(DRY_RUN_TIMEOUT) {
+        Ok(result) => result,
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(anyhow!(
+            "loading took longer than {}s (a loop that never ends?)",
+            DRY_RUN_TIMEOUT.as_secs()
+        )),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(anyhow!("the engine panicked")),
+    }
+}
+
+/// Runs on the dry-run thread: a fresh host, then the worker's own `evaluate`.
+fn load_only(codebase: Arc<dyn Codebase>, entry: String) -> Result<()> {
+    let hooks = HostHooks {
+        codebase: codebase.clone(),
+        make_configuration: config::make_configuration,
+        exit: Rc::new(|_| {}),
+        restart: Rc::new(|| {}),
+    };
+    pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
+    pipy_js::with_js(|ctx| {
+        ctx.runtime_limits_mut()
+            .set_loop_iteration_limit(LOOP_LIMIT)
+    });
+    let opts = RunOptions {
+        entry,
+        eval: None,
+        codebase,
+        control: Control::new(),
+        threads: 1,
+        reuse_port: false,
+        drain_timeout: Duration::ZERO,
+    };
+    evaluate(&opts, false)?;
+    check_names_of_every_module()
+}
+
+/// The worker checks the names its entry module uses; every other module (`use`,
+/// `chain`) is checked here too, so that a wrong name anywhere fails the dry run.
+fn check_names_of_every_module() -> Result<()> {
+    for id in pipy_js::module::current() {
+        let Some(state) = pipy_js::module::value(id).and_then(|v| config::state_of(&v)) else {
+            continue;
+        };
+        let missing = state.borrow().undefined_names();
+        if !missing.is_empty() {
+            let path = pipy_js::module::path(id).unwrap_or_default();
+            return Err(anyhow!(
+                "{}: pipeline(s) used but never defined: {}",
+                pipy_js::codebase::normalize(&path),
+                missing.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
