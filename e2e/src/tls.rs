@@ -1,5 +1,5 @@
 //! Test certificates: a private CA, a server certificate for 127.0.0.1 and a client
-//! certificate, written as PEM files (rcgen), and a blocking HTTPS GET (rustls).
+//! certificate, written as PEM files (rcgen), and a blocking HTTPS GET and POST (rustls).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -67,6 +67,30 @@ pub fn https_get(
     let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(addr).ok()?);
     let req = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
     tls.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    // A peer that closes without close_notify still delivered what it sent.
+    let _ = tls.read_to_string(&mut out);
+    (!out.is_empty()).then_some(out)
+}
+
+/// One HTTPS POST of `body` (as `content_type`) over a blocking rustls stream with
+/// `config`; the raw response, or `None` when the handshake or the request fails.
+pub fn https_post(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Option<String> {
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").ok()?;
+    let conn = rustls::ClientConnection::new(config, name).ok()?;
+    let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(addr).ok()?);
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).ok()?;
+    tls.write_all(body).ok()?;
     let mut out = String::new();
     // A peer that closes without close_notify still delivered what it sent.
     let _ = tls.read_to_string(&mut out);

@@ -17,9 +17,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use time::{Duration, OffsetDateTime};
 
 /// How long the CA is valid.
@@ -120,8 +118,7 @@ impl WebhookCerts {
         let ca_cert = params.self_signed(&ca_key)?.pem();
         let ca_key_pem = ca_key.serialize_pem();
         let issuer = Issuer::new(params, ca_key);
-        let (cert, key, not_after) =
-            serving_cert(service_names(service, namespace), &issuer, now)?;
+        let (cert, key, not_after) = serving_cert(service_names(service, namespace), &issuer, now)?;
         Ok(Self {
             ca_cert,
             ca_key: ca_key_pem,
@@ -140,8 +137,7 @@ impl WebhookCerts {
     ) -> Result<Self, CertError> {
         let ca_key = KeyPair::from_pem(&self.ca_key)?;
         let issuer = Issuer::new(ca_params(now)?, ca_key);
-        let (cert, key, not_after) =
-            serving_cert(service_names(service, namespace), &issuer, now)?;
+        let (cert, key, not_after) = serving_cert(service_names(service, namespace), &issuer, now)?;
         Ok(Self {
             cert,
             key,
@@ -399,8 +395,8 @@ mod tests {
             tls.flush().unwrap();
         });
         let mut roots = rustls::RootCertStore::empty();
-        let ca = rustls::pki_types::CertificateDer::from_pem_slice(certs.ca_cert.as_bytes())
-            .unwrap();
+        let ca =
+            rustls::pki_types::CertificateDer::from_pem_slice(certs.ca_cert.as_bytes()).unwrap();
         roots.add(ca).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let client = rustls::ClientConfig::builder_with_provider(provider)

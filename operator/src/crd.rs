@@ -159,7 +159,11 @@ pub fn snapshot_name(name: &str, version: &str) -> String {
         type_ = "string",
         json_path = r#".status.conditions[?(@.type=="Published")].status"#
     ),
-    printcolumn(name = "Instances", type_ = "integer", json_path = ".status.instances.total"),
+    printcolumn(
+        name = "Instances",
+        type_ = "integer",
+        json_path = ".status.instances.total"
+    ),
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -171,8 +175,17 @@ pub fn snapshot_name(name: &str, version: &str) -> String {
         json_path = r#".status.conditions[?(@.type=="Valid")].status"#,
         priority = 1
     ),
-    printcolumn(name = "Paused", type_ = "boolean", json_path = ".spec.paused", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Paused",
+        type_ = "boolean",
+        json_path = ".spec.paused",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CodebaseSpec {

@@ -307,12 +307,13 @@ fn resources<'a>(
 ) -> Result<ResourceRequirements, String> {
     let mut requests = config.resources.requests.clone().unwrap_or_default();
     let mut limits = config.resources.limits.clone().unwrap_or_default();
-    for (key, map, resource) in [
-        (CPU_REQUEST_ANNOTATION, &mut requests, "cpu"),
-        (MEMORY_REQUEST_ANNOTATION, &mut requests, "memory"),
-        (CPU_LIMIT_ANNOTATION, &mut limits, "cpu"),
-        (MEMORY_LIMIT_ANNOTATION, &mut limits, "memory"),
+    for (key, is_limit, resource) in [
+        (CPU_REQUEST_ANNOTATION, false, "cpu"),
+        (MEMORY_REQUEST_ANNOTATION, false, "memory"),
+        (CPU_LIMIT_ANNOTATION, true, "cpu"),
+        (MEMORY_LIMIT_ANNOTATION, true, "memory"),
     ] {
+        let map = if is_limit { &mut limits } else { &mut requests };
         if let Some(value) = annotation(key) {
             if parse_quantity(value).is_none() {
                 return Err(format!(
@@ -476,7 +477,9 @@ mod tests {
         ] {
             assert_eq!(parse_quantity(s), Some(v), "{s}");
         }
-        for s in ["", "m", "-1", "1.2.3", "1x", "1mi", "1e", "1e+", "Mi", "1 Mi", "."] {
+        for s in [
+            "", "m", "-1", "1.2.3", "1x", "1mi", "1e", "1e+", "Mi", "1 Mi", ".",
+        ] {
             assert_eq!(parse_quantity(s), None, "{s:?}");
         }
     }

@@ -10,22 +10,38 @@
 //! * [`validate`]: the dry run: the codebase is loaded by the real PipyJS host, every
 //!   module evaluated and every pipeline layout built, without opening a port; failures
 //!   come back as `file:line:column: message`.
-//! * [`inject`]: the mutating admission webhook for pods, a pure `mutate` function from
-//!   an admission request to a response with a minimal JSON patch that adds the `pipy`
-//!   sidecar.
+//! * [`inject`]: sidecar injection, a pure `mutate` function from a pod admission
+//!   request to a response: unchanged (opted out, excluded namespace, already injected,
+//!   hostNetwork, no codebase), a minimal JSON patch that adds the `pipy` sidecar (an
+//!   ordinary container or a native sidecar), or a denial naming a bad annotation.
 //! * [`certs`]: webhook TLS without manual steps: a CA and a serving certificate in a
 //!   Secret shared by the replicas, the CA in the webhook configurations' `caBundle`,
 //!   renewal before expiry.
-//! * [`webhook`]: the HTTPS server in front of the admission functions (pods are
-//!   mutated, Codebases validated with [`validate`]).
+//! * [`leader`]: one leader among the replicas (a `coordination.k8s.io` Lease), the
+//!   one that writes instance summaries into Codebase status.
+//! * [`store`]: the repo the operator serves, rebuilt from the published versions of
+//!   the Codebases (a read model: REST writes are refused with a pointer to kubectl).
+//! * [`controller`]: the Codebase controller: resolve, validate, publish (a snapshot
+//!   ConfigMap per version), status by server-side apply, Events, finalizer for bases
+//!   with derivatives; [`metrics`] counts its reconciles and serves the probes.
+//! * [`summary`]: per-replica instance counts, summed by the leader into
+//!   `status.instances` and the `Ready` condition.
+//! * [`webhook`]: the HTTPS server (hyper + rustls, certificate swapped through a
+//!   `watch` channel) in front of the admission functions: `POST /mutate-pod`,
+//!   `POST /validate-codebase` (inline files through [`validate`]), `GET /healthz`.
 //!
 //! The repo path of Codebase `name` in namespace `ns` is `/<ns>/<name>`; a sidecar runs
 //! `pipy http://<repo service>/repo/<ns>/<name>/`.
 
 pub mod certs;
+pub mod controller;
 pub mod crd;
 pub mod inject;
+pub mod leader;
+pub mod metrics;
 pub mod resolve;
+pub mod store;
+pub mod summary;
 pub mod validate;
 pub mod webhook;
 

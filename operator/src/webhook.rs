@@ -150,7 +150,9 @@ impl Webhook {
                     .iter()
                     .map(|(path, text)| (path.clone(), text.clone().into_bytes()))
                     .collect(),
-                spec.main.clone().unwrap_or_else(|| DEFAULT_MAIN.to_string()),
+                spec.main
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_MAIN.to_string()),
             ),
             (true, Some(resolver)) => match resolver.resolve(codebase) {
                 Ok(resolved) => resolved,
@@ -205,7 +207,11 @@ fn review(response: AdmissionResponse) -> Reply {
 }
 
 fn text(status: StatusCode, message: &str) -> Reply {
-    (status, "text/plain; charset=utf-8", message.as_bytes().to_vec())
+    (
+        status,
+        "text/plain; charset=utf-8",
+        message.as_bytes().to_vec(),
+    )
 }
 
 /// Serves the webhook over HTTPS on `listener` until `shutdown` completes; each

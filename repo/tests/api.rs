@@ -1014,3 +1014,52 @@ fn metrics_api_and_prometheus_text() {
         .unwrap();
     assert_eq!(plain, text);
 }
+
+#[test]
+fn a_read_only_repo_is_swapped_whole_and_refuses_writes() {
+    let server = Server::start_with(RepoOptions {
+        read_only: Some("Codebases are Kubernetes resources here: use kubectl".into()),
+        ..RepoOptions::default()
+    });
+    let mut c = server.client();
+    assert_eq!(
+        c.post("/api/v1/repo/a", "").st(),
+        (403, "Codebases are Kubernetes resources here: use kubectl")
+    );
+    assert_eq!(c.post("/api/v1/repo-files/a/main.js", "x").status, 403);
+    assert_eq!(c.post("/api/v1/program", "/a").status, 403);
+    assert_eq!(c.get("/api/v1/repo").st(), (200, ""));
+    let build = |text: &str, version: &str| {
+        let mut repo = Repo::new(SqliteStore::in_memory().unwrap());
+        repo.create("/ns/a", None, None).unwrap();
+        repo.write_file("/ns/a", "/main.js", text.as_bytes())
+            .unwrap();
+        repo.publish("/ns/a", version).unwrap();
+        repo.create("/ns/b", None, None).unwrap();
+        repo.publish("/ns/b", "1").unwrap();
+        repo
+    };
+    assert_eq!(
+        server.state.replace_repo(build("v1", "h1")).unwrap(),
+        ["/ns/a", "/ns/b"]
+    );
+    assert_eq!(c.get("/repo/ns/a/main.js").st(), (200, "v1"));
+    // Same content again: nothing changed, nobody reloads.
+    assert!(server
+        .state
+        .replace_repo(build("v1", "h1"))
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        server.state.replace_repo(build("v2", "h2")).unwrap(),
+        ["/ns/a"]
+    );
+    assert_eq!(c.get("/repo/ns/a/main.js").st(), (200, "v2"));
+    assert_eq!(
+        c.post("/repo/ns/a/", r#"{"uuid":"w","version":"h2"}"#)
+            .status,
+        201
+    );
+    let versions = server.state.instance_versions();
+    assert_eq!(versions["/ns/a"]["h2"], 1);
+}

@@ -330,9 +330,15 @@ fn a_worker_is_ready_only_once_its_codebase_loaded() {
     // Not published yet: the worker keeps retrying the download.
     assert_eq!(request(port, "POST", "/api/v1/repo/late", "").status, 201);
     let url = format!("http://127.0.0.1:{port}/repo/late/");
-    let _w = Pipy::spawn(&[&url, &format!("--admin-port=127.0.0.1:{admin}")], &[admin]);
+    let _w = Pipy::spawn(
+        &[&url, &format!("--admin-port=127.0.0.1:{admin}")],
+        &[admin],
+    );
     let r = get(admin, "/readyz");
-    assert_eq!((r.status, r.text()), (503, "the codebase is not loaded yet\n".into()));
+    assert_eq!(
+        (r.status, r.text()),
+        (503, "the codebase is not loaded yet\n".into())
+    );
     publish(
         port,
         "/late",

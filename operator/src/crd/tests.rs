@@ -48,7 +48,10 @@ fn schema_is_structural_where_it_matters() {
     let s = schema();
     let spec = &s["properties"]["spec"]["properties"];
     assert_eq!(spec["files"]["type"], "object");
-    assert_eq!(spec["files"]["additionalProperties"], json!({"type": "string"}));
+    assert_eq!(
+        spec["files"]["additionalProperties"],
+        json!({"type": "string"})
+    );
     assert_eq!(spec["erase"]["x-kubernetes-list-type"], "set");
     assert_eq!(spec["configMaps"]["items"]["required"], json!(["name"]));
     let conditions = &s["properties"]["status"]["properties"]["conditions"];
@@ -58,7 +61,8 @@ fn schema_is_structural_where_it_matters() {
         conditions["items"]["properties"]["lastTransitionTime"]["format"],
         "date-time"
     );
-    let by_version = &s["properties"]["status"]["properties"]["instances"]["properties"]["byVersion"];
+    let by_version =
+        &s["properties"]["status"]["properties"]["instances"]["properties"]["byVersion"];
     assert_eq!(by_version["additionalProperties"]["type"], "integer");
     // Structural: no references, no combinators, every property typed.
     let text = s.to_string();

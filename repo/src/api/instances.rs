@@ -159,6 +159,19 @@ impl Registry {
         });
     }
 
+    /// Per codebase: instance counts by the version they report.
+    pub(super) fn versions(&self) -> HashMap<String, HashMap<String, usize>> {
+        let mut out: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        for i in self.by_uuid.values() {
+            let version = ReportHead::version_of(&i.report);
+            *out.entry(i.codebase.clone())
+                .or_default()
+                .entry(version)
+                .or_default() += 1;
+        }
+        out
+    }
+
     /// Uuids of the instances attached to any of `codebases`.
     pub(super) fn uuids_of(&self, codebases: &[String]) -> Vec<String> {
         self.by_uuid
@@ -197,6 +210,18 @@ struct ReportHead<'a> {
 }
 
 impl<'a> ReportHead<'a> {
+    /// The `version` of a stored report, `""` when it has none.
+    fn version_of(report: &[u8]) -> String {
+        #[derive(Deserialize)]
+        struct Version<'a> {
+            #[serde(borrow, default)]
+            version: Cow<'a, str>,
+        }
+        serde_json::from_slice::<Version<'_>>(report)
+            .map(|v| v.version.into_owned())
+            .unwrap_or_default()
+    }
+
     /// The head of a report; `None` if `body` is not JSON at all. JSON of another
     /// shape (not an object, a uuid that is not a string) counts as a report with
     /// empty fields, as upstream reads it.

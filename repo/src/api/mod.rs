@@ -21,6 +21,7 @@ mod worker;
 pub use logs::{log_time, ProcessLog};
 pub use program::{ProgramFiles, ProgramHost};
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -56,6 +57,10 @@ pub struct RepoOptions {
     pub own_log: Option<Arc<dyn ProcessLog>>,
     /// Runs `/api/v1/program` (and `--init-code`); without one those get `400`.
     pub program: Option<Arc<dyn ProgramHost>>,
+    /// When set, the codebases are managed elsewhere (the operator's Codebase
+    /// resources): writes to `/api/v1/repo…`, `/api/v1/repo-files/…` and
+    /// `/api/v1/program` get `403` with this text.
+    pub read_only: Option<String>,
 }
 
 impl Default for RepoOptions {
@@ -66,6 +71,7 @@ impl Default for RepoOptions {
             tls: None,
             own_log: None,
             program: None,
+            read_only: None,
         }
     }
 }
@@ -145,6 +151,44 @@ impl RepoState {
         let found = set.contains(cb);
         *lock(&self.codebases) = Some(set);
         Ok(found)
+    }
+
+    /// Swaps in a whole new repo (the operator rebuilds its read model from the
+    /// Codebase resources) and tells the workers of every codebase whose published
+    /// version changed, or that appeared, to `reload`. Returns those codebases.
+    pub fn replace_repo(&self, repo: Repo<SqliteStore>) -> crate::Result<Vec<String>> {
+        let etags = |r: &Repo<SqliteStore>| -> crate::Result<HashMap<String, String>> {
+            let mut out = HashMap::new();
+            for cb in r.list()? {
+                if let Some(m) = r.manifest(&cb)? {
+                    out.insert(cb, m.etag);
+                }
+            }
+            Ok(out)
+        };
+        let new = etags(&repo)?;
+        let changed: Vec<String> = {
+            let mut current = self.repo();
+            let old = etags(&current)?;
+            *current = repo;
+            lock(&self.published).clear();
+            *lock(&self.codebases) = None;
+            let mut changed: Vec<String> = new
+                .iter()
+                .filter(|(cb, etag)| old.get(*cb) != Some(*etag))
+                .map(|(cb, _)| cb.clone())
+                .collect();
+            changed.sort();
+            changed
+        };
+        self.add_reloads(changed.clone());
+        Ok(changed)
+    }
+
+    /// Per codebase path: how many instances report it, by the version they run
+    /// (`""` before their first reload).
+    pub fn instance_versions(&self) -> HashMap<String, HashMap<String, usize>> {
+        self.instances().versions()
     }
 
     fn add_reloads(&self, paths: Vec<String>) {
@@ -332,6 +376,12 @@ fn route(state: &RepoState, req: &Req) -> Reply {
     }
     if p == "/api/v1/metrics" {
         return metrics::api(state, req, "");
+    }
+    if let Some(why) = &state.options.read_only {
+        let managed = p.starts_with("/api/v1/repo") || p == "/api/v1/program";
+        if managed && !get && req.method != Method::HEAD {
+            return text(StatusCode::FORBIDDEN, why);
+        }
     }
     if p == "/api/v1/dump-store" {
         return dump_store(state);

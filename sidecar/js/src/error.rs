@@ -45,8 +45,34 @@ impl ScriptError {
             };
             return Self::new(format!("{file}:{line}:{col}: {msg}"));
         }
-        Self::new(format!("{file}: {text}"))
+        Self::new(format!(
+            "{file}: {}",
+            unshift_first_line(&text, file, col_shift)
+        ))
     }
+}
+
+/// Takes the wrapper's `col_shift` characters off the columns of positions on the first
+/// line of `file` (`(file:1:N)`), which a runtime error and its stack trace count from
+/// the start of the wrapped source.
+fn unshift_first_line(text: &str, file: &str, col_shift: usize) -> String {
+    let marker = format!("({file}:1:");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&marker) {
+        let after = &rest[at + marker.len()..];
+        let digits = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
+        out.push_str(&rest[..at + marker.len()]);
+        match after[..digits].parse::<usize>() {
+            Ok(col) => out.push_str(&col.saturating_sub(col_shift).max(1).to_string()),
+            Err(_) => out.push_str(&after[..digits]),
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl fmt::Display for ScriptError {
@@ -73,7 +99,20 @@ fn split_position(text: &str) -> Option<(&str, usize, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_position;
+    use super::{split_position, unshift_first_line};
+
+    #[test]
+    fn first_line_columns_of_runtime_errors_lose_the_wrapper() {
+        let t = "Error: boom (main.js:1:90)\n    at <main> (main.js:1:70)\n    at f (main.js:2:5)";
+        assert_eq!(
+            unshift_first_line(t, "main.js", 60),
+            "Error: boom (main.js:1:30)\n    at <main> (main.js:1:10)\n    at f (main.js:2:5)"
+        );
+        assert_eq!(
+            unshift_first_line("x (lib.js:1:3)", "main.js", 60),
+            "x (lib.js:1:3)"
+        );
+    }
 
     #[test]
     fn positions_are_split_out_of_syntax_errors() {

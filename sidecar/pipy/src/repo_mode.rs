@@ -131,6 +131,7 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
         program: Some(program.clone()),
         admin_log_file: cli.admin_log_file.clone(),
         own_log: Some(std::sync::Arc::new(crate::log_buffer::ProcessLogs)),
+        read_only: None,
     };
     let addr = admin_addr(cli.admin_port.as_deref())?;
     let listener = bind(addr)?;

@@ -93,7 +93,10 @@ fn load(
 }
 
 /// Evaluates the entry module on this thread's engine.
-pub(crate) fn evaluate(opts: &RunOptions, print_value: bool) -> Result<Option<Rc<RefCell<ConfigState>>>> {
+pub(crate) fn evaluate(
+    opts: &RunOptions,
+    print_value: bool,
+) -> Result<Option<Rc<RefCell<ConfigState>>>> {
     let entry = opts.codebase.entry().unwrap_or_else(|| opts.entry.clone());
     let value = pipy_js::with_js(|ctx| {
         pipy_js::module::load_with_source(&entry, opts.eval.as_deref(), ctx)

@@ -1,0 +1,479 @@
+//! The Codebase controller (kube-runtime's `Controller`, in the controller-rs shape):
+//! `reconcile` runs inside `finalizer`, dispatching to [`apply`] and [`cleanup`];
+//! `error_policy` counts the failure and retries with a growing delay.
+//!
+//! Apply: resolve the spec's content along its base chain, validate it in a dry run,
+//! and publish it (a snapshot ConfigMap owned by the Codebase keeps the content of each
+//! published version; `status.version` names the served one), or keep the published
+//! version when the content is invalid, paused, or rolled back. Status is written with
+//! server-side apply. Changes of a base requeue its derivatives (their content hash
+//! changes with it), so publishing a base re-publishes them.
+//!
+//! Cleanup: a Codebase that still has derivatives keeps its finalizer (and says why in
+//! its `Ready` condition) until they are gone.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+
+use crate::crd::{condition, reason, Codebase, CodebaseStatus, PublishedVersion, FINALIZER};
+use crate::crd::{HISTORY_LIMIT, LABEL_CODEBASE, LABEL_VERSION};
+use crate::metrics::Metrics;
+use crate::resolve;
+
+/// The field manager of the controller's server-side applies.
+pub const MANAGER: &str = "pipy-operator";
+
+/// Everything that can fail in a reconcile.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API server refused a request.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The finalizer helper failed.
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    /// A base cannot go while codebases derive from it.
+    #[error("derivatives still use this codebase: {0}")]
+    HeldByDerivatives(String),
+    /// A Codebase without a namespace (the kind is namespaced, so never in practice).
+    #[error("a Codebase without a namespace")]
+    NoNamespace,
+}
+
+impl Error {
+    /// A short label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::Finalizer(_) => "finalizer",
+            Error::HeldByDerivatives(_) => "held",
+            Error::NoNamespace => "invalid",
+        }
+    }
+}
+
+/// What reconciles share.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Every Codebase, from the controller's watch cache.
+    pub codebases: Store<Codebase>,
+    /// Events about Codebases.
+    pub recorder: Recorder,
+    /// Reconcile counters.
+    pub metrics: Arc<Metrics>,
+    /// Consecutive failures per object, for the backoff of `error_policy`.
+    failures: Mutex<BTreeMap<String, u32>>,
+}
+
+/// Runs the controller until the stream ends (at shutdown).
+pub async fn run(client: Client, metrics: Arc<Metrics>) {
+    let api: Api<Codebase> = Api::all(client.clone());
+    let controller = Controller::new(api.clone(), watcher::Config::default());
+    let store = controller.store();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    );
+    let ctx = Arc::new(Context {
+        client,
+        codebases: store.clone(),
+        recorder,
+        metrics: metrics.clone(),
+        failures: Mutex::new(BTreeMap::new()),
+    });
+    let mapper_store = store.clone();
+    controller
+        // A change of a base requeues every codebase that derives from it.
+        .watches(api, watcher::Config::default(), move |changed: Codebase| {
+            derivatives_of(&mapper_store, &changed)
+        })
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!("reconcile: {e}");
+            }
+        })
+        .await;
+}
+
+/// The codebases (transitively) derived from `base`, as controller keys.
+fn derivatives_of(store: &Store<Codebase>, base: &Codebase) -> Vec<ObjectRef<Codebase>> {
+    let all: Vec<Codebase> = store.state().iter().map(|c| (**c).clone()).collect();
+    resolve::derivatives(&all, base)
+        .into_iter()
+        .map(|(ns, name)| ObjectRef::new(&name).within(&ns))
+        .collect()
+}
+
+async fn reconcile(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile();
+    let ns = cb.namespace().ok_or(Error::NoNamespace)?;
+    let api: Api<Codebase> = Api::namespaced(ctx.client.clone(), &ns);
+    let result = finalizer(&api, FINALIZER, cb, |event| async {
+        match event {
+            Finalizer::Apply(cb) => apply(cb, ctx.clone()).await,
+            Finalizer::Cleanup(cb) => cleanup(cb, ctx.clone()).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    if result.is_ok() {
+        if let Ok(mut f) = ctx.failures.lock() {
+            f.clear();
+        }
+    }
+    result
+}
+
+/// Requeues a failed object after 1 s, 2 s, 4 s … up to 5 minutes.
+fn error_policy(cb: Arc<Codebase>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failure(error.kind());
+    tracing::warn!(codebase = %cb.name_any(), "reconcile failed: {error}");
+    let key = format!("{}/{}", cb.namespace().unwrap_or_default(), cb.name_any());
+    let attempts = ctx
+        .failures
+        .lock()
+        .map(|mut f| {
+            let n = f.entry(key).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        })
+        .unwrap_or(1);
+    Action::requeue(backoff(attempts))
+}
+
+/// The delay before retry number `attempts` (1-based).
+pub fn backoff(attempts: u32) -> Duration {
+    let secs = 1u64 << attempts.saturating_sub(1).min(9);
+    Duration::from_secs(secs.min(300))
+}
+
+fn condition(type_: &str, ok: bool, reason: &str, message: String, generation: i64) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: if ok { "True" } else { "False" }.into(),
+        reason: reason.into(),
+        message,
+        observed_generation: Some(generation),
+        last_transition_time: Time(Timestamp::now()),
+    }
+}
+
+/// Keeps `lastTransitionTime` of conditions whose status did not change.
+fn merge_conditions(old: &[Condition], new: Vec<Condition>) -> Vec<Condition> {
+    new.into_iter()
+        .map(|mut c| {
+            if let Some(prev) = old.iter().find(|p| p.type_ == c.type_) {
+                if prev.status == c.status {
+                    c.last_transition_time = prev.last_transition_time.clone();
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+/// What apply decided about publishing.
+struct Outcome {
+    version: Option<String>,
+    history: Vec<PublishedVersion>,
+    published: Condition,
+}
+
+async fn apply(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = cb.namespace().ok_or(Error::NoNamespace)?;
+    let name = cb.name_any();
+    let generation = cb.metadata.generation.unwrap_or(0);
+    let old = cb.status.clone().unwrap_or_default();
+    let all: Vec<Codebase> = ctx.codebases.state().iter().map(|c| (**c).clone()).collect();
+    let config_maps = fetch_config_maps(&ctx.client, &all, &cb).await?;
+    let resolved = resolve::resolve(&all, &cb, &config_maps);
+
+    // Valid: resolves, and loads in the dry run.
+    let (valid, content) = match resolved {
+        Err(e) => (
+            condition(condition::VALID, false, e.reason(), e.to_string(), generation),
+            None,
+        ),
+        Ok(content) => {
+            let (files, main) = (content.files.clone(), content.main.clone());
+            let checked =
+                tokio::task::spawn_blocking(move || crate::validate::validate_codebase(&files, &main))
+                    .await;
+            match checked {
+                Ok(Ok(())) => (
+                    condition(condition::VALID, true, reason::LOADED, String::new(), generation),
+                    Some(content),
+                ),
+                Ok(Err(e)) => (
+                    condition(condition::VALID, false, reason::SCRIPT_ERROR, e.to_string(), generation),
+                    None,
+                ),
+                Err(e) => (
+                    condition(condition::VALID, false, reason::SCRIPT_ERROR, format!("validation crashed: {e}"), generation),
+                    None,
+                ),
+            }
+        }
+    };
+    if valid.status == "False" && old_condition_differs(&old, &valid) {
+        event(&ctx, &cb, EventType::Warning, "Invalid", &valid.message).await;
+    }
+
+    let outcome = publish(&ctx, &cb, &all, &old, content.as_ref(), generation).await?;
+    let derived: Vec<String> = resolve::derivatives(&all, &cb)
+        .into_iter()
+        .map(|(ns, name)| format!("{ns}/{name}"))
+        .collect();
+    if outcome.version != old.version {
+        if let Some(v) = &outcome.version {
+            let note = format!("version {v} is served at {}", crate::repo_path(&ns, &name));
+            event(&ctx, &cb, EventType::Normal, "Published", &note).await;
+        }
+    }
+    let conditions = merge_conditions(&old.conditions, vec![valid, outcome.published]);
+    let status = serde_json::json!({
+        "apiVersion": "pipy.dev/v1alpha1",
+        "kind": "Codebase",
+        "status": CodebaseStatus {
+            observed_generation: Some(generation),
+            version: outcome.version,
+            content_hash: content.as_ref().map(|c| c.content_hash.clone()).or(old.content_hash),
+            main: content.as_ref().map(|c| c.main.clone()).or(old.main),
+            conditions,
+            derived,
+            history: outcome.history,
+            // `instances` (and `Ready`) belong to the leader's summary.
+            instances: None,
+        },
+    });
+    let api: Api<Codebase> = Api::namespaced(ctx.client.clone(), &ns);
+    api.patch_status(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(status))
+        .await?;
+    Ok(Action::requeue(Duration::from_secs(300)))
+}
+
+fn old_condition_differs(old: &CodebaseStatus, new: &Condition) -> bool {
+    !old.conditions
+        .iter()
+        .any(|c| c.type_ == new.type_ && c.status == new.status && c.message == new.message)
+}
+
+async fn event(ctx: &Context, cb: &Codebase, type_: EventType, reason: &str, note: &str) {
+    let ev = KubeEvent {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &cb.object_ref(&())).await {
+        tracing::warn!("event for {}: {e}", cb.name_any());
+    }
+}
+
+/// The ConfigMaps the codebase and its bases read, by `(namespace, name)`.
+async fn fetch_config_maps(
+    client: &Client,
+    all: &[Codebase],
+    cb: &Codebase,
+) -> Result<BTreeMap<(String, String), ConfigMap>, Error> {
+    let mut out = BTreeMap::new();
+    for (ns, name) in resolve::config_maps_needed(all, cb) {
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+        if let Some(cm) = api.get_opt(&name).await? {
+            out.insert((ns, name), cm);
+        }
+    }
+    Ok(out)
+}
+
+/// Decides what the repo serves and records a newly published version.
+async fn publish(
+    ctx: &Context,
+    cb: &Codebase,
+    all: &[Codebase],
+    old: &CodebaseStatus,
+    content: Option<&resolve::Resolved>,
+    generation: i64,
+) -> Result<Outcome, Error> {
+    let ns = cb.namespace().ok_or(Error::NoNamespace)?;
+    let mut history = old.history.clone();
+    let keep = |published: Condition, history| Outcome {
+        version: old.version.clone(),
+        history,
+        published,
+    };
+    if let Some(target) = &cb.spec.rollback_to {
+        let kept = history
+            .iter()
+            .any(|h| &h.version == target && h.config_map.is_some());
+        return Ok(if kept {
+            Outcome {
+                version: Some(target.clone()),
+                history,
+                published: condition(
+                    condition::PUBLISHED,
+                    true,
+                    reason::ROLLED_BACK,
+                    format!("rolled back to {target}"),
+                    generation,
+                ),
+            }
+        } else {
+            keep(
+                condition(
+                    condition::PUBLISHED,
+                    false,
+                    reason::UNKNOWN_VERSION,
+                    format!("{target} is not a version kept in status.history"),
+                    generation,
+                ),
+                history,
+            )
+        });
+    }
+    if let Some(holder) = resolve::paused_by(all, cb) {
+        return Ok(keep(
+            condition(
+                condition::PUBLISHED,
+                false,
+                reason::PAUSED,
+                format!("paused by {holder}; serving the published version"),
+                generation,
+            ),
+            history,
+        ));
+    }
+    let Some(content) = content else {
+        return Ok(keep(
+            condition(
+                condition::PUBLISHED,
+                false,
+                reason::INVALID,
+                "the content is not valid; serving the published version".into(),
+                generation,
+            ),
+            history,
+        ));
+    };
+    let version = content.version.clone();
+    if old.version.as_deref() != Some(version.as_str()) {
+        let kept = save_snapshot(ctx, cb, &ns, content).await?;
+        history.retain(|h| h.version != version);
+        history.insert(
+            0,
+            PublishedVersion {
+                version: version.clone(),
+                published_at: Some(Time(Timestamp::now())),
+                config_map: kept,
+            },
+        );
+        for dropped in history.split_off(HISTORY_LIMIT.min(history.len())) {
+            if let Some(name) = dropped.config_map {
+                let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+                let _ = api.delete(&name, &DeleteParams::default()).await;
+            }
+        }
+    }
+    Ok(Outcome {
+        version: Some(version),
+        history,
+        published: condition(
+            condition::PUBLISHED,
+            true,
+            reason::PUBLISHED,
+            String::new(),
+            generation,
+        ),
+    })
+}
+
+/// Writes the snapshot ConfigMap of a version (owned by the Codebase). `None` when the
+/// content is too large for a ConfigMap.
+async fn save_snapshot(
+    ctx: &Context,
+    cb: &Codebase,
+    ns: &str,
+    content: &resolve::Resolved,
+) -> Result<Option<String>, Error> {
+    let Some(mut cm) = resolve::Snapshot::to_config_map(content) else {
+        return Ok(None);
+    };
+    let name = crate::crd::snapshot_name(&cb.name_any(), &content.version);
+    cm.metadata.name = Some(name.clone());
+    cm.metadata.namespace = Some(ns.to_string());
+    cm.metadata.owner_references = cb.controller_owner_ref(&()).map(|o| vec![o]);
+    cm.metadata.labels = Some(BTreeMap::from([
+        (LABEL_CODEBASE.to_string(), cb.name_any()),
+        (LABEL_VERSION.to_string(), content.version.clone()),
+    ]));
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ns);
+    match api.create(&PostParams::default(), &cm).await {
+        Ok(_) => Ok(Some(name)),
+        // The same version again (a rollback and forward): its content is the same.
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(Some(name)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn cleanup(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let all: Vec<Codebase> = ctx.codebases.state().iter().map(|c| (**c).clone()).collect();
+    let derived: Vec<String> = resolve::derivatives(&all, &cb)
+        .into_iter()
+        .map(|(ns, name)| format!("{ns}/{name}"))
+        .collect();
+    if derived.is_empty() {
+        return Ok(Action::await_change());
+    }
+    let ns = cb.namespace().ok_or(Error::NoNamespace)?;
+    let why = format!(
+        "deletion waits until no codebase derives from this one: {}",
+        derived.join(", ")
+    );
+    let status = serde_json::json!({
+        "apiVersion": "pipy.dev/v1alpha1",
+        "kind": "Codebase",
+        "status": { "conditions": [condition(condition::READY, false, "HeldByDerivatives", why.clone(), cb.metadata.generation.unwrap_or(0))] },
+    });
+    let api: Api<Codebase> = Api::namespaced(ctx.client.clone(), &ns);
+    api.patch_status(
+        &cb.name_any(),
+        &PatchParams::apply("pipy-operator-cleanup").force(),
+        &Patch::Apply(status),
+    )
+    .await?;
+    event(&ctx, &cb, EventType::Warning, "HeldByDerivatives", &why).await;
+    Err(Error::HeldByDerivatives(derived.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_up_to_five_minutes() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(5), Duration::from_secs(16));
+        assert_eq!(backoff(30), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,171 @@
+//! One leader among the operator's replicas, through a `coordination.k8s.io` Lease:
+//! the leader is the one replica that writes summaries into Codebase status, so that
+//! two replicas never fight over the same field.
+//!
+//! [`decide`] is the pure rule; [`Elector::try_lead`] applies it with conditional
+//! writes (the Lease's `resourceVersion`), so two replicas that decide at once cannot
+//! both win.
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::PostParams;
+use kube::{Api, Client};
+
+/// How long a lease holds without renewal.
+pub const LEASE_SECONDS: i32 = 15;
+
+/// What a replica does with the Lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// No Lease yet: create it, holding it.
+    Create,
+    /// We hold it: renew it.
+    Renew,
+    /// Its holder let it expire: take it over.
+    TakeOver,
+    /// Someone else holds it.
+    Follow,
+}
+
+/// The rule: renew our own lease, take over an expired one, follow a live one.
+pub fn decide(lease: Option<&Lease>, identity: &str, now: Timestamp) -> Decision {
+    let Some(spec) = lease.and_then(|l| l.spec.as_ref()) else {
+        return if lease.is_some() {
+            Decision::TakeOver
+        } else {
+            Decision::Create
+        };
+    };
+    if spec.holder_identity.as_deref() == Some(identity) {
+        return Decision::Renew;
+    }
+    let seconds = i64::from(spec.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
+    let expired = match (&spec.holder_identity, &spec.renew_time) {
+        (Some(holder), Some(renewed)) if !holder.is_empty() => {
+            renewed.0.as_second() + seconds < now.as_second()
+        }
+        _ => true,
+    };
+    if expired {
+        Decision::TakeOver
+    } else {
+        Decision::Follow
+    }
+}
+
+/// Competes for one Lease as `identity` (the pod's name).
+pub struct Elector {
+    api: Api<Lease>,
+    name: String,
+    identity: String,
+}
+
+impl Elector {
+    /// An elector for Lease `name` in `namespace`.
+    pub fn new(client: Client, namespace: &str, name: &str, identity: &str) -> Self {
+        Self {
+            api: Api::namespaced(client, namespace),
+            name: name.to_string(),
+            identity: identity.to_string(),
+        }
+    }
+
+    fn spec(&self, now: Timestamp, acquired: Option<MicroTime>, transitions: i32) -> LeaseSpec {
+        LeaseSpec {
+            holder_identity: Some(self.identity.clone()),
+            lease_duration_seconds: Some(LEASE_SECONDS),
+            acquire_time: Some(acquired.unwrap_or(MicroTime(now))),
+            renew_time: Some(MicroTime(now)),
+            lease_transitions: Some(transitions),
+            ..LeaseSpec::default()
+        }
+    }
+
+    /// One round: whether this replica leads now. Call it well within
+    /// [`LEASE_SECONDS`] (every 5 s, say).
+    pub async fn try_lead(&self) -> Result<bool, kube::Error> {
+        let now = Timestamp::now();
+        let current = self.api.get_opt(&self.name).await?;
+        let decision = decide(current.as_ref(), &self.identity, now);
+        let spec = match (&decision, &current) {
+            (Decision::Follow, _) => return Ok(false),
+            (Decision::Create, _) | (_, None) => {
+                let mut lease = Lease::default();
+                lease.metadata.name = Some(self.name.clone());
+                lease.spec = Some(self.spec(now, None, 0));
+                return match self.api.create(&PostParams::default(), &lease).await {
+                    Ok(_) => Ok(true),
+                    Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+                    Err(e) => Err(e),
+                };
+            }
+            (Decision::Renew, Some(l)) => {
+                let old = l.spec.clone().unwrap_or_default();
+                self.spec(now, old.acquire_time, old.lease_transitions.unwrap_or(0))
+            }
+            (Decision::TakeOver, Some(l)) => {
+                let old = l.spec.clone().unwrap_or_default();
+                self.spec(now, None, old.lease_transitions.unwrap_or(0) + 1)
+            }
+        };
+        let Some(mut lease) = current else {
+            return Ok(false);
+        };
+        lease.spec = Some(spec);
+        // Conditional on the resourceVersion we read: a concurrent winner makes this 409.
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(holder: &str, renewed: Timestamp) -> Lease {
+        Lease {
+            spec: Some(LeaseSpec {
+                holder_identity: Some(holder.into()),
+                lease_duration_seconds: Some(LEASE_SECONDS),
+                renew_time: Some(MicroTime(renewed)),
+                ..LeaseSpec::default()
+            }),
+            ..Lease::default()
+        }
+    }
+
+    #[test]
+    fn leases_are_created_renewed_followed_and_taken_over() {
+        let now = Timestamp::now();
+        let ago = |s: i64| Timestamp::from_second(now.as_second() - s).unwrap();
+        assert_eq!(decide(None, "a", now), Decision::Create);
+        assert_eq!(
+            decide(Some(&lease("a", ago(100))), "a", now),
+            Decision::Renew
+        );
+        assert_eq!(
+            decide(Some(&lease("b", ago(3))), "a", now),
+            Decision::Follow
+        );
+        assert_eq!(
+            decide(Some(&lease("b", ago(60))), "a", now),
+            Decision::TakeOver
+        );
+        assert_eq!(
+            decide(Some(&lease("", ago(1))), "a", now),
+            Decision::TakeOver
+        );
+        assert_eq!(
+            decide(Some(&Lease::default()), "a", now),
+            Decision::TakeOver
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! The repo the operator serves is a read model of the Codebase resources: every
+//! replica rebuilds it from its watch cache (the published version of each Codebase
+//! and that version's snapshot), so replicas keep no state of their own and scale out.
+//!
+//! Writes through the repo's REST API are refused (`403`, see [`READ_ONLY`]): the
+//! Kubernetes API is the only source of truth, and a write that the next rebuild would
+//! silently undo is worse than a clear refusal.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::runtime::{reflector, watcher, WatchStreamExt};
+use kube::{Api, Client, ResourceExt};
+use pipy_repo::{Repo, RepoState, SqliteStore};
+
+use crate::crd::Codebase;
+
+/// What the repo answers to writes through its REST API.
+pub const READ_ONLY: &str = "Codebases are Kubernetes resources here: change them with \
+kubectl (kubectl apply -f codebase.yaml), not through the repo API";
+
+/// Where a new repo codebase keeps its template main module.
+const TEMPLATE_PATH: &str = "/main.js";
+
+/// One Codebase as the repo serves it: the content of its published version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedCodebase {
+    /// The repo path, `/<namespace>/<name>`.
+    pub path: String,
+    /// The published version (the short content hash): the manifest's etag.
+    pub version: String,
+    /// The entry module.
+    pub main: String,
+    /// Every file of the version (base files already merged in).
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Builds the repo that serves `codebases`. Each is a standalone codebase holding its
+/// effective files (bases are resolved by the operator before), published as its
+/// version, so its manifest etag is the version and identical content gives identical
+/// etags across replicas and rebuilds.
+pub fn build_repo(codebases: &[PublishedCodebase]) -> pipy_repo::Result<Repo<SqliteStore>> {
+    let mut repo = Repo::new(SqliteStore::in_memory()?);
+    for cb in codebases {
+        repo.create(&cb.path, None, None)?;
+        for (file, content) in &cb.files {
+            repo.write_file(&cb.path, file, content)?;
+        }
+        if !cb.files.contains_key(TEMPLATE_PATH) {
+            // A new repo codebase starts with a template main.js; this one has none.
+            repo.erase_file(&cb.path, TEMPLATE_PATH)?;
+        }
+        repo.patch(&cb.path, Some(&cb.main), Some(&cb.version))?;
+    }
+    Ok(repo)
+}
+
+/// The published content of every Codebase: `status.version` and the snapshot
+/// ConfigMap of that version. A Codebase whose snapshot is missing (not published yet,
+/// or too large to keep) is left out.
+pub fn published(codebases: &[Codebase], snapshots: &[ConfigMap]) -> Vec<PublishedCodebase> {
+    let mut out = Vec::new();
+    for cb in codebases {
+        let (Some(ns), Some(version)) = (
+            cb.namespace(),
+            cb.status.as_ref().and_then(|s| s.version.clone()),
+        ) else {
+            continue;
+        };
+        let name = cb.name_any();
+        let wanted = crate::crd::snapshot_name(&name, &version);
+        let snapshot = snapshots.iter().find(|cm| {
+            cm.metadata.namespace.as_deref() == Some(ns.as_str())
+                && cm.metadata.name.as_deref() == Some(wanted.as_str())
+        });
+        let Some((main, files)) = snapshot.and_then(crate::resolve::Snapshot::from_config_map)
+        else {
+            continue;
+        };
+        out.push(PublishedCodebase {
+            path: crate::repo_path(&ns, &name),
+            version,
+            main,
+            files,
+        });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Keeps `state`'s repo equal to the published Codebases: watches Codebases and
+/// snapshot ConfigMaps and rebuilds the read model after each burst of changes.
+/// `synced` is called once the first rebuild is done.
+pub async fn follow(client: Client, state: Arc<RepoState>, synced: impl FnOnce()) {
+    let codebases = reflector::store::Writer::<Codebase>::default();
+    let cb_reader = codebases.as_reader();
+    let snapshots = reflector::store::Writer::<ConfigMap>::default();
+    let cm_reader = snapshots.as_reader();
+    let cb_stream = reflector(
+        codebases,
+        watcher(
+            Api::<Codebase>::all(client.clone()),
+            watcher::Config::default(),
+        ),
+    )
+    .applied_objects()
+    .map(|_| ());
+    let selector = watcher::Config::default().labels(crate::crd::LABEL_VERSION);
+    let cm_stream = reflector(snapshots, watcher(Api::<ConfigMap>::all(client), selector))
+        .applied_objects()
+        .map(|_| ());
+    let mut changes = futures_util::stream::select(cb_stream, cm_stream);
+    let _ = futures_util::future::join(cb_reader.wait_until_ready(), cm_reader.wait_until_ready())
+        .await;
+    let mut synced = Some(synced);
+    loop {
+        let cbs: Vec<Codebase> = cb_reader.state().iter().map(|c| (**c).clone()).collect();
+        let cms: Vec<ConfigMap> = cm_reader.state().iter().map(|c| (**c).clone()).collect();
+        match build_repo(&published(&cbs, &cms)) {
+            Ok(repo) => match state.replace_repo(repo) {
+                Ok(changed) if !changed.is_empty() => {
+                    tracing::info!("repo rebuilt; new versions of {}", changed.join(", "))
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("repo rebuild: {e}"),
+            },
+            Err(e) => tracing::error!("repo rebuild: {e}"),
+        }
+        if let Some(f) = synced.take() {
+            f();
+        }
+        // Wait for a change, then let the burst settle.
+        if changes.next().await.is_none() {
+            return;
+        }
+        let settle = tokio::time::sleep(Duration::from_millis(200));
+        tokio::pin!(settle);
+        loop {
+            tokio::select! {
+                _ = &mut settle => break,
+                next = changes.next() => if next.is_none() { return },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn published(path: &str, version: &str, files: &[(&str, &str)]) -> PublishedCodebase {
+        PublishedCodebase {
+            path: path.into(),
+            version: version.into(),
+            main: files[0].0.into(),
+            files: files
+                .iter()
+                .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_repo_serves_each_published_version_as_is() {
+        let repo = build_repo(&[
+            published(
+                "/demo/hello",
+                "0a1b2c3d4e5f",
+                &[("/main.js", "m"), ("/lib/u.js", "u")],
+            ),
+            published("/demo/edge", "ffffffffffff", &[("/proxy.js", "p")]),
+        ])
+        .unwrap();
+        let manifest = repo.manifest("/demo/hello").unwrap().unwrap();
+        assert_eq!(manifest.etag, "0a1b2c3d4e5f");
+        assert_eq!(
+            String::from_utf8_lossy(&manifest.content),
+            "/main.js\n/lib/u.js"
+        );
+        let edge = repo.manifest("/demo/edge").unwrap().unwrap();
+        assert_eq!(String::from_utf8_lossy(&edge.content), "/proxy.js");
+        assert!(repo.published("/demo/edge", "/main.js").unwrap().is_none());
+        let file = repo.published("/demo/hello", "/lib/u.js").unwrap().unwrap();
+        assert_eq!(
+            (file.content, file.etag),
+            (b"u".to_vec(), "0a1b2c3d4e5f".into())
+        );
+    }
+}
