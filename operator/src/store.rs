@@ -112,7 +112,16 @@ pub async fn follow(client: Client, state: Arc<RepoState>, synced: impl FnOnce()
     let cm_stream = reflector(snapshots, watcher(Api::<ConfigMap>::all(client), selector))
         .applied_objects()
         .map(|_| ());
-    let mut changes = futures_util::stream::select(cb_stream, cm_stream);
+    // The watches run on their own; every applied object pokes the rebuild loop.
+    let poke = Arc::new(tokio::sync::Notify::new());
+    let poker = poke.clone();
+    tokio::spawn(
+        futures_util::stream::select(cb_stream.boxed(), cm_stream.boxed())
+            .for_each(move |()| {
+                poker.notify_one();
+                std::future::ready(())
+            }),
+    );
     let _ = futures_util::future::join(cb_reader.wait_until_ready(), cm_reader.wait_until_ready())
         .await;
     let mut synced = Some(synced);
@@ -133,17 +142,8 @@ pub async fn follow(client: Client, state: Arc<RepoState>, synced: impl FnOnce()
             f();
         }
         // Wait for a change, then let the burst settle.
-        if changes.next().await.is_none() {
-            return;
-        }
-        let settle = tokio::time::sleep(Duration::from_millis(200));
-        tokio::pin!(settle);
-        loop {
-            tokio::select! {
-                _ = &mut settle => break,
-                next = changes.next() => if next.is_none() { return },
-            }
-        }
+        poke.notified().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

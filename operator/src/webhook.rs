@@ -96,8 +96,8 @@ pub struct Webhook {
     pub resolver: Option<Arc<dyn CodebaseResolver>>,
 }
 
-/// A reply: status, content type, body.
-type Reply = (StatusCode, &'static str, Vec<u8>);
+/// A reply of [`Webhook::route`]: status, content type, body.
+pub type Reply = (StatusCode, &'static str, Vec<u8>);
 
 impl Webhook {
     /// Answers one request given its method, path (query ignored) and body. Pure apart
@@ -217,8 +217,10 @@ fn text(status: StatusCode, message: &str) -> Reply {
 /// Serves the webhook over HTTPS on `listener` until `shutdown` completes; each
 /// connection uses the [`ServerConfig`] current in `tls` when it is accepted.
 ///
-/// Errors of one connection (a failed handshake, a reset) are logged and do not stop
-/// the server. Connections in flight when `shutdown` completes are left to finish.
+/// The server speaks HTTP/1.1 only: give `tls` configurations that advertise no ALPN
+/// protocol or `http/1.1` (the API server then uses HTTP/1.1). Errors of one connection
+/// (a failed handshake, a reset) are logged and do not stop the server. Connections in
+/// flight when `shutdown` completes are left to finish.
 pub async fn serve(
     listener: TcpListener,
     tls: watch::Receiver<Arc<ServerConfig>>,
@@ -285,4 +287,68 @@ async fn handle(webhook: &Webhook, req: Request<Incoming>) -> Response<Full<Byte
         hyper::header::HeaderValue::from_static(content_type),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook() -> Webhook {
+        Webhook {
+            injector: InjectorConfig::default(),
+            namespaces: Arc::new(BTreeMap::new()),
+            resolver: None,
+        }
+    }
+
+    #[test]
+    fn routes() {
+        let hook = hook();
+        assert_eq!(hook.route(&Method::GET, "/healthz", b"").0, StatusCode::OK);
+        assert_eq!(
+            hook.route(&Method::GET, "/mutate-pod", b"").0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(hook.route(&Method::GET, "/x", b"").0, StatusCode::NOT_FOUND);
+        for path in ["/mutate-pod?timeout=10s", "/validate-codebase"] {
+            for body in [&b""[..], b"{", b"[]", b"{\"request\":1}", b"\xff"] {
+                let (status, _, text) = hook.route(&Method::POST, path, body);
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body:?}");
+                assert!(text.starts_with(b"invalid AdmissionReview"));
+            }
+        }
+    }
+
+    #[test]
+    fn delete_of_a_codebase_is_allowed() {
+        let body = serde_json::json!({
+            "kind": "AdmissionReview",
+            "apiVersion": "admission.k8s.io/v1",
+            "request": {
+                "uid": "u1",
+                "kind": {"group": "pipy.dev", "version": "v1alpha1", "kind": "Codebase"},
+                "resource": {"group": "pipy.dev", "version": "v1alpha1", "resource": "codebases"},
+                "name": "shop",
+                "namespace": "apps",
+                "operation": "DELETE",
+                "userInfo": {},
+                "object": null,
+                "oldObject": {
+                    "apiVersion": "pipy.dev/v1alpha1",
+                    "kind": "Codebase",
+                    "metadata": {"name": "shop", "namespace": "apps"},
+                    "spec": {"files": {"/main.js": "broken("}}
+                }
+            }
+        });
+        let (status, _, text) = hook().route(
+            &Method::POST,
+            "/validate-codebase",
+            &serde_json::to_vec(&body).unwrap_or_default(),
+        );
+        assert_eq!(status, StatusCode::OK);
+        let review: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+        assert_eq!(review["response"]["allowed"], true, "{review}");
+        assert_eq!(review["response"]["uid"], "u1");
+    }
 }

@@ -97,7 +97,7 @@ fn a_module_importing_another_file_works() {
     let main = "\
 pipy()
 .import({ greeting: 'lib' })
-.listen(8080)
+.listen(pipy.solve('config.js').port)
 .use('/lib/greet.js')
 ";
     let lib = "\

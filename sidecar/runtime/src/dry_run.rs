@@ -95,3 +95,37 @@ fn check_names_of_every_module() -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipy_js::codebase::MemoryCodebase;
+
+    fn codebase(files: &[(&str, &str)]) -> Arc<dyn Codebase> {
+        let mut cb = MemoryCodebase::new("test");
+        for (path, content) in files {
+            cb.insert(path, content.as_bytes());
+        }
+        Arc::new(cb)
+    }
+
+    #[test]
+    fn loads_without_binding_or_exiting() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = held.local_addr().expect("bound").port();
+        let main = format!(
+            "pipy.exit(3),\npipy()\n.listen('127.0.0.1:{port}')\n.demuxHTTP().to('x')\n\
+             .pipeline('x')\n.serveHTTP(new Message('hi'))\n.task('1s')\n.dummy()"
+        );
+        dry_run(codebase(&[("/main.js", &main)]), "/main.js").expect("loads");
+    }
+
+    #[test]
+    fn reports_the_engine_error() {
+        let err = dry_run(codebase(&[("/main.js", "pipy()\n.listen(8080)\n.dump(")]), "/main.js")
+            .expect_err("does not parse");
+        assert!(err.to_string().starts_with("main.js:3:"), "{err}");
+        let err = dry_run(codebase(&[]), "/main.js").expect_err("no file");
+        assert!(err.to_string().contains("main.js"), "{err}");
+    }
+}
