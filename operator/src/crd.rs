@@ -141,6 +141,8 @@ pub fn snapshot_name(name: &str, version: &str) -> String {
 /// A PipyJS codebase: files and an entry module, optionally derived from another
 /// Codebase. The repo serves it at `/<namespace>/<name>`; a sidecar runs it with
 /// `pipy http://<repo>/repo/<namespace>/<name>/`.
+// Printer columns repeat `type_` and `priority`, which the lint takes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "pipy.dev",

@@ -209,7 +209,11 @@ fn partial_chain<'a>(all: &'a [Codebase], cb: &'a Codebase) -> Vec<&'a Codebase>
 
 /// What `cb` publishes: its own files over its base's effective files (minus what it
 /// erases), along the whole base chain, with the version of that content.
-pub fn resolve(all: &[Codebase], cb: &Codebase, config_maps: &ConfigMaps) -> Result<Resolved, Error> {
+pub fn resolve(
+    all: &[Codebase],
+    cb: &Codebase,
+    config_maps: &ConfigMaps,
+) -> Result<Resolved, Error> {
     let chain = base_chain(all, cb)?;
     let mut files = BTreeMap::new();
     let mut main: Option<String> = None;
@@ -417,7 +421,12 @@ pub fn config_maps_needed(all: &[Codebase], cb: &Codebase) -> Vec<Key> {
         .into_iter()
         .filter_map(|c| {
             let ns = c.namespace()?;
-            Some(c.spec.config_maps.iter().map(move |m| (ns.clone(), m.name.clone())))
+            Some(
+                c.spec
+                    .config_maps
+                    .iter()
+                    .map(move |m| (ns.clone(), m.name.clone())),
+            )
         })
         .flatten()
         .collect();

@@ -31,8 +31,22 @@ fn no_maps() -> ConfigMaps {
 #[test]
 fn a_chain_of_depth_three_inherits_and_overrides() {
     let all = vec![
-        cb("ns", "root", None, &[("/main.js", "root main"), ("/a.js", "root a"), ("/b.js", "root b")]),
-        cb("ns", "mid", Some("root"), &[("/a.js", "mid a"), ("/c.js", "mid c")]),
+        cb(
+            "ns",
+            "root",
+            None,
+            &[
+                ("/main.js", "root main"),
+                ("/a.js", "root a"),
+                ("/b.js", "root b"),
+            ],
+        ),
+        cb(
+            "ns",
+            "mid",
+            Some("root"),
+            &[("/a.js", "mid a"), ("/c.js", "mid c")],
+        ),
         cb("ns", "leaf", Some("mid"), &[("b.js", "leaf b")]),
     ];
     let leaf = resolve(&all, &all[2], &no_maps()).expect("resolves");
@@ -78,7 +92,10 @@ fn a_file_both_defined_and_erased_is_an_error() {
     let all = vec![cb("ns", "root", None, &[("/b.js", "b")]), d];
     let err = resolve(&all, &all[1], &no_maps()).expect_err("conflict");
     assert_eq!(err.reason(), reason::INVALID_SPEC);
-    assert_eq!(err.to_string(), "ns/d: file 'b.js': both defined and erased");
+    assert_eq!(
+        err.to_string(),
+        "ns/d: file 'b.js': both defined and erased"
+    );
 }
 
 #[test]
@@ -88,8 +105,14 @@ fn main_is_inherited_unless_set() {
     let mut other = cb("ns", "other", Some("root"), &[("/b.js", "x")]);
     other.spec.main = Some("/b.js".into());
     let all = vec![root, cb("ns", "d", Some("root"), &[]), other];
-    assert_eq!(resolve(&all, &all[1], &no_maps()).map(|r| r.main), Ok("/app.js".into()));
-    assert_eq!(resolve(&all, &all[2], &no_maps()).map(|r| r.main), Ok("/b.js".into()));
+    assert_eq!(
+        resolve(&all, &all[1], &no_maps()).map(|r| r.main),
+        Ok("/app.js".into())
+    );
+    assert_eq!(
+        resolve(&all, &all[2], &no_maps()).map(|r| r.main),
+        Ok("/b.js".into())
+    );
     let plain = cb("ns", "p", None, &[]);
     assert_eq!(
         resolve(std::slice::from_ref(&plain), &plain, &no_maps()).map(|r| r.main),
@@ -106,11 +129,17 @@ fn cycles_are_reported_with_their_path() {
         cb("ns", "d", Some("a"), &[]),
     ];
     let err = resolve(&all, &all[0], &no_maps()).expect_err("cycle");
-    assert_eq!(err.to_string(), "base cycle: ns/a -> ns/b -> other/c -> ns/a");
+    assert_eq!(
+        err.to_string(),
+        "base cycle: ns/a -> ns/b -> other/c -> ns/a"
+    );
     assert_eq!(err.reason(), reason::BASE_CYCLE);
     // A codebase that leads into a cycle fails too, naming the cycle.
     let err = resolve(&all, &all[3], &no_maps()).expect_err("leads into a cycle");
-    assert_eq!(err.to_string(), "base cycle: ns/a -> ns/b -> other/c -> ns/a");
+    assert_eq!(
+        err.to_string(),
+        "base cycle: ns/a -> ns/b -> other/c -> ns/a"
+    );
     let selfish = cb("ns", "s", Some("s"), &[]);
     assert!(matches!(
         resolve(std::slice::from_ref(&selfish), &selfish, &no_maps()),
@@ -122,7 +151,10 @@ fn cycles_are_reported_with_their_path() {
 
 #[test]
 fn a_missing_base_is_reported() {
-    let all = vec![cb("ns", "mid", Some("gone"), &[]), cb("ns", "leaf", Some("mid"), &[])];
+    let all = vec![
+        cb("ns", "mid", Some("gone"), &[]),
+        cb("ns", "leaf", Some("mid"), &[]),
+    ];
     let err = resolve(&all, &all[1], &no_maps()).expect_err("missing base");
     assert_eq!(err.to_string(), "ns/mid: base ns/gone does not exist");
     assert_eq!(err.reason(), reason::BASE_NOT_FOUND);
@@ -137,10 +169,18 @@ fn a_base_may_live_in_another_namespace() {
         cb("shared", "lib", None, &[("/main.js", "shared main")]),
         cb("lib", "lib", None, &[("/main.js", "wrong namespace")]),
         cb("team", "app", Some("shared/lib"), &[("/app.js", "app")]),
-        cb("team", "lib", None, &[("/main.js", "same name, own namespace")]),
+        cb(
+            "team",
+            "lib",
+            None,
+            &[("/main.js", "same name, own namespace")],
+        ),
     ];
     let app = resolve(&all, &all[2], &no_maps()).expect("resolves");
-    assert_eq!(text(&app), [("/app.js", "app"), ("/main.js", "shared main")]);
+    assert_eq!(
+        text(&app),
+        [("/app.js", "app"), ("/main.js", "shared main")]
+    );
     assert_eq!(derivatives(&all, &all[0]), [("team".into(), "app".into())]);
     assert!(derivatives(&all, &all[3]).is_empty());
 }
@@ -154,15 +194,26 @@ fn identical_content_has_an_identical_version() {
         cb("c", "derived", Some("base"), &[("/main.js", "x")]),
         cb("d", "other", None, &[("/main.js", "x"), ("/lib.js", "z")]),
     ];
-    let v = |i: usize| resolve(&all, &all[i], &no_maps()).expect("resolves").version;
+    let v = |i: usize| {
+        resolve(&all, &all[i], &no_maps())
+            .expect("resolves")
+            .version
+    };
     assert_eq!(v(0), v(1));
-    assert_eq!(v(0), v(3), "inherited or own, the same content is the same version");
+    assert_eq!(
+        v(0),
+        v(3),
+        "inherited or own, the same content is the same version"
+    );
     assert_ne!(v(0), v(4));
     assert_eq!(v(0).len(), VERSION_LEN);
     // main is part of the content.
     let mut moved = all[0].clone();
     moved.spec.main = Some("/lib.js".into());
-    assert_ne!(resolve(&all, &moved, &no_maps()).expect("resolves").version, v(0));
+    assert_ne!(
+        resolve(&all, &moved, &no_maps()).expect("resolves").version,
+        v(0)
+    );
     // Bytes cannot shift between a path and its content.
     let split = |p: &str, c: &str| content_hash(&BTreeMap::from([(p.into(), c.into())]), "/m");
     assert_ne!(split("/ab", "c"), split("/a", "bc"));
@@ -186,7 +237,10 @@ fn derivatives_are_transitive_parents_first() {
 
 #[test]
 fn resolve_all_covers_every_codebase() {
-    let all = vec![cb("ns", "root", None, &[("/main.js", "m")]), cb("ns", "d", Some("gone"), &[])];
+    let all = vec![
+        cb("ns", "root", None, &[("/main.js", "m")]),
+        cb("ns", "d", Some("gone"), &[]),
+    ];
     let out = resolve_all(&all, &no_maps());
     assert!(out[&("ns".into(), "root".into())].is_ok());
     assert!(out[&("ns".into(), "d".into())].is_err());
@@ -196,7 +250,11 @@ fn resolve_all_covers_every_codebase() {
 fn paused_holds_derivatives() {
     let mut mid = cb("ns", "mid", Some("root"), &[]);
     mid.spec.paused = true;
-    let all = vec![cb("ns", "root", None, &[]), mid, cb("ns", "leaf", Some("mid"), &[])];
+    let all = vec![
+        cb("ns", "root", None, &[]),
+        mid,
+        cb("ns", "leaf", Some("mid"), &[]),
+    ];
     assert_eq!(paused_by(&all, &all[0]), None);
     assert_eq!(paused_by(&all, &all[1]).as_deref(), Some("ns/mid"));
     assert_eq!(paused_by(&all, &all[2]).as_deref(), Some("ns/mid"));
@@ -204,7 +262,11 @@ fn paused_holds_derivatives() {
 
 fn config_map(ns: &str, name: &str, data: &[(&str, &str)], binary: &[(&str, &[u8])]) -> ConfigMap {
     let mut cm = ConfigMap {
-        data: Some(data.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        data: Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
         binary_data: Some(
             binary
                 .iter()
@@ -251,11 +313,29 @@ fn config_maps_supply_files_under_inline_ones() {
         ]
     );
     let maps: ConfigMaps = [
-        config_map("ns", "all", &[("main.js", "cm main"), ("a.js", "a")], &[("logo.png", &[0, 255])]),
-        config_map("ns", "lib", &[("util.js", "u"), ("other.js", "not picked")], &[]),
+        config_map(
+            "ns",
+            "all",
+            &[("main.js", "cm main"), ("a.js", "a")],
+            &[("logo.png", &[0, 255])],
+        ),
+        config_map(
+            "ns",
+            "lib",
+            &[("util.js", "u"), ("other.js", "not picked")],
+            &[],
+        ),
     ]
     .into_iter()
-    .map(|cm| (("ns".to_string(), cm.metadata.name.clone().unwrap_or_default()), cm))
+    .map(|cm| {
+        (
+            (
+                "ns".to_string(),
+                cm.metadata.name.clone().unwrap_or_default(),
+            ),
+            cm,
+        )
+    })
     .collect();
     let r = resolve(&all, &all[0], &maps).expect("resolves");
     assert_eq!(

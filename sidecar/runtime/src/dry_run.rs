@@ -122,8 +122,11 @@ mod tests {
 
     #[test]
     fn reports_the_engine_error() {
-        let err = dry_run(codebase(&[("/main.js", "pipy()\n.listen(8080)\n.dump(")]), "/main.js")
-            .expect_err("does not parse");
+        let err = dry_run(
+            codebase(&[("/main.js", "pipy()\n.listen(8080)\n.dump(")]),
+            "/main.js",
+        )
+        .expect_err("does not parse");
         assert!(err.to_string().starts_with("main.js:3:"), "{err}");
         let err = dry_run(codebase(&[]), "/main.js").expect_err("no file");
         assert!(err.to_string().contains("main.js"), "{err}");
