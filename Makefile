@@ -3,7 +3,7 @@
 CARGO ?= cargo
 PIPY_RELEASE := target/release/pipy
 
-.PHONY: run build release test unit lint fmt bench clean-bench k8s-tools chart-crds chart-golden e2e-kind
+.PHONY: run build release test unit lint fmt bench clean-bench k8s-tools crds chart-crds chart-golden e2e-kind
 
 ## Build pipy, start a repo (on-disk store in .pipy-repo/, seeded from examples/)
 ## and a worker running its gateway codebase on port 8000.
@@ -55,6 +55,11 @@ k8s-tools:
 	scripts/install-k8s-tools.sh
 
 ## Copy the generated CRD into the chart (a test fails when they differ).
+## Regenerate the CRD from the Rust types and copy it into the chart.
+crds:
+	$(CARGO) run -q -p pipy-operator --bin crdgen > crds/codebase.yaml
+	$(MAKE) chart-crds
+
 chart-crds:
 	cp crds/codebase.yaml charts/pipy/crds/codebase.yaml
 

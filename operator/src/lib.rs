@@ -6,10 +6,13 @@
 //!   many sidecars run which version. `crdgen` prints its YAML into `crds/`.
 //! * [`resolve`]: pure functions from a set of Codebases to what each publishes: the
 //!   effective files along the base chain and a content hash that is the version (the
-//!   same content always gives the same version, so re-applying it reloads nothing).
-//! * [`validate`]: the dry run: the codebase is loaded by the real PipyJS host, every
-//!   module evaluated and every pipeline layout built, without opening a port; failures
-//!   come back as `file:line:column: message`.
+//!   same content always gives the same version, so re-applying it reloads nothing),
+//!   the derivatives of a codebase, who pauses it, and the snapshot ConfigMap that keeps
+//!   a published version for rollbacks and the repo.
+//! * [`validate`]: the dry run ([`pipy_runtime::dry_run()`]): the codebase is loaded by
+//!   the real PipyJS host on a fresh thread, every module evaluated and every pipeline
+//!   layout built, without opening a port; failures come back as
+//!   `file:line:column: message`.
 //! * [`inject`]: sidecar injection, a pure `mutate` function from a pod admission
 //!   request to a response: unchanged (opted out, excluded namespace, already injected,
 //!   hostNetwork, no codebase), a minimal JSON patch that adds the `pipy` sidecar (an

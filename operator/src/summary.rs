@@ -171,7 +171,7 @@ pub fn fresh_counts(list: &[ConfigMap], now: i64) -> Vec<Counts> {
         .collect()
 }
 
-async fn write_statuses(
+pub(crate) async fn write_statuses(
     client: &Client,
     config_maps: &Api<ConfigMap>,
     settings: &Settings,

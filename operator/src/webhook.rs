@@ -258,7 +258,7 @@ pub async fn serve(
                 };
             let service = service_fn(move |req| {
                 let webhook = webhook.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&webhook, req).await) }
+                async move { Ok::<_, std::convert::Infallible>(handle(webhook.clone(), req).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -271,10 +271,23 @@ pub async fn serve(
 }
 
 /// Reads the body (at most [`MAX_BODY`]) and answers through [`Webhook::route`].
-async fn handle(webhook: &Webhook, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// The route runs on the blocking pool: validating a Codebase runs its scripts in a dry
+/// run, which may take a while and must not stall the connections of this thread.
+async fn handle(webhook: Arc<Webhook>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let (status, content_type, body) = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(body) => webhook.route(&parts.method, parts.uri.path(), &body.to_bytes()),
+        Ok(body) => {
+            let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
+            let body = body.to_bytes();
+            tokio::task::spawn_blocking(move || webhook.route(&method, &path, &body))
+                .await
+                .unwrap_or_else(|e| {
+                    text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &format!("the webhook failed: {e}\n"),
+                    )
+                })
+        }
         Err(e) => text(
             StatusCode::BAD_REQUEST,
             &format!("cannot read the request body: {e}\n"),

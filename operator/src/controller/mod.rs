@@ -79,6 +79,30 @@ pub struct Context {
     failures: Mutex<BTreeMap<String, u32>>,
 }
 
+impl Context {
+    /// The context of reconciles that read Codebases from `codebases` and publish
+    /// events through `recorder`.
+    pub fn new(
+        client: Client,
+        codebases: Store<Codebase>,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            client,
+            codebases,
+            recorder,
+            metrics,
+            failures: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+/// The key of an object in `Context::failures`: `namespace/name`.
+fn failure_key(cb: &Codebase) -> String {
+    format!("{}/{}", cb.namespace().unwrap_or_default(), cb.name_any())
+}
+
 /// Runs the controller until the stream ends (at shutdown).
 pub async fn run(client: Client, metrics: Arc<Metrics>) {
     let api: Api<Codebase> = Api::all(client.clone());
@@ -91,13 +115,7 @@ pub async fn run(client: Client, metrics: Arc<Metrics>) {
             instance: std::env::var("POD_NAME").ok(),
         },
     );
-    let ctx = Arc::new(Context {
-        client,
-        codebases: store.clone(),
-        recorder,
-        metrics: metrics.clone(),
-        failures: Mutex::new(BTreeMap::new()),
-    });
+    let ctx = Arc::new(Context::new(client, store.clone(), recorder, metrics.clone()));
     let mapper_store = store.clone();
     controller
         // A change of a base requeues every codebase that derives from it.
@@ -126,6 +144,7 @@ fn derivatives_of(store: &Store<Codebase>, base: &Codebase) -> Vec<ObjectRef<Cod
 async fn reconcile(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile();
     let ns = cb.namespace().ok_or(Error::NoNamespace)?;
+    let key = failure_key(&cb);
     let api: Api<Codebase> = Api::namespaced(ctx.client.clone(), &ns);
     let result = finalizer(&api, FINALIZER, cb, |event| async {
         match event {
@@ -135,9 +154,10 @@ async fn reconcile(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
+    // A success resets this object's backoff (not the others').
     if result.is_ok() {
         if let Ok(mut f) = ctx.failures.lock() {
-            f.clear();
+            f.remove(&key);
         }
     }
     result
@@ -147,7 +167,7 @@ async fn reconcile(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error
 fn error_policy(cb: Arc<Codebase>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.failure(error.kind());
     tracing::warn!(codebase = %cb.name_any(), "reconcile failed: {error}");
-    let key = format!("{}/{}", cb.namespace().unwrap_or_default(), cb.name_any());
+    let key = failure_key(&cb);
     let attempts = ctx
         .failures
         .lock()
@@ -206,6 +226,12 @@ async fn apply(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
     let all: Vec<Codebase> = ctx.codebases.state().iter().map(|c| (**c).clone()).collect();
     let config_maps = fetch_config_maps(&ctx.client, &all, &cb).await?;
     let resolved = resolve::resolve(&all, &cb, &config_maps);
+    // `contentHash` and `main` describe what the spec resolves to, valid or not (so an
+    // invalid spec shows a hash that differs from the served version).
+    let spec_content = resolved
+        .as_ref()
+        .ok()
+        .map(|c| (c.content_hash.clone(), c.main.clone()));
 
     // Valid: resolves, and loads in the dry run.
     let (valid, content) = match resolved {
@@ -256,8 +282,8 @@ async fn apply(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
         "status": CodebaseStatus {
             observed_generation: Some(generation),
             version: outcome.version,
-            content_hash: content.as_ref().map(|c| c.content_hash.clone()).or(old.content_hash),
-            main: content.as_ref().map(|c| c.main.clone()).or(old.main),
+            content_hash: spec_content.as_ref().map(|c| c.0.clone()).or(old.content_hash),
+            main: spec_content.map(|c| c.1).or(old.main),
             conditions,
             derived,
             history: outcome.history,
@@ -466,14 +492,4 @@ async fn cleanup(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_up_to_five_minutes() {
-        assert_eq!(backoff(1), Duration::from_secs(1));
-        assert_eq!(backoff(2), Duration::from_secs(2));
-        assert_eq!(backoff(5), Duration::from_secs(16));
-        assert_eq!(backoff(30), Duration::from_secs(300));
-    }
-}
+mod tests;
