@@ -24,7 +24,11 @@ use tokio::sync::watch;
 
 /// The operator's command line (the Helm chart passes these).
 #[derive(Parser, Debug)]
-#[command(name = "pipy-operator", version, about = "Kubernetes operator for Pipy")]
+#[command(
+    name = "pipy-operator",
+    version,
+    about = "Kubernetes operator for Pipy"
+)]
 struct Args {
     /// The operator's namespace (its Secret, Lease, Services live there).
     #[arg(long, env = "POD_NAMESPACE", default_value = "pipy-system")]
@@ -94,15 +98,17 @@ struct Args {
 impl Args {
     fn injector(&self) -> InjectorConfig {
         let defaults = InjectorConfig::default();
-        let pick = |pairs: [(&str, &Option<String>); 2], fallback: &Option<std::collections::BTreeMap<String, Quantity>>| {
-            let mut map = fallback.clone().unwrap_or_default();
-            for (key, value) in pairs {
-                if let Some(v) = value {
-                    map.insert(key.to_string(), Quantity(v.clone()));
+        let pick =
+            |pairs: [(&str, &Option<String>); 2],
+             fallback: &Option<std::collections::BTreeMap<String, Quantity>>| {
+                let mut map = fallback.clone().unwrap_or_default();
+                for (key, value) in pairs {
+                    if let Some(v) = value {
+                        map.insert(key.to_string(), Quantity(v.clone()));
+                    }
                 }
-            }
-            Some(map)
-        };
+                Some(map)
+            };
         InjectorConfig {
             image: self.sidecar_image.clone(),
             image_pull_policy: self
@@ -175,28 +181,62 @@ async fn main() -> Result<()> {
     let repo_listener = tokio::net::TcpListener::bind(args.repo_addr)
         .await
         .with_context(|| format!("repo API on {}", args.repo_addr))?;
-    tokio::spawn(pipy_repo::serve(repo_listener, state.clone(), stopped(stop_rx.clone())));
+    tokio::spawn(pipy_repo::serve(
+        repo_listener,
+        state.clone(),
+        stopped(stop_rx.clone()),
+    ));
     let ready = metrics.clone();
-    tokio::spawn(store::follow(client.clone(), state.clone(), move || ready.set_ready()));
+    tokio::spawn(store::follow(client.clone(), state.clone(), move || {
+        ready.set_ready()
+    }));
 
     // Webhooks over HTTPS, with certificates we make (or cert-manager's).
     let tls = webhook_tls(&args, client.clone()).await?;
     let namespaces = reflector::store::Writer::<Namespace>::default();
     let ns_reader = namespaces.as_reader();
     tokio::spawn(
-        reflector(namespaces, watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default()))
-            .applied_objects()
-            .for_each(|_| async {}),
+        reflector(
+            namespaces,
+            watcher(
+                Api::<Namespace>::all(client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .applied_objects()
+        .for_each(|_| async {}),
+    );
+    let codebases = reflector::store::Writer::<Codebase>::default();
+    let cb_reader = codebases.as_reader();
+    tokio::spawn(
+        reflector(
+            codebases,
+            watcher(
+                Api::<Codebase>::all(client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .applied_objects()
+        .for_each(|_| async {}),
     );
     let hook = Arc::new(webhook::Webhook {
         injector: args.injector(),
         namespaces: Arc::new(ns_reader),
-        resolver: None,
+        resolver: Some(Arc::new(webhook::ClusterResolver {
+            codebases: cb_reader,
+            client: client.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        })),
     });
     let webhook_listener = tokio::net::TcpListener::bind(args.webhook_addr)
         .await
         .with_context(|| format!("webhooks on {}", args.webhook_addr))?;
-    tokio::spawn(webhook::serve(webhook_listener, tls, hook, stopped(stop_rx.clone())));
+    tokio::spawn(webhook::serve(
+        webhook_listener,
+        tls,
+        hook,
+        stopped(stop_rx.clone()),
+    ));
 
     // Instance summaries into Codebase status, by the leader.
     tokio::spawn(summary::run(
@@ -212,7 +252,11 @@ async fn main() -> Result<()> {
     let metrics_listener = tokio::net::TcpListener::bind(args.metrics_addr)
         .await
         .with_context(|| format!("metrics on {}", args.metrics_addr))?;
-    tokio::spawn(metrics::serve(metrics_listener, metrics.clone(), stopped(stop_rx)));
+    tokio::spawn(metrics::serve(
+        metrics_listener,
+        metrics.clone(),
+        stopped(stop_rx),
+    ));
 
     tracing::info!(
         "pipy-operator: repo on {}, webhooks on {}, metrics on {}",
@@ -241,7 +285,10 @@ async fn webhook_tls(
             args.webhook_secret.clone(),
             args.webhook_service.clone(),
         );
-        let (mutating, validating) = (args.mutating_webhook.clone(), args.validating_webhook.clone());
+        let (mutating, validating) = (
+            args.mutating_webhook.clone(),
+            args.validating_webhook.clone(),
+        );
         move |client: Client| {
             let (dir, ns, secret, service, mutating, validating) = (
                 dir.clone(),

@@ -41,9 +41,9 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("pipy_operator");
         let reconciles = Counter::default();
         let failures = Family::<ErrorLabels, Counter>::default();
-        let duration = Histogram::new(
-            [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
-        );
+        let duration = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]);
         registry.register("reconciles", "Codebase reconciles run", reconciles.clone());
         registry.register(
             "reconcile_failures",

@@ -116,11 +116,10 @@ pub async fn follow(client: Client, state: Arc<RepoState>, synced: impl FnOnce()
     let poke = Arc::new(tokio::sync::Notify::new());
     let poker = poke.clone();
     tokio::spawn(
-        futures_util::stream::select(cb_stream.boxed(), cm_stream.boxed())
-            .for_each(move |()| {
-                poker.notify_one();
-                std::future::ready(())
-            }),
+        futures_util::stream::select(cb_stream.boxed(), cm_stream.boxed()).for_each(move |()| {
+            poker.notify_one();
+            std::future::ready(())
+        }),
     );
     let _ = futures_util::future::join(cb_reader.wait_until_ready(), cm_reader.wait_until_ready())
         .await;

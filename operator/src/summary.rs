@@ -70,11 +70,23 @@ pub fn summarise(
         .copied()
         .unwrap_or(0);
     let (ok, why, message) = if total == 0 {
-        (false, reason::NO_INSTANCES, "no sidecar reports this codebase".to_string())
+        (
+            false,
+            reason::NO_INSTANCES,
+            "no sidecar reports this codebase".to_string(),
+        )
     } else if ready == total {
-        (true, reason::UP_TO_DATE, format!("{ready} of {total} sidecars run the published version"))
+        (
+            true,
+            reason::UP_TO_DATE,
+            format!("{ready} of {total} sidecars run the published version"),
+        )
     } else {
-        (false, reason::ROLLING_OUT, format!("{ready} of {total} sidecars run the published version"))
+        (
+            false,
+            reason::ROLLING_OUT,
+            format!("{ready} of {total} sidecars run the published version"),
+        )
     };
     let condition = Condition {
         type_: condition::READY.into(),
@@ -127,7 +139,9 @@ pub async fn run(client: Client, state: Arc<RepoState>, settings: Settings) {
         }
         match elector.try_lead().await {
             Ok(true) => {
-                if let Err(e) = write_statuses(&client, &config_maps, &settings, &mut last_written).await {
+                if let Err(e) =
+                    write_statuses(&client, &config_maps, &settings, &mut last_written).await
+                {
                     tracing::warn!("summarising instances: {e}");
                 }
             }
@@ -152,9 +166,13 @@ async fn publish_counts(
             "updated": Timestamp::now().as_second().to_string(),
         },
     });
-    api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(cm))
-        .await
-        .map(|_| ())
+    api.patch(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(cm),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// The fresh per-replica counts among `list`.
@@ -189,7 +207,10 @@ pub(crate) async fn write_statuses(
         let generation = cb.metadata.generation.unwrap_or(0);
         let (instances, ready) = summarise(totals.get(&path), published, generation);
         let key = format!("{ns}/{}", cb.name_any());
-        let fingerprint = (instances.clone(), format!("{}{}", ready.status, ready.message));
+        let fingerprint = (
+            instances.clone(),
+            format!("{}{}", ready.status, ready.message),
+        );
         if last_written.get(&key) == Some(&fingerprint) {
             continue;
         }
@@ -199,8 +220,12 @@ pub(crate) async fn write_statuses(
             "status": { "instances": instances, "conditions": [ready] },
         });
         let api: Api<Codebase> = Api::namespaced(client.clone(), &ns);
-        api.patch_status(&cb.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(status))
-            .await?;
+        api.patch_status(
+            &cb.name_any(),
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(status),
+        )
+        .await?;
         last_written.insert(key, fingerprint);
     }
     Ok(())
@@ -228,11 +253,17 @@ mod tests {
         ]);
         let (instances, ready) = summarise(total.get("/demo/hello"), Some("aaa"), 4);
         assert_eq!((instances.total, instances.ready), (6, 5));
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", reason::ROLLING_OUT));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", reason::ROLLING_OUT)
+        );
         let (instances, ready) = summarise(total.get("/demo/edge"), Some("ccc"), 1);
         assert_eq!((instances.total, ready.status.as_str()), (1, "True"));
         let (instances, ready) = summarise(None, Some("ccc"), 1);
-        assert_eq!((instances.total, ready.reason.as_str()), (0, reason::NO_INSTANCES));
+        assert_eq!(
+            (instances.total, ready.reason.as_str()),
+            (0, reason::NO_INSTANCES)
+        );
     }
 
     #[test]

@@ -79,9 +79,58 @@ impl NamespaceDefaults for BTreeMap<String, String> {
 /// or `configMaps`.
 pub trait CodebaseResolver: Send + Sync {
     /// The files the codebase publishes (inherited, overridden and erased along its base
-    /// chain, read from its ConfigMaps) and its entry module, or a message saying why
-    /// they cannot be resolved (which denies the Codebase).
-    fn resolve(&self, codebase: &Codebase) -> Result<(BTreeMap<String, Vec<u8>>, String), String>;
+    /// chain, read from its ConfigMaps) and its entry module; `Ok(None)` when they cannot
+    /// be resolved yet (a base or ConfigMap applied in the same `kubectl apply` may come
+    /// later: the Codebase is admitted with a warning and the controller reports it);
+    /// `Err` with a message that denies the Codebase (an inconsistent spec).
+    fn resolve(&self, codebase: &Codebase) -> Result<Option<ResolvedFiles>, String>;
+}
+
+/// A codebase's files and its entry module.
+pub type ResolvedFiles = (BTreeMap<String, Vec<u8>>, String);
+
+/// The production resolver: Codebases from a reflector cache, ConfigMaps read from the
+/// API server (the webhook's routes run on the blocking pool, so this may wait).
+pub struct ClusterResolver {
+    /// Every Codebase.
+    pub codebases: Store<Codebase>,
+    /// For the ConfigMaps.
+    pub client: kube::Client,
+    /// The runtime that runs the API calls.
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl CodebaseResolver for ClusterResolver {
+    fn resolve(&self, codebase: &Codebase) -> Result<Option<ResolvedFiles>, String> {
+        use crate::resolve::{self, Error};
+        let all: Vec<Codebase> = self
+            .codebases
+            .state()
+            .iter()
+            .map(|c| (**c).clone())
+            .collect();
+        let mut config_maps = resolve::ConfigMaps::new();
+        for (ns, name) in resolve::config_maps_needed(&all, codebase) {
+            let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+                kube::Api::namespaced(self.client.clone(), &ns);
+            match self.runtime.block_on(api.get_opt(&name)) {
+                Ok(Some(cm)) => {
+                    config_maps.insert((ns, name), cm);
+                }
+                Ok(None) => {}
+                Err(_) => return Ok(None),
+            }
+        }
+        match resolve::resolve(&all, codebase, &config_maps) {
+            Ok(resolved) => Ok(Some((resolved.files, resolved.main))),
+            Err(
+                Error::BaseNotFound { .. }
+                | Error::ConfigMapNotFound { .. }
+                | Error::ConfigMapKeyNotFound { .. },
+            ) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
 
 /// What the routes need: the injector's configuration and the cluster lookups.
@@ -155,7 +204,16 @@ impl Webhook {
                     .unwrap_or_else(|| DEFAULT_MAIN.to_string()),
             ),
             (true, Some(resolver)) => match resolver.resolve(codebase) {
-                Ok(resolved) => resolved,
+                Ok(Some(resolved)) => resolved,
+                Ok(None) => {
+                    let mut response = response;
+                    response.warnings = Some(vec![
+                        "its base or ConfigMaps are not there yet; the controller validates \
+                         the codebase once they are"
+                            .to_string(),
+                    ]);
+                    return review(response);
+                }
                 Err(message) => return review(response.deny(message)),
             },
             (true, None) => {

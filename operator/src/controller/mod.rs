@@ -115,7 +115,12 @@ pub async fn run(client: Client, metrics: Arc<Metrics>) {
             instance: std::env::var("POD_NAME").ok(),
         },
     );
-    let ctx = Arc::new(Context::new(client, store.clone(), recorder, metrics.clone()));
+    let ctx = Arc::new(Context::new(
+        client,
+        store.clone(),
+        recorder,
+        metrics.clone(),
+    ));
     let mapper_store = store.clone();
     controller
         // A change of a base requeues every codebase that derives from it.
@@ -223,7 +228,12 @@ async fn apply(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = cb.name_any();
     let generation = cb.metadata.generation.unwrap_or(0);
     let old = cb.status.clone().unwrap_or_default();
-    let all: Vec<Codebase> = ctx.codebases.state().iter().map(|c| (**c).clone()).collect();
+    let all: Vec<Codebase> = ctx
+        .codebases
+        .state()
+        .iter()
+        .map(|c| (**c).clone())
+        .collect();
     let config_maps = fetch_config_maps(&ctx.client, &all, &cb).await?;
     let resolved = resolve::resolve(&all, &cb, &config_maps);
     // `contentHash` and `main` describe what the spec resolves to, valid or not (so an
@@ -236,25 +246,50 @@ async fn apply(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
     // Valid: resolves, and loads in the dry run.
     let (valid, content) = match resolved {
         Err(e) => (
-            condition(condition::VALID, false, e.reason(), e.to_string(), generation),
+            condition(
+                condition::VALID,
+                false,
+                e.reason(),
+                e.to_string(),
+                generation,
+            ),
             None,
         ),
         Ok(content) => {
             let (files, main) = (content.files.clone(), content.main.clone());
-            let checked =
-                tokio::task::spawn_blocking(move || crate::validate::validate_codebase(&files, &main))
-                    .await;
+            let checked = tokio::task::spawn_blocking(move || {
+                crate::validate::validate_codebase(&files, &main)
+            })
+            .await;
             match checked {
                 Ok(Ok(())) => (
-                    condition(condition::VALID, true, reason::LOADED, String::new(), generation),
+                    condition(
+                        condition::VALID,
+                        true,
+                        reason::LOADED,
+                        String::new(),
+                        generation,
+                    ),
                     Some(content),
                 ),
                 Ok(Err(e)) => (
-                    condition(condition::VALID, false, reason::SCRIPT_ERROR, e.to_string(), generation),
+                    condition(
+                        condition::VALID,
+                        false,
+                        reason::SCRIPT_ERROR,
+                        e.to_string(),
+                        generation,
+                    ),
                     None,
                 ),
                 Err(e) => (
-                    condition(condition::VALID, false, reason::SCRIPT_ERROR, format!("validation crashed: {e}"), generation),
+                    condition(
+                        condition::VALID,
+                        false,
+                        reason::SCRIPT_ERROR,
+                        format!("validation crashed: {e}"),
+                        generation,
+                    ),
                     None,
                 ),
             }
@@ -292,8 +327,12 @@ async fn apply(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
         },
     });
     let api: Api<Codebase> = Api::namespaced(ctx.client.clone(), &ns);
-    api.patch_status(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(status))
-        .await?;
+    api.patch_status(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(status),
+    )
+    .await?;
     Ok(Action::requeue(Duration::from_secs(300)))
 }
 
@@ -462,7 +501,12 @@ async fn save_snapshot(
 }
 
 async fn cleanup(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let all: Vec<Codebase> = ctx.codebases.state().iter().map(|c| (**c).clone()).collect();
+    let all: Vec<Codebase> = ctx
+        .codebases
+        .state()
+        .iter()
+        .map(|c| (**c).clone())
+        .collect();
     let derived: Vec<String> = resolve::derivatives(&all, &cb)
         .into_iter()
         .map(|(ns, name)| format!("{ns}/{name}"))
