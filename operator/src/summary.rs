@@ -205,7 +205,18 @@ pub(crate) async fn write_statuses(
         let path = crate::repo_path(&ns, &cb.name_any());
         let published = cb.status.as_ref().and_then(|s| s.version.as_deref());
         let generation = cb.metadata.generation.unwrap_or(0);
-        let (instances, ready) = summarise(totals.get(&path), published, generation);
+        if cb.metadata.deletion_timestamp.is_some() {
+            // Its Ready condition says why the deletion waits; leave it alone.
+            continue;
+        }
+        let (instances, mut ready) = summarise(totals.get(&path), published, generation);
+        let previous = cb
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == condition::READY));
+        if let Some(previous) = previous.filter(|p| p.status == ready.status) {
+            ready.last_transition_time = previous.last_transition_time.clone();
+        }
         let key = format!("{ns}/{}", cb.name_any());
         let fingerprint = (
             instances.clone(),

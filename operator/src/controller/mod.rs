@@ -77,6 +77,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Consecutive failures per object, for the backoff of `error_policy`.
     failures: Mutex<BTreeMap<String, u32>>,
+    /// Codebases to reconcile again: the derivatives of a base that just published.
+    requeue: Option<tokio::sync::mpsc::UnboundedSender<ObjectRef<Codebase>>>,
 }
 
 impl Context {
@@ -94,7 +96,18 @@ impl Context {
             recorder,
             metrics,
             failures: Mutex::new(BTreeMap::new()),
+            requeue: None,
         }
+    }
+
+    /// Sends the derivatives of a base that published a new version to `requeue`, so
+    /// that they resolve against the base's content as this reconcile saw it.
+    pub fn with_requeue(
+        mut self,
+        requeue: tokio::sync::mpsc::UnboundedSender<ObjectRef<Codebase>>,
+    ) -> Self {
+        self.requeue = Some(requeue);
+        self
     }
 }
 
@@ -115,18 +128,22 @@ pub async fn run(client: Client, metrics: Arc<Metrics>) {
             instance: std::env::var("POD_NAME").ok(),
         },
     );
-    let ctx = Arc::new(Context::new(
-        client,
-        store.clone(),
-        recorder,
-        metrics.clone(),
-    ));
+    let (requeue, requeued) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = Arc::new(
+        Context::new(client, store.clone(), recorder, metrics.clone()).with_requeue(requeue),
+    );
+    let requeued = futures_util::stream::unfold(requeued, |mut rx| async move {
+        rx.recv().await.map(|r| (r, rx))
+    });
     let mapper_store = store.clone();
     controller
-        // A change of a base requeues every codebase that derives from it.
+        // A change of a base requeues every codebase that derives from it, from the
+        // watch (any change) and, once the base published, from its reconcile: the
+        // second watch may run ahead of the store the reconciles read.
         .watches(api, watcher::Config::default(), move |changed: Codebase| {
             derivatives_of(&mapper_store, &changed)
         })
+        .reconcile_on(requeued)
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -308,6 +325,11 @@ async fn apply(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
         if let Some(v) = &outcome.version {
             let note = format!("version {v} is served at {}", crate::repo_path(&ns, &name));
             event(&ctx, &cb, EventType::Normal, "Published", &note).await;
+        }
+        if let Some(requeue) = &ctx.requeue {
+            for derivative in derivatives_of(&ctx.codebases, &cb) {
+                let _ = requeue.send(derivative);
+            }
         }
     }
     let conditions = merge_conditions(&old.conditions, vec![valid, outcome.published]);
