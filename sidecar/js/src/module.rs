@@ -18,7 +18,8 @@ struct ModuleEntry {
 }
 
 thread_local! {
-    static MODULES: RefCell<Vec<ModuleEntry>> = const { RefCell::new(Vec::new()) };
+    /// Modules by id; `None` once released (ids are never reused).
+    static MODULES: RefCell<Vec<Option<ModuleEntry>>> = const { RefCell::new(Vec::new()) };
     static BY_PATH: RefCell<HashMap<String, usize>> = RefCell::new(HashMap::new());
     static LOADING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
     static SOLVED: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
@@ -76,12 +77,12 @@ pub fn loading() -> Option<usize> {
 
 /// Scope object of a module.
 pub fn scope(id: usize) -> Option<JsObject> {
-    MODULES.with(|m| m.borrow().get(id).map(|e| e.scope.clone()))
+    MODULES.with(|m| m.borrow().get(id)?.as_ref().map(|e| e.scope.clone()))
 }
 
 /// Path of a module as given to [`load`].
 pub fn path(id: usize) -> Option<String> {
-    MODULES.with(|m| m.borrow().get(id).map(|e| e.path.clone()))
+    MODULES.with(|m| m.borrow().get(id)?.as_ref().map(|e| e.path.clone()))
 }
 
 /// Ids of the modules of the version loaded last (the running one once a load
@@ -94,7 +95,34 @@ pub fn current() -> Vec<usize> {
 
 /// The value a module evaluated to (its Configuration), once it has loaded.
 pub fn value(id: usize) -> Option<JsValue> {
-    MODULES.with(|m| m.borrow().get(id).and_then(|e| e.value.clone()))
+    MODULES.with(|m| m.borrow().get(id)?.as_ref().and_then(|e| e.value.clone()))
+}
+
+/// Forgets modules of a version that no pipeline uses any more, so that the engine's
+/// garbage collector can free their scopes, functions and Configurations. Without
+/// this every reload would keep the previous version for the life of the process.
+/// The modules of the version loaded last are never released.
+pub fn release(ids: &[usize]) {
+    let current = current();
+    let ids: Vec<usize> = ids
+        .iter()
+        .copied()
+        .filter(|id| !current.contains(id))
+        .collect();
+    vars::release(&ids);
+    MODULES.with(|m| {
+        let mut m = m.borrow_mut();
+        for id in ids {
+            if let Some(entry) = m.get_mut(id) {
+                *entry = None;
+            }
+        }
+    });
+}
+
+/// How many modules this thread holds (released ones not counted).
+pub fn held() -> usize {
+    MODULES.with(|m| m.borrow().iter().flatten().count())
 }
 
 /// Loads (once) and evaluates a module; returns its id and its value.
@@ -110,7 +138,7 @@ pub fn load_with_source(
 ) -> Result<(usize, JsValue), ScriptError> {
     let key = crate::codebase::normalize(path).to_string();
     if let Some(id) = BY_PATH.with(|b| b.borrow().get(&key).copied()) {
-        let value = MODULES.with(|m| m.borrow()[id].value.clone());
+        let value = MODULES.with(|m| m.borrow().get(id)?.as_ref()?.value.clone());
         return match value {
             Some(v) => Ok((id, v)),
             None => Err(ScriptError::new(format!(
@@ -127,11 +155,11 @@ pub fn load_with_source(
     MODULES.with(|m| {
         let mut m = m.borrow_mut();
         debug_assert_eq!(m.len(), id);
-        m.push(ModuleEntry {
+        m.push(Some(ModuleEntry {
             path: key.clone(),
             scope: scope.clone(),
             value: None,
-        })
+        }))
     });
     BY_PATH.with(|b| b.borrow_mut().insert(key.clone(), id));
     let wrapped = format!("{WRAPPER_PREFIX}{}\n)}}}})", expression_body(&src));
@@ -140,7 +168,11 @@ pub fn load_with_source(
     LOADING.with(|l| l.borrow_mut().pop());
     let value = result
         .map_err(|e| ScriptError::in_file(&key, &e, WRAPPER_PREFIX.len(), expression_body(&src)))?;
-    MODULES.with(|m| m.borrow_mut()[id].value = Some(value.clone()));
+    MODULES.with(|m| {
+        if let Some(Some(entry)) = m.borrow_mut().get_mut(id) {
+            entry.value = Some(value.clone());
+        }
+    });
     Ok((id, value))
 }
 

@@ -37,6 +37,25 @@ pub(crate) fn reset_thread() {
     INBOUND_OBJECTS.with(|m| m.borrow_mut().clear());
 }
 
+/// Forgets the variables of released modules (see `module::release`): their
+/// defaults, and their values in the context used outside any pipeline.
+pub(crate) fn release(ids: &[usize]) {
+    MODULES.with(|m| {
+        let mut m = m.borrow_mut();
+        for id in ids {
+            if let Some(vars) = m.get_mut(*id) {
+                *vars = ModuleVars::default();
+            }
+        }
+    });
+    let global = GLOBAL.with(|g| g.borrow().clone());
+    if let Some(global) = global {
+        with_vars(&global, |v| {
+            v.modules.borrow_mut().retain(|(id, _)| !ids.contains(id))
+        });
+    }
+}
+
 /// Registers a module and returns its id.
 pub(crate) fn new_module() -> usize {
     MODULES.with(|m| {
@@ -65,10 +84,22 @@ fn current() -> Rc<pipy_core::Context> {
     })
 }
 
-/// Values of every module's variables in one pipeline context.
+/// Values of every module's variables in one pipeline context, by module id. A short
+/// list rather than a vector indexed by id: ids grow with every reload, while a
+/// context only ever touches the few modules of its version.
 #[derive(Clone, Default)]
 pub struct ContextVars {
-    modules: RefCell<Vec<Vec<JsValue>>>,
+    modules: RefCell<Vec<(usize, Vec<JsValue>)>>,
+}
+
+impl ContextVars {
+    fn with_slots<R>(&self, module: usize, f: impl FnOnce(Option<&mut Vec<JsValue>>) -> R) -> R {
+        let mut mods = self.modules.borrow_mut();
+        f(mods
+            .iter_mut()
+            .find(|(id, _)| *id == module)
+            .map(|(_, s)| s))
+    }
 }
 
 impl ScriptState for ContextVars {
@@ -91,12 +122,7 @@ fn with_vars<R>(pctx: &pipy_core::Context, f: impl FnOnce(&ContextVars) -> R) ->
 
 /// Makes sure a module's slots exist in this context, computing initial values.
 fn ensure_module(pctx: &pipy_core::Context, module: usize, ctx: &mut Context) -> JsResult<()> {
-    let ready = with_vars(pctx, |v| {
-        v.modules
-            .borrow()
-            .get(module)
-            .is_some_and(|s| !s.is_empty())
-    });
+    let ready = with_vars(pctx, |v| v.with_slots(module, |s| s.is_some()));
     if ready {
         return Ok(());
     }
@@ -111,16 +137,18 @@ fn ensure_module(pctx: &pipy_core::Context, module: usize, ctx: &mut Context) ->
     }
     // Store plain values first so initialiser functions can read their siblings.
     with_vars(pctx, |v| {
-        let mut mods = v.modules.borrow_mut();
-        if mods.len() <= module {
-            mods.resize(module + 1, Vec::new());
-        }
-        mods[module] = defaults.clone();
+        v.modules.borrow_mut().push((module, defaults.clone()))
     });
     for (i, d) in defaults.iter().enumerate() {
         if let Some(f) = d.as_callable() {
             let value = f.call(&JsValue::undefined(), &[], ctx)?;
-            with_vars(pctx, |v| v.modules.borrow_mut()[module][i] = value);
+            with_vars(pctx, |v| {
+                v.with_slots(module, |s| {
+                    if let Some(slot) = s.and_then(|s| s.get_mut(i)) {
+                        *slot = value;
+                    }
+                })
+            });
         }
     }
     Ok(())
@@ -130,11 +158,7 @@ fn read(module: usize, slot: usize, ctx: &mut Context) -> JsResult<JsValue> {
     let pctx = current();
     ensure_module(&pctx, module, ctx)?;
     Ok(with_vars(&pctx, |v| {
-        v.modules
-            .borrow()
-            .get(module)
-            .and_then(|s| s.get(slot))
-            .cloned()
+        v.with_slots(module, |s| s.and_then(|s| s.get(slot)).cloned())
             .unwrap_or_default()
     }))
 }
@@ -143,14 +167,11 @@ fn write(module: usize, slot: usize, value: JsValue, ctx: &mut Context) -> JsRes
     let pctx = current();
     ensure_module(&pctx, module, ctx)?;
     with_vars(&pctx, |v| {
-        if let Some(s) = v
-            .modules
-            .borrow_mut()
-            .get_mut(module)
-            .and_then(|s| s.get_mut(slot))
-        {
-            *s = value;
-        }
+        v.with_slots(module, |s| {
+            if let Some(s) = s.and_then(|s| s.get_mut(slot)) {
+                *s = value;
+            }
+        })
     });
     Ok(())
 }

@@ -82,6 +82,9 @@ pub(crate) fn publish_layouts(thread: usize, layouts: Vec<(String, String, Arc<A
     for l in all.iter_mut().filter(|l| l.thread == thread) {
         l.current = false;
     }
+    // Replaced layouts stay only while pipelines of theirs drain (and the list stays
+    // short however many reloads a process sees).
+    all.retain(|l| l.thread != thread || l.active.load(Ordering::Relaxed) > 0);
     for (module, name, active) in layouts {
         match all.iter_mut().find(|l| Arc::ptr_eq(&l.active, &active)) {
             Some(l) => l.current = true,

@@ -177,6 +177,9 @@ pub fn run(
     Ok(exit_code.load(Ordering::SeqCst))
 }
 
+/// How often a worker looks for replaced versions it can release.
+const SWEEP_PERIOD: Duration = Duration::from_secs(5);
+
 /// What connects a worker to the process and to the other workers.
 struct Signals {
     shutdown: watch::Receiver<bool>,
@@ -195,9 +198,60 @@ struct Running {
     tasks_stop: watch::Sender<bool>,
     active: Rc<Cell<usize>>,
     shutdown: watch::Receiver<bool>,
+    /// The modules of the running version.
+    modules: Vec<usize>,
+    /// Replaced versions: their modules, the live-pipeline counters of their layouts,
+    /// and whether the last sweep already found them idle.
+    retired: Vec<Retired>,
+}
+
+/// A replaced version, kept until no pipeline of it is left.
+struct Retired {
+    modules: Vec<usize>,
+    counters: Vec<Arc<std::sync::atomic::AtomicUsize>>,
+    idle_once: bool,
+}
+
+/// The live-pipeline counters of every layout of these modules.
+fn layout_counters(modules: &[usize]) -> Vec<Arc<std::sync::atomic::AtomicUsize>> {
+    let mut out = Vec::new();
+    for id in modules {
+        let Some(state) = pipy_js::module::value(*id).and_then(|v| config::state_of(&v)) else {
+            continue;
+        };
+        let st = state.borrow();
+        let layouts = st
+            .listens
+            .iter()
+            .map(|l| &l.layout)
+            .chain(st.tasks.iter().map(|t| &t.layout))
+            .chain(st.exits.iter())
+            .chain(st.named.values());
+        out.extend(layouts.map(|l| l.active_counter()));
+    }
+    out
 }
 
 impl Running {
+    /// Releases the modules of replaced versions once no pipeline of theirs has been
+    /// seen on two sweeps in a row (the second sweep leaves time for sub-pipelines,
+    /// such as pooled upstream sessions, that outlive their parents).
+    fn sweep(&mut self) {
+        self.retired.retain_mut(|r| {
+            let idle = r.counters.iter().all(|c| c.load(Ordering::Relaxed) == 0);
+            if idle && r.idle_once {
+                pipy_js::module::release(&r.modules);
+                // The engine's collector runs by allocation volume and lets its threshold
+                // grow; without a collection here the released versions (Configurations
+                // holding layouts and callbacks) pile up between runs.
+                boa_gc::force_collect();
+                return false;
+            }
+            r.idle_once = idle;
+            true
+        });
+    }
+
     /// Makes `state` the running version: binds new ports, points kept ports at
     /// the new pipelines (connections already open stay on the old ones), closes
     /// ports that are gone, and restarts the tasks.
@@ -263,10 +317,17 @@ impl Running {
 
     /// Loads the codebase again; a version that fails keeps the old one running.
     fn reload(&mut self, opts: &RunOptions, generation: u64) {
+        self.sweep();
         pipy_js::module::begin_reload();
         match evaluate(opts, false).and_then(|s| s.ok_or_else(|| anyhow!("not a Configuration"))) {
             Ok(state) => match self.apply(state) {
                 Ok(()) => {
+                    let replaced = std::mem::replace(&mut self.modules, pipy_js::module::current());
+                    self.retired.push(Retired {
+                        counters: layout_counters(&replaced),
+                        modules: replaced,
+                        idle_once: false,
+                    });
                     tracing::info!("worker {}: codebase reloaded", self.index);
                     if self.index == 0 {
                         opts.control.loaded.store(generation, Ordering::SeqCst);
@@ -281,6 +342,15 @@ impl Running {
                 "worker {}: reload failed, keeping the running version: {e:#}",
                 self.index
             ),
+        }
+        // What a failed load left behind never ran a pipeline.
+        let failed: Vec<usize> = pipy_js::module::current()
+            .into_iter()
+            .filter(|id| !self.modules.contains(id))
+            .collect();
+        if !failed.is_empty() {
+            pipy_js::module::begin_reload();
+            pipy_js::module::release(&failed);
         }
         if self.index == 0 {
             opts.control.settled.store(generation, Ordering::SeqCst);
@@ -347,6 +417,8 @@ fn worker(
             tasks_stop: watch::channel(false).0,
             active: Rc::new(Cell::new(0usize)),
             shutdown: shutdown.clone(),
+            modules: pipy_js::module::current(),
+            retired: Vec::new(),
         };
         if let Err(e) = running.apply(state.clone()) {
             let _ = ready.send(Err(e));
@@ -357,9 +429,11 @@ fn worker(
             return;
         }
         let mut shutdown = shutdown;
+        let mut sweep = tokio::time::interval(SWEEP_PERIOD);
         loop {
             tokio::select! {
                 _ = shutdown.wait_for(|v| *v) => break,
+                _ = sweep.tick() => running.sweep(),
                 r = restart_rx.changed() => {
                     if r.is_err() {
                         break;
@@ -457,5 +531,48 @@ async fn run_task_body(task: config::Task, mut shutdown: watch::Receiver<bool>) 
                 runs.retain(|(_, done)| !done.get());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A script that reloads itself every few milliseconds: the versions it replaces
+    /// must go, or a long-lived worker grows with every publish.
+    #[test]
+    fn reloads_release_the_versions_they_replace() {
+        let control = Control::new();
+        let (tx, rx) = watch::channel(false);
+        let tx = Arc::new(tx);
+        let opts = RunOptions {
+            entry: "reload.js".into(),
+            eval: Some(
+                "pipy({ _n: 0 }).task('0.005s').onStart(() => (_n++, pipy.restart(), new StreamEnd))"
+                    .into(),
+            ),
+            codebase: Arc::new(pipy_js::codebase::MemoryCodebase::new("test")),
+            control: control.clone(),
+            threads: 1,
+            reuse_port: false,
+            drain_timeout: Duration::from_millis(100),
+        };
+        let trigger = tx.clone();
+        let worker = std::thread::spawn(move || run(opts, rx, trigger));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while control.loaded() < 60 {
+            assert!(
+                Instant::now() < deadline,
+                "only {} reloads",
+                control.loaded()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let live = config::live_configurations();
+        let _ = tx.send(true);
+        assert!(worker.join().is_ok());
+        // The running version, the two kept while they drain, and other tests' own.
+        assert!(live <= 12, "{live} Configurations alive after 60 reloads");
     }
 }

@@ -70,6 +70,32 @@ pub struct ConfigState {
     pub defined_order: Vec<String>,
     current: Option<Layout>,
     joint: Option<SubLayout>,
+    _live: Live,
+}
+
+/// Configurations alive in the process (all threads): a reload must not keep the
+/// versions it replaced (see `Running::sweep` in the worker).
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many Configurations (module versions) are alive in the process.
+pub fn live_configurations() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts itself in [`live_configurations`] while it lives.
+struct Live;
+
+impl Default for Live {
+    fn default() -> Self {
+        LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Live
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl ConfigState {
