@@ -16,7 +16,8 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p pipy --bin pipy \
- && install -D -m 0755 target/release/pipy /out/pipy
+ && install -D -m 0755 target/release/pipy /out/pipy \
+ && strip /out/pipy
 
 FROM ${RUNTIME_IMAGE}
 COPY --from=build /out/pipy /usr/local/bin/pipy
