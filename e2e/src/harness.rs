@@ -62,6 +62,27 @@ pub fn pipy_binary() -> PathBuf {
     bin
 }
 
+/// The `pipy-operator` binary under test: `PIPY_OPERATOR_BIN`, else `pipy-operator` in
+/// the target folder that holds the running test executable (next to `pipy`).
+pub fn pipy_operator_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("PIPY_OPERATOR_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("pipy-operator"))
+        .expect("a target folder");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it first (`cargo build -p pipy-operator`), or set \
+         PIPY_OPERATOR_BIN",
+        bin.display()
+    );
+    bin
+}
+
 /// A running `pipy` process; killed when dropped.
 pub struct Pipy {
     pub child: Child,
@@ -72,16 +93,29 @@ pub struct Pipy {
 impl Pipy {
     /// Runs `pipy <args>` and waits until every port in `ports` accepts.
     pub fn spawn(args: &[&str], ports: &[u16]) -> Pipy {
+        Self::spawn_program(&pipy_binary(), args, &[], ports)
+    }
+
+    /// Runs `program <args>` with the extra environment `env` (another binary of the
+    /// workspace, such as [`pipy_operator_binary`]) and waits until every port in
+    /// `ports` accepts.
+    pub fn spawn_program(
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        ports: &[u16],
+    ) -> Pipy {
         let dir = temp_dir();
         let stderr = dir.join("stderr.log");
         let stdout = dir.join("stdout.log");
-        let child = Command::new(pipy_binary())
+        let child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
-            .expect("start pipy");
+            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
         let mut p = Pipy {
             child,
             stderr,

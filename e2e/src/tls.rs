@@ -82,7 +82,20 @@ pub fn https_post(
     content_type: &str,
     body: &[u8],
 ) -> Option<String> {
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").ok()?;
+    https_post_to(addr, "127.0.0.1", config, path, content_type, body)
+}
+
+/// Like [`https_post`], verifying the server's certificate for `server_name` (a DNS
+/// name such as `svc.ns.svc`) rather than for 127.0.0.1.
+pub fn https_post_to(
+    addr: SocketAddr,
+    server_name: &str,
+    config: Arc<rustls::ClientConfig>,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Option<String> {
+    let name = rustls::pki_types::ServerName::try_from(server_name.to_string()).ok()?;
     let conn = rustls::ClientConnection::new(config, name).ok()?;
     let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(addr).ok()?);
     let head = format!(

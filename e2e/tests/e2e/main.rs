@@ -5,6 +5,7 @@
 mod chart;
 mod cluster;
 mod logs;
+mod operator;
 mod program;
 mod repo;
 mod tls;

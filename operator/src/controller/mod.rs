@@ -71,8 +71,14 @@ pub struct Context {
     pub client: Client,
     /// Every Codebase, from the controller's watch cache.
     pub codebases: Store<Codebase>,
-    /// Events about Codebases.
-    pub recorder: Recorder,
+    /// Who reports the events about Codebases.
+    pub reporter: Reporter,
+    /// One event recorder per Codebase and reason, with the note it last published.
+    /// kube's `Recorder` folds events that differ only in their note into one series
+    /// that keeps the first note (a second `Published` would still name the first
+    /// version), so a new note gets a new recorder, hence a new Event; a repeated note
+    /// still counts up the series of its Event.
+    recorders: Mutex<BTreeMap<(String, String), (String, Recorder)>>,
     /// Reconcile counters.
     pub metrics: Arc<Metrics>,
     /// Consecutive failures per object, for the backoff of `error_policy`.
@@ -83,17 +89,18 @@ pub struct Context {
 
 impl Context {
     /// The context of reconciles that read Codebases from `codebases` and publish
-    /// events through `recorder`.
+    /// events as `reporter`.
     pub fn new(
         client: Client,
         codebases: Store<Codebase>,
-        recorder: Recorder,
+        reporter: Reporter,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             client,
             codebases,
-            recorder,
+            reporter,
+            recorders: Mutex::new(BTreeMap::new()),
             metrics,
             failures: Mutex::new(BTreeMap::new()),
             requeue: None,
@@ -121,16 +128,13 @@ pub async fn run(client: Client, metrics: Arc<Metrics>) {
     let api: Api<Codebase> = Api::all(client.clone());
     let controller = Controller::new(api.clone(), watcher::Config::default());
     let store = controller.store();
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        },
-    );
+    let reporter = Reporter {
+        controller: MANAGER.into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
     let (requeue, requeued) = tokio::sync::mpsc::unbounded_channel();
     let ctx = Arc::new(
-        Context::new(client, store.clone(), recorder, metrics.clone()).with_requeue(requeue),
+        Context::new(client, store.clone(), reporter, metrics.clone()).with_requeue(requeue),
     );
     let requeued = futures_util::stream::unfold(requeued, |mut rx| async move {
         rx.recv().await.map(|r| (r, rx))
@@ -140,8 +144,11 @@ pub async fn run(client: Client, metrics: Arc<Metrics>) {
         // A change of a base requeues every codebase that derives from it, from the
         // watch (any change) and, once the base published, from its reconcile: the
         // second watch may run ahead of the store the reconciles read.
+        // Its bases are requeued too: their `status.derived` lists it (or no longer).
         .watches(api, watcher::Config::default(), move |changed: Codebase| {
-            derivatives_of(&mapper_store, &changed)
+            let mut keys = derivatives_of(&mapper_store, &changed);
+            keys.extend(bases_of(&mapper_store, &changed));
+            keys
         })
         .reconcile_on(requeued)
         .shutdown_on_signal()
@@ -161,6 +168,26 @@ fn derivatives_of(store: &Store<Codebase>, base: &Codebase) -> Vec<ObjectRef<Cod
         .into_iter()
         .map(|(ns, name)| ObjectRef::new(&name).within(&ns))
         .collect()
+}
+
+/// The codebases `cb` derives from (its base chain as far as the store has it), as
+/// controller keys.
+fn bases_of(store: &Store<Codebase>, cb: &Codebase) -> Vec<ObjectRef<Codebase>> {
+    let all: Vec<Codebase> = store.state().iter().map(|c| (**c).clone()).collect();
+    let mut out: Vec<ObjectRef<Codebase>> = Vec::new();
+    let mut next = resolve::base_of(cb).ok().flatten();
+    while let Some((ns, name)) = next {
+        let key = ObjectRef::new(&name).within(&ns);
+        if out.contains(&key) {
+            break; // a cycle
+        }
+        out.push(key);
+        next = all
+            .iter()
+            .find(|c| c.namespace().as_deref() == Some(ns.as_str()) && c.name_any() == name)
+            .and_then(|c| resolve::base_of(c).ok().flatten());
+    }
+    out
 }
 
 async fn reconcile(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -332,6 +359,20 @@ async fn apply(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
             }
         }
     }
+    // Bases whose `status.derived` does not list this codebase yet reconcile again (the
+    // watch's requeue of the bases may have run ahead of the store they read).
+    if let Some(requeue) = &ctx.requeue {
+        let me = format!("{ns}/{name}");
+        for base in bases_of(&ctx.codebases, &cb) {
+            let listed = ctx
+                .codebases
+                .get(&base)
+                .is_some_and(|b| b.status.as_ref().is_some_and(|s| s.derived.contains(&me)));
+            if !listed {
+                let _ = requeue.send(base);
+            }
+        }
+    }
     let conditions = merge_conditions(&old.conditions, vec![valid, outcome.published]);
     let status = serde_json::json!({
         "apiVersion": "pipy.dev/v1alpha1",
@@ -365,14 +406,27 @@ fn old_condition_differs(old: &CodebaseStatus, new: &Condition) -> bool {
 }
 
 async fn event(ctx: &Context, cb: &Codebase, type_: EventType, reason: &str, note: &str) {
+    let note: String = note.chars().take(1000).collect();
+    let recorder = {
+        let mut recorders = ctx.recorders.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (failure_key(cb), reason.to_string());
+        match recorders.get(&key) {
+            Some((last, recorder)) if *last == note => recorder.clone(),
+            _ => {
+                let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+                recorders.insert(key, (note.clone(), recorder.clone()));
+                recorder
+            }
+        }
+    };
     let ev = KubeEvent {
         type_,
         reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
+        note: Some(note),
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&ev, &cb.object_ref(&())).await {
+    if let Err(e) = recorder.publish(&ev, &cb.object_ref(&())).await {
         tracing::warn!("event for {}: {e}", cb.name_any());
     }
 }
@@ -534,6 +588,11 @@ async fn cleanup(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> 
         .map(|(ns, name)| format!("{ns}/{name}"))
         .collect();
     if derived.is_empty() {
+        let key = failure_key(&cb);
+        ctx.recorders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(object, _), _| *object != key);
         return Ok(Action::await_change());
     }
     let ns = cb.namespace().ok_or(Error::NoNamespace)?;

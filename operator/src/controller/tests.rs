@@ -119,17 +119,14 @@ fn mock() -> (Client, ApiServer) {
 /// A reconcile context over the Codebases `all`, on a mocked API server.
 fn context(all: &[Codebase]) -> (Arc<Context>, ApiServer) {
     let (client, server) = mock();
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: MANAGER.into(),
-            instance: None,
-        },
-    );
+    let reporter = Reporter {
+        controller: MANAGER.into(),
+        instance: None,
+    };
     let ctx = Context::new(
         client,
         store_of(all),
-        recorder,
+        reporter,
         Arc::new(Metrics::default()),
     );
     (Arc::new(ctx), server)
