@@ -517,6 +517,70 @@ fn operator_publishes_codebases_and_serves_webhooks_against_a_fake_api_server() 
         })
     });
 
+    // 8b. Staging: a paused Codebase validates its new content but keeps serving the
+    // published version; a rollback serves an earlier one from its snapshot; undoing
+    // both with the old content brings back the same version (a content hash).
+    let first_text = text_on(app);
+    assert_eq!(first_text, "hello again");
+    let staged = format!("pipy().listen({app}).serveHTTP(new Message('hello staged'))");
+    let mut cb = api.get(CODEBASES, "demo", "hello").unwrap();
+    let hash_before = cb["status"]["contentHash"].clone();
+    cb["spec"]["paused"] = json!(true);
+    cb["spec"]["files"]["/main.js"] = json!(staged);
+    api.put(CODEBASES, "demo", cb);
+    wait(
+        &operator,
+        &api,
+        "the paused codebase to stage its content",
+        || {
+            api.get(CODEBASES, "demo", "hello").is_some_and(|cb| {
+                condition(&cb, "Published").is_some_and(|c| c["reason"] == "Paused")
+                    && cb["status"]["contentHash"] != hash_before
+                    && cb["status"]["version"] == json!(second)
+            })
+        },
+    );
+    assert_eq!(
+        text_on(app),
+        "hello again",
+        "a paused codebase is not published"
+    );
+    let mut cb = api.get(CODEBASES, "demo", "hello").unwrap();
+    cb["spec"]["rollbackTo"] = json!(version);
+    api.put(CODEBASES, "demo", cb);
+    wait(&operator, &api, "the rollback", || {
+        api.get(CODEBASES, "demo", "hello").is_some_and(|cb| {
+            condition(&cb, "Published").is_some_and(|c| c["reason"] == "RolledBack")
+                && cb["status"]["version"] == json!(version)
+        })
+    });
+    wait(&operator, &api, "the worker to run the old version", || {
+        text_on(app) == "hello from the operator"
+    });
+    let mut cb = api.get(CODEBASES, "demo", "hello").unwrap();
+    let spec = cb["spec"].as_object_mut().unwrap();
+    spec.remove("rollbackTo");
+    spec.remove("paused");
+    spec["files"]["/main.js"] = json!(again);
+    api.put(CODEBASES, "demo", cb);
+    wait(
+        &operator,
+        &api,
+        "the same content to give the same version",
+        || {
+            api.get(CODEBASES, "demo", "hello").is_some_and(|cb| {
+                condition(&cb, "Published").is_some_and(|c| c["reason"] == "Published")
+                    && cb["status"]["version"] == json!(second)
+            })
+        },
+    );
+    wait(
+        &operator,
+        &api,
+        "the worker back on the second version",
+        || text_on(app) == "hello again",
+    );
+
     // 9. A derived Codebase: published with its base's files, and listed by the base.
     api.put(
         CODEBASES,
