@@ -16,6 +16,7 @@ pub mod api;
 pub mod codebase;
 pub mod convert;
 mod error;
+pub mod gc;
 mod host;
 pub mod module;
 pub mod vars;

@@ -245,6 +245,7 @@ impl Running {
                 // grow; without a collection here the released versions (Configurations
                 // holding layouts and callbacks) pile up between runs.
                 boa_gc::force_collect();
+                pipy_js::gc::bury();
                 return false;
             }
             r.idle_once = idle;
@@ -433,7 +434,11 @@ fn worker(
         loop {
             tokio::select! {
                 _ = shutdown.wait_for(|v| *v) => break,
-                _ = sweep.tick() => running.sweep(),
+                _ = sweep.tick() => {
+                    running.sweep();
+                    // What ordinary collections swept since the last tick.
+                    pipy_js::gc::bury();
+                }
                 r = restart_rx.changed() => {
                     if r.is_err() {
                         break;

@@ -52,9 +52,10 @@ pub struct LoadBalancer {
     #[unsafe_ignore_trace]
     targets: Vec<Target>,
     unhealthy: JsValue,
-    // Resources are kept alive by this map until their borrower is forgotten.
+    // Resources are kept alive by this map until their borrower is forgotten. Held in
+    // Rust inside a script object, so not dropped during a sweep (see `crate::gc`).
     #[unsafe_ignore_trace]
-    sticky: HashMap<Borrower, JsObject>,
+    sticky: crate::gc::SweepSafe<HashMap<Borrower, JsObject>>,
     #[unsafe_ignore_trace]
     rotation: u64,
 }
@@ -123,7 +124,7 @@ impl LoadBalancer {
             rule,
             targets: Vec::new(),
             unhealthy,
-            sticky: HashMap::new(),
+            sticky: crate::gc::SweepSafe::new(HashMap::new()),
             rotation: 0,
         };
         if let Some(obj) = targets.as_object() {

@@ -122,16 +122,18 @@ impl ConfigState {
 /// The Rust side of a Configuration object.
 #[derive(Trace, Finalize, JsData)]
 pub struct ConfigObject {
-    /// Shared with the runtime once the module has loaded.
+    /// Shared with the runtime once the module has loaded. It holds script values
+    /// (callbacks, messages) in Rust, so it must not be dropped during a sweep (see
+    /// `pipy_js::gc`).
     #[unsafe_ignore_trace]
-    pub state: Rc<RefCell<ConfigState>>,
+    state: pipy_js::gc::SweepSafe<Rc<RefCell<ConfigState>>>,
 }
 
 /// The state behind a script value, if it is a Configuration.
 pub fn state_of(v: &JsValue) -> Option<Rc<RefCell<ConfigState>>> {
     v.as_object()?
         .downcast_ref::<ConfigObject>()
-        .map(|c| c.state.clone())
+        .map(|c| (*c.state).clone())
 }
 
 pub(super) fn err(msg: impl Into<String>) -> JsError {
@@ -308,7 +310,9 @@ pub fn make_configuration(ctx: &mut Context, module: usize) -> JsResult<JsValue>
     });
     let obj = JsObject::from_proto_and_data(
         Some(ctx.intrinsics().constructors().object().prototype()),
-        ConfigObject { state },
+        ConfigObject {
+            state: pipy_js::gc::SweepSafe::new(state),
+        },
     );
     let names: Vec<&'static str> = METHODS.with(|m| m.iter().map(|(n, _)| *n).collect());
     for (i, name) in names.into_iter().enumerate() {
