@@ -21,7 +21,7 @@ run: release
 	@echo "  curl -X PATCH localhost:6060/api/v1/repo/gateway -d '{\"version\":\"2\"}'"
 	@echo "Stop with Ctrl-C."
 	@echo
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(PIPY_RELEASE) .pipy-repo --admin-port=6060 --init-repo=examples & \
 	sleep 1; $(PIPY_RELEASE) http://127.0.0.1:6060/repo/gateway/ & \
 	wait
