@@ -160,13 +160,8 @@ impl WebhookCerts {
             .map_err(|e| CertError::Stored(e.to_string()))?;
         let key = PrivateKeyDer::from_pem_slice(self.key.as_bytes())
             .map_err(|e| CertError::Stored(e.to_string()))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Arc::new(config))
+        pipy_repo::tls::server_config_with(chain, key, None)
+            .map_err(|e| CertError::Stored(e.to_string()))
     }
 
     /// The Secret's data: `ca.crt`, `ca.key`, `tls.crt`, `tls.key` (the last two are

@@ -327,5 +327,28 @@ pub struct Instances {
     pub by_version: BTreeMap<String, i32>,
 }
 
+/// A Codebase in namespace `ns` with an optional base and inline files, for tests.
+#[cfg(test)]
+pub(crate) fn test_codebase(
+    ns: &str,
+    name: &str,
+    base: Option<&str>,
+    files: &[(&str, &str)],
+) -> Codebase {
+    let mut cb = Codebase::new(
+        name,
+        CodebaseSpec {
+            base: base.map(str::to_owned),
+            files: files
+                .iter()
+                .map(|(p, t)| (p.to_string(), t.to_string()))
+                .collect(),
+            ..CodebaseSpec::default()
+        },
+    );
+    cb.metadata.namespace = Some(ns.to_owned());
+    cb
+}
+
 #[cfg(test)]
 mod tests;

@@ -71,6 +71,16 @@ pub fn server_config(
     key: &Path,
     trusted: Option<&Path>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_with(load_certs(cert)?, load_key(key)?, trusted)
+}
+
+/// Like [`server_config`], with the chain and key already loaded (the operator keeps
+/// them in a Secret rather than in files).
+pub fn server_config_with(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    trusted: Option<&Path>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?;
@@ -85,7 +95,7 @@ pub fn server_config(
         None => builder.with_no_client_auth(),
     };
     let mut config = builder
-        .with_single_cert(load_certs(cert)?, load_key(key)?)
+        .with_single_cert(chain, key)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))

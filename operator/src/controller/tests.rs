@@ -13,7 +13,6 @@ use tokio::time::timeout;
 use tower_test::mock::SendResponse;
 
 use super::*;
-use crate::crd::CodebaseSpec;
 use crate::summary;
 
 const NS: &str = "demo";
@@ -41,18 +40,7 @@ fn retries_back_off_up_to_five_minutes() {
 // Fixtures
 
 fn codebase(name: &str, base: Option<&str>, files: &[(&str, &str)]) -> Codebase {
-    let mut cb = Codebase::new(
-        name,
-        CodebaseSpec {
-            base: base.map(str::to_owned),
-            files: files
-                .iter()
-                .map(|(p, t)| (p.to_string(), t.to_string()))
-                .collect(),
-            ..CodebaseSpec::default()
-        },
-    );
-    cb.metadata.namespace = Some(NS.into());
+    let mut cb = crate::crd::test_codebase(NS, name, base, files);
     cb.metadata.uid = Some(format!("uid-{name}"));
     cb.metadata.generation = Some(1);
     cb.metadata.resource_version = Some("1".into());

@@ -1,20 +1,8 @@
 use super::*;
-use crate::crd::{CodebaseSpec, ConfigMapFiles, KeyToPath};
+use crate::crd::{ConfigMapFiles, KeyToPath};
 
 fn cb(ns: &str, name: &str, base: Option<&str>, files: &[(&str, &str)]) -> Codebase {
-    let mut c = Codebase::new(
-        name,
-        CodebaseSpec {
-            base: base.map(str::to_owned),
-            files: files
-                .iter()
-                .map(|(p, t)| (p.to_string(), t.to_string()))
-                .collect(),
-            ..CodebaseSpec::default()
-        },
-    );
-    c.metadata.namespace = Some(ns.to_owned());
-    c
+    crate::crd::test_codebase(ns, name, base, files)
 }
 
 fn text(r: &Resolved) -> Vec<(&str, &str)> {

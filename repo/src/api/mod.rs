@@ -40,6 +40,9 @@ use reply::{bare, text, Reply};
 /// Default limit of request bodies (files); larger ones are refused with `413`.
 pub const MAX_BODY: usize = 16 << 20;
 
+/// How many reload requests [`RepoState::take_reloads`] can still return.
+const MAX_PENDING_RELOADS: usize = 1024;
+
 /// How often expired instances are dropped (spec §5.3).
 const EXPIRY_TICK: Duration = Duration::from_secs(5);
 
@@ -194,7 +197,12 @@ impl RepoState {
     fn add_reloads(&self, paths: Vec<String>) {
         // Linked workers hear of it at once (spec §3.5 step 5).
         admin_link::push_reloads(self, &paths);
-        lock(&self.reloads).extend(paths);
+        // Kept for `take_reloads`; nothing drains it in a running repo, so only the
+        // most recent entries are kept.
+        let mut reloads = lock(&self.reloads);
+        reloads.extend(paths);
+        let excess = reloads.len().saturating_sub(MAX_PENDING_RELOADS);
+        reloads.drain(..excess);
     }
 }
 

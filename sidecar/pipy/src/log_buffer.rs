@@ -136,7 +136,7 @@ impl<S: Subscriber> Layer<S> for BufferLayer {
         }
         let mut line = format!(
             "{} {} ",
-            pipy_repo::api::log_time(now_ms()),
+            pipy_repo::api::log_time(crate::now_ms()),
             level_tag(*event.metadata().level())
         );
         event.record(&mut LineVisitor(&mut line));
@@ -152,12 +152,6 @@ fn level_tag(level: Level) -> &'static str {
         Level::INFO => "[INF]",
         Level::DEBUG | Level::TRACE => "[DBG]",
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Writes the message, then any other fields as ` name=value`.

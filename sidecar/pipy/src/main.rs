@@ -114,6 +114,13 @@ fn threads(s: &str) -> Result<usize> {
     }
 }
 
+/// Milliseconds since the epoch (status reports, log lines).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The exit status of a failed start-up (a broken script, a bad option value, an
 /// unknown codebase), as upstream Pipy's -1.
 const START_UP_FAILURE: u8 = 255;
@@ -165,10 +172,7 @@ fn run(cli: Cli) -> Result<i32> {
     let control = pipy_runtime::Control::new();
     if let (Some(spec), false) = (&cli.admin_port, cli.admin_port_off) {
         let addr = repo_mode::admin_addr(Some(spec))?;
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let since = now_ms();
         let (uuid, name) = (
             cli.instance_uuid.clone().unwrap_or_default(),
             cli.instance_name.clone().unwrap_or_default(),

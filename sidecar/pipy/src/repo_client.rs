@@ -11,7 +11,7 @@ use hyper_util::rt::TokioIo;
 use pipy_js::codebase::{MemoryCodebase, SharedCodebase};
 use pipy_runtime::Control;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// How often the worker polls and reports.
@@ -235,13 +235,6 @@ pub(crate) async fn first_download(
     }
 }
 
-fn now_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
-}
-
 type Link = tokio_tungstenite::WebSocketStream<Box<dyn RepoIo>>;
 
 /// Opens the admin link `ws://HOST/repo/CB/UUID` and says hello (spec §5.4).
@@ -364,7 +357,7 @@ pub(crate) async fn poll(
     first_etag: String,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut reporter = crate::report::Reporter::new(&opts, now_ms() as u64);
+    let mut reporter = crate::report::Reporter::new(&opts, crate::now_ms());
     let mut current = first_etag;
     // A reload asked for (its request number and etag) that has not loaded yet.
     let mut pending: Option<(u64, String)> = None;
@@ -387,7 +380,7 @@ pub(crate) async fn poll(
         }
         if !opts.no_status {
             let logs = [crate::log_buffer::PIPY_LOG.name()];
-            let body = reporter.body(now_ms() as u64, &ip, &reported, &logs);
+            let body = reporter.body(crate::now_ms(), &ip, &reported, &logs);
             let mut answer = None;
             if let Ok(mut conn) = Conn::open(&url).await {
                 let path = format!("{}/", url.base);

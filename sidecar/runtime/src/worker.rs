@@ -219,15 +219,13 @@ fn layout_counters(modules: &[usize]) -> Vec<Arc<std::sync::atomic::AtomicUsize>
         let Some(state) = pipy_js::module::value(*id).and_then(|v| config::state_of(&v)) else {
             continue;
         };
-        let st = state.borrow();
-        let layouts = st
-            .listens
-            .iter()
-            .map(|l| &l.layout)
-            .chain(st.tasks.iter().map(|t| &t.layout))
-            .chain(st.exits.iter())
-            .chain(st.named.values());
-        out.extend(layouts.map(|l| l.active_counter()));
+        out.extend(
+            state
+                .borrow()
+                .layouts()
+                .into_iter()
+                .map(|l| l.active_counter()),
+        );
     }
     out
 }

@@ -99,6 +99,20 @@ impl Drop for Live {
 }
 
 impl ConfigState {
+    /// Every layout the module defines at the top: listening ports, tasks, exit
+    /// pipelines, then named pipelines by name.
+    pub fn layouts(&self) -> Vec<&Layout> {
+        let mut named: Vec<(&String, &Layout)> = self.named.iter().collect();
+        named.sort_by(|a, b| a.0.cmp(b.0));
+        self.listens
+            .iter()
+            .map(|l| &l.layout)
+            .chain(self.tasks.iter().map(|t| &t.layout))
+            .chain(self.exits.iter())
+            .chain(named.into_iter().map(|(_, l)| l))
+            .collect()
+    }
+
     /// Names referred to (`link('x')`, `.to('x')`) but never defined.
     pub fn undefined_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self
@@ -344,16 +358,11 @@ pub fn live_layouts() -> Vec<(String, Layout)> {
     for st in states {
         let st = st.borrow();
         let module = crate::graph::module_path(st.module);
-        let mut named: Vec<(&String, &Layout)> = st.named.iter().collect();
-        named.sort_by(|a, b| a.0.cmp(b.0));
-        let layouts = st
-            .listens
-            .iter()
-            .map(|l| &l.layout)
-            .chain(st.tasks.iter().map(|t| &t.layout))
-            .chain(st.exits.iter())
-            .chain(named.into_iter().map(|(_, l)| l));
-        out.extend(layouts.map(|l| (module.clone(), l.clone())));
+        out.extend(
+            st.layouts()
+                .into_iter()
+                .map(|l| (module.clone(), l.clone())),
+        );
     }
     out
 }
