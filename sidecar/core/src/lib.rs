@@ -14,7 +14,9 @@
 mod context;
 mod data;
 mod event;
+pub mod flow;
 mod head;
+pub mod io;
 mod outbox;
 mod pipeline;
 mod read_buffer;
@@ -23,7 +25,7 @@ pub use context::{Context, Inbound, ScriptState};
 pub use data::Data;
 pub use event::{Event, StreamError};
 pub use head::{Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, Version};
-pub use outbox::{Batch, Outbox, Ready};
+pub use outbox::{Batch, Limits, Outbox, Ready};
 pub use pipeline::{
     Chain, EventTarget, Filter, FilterDump, FilterTemplate, Layout, Output, OutputFrom, Pipeline,
     SubKind,

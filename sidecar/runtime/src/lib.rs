@@ -13,6 +13,8 @@ mod dry_run;
 pub mod graph;
 mod listener;
 pub mod options;
+mod outbound;
+mod socket;
 pub mod stats;
 pub mod worker;
 

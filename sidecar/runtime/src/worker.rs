@@ -375,6 +375,7 @@ fn worker(
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
+        crate::outbound::install();
         let Signals {
             shutdown,
             trigger,

@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod api;
+mod backpressure;
 mod errors;
 mod examples;
 mod filters;
