@@ -11,4 +11,5 @@ mod filters;
 mod harness;
 mod metrics;
 mod protocol;
+mod sessions;
 mod workers;

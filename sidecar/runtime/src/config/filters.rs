@@ -148,7 +148,18 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
         .first()
         .filter(|v| !v.is_undefined() && (!v.is_object() || v.is_callable()))
         .map(|v| Callback::new(v.clone(), "mux"));
-    let t = Rc::new(mux::MuxTemplate::new(key, sub.clone()));
+    let opts = rest
+        .iter()
+        .find(|v| v.is_object() && !v.is_callable())
+        .and_then(|v| v.as_object());
+    let mut o = mux::MuxOptions::default();
+    if let Some(t) = options::duration(&options::get(opts.as_ref(), "maxIdle", ctx)?, ctx)? {
+        o.max_idle = t;
+    }
+    if let Some(n) = options::get(opts.as_ref(), "maxMessages", ctx)?.as_number() {
+        o.max_messages = n.max(0.0) as usize;
+    }
+    let t = Rc::new(mux::MuxTemplate::new(key, sub.clone(), o));
     if explicit {
         append(this, t)
     } else {
