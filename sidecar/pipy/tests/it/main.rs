@@ -12,4 +12,5 @@ mod harness;
 mod metrics;
 mod protocol;
 mod sessions;
+mod socket_options;
 mod workers;
