@@ -133,9 +133,9 @@ fn current() -> Option<Rc<dyn Io>> {
 pub fn connect(outbound: Outbound) {
     match current() {
         Some(io) => io.connect(outbound),
-        None => outbound
-            .reply
-            .send(crate::Event::StreamEnd(crate::StreamError::ConnectionRefused)),
+        None => outbound.reply.send(crate::Event::StreamEnd(
+            crate::StreamError::ConnectionRefused,
+        )),
     }
 }
 

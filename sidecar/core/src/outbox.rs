@@ -212,7 +212,10 @@ mod tests {
         assert!(b.overflow);
         assert!(b.data.is_empty());
         out.push(data(10));
-        assert!(out.take().data.is_empty(), "nothing queued after an overflow");
+        assert!(
+            out.take().data.is_empty(),
+            "nothing queued after an overflow"
+        );
     }
 
     #[test]

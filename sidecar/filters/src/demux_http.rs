@@ -402,6 +402,7 @@ impl Filter for DemuxHttp {
             }
             _ => {}
         }
+        out.context().requests.set(Some(self.streams.len()));
     }
 
     fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
@@ -409,5 +410,6 @@ impl Filter for DemuxHttp {
             return;
         }
         self.on_response(key, evt, out);
+        out.context().requests.set(Some(self.streams.len()));
     }
 }

@@ -67,10 +67,11 @@ pub(crate) async fn serve(
                     active.set(active.get() + 1);
                     open_here.set(open_here.get() + 1);
                     let (open_here, room) = (open_here.clone(), room.clone());
+                    let drain = shutdown.clone();
                     let stats = stats.peer(remote.ip());
                     stats.count.inc_by(1);
                     tokio::task::spawn_local(async move {
-                        if let Err(e) = connection(stream, remote, layout, &options, &stats).await {
+                        if let Err(e) = connection(stream, remote, layout, &options, drain, &stats).await {
                             tracing::debug!("connection from {remote}: {e}");
                         }
                         stats.count.dec_by(1);
@@ -96,6 +97,7 @@ async fn connection(
     remote: SocketAddr,
     layout: Layout,
     options: &SocketOptions,
+    drain: watch::Receiver<bool>,
     stats: &crate::stats::PeerStats,
 ) -> io::Result<()> {
     crate::socket::configure(&stream, options);
@@ -106,16 +108,17 @@ async fn connection(
     let sink = outbox.clone();
     let pipeline = Pipeline::new(
         &layout,
-        ctx,
+        ctx.clone(),
         EventTarget::Func(Rc::new(move |e| sink.push(e))),
     );
+    // Busy unless a protocol filter counts requests and none is in progress.
+    let busy = || ctx.requests.get().is_none_or(|n| n > 0);
     crate::socket::pump(
         stream,
         &outbox,
         options,
-        Side::Inbound,
+        Side::Inbound { drain, busy: &busy },
         &|e| pipeline.input(e),
-        &|| false,
         Traffic {
             bytes_in: &stats.bytes_in,
             bytes_out: &stats.bytes_out,

@@ -75,9 +75,10 @@ async fn run(ob: Outbound) {
         stream,
         &ob.outbox,
         &ob.options.socket,
-        Side::Outbound,
+        Side::Outbound {
+            gone: &|| reply.is_closed(),
+        },
         &|e| reply.send(e),
-        &|| reply.is_closed(),
         Traffic {
             bytes_in: &stats.bytes_in,
             bytes_out: &stats.bytes_out,
@@ -154,9 +155,7 @@ fn classify(e: &io::Error) -> StreamError {
         io::ErrorKind::ConnectionRefused => StreamError::ConnectionRefused,
         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => StreamError::ConnectionReset,
         io::ErrorKind::TimedOut => StreamError::ConnectionTimeout,
-        io::ErrorKind::AddrNotAvailable | io::ErrorKind::InvalidInput => {
-            StreamError::CannotResolve
-        }
+        io::ErrorKind::AddrNotAvailable | io::ErrorKind::InvalidInput => StreamError::CannotResolve,
         _ => StreamError::ConnectionRefused,
     }
 }

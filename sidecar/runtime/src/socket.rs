@@ -16,17 +16,26 @@ use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Which end of a connection we are: it decides what a half-close means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Side {
+pub(crate) enum Side<'a> {
     /// An accepted connection: after the client's FIN, answers still go out
-    /// until the pipeline ends the stream.
-    Inbound,
-    /// A connection we opened: the peer's FIN ends the stream.
-    Outbound,
+    /// until the pipeline ends the stream. Once `drain` turns true (the worker
+    /// is stopping), the connection closes as soon as `busy()` says no request
+    /// is in progress and nothing waits to be written.
+    Inbound {
+        drain: watch::Receiver<bool>,
+        busy: &'a dyn Fn() -> bool,
+    },
+    /// A connection we opened: the peer's FIN ends the stream, and so does
+    /// `gone()` (nobody takes what it reads any more).
+    Outbound { gone: &'a dyn Fn() -> bool },
 }
+
+/// How often a draining connection checks whether it is still busy.
+const DRAIN_CHECK: Duration = Duration::from_millis(50);
 
 /// Byte counters of one connection.
 pub(crate) struct Traffic<'a> {
@@ -66,11 +75,16 @@ pub(crate) async fn pump(
     mut stream: TcpStream,
     outbox: &Outbox,
     o: &SocketOptions,
-    side: Side,
+    side: Side<'_>,
     deliver: &dyn Fn(Event),
-    gone: &dyn Fn() -> bool,
     traffic: Traffic<'_>,
 ) {
+    let (outbound, gone, mut drain, busy): (bool, &dyn Fn() -> bool, _, &dyn Fn() -> bool) =
+        match side {
+            Side::Inbound { drain, busy } => (false, &|| false, Some(drain), busy),
+            Side::Outbound { gone } => (true, gone, None, &|| true),
+        };
+    let mut draining = false;
     let last = Cell::new(Instant::now());
     let tap = Tap::new();
     let (mut r, mut w) = stream.split();
@@ -86,7 +100,7 @@ pub(crate) async fn pump(
                 match end {
                     ReadEnd::Eof => {
                         deliver(Event::StreamEnd(StreamError::NoError));
-                        if side == Side::Outbound || !writing {
+                        if outbound || !writing {
                             break;
                         }
                     }
@@ -104,7 +118,7 @@ pub(crate) async fn pump(
                         if !reading {
                             break;
                         }
-                        if side == Side::Inbound {
+                        if !outbound {
                             // The pipeline ended the connection: its filters see
                             // the end too (handleStreamEnd, onEnd).
                             deliver(Event::StreamEnd(StreamError::NoError));
@@ -127,6 +141,13 @@ pub(crate) async fn pump(
             _ = &mut idle => {
                 deliver(Event::StreamEnd(StreamError::IdleTimeout));
                 break;
+            }
+            _ = stopping(drain.as_mut()), if !draining => draining = true,
+            _ = tokio::time::sleep(DRAIN_CHECK), if draining => {
+                if !busy() && outbox.pending() == 0 {
+                    deliver(Event::StreamEnd(StreamError::NoError));
+                    break;
+                }
             }
         }
     }
@@ -244,6 +265,16 @@ async fn write_chunk<W: AsyncWrite + Unpin>(
         io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => StreamError::ConnectionReset,
         _ => StreamError::WriteError,
     })
+}
+
+/// Ends when the worker starts draining; never without a drain signal.
+async fn stopping(drain: Option<&mut watch::Receiver<bool>>) {
+    match drain {
+        Some(rx) => {
+            let _ = rx.wait_for(|v| *v).await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Ends when nothing moved either way for `limit`.

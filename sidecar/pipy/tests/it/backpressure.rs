@@ -14,7 +14,9 @@ const RSS_LIMIT_KB: u64 = 64 * 1024;
 /// A block of the repeating test pattern; its length is prime, so a byte lost
 /// or repeated anywhere shifts everything after it.
 fn pattern() -> Vec<u8> {
-    (0..65521u32).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect()
+    (0..65521u32)
+        .map(|i| (i.wrapping_mul(31) >> 3) as u8)
+        .collect()
 }
 
 /// Writes `total` bytes of the pattern.
@@ -111,7 +113,8 @@ fn a_slow_reader_behind_a_fast_upstream_holds_memory_bounded() {
     let pipy = Pipy::script(&proxy_script(port, bport), &[port]);
     let started = Instant::now();
     let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    c.write_all(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n").expect("send");
+    c.write_all(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
+        .expect("send");
     let mut r = BufReader::with_capacity(16 * 1024, c);
     let head = read_head(&mut r);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -136,24 +139,41 @@ fn a_fast_writer_in_front_of_a_slow_upstream_holds_memory_bounded() {
         let (s, _) = backend.accept().expect("accept");
         let mut r = BufReader::with_capacity(16 * 1024, s.try_clone().expect("clone"));
         let head = read_head(&mut r);
-        assert!(head.to_ascii_lowercase().contains(&format!("content-length: {TOTAL}")), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains(&format!("content-length: {TOTAL}")),
+            "{head}"
+        );
         let got = read_pattern(&mut r, TOTAL, 256 * 1024);
         let mut w = s;
         let body = got.to_string();
-        write!(w, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len()).expect("answer");
+        write!(
+            w,
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("answer");
     });
     let port = free_port();
     let pipy = Pipy::script(&proxy_script(port, bport), &[port]);
     let started = Instant::now();
     let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(c, "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: {TOTAL}\r\n\r\n").expect("head");
+    write!(
+        c,
+        "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: {TOTAL}\r\n\r\n"
+    )
+    .expect("head");
     write_pattern(&mut c, TOTAL).expect("upload");
     let mut r = BufReader::new(c);
     let head = read_head(&mut r);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let mut body = vec![0u8; TOTAL.to_string().len()];
     r.read_exact(&mut body).expect("body");
-    assert_eq!(String::from_utf8_lossy(&body), TOTAL.to_string(), "the upstream got every byte");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        TOTAL.to_string(),
+        "the upstream got every byte"
+    );
     let rss = peak_rss_kb(pipy.child.id());
     eprintln!(
         "slow upstream: {} MiB in {:?}, peak RSS {} KiB",

@@ -5,6 +5,7 @@
 
 mod api;
 mod backpressure;
+mod cli;
 mod errors;
 mod examples;
 mod filters;

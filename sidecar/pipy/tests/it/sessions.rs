@@ -36,7 +36,11 @@ fn mux_sessions_end_when_their_streams_end_and_idle_out() {
         assert_eq!(&buf[..n], format!("hello {i}").as_bytes());
         conns.push(c);
     }
-    assert_eq!(pipeline_count(admin, "shared"), Some(20), "one session per connection");
+    assert_eq!(
+        pipeline_count(admin, "shared"),
+        Some(20),
+        "one session per connection"
+    );
     drop(conns);
     wait_for("mux sessions to close", Duration::from_secs(5), || {
         pipeline_count(admin, "shared") == Some(0)

@@ -21,9 +21,8 @@ fn closes_within(c: &mut TcpStream, limit: Duration) -> bool {
 #[test]
 fn listen_max_connections_pauses_accepting_at_the_limit() {
     let port = free_port();
-    let script = format!(
-        "pipy().listen({port}, {{ maxConnections: 2 }}).handleData(() => undefined)"
-    );
+    let script =
+        format!("pipy().listen({port}, {{ maxConnections: 2 }}).handleData(() => undefined)");
     let _pipy = Pipy::script(&script, &[port]);
     // The harness's readiness probe connected once; let it go.
     std::thread::sleep(Duration::from_millis(100));
@@ -35,7 +34,8 @@ fn listen_max_connections_pauses_accepting_at_the_limit() {
     // its data is not echoed until one of the first two closes.
     let mut c = TcpStream::connect(("127.0.0.1", port)).expect("c");
     c.write_all(b"third").expect("c");
-    c.set_read_timeout(Some(Duration::from_millis(500))).expect("t");
+    c.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("t");
     let mut buf = [0u8; 16];
     assert!(c.read(&mut buf).is_err(), "served while two are open");
     drop(a);
@@ -53,7 +53,11 @@ fn listen_read_timeout_ends_a_silent_connection() {
     let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let t = Instant::now();
     assert!(closes_within(&mut c, Duration::from_secs(5)));
-    assert!(t.elapsed() >= Duration::from_millis(250), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -93,7 +97,11 @@ fn connect_reports_its_states_and_binds_where_told() {
             break (s, peer);
         }
     };
-    assert_eq!(peer.ip().to_string(), "127.0.0.3", "bound to the given address");
+    assert_eq!(
+        peer.ip().to_string(),
+        "127.0.0.3",
+        "bound to the given address"
+    );
     assert_eq!(&buf, b"ping");
     s.write_all(b"pong").expect("pong");
     c.read_exact(&mut buf).expect("pong");
@@ -104,10 +112,15 @@ fn connect_reports_its_states_and_binds_where_told() {
         pipy.stderr_text().contains("state closed")
     });
     let log = pipy.stderr_text();
-    let order: Vec<usize> = ["state resolving", "state connecting", "state connected 127.0.0.3", "state closed"]
-        .iter()
-        .map(|s| log.find(s).unwrap_or_else(|| panic!("{s} missing:\n{log}")))
-        .collect();
+    let order: Vec<usize> = [
+        "state resolving",
+        "state connecting",
+        "state connected 127.0.0.3",
+        "state closed",
+    ]
+    .iter()
+    .map(|s| log.find(s).unwrap_or_else(|| panic!("{s} missing:\n{log}")))
+    .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{log}");
 }
 
@@ -132,5 +145,8 @@ fn listen_write_timeout_ends_a_connection_whose_reader_stalls() {
             Ok(n) => total += n,
         }
     }
-    assert!(total < 32 * 1024 * 1024, "the whole body arrived ({total} bytes)");
+    assert!(
+        total < 32 * 1024 * 1024,
+        "the whole body arrived ({total} bytes)"
+    );
 }

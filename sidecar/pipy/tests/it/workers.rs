@@ -99,7 +99,7 @@ fn pipy_restart_reloads_and_a_broken_version_keeps_the_old_one() {
     std::fs::write(&main, "pipy().listen(").unwrap();
     assert_eq!(get(port, "/restart").text(), "restarting");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !p.stderr_text().contains("reload failed") {
+    while !p.stderr_text().contains("Failed reloading codebase") {
         assert!(std::time::Instant::now() < deadline, "{}", p.stderr_text());
         std::thread::sleep(Duration::from_millis(50));
     }

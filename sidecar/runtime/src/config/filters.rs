@@ -215,7 +215,8 @@ pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> 
         ..Default::default()
     };
     let g = |k: &str, ctx: &mut Context| options::get(opts.as_ref(), k, ctx);
-    o.connect_timeout = options::duration(&g("connectTimeout", ctx)?, ctx)?.filter(|d| !d.is_zero());
+    o.connect_timeout =
+        options::duration(&g("connectTimeout", ctx)?, ctx)?.filter(|d| !d.is_zero());
     if let Some(n) = g("retryCount", ctx)?.as_number() {
         o.retry_count = if n < 0.0 { u32::MAX } else { n as u32 };
     }
