@@ -16,6 +16,7 @@ pub mod options;
 mod outbound;
 mod socket;
 pub mod stats;
+pub mod support;
 pub mod worker;
 
 pub use dry_run::{dry_run, DRY_RUN_TIMEOUT};
