@@ -67,7 +67,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
 ];
 
 #[cfg(test)]
-mod tests {
+mod source_files {
     #[test]
     fn every_filter_file_names_its_filters() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -85,3 +85,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
