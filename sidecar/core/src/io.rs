@@ -60,8 +60,8 @@ pub struct ConnectOptions {
 /// Where an outbound connection is, as upstream's `Outbound.state` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutboundState {
-    /// Looking up the host.
-    Resolving,
+    /// Created, not yet connecting.
+    Open,
     /// Connecting.
     Connecting,
     /// Connected.
@@ -74,7 +74,7 @@ impl OutboundState {
     /// The name scripts see.
     pub fn name(self) -> &'static str {
         match self {
-            OutboundState::Resolving => "resolving",
+            OutboundState::Open => "open",
             OutboundState::Connecting => "connecting",
             OutboundState::Connected => "connected",
             OutboundState::Closed => "closed",
@@ -91,6 +91,8 @@ pub struct OutboundInfo {
     pub local: Option<SocketAddr>,
     /// The peer, once connected.
     pub remote: Option<SocketAddr>,
+    /// The port of the target, known from the start.
+    pub target_port: u16,
 }
 
 /// An outbound connection for the runtime to open and run.

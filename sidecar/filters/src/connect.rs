@@ -108,17 +108,21 @@ impl Connect {
 /// Calls `onState` with an object shaped like upstream's `Outbound`.
 fn tell_state(cb: &Callback, ctx: &Rc<Context>, info: OutboundInfo) {
     let obj = js(|js| {
-        let addr = |a: Option<std::net::SocketAddr>| -> (JsValue, JsValue) {
+        // As upstream: empty addresses and port 0 until connected, the
+        // target's port as remotePort from the start. Upstream leaves
+        // remoteAddress empty even when connected; we give the peer's address
+        // then, which is what the name says and no script can rely on missing.
+        let addr = |a: Option<std::net::SocketAddr>, port: u16| -> (JsValue, JsValue) {
             match a {
                 Some(a) => (
                     js_string!(a.ip().to_string()).into(),
                     JsValue::from(a.port()),
                 ),
-                None => (JsValue::undefined(), JsValue::undefined()),
+                None => (js_string!("").into(), JsValue::from(port)),
             }
         };
-        let (la, lp) = addr(info.local);
-        let (ra, rp) = addr(info.remote);
+        let (la, lp) = addr(info.local, 0);
+        let (ra, rp) = addr(info.remote, info.target_port);
         ObjectInitializer::new(js)
             .property(
                 js_string!("state"),

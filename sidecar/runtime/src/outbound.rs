@@ -44,15 +44,22 @@ async fn run(ob: Outbound) {
     let stats = OutboundStats::of(&ob.target);
     stats.count.inc_by(1);
     let _open = Open(stats.clone());
+    let target_port = ob
+        .target
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(0);
     let tell = |state, local, remote| {
         if let Some(f) = &ob.on_state {
             f(OutboundInfo {
                 state,
                 local,
                 remote,
+                target_port,
             });
         }
     };
+    tell(OutboundState::Open, None, None);
     let started = Instant::now();
     let stream = match open(&ob.target, &ob.options, &tell).await {
         Ok(s) => s,
@@ -117,13 +124,14 @@ async fn attempt_once(
     o: &ConnectOptions,
     tell: &Tell<'_>,
 ) -> Result<TcpStream, StreamError> {
-    tell(OutboundState::Resolving, None, None);
+    // Upstream reports no separate resolving step (the lookup is quick or
+    // cached); neither do we, so scripts see the same sequence.
     let addr = tokio::net::lookup_host(target)
         .await
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or(StreamError::CannotResolve)?;
-    tell(OutboundState::Connecting, None, Some(addr));
+    tell(OutboundState::Connecting, None, None);
     let connected = match &o.bind {
         None => TcpStream::connect(addr).await,
         Some(local) => {
