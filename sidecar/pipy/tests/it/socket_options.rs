@@ -113,7 +113,7 @@ fn connect_reports_its_states_and_binds_where_told() {
     });
     let log = pipy.stderr_text();
     let order: Vec<usize> = [
-        "state resolving",
+        "state open",
         "state connecting",
         "state connected 127.0.0.3",
         "state closed",
