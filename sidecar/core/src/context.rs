@@ -14,6 +14,9 @@ pub struct Inbound {
     pub remote: SocketAddr,
     /// The local address the client connected to.
     pub local: SocketAddr,
+    /// Where the client meant to connect before a NAT rule redirected it
+    /// here (`listen`'s `transparent` option), when known.
+    pub destination: Option<SocketAddr>,
 }
 
 /// State the script host keeps per context (its context variables).

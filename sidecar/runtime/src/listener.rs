@@ -14,12 +14,28 @@ use tokio::sync::watch;
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Binds a listening socket that other workers can bind too (SO_REUSEPORT).
-pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+pub(crate) fn bind(
+    addr: SocketAddr,
+    reuse_port: bool,
+    transparent: bool,
+) -> io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     sock.set_reuse_address(true)?;
     if reuse_port {
         sock.set_reuse_port(true)?;
+    }
+    if transparent {
+        // Needed to accept TPROXY'd connections; REDIRECT'd ones work without
+        // it, so lacking the privilege is only a warning.
+        let r = if addr.is_ipv4() {
+            sock.set_ip_transparent_v4(true)
+        } else {
+            sock.set_ip_transparent_v6(true)
+        };
+        if let Err(e) = r {
+            tracing::warn!(target: "listener", "[listener] transparent mode on port {}: {e}", addr.port());
+        }
     }
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
@@ -59,19 +75,20 @@ pub(crate) async fn serve(
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, remote)) => {
-                    let (layout, options) = {
+                    let (layout, options, transparent, peer_stats) = {
                         let spec = spec.borrow();
-                        (spec.layout.clone(), spec.options.clone())
+                        (spec.layout.clone(), spec.options.clone(), spec.transparent, spec.peer_stats)
                     };
+                    let destination = if transparent { original_destination(&stream) } else { None };
                     let active = active.clone();
                     active.set(active.get() + 1);
                     open_here.set(open_here.get() + 1);
                     let (open_here, room) = (open_here.clone(), room.clone());
                     let drain = shutdown.clone();
-                    let stats = stats.peer(remote.ip());
+                    let stats = if peer_stats { stats.peer(remote.ip()) } else { stats.listen_level() };
                     stats.count.inc_by(1);
                     tokio::task::spawn_local(async move {
-                        if let Err(e) = connection(stream, remote, layout, &options, drain, &stats).await {
+                        if let Err(e) = connection(stream, (remote, destination), layout, &options, drain, &stats).await {
                             tracing::debug!("connection from {remote}: {e}");
                         }
                         stats.count.dec_by(1);
@@ -91,10 +108,20 @@ pub(crate) async fn serve(
     }
 }
 
+/// Where a connection redirected by a NAT rule was going (`SO_ORIGINAL_DST`).
+fn original_destination(stream: &TcpStream) -> Option<SocketAddr> {
+    let sock = socket2::SockRef::from(stream);
+    let dst = match stream.local_addr().ok()? {
+        SocketAddr::V4(_) => sock.original_dst_v4(),
+        SocketAddr::V6(_) => sock.original_dst_v6(),
+    };
+    dst.ok()?.as_socket()
+}
+
 /// Runs one inbound connection through a pipeline until either side ends it.
 async fn connection(
     stream: TcpStream,
-    remote: SocketAddr,
+    (remote, destination): (SocketAddr, Option<SocketAddr>),
     layout: Layout,
     options: &SocketOptions,
     drain: watch::Receiver<bool>,
@@ -103,7 +130,12 @@ async fn connection(
     crate::socket::configure(&stream, options);
     let local = stream.local_addr()?;
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let ctx = Context::new(Some(Inbound { id, remote, local }));
+    let ctx = Context::new(Some(Inbound {
+        id,
+        remote,
+        local,
+        destination,
+    }));
     let outbox = Outbox::with_limits(options.limits);
     let sink = outbox.clone();
     let pipeline = Pipeline::new(

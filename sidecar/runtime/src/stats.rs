@@ -136,6 +136,7 @@ pub(crate) struct ListenerStats {
     /// Handles per client IP, so that an accept costs a hash lookup, not the
     /// registry's locks.
     peers: RefCell<HashMap<IpAddr, Rc<PeerStats>>>,
+    all: std::cell::OnceCell<Rc<PeerStats>>,
 }
 
 impl ListenerStats {
@@ -149,10 +150,24 @@ impl ListenerStats {
             bytes_in: sub(&i.bytes_in),
             bytes_out: sub(&i.bytes_out),
             peers: RefCell::new(HashMap::new()),
+            all: std::cell::OnceCell::new(),
         }
     }
 
-    /// The series of client `ip`.
+    /// The listener's own series, shared by all its clients (no `peer` label).
+    pub(crate) fn listen_level(&self) -> Rc<PeerStats> {
+        self.all
+            .get_or_init(|| {
+                Rc::new(PeerStats {
+                    count: self.count.clone(),
+                    bytes_in: self.bytes_in.clone(),
+                    bytes_out: self.bytes_out.clone(),
+                })
+            })
+            .clone()
+    }
+
+    /// The series of client `ip` (`peerStats: true`).
     pub(crate) fn peer(&self, ip: IpAddr) -> Rc<PeerStats> {
         let mut peers = self.peers.borrow_mut();
         if let Some(p) = peers.get(&ip) {

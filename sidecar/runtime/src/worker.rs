@@ -262,7 +262,7 @@ impl Running {
         let mut fresh = Vec::new();
         for l in &listens {
             if !self.listeners.contains_key(&l.addr) {
-                match listener::bind(l.addr, self.reuse_port) {
+                match listener::bind(l.addr, self.reuse_port, l.transparent) {
                     Ok(sock) => fresh.push((l.clone(), sock)),
                     Err(e) if self.force_start => tracing::error!(
                         target: "listener",

@@ -150,3 +150,67 @@ fn listen_write_timeout_ends_a_connection_whose_reader_stalls() {
         "the whole body arrived ({total} bytes)"
     );
 }
+
+/// Removes an iptables rule when dropped.
+struct NatRule(Vec<String>);
+
+impl NatRule {
+    fn add(args: &[String]) -> Option<NatRule> {
+        let mut add = vec!["-t".to_string(), "nat".into(), "-A".into()];
+        add.extend_from_slice(args);
+        let ok = std::process::Command::new("iptables")
+            .args(&add)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| NatRule(args.to_vec()))
+    }
+}
+
+impl Drop for NatRule {
+    fn drop(&mut self) {
+        let mut del = vec!["-t".to_string(), "nat".into(), "-D".into()];
+        del.extend_from_slice(&self.0);
+        let _ = std::process::Command::new("iptables").args(&del).status();
+    }
+}
+
+#[test]
+fn a_transparent_listener_learns_where_a_redirected_connection_was_going() {
+    let port = free_port();
+    let script = format!(
+        "pipy().listen({port}, {{ transparent: true }})\n\
+         .serveHTTP(() => new Message(__inbound.destinationAddress + ':' + __inbound.destinationPort))"
+    );
+    let _pipy = Pipy::script(&script, &[port]);
+    // Not redirected: nothing to learn, as upstream.
+    assert_eq!(get(port, "/").text(), ":0");
+    // Redirected by a NAT rule, as a sidecar's traffic is.
+    let dport = free_port();
+    let rule: Vec<String> = [
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "-d",
+        "127.0.0.77",
+        "--dport",
+        &dport.to_string(),
+        "-j",
+        "REDIRECT",
+        "--to-ports",
+        &port.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let Some(_rule) = NatRule::add(&rule) else {
+        eprintln!("iptables cannot add a NAT rule here: the redirected half is not tested");
+        return;
+    };
+    let mut c = TcpStream::connect(("127.0.0.77", dport)).expect("connect through NAT");
+    c.write_all(b"GET / HTTP/1.1\r\nconnection: close\r\n\r\n")
+        .expect("send");
+    let mut text = String::new();
+    c.set_read_timeout(Some(Duration::from_secs(5))).expect("t");
+    c.read_to_string(&mut text).expect("answer");
+    assert!(text.ends_with(&format!("127.0.0.77:{dport}")), "{text}");
+}

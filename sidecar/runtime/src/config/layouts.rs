@@ -23,6 +23,8 @@ pub(super) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> J
         addr,
         options: socket,
         max_connections,
+        transparent: options::get(opts.as_ref(), "transparent", ctx)?.to_boolean(),
+        peer_stats: options::get(opts.as_ref(), "peerStats", ctx)?.to_boolean(),
         layout: layout.clone(),
     });
     s.current = Some(layout);

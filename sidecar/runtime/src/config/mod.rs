@@ -31,6 +31,11 @@ pub struct Listen {
     pub options: pipy_core::io::SocketOptions,
     /// Most connections open at once; accepting pauses at the limit.
     pub max_connections: Option<usize>,
+    /// Accept connections redirected here by NAT rules and learn where they
+    /// were going (`__inbound.destinationAddress`), as a sidecar does.
+    pub transparent: bool,
+    /// Inbound metrics per client address too (`peer` label), not only per port.
+    pub peer_stats: bool,
     /// Pipeline for each accepted connection.
     pub layout: Layout,
 }
