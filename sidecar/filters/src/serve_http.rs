@@ -2,7 +2,7 @@
 //! or computed by a function of the request. A constant Message is converted to
 //! native form once, so serving it runs no script at all.
 
-use crate::demux_http::simple_response;
+use crate::http_reply::simple_response;
 use crate::util::{js, Callback};
 use boa_engine::{Context as JsContext, JsResult, JsValue};
 use pipy_core::{Context, Data, Event, Head, ResponseHead};
@@ -83,7 +83,14 @@ impl Handler {
     }
 
     /// The response events for one request.
-    pub(crate) fn respond(&self, mut head: Head, body: Data, ctx: &Rc<Context>) -> Vec<Event> {
+    /// The request's tail (sizes on the wire) is the request Message's `tail`.
+    pub(crate) fn respond(
+        &self,
+        mut head: Head,
+        body: Data,
+        mut tail: Head,
+        ctx: &Rc<Context>,
+    ) -> Vec<Event> {
         match self {
             Handler::Fixed(r) => {
                 let mut v = vec![Event::MessageStart(Head::Response(Box::new(
@@ -96,7 +103,7 @@ impl Handler {
                 v
             }
             Handler::Function(cb) => {
-                let msg = js(|c| convert::message_to_js(&mut head, body, &mut Head::None, c));
+                let msg = js(|c| convert::message_to_js(&mut head, body, &mut tail, c));
                 let Ok(msg) = msg else {
                     return simple_response(500, "", false);
                 };

@@ -56,8 +56,10 @@ enum State {
 /// announce each request with [`expect_head_response`](Self::expect_head_response)
 /// in order. Responses `1xx`, `204` and `304` get no body and no framing headers.
 /// `Data` outside a message (after a `101` or a `CONNECT`) passes through as is.
-/// `StreamEnd` writes nothing: an unfinished message is abandoned and the caller
-/// closes the connection.
+/// `StreamEnd` in the middle of a message writes what was held back (the head, with
+/// the framing a longer body would get, and the body so far) and never ends the
+/// message: the caller closes the connection, and the receiver sees a message cut
+/// short, as it would behind any proxy that streams.
 #[derive(Debug)]
 pub struct Encoder {
     is_response: bool,
@@ -70,6 +72,8 @@ pub struct Encoder {
     /// Answering HEAD with a body in hand: it is measured for `Content-Length`
     /// (as a GET would get) and never sent.
     head_only: bool,
+    /// The next response goes to an HTTP/1.0 client, which knows no chunked coding.
+    http10_peer: bool,
     must_close: bool,
     scratch: BytesMut,
 }
@@ -94,6 +98,7 @@ impl Encoder {
             body: Data::new(),
             head_requests: VecDeque::new(),
             head_only: false,
+            http10_peer: false,
             must_close: false,
             scratch: BytesMut::new(),
         }
@@ -108,6 +113,13 @@ impl Encoder {
     /// request. Responses that were not announced are not treated as such.
     pub fn expect_head_response(&mut self, is_head: bool) {
         self.head_requests.push_back(is_head);
+    }
+
+    /// Says whether the next response goes to an HTTP/1.0 client: a long body of
+    /// unknown length is then delimited by closing the connection, not chunked,
+    /// whatever version the response head says.
+    pub fn set_http10_peer(&mut self, http10: bool) {
+        self.http10_peer = http10;
     }
 
     /// Whether a message was framed by closing the connection, or ended short of
@@ -133,6 +145,10 @@ impl Encoder {
             Event::Data(data) => self.data(data, out),
             Event::MessageEnd(_) => self.end(out),
             Event::StreamEnd(_) => {
+                if self.state == State::Buffering {
+                    self.start_streaming(out);
+                    self.must_close = true;
+                }
                 self.state = State::Idle;
                 self.msg = None;
                 self.body = Data::new();
@@ -263,7 +279,10 @@ impl Encoder {
         }
         let (given_length, http10_response) = match &msg {
             Msg::Request(h) => (content_length(&h.headers), false),
-            Msg::Response(h) => (content_length(&h.headers), h.version == Version::Http10),
+            Msg::Response(h) => (
+                content_length(&h.headers),
+                h.version == Version::Http10 || self.http10_peer,
+            ),
         };
         let mut body = std::mem::take(&mut self.body);
         let (framing, state) = match given_length {

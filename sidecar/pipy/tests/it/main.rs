@@ -8,6 +8,8 @@ mod errors;
 mod examples;
 mod filters;
 mod harness;
+mod http_fuzz;
+mod http_proxy;
 mod metrics;
 mod protocol;
 mod workers;
