@@ -9,6 +9,7 @@ mod examples;
 mod filters;
 mod harness;
 mod http_fuzz;
+mod http_limits;
 mod http_proxy;
 mod metrics;
 mod protocol;
