@@ -187,6 +187,16 @@ impl DemuxHttp {
             }
             let key = s.key;
             let events = h.respond(head, body, tail, out.context());
+            // The whole body is in hand: it keeps a length, however long.
+            s.body_length = Some(
+                events
+                    .iter()
+                    .map(|e| match e {
+                        Event::Data(d) => d.len() as u64,
+                        _ => 0,
+                    })
+                    .sum(),
+            );
             for e in events {
                 self.on_response(key, e, out);
             }
@@ -319,6 +329,7 @@ impl DemuxHttp {
                 let evt = response_head(s, native_head(evt, false));
                 self.encoder.expect_head_response(s.is_head);
                 self.encoder.set_http10_peer(s.version == Version::Http10);
+                self.encoder.announce_length(s.body_length.take());
                 self.encoder.encode(evt, &mut |d| out.push(Event::Data(d)));
                 if self.streams.len() == 1 {
                     self.settle_upgrade(out);

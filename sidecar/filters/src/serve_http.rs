@@ -24,6 +24,7 @@ impl Fixed {
         self.wire
             .get_or_init(|| {
                 let mut enc = pipy_codec::http1::Encoder::response();
+                enc.announce_length(Some(self.body.len() as u64));
                 let mut out = Data::new();
                 let mut head = self.head.clone();
                 head.version = pipy_core::Version::Http11;

@@ -74,6 +74,9 @@ pub struct Encoder {
     head_only: bool,
     /// The next response goes to an HTTP/1.0 client, which knows no chunked coding.
     http10_peer: bool,
+    /// The body length announced for the next message, and for the current one.
+    next_length: Option<u64>,
+    length: Option<u64>,
     must_close: bool,
     scratch: BytesMut,
 }
@@ -99,6 +102,8 @@ impl Encoder {
             head_requests: VecDeque::new(),
             head_only: false,
             http10_peer: false,
+            next_length: None,
+            length: None,
             must_close: false,
             scratch: BytesMut::new(),
         }
@@ -122,6 +127,13 @@ impl Encoder {
         self.http10_peer = http10;
     }
 
+    /// Announces that the body of the next message is exactly `len` bytes (the
+    /// caller holds it whole): a body too long to hold back then goes out with
+    /// that `Content-Length`, not chunked, when its head gives none.
+    pub fn announce_length(&mut self, len: Option<u64>) {
+        self.next_length = len;
+    }
+
     /// Whether a message was framed by closing the connection, or ended short of
     /// its `Content-Length`: the connection must close after what was written.
     pub fn must_close(&self) -> bool {
@@ -136,6 +148,9 @@ impl Encoder {
         self.head_requests.clear();
         self.must_close = false;
         self.head_only = false;
+        self.http10_peer = false;
+        self.next_length = None;
+        self.length = None;
     }
 
     /// Encodes one event, pushing the bytes it produces (if any) to `out`.
@@ -160,6 +175,7 @@ impl Encoder {
         if self.state != State::Idle {
             self.end(out); // a new message implicitly ends the previous one
         }
+        self.length = self.next_length.take();
         let msg = match (self.is_response, head) {
             (false, Head::Request(mut h)) => {
                 // The method decides framing below: settle it before writing.
@@ -277,13 +293,14 @@ impl Encoder {
             self.state = State::NoBody;
             return;
         }
-        let (given_length, http10_response) = match &msg {
+        let (head_length, http10_response) = match &msg {
             Msg::Request(h) => (content_length(&h.headers), false),
             Msg::Response(h) => (
                 content_length(&h.headers),
                 h.version == Version::Http10 || self.http10_peer,
             ),
         };
+        let given_length = head_length.or(self.length);
         let mut body = std::mem::take(&mut self.body);
         let (framing, state) = match given_length {
             Some(n) => (Framing::Length(n), State::Length(n)),

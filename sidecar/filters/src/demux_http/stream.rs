@@ -23,6 +23,8 @@ pub(super) struct Stream {
     pub(super) tunnel: bool,
     /// Collected request for a serve handler.
     pub(super) request: Option<(Head, Data)>,
+    /// The length of a response body held whole (a serve handler's).
+    pub(super) body_length: Option<u64>,
 }
 
 impl Stream {
@@ -39,6 +41,7 @@ impl Stream {
             close_after,
             tunnel: false,
             request: None,
+            body_length: None,
         }
     }
 

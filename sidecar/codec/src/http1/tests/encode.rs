@@ -378,3 +378,42 @@ fn a_new_message_ends_an_unfinished_one() {
         ]
     );
 }
+
+#[test]
+fn an_announced_length_keeps_long_bodies_unchunked() {
+    let mut enc = Encoder::response();
+    enc.set_buffer_size(4);
+    enc.announce_length(Some(10));
+    let out = encode(
+        &mut enc,
+        vec![
+            start_res(res(200, "", &[])),
+            data(b"0123456"),
+            data(b"789"),
+            end(),
+        ],
+    );
+    assert_eq!(
+        text(&out).concat(),
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"
+    );
+    // The announcement is for one message only.
+    let out = encode(
+        &mut enc,
+        vec![start_res(res(200, "", &[])), data(b"0123456"), end()],
+    );
+    assert!(text(&out)[0].contains("Transfer-Encoding: chunked"));
+}
+
+#[test]
+fn http10_peers_get_long_bodies_delimited_by_close() {
+    let mut enc = Encoder::response();
+    enc.set_buffer_size(4);
+    enc.set_http10_peer(true);
+    let out = encode(
+        &mut enc,
+        vec![start_res(res(200, "", &[])), data(b"0123456"), end()],
+    );
+    assert_eq!(text(&out).concat(), "HTTP/1.1 200 OK\r\n\r\n0123456");
+    assert!(enc.must_close());
+}
