@@ -104,6 +104,7 @@ impl DemuxHttp {
     fn decode(&mut self, data: Option<Data>, out: &mut Output<'_>) {
         let mut events = std::mem::take(&mut self.events);
         let mut push = |e| events.push(e);
+        let resumed = data.is_none();
         let r = match data {
             Some(d) => self.decoder.decode(d, &mut push),
             None => self.decoder.resume(&mut push),
@@ -115,6 +116,8 @@ impl DemuxHttp {
             self.events = events;
         }
         match r {
+            // Held bytes after the client's FIN are all there will be.
+            Ok(()) if resumed && self.input_ended => self.end_input(out),
             Ok(()) => self.settle_upgrade(out),
             Err(e) => self.fail(e, out),
         }
