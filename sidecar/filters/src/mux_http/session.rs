@@ -103,9 +103,19 @@ impl Session {
     }
 
     /// A `101` came: the session leaves the pool and keeps its stream for good.
+    /// Requests queued behind the upgraded one (a shared session) will get no
+    /// answer: their streams end now.
     pub(super) fn dedicate(self: &Rc<Self>) {
-        self.state.borrow_mut().tunnel = true;
+        let others: Vec<EventTarget> = {
+            let mut st = self.state.borrow_mut();
+            st.tunnel = true;
+            let front = st.waiting.len().min(1);
+            st.waiting.drain(front..).collect()
+        };
         self.leave_pool();
+        for t in others {
+            t.send(Event::StreamEnd(StreamError::ConnectionReset));
+        }
     }
 
     pub(super) fn leave_pool(self: &Rc<Self>) {

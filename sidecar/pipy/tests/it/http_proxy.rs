@@ -200,23 +200,31 @@ fn an_upgrade_tunnels_bytes_both_ways_through_a_proxy() {
 
 #[test]
 fn an_upgrade_ends_when_the_far_end_closes() {
-    let (up, t) = backend(|mut s| {
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        read_head(&mut r);
-        s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n")
-            .unwrap();
-        s.write_all(b"bye").unwrap();
-    });
-    let (_p, port) = proxy_with(up, "");
-    let mut c = client(port);
-    c.get_mut()
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n")
-        .unwrap();
-    assert!(read_head(&mut c)[0].starts_with("HTTP/1.1 101"));
-    let mut rest = Vec::new();
-    c.read_to_end(&mut rest).unwrap();
-    assert_eq!(rest, b"bye");
-    t.join().unwrap();
+    // With and without the request asking for it: a 101 is a 101.
+    for req in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let (up, t) = backend(|mut s| {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            read_head(&mut r);
+            s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n")
+                .unwrap();
+            let mut ping = [0u8; 4];
+            r.read_exact(&mut ping).unwrap();
+            s.write_all(&ping).unwrap();
+            s.write_all(b"bye").unwrap();
+        });
+        let (_p, port) = proxy_with(up, "");
+        let mut c = client(port);
+        c.get_mut().write_all(req).unwrap();
+        assert!(read_head(&mut c)[0].starts_with("HTTP/1.1 101"));
+        c.get_mut().write_all(b"ping").unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"pingbye");
+        t.join().unwrap();
+    }
 }
 
 #[test]
