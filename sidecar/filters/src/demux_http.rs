@@ -73,6 +73,7 @@ impl FilterTemplate for DemuxHttpTemplate {
     fn create(&self) -> Box<dyn Filter> {
         let mut decoder = Decoder::request();
         decoder.set_max_head_size(self.options.max_header_size);
+        decoder.hold_after_upgrade(true);
         Box::new(DemuxHttp {
             target: self.target.clone(),
             decoder,

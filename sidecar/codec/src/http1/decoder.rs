@@ -8,6 +8,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use pipy_core::{Data, Event, Head, MessageTail};
 use std::collections::VecDeque;
 
+mod tunnel;
+
 /// Default limit on the size of a message head: upstream Pipy's `maxHeaderSize`
 /// default (16 KiB).
 pub const DEFAULT_MAX_HEAD_SIZE: usize = 16 * 1024;
@@ -53,9 +55,10 @@ enum State {
 /// itself (see [`expects_continue`](super::expects_continue)). After a `101` the
 /// decoder becomes a tunnel and passes further bytes on as `Data` outside any
 /// message; [`start_tunnel`](Self::start_tunnel) does the same by hand (after a
-/// `CONNECT` succeeds). On the request side, the bytes after a request with an
-/// `Upgrade` field are held until the caller calls [`start_tunnel`](Self::start_tunnel)
-/// (the answer was `101`) or [`resume`](Self::resume) (it was not).
+/// `CONNECT` succeeds). On the request side, with [`hold_after_upgrade`](Self::hold_after_upgrade),
+/// the bytes after a request with an `Upgrade` field are held until the caller
+/// calls [`start_tunnel`](Self::start_tunnel) (the answer was `101`) or
+/// [`resume`](Self::resume) (it was not).
 #[derive(Debug)]
 pub struct Decoder {
     is_response: bool,
@@ -71,6 +74,8 @@ pub struct Decoder {
     tail: MessageTail,
     /// The request being read asked to `Upgrade`.
     upgrade: bool,
+    /// Whether bytes after an `Upgrade` request are held.
+    hold_upgrades: bool,
 }
 
 impl Decoder {
@@ -94,6 +99,7 @@ impl Decoder {
             expect: VecDeque::new(),
             tail: MessageTail::default(),
             upgrade: false,
+            hold_upgrades: false,
         }
     }
 
@@ -108,41 +114,6 @@ impl Decoder {
     /// Responses that were not announced count as answers to non-`HEAD` requests.
     pub fn expect_response(&mut self, method_is_head: bool) {
         self.expect.push_back(method_is_head);
-    }
-
-    /// Makes every further byte tunnel data, passed on as `Data` outside any message.
-    /// Bytes already buffered as the start of a head are emitted now.
-    pub fn start_tunnel(&mut self, out: &mut dyn FnMut(Event)) {
-        if matches!(self.state, State::Failed(_) | State::Closed) {
-            return;
-        }
-        if !self.head_buf.is_empty() {
-            out(Event::Data(self.head_buf.split().freeze().into()));
-        }
-        self.eoh = 0;
-        self.state = State::Tunnel;
-    }
-
-    /// Whether the decoder holds the bytes after an `Upgrade` request, waiting for
-    /// [`start_tunnel`](Self::start_tunnel) or [`resume`](Self::resume).
-    pub fn awaits_upgrade(&self) -> bool {
-        matches!(self.state, State::AwaitUpgrade)
-    }
-
-    /// The `Upgrade` was refused: decodes the bytes held since as HTTP again.
-    pub fn resume(&mut self, out: &mut dyn FnMut(Event)) -> Result<(), DecodeError> {
-        if !self.awaits_upgrade() {
-            return Ok(());
-        }
-        self.state = State::Head;
-        self.eoh = 0;
-        let held = self.head_buf.split().freeze();
-        self.decode(held.into(), out)
-    }
-
-    /// Whether the decoder has become a tunnel.
-    pub fn is_tunnel(&self) -> bool {
-        matches!(self.state, State::Tunnel)
     }
 
     /// Whether the decoder is between messages with nothing buffered: the
@@ -356,7 +327,7 @@ impl Decoder {
                 return Err(DecodeError::HeadTooLarge);
             }
             let body = request_body(head.version, framing)?;
-            self.upgrade = framing.upgrade;
+            self.upgrade = framing.upgrade && self.hold_upgrades;
             (n, Head::Request(head), body)
         };
         self.tail = MessageTail {

@@ -5,6 +5,12 @@ use super::*;
 
 const UPGRADE: &[u8] = b"GET /ws HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
 
+fn holding() -> Decoder {
+    let mut d = Decoder::request();
+    d.hold_after_upgrade(true);
+    d
+}
+
 fn decode_with(d: &mut Decoder, input: &[u8], events: &mut Vec<Event>) {
     d.decode(Data::from(input.to_vec()), &mut |e| events.push(e))
         .unwrap();
@@ -12,7 +18,7 @@ fn decode_with(d: &mut Decoder, input: &[u8], events: &mut Vec<Event>) {
 
 #[test]
 fn bytes_after_an_upgrade_request_wait_and_become_tunnel_data() {
-    let mut d = Decoder::request();
+    let mut d = holding();
     let mut events = Vec::new();
     let mut input = UPGRADE.to_vec();
     input.extend_from_slice(b"\x81\x02hi");
@@ -31,7 +37,7 @@ fn bytes_after_an_upgrade_request_wait_and_become_tunnel_data() {
 
 #[test]
 fn a_refused_upgrade_decodes_the_held_bytes_as_http() {
-    let mut d = Decoder::request();
+    let mut d = holding();
     let mut events = Vec::new();
     let mut input = UPGRADE.to_vec();
     input.extend_from_slice(b"GET /next HTTP/1.1\r\n");
@@ -47,8 +53,17 @@ fn a_refused_upgrade_decodes_the_held_bytes_as_http() {
 }
 
 #[test]
+fn without_holding_an_upgrade_request_is_a_plain_request() {
+    let mut input = UPGRADE.to_vec();
+    input.extend_from_slice(b"GET /next HTTP/1.1\r\n\r\n");
+    let (evs, r) = decode_requests(&input);
+    r.unwrap();
+    assert_eq!(evs.len(), 4, "{evs:?}");
+}
+
+#[test]
 fn held_bytes_are_bounded_by_the_head_limit() {
-    let mut d = Decoder::request();
+    let mut d = holding();
     d.set_max_head_size(UPGRADE.len() + 10);
     let mut input = UPGRADE.to_vec();
     input.resize(2 * UPGRADE.len() + 11, b'x');
