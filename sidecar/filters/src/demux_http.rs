@@ -240,6 +240,9 @@ impl DemuxHttp {
     /// Malformed input: the request being read is dropped (unless its answer has
     /// begun, which then ends the connection), and an error answer goes out after
     /// what is already queued, then a close. Nothing waits for more input.
+    /// (Upstream skips to the end of a line after a bad chunk and reads on, and
+    /// closes without an answer on other errors; we answer 400/431/501 and close,
+    /// as RFC 9112 §7.1 and §11.2 want a recipient to treat bad framing.)
     fn fail(&mut self, err: DecodeError, out: &mut Output<'_>) {
         tracing::debug!("bad request: {err}");
         self.input_ended = true;
@@ -267,6 +270,8 @@ impl DemuxHttp {
 
     /// The client's FIN. A request cut short ends at once: it is dropped unless
     /// its answer has begun. A tunnel passes the FIN on and waits for the far end.
+    /// (Upstream passes a cut request on as if it were complete; RFC 9112 §8
+    /// calls it incomplete, so it is not handled as a request.)
     fn end_input(&mut self, out: &mut Output<'_>) {
         self.input_ended = true;
         if let Some(s) = self.streams.back_mut() {
@@ -318,7 +323,10 @@ impl DemuxHttp {
         match evt {
             Event::StreamEnd(err) if s.response_started => {
                 // Cut off mid-response: what came goes out, then the connection
-                // closes, so the client sees the message cut short.
+                // closes, so the client sees the message cut short (RFC 9112 §8).
+                // Upstream instead rewrites a held-back body's Content-Length to
+                // what came and keeps the connection: a truncated body that looks
+                // complete.
                 s.response_done = true;
                 s.close_after = true;
                 self.encoder

@@ -30,6 +30,10 @@ pub(crate) fn native_head(evt: Event, request: bool) -> Event {
 }
 
 /// Options the HTTP/1 filters share, as upstream Pipy spells them.
+///
+/// `maxHeaderSize` bounds the whole head here (as Node.js's 16 KiB limit does);
+/// upstream applies it to each header line and leaves the head unbounded, which
+/// lets a client grow a head without limit with many short lines.
 #[derive(Clone, Copy, Debug)]
 pub struct HttpOptions {
     /// `maxHeaderSize`: the largest message head accepted (16 KiB by default).
