@@ -258,6 +258,10 @@ fn an_upstream_that_does_not_speak_http_gets_502() {
             let mut r = BufReader::new(s);
             read_head(&mut r);
             r.get_mut().write_all(garbage).unwrap();
+            // The connection stays open: the proxy must not wait for more, and
+            // it closes this connection, whose framing is lost.
+            let mut rest = Vec::new();
+            let _ = r.read_to_end(&mut rest);
         });
         let (_p, port) = proxy_with(up, "");
         let r = get(port, "/");
