@@ -1,17 +1,29 @@
 //! A broken request never hangs: seeded random mutations of valid HTTP/1
 //! requests, each sent and followed by the client's FIN, must get an answer or a
 //! close at once, on a `serveHTTP` port and on a `demuxHTTP -> muxHTTP -> connect`
-//! proxy port, and the process must still serve good requests afterwards.
+//! proxy port, and the process must still serve good requests afterwards. The
+//! same for mutated responses of an upstream that closes after answering.
 
 use crate::harness::*;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A tiny xorshift64 generator: deterministic for a seed, no dependency.
 struct Rng(u64);
 
 impl Rng {
+    /// `default`, or another seed to explore further:
+    /// `PIPY_FUZZ_SEED=n cargo test -p pipy --test it http_fuzz`.
+    fn seeded(default: u64) -> Rng {
+        let seed = std::env::var("PIPY_FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(default);
+        Rng(seed | 1)
+    }
+
     fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
@@ -132,12 +144,7 @@ fn mutated_requests_never_hang_and_the_process_survives() {
         ),
         &[serve, proxy],
     );
-    // Another seed explores further: PIPY_FUZZ_SEED=n cargo test ... http_fuzz
-    let seed = std::env::var("PIPY_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(0x9e37_79b9_7f4a_7c15);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::seeded(0x9e37_79b9_7f4a_7c15);
     let started = Instant::now();
     let mut count = 0;
     while count < 20_000 && started.elapsed() < Duration::from_secs(4) {
@@ -160,4 +167,93 @@ fn mutated_requests_never_hang_and_the_process_survives() {
         let r = post(port, "/", b"abc");
         assert_eq!((r.status, r.text().as_str()), (200, "ok:3"));
     }
+}
+
+const RESPONSE_SEEDS: &[&[u8]] = &[
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\n\r\nuntil the close",
+    b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold",
+    b"HTTP/1.1 204 No Content\r\n\r\n",
+    b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\ntunnel bytes",
+];
+
+/// An upstream that answers each connection with the next response it is given,
+/// then closes.
+fn scripted_upstream() -> (u16, mpsc::Sender<Vec<u8>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let (Ok(mut s), Ok(response)) = (conn, rx.recv()) else {
+                return;
+            };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut head = Vec::new();
+            let mut b = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(n) if n > 0 => head.extend_from_slice(&b[..n]),
+                    _ => break,
+                }
+            }
+            let _ = s.write_all(&response);
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    });
+    (port, tx)
+}
+
+/// Whether a request through `port` gets some bytes or a close within 1 s.
+fn answered(port: u16) -> Result<(), String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(1)))
+        .map_err(|e| e.to_string())?;
+    let mut b = [0u8; 1];
+    match s.read(&mut b) {
+        Err(e)
+            if e.kind() == std::io::ErrorKind::WouldBlock
+                || e.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            Err("neither an answer nor a close within 1 s".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[test]
+fn mutated_responses_never_hang_a_proxy() {
+    let (up, responses) = scripted_upstream();
+    let proxy = free_port();
+    let mut p = Pipy::script(
+        &format!(
+            "pipy().listen({proxy}).demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{up}')))"
+        ),
+        &[proxy],
+    );
+    let mut rng = Rng::seeded(0x2545_f491_4f6c_dd1d);
+    let started = Instant::now();
+    let mut count = 0;
+    while count < 5_000 && started.elapsed() < Duration::from_secs(3) {
+        let mut input = RESPONSE_SEEDS[rng.below(RESPONSE_SEEDS.len())].to_vec();
+        mutate(&mut rng, &mut input);
+        responses.send(input.clone()).unwrap();
+        if let Err(why) = answered(proxy) {
+            panic!(
+                "response #{count}: {why}\n{:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+        count += 1;
+    }
+    eprintln!("{count} responses in {:?}", started.elapsed());
+    assert!(count >= 50, "only {count} responses in the time allowed");
+    assert!(p.child.try_wait().unwrap().is_none(), "pipy exited");
+    responses.send(RESPONSE_SEEDS[0].to_vec()).unwrap();
+    assert_eq!(get(proxy, "/").text(), "hello");
 }
