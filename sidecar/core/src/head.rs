@@ -153,7 +153,19 @@ impl fmt::Debug for ScriptHead {
     }
 }
 
-/// What a `MessageStart` carries.
+/// What a decoder knows of a message at its end (upstream Pipy's `MessageTail`):
+/// the size on the wire of its head and of its body (for a chunked body, the
+/// chunk framing included). Plain numbers, so a `MessageEnd` carrying them
+/// allocates nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageTail {
+    /// Bytes of the head, its final empty line included.
+    pub head_size: u64,
+    /// Bytes of the body as they were framed on the wire.
+    pub body_size: u64,
+}
+
+/// What a `MessageStart` (a head) or a `MessageEnd` (a tail) carries.
 #[derive(Clone, Debug, Default)]
 pub enum Head {
     /// No head (a plain message).
@@ -165,4 +177,6 @@ pub enum Head {
     Response(Box<ResponseHead>),
     /// A head built or touched by the script.
     Script(ScriptHead),
+    /// The tail of a decoded message (in a `MessageEnd`).
+    Tail(MessageTail),
 }

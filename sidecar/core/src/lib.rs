@@ -24,6 +24,7 @@ mod read_buffer;
 pub use context::{Context, Inbound, ScriptState};
 pub use data::Data;
 pub use event::{Event, StreamError};
+pub use head::MessageTail;
 pub use head::{Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, Version};
 pub use outbox::{Batch, Limits, Outbox, Ready};
 pub use pipeline::{

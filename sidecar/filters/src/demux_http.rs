@@ -1,24 +1,29 @@
 //! `demuxHTTP`: the server side of HTTP/1. Each request goes to a sub-pipeline of
 //! its own (with a forked context); responses go back to the client in request
-//! order, so pipelined requests are answered correctly.
+//! order, so pipelined requests are answered correctly. A `101` answer turns the
+//! connection into a tunnel between the client and that request's sub-pipeline.
 //!
 //! `serveHTTP` (in `serve_http.rs`) reuses this machinery with a handler in place
 //! of the sub-pipeline.
 
-use crate::http_codec::native_head;
+use crate::http_codec::{native_head, HttpOptions};
+use crate::http_reply::{error_response, simple_response, status_for};
 use crate::serve_http::Handler;
 use crate::SubLayout;
-use bytes::Bytes;
-use pipy_codec::http1::{expects_continue, wants_close, Decoder, Encoder};
+use pipy_codec::http1::{expects_continue, wants_close, DecodeError, Decoder, Encoder};
 use pipy_core::{
-    Data, Event, Filter, FilterDump, FilterTemplate, Head, Output, Pipeline, ResponseHead,
-    StreamError, SubKind, Version,
+    Data, Event, Filter, FilterDump, FilterTemplate, Head, Output, StreamError, SubKind, Version,
 };
 use std::collections::VecDeque;
+use stream::{response_head, Stream};
+
+mod stream;
+mod upgrade;
 
 /// Template of `demuxHTTP` (sub-pipeline) and `serveHTTP` (handler).
 pub struct DemuxHttpTemplate {
     target: Target,
+    options: HttpOptions,
 }
 
 #[derive(Clone)]
@@ -32,6 +37,7 @@ impl DemuxHttpTemplate {
     pub fn demux(sub: SubLayout) -> Self {
         Self {
             target: Target::Pipeline(sub),
+            options: HttpOptions::default(),
         }
     }
 
@@ -39,7 +45,14 @@ impl DemuxHttpTemplate {
     pub fn serve(handler: Handler) -> Self {
         Self {
             target: Target::Serve(handler),
+            options: HttpOptions::default(),
         }
+    }
+
+    /// The same, with options (`maxHeaderSize`).
+    pub fn with_options(mut self, options: HttpOptions) -> Self {
+        self.options = options;
+        self
     }
 }
 
@@ -59,11 +72,15 @@ impl FilterTemplate for DemuxHttpTemplate {
         })
     }
     fn create(&self) -> Box<dyn Filter> {
+        let mut decoder = Decoder::request();
+        decoder.set_max_head_size(self.options.max_header_size);
+        decoder.hold_after_upgrade(true);
         Box::new(DemuxHttp {
             target: self.target.clone(),
-            decoder: Decoder::request(),
+            decoder,
             encoder: Encoder::response(),
             streams: VecDeque::new(),
+            events: Vec::new(),
             next_key: 0,
             input_ended: false,
             closed: false,
@@ -71,110 +88,53 @@ impl FilterTemplate for DemuxHttpTemplate {
     }
 }
 
-struct Stream {
-    key: u64,
-    pipeline: Option<Pipeline>,
-    /// Response events that arrived while an earlier response was still going out.
-    pending: Vec<Event>,
-    /// The request is fully received.
-    request_done: bool,
-    response_started: bool,
-    response_done: bool,
-    is_head: bool,
-    version: Version,
-    close_after: bool,
-    /// Collected request for a serve handler.
-    request: Option<(Head, Data)>,
-}
-
 struct DemuxHttp {
     target: Target,
     decoder: Decoder,
     encoder: Encoder,
     streams: VecDeque<Stream>,
+    /// Reused buffer of decoded events, so decoding allocates nothing per event.
+    events: Vec<Event>,
     next_key: u64,
     input_ended: bool,
     closed: bool,
 }
 
-/// The status a failed sub-pipeline maps to when no response was produced.
-fn status_for(err: StreamError) -> u16 {
-    use StreamError::*;
-    match err {
-        ConnectionTimeout | ReadTimeout | WriteTimeout | IdleTimeout => 504,
-        RuntimeError | UnknownError | BufferOverflow => 500,
-        Unauthorized => 401,
-        _ => 502,
-    }
-}
-
-/// The answer to a request whose sub-pipeline failed before responding: the
-/// status for the error, the error's name in words as reason phrase, no body.
-pub(crate) fn error_response(status: u16, err: StreamError) -> Vec<Event> {
-    let mut text = String::new();
-    for (i, c) in err.name().chars().enumerate() {
-        if i > 0 && c.is_ascii_uppercase() {
-            text.push(' ');
-        }
-        text.push(c);
-    }
-    let head = ResponseHead {
-        status,
-        status_text: text,
-        ..Default::default()
-    };
-    vec![
-        Event::MessageStart(Head::Response(Box::new(head))),
-        Event::MessageEnd(Head::None),
-    ]
-}
-
-/// A minimal response with a text body.
-pub(crate) fn simple_response(status: u16, body: &str, close: bool) -> Vec<Event> {
-    let mut head = ResponseHead {
-        status,
-        ..Default::default()
-    };
-    head.headers.append(
-        Bytes::from_static(b"content-type"),
-        Bytes::from_static(b"text/plain"),
-    );
-    if close {
-        head.headers.append(
-            Bytes::from_static(b"connection"),
-            Bytes::from_static(b"close"),
-        );
-    }
-    let mut events = vec![Event::MessageStart(Head::Response(Box::new(head)))];
-    if !body.is_empty() {
-        events.push(Event::Data(Data::from(body.to_string())));
-    }
-    events.push(Event::MessageEnd(Head::None));
-    events
-}
-
 impl DemuxHttp {
+    /// Decodes client bytes (or, with `None`, the bytes held after a refused
+    /// `Upgrade`) and dispatches the requests they hold.
+    fn decode(&mut self, data: Option<Data>, out: &mut Output<'_>) {
+        let mut events = std::mem::take(&mut self.events);
+        let mut push = |e| events.push(e);
+        let resumed = data.is_none();
+        let r = match data {
+            Some(d) => self.decoder.decode(d, &mut push),
+            None => self.decoder.resume(&mut push),
+        };
+        for e in events.drain(..) {
+            self.on_request_event(e, out);
+        }
+        if self.events.capacity() < events.capacity() {
+            self.events = events;
+        }
+        match r {
+            // Held bytes after the client's FIN are all there will be.
+            Ok(()) if resumed && self.input_ended => self.end_input(out),
+            Ok(()) => self.settle_upgrade(out),
+            Err(e) => self.fail(e, out),
+        }
+    }
+
     fn on_request_event(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
             Event::MessageStart(Head::Request(req)) => {
                 let key = self.next_key;
                 self.next_key += 1;
-                let close_after = wants_close(req.version, &req.headers);
                 if expects_continue(&req) {
                     out.push(Event::Data(Data::from("HTTP/1.1 100 Continue\r\n\r\n")));
                 }
-                let mut s = Stream {
-                    key,
-                    pipeline: None,
-                    pending: Vec::new(),
-                    request_done: false,
-                    response_started: false,
-                    response_done: false,
-                    is_head: req.method.eq_ignore_ascii_case("HEAD"),
-                    version: req.version,
-                    close_after,
-                    request: None,
-                };
+                let mut s = Stream::new(key, req.version, wants_close(req.version, &req.headers));
+                s.is_head = req.method.eq_ignore_ascii_case("HEAD");
                 let head = Head::Request(req);
                 match &self.target {
                     Target::Pipeline(sub) => {
@@ -202,62 +162,105 @@ impl DemuxHttp {
                     }
                 }
             }
-            Event::MessageEnd(tail) => {
-                let only = self.streams.len() == 1;
-                let Some(s) = self.streams.back_mut() else {
-                    return;
-                };
-                s.request_done = true;
-                if let Some(p) = &s.pipeline {
-                    p.input(Event::MessageEnd(tail));
-                } else if let (Target::Serve(h), Some((head, body))) =
-                    (&self.target, s.request.take())
-                {
-                    // Fast path: a constant answer to the only request in flight
-                    // goes out as bytes encoded once.
-                    if let Handler::Fixed(f) = h {
-                        if only
-                            && !s.is_head
-                            && !s.close_after
-                            && s.version == Version::Http11
-                            && f.keeps_alive()
-                        {
-                            out.push(Event::Data(f.wire()));
-                            self.streams.pop_front();
-                            return;
-                        }
-                    }
-                    let key = s.key;
-                    let events = h.respond(head, body, out.context());
-                    for e in events {
-                        self.on_response(key, e, out);
-                    }
-                }
-            }
+            Event::MessageEnd(tail) => self.on_request_end(tail, out),
             _ => {}
         }
     }
 
-    fn fail(&mut self, status: u16, reason: &str, out: &mut Output<'_>) {
-        // Malformed input: answer after what is already queued, then close.
+    fn on_request_end(&mut self, tail: Head, out: &mut Output<'_>) {
+        let only = self.streams.len() == 1;
+        let Some(s) = self.streams.back_mut() else {
+            return;
+        };
+        s.request_done = true;
+        if let Some(p) = &s.pipeline {
+            p.input(Event::MessageEnd(tail));
+        } else if let (Target::Serve(h), Some((head, body))) = (&self.target, s.request.take()) {
+            // Fast path: a constant answer to the only request in flight
+            // goes out as bytes encoded once.
+            if let Handler::Fixed(f) = h {
+                if only
+                    && !s.is_head
+                    && !s.close_after
+                    && s.version == Version::Http11
+                    && f.keeps_alive()
+                {
+                    out.push(Event::Data(f.wire()));
+                    self.streams.pop_front();
+                    return;
+                }
+            }
+            let key = s.key;
+            let events = h.respond(head, body, tail, out.context());
+            // The whole body is in hand: it keeps a length, however long.
+            s.body_length = Some(
+                events
+                    .iter()
+                    .map(|e| match e {
+                        Event::Data(d) => d.len() as u64,
+                        _ => 0,
+                    })
+                    .sum(),
+            );
+            for e in events {
+                self.on_response(key, e, out);
+            }
+        }
+    }
+
+    /// Malformed input: the request being read is dropped (unless its answer has
+    /// begun, which then ends the connection), and an error answer goes out after
+    /// what is already queued, then a close. Nothing waits for more input.
+    /// (Upstream skips to the end of a line after a bad chunk and reads on, and
+    /// closes without an answer on other errors; we answer 400/431/501 and close,
+    /// as RFC 9112 §7.1 and §11.2 want a recipient to treat bad framing.)
+    fn fail(&mut self, err: DecodeError, out: &mut Output<'_>) {
+        tracing::debug!("bad request: {err}");
+        self.input_ended = true;
+        if let Some(s) = self.streams.back_mut() {
+            if !s.request_done {
+                s.abort(StreamError::ProtocolError);
+                if s.response_started {
+                    s.request_done = true;
+                    s.close_after = true;
+                    self.flush(out);
+                    return;
+                }
+                self.streams.pop_back();
+            }
+        }
         let key = self.next_key;
         self.next_key += 1;
-        self.streams.push_back(Stream {
-            key,
-            pipeline: None,
-            pending: Vec::new(),
-            request_done: true,
-            response_started: false,
-            response_done: false,
-            is_head: false,
-            version: Version::Http11,
-            close_after: true,
-            request: None,
-        });
-        self.input_ended = true;
-        for e in simple_response(status, reason, true) {
+        let mut s = Stream::new(key, Version::Http11, true);
+        s.request_done = true;
+        self.streams.push_back(s);
+        for e in simple_response(err.status(), err.reason(), true) {
             self.on_response(key, e, out);
         }
+    }
+
+    /// The client's FIN. A request cut short ends at once: it is dropped unless
+    /// its answer has begun. A tunnel passes the FIN on and waits for the far end.
+    /// (Upstream passes a cut request on as if it were complete; RFC 9112 §8
+    /// calls it incomplete, so it is not handled as a request.)
+    fn end_input(&mut self, out: &mut Output<'_>) {
+        self.input_ended = true;
+        if let Some(s) = self.streams.back_mut() {
+            if s.tunnel {
+                s.abort(StreamError::NoError);
+                return;
+            }
+            if !s.request_done {
+                s.abort(StreamError::ConnectionReset);
+                if s.response_started {
+                    s.request_done = true;
+                    s.close_after = true;
+                } else {
+                    self.streams.pop_back();
+                }
+            }
+        }
+        self.flush(out);
     }
 
     fn on_response(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
@@ -277,62 +280,54 @@ impl DemuxHttp {
         let Some(s) = self.streams.front_mut() else {
             return;
         };
+        if s.tunnel && s.response_done {
+            match evt {
+                Event::Data(d) => out.push(Event::Data(d)),
+                Event::StreamEnd(_) => self.close(out),
+                _ => {}
+            }
+            return;
+        }
         if s.response_done {
             return;
         }
         match evt {
+            Event::StreamEnd(err) if s.response_started => {
+                // Cut off mid-response: what came goes out, then the connection
+                // closes, so the client sees the message cut short (RFC 9112 §8).
+                // Upstream instead rewrites a held-back body's Content-Length to
+                // what came and keeps the connection: a truncated body that looks
+                // complete.
+                s.response_done = true;
+                s.close_after = true;
+                self.encoder
+                    .encode(Event::StreamEnd(err), &mut |d| out.push(Event::Data(d)));
+                self.close(out);
+            }
             Event::StreamEnd(err) => {
-                if s.response_started {
-                    // Cut off mid-response: the client cannot be told cleanly.
-                    s.response_done = true;
-                    s.close_after = true;
-                    self.closed = true;
-                    out.push(Event::StreamEnd(err));
-                } else {
-                    let status = if err == StreamError::NoError {
-                        502
-                    } else {
-                        status_for(err)
-                    };
-                    let events = error_response(status, err);
-                    for e in events {
-                        self.write_response_event(e, out);
-                    }
+                let status = match err {
+                    StreamError::NoError => 502,
+                    err => status_for(err),
+                };
+                for e in error_response(status, err) {
+                    self.write_response_event(e, out);
                 }
             }
             Event::MessageStart(_) => {
-                let e = native_head(evt, false);
-                let (is_head, version, close) = (s.is_head, s.version, s.close_after);
                 s.response_started = true;
-                let e = match e {
-                    Event::MessageStart(Head::Response(mut h)) => {
-                        if version == Version::Http10 {
-                            h.version = Version::Http10;
-                            if !close {
-                                h.headers
-                                    .set("connection", Bytes::from_static(b"keep-alive"));
-                            }
-                        }
-                        if wants_close(h.version, &h.headers) {
-                            s.close_after = true;
-                        } else if close {
-                            h.headers.set("connection", Bytes::from_static(b"close"));
-                        }
-                        Event::MessageStart(Head::Response(h))
-                    }
-                    e => e,
-                };
-                self.encoder.expect_head_response(is_head);
-                self.encoder.encode(e, &mut |d| out.push(Event::Data(d)));
+                let evt = response_head(s, native_head(evt, false));
+                self.encoder.expect_head_response(s.is_head);
+                self.encoder.set_http10_peer(s.version == Version::Http10);
+                self.encoder.announce_length(s.body_length.take());
+                self.encoder.encode(evt, &mut |d| out.push(Event::Data(d)));
+                if self.streams.len() == 1 {
+                    self.settle_upgrade(out);
+                }
             }
             Event::MessageEnd(_) if s.response_started => {
                 s.response_done = true;
                 self.encoder.encode(evt, &mut |d| out.push(Event::Data(d)));
-                if self.encoder.must_close() {
-                    if let Some(s) = self.streams.front_mut() {
-                        s.close_after = true;
-                    }
-                }
+                s.close_after |= self.encoder.must_close();
             }
             Event::Data(_) if s.response_started => {
                 self.encoder.encode(evt, &mut |d| out.push(Event::Data(d)));
@@ -344,16 +339,14 @@ impl DemuxHttp {
     /// Retires finished responses and writes what later ones have queued.
     fn flush(&mut self, out: &mut Output<'_>) {
         while let Some(front) = self.streams.front() {
-            if !(front.response_done && front.request_done) {
+            if !(front.response_done && front.request_done) || front.tunnel {
                 break;
             }
-            let s = self.streams.pop_front().expect("front exists");
+            let Some(s) = self.streams.pop_front() else {
+                break;
+            };
             if s.close_after {
-                self.streams.clear();
-                if !self.closed {
-                    self.closed = true;
-                    out.push(Event::StreamEnd(StreamError::NoError));
-                }
+                self.close(out);
                 return;
             }
             if let Some(next) = self.streams.front_mut() {
@@ -363,7 +356,14 @@ impl DemuxHttp {
                 }
             }
         }
-        if self.streams.is_empty() && self.input_ended && !self.closed {
+        if self.streams.is_empty() && self.input_ended {
+            self.close(out);
+        }
+    }
+
+    fn close(&mut self, out: &mut Output<'_>) {
+        self.streams.clear();
+        if !self.closed {
             self.closed = true;
             out.push(Event::StreamEnd(StreamError::NoError));
         }
@@ -376,30 +376,8 @@ impl Filter for DemuxHttp {
             return;
         }
         match evt {
-            Event::Data(d) => {
-                let mut events = Vec::new();
-                let r = self.decoder.decode(d, &mut |e| events.push(e));
-                for e in events {
-                    self.on_request_event(e, out);
-                }
-                if let Err(e) = r {
-                    tracing::debug!("bad request: {e}");
-                    self.fail(e.status(), e.reason(), out);
-                }
-            }
-            Event::StreamEnd(_) => {
-                self.input_ended = true;
-                // A request cut short gets no answer; finished ones still do.
-                if let Some(s) = self.streams.back() {
-                    if !s.request_done {
-                        let s = self.streams.pop_back().expect("back exists");
-                        if let Some(p) = s.pipeline {
-                            p.input(Event::StreamEnd(StreamError::ConnectionReset));
-                        }
-                    }
-                }
-                self.flush(out);
-            }
+            Event::Data(d) => self.decode(Some(d), out),
+            Event::StreamEnd(_) => self.end_input(out),
             _ => {}
         }
         out.context().requests.set(Some(self.streams.len()));

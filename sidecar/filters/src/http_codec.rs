@@ -2,7 +2,7 @@
 //! `encodeHTTPResponse`: HTTP/1 framing as plain filters.
 
 use crate::util::js;
-use pipy_codec::http1::{Decoder, Encoder};
+use pipy_codec::http1::{Decoder, Encoder, DEFAULT_MAX_HEAD_SIZE};
 use pipy_core::{Event, Filter, FilterTemplate, Head, Output, StreamError};
 use pipy_js::convert;
 
@@ -29,6 +29,25 @@ pub(crate) fn native_head(evt: Event, request: bool) -> Event {
     }
 }
 
+/// Options the HTTP/1 filters share, as upstream Pipy spells them.
+///
+/// `maxHeaderSize` bounds the whole head here (as Node.js's 16 KiB limit does);
+/// upstream applies it to each header line and leaves the head unbounded, which
+/// lets a client grow a head without limit with many short lines.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpOptions {
+    /// `maxHeaderSize`: the largest message head accepted (16 KiB by default).
+    pub max_header_size: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            max_header_size: DEFAULT_MAX_HEAD_SIZE,
+        }
+    }
+}
+
 /// Which side a codec filter works on.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -38,8 +57,8 @@ pub enum Side {
     Response,
 }
 
-/// Template of `decodeHTTPRequest` / `decodeHTTPResponse`.
-pub struct DecodeTemplate(pub Side);
+/// Template of `decodeHTTPRequest` / `decodeHTTPResponse`, with its options.
+pub struct DecodeTemplate(pub Side, pub HttpOptions);
 
 impl FilterTemplate for DecodeTemplate {
     fn name(&self) -> &'static str {
@@ -49,10 +68,12 @@ impl FilterTemplate for DecodeTemplate {
         }
     }
     fn create(&self) -> Box<dyn Filter> {
-        Box::new(Decode(match self.0 {
+        let mut d = match self.0 {
             Side::Request => Decoder::request(),
             Side::Response => Decoder::response(),
-        }))
+        };
+        d.set_max_head_size(self.1.max_header_size);
+        Box::new(Decode(d))
     }
 }
 

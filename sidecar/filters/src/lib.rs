@@ -16,6 +16,7 @@ pub mod demux_http;
 pub mod dump;
 pub mod handle;
 pub mod http_codec;
+mod http_reply;
 pub mod mux;
 pub mod mux_http;
 pub mod replace;

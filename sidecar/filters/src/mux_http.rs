@@ -1,21 +1,26 @@
 //! `muxHTTP(key?, options)`: the client side of HTTP/1. Requests of many streams
 //! share upstream sessions: one sub-pipeline per session (usually ending in
 //! `connect`), chosen by a key that defaults to the inbound connection. Responses
-//! come back to the requesting streams in order.
+//! come back to the requesting streams in order. A `101` answer dedicates its
+//! session to the stream that asked: bytes then flow both ways until either
+//! side closes.
 
 use crate::http_codec::native_head;
 use crate::util::Callback;
 use crate::SubLayout;
-use pipy_codec::http1::{Decoder, Encoder};
+use pipy_codec::http1::{Decoder, Encoder, DEFAULT_MAX_HEAD_SIZE};
 use pipy_core::{
     Event, EventTarget, Filter, FilterDump, FilterTemplate, Head, Output, Pipeline, StreamError,
     SubKind,
 };
+use session::{Session, SessionState};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
+
+mod session;
 
 /// Options of `muxHTTP`.
 #[derive(Clone, Debug)]
@@ -24,6 +29,8 @@ pub struct MuxOptions {
     pub max_idle: Duration,
     /// Most requests waiting on one session (0: no limit).
     pub max_queue: usize,
+    /// Largest response head accepted (`maxHeaderSize`).
+    pub max_header_size: usize,
 }
 
 impl Default for MuxOptions {
@@ -31,6 +38,7 @@ impl Default for MuxOptions {
         Self {
             max_idle: Duration::from_secs(60),
             max_queue: 0,
+            max_header_size: DEFAULT_MAX_HEAD_SIZE,
         }
     }
 }
@@ -119,141 +127,9 @@ impl FilterTemplate for MuxHttpTemplate {
             options: self.options.clone(),
             pool: self.pool.clone(),
             session: None,
+            sending: false,
             done: false,
         })
-    }
-}
-
-struct SessionState {
-    pipeline: Option<Pipeline>,
-    encoder: Encoder,
-    decoder: Decoder,
-    waiting: VecDeque<EventTarget>,
-    closed: bool,
-}
-
-/// One upstream session shared by streams. Events from its pipeline go through
-/// an inbox so that a session busy sending a request can take a reply at once.
-struct Session {
-    state: RefCell<SessionState>,
-    inbox: RefCell<VecDeque<Event>>,
-    busy: Cell<bool>,
-    users: Cell<usize>,
-    key: PoolKey,
-    pool: Weak<PoolInner>,
-    /// When the last user left, if none came back since.
-    idle_since: Cell<Option<Instant>>,
-}
-
-impl Session {
-    fn deliver(self: &Rc<Self>, evt: Event) {
-        self.inbox.borrow_mut().push_back(evt);
-        if self.busy.get() {
-            return;
-        }
-        self.busy.set(true);
-        loop {
-            let next = self.inbox.borrow_mut().pop_front();
-            let Some(evt) = next else { break };
-            self.on_upstream(evt);
-        }
-        self.busy.set(false);
-    }
-
-    fn on_upstream(self: &Rc<Self>, evt: Event) {
-        let mut out = Vec::new();
-        let mut failed = None;
-        {
-            let mut st = self.state.borrow_mut();
-            match evt {
-                Event::Data(d) => {
-                    if let Err(e) = st.decoder.decode(d, &mut |e| out.push(e)) {
-                        tracing::debug!("muxHTTP: bad response: {e}");
-                        failed = Some(StreamError::ProtocolError);
-                    }
-                }
-                Event::StreamEnd(err) => {
-                    let _ = st.decoder.eof(&mut |e| out.push(e));
-                    failed = Some(if err == StreamError::NoError {
-                        StreamError::ConnectionReset
-                    } else {
-                        err
-                    });
-                }
-                _ => {}
-            }
-        }
-        for e in out {
-            let done = matches!(e, Event::MessageEnd(_));
-            let target = self.state.borrow().waiting.front().cloned();
-            if let Some(t) = target {
-                t.send(e);
-            }
-            if done {
-                self.state.borrow_mut().waiting.pop_front();
-            }
-        }
-        if let Some(err) = failed {
-            self.close(err);
-        }
-    }
-
-    fn close(self: &Rc<Self>, err: StreamError) {
-        let waiting = {
-            let mut st = self.state.borrow_mut();
-            st.closed = true;
-            st.pipeline = None;
-            std::mem::take(&mut st.waiting)
-        };
-        for t in waiting {
-            t.send(Event::StreamEnd(err));
-        }
-        if let Some(pool) = self.pool.upgrade() {
-            let mut sessions = pool.sessions.borrow_mut();
-            if let Some(list) = sessions.get_mut(&self.key) {
-                list.retain(|s| !Rc::ptr_eq(s, self));
-                if list.is_empty() {
-                    sessions.remove(&self.key);
-                }
-            }
-        }
-    }
-
-    /// Sends request events into the session pipeline.
-    fn send(self: &Rc<Self>, evt: Event) {
-        let was_busy = self.busy.replace(true);
-        let mut data = Vec::new();
-        let pipeline = {
-            let mut st = self.state.borrow_mut();
-            st.encoder.encode(evt, &mut |d| data.push(d));
-            st.pipeline.clone()
-        };
-        if let Some(p) = pipeline {
-            for d in data {
-                p.input(Event::Data(d));
-            }
-        }
-        self.busy.set(was_busy);
-        // Anything that came back while we were sending.
-        if !was_busy && !self.inbox.borrow().is_empty() {
-            let first = self.inbox.borrow_mut().pop_front();
-            if let Some(e) = first {
-                self.deliver(e);
-            }
-        }
-    }
-
-    fn acquire(&self) {
-        self.users.set(self.users.get() + 1);
-        self.idle_since.set(None);
-    }
-
-    fn release(&self) {
-        let n = self.users.get().saturating_sub(1);
-        self.users.set(n);
-        if n == 0 {
-            self.idle_since.set(Some(Instant::now()));
-        }
     }
 }
 
@@ -263,6 +139,8 @@ struct MuxHttp {
     options: MuxOptions,
     pool: Pool,
     session: Option<Rc<Session>>,
+    /// A request is between its start and its end.
+    sending: bool,
     done: bool,
 }
 
@@ -291,21 +169,25 @@ impl MuxHttp {
         if let Some(list) = self.pool.sessions.borrow().get(&key) {
             if let Some(s) = list.iter().find(|s| {
                 let st = s.state.borrow();
-                !st.closed && (max_queue == 0 || st.waiting.len() < max_queue)
+                !st.closed && !st.tunnel && (max_queue == 0 || st.waiting.len() < max_queue)
             }) {
                 return Some(s.clone());
             }
         }
         let layout = self.sub.get()?;
+        let mut decoder = Decoder::response();
+        decoder.set_max_head_size(self.options.max_header_size);
         let session = Rc::new(Session {
             state: RefCell::new(SessionState {
                 pipeline: None,
                 encoder: Encoder::request(),
-                decoder: Decoder::response(),
+                decoder,
                 waiting: VecDeque::new(),
                 closed: false,
+                tunnel: false,
             }),
             inbox: RefCell::new(VecDeque::new()),
+            scratch: Cell::new(Vec::new()),
             busy: Cell::new(false),
             users: Cell::new(0),
             key: key.clone(),
@@ -358,14 +240,20 @@ impl Filter for MuxHttp {
                     st.decoder.expect_response(is_head);
                     st.waiting.push_back(out.reply_target(0));
                 }
+                self.sending = true;
                 s.send(evt);
             }
             Event::Data(_) | Event::MessageEnd(_) => {
+                self.sending &= !matches!(evt, Event::MessageEnd(_));
                 if let Some(s) = self.session.clone() {
                     s.send(evt);
                 }
             }
-            Event::StreamEnd(_) => {}
+            Event::StreamEnd(_) => match self.session.clone() {
+                Some(s) if s.state.borrow().tunnel => s.send(evt),
+                Some(_) if self.sending => self.abandon(),
+                _ => {}
+            },
         }
     }
 
@@ -380,8 +268,22 @@ impl Filter for MuxHttp {
     }
 }
 
+impl MuxHttp {
+    /// The stream ended in the middle of its request: the rest will never come,
+    /// so the session's framing is lost and it closes.
+    fn abandon(&mut self) {
+        self.sending = false;
+        if let Some(s) = &self.session {
+            s.close(StreamError::ConnectionReset);
+        }
+    }
+}
+
 impl Drop for MuxHttp {
     fn drop(&mut self) {
+        if self.sending {
+            self.abandon();
+        }
         if let Some(s) = self.session.take() {
             s.release();
         }

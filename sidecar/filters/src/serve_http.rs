@@ -2,7 +2,7 @@
 //! or computed by a function of the request. A constant Message is converted to
 //! native form once, so serving it runs no script at all.
 
-use crate::demux_http::simple_response;
+use crate::http_reply::simple_response;
 use crate::util::{js, Callback};
 use boa_engine::{Context as JsContext, JsResult, JsValue};
 use pipy_core::{Context, Data, Event, Head, ResponseHead};
@@ -24,6 +24,7 @@ impl Fixed {
         self.wire
             .get_or_init(|| {
                 let mut enc = pipy_codec::http1::Encoder::response();
+                enc.announce_length(Some(self.body.len() as u64));
                 let mut out = Data::new();
                 let mut head = self.head.clone();
                 head.version = pipy_core::Version::Http11;
@@ -83,7 +84,14 @@ impl Handler {
     }
 
     /// The response events for one request.
-    pub(crate) fn respond(&self, mut head: Head, body: Data, ctx: &Rc<Context>) -> Vec<Event> {
+    /// The request's tail (sizes on the wire) is the request Message's `tail`.
+    pub(crate) fn respond(
+        &self,
+        mut head: Head,
+        body: Data,
+        mut tail: Head,
+        ctx: &Rc<Context>,
+    ) -> Vec<Event> {
         match self {
             Handler::Fixed(r) => {
                 let mut v = vec![Event::MessageStart(Head::Response(Box::new(
@@ -96,7 +104,7 @@ impl Handler {
                 v
             }
             Handler::Function(cb) => {
-                let msg = js(|c| convert::message_to_js(&mut head, body, &mut Head::None, c));
+                let msg = js(|c| convert::message_to_js(&mut head, body, &mut tail, c));
                 let Ok(msg) = msg else {
                     return simple_response(500, "", false);
                 };

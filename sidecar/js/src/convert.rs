@@ -7,7 +7,8 @@ use boa_engine::class::Class;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{js_string, Context, JsObject, JsResult, JsValue};
 use pipy_core::{
-    Data, Event, Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, StreamError, Version,
+    Data, Event, Head, HeaderMap, MessageTail, RequestHead, ResponseHead, ScriptHead, StreamError,
+    Version,
 };
 use std::rc::Rc;
 
@@ -32,7 +33,31 @@ pub fn head_to_js(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
         Head::Script(s) => Ok(script_value(s)),
         Head::Request(r) => HeadObject::wrap(NativeHead::Request(r.clone()), ctx),
         Head::Response(r) => HeadObject::wrap(NativeHead::Response(r.clone()), ctx),
+        Head::Tail(t) => tail_to_js(*t, ctx),
     }
+}
+
+/// A decoded message's tail as scripts see it, like upstream's `MessageTail`:
+/// `headers` (trailers; `null`, as they are not kept), `headSize`, `bodySize`.
+fn tail_to_js(t: MessageTail, ctx: &mut Context) -> JsResult<JsValue> {
+    let o = boa_engine::object::ObjectInitializer::new(ctx)
+        .property(
+            js_string!("headers"),
+            JsValue::null(),
+            boa_engine::property::Attribute::all(),
+        )
+        .property(
+            js_string!("headSize"),
+            t.head_size as f64,
+            boa_engine::property::Attribute::all(),
+        )
+        .property(
+            js_string!("bodySize"),
+            t.body_size as f64,
+            boa_engine::property::Attribute::all(),
+        )
+        .build();
+    Ok(o.into())
 }
 
 /// The standard reason phrase of a status (empty when unknown).
@@ -133,7 +158,11 @@ pub fn event_to_js(evt: &mut Event, ctx: &mut Context) -> JsResult<JsValue> {
         }
         Event::MessageEnd(t) => {
             let tail = touch_head(t, ctx)?;
-            Ok(MessageEndObject::from_data(MessageEndObject { tail }, ctx)?.into())
+            let end = MessageEndObject {
+                tail,
+                payload: JsValue::undefined(),
+            };
+            Ok(MessageEndObject::from_data(end, ctx)?.into())
         }
         Event::StreamEnd(e) => Ok(StreamEndObject::from_data(
             StreamEndObject {
@@ -151,6 +180,7 @@ pub fn touch_head(h: &mut Head, ctx: &mut Context) -> JsResult<JsValue> {
     let v = match std::mem::take(h) {
         Head::Request(r) => HeadObject::wrap(NativeHead::Request(r), ctx)?,
         Head::Response(r) => HeadObject::wrap(NativeHead::Response(r), ctx)?,
+        Head::Tail(t) => tail_to_js(t, ctx)?,
         other => {
             *h = other;
             return head_to_js(h, ctx);

@@ -1,14 +1,18 @@
 //! The streaming HTTP/1.x decoder: bytes in, message events out.
 
+use super::body::{request_body, response_body, Body};
 use super::chunked::Chunked;
-use super::head::{self, Framing, Te};
+use super::head;
 use super::DecodeError;
 use bytes::{Buf, Bytes, BytesMut};
-use pipy_core::{Data, Event, Head, Version};
+use pipy_core::{Data, Event, Head, MessageTail};
 use std::collections::VecDeque;
 
-/// Default limit on the size of a message head.
-pub const DEFAULT_MAX_HEAD_SIZE: usize = 64 * 1024;
+mod tunnel;
+
+/// Default limit on the size of a message head: upstream Pipy's `maxHeaderSize`
+/// default (16 KiB).
+pub const DEFAULT_MAX_HEAD_SIZE: usize = 16 * 1024;
 
 /// Where the decoder is in the stream.
 #[derive(Debug)]
@@ -21,6 +25,10 @@ enum State {
     Chunked(Chunked),
     /// In a body that ends when the connection does.
     UntilClose,
+    /// After a request that asked to `Upgrade`: further bytes are held (in
+    /// `head_buf`) until the caller knows whether the answer switched protocols
+    /// ([`Decoder::start_tunnel`]) or not ([`Decoder::resume`]).
+    AwaitUpgrade,
     /// Past the end of HTTP: bytes pass through as they are.
     Tunnel,
     /// [`Decoder::eof`] was called.
@@ -33,8 +41,9 @@ enum State {
 ///
 /// Feed it bytes with [`decode`](Self::decode), split anyhow; it emits, for each
 /// message, `MessageStart(Head::Request | Head::Response)`, body `Data` events and
-/// `MessageEnd(Head::None)`. Body data are slices of the input `Bytes`, never copies;
-/// when a whole input buffer is body, it is passed on as it is.
+/// `MessageEnd(Head::Tail)` (the head's and the body's size on the wire). Body data
+/// are slices of the input `Bytes`, never copies; when a whole input buffer is
+/// body, it is passed on as it is.
 ///
 /// Heads are parsed by httparse. A head within one input chunk is parsed in place
 /// and its header fields are slices of that chunk; a head split across chunks is
@@ -46,7 +55,10 @@ enum State {
 /// itself (see [`expects_continue`](super::expects_continue)). After a `101` the
 /// decoder becomes a tunnel and passes further bytes on as `Data` outside any
 /// message; [`start_tunnel`](Self::start_tunnel) does the same by hand (after a
-/// `CONNECT` succeeds, or on the request side of an upgrade).
+/// `CONNECT` succeeds). On the request side, with [`hold_after_upgrade`](Self::hold_after_upgrade),
+/// the bytes after a request with an `Upgrade` field are held until the caller
+/// calls [`start_tunnel`](Self::start_tunnel) (the answer was `101`) or
+/// [`resume`](Self::resume) (it was not).
 #[derive(Debug)]
 pub struct Decoder {
     is_response: bool,
@@ -58,6 +70,12 @@ pub struct Decoder {
     eoh: u8,
     /// For each announced request, whether it was a `HEAD`.
     expect: VecDeque<bool>,
+    /// Size of the current message's head, and of its body so far, on the wire.
+    tail: MessageTail,
+    /// The request being read asked to `Upgrade`.
+    upgrade: bool,
+    /// Whether bytes after an `Upgrade` request are held.
+    hold_upgrades: bool,
 }
 
 impl Decoder {
@@ -79,6 +97,9 @@ impl Decoder {
             head_buf: BytesMut::new(),
             eoh: 0,
             expect: VecDeque::new(),
+            tail: MessageTail::default(),
+            upgrade: false,
+            hold_upgrades: false,
         }
     }
 
@@ -95,24 +116,6 @@ impl Decoder {
         self.expect.push_back(method_is_head);
     }
 
-    /// Makes every further byte tunnel data, passed on as `Data` outside any message.
-    /// Bytes already buffered as the start of a head are emitted now.
-    pub fn start_tunnel(&mut self, out: &mut dyn FnMut(Event)) {
-        if matches!(self.state, State::Failed(_) | State::Closed) {
-            return;
-        }
-        if !self.head_buf.is_empty() {
-            out(Event::Data(self.head_buf.split().freeze().into()));
-        }
-        self.eoh = 0;
-        self.state = State::Tunnel;
-    }
-
-    /// Whether the decoder has become a tunnel.
-    pub fn is_tunnel(&self) -> bool {
-        matches!(self.state, State::Tunnel)
-    }
-
     /// Whether the decoder is between messages with nothing buffered: the
     /// connection can be closed here without cutting a message.
     pub fn is_idle(&self) -> bool {
@@ -125,6 +128,8 @@ impl Decoder {
         self.head_buf.clear();
         self.eoh = 0;
         self.expect.clear();
+        self.tail = MessageTail::default();
+        self.upgrade = false;
     }
 
     /// Decodes the next bytes of the stream, pushing events to `out`.
@@ -146,6 +151,7 @@ impl Decoder {
         match self.state {
             State::Length(left) if data.len() as u64 <= left => {
                 let left = left - data.len() as u64;
+                self.tail.body_size += data.len() as u64;
                 out(Event::Data(data));
                 self.state = State::Length(left);
                 if left == 0 {
@@ -153,7 +159,12 @@ impl Decoder {
                 }
                 return Ok(());
             }
-            State::UntilClose | State::Tunnel => {
+            State::UntilClose => {
+                self.tail.body_size += data.len() as u64;
+                out(Event::Data(data));
+                return Ok(());
+            }
+            State::Tunnel => {
                 out(Event::Data(data));
                 return Ok(());
             }
@@ -176,13 +187,17 @@ impl Decoder {
     pub fn eof(&mut self, out: &mut dyn FnMut(Event)) -> Result<(), DecodeError> {
         let result = match self.state {
             State::Failed(e) => return Err(e),
-            State::Head if !self.head_buf.is_empty() => Err(DecodeError::Incomplete),
+            State::Head | State::AwaitUpgrade if !self.head_buf.is_empty() => {
+                Err(DecodeError::Incomplete)
+            }
             State::Length(_) | State::Chunked(_) => Err(DecodeError::Incomplete),
             State::UntilClose => {
-                out(Event::MessageEnd(Head::None));
+                out(Event::MessageEnd(Head::Tail(std::mem::take(
+                    &mut self.tail,
+                ))));
                 Ok(())
             }
-            State::Head | State::Tunnel | State::Closed => Ok(()),
+            State::Head | State::AwaitUpgrade | State::Tunnel | State::Closed => Ok(()),
         };
         self.state = match result {
             Ok(()) => State::Closed,
@@ -205,16 +220,31 @@ impl Decoder {
                     let n = usize::try_from(*left).map_or(buf.len(), |l| l.min(buf.len()));
                     body.push_bytes(buf.split_to(n));
                     *left -= n as u64;
+                    self.tail.body_size += n as u64;
                     if *left == 0 {
                         self.end_message(body, out);
                     }
                 }
                 State::Chunked(c) => {
-                    if c.decode(&mut buf, body)? {
+                    let before = buf.len();
+                    let done = c.decode(&mut buf, body)?;
+                    self.tail.body_size += (before - buf.len()) as u64;
+                    if done {
                         self.end_message(body, out);
                     }
                 }
-                State::UntilClose | State::Tunnel => body.push_bytes(std::mem::take(&mut buf)),
+                State::UntilClose => {
+                    self.tail.body_size += buf.len() as u64;
+                    body.push_bytes(std::mem::take(&mut buf));
+                }
+                State::Tunnel => body.push_bytes(std::mem::take(&mut buf)),
+                State::AwaitUpgrade => {
+                    if self.head_buf.len() + buf.len() > self.max_head {
+                        return Err(DecodeError::HeadTooLarge);
+                    }
+                    self.head_buf.extend_from_slice(&buf);
+                    buf.clear();
+                }
                 State::Closed => return Err(DecodeError::AfterEof),
                 State::Failed(e) => return Err(*e),
             }
@@ -297,7 +327,12 @@ impl Decoder {
                 return Err(DecodeError::HeadTooLarge);
             }
             let body = request_body(head.version, framing)?;
+            self.upgrade = framing.upgrade && self.hold_upgrades;
             (n, Head::Request(head), body)
+        };
+        self.tail = MessageTail {
+            head_size: n as u64,
+            body_size: 0,
         };
         out(Event::MessageStart(head));
         match body {
@@ -306,7 +341,9 @@ impl Decoder {
             Body::Chunked => self.state = State::Chunked(Chunked::new(self.max_head)),
             Body::UntilClose => self.state = State::UntilClose,
             Body::Upgrade => {
-                out(Event::MessageEnd(Head::None));
+                out(Event::MessageEnd(Head::Tail(std::mem::take(
+                    &mut self.tail,
+                ))));
                 self.state = State::Tunnel;
             }
         }
@@ -315,61 +352,14 @@ impl Decoder {
 
     fn end_message(&mut self, body: &mut Data, out: &mut dyn FnMut(Event)) {
         flush(body, out);
-        out(Event::MessageEnd(Head::None));
-        self.state = State::Head;
-    }
-}
-
-/// How a message's body is delimited.
-enum Body {
-    None,
-    Length(u64),
-    Chunked,
-    UntilClose,
-    /// No body, and the connection leaves HTTP (101).
-    Upgrade,
-}
-
-/// RFC 9112 §6.3 for requests: no length means no body; `Transfer-Encoding` must
-/// be exactly `chunked`, and is not allowed in HTTP/1.0.
-fn request_body(version: Version, f: Framing) -> Result<Body, DecodeError> {
-    match f.te {
-        Te::Absent => Ok(match f.length {
-            None | Some(0) => Body::None,
-            Some(n) => Body::Length(n),
-        }),
-        _ if version == Version::Http10 => Err(DecodeError::BadTransferEncoding),
-        Te::Chunked => Ok(Body::Chunked),
-        Te::ChunkedAfterOthers => Err(DecodeError::UnsupportedTransferEncoding),
-        Te::NotChunked => Err(DecodeError::BadTransferEncoding),
-    }
-}
-
-/// RFC 9112 §6.3 for responses: no body for `HEAD`, 1xx, 204 and 304; a response
-/// with neither length nor `chunked` lasts until the connection closes.
-fn response_body(
-    status: u16,
-    is_head: bool,
-    version: Version,
-    f: Framing,
-) -> Result<Body, DecodeError> {
-    if status == 101 {
-        return Ok(Body::Upgrade);
-    }
-    if is_head || status < 200 || status == 204 || status == 304 {
-        return Ok(Body::None);
-    }
-    match f.te {
-        Te::Absent => Ok(match f.length {
-            None => Body::UntilClose,
-            Some(0) => Body::None,
-            Some(n) => Body::Length(n),
-        }),
-        // HTTP/1.0 has no transfer codings: the framing is faulty, read to the end.
-        _ if version == Version::Http10 => Ok(Body::UntilClose),
-        Te::Chunked => Ok(Body::Chunked),
-        Te::ChunkedAfterOthers => Err(DecodeError::UnsupportedTransferEncoding),
-        Te::NotChunked => Ok(Body::UntilClose),
+        out(Event::MessageEnd(Head::Tail(std::mem::take(
+            &mut self.tail,
+        ))));
+        self.state = if std::mem::take(&mut self.upgrade) {
+            State::AwaitUpgrade
+        } else {
+            State::Head
+        };
     }
 }
 

@@ -56,8 +56,10 @@ enum State {
 /// announce each request with [`expect_head_response`](Self::expect_head_response)
 /// in order. Responses `1xx`, `204` and `304` get no body and no framing headers.
 /// `Data` outside a message (after a `101` or a `CONNECT`) passes through as is.
-/// `StreamEnd` writes nothing: an unfinished message is abandoned and the caller
-/// closes the connection.
+/// `StreamEnd` in the middle of a message writes what was held back (the head, with
+/// the framing a longer body would get, and the body so far) and never ends the
+/// message: the caller closes the connection, and the receiver sees a message cut
+/// short, as it would behind any proxy that streams.
 #[derive(Debug)]
 pub struct Encoder {
     is_response: bool,
@@ -70,6 +72,11 @@ pub struct Encoder {
     /// Answering HEAD with a body in hand: it is measured for `Content-Length`
     /// (as a GET would get) and never sent.
     head_only: bool,
+    /// The next response goes to an HTTP/1.0 client, which knows no chunked coding.
+    http10_peer: bool,
+    /// The body length announced for the next message, and for the current one.
+    next_length: Option<u64>,
+    length: Option<u64>,
     must_close: bool,
     scratch: BytesMut,
 }
@@ -94,6 +101,9 @@ impl Encoder {
             body: Data::new(),
             head_requests: VecDeque::new(),
             head_only: false,
+            http10_peer: false,
+            next_length: None,
+            length: None,
             must_close: false,
             scratch: BytesMut::new(),
         }
@@ -110,6 +120,20 @@ impl Encoder {
         self.head_requests.push_back(is_head);
     }
 
+    /// Says whether the next response goes to an HTTP/1.0 client: a long body of
+    /// unknown length is then delimited by closing the connection, not chunked,
+    /// whatever version the response head says.
+    pub fn set_http10_peer(&mut self, http10: bool) {
+        self.http10_peer = http10;
+    }
+
+    /// Announces that the body of the next message is exactly `len` bytes (the
+    /// caller holds it whole): a body too long to hold back then goes out with
+    /// that `Content-Length`, not chunked, when its head gives none.
+    pub fn announce_length(&mut self, len: Option<u64>) {
+        self.next_length = len;
+    }
+
     /// Whether a message was framed by closing the connection, or ended short of
     /// its `Content-Length`: the connection must close after what was written.
     pub fn must_close(&self) -> bool {
@@ -124,6 +148,9 @@ impl Encoder {
         self.head_requests.clear();
         self.must_close = false;
         self.head_only = false;
+        self.http10_peer = false;
+        self.next_length = None;
+        self.length = None;
     }
 
     /// Encodes one event, pushing the bytes it produces (if any) to `out`.
@@ -133,6 +160,10 @@ impl Encoder {
             Event::Data(data) => self.data(data, out),
             Event::MessageEnd(_) => self.end(out),
             Event::StreamEnd(_) => {
+                if self.state == State::Buffering {
+                    self.start_streaming(out);
+                    self.must_close = true;
+                }
                 self.state = State::Idle;
                 self.msg = None;
                 self.body = Data::new();
@@ -144,6 +175,7 @@ impl Encoder {
         if self.state != State::Idle {
             self.end(out); // a new message implicitly ends the previous one
         }
+        self.length = self.next_length.take();
         let msg = match (self.is_response, head) {
             (false, Head::Request(mut h)) => {
                 // The method decides framing below: settle it before writing.
@@ -261,10 +293,14 @@ impl Encoder {
             self.state = State::NoBody;
             return;
         }
-        let (given_length, http10_response) = match &msg {
+        let (head_length, http10_response) = match &msg {
             Msg::Request(h) => (content_length(&h.headers), false),
-            Msg::Response(h) => (content_length(&h.headers), h.version == Version::Http10),
+            Msg::Response(h) => (
+                content_length(&h.headers),
+                h.version == Version::Http10 || self.http10_peer,
+            ),
         };
+        let given_length = head_length.or(self.length);
         let mut body = std::mem::take(&mut self.body);
         let (framing, state) = match given_length {
             Some(n) => (Framing::Length(n), State::Length(n)),

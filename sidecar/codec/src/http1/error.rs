@@ -41,11 +41,12 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// The HTTP status a server should answer with (and then close the connection):
-    /// 501 for an unsupported transfer coding, 400 for everything else, including an
-    /// oversized head (a project choice, where some servers use 431).
+    /// 501 for an unsupported transfer coding, 431 for an oversized head (RFC 6585
+    /// §5; upstream Pipy closes without an answer), 400 for everything else.
     pub fn status(&self) -> u16 {
         match self {
             DecodeError::UnsupportedTransferEncoding => 501,
+            DecodeError::HeadTooLarge => 431,
             _ => 400,
         }
     }

@@ -29,6 +29,8 @@ pub(super) struct Framing {
     pub(super) length: Option<u64>,
     /// The `Transfer-Encoding`.
     pub(super) te: Te,
+    /// An `Upgrade` field is present (RFC 9110 §7.8).
+    pub(super) upgrade: bool,
 }
 
 /// A parsed response head. Interim (1xx) heads other than 101 are not built.
@@ -187,6 +189,7 @@ fn framing_of_fields<'a>(
 ) -> Result<Framing, DecodeError> {
     let mut length = None;
     let mut te = TeScan::default();
+    let mut upgrade = false;
     for (name, value) in fields {
         if name.eq_ignore_ascii_case(b"content-length") {
             for item in value.split(|&b| b == b',') {
@@ -201,6 +204,8 @@ fn framing_of_fields<'a>(
             for item in value.split(|&b| b == b',').map(trim_ows) {
                 te.add(item)?;
             }
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            upgrade |= !trim_ows(value).is_empty();
         }
     }
     if te.present && length.is_some() {
@@ -209,6 +214,7 @@ fn framing_of_fields<'a>(
     Ok(Framing {
         length,
         te: te.finish(),
+        upgrade,
     })
 }
 

@@ -6,6 +6,7 @@
 //! whether to keep a connection alive ([`wants_close`]), hop-by-hop headers and
 //! `100 Continue` answers ([`expects_continue`]) are the caller's business.
 
+mod body;
 mod chunked;
 mod decoder;
 mod encoder;

@@ -24,11 +24,15 @@ pub struct MessageStartObject {
     pub head: JsValue,
 }
 
-/// End of a message, with its tail.
+/// End of a message, with its tail and payload.
 #[derive(Trace, Finalize, JsData, Default)]
 pub struct MessageEndObject {
-    /// Tail object (or undefined).
+    /// Tail object (or undefined); a decoded HTTP message's has `headSize` and
+    /// `bodySize`.
     pub tail: JsValue,
+    /// Decoded payload of protocols that have one (undefined for HTTP). It lives
+    /// with this object: events between filters carry the tail only.
+    pub payload: JsValue,
 }
 
 /// End of a stream, with an error name.
@@ -139,11 +143,13 @@ impl Class for MessageEndObject {
     fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
         Ok(MessageEndObject {
             tail: args.first().cloned().unwrap_or_default(),
+            payload: args.get(1).cloned().unwrap_or_default(),
         })
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         field_accessor!(class, MessageEndObject, "tail", tail);
+        field_accessor!(class, MessageEndObject, "payload", payload);
         Ok(())
     }
 }

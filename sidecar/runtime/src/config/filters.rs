@@ -6,8 +6,8 @@ use crate::options;
 use boa_engine::{js_string, Context, JsResult, JsValue};
 use pipy_core::Layout;
 use pipy_filters::{
-    branch, chain, connect, demux, demux_http, dump, handle, mux, mux_http, replace, serve_http,
-    Callback, SubLayout,
+    branch, chain, connect, demux, demux_http, dump, handle, http_codec, mux, mux_http, replace,
+    serve_http, Callback, SubLayout,
 };
 use std::rc::Rc;
 
@@ -113,16 +113,64 @@ pub(super) fn m_fork(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsR
 
 pub(super) fn m_demux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a0 = arg(args, 0);
+    let o = http_options(args, ctx)?;
     if a0.is_string() {
         let sub = layout_arg(this, &a0, ctx)?;
-        return append(this, Rc::new(demux_http::DemuxHttpTemplate::demux(sub)));
+        let t = demux_http::DemuxHttpTemplate::demux(sub).with_options(o);
+        return append(this, Rc::new(t));
     }
     let sub = SubLayout::new();
-    append_joint(
-        this,
-        Rc::new(demux_http::DemuxHttpTemplate::demux(sub.clone())),
-        sub,
-    )
+    let t = demux_http::DemuxHttpTemplate::demux(sub.clone()).with_options(o);
+    append_joint(this, Rc::new(t), sub)
+}
+
+/// `maxHeaderSize` of the first options object among `args` (a number of bytes,
+/// or text such as `16k`, as upstream's binary sizes).
+fn http_options(args: &[JsValue], ctx: &mut Context) -> JsResult<http_codec::HttpOptions> {
+    let opts = args
+        .iter()
+        .find(|v| v.is_object() && !v.is_callable())
+        .and_then(|v| v.as_object());
+    let mut o = http_codec::HttpOptions::default();
+    let v = options::get(opts.as_ref(), "maxHeaderSize", ctx)?;
+    if let Some(n) = v.as_number() {
+        o.max_header_size = n.max(0.0) as usize;
+    } else if !v.is_undefined() && !v.is_null() {
+        let t = v.to_string(ctx)?.to_std_string_escaped();
+        o.max_header_size = binary_size(&t).ok_or_else(|| err("bad maxHeaderSize"))?;
+    }
+    Ok(o)
+}
+
+/// `1024`, `16k`, `1m`, `1g` (case-insensitive, optional `b`) in bytes.
+fn binary_size(s: &str) -> Option<usize> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.strip_suffix('b').unwrap_or(&s);
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
+    let n: f64 = num.trim().parse().ok()?;
+    let unit = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((n * unit) as usize)
+}
+
+/// `decodeHTTPRequest(options?)` and `decodeHTTPResponse(options?)`.
+pub(super) fn decode_http(side: http_codec::Side) -> Method {
+    match side {
+        http_codec::Side::Request => |this, args, ctx| {
+            let t = http_codec::DecodeTemplate(http_codec::Side::Request, http_options(args, ctx)?);
+            append(this, Rc::new(t))
+        },
+        http_codec::Side::Response => |this, args, ctx| {
+            let t =
+                http_codec::DecodeTemplate(http_codec::Side::Response, http_options(args, ctx)?);
+            append(this, Rc::new(t))
+        },
+    }
 }
 
 pub(super) fn m_demux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
@@ -199,6 +247,7 @@ pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
     if let Some(n) = mq.as_number() {
         o.max_queue = n.max(0.0) as usize;
     }
+    o.max_header_size = http_options(rest, ctx)?.max_header_size;
     let t = Rc::new(mux_http::MuxHttpTemplate::new(key, sub.clone(), o));
     if explicit_layout {
         append(this, t)

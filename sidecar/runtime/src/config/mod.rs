@@ -248,18 +248,11 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("serveHTTP", m_serve_http),
         ("muxHTTP", m_mux_http),
         ("connect", m_connect),
-        ("decodeHTTPRequest", |t, _, _| {
-            append(
-                t,
-                Rc::new(http_codec::DecodeTemplate(http_codec::Side::Request)),
-            )
-        }),
-        ("decodeHTTPResponse", |t, _, _| {
-            append(
-                t,
-                Rc::new(http_codec::DecodeTemplate(http_codec::Side::Response)),
-            )
-        }),
+        ("decodeHTTPRequest", decode_http(http_codec::Side::Request)),
+        (
+            "decodeHTTPResponse",
+            decode_http(http_codec::Side::Response),
+        ),
         ("encodeHTTPRequest", |t, _, _| {
             append(
                 t,

@@ -292,7 +292,7 @@ fn heads_of_the_wrong_kind_become_defaults() {
 }
 
 #[test]
-fn data_outside_messages_passes_through_and_stream_end_writes_nothing() {
+fn data_outside_messages_passes_through_and_stream_end_flushes_what_was_held() {
     let mut enc = Encoder::response();
     let out = encode(
         &mut enc,
@@ -324,15 +324,39 @@ fn data_outside_messages_passes_through_and_stream_end_writes_nothing() {
         text(&out),
         ["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n"]
     );
+    // A body cut short while held back: the head goes out with the framing a
+    // long body would get, then what came, and the message stays unfinished.
+    let mut enc = Encoder::request();
     let out = encode(
-        &mut Encoder::request(),
+        &mut enc,
         vec![
             start_req(req("POST", "/", &[])),
             data(b"ab"),
             Event::StreamEnd(StreamError::ReadError),
         ],
     );
-    assert!(out.is_empty());
+    assert_eq!(
+        text(&out),
+        ["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n"]
+    );
+    assert!(enc.must_close());
+    let mut enc = Encoder::response();
+    let out = encode(
+        &mut enc,
+        vec![
+            start_res(res(200, "", &[("Content-Length", "10")])),
+            data(b"abc"),
+            Event::StreamEnd(StreamError::ConnectionReset),
+        ],
+    );
+    assert_eq!(
+        text(&out),
+        ["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]
+    );
+    assert!(enc.must_close());
+    // Nothing held, nothing written.
+    let mut enc = Encoder::response();
+    assert!(encode(&mut enc, vec![Event::StreamEnd(StreamError::NoError)]).is_empty());
 }
 
 #[test]
@@ -353,4 +377,43 @@ fn a_new_message_ends_an_unfinished_one() {
             "GET /2 HTTP/1.1\r\n\r\n"
         ]
     );
+}
+
+#[test]
+fn an_announced_length_keeps_long_bodies_unchunked() {
+    let mut enc = Encoder::response();
+    enc.set_buffer_size(4);
+    enc.announce_length(Some(10));
+    let out = encode(
+        &mut enc,
+        vec![
+            start_res(res(200, "", &[])),
+            data(b"0123456"),
+            data(b"789"),
+            end(),
+        ],
+    );
+    assert_eq!(
+        text(&out).concat(),
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"
+    );
+    // The announcement is for one message only.
+    let out = encode(
+        &mut enc,
+        vec![start_res(res(200, "", &[])), data(b"0123456"), end()],
+    );
+    assert!(text(&out)[0].contains("Transfer-Encoding: chunked"));
+}
+
+#[test]
+fn http10_peers_get_long_bodies_delimited_by_close() {
+    let mut enc = Encoder::response();
+    enc.set_buffer_size(4);
+    enc.set_http10_peer(true);
+    let out = encode(
+        &mut enc,
+        vec![start_res(res(200, "", &[])), data(b"0123456"), end()],
+    );
+    assert_eq!(text(&out).concat(), "HTTP/1.1 200 OK\r\n\r\n0123456");
+    assert!(enc.must_close());
 }

@@ -5,6 +5,8 @@ mod decode;
 mod encode;
 mod roundtrip;
 mod security;
+mod tail;
+mod upgrade;
 
 use super::{DecodeError, Decoder, Encoder};
 use bytes::Bytes;
@@ -29,7 +31,7 @@ fn to_evs(events: Vec<Event>) -> Vec<Ev> {
                 Some(Ev::Body(b)) => b.extend_from_slice(&d.to_vec()),
                 _ => evs.push(Ev::Body(d.to_vec())),
             },
-            Event::MessageEnd(Head::None) => evs.push(Ev::End),
+            Event::MessageEnd(_) => evs.push(Ev::End),
             e => panic!("unexpected event {e:?}"),
         }
     }

@@ -1,0 +1,271 @@
+//! HTTP/1 through `demuxHTTP -> muxHTTP -> connect` against raw TCP backends
+//! written here: HTTP/1.0 clients, length-delimited bodies kept as they are,
+//! protocol upgrades, and upstreams that fail or do not speak HTTP.
+
+use crate::harness::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// A proxy in front of `upstream`, with `options` for `demuxHTTP` and `muxHTTP`.
+fn proxy_with(upstream: u16, options: &str) -> (Pipy, u16) {
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).demuxHTTP({options}).to($=>$.muxHTTP({options}).to($=>$.connect('127.0.0.1:{upstream}')))"
+        ),
+        &[port],
+    );
+    (p, port)
+}
+
+/// A backend that accepts once and runs `serve` on the connection.
+fn backend(serve: impl FnOnce(TcpStream) + Send + 'static) -> (u16, thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        serve(s);
+    });
+    (port, t)
+}
+
+/// Reads a head (up to the empty line) and returns its lines.
+fn read_head(r: &mut impl BufRead) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap() == 0 {
+            return lines;
+        }
+        let line = line.trim_end().to_string();
+        if line.is_empty() {
+            return lines;
+        }
+        lines.push(line);
+    }
+}
+
+fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
+    head.iter().skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn client(port: u16) -> BufReader<TcpStream> {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    BufReader::new(s)
+}
+
+fn at_eof(r: &mut BufReader<TcpStream>) -> bool {
+    let mut b = [0u8; 1];
+    matches!(r.read(&mut b), Ok(0) | Err(_))
+}
+
+#[test]
+fn http10_requests_get_http11_responses_closing_unless_kept_alive() {
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).serveHTTP(msg => new Message({{ headers: {{ 'x-path': msg.head.path }} }}, 'hi'))"
+        ),
+        &[port],
+    );
+    let mut c = client(port);
+    c.get_mut().write_all(b"GET /a HTTP/1.0\r\n\r\n").unwrap();
+    let head = read_head(&mut c);
+    assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+    assert_eq!(header(&head, "connection"), Some("close"));
+    let mut body = String::new();
+    c.read_to_string(&mut body).unwrap();
+    assert_eq!(body, "hi");
+
+    let mut c = client(port);
+    for path in ["/b", "/c"] {
+        let req = format!("GET {path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        c.get_mut().write_all(req.as_bytes()).unwrap();
+        let head = read_head(&mut c);
+        assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+        assert_eq!(header(&head, "connection"), Some("keep-alive"));
+        assert_eq!(header(&head, "x-path"), Some(path));
+        let mut body = [0u8; 2];
+        c.read_exact(&mut body).unwrap();
+    }
+}
+
+#[test]
+fn known_length_bodies_keep_their_length_and_stream_through_a_proxy() {
+    const LEN: usize = 32 << 20;
+    const FIRST: usize = 1 << 20;
+    let body: Vec<u8> = (0..LEN).map(|i| (i * 7 % 251) as u8).collect();
+    let (head_seen_tx, head_seen) = mpsc::channel();
+    let (go_on, go_on_rx) = mpsc::channel::<()>();
+    let expect = body.clone();
+    let (up, t) = backend(move |s| {
+        let mut r = BufReader::new(s);
+        let head = read_head(&mut r);
+        head_seen_tx.send(head.clone()).unwrap();
+        let mut got = vec![0u8; LEN];
+        r.read_exact(&mut got).unwrap();
+        assert!(got == expect, "request body bytes differ");
+        let w = r.get_mut();
+        w.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {LEN}\r\n\r\n").as_bytes())
+            .unwrap();
+        w.write_all(&got[..FIRST]).unwrap();
+        // The rest only once the client has seen the head: nothing buffers it all.
+        go_on_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        w.write_all(&got[FIRST..]).unwrap();
+    });
+    let (_p, port) = proxy_with(up, "");
+    let mut c = client(port);
+    let req = format!("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: {LEN}\r\n\r\n");
+    c.get_mut().write_all(req.as_bytes()).unwrap();
+    c.get_mut().write_all(&body[..FIRST]).unwrap();
+    // The backend sees the request before the client has sent it all.
+    let head = head_seen.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(
+        header(&head, "content-length"),
+        Some(LEN.to_string().as_str())
+    );
+    assert_eq!(header(&head, "transfer-encoding"), None);
+    c.get_mut().write_all(&body[FIRST..]).unwrap();
+    let head = read_head(&mut c);
+    assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+    assert_eq!(
+        header(&head, "content-length"),
+        Some(LEN.to_string().as_str())
+    );
+    assert_eq!(header(&head, "transfer-encoding"), None);
+    go_on.send(()).unwrap();
+    let mut got = vec![0u8; LEN];
+    c.read_exact(&mut got).unwrap();
+    assert!(got == body, "response body bytes differ");
+    t.join().unwrap();
+}
+
+#[test]
+fn an_upgrade_tunnels_bytes_both_ways_through_a_proxy() {
+    let (up, t) = backend(|s| {
+        let mut r = BufReader::new(s);
+        let head = read_head(&mut r);
+        assert_eq!(header(&head, "upgrade"), Some("websocket"), "{head:?}");
+        let w = r.get_mut();
+        // The first tunnel bytes share a packet with the 101.
+        w.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello")
+            .unwrap();
+        // Echo until the client's FIN, then close.
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            r.get_mut().write_all(&buf[..n]).unwrap();
+        }
+    });
+    let (_p, port) = proxy_with(up, "");
+    let mut c = client(port);
+    c.get_mut()
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        )
+        .unwrap();
+    let head = read_head(&mut c);
+    assert!(head[0].starts_with("HTTP/1.1 101"), "{head:?}");
+    let mut hello = [0u8; 5];
+    c.read_exact(&mut hello).unwrap();
+    assert_eq!(&hello, b"hello");
+    for msg in [
+        &b"\x81\x04ping"[..],
+        b"not HTTP at all\r\n\r\n",
+        &[0u8; 70_000],
+    ] {
+        c.get_mut().write_all(msg).unwrap();
+        let mut back = vec![0u8; msg.len()];
+        c.read_exact(&mut back).unwrap();
+        assert!(back == msg, "echo differs");
+    }
+    c.get_mut().shutdown(Shutdown::Write).unwrap();
+    assert!(
+        at_eof(&mut c),
+        "the close of the far end reaches the client"
+    );
+    t.join().unwrap();
+}
+
+#[test]
+fn an_upgrade_ends_when_the_far_end_closes() {
+    // With and without the request asking for it: a 101 is a 101.
+    for req in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let (up, t) = backend(|mut s| {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            read_head(&mut r);
+            s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n")
+                .unwrap();
+            let mut ping = [0u8; 4];
+            r.read_exact(&mut ping).unwrap();
+            s.write_all(&ping).unwrap();
+            s.write_all(b"bye").unwrap();
+        });
+        let (_p, port) = proxy_with(up, "");
+        let mut c = client(port);
+        c.get_mut().write_all(req).unwrap();
+        assert!(read_head(&mut c)[0].starts_with("HTTP/1.1 101"));
+        c.get_mut().write_all(b"ping").unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"pingbye");
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn an_upstream_failing_mid_response_sends_what_came_then_closes() {
+    let (up, t) = backend(|s| {
+        let mut r = BufReader::new(s);
+        read_head(&mut r);
+        r.get_mut()
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Up: 1\r\n\r\npartial")
+            .unwrap();
+    });
+    let (_p, port) = proxy_with(up, "");
+    let mut c = client(port);
+    c.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut c);
+    assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+    assert_eq!(header(&head, "x-up"), Some("1"));
+    assert_eq!(header(&head, "content-length"), Some("100"));
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"partial");
+    t.join().unwrap();
+}
+
+#[test]
+fn an_upstream_that_does_not_speak_http_gets_502() {
+    for garbage in [&b"SSH-2.0-OpenSSH_9.6\r\n\r\n"[..], b"\x16\x03\x01\x00"] {
+        let (up, t) = backend(move |s| {
+            let mut r = BufReader::new(s);
+            read_head(&mut r);
+            r.get_mut().write_all(garbage).unwrap();
+            // The connection stays open: the proxy must not wait for more, and
+            // it closes this connection, whose framing is lost.
+            let mut rest = Vec::new();
+            let _ = r.read_to_end(&mut rest);
+        });
+        let (_p, port) = proxy_with(up, "");
+        let r = get(port, "/");
+        assert_eq!(r.status, 502, "for {garbage:?}");
+        t.join().unwrap();
+    }
+}
