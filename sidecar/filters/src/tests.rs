@@ -56,7 +56,7 @@ fn decoding_then_encoding_a_request_keeps_its_head_and_body() {
     let l = layout(
         "codec",
         vec![
-            Rc::new(DecodeTemplate(Side::Request)),
+            Rc::new(DecodeTemplate(Side::Request, Default::default())),
             Rc::new(EncodeTemplate(Side::Request)),
         ],
     );
@@ -78,7 +78,10 @@ fn decoding_then_encoding_a_request_keeps_its_head_and_body() {
 
 #[test]
 fn decoding_splits_pipelined_requests_into_messages() {
-    let l = layout("decode", vec![Rc::new(DecodeTemplate(Side::Request))]);
+    let l = layout(
+        "decode",
+        vec![Rc::new(DecodeTemplate(Side::Request, Default::default()))],
+    );
     let out = run(
         &l,
         vec![data("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n")],
