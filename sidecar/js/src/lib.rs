@@ -19,6 +19,8 @@ mod error;
 pub mod gc;
 mod host;
 pub mod module;
+#[cfg(test)]
+mod testing;
 pub mod vars;
 
 pub use error::ScriptError;
