@@ -136,11 +136,7 @@ fn main() -> ExitCode {
                 tracing_subscriber::EnvFilter::try_new(&cli.log_level)
                     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
             )
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_target(false)
-                    .with_writer(std::io::stderr),
-            )
+            .with(log_buffer::StderrLayer)
             .with(log_buffer::BufferLayer(&log_buffer::PIPY_LOG))
             .init();
     }

@@ -185,3 +185,35 @@ fn pipy_load_solve_and_os_env() {
         r#"[1234,14,true,"yes"]"#
     );
 }
+
+/// `console.*` prints upstream's lines on stderr: `YYYY-MM-DD HH:MM:SS.mmm [INF] ...`,
+/// values as upstream's console shows them, no colour codes, debug off by default.
+#[test]
+fn console_prints_upstream_lines_on_stderr() {
+    let (code, out, err) = run_to_end(&[
+        "-e",
+        "(console.log('top', { a: 1, s: 'x' }, [1, 'b'], null, undefined), console.info('i'), \
+          console.warn('w', [[]]), console.error('e', () => 0), console.debug('hidden'), 7)",
+    ]);
+    assert_eq!((code, out.trim()), (0, "7"), "{err}");
+    assert!(!err.contains('\u{1b}'), "no ANSI codes when stderr is a pipe: {err:?}");
+    assert!(!err.contains("hidden"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let find = |tail: &str| {
+        lines
+            .iter()
+            .find(|l| l.ends_with(tail))
+            .unwrap_or_else(|| panic!("no line ending with {tail:?} in {err}"))
+            .to_string()
+    };
+    let l = find(r#" [INF] top { "a": 1, "s": "x" } [ 1, "b" ] null undefined"#);
+    // `2026-12-04 17:59:59.123`
+    let stamp = &l[..23];
+    assert!(
+        stamp.as_bytes()[4] == b'-' && stamp.as_bytes()[10] == b' ' && stamp.as_bytes()[19] == b'.',
+        "{l}"
+    );
+    find(" [INF] i");
+    find(" [WRN] w [ [  ] ]");
+    find(" [ERR] e Function{  }");
+}
