@@ -61,10 +61,8 @@ impl Mux {
             return Some(s.clone());
         }
         let key = match &self.key {
-            Some(k) => k
-                .eval(&[], out.context())
-                .map(|v| v.display().to_string())
-                .unwrap_or_default(),
+            // A key function that throws ends the stream (`Callback::call`).
+            Some(k) => k.call(&[], out)?.display().to_string(),
             None => out
                 .context()
                 .inbound

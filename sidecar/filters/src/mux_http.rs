@@ -265,7 +265,8 @@ struct MuxHttp {
 impl MuxHttp {
     fn pool_key(&self, out: &Output<'_>) -> PoolKey {
         match &self.key {
-            Some(cb) => match cb.eval(&[], out.context()) {
+            // A key function that throws ends the stream (`Callback::call`).
+            Some(cb) => match cb.call(&[], out) {
                 Some(v) => match (v.as_object(), v.as_string()) {
                     (Some(o), _) => PoolKey::Object(o.clone()),
                     (None, Some(s)) => PoolKey::Value(s.to_std_string_escaped()),
@@ -283,6 +284,9 @@ impl MuxHttp {
 
     fn open_session(&mut self, out: &Output<'_>) -> Option<Rc<Session>> {
         let key = self.pool_key(out);
+        if out.failed() {
+            return None;
+        }
         let max_queue = self.options.max_queue;
         if let Some(list) = self.pool.sessions.borrow().get(&key) {
             if let Some(s) = list.iter().find(|s| {
@@ -338,8 +342,10 @@ impl Filter for MuxHttp {
             Event::MessageStart(_) => {
                 if self.session.is_none() {
                     let Some(s) = self.open_session(out) else {
-                        tracing::error!("muxHTTP has no sub-pipeline: add .to(...)");
-                        out.push(Event::StreamEnd(StreamError::UnknownError));
+                        if !out.failed() {
+                            tracing::error!("muxHTTP has no sub-pipeline: add .to(...)");
+                            out.push(Event::StreamEnd(StreamError::UnknownError));
+                        }
                         self.done = true;
                         return;
                     };
@@ -360,6 +366,12 @@ impl Filter for MuxHttp {
                 if let Some(s) = self.session.clone() {
                     s.send(evt);
                 }
+            }
+            // A stream that ends in error before its first request (a callback in
+            // front of muxHTTP threw) gets that end back, as nothing will answer.
+            Event::StreamEnd(err) if self.session.is_none() && err != StreamError::NoError => {
+                self.done = true;
+                out.push(Event::StreamEnd(err));
             }
             Event::StreamEnd(_) => {}
         }

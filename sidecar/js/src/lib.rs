@@ -23,5 +23,5 @@ pub mod module;
 mod testing;
 pub mod vars;
 
-pub use error::ScriptError;
+pub use error::{script_location, ScriptError};
 pub use host::{call, init_thread, with_js, HostHooks};

@@ -118,19 +118,8 @@
   var algo = global.algo;
 
   // ---- algo.Cache ----
-  function parseDuration(t) {
-    if (typeof t === 'number') return t * 1000;
-    var m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(String(t).trim());
-    if (!m) return 0;
-    var n = Number(m[1]);
-    switch (m[2]) {
-      case 'ms': return n;
-      case 'm': return n * 60000;
-      case 'h': return n * 3600000;
-      case 'd': return n * 86400000;
-      default: return n * 1000;
-    }
-  }
+  var parseDuration = global.__pipy_duration_ms;
+  delete global.__pipy_duration_ms;
   class Cache {
     constructor(onAllocate, onFree, options) {
       this._alloc = typeof onAllocate === 'function' ? onAllocate : null;

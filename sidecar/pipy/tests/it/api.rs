@@ -71,11 +71,14 @@ fn messages_and_events() {
 fn url_and_search_params() {
     assert_eq!(
         eval("((u = new URL('http://user:pw@Example.com:8080/a/b?x=1&y=2#h')) => [u.protocol, u.hostname, u.port, u.host, u.pathname, u.search, u.query, u.hash, u.auth, u.path])()"),
-        r##"["http:","example.com","8080","example.com:8080","/a/b","?x=1&y=2","x=1&y=2","#h","user:pw","/a/b?x=1&y=2"]"##
+        // As upstream: the host keeps its case.
+        r##"["http:","Example.com","8080","Example.com:8080","/a/b","?x=1&y=2","x=1&y=2","#h","user:pw","/a/b?x=1&y=2"]"##
     );
+    // As upstream: a port written in the URL stays in `host` and `href`, and
+    // `port` tells the scheme's default when none is written.
     assert_eq!(
-        eval("new URL('https://a.com:443/').href"),
-        r#""https://a.com/""#
+        eval("((u = new URL('https://a.com:443/')) => [u.href, u.port, new URL('https://a.com/').port])()"),
+        r#"["https://a.com:443/","443","443"]"#
     );
     assert_eq!(
         eval("new URL('c/d', 'http://a.com/x/y').href"),

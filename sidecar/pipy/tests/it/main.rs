@@ -10,4 +10,5 @@ mod filters;
 mod harness;
 mod metrics;
 mod protocol;
+mod scripts;
 mod workers;

@@ -181,13 +181,14 @@ pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         }
     }
     let mut o = mux_http::MuxOptions::default();
-    if let Some(t) = options::duration(&options::get(opts.as_ref(), "maxIdle", ctx)?, ctx)? {
+    let mut opts = options::Options::new("muxHTTP", &opts.map(JsValue::from).unwrap_or_default(), ctx)?;
+    if let Some(t) = opts.duration("maxIdle", ctx)? {
         o.max_idle = t;
     }
-    let mq = options::get(opts.as_ref(), "maxQueue", ctx)?;
-    if let Some(n) = mq.as_number() {
+    if let Some(n) = opts.number("maxQueue", ctx)? {
         o.max_queue = n.max(0.0) as usize;
     }
+    opts.finish(ctx)?;
     let t = Rc::new(mux_http::MuxHttpTemplate::new(key, sub.clone(), o));
     if explicit_layout {
         append(this, t)
@@ -197,17 +198,24 @@ pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
 }
 
 pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
-    let target = Callback::new(arg(args, 0), "connect");
-    let opts = arg(args, 1).as_object();
+    let target = arg(args, 0);
+    if !(target.is_callable() || target.is_string()) {
+        return Err(err(format!(
+            "connect(): the target must be a string or a function, not {}",
+            target.type_of()
+        )));
+    }
+    let target = Callback::new(target, "connect");
+    let mut opts = options::Options::new("connect", &arg(args, 1), ctx)?;
     let mut o = connect::ConnectOptions::default();
-    let g = |k: &str, ctx: &mut Context| options::get(opts.as_ref(), k, ctx);
-    o.connect_timeout = options::duration(&g("connectTimeout", ctx)?, ctx)?;
-    o.read_timeout = options::duration(&g("readTimeout", ctx)?, ctx)?;
-    o.idle_timeout = options::duration(&g("idleTimeout", ctx)?, ctx)?;
-    if let Some(n) = g("retryCount", ctx)?.as_number() {
+    o.connect_timeout = opts.duration("connectTimeout", ctx)?;
+    o.read_timeout = opts.duration("readTimeout", ctx)?;
+    o.idle_timeout = opts.duration("idleTimeout", ctx)?;
+    if let Some(n) = opts.number("retryCount", ctx)? {
         o.retry_count = if n < 0.0 { u32::MAX } else { n as u32 };
     }
-    o.retry_delay = options::duration(&g("retryDelay", ctx)?, ctx)?.unwrap_or_default();
+    o.retry_delay = opts.duration("retryDelay", ctx)?.unwrap_or_default();
+    opts.finish(ctx)?;
     append(this, Rc::new(connect::ConnectTemplate::new(target, o)))
 }
 
@@ -216,7 +224,15 @@ pub(super) fn handler(kind: handle::Kind, replace_it: bool) -> Method {
     macro_rules! m {
         ($k:expr, $r:expr) => {
             |this, args, _ctx| {
-                let cb = Callback::new(arg(args, 0), if $r { "replace" } else { "handle" });
+                let name = if $r { $k.replace_name() } else { $k.handle_name() };
+                let f = arg(args, 0);
+                if !$r && !f.is_callable() {
+                    return Err(err(format!(
+                        "{name}(): expects a function, not {}",
+                        f.type_of()
+                    )));
+                }
+                let cb = Callback::new(f, name);
                 if $r {
                     append(this, Rc::new(replace::ReplaceTemplate::new($k, cb)))
                 } else {
