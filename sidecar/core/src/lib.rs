@@ -10,6 +10,7 @@
 //! - [`Pipeline`]: push-based and re-entrancy safe. An event pushed while the
 //!   pipeline is already working is queued and handled by the running loop, so a
 //!   filter may feed a sub-pipeline whose answer comes straight back to it.
+//! - [`units`]: the one parser of durations and sizes scripts write as text.
 
 mod context;
 mod data;
@@ -20,6 +21,7 @@ pub mod io;
 mod outbox;
 mod pipeline;
 mod read_buffer;
+pub mod units;
 
 pub use context::{Context, Inbound, ScriptState};
 pub use data::Data;

@@ -1,6 +1,6 @@
 //! Filters, layouts and the push-based pipeline that runs them.
 
-use crate::{Context, Event};
+use crate::{Context, Event, StreamError};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
@@ -23,6 +23,13 @@ pub trait Filter {
     fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
         let _ = key;
         out.push(evt);
+    }
+
+    /// Called once, before any event, on a pipeline whose starter calls
+    /// [`Pipeline::start`] (a task, a fork branch): what the filter pushes here is
+    /// the stream's first input (`onStart`). Nothing by default.
+    fn on_start(&mut self, out: &mut Output<'_>) {
+        let _ = out;
     }
 }
 
@@ -245,12 +252,12 @@ impl EventTarget {
                 key,
             } => {
                 if let Some(p) = pipeline.upgrade() {
-                    enqueue(&p, *stage, Some(*key), evt);
+                    enqueue(&p, *stage, Some(*key), Some(evt));
                 }
             }
             EventTarget::Input(p) => {
                 if let Some(p) = p.upgrade() {
-                    enqueue(&p, 0, None, evt);
+                    enqueue(&p, 0, None, Some(evt));
                 }
             }
             EventTarget::Func(f) => f(evt),
@@ -281,7 +288,8 @@ pub struct Chain {
 struct Work {
     stage: usize,
     key: Option<u64>,
-    evt: Event,
+    /// `None`: the pipeline starts ([`Filter::on_start`] of every stage).
+    evt: Option<Event>,
 }
 
 /// Shared state of a pipeline; reachable only through [`Pipeline`] and targets.
@@ -298,6 +306,11 @@ pub struct Inner {
     start: RefCell<Option<Rc<dyn std::any::Any>>>,
     /// The layout's count of live pipelines, decremented on drop.
     active: Arc<AtomicUsize>,
+    /// A failure the running filter reported through [`Output::fail`].
+    failure: Cell<Option<StreamError>>,
+    /// Stages whose filter failed: they get no more events. Empty (and never
+    /// allocated) unless a callback threw.
+    dead: RefCell<Vec<usize>>,
 }
 
 impl Drop for Inner {
@@ -338,12 +351,21 @@ impl Pipeline {
             chain,
             start: RefCell::new(None),
             active: layout.0.active.clone(),
+            failure: Cell::new(None),
+            dead: RefCell::new(Vec::new()),
         }))
     }
 
     /// Feeds an event into the first stage.
     pub fn input(&self, evt: Event) {
-        enqueue(&self.0, 0, None, evt);
+        enqueue(&self.0, 0, None, Some(evt));
+    }
+
+    /// Starts the pipeline: every filter's [`Filter::on_start`] runs, in order,
+    /// and what they push flows down the pipeline. Call it once, before any input,
+    /// after [`Pipeline::set_start_value`] if the pipeline has a startup value.
+    pub fn start(&self) {
+        enqueue(&self.0, 0, None, None);
     }
 
     /// The pipeline's context.
@@ -377,7 +399,7 @@ impl Pipeline {
     }
 }
 
-fn enqueue(p: &Rc<Inner>, stage: usize, key: Option<u64>, evt: Event) {
+fn enqueue(p: &Rc<Inner>, stage: usize, key: Option<u64>, evt: Option<Event>) {
     p.queue.borrow_mut().push_back(Work { stage, key, evt });
     if p.busy.get() {
         return;
@@ -396,33 +418,63 @@ fn enqueue(p: &Rc<Inner>, stage: usize, key: Option<u64>, evt: Event) {
 }
 
 fn run(p: &Rc<Inner>, w: Work) {
+    match w.evt {
+        Some(evt) => run_stage(p, w.stage, |f, out| match w.key {
+            Some(k) => f.on_reply(k, evt, out),
+            None => f.process(evt, out),
+        }),
+        None => {
+            let n = p.filters.borrow().len();
+            for stage in 0..n {
+                run_stage(p, stage, |f, out| f.on_start(out));
+            }
+        }
+    }
+}
+
+/// Calls `call` on the filter at `stage` (or, past the last stage, sends what it
+/// pushes to the output), then passes what it pushed down the pipeline. A stage
+/// whose filter failed ([`Output::fail`]) gets nothing more.
+fn run_stage(p: &Rc<Inner>, stage: usize, call: impl FnOnce(&mut dyn Filter, &mut Output<'_>)) {
+    if is_dead(p, stage) {
+        return;
+    }
     let (mut cur, mut next) = std::mem::take(&mut *p.scratch.borrow_mut());
     {
         let mut filters = p.filters.borrow_mut();
         let n = filters.len();
-        let mut stage = w.stage;
-        if stage < n {
+        let mut stage = stage;
+        {
             let mut out = Output {
                 buf: &mut cur,
                 pipeline: p,
                 stage,
             };
-            match w.key {
-                Some(k) => filters[stage].on_reply(k, w.evt, &mut out),
-                None => filters[stage].process(w.evt, &mut out),
+            match filters.get_mut(stage) {
+                Some(f) => call(f.as_mut(), &mut out),
+                None => call(&mut PassThrough, &mut out),
             }
-            stage += 1;
-        } else {
-            cur.push(w.evt);
+            settle_failure(p, stage, &mut cur, 0);
         }
+        stage += 1;
         while stage < n && !cur.is_empty() {
+            if is_dead(p, stage) {
+                cur.clear();
+                break;
+            }
             for evt in cur.drain(..) {
+                if is_dead(p, stage) {
+                    // An earlier event of this batch made the filter fail.
+                    break;
+                }
+                let before = next.len();
                 let mut out = Output {
                     buf: &mut next,
                     pipeline: p,
                     stage,
                 };
                 filters[stage].process(evt, &mut out);
+                settle_failure(p, stage, &mut next, before);
             }
             std::mem::swap(&mut cur, &mut next);
             stage += 1;
@@ -435,6 +487,31 @@ fn run(p: &Rc<Inner>, w: Work) {
         }
     }
     *p.scratch.borrow_mut() = (cur, next);
+}
+
+fn is_dead(p: &Inner, stage: usize) -> bool {
+    let dead = p.dead.borrow();
+    !dead.is_empty() && dead.contains(&stage)
+}
+
+/// After a filter call: if the filter failed, what it pushed during the call
+/// (from `from` on) is dropped for a `StreamEnd` with the error, and the stage
+/// is dead from now on.
+fn settle_failure(p: &Inner, stage: usize, buf: &mut Vec<Event>, from: usize) {
+    if let Some(err) = p.failure.take() {
+        buf.truncate(from);
+        buf.push(Event::StreamEnd(err));
+        p.dead.borrow_mut().push(stage);
+    }
+}
+
+/// Stands for the stage past the last filter: events go straight to the output.
+struct PassThrough;
+
+impl Filter for PassThrough {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        out.push(evt);
+    }
 }
 
 /// Where a filter pushes its results, with access to its pipeline.
@@ -453,6 +530,21 @@ impl Output<'_> {
     /// The context of the pipeline the filter runs in.
     pub fn context(&self) -> &Rc<Context> {
         &self.pipeline.context
+    }
+
+    /// Ends the stream at this filter with `err` (a script callback threw): once
+    /// the filter returns, what it pushed in this call is dropped, a
+    /// `StreamEnd(err)` goes down the pipeline instead, and the filter gets no more
+    /// events, so nothing after it sees the rest of the stream.
+    pub fn fail(&self, err: StreamError) {
+        self.pipeline.failure.set(Some(err));
+    }
+
+    /// Whether [`Output::fail`] was called during this call of the filter.
+    pub fn failed(&self) -> bool {
+        let f = self.pipeline.failure.take();
+        self.pipeline.failure.set(f);
+        f.is_some()
     }
 
     /// A target delivering events back to this filter's `on_reply` under `key`.
@@ -591,6 +683,89 @@ mod tests {
                 "StreamEnd(NoError)"
             ]
         );
+    }
+
+    /// Pushes a marker when started.
+    struct Starter;
+    impl Filter for Starter {
+        fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+            out.push(evt);
+        }
+        fn on_start(&mut self, out: &mut Output<'_>) {
+            out.push(Event::Data(Data::from("start")));
+        }
+    }
+    struct StarterT;
+    impl FilterTemplate for StarterT {
+        fn name(&self) -> &'static str {
+            "starter"
+        }
+        fn create(&self) -> Box<dyn Filter> {
+            Box::new(Starter)
+        }
+    }
+
+    #[test]
+    fn start_runs_every_stage_in_order_before_input() {
+        let l = Layout::new("x");
+        l.append(Rc::new(StarterT));
+        l.append(Rc::new(UpperT));
+        l.append(Rc::new(StarterT));
+        let (target, got) = collect();
+        let p = Pipeline::new(&l, Context::new(None), target);
+        p.start();
+        p.input(Event::Data(Data::from("in")));
+        let texts: Vec<String> = got
+            .borrow()
+            .iter()
+            .map(|e| match e {
+                Event::Data(d) => String::from_utf8(d.to_vec()).unwrap(),
+                e => format!("{e:?}"),
+            })
+            .collect();
+        assert_eq!(texts, ["START", "start", "IN"]);
+        let empty = Layout::new("empty");
+        let (target, got) = collect();
+        Pipeline::new(&empty, Context::new(None), target).start();
+        assert!(got.borrow().is_empty());
+    }
+
+    /// Fails on data "x", passes everything else.
+    struct FailOnX;
+    impl Filter for FailOnX {
+        fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+            if matches!(&evt, Event::Data(d) if d.to_vec() == b"x") {
+                out.push(Event::Data(Data::from("dropped")));
+                out.fail(StreamError::RuntimeError);
+                assert!(out.failed());
+                return;
+            }
+            out.push(evt);
+        }
+    }
+    struct FailOnXT;
+    impl FilterTemplate for FailOnXT {
+        fn name(&self) -> &'static str {
+            "fail"
+        }
+        fn create(&self) -> Box<dyn Filter> {
+            Box::new(FailOnX)
+        }
+    }
+
+    #[test]
+    fn a_failing_filter_ends_the_stream_and_gets_nothing_more() {
+        let l = Layout::new("x");
+        l.append(Rc::new(FailOnXT));
+        l.append(Rc::new(UpperT));
+        let (target, got) = collect();
+        let p = Pipeline::new(&l, Context::new(None), target);
+        p.input(Event::Data(Data::from("a")));
+        p.input(Event::Data(Data::from("x")));
+        p.input(Event::Data(Data::from("b")));
+        p.input(Event::StreamEnd(StreamError::NoError));
+        let got: Vec<String> = got.borrow().iter().map(|e| format!("{e:?}")).collect();
+        assert_eq!(got, ["Data[1]", "StreamEnd(RuntimeError)"]);
     }
 
     #[test]

@@ -93,8 +93,11 @@ impl Branch {
             match cond {
                 None => return Some(layout.clone()),
                 Some(c) => {
-                    if c.eval(&args, out.context()).is_some_and(|v| v.to_boolean()) {
-                        return Some(layout.clone());
+                    match c.call(&args, out) {
+                        Some(v) if v.to_boolean() => return Some(layout.clone()),
+                        Some(_) => {}
+                        // It threw: the stream ends here (`Output::fail`).
+                        None => return None,
                     }
                 }
             }
@@ -220,20 +223,34 @@ struct Fork {
     forks: Option<Vec<Pipeline>>,
 }
 
+/// What a fork branch's `onStart` receives: its startup value and, for an element
+/// of an array, its index (upstream's arguments).
+pub type StartArgs = Vec<JsValue>;
+
 impl Fork {
-    /// The startup values, one per sub-pipeline; `None` for the single
-    /// sub-pipeline of a fork without values.
-    fn startup_values(&self, out: &Output<'_>) -> Option<Vec<JsValue>> {
-        let c = self.count.as_ref()?;
-        let v = c.eval(&[], out.context())?;
-        js(|ctx| {
+    /// One `onStart` argument list per sub-pipeline, and whether each gets a
+    /// context of its own: an array gives one forked branch per element (with its
+    /// index); any other value (or none) one branch sharing the context. `None`
+    /// when the startup function threw.
+    fn startup_values(&self, out: &Output<'_>) -> Option<(Vec<StartArgs>, bool)> {
+        let v = match &self.count {
+            Some(c) => c.call(&[], out)?,
+            None => JsValue::undefined(),
+        };
+        let items = js(|ctx| {
             let o = v.as_object().filter(|o| o.is_array())?;
             let n = o
                 .get(boa_engine::js_string!("length"), ctx)
                 .ok()?
                 .to_length(ctx)
                 .ok()?;
-            (0..n).map(|i| o.get(i, ctx).ok()).collect()
+            (0..n)
+                .map(|i| Some(vec![o.get(i, ctx).ok()?, JsValue::from(i as f64)]))
+                .collect::<Option<Vec<_>>>()
+        });
+        Some(match items {
+            Some(items) => (items, true),
+            None => (vec![vec![v]], false),
         })
     }
 }
@@ -241,24 +258,24 @@ impl Fork {
 impl Filter for Fork {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if self.forks.is_none() {
-            let forks = match (self.sub.get(), self.startup_values(out)) {
-                (None, _) => Vec::new(),
-                // Without startup values the one sub-pipeline shares the context.
-                (Some(l), None) => vec![out.sub_pipeline(&l, false, 0)],
-                // With them, each gets a context of its own and its value.
-                (Some(l), Some(values)) => values
+            let Some((starts, fork)) = self.startup_values(out) else {
+                self.forks = Some(Vec::new());
+                return;
+            };
+            let forks = match self.sub.get() {
+                None => Vec::new(),
+                Some(l) => starts
                     .into_iter()
                     .enumerate()
-                    .map(|(i, v)| {
-                        let p = out.sub_pipeline(&l, true, i as u64);
-                        p.set_start_value(std::rc::Rc::new(v));
+                    .map(|(i, args)| {
+                        let p = out.sub_pipeline(&l, fork, i as u64);
+                        p.set_output(pipy_core::EventTarget::Discard);
+                        p.set_start_value(std::rc::Rc::new(args));
+                        p.start();
                         p
                     })
                     .collect(),
             };
-            for p in &forks {
-                p.set_output(pipy_core::EventTarget::Discard);
-            }
             self.forks = Some(forks);
         }
         for p in self.forks.iter().flatten() {

@@ -72,11 +72,12 @@ impl Drop for Connect {
 
 impl Connect {
     fn start(&mut self, out: &mut Output<'_>) {
-        let target = self
-            .target
-            .eval(&[], out.context())
-            .map(|v| v.display().to_string().trim_matches('"').to_string())
-            .unwrap_or_default();
+        // A target function that throws ends the stream (`Callback::call`).
+        let Some(target) = self.target.call(&[], out) else {
+            self.ended = true;
+            return;
+        };
+        let target = target.display().to_string().trim_matches('"').to_string();
         if target.is_empty() {
             out.push(Event::StreamEnd(StreamError::CannotResolve));
             self.ended = true;
@@ -144,6 +145,13 @@ impl Filter for Connect {
             return;
         }
         if self.outbox.is_none() {
+            // A stream that ends before its first byte (a callback in front threw)
+            // opens no connection.
+            if let Event::StreamEnd(err) = evt {
+                self.ended = true;
+                out.push(Event::StreamEnd(err));
+                return;
+            }
             self.start(out);
         }
         if let Some(o) = &self.outbox {

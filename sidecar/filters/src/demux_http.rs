@@ -78,7 +78,11 @@ impl FilterTemplate for DemuxHttpTemplate {
         Box::new(DemuxHttp {
             target: self.target.clone(),
             decoder,
-            encoder: Encoder::response(),
+            encoder: {
+                let mut e = Encoder::response();
+                e.set_buffer_size(self.options.buffer_size);
+                e
+            },
             streams: VecDeque::new(),
             events: Vec::new(),
             next_key: 0,

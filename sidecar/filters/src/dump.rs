@@ -132,26 +132,49 @@ struct Hook {
     fired: bool,
 }
 
+impl Hook {
+    /// Calls `onStart` with the pipeline's startup arguments (a fork branch's
+    /// value and index), else with `first` (the first event, when the pipeline
+    /// was never started), and pushes the events it returns.
+    fn fire_start(&mut self, first: Option<&mut Event>, out: &mut Output<'_>) {
+        self.fired = true;
+        let start = out
+            .start_value()
+            .and_then(|v| v.downcast_ref::<crate::branch::StartArgs>().cloned());
+        let args = match (start, first) {
+            (Some(args), _) => args,
+            (None, Some(evt)) => js(|ctx| convert::event_to_js(evt, ctx))
+                .ok()
+                .into_iter()
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        let Some(v) = self.callback.call(&args, out) else {
+            return;
+        };
+        let mut events = Vec::new();
+        match js(|ctx| convert::js_to_events(&v, ctx, &mut events)) {
+            Ok(()) => events.into_iter().for_each(|e| out.push(e)),
+            Err(e) => {
+                tracing::error!("onStart: {e}");
+                out.fail(StreamError::RuntimeError);
+            }
+        }
+    }
+}
+
 impl Filter for Hook {
+    fn on_start(&mut self, out: &mut Output<'_>) {
+        if self.at_start && !self.fired {
+            self.fire_start(None, out);
+        }
+    }
+
     fn process(&mut self, mut evt: Event, out: &mut Output<'_>) {
         if self.at_start && !self.fired {
-            self.fired = true;
-            // A forked pipeline's startup value, else the first event.
-            let start = out
-                .start_value()
-                .and_then(|v| v.downcast_ref::<boa_engine::JsValue>().cloned());
-            let arg = match start {
-                Some(v) => Some(v),
-                None => js(|ctx| convert::event_to_js(&mut evt, ctx)).ok(),
-            };
-            let args: Vec<_> = arg.into_iter().collect();
-            match self.callback.eval(&args, out.context()) {
-                Some(v) => {
-                    let mut events = Vec::new();
-                    let _ = js(|ctx| convert::js_to_events(&v, ctx, &mut events));
-                    events.into_iter().for_each(|e| out.push(e));
-                }
-                None => out.push(Event::StreamEnd(StreamError::RuntimeError)),
+            self.fire_start(Some(&mut evt), out);
+            if out.failed() {
+                return;
             }
         }
         if !self.at_start && !self.fired && evt.is_stream_end() {

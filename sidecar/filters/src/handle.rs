@@ -116,23 +116,31 @@ struct Handle {
 }
 
 impl Handle {
-    fn call_with_event(&self, evt: &mut Event, out: &Output<'_>) {
-        let arg = js(|ctx| convert::event_to_js(evt, ctx));
+    /// Calls the script with `arg`; `false` when it threw (the stream then ends
+    /// here: see [`Callback::call`]).
+    fn call(&self, arg: boa_engine::JsResult<boa_engine::JsValue>, out: &Output<'_>) -> bool {
         match arg {
-            Ok(a) => {
-                self.callback.eval(&[a], out.context());
+            Ok(a) => self.callback.call(&[a], out).is_some(),
+            Err(e) => {
+                tracing::error!("{}: {}", self.callback.origin, e);
+                out.fail(pipy_core::StreamError::RuntimeError);
+                false
             }
-            Err(e) => tracing::error!("{}: {}", self.callback.origin, e),
         }
+    }
+
+    fn call_with_event(&self, evt: &mut Event, out: &Output<'_>) -> bool {
+        let arg = js(|ctx| convert::event_to_js(evt, ctx));
+        self.call(arg, out)
     }
 }
 
 impl Filter for Handle {
     fn process(&mut self, mut evt: Event, out: &mut Output<'_>) {
-        match self.kind {
+        let ok = match self.kind {
             Kind::StreamStart if !self.started => {
                 self.started = true;
-                self.call_with_event(&mut evt, out);
+                self.call_with_event(&mut evt, out)
             }
             Kind::MessageStart if matches!(evt, Event::MessageStart(_)) => {
                 self.call_with_event(&mut evt, out)
@@ -149,8 +157,12 @@ impl Filter for Handle {
                         let _ = js(|ctx| convert::touch_head(h, ctx));
                     }
                     self.msg.start(h);
+                    true
                 }
-                Event::Data(d) if self.msg.in_message() => self.msg.body.push(d.clone()),
+                Event::Data(d) if self.msg.in_message() => {
+                    self.msg.body.push(d.clone());
+                    true
+                }
                 Event::MessageEnd(t) if self.msg.in_message() => {
                     let mut head = self.msg.head.take().unwrap_or_default();
                     let body = std::mem::take(&mut self.msg.body);
@@ -161,17 +173,14 @@ impl Filter for Handle {
                             pipy_js::api::data::new_data(body, ctx)
                         }
                     });
-                    match arg {
-                        Ok(a) => {
-                            self.callback.eval(&[a], out.context());
-                        }
-                        Err(e) => tracing::error!("{}: {}", self.callback.origin, e),
-                    }
+                    self.call(arg, out)
                 }
-                _ => {}
+                _ => true,
             },
-            _ => {}
+            _ => true,
+        };
+        if ok {
+            out.push(evt);
         }
-        out.push(evt);
     }
 }

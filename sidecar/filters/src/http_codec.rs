@@ -38,12 +38,16 @@ pub(crate) fn native_head(evt: Event, request: bool) -> Event {
 pub struct HttpOptions {
     /// `maxHeaderSize`: the largest message head accepted (16 KiB by default).
     pub max_header_size: usize,
+    /// `bufferSize`: bodies up to this size are held to announce their length;
+    /// longer ones go out chunked (16 KiB by default, as upstream).
+    pub buffer_size: usize,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             max_header_size: DEFAULT_MAX_HEAD_SIZE,
+            buffer_size: pipy_codec::http1::DEFAULT_BUFFER_SIZE,
         }
     }
 }

@@ -161,25 +161,23 @@ struct Mux {
 }
 
 impl Mux {
-    fn key(&self, out: &Output<'_>) -> String {
-        match &self.key {
-            Some(k) => k
-                .eval(&[], out.context())
-                .map(|v| v.display().to_string())
-                .unwrap_or_default(),
+    fn key(&self, out: &Output<'_>) -> Option<String> {
+        Some(match &self.key {
+            // A key function that throws ends the stream (`Callback::call`).
+            Some(k) => k.call(&[], out)?.display().to_string(),
             None => out
                 .context()
                 .inbound
                 .map(|i| i.id.to_string())
                 .unwrap_or_default(),
-        }
+        })
     }
 
     fn session(&mut self, out: &Output<'_>) -> Option<Rc<Session>> {
         if let Some(s) = &self.session {
             return Some(s.clone());
         }
-        let key = self.key(out);
+        let key = self.key(out)?;
         let existing = self.pool.sessions.borrow().get(&key).cloned();
         let s = match existing {
             Some(s) => s,

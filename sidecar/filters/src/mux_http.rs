@@ -31,6 +31,10 @@ pub struct MuxOptions {
     pub max_queue: usize,
     /// Largest response head accepted (`maxHeaderSize`).
     pub max_header_size: usize,
+    /// Request bodies up to this size go out with their length (`bufferSize`).
+    pub buffer_size: usize,
+    /// Requests after which a session takes no new ones (0: no limit).
+    pub max_messages: usize,
 }
 
 impl Default for MuxOptions {
@@ -39,6 +43,8 @@ impl Default for MuxOptions {
             max_idle: Duration::from_secs(60),
             max_queue: 0,
             max_header_size: DEFAULT_MAX_HEAD_SIZE,
+            buffer_size: pipy_codec::http1::DEFAULT_BUFFER_SIZE,
+            max_messages: 0,
         }
     }
 }
@@ -147,7 +153,8 @@ struct MuxHttp {
 impl MuxHttp {
     fn pool_key(&self, out: &Output<'_>) -> PoolKey {
         match &self.key {
-            Some(cb) => match cb.eval(&[], out.context()) {
+            // A key function that throws ends the stream (`Callback::call`).
+            Some(cb) => match cb.call(&[], out) {
                 Some(v) => match (v.as_object(), v.as_string()) {
                     (Some(o), _) => PoolKey::Object(o.clone()),
                     (None, Some(s)) => PoolKey::Value(s.to_std_string_escaped()),
@@ -165,11 +172,17 @@ impl MuxHttp {
 
     fn open_session(&mut self, out: &Output<'_>) -> Option<Rc<Session>> {
         let key = self.pool_key(out);
-        let max_queue = self.options.max_queue;
+        if out.failed() {
+            return None;
+        }
+        let (max_queue, max_messages) = (self.options.max_queue, self.options.max_messages);
         if let Some(list) = self.pool.sessions.borrow().get(&key) {
             if let Some(s) = list.iter().find(|s| {
                 let st = s.state.borrow();
-                !st.closed && !st.tunnel && (max_queue == 0 || st.waiting.len() < max_queue)
+                !st.closed
+                    && !st.tunnel
+                    && (max_queue == 0 || st.waiting.len() < max_queue)
+                    && (max_messages == 0 || s.requests.get() < max_messages)
             }) {
                 return Some(s.clone());
             }
@@ -180,7 +193,11 @@ impl MuxHttp {
         let session = Rc::new(Session {
             state: RefCell::new(SessionState {
                 pipeline: None,
-                encoder: Encoder::request(),
+                encoder: {
+                    let mut e = Encoder::request();
+                    e.set_buffer_size(self.options.buffer_size);
+                    e
+                },
                 decoder,
                 waiting: VecDeque::new(),
                 closed: false,
@@ -190,6 +207,7 @@ impl MuxHttp {
             scratch: Cell::new(Vec::new()),
             busy: Cell::new(false),
             users: Cell::new(0),
+            requests: Cell::new(0),
             key: key.clone(),
             pool: Rc::downgrade(&self.pool),
             idle_since: Cell::new(None),
@@ -224,8 +242,10 @@ impl Filter for MuxHttp {
             Event::MessageStart(_) => {
                 if self.session.is_none() {
                     let Some(s) = self.open_session(out) else {
-                        tracing::error!("muxHTTP has no sub-pipeline: add .to(...)");
-                        out.push(Event::StreamEnd(StreamError::UnknownError));
+                        if !out.failed() {
+                            tracing::error!("muxHTTP has no sub-pipeline: add .to(...)");
+                            out.push(Event::StreamEnd(StreamError::UnknownError));
+                        }
                         self.done = true;
                         return;
                     };
@@ -240,6 +260,7 @@ impl Filter for MuxHttp {
                     st.decoder.expect_response(is_head);
                     st.waiting.push_back(out.reply_target(0));
                 }
+                s.requests.set(s.requests.get() + 1);
                 self.sending = true;
                 s.send(evt);
             }
@@ -248,6 +269,12 @@ impl Filter for MuxHttp {
                 if let Some(s) = self.session.clone() {
                     s.send(evt);
                 }
+            }
+            // A stream that ends in error before its first request (a callback in
+            // front of muxHTTP threw) gets that end back, as nothing will answer.
+            Event::StreamEnd(err) if self.session.is_none() && err != StreamError::NoError => {
+                self.done = true;
+                out.push(Event::StreamEnd(err));
             }
             Event::StreamEnd(_) => match self.session.clone() {
                 Some(s) if s.state.borrow().tunnel => s.send(evt),

@@ -46,11 +46,11 @@ struct Replace {
 
 impl Replace {
     /// Evaluates the replacement for `arg` and pushes the resulting events.
-    /// A throwing callback ends the stream with `RuntimeError`.
+    /// A throwing callback or a bad replacement ends the stream with
+    /// `RuntimeError` (see [`Output::fail`]).
     fn emit(&self, arg: Option<JsValue>, out: &mut Output<'_>) {
         let args: Vec<JsValue> = arg.into_iter().collect();
-        let Some(v) = self.replacement.eval(&args, out.context()) else {
-            out.push(Event::StreamEnd(StreamError::RuntimeError));
+        let Some(v) = self.replacement.call(&args, out) else {
             return;
         };
         let mut events = Vec::new();
@@ -58,7 +58,7 @@ impl Replace {
             Ok(()) => events.into_iter().for_each(|e| out.push(e)),
             Err(e) => {
                 tracing::error!("{}: bad replacement: {}", self.replacement.origin, e);
-                out.push(Event::StreamEnd(StreamError::RuntimeError));
+                out.fail(StreamError::RuntimeError);
             }
         }
     }
@@ -71,7 +71,7 @@ impl Replace {
             Ok(a) => self.emit(Some(a), out),
             Err(e) => {
                 tracing::error!("{}: {}", self.replacement.origin, e);
-                out.push(Event::StreamEnd(StreamError::RuntimeError));
+                out.fail(StreamError::RuntimeError);
             }
         }
     }
@@ -123,7 +123,7 @@ impl Filter for Replace {
                         Ok(a) => self.emit(Some(a), out),
                         Err(e) => {
                             tracing::error!("{}: {}", self.replacement.origin, e);
-                            out.push(Event::StreamEnd(StreamError::RuntimeError));
+                            out.fail(StreamError::RuntimeError);
                         }
                     }
                     if self.kind == Kind::MessageBody {

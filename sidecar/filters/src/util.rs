@@ -1,7 +1,7 @@
 //! Shared helpers: script callbacks and values that may be functions.
 
 use boa_engine::JsValue;
-use pipy_core::Context;
+use pipy_core::{Context, Output, StreamError};
 use std::rc::Rc;
 
 /// A script value given to a filter: either a constant or a function called per
@@ -30,7 +30,7 @@ impl Callback {
     }
 
     /// Calls the function with `args` (or returns the constant), logging errors
-    /// with the filter's name.
+    /// (once, with the script's file:line:column) under the filter's name.
     pub fn eval(&self, args: &[JsValue], ctx: &Rc<Context>) -> Option<JsValue> {
         if !self.value.is_callable() {
             return Some(self.value.clone());
@@ -42,6 +42,17 @@ impl Callback {
                 None
             }
         }
+    }
+
+    /// [`Callback::eval`] for a filter at work: when the function throws, the
+    /// stream ends there with a `RuntimeError` ([`Output::fail`]) and `None` tells
+    /// the filter to stop.
+    pub fn call(&self, args: &[JsValue], out: &Output<'_>) -> Option<JsValue> {
+        let v = self.eval(args, out.context());
+        if v.is_none() {
+            out.fail(StreamError::RuntimeError);
+        }
+        v
     }
 }
 

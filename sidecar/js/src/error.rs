@@ -75,6 +75,35 @@ fn unshift_first_line(text: &str, file: &str, col_shift: usize) -> String {
     out
 }
 
+/// Where the script runs now, as `file:line:column`: the innermost position in
+/// a script file (the call site of a native function, such as a Configuration
+/// method, while it runs). Columns on a module's first line do not count the
+/// module wrapper. `None` outside any script file.
+pub fn script_location(ctx: &mut boa_engine::Context) -> Option<String> {
+    // The engine keeps call sites to itself; an Error made here records them.
+    let ctor = ctx.intrinsics().constructors().error().constructor();
+    let e = ctor.construct(&[], None, ctx).ok()?;
+    let stack = e
+        .get(boa_engine::js_string!("stack"), ctx)
+        .ok()?
+        .as_string()?
+        .to_std_string_escaped();
+    stack.lines().find_map(|l| {
+        let inner = l.trim_end().strip_suffix(')')?;
+        let (_, at) = inner.rsplit_once('(')?;
+        let (rest, col) = at.rsplit_once(':')?;
+        let (file, line) = rest.rsplit_once(':')?;
+        let (line, col): (usize, usize) = (line.parse().ok()?, col.parse().ok()?);
+        let col = if line == 1 {
+            col.saturating_sub(crate::module::WRAPPER_PREFIX.len())
+                .max(1)
+        } else {
+            col
+        };
+        Some(format!("{file}:{line}:{col}"))
+    })
+}
+
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
@@ -112,6 +141,34 @@ mod tests {
             unshift_first_line("x (lib.js:1:3)", "main.js", 60),
             "x (lib.js:1:3)"
         );
+    }
+
+    #[test]
+    fn native_functions_know_their_call_site() {
+        crate::testing::engine(&[("main.js", "pipy()\n  .x\n  .y()")]);
+        let at = crate::with_js(|ctx| {
+            let f = boa_engine::NativeFunction::from_fn_ptr(|_, _, ctx| {
+                let at = super::script_location(ctx).unwrap_or_default();
+                Ok(boa_engine::js_string!(at).into())
+            })
+            .to_js_function(ctx.realm());
+            let o = boa_engine::JsObject::with_object_proto(ctx.intrinsics());
+            o.set(boa_engine::js_string!("x"), o.clone(), false, ctx)
+                .unwrap();
+            o.set(boa_engine::js_string!("y"), f, false, ctx).unwrap();
+            ctx.register_global_property(
+                boa_engine::js_string!("pipy"),
+                boa_engine::NativeFunction::from_copy_closure_with_captures(
+                    |_, _, o, _| Ok(o.clone().into()),
+                    o,
+                )
+                .to_js_function(ctx.realm()),
+                boa_engine::property::Attribute::all(),
+            )
+            .unwrap();
+            crate::module::load("main.js", ctx).map(|(_, v)| v.display().to_string())
+        });
+        assert_eq!(at.unwrap(), "\"main.js:3:5\"");
     }
 
     #[test]

@@ -19,7 +19,9 @@ mod error;
 pub mod gc;
 mod host;
 pub mod module;
+#[cfg(test)]
+mod testing;
 pub mod vars;
 
-pub use error::ScriptError;
+pub use error::{script_location, ScriptError};
 pub use host::{call, init_thread, with_js, HostHooks};

@@ -68,7 +68,7 @@ fn expression_body(src: &str) -> &str {
 }
 
 /// What goes before a module's source, on its first line.
-const WRAPPER_PREFIX: &str = "(function(__pipy_scope__){with(__pipy_scope__){return(";
+pub(crate) const WRAPPER_PREFIX: &str = "(function(__pipy_scope__){with(__pipy_scope__){return(";
 
 /// The module being evaluated right now (`pipy()` declares into it).
 pub fn loading() -> Option<usize> {

@@ -134,20 +134,42 @@ pub(crate) struct BufferLayer(pub(crate) &'static LogBuffer);
 
 impl<S: Subscriber> Layer<S> for BufferLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let target = event.metadata().target();
-        // Sending a streamed line over the admin link makes tungstenite log (at debug
-        // level, through `log`); recording that would stream it again, forever.
-        if target.starts_with("tungstenite") || target.starts_with("tokio_tungstenite") {
-            return;
+        if let Some(line) = format_line(event) {
+            self.0.push(line);
         }
-        let mut line = format!(
-            "{} {} ",
-            pipy_repo::api::log_time(crate::now_ms()),
-            level_tag(*event.metadata().level())
-        );
-        event.record(&mut LineVisitor(&mut line));
-        self.0.push(line);
     }
+}
+
+/// The tracing layer that prints every enabled event to the local log output
+/// (stderr unless `--log-local` or `--log-file` say otherwise), in the same
+/// upstream-style lines as the log history, without colours.
+pub(crate) struct LocalLayer(pub(crate) tracing_subscriber::fmt::writer::BoxMakeWriter);
+
+impl<S: Subscriber> Layer<S> for LocalLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        use tracing_subscriber::fmt::MakeWriter as _;
+        if let Some(mut line) = format_line(event) {
+            line.push('\n');
+            let _ = std::io::Write::write_all(&mut self.0.make_writer(), line.as_bytes());
+        }
+    }
+}
+
+/// `2026-11-25 21:21:43.370 [INF] message`, or `None` for events never logged.
+fn format_line(event: &Event<'_>) -> Option<String> {
+    let target = event.metadata().target();
+    // Sending a streamed line over the admin link makes tungstenite log (at debug
+    // level, through `log`); recording that would stream it again, forever.
+    if target.starts_with("tungstenite") || target.starts_with("tokio_tungstenite") {
+        return None;
+    }
+    let mut line = format!(
+        "{} {} ",
+        pipy_repo::api::log_time(crate::now_ms()),
+        level_tag(*event.metadata().level())
+    );
+    event.record(&mut LineVisitor(&mut line));
+    Some(line)
 }
 
 /// Upstream's level tags.

@@ -192,11 +192,7 @@ fn init_logging(cli: &Cli) -> Result<()> {
     let directive = log_options::directive(&cli.log_level).map_err(|e| anyhow!(e))?;
     let size = |v: &Option<String>, name: &str| -> Result<Option<u64>> {
         v.as_deref()
-            .map(|s| {
-                pipy_runtime::options::parse_size(s)
-                    .map(|n| n as u64)
-                    .ok_or_else(|| anyhow!("{name}: invalid size '{s}'"))
-            })
+            .map(|s| pipy_runtime::options::parse_size(s).map_err(|e| anyhow!("{name}: {e}")))
             .transpose()
     };
     let rotation = log_file::Rotation {
@@ -207,7 +203,7 @@ fn init_logging(cli: &Cli) -> Result<()> {
             .as_deref()
             .map(|s| {
                 pipy_runtime::options::parse_duration(s)
-                    .ok_or_else(|| anyhow!("--log-file-rotate-interval: invalid time '{s}'"))
+                    .map_err(|e| anyhow!("--log-file-rotate-interval: {e}"))
             })
             .transpose()?,
     };
@@ -225,11 +221,7 @@ fn init_logging(cli: &Cli) -> Result<()> {
     // One level filter for both: stderr shows what `pipy_log` keeps.
     tracing_subscriber::registry()
         .with(tracing_subscriber::EnvFilter::new(directive))
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_target(false)
-                .with_writer(writer),
-        )
+        .with(log_buffer::LocalLayer(writer))
         .with(history)
         .init();
     if cli.admin_gui.is_some() {

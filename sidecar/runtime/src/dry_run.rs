@@ -77,24 +77,10 @@ fn load_only(codebase: Arc<dyn Codebase>, entry: String) -> Result<()> {
     check_names_of_every_module()
 }
 
-/// The worker checks the names its entry module uses; every other module (`use`,
-/// `chain`) is checked here too, so that a wrong name anywhere fails the dry run.
+/// Every module (`use`, `chain`) is checked, so that a wrong name anywhere fails
+/// the dry run.
 fn check_names_of_every_module() -> Result<()> {
-    for id in pipy_js::module::current() {
-        let Some(state) = pipy_js::module::value(id).and_then(|v| config::state_of(&v)) else {
-            continue;
-        };
-        let missing = state.borrow().undefined_names();
-        if !missing.is_empty() {
-            let path = pipy_js::module::path(id).unwrap_or_default();
-            return Err(anyhow!(
-                "{}: pipeline(s) used but never defined: {}",
-                pipy_js::codebase::normalize(&path),
-                missing.join(", ")
-            ));
-        }
-    }
-    Ok(())
+    crate::config::check_pipeline_names().map_err(|e| anyhow!("{e}"))
 }
 
 #[cfg(test)]

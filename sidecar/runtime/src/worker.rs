@@ -4,7 +4,7 @@
 use crate::config::{self, ConfigState, Listen};
 use crate::listener;
 use anyhow::{anyhow, Context as _, Result};
-use pipy_core::{Context, Event, EventTarget, Pipeline};
+use pipy_core::{Context, EventTarget, Pipeline};
 use pipy_js::HostHooks;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -117,14 +117,7 @@ pub(crate) fn evaluate(
             opts.entry
         ));
     };
-    let missing = state.borrow().undefined_names();
-    if !missing.is_empty() {
-        return Err(anyhow!(
-            "{}: pipeline(s) used but never defined: {}",
-            opts.entry,
-            missing.join(", ")
-        ));
-    }
+    config::check_pipeline_names().map_err(|e| anyhow!("{e}"))?;
     Ok(Some(state))
 }
 
@@ -476,8 +469,8 @@ fn worker(
     });
 }
 
-/// Starts one run of a task or exit pipeline: its input is an empty message;
-/// it is done when it outputs `StreamEnd`.
+/// Starts one run of a task or exit pipeline: as upstream, it gets no input but
+/// what its `onStart` returns; it is done when it outputs `StreamEnd`.
 fn run_once(layout: &pipy_core::Layout) -> (Pipeline, Rc<Cell<bool>>) {
     let done = Rc::new(Cell::new(false));
     let d = done.clone();
@@ -490,8 +483,7 @@ fn run_once(layout: &pipy_core::Layout) -> (Pipeline, Rc<Cell<bool>>) {
             }
         })),
     );
-    p.input(Event::MessageStart(pipy_core::Head::None));
-    p.input(Event::MessageEnd(pipy_core::Head::None));
+    p.start();
     (p, done)
 }
 
@@ -532,18 +524,15 @@ async fn run_task_body(task: config::Task, mut shutdown: watch::Receiver<bool>) 
         }
         TaskWhen::Signal(name) => {
             use tokio::signal::unix::{signal, SignalKind};
-            let kind = match name.as_str() {
-                "SIGHUP" => SignalKind::hangup(),
-                "SIGINT" => SignalKind::interrupt(),
-                "SIGTERM" => SignalKind::terminate(),
-                "SIGUSR1" => SignalKind::user_defined1(),
-                "SIGUSR2" => SignalKind::user_defined2(),
-                other => {
-                    tracing::error!("task('{other}'): unsupported signal");
-                    return;
-                }
+            // SIGKILL and SIGSTOP cannot be caught: the task never runs.
+            let Some(number) = config::signal_number(&name) else {
+                return;
             };
-            let Ok(mut sig) = signal(kind) else { return };
+            let kind = SignalKind::from_raw(number);
+            let Ok(mut sig) = signal(kind) else {
+                tracing::error!("task('{name}'): cannot watch this signal");
+                return;
+            };
             let mut runs = Vec::new();
             loop {
                 tokio::select! {
@@ -571,7 +560,7 @@ mod tests {
         let opts = RunOptions {
             entry: "reload.js".into(),
             eval: Some(
-                "pipy({ _n: 0 }).task('0.005s').onStart(() => (_n++, pipy.restart(), new StreamEnd))"
+                "pipy({ _n: 0 }).task('0.01s').onStart(() => (_n++, pipy.restart(), new StreamEnd))"
                     .into(),
             ),
             codebase: Arc::new(pipy_js::codebase::MemoryCodebase::new("test")),

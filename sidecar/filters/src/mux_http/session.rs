@@ -29,6 +29,8 @@ pub(super) struct Session {
     pub(super) scratch: Cell<Vec<Event>>,
     pub(super) busy: Cell<bool>,
     pub(super) users: Cell<usize>,
+    /// Requests sent on this session so far (`maxMessages`).
+    pub(super) requests: Cell<usize>,
     pub(super) key: PoolKey,
     pub(super) pool: Weak<PoolInner>,
     /// When the last user left, if none came back since.

@@ -41,6 +41,21 @@ fn uuid(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     Ok(js_string!(uuid::Uuid::new_v4().to_string()).into())
 }
 
+/// `__pipy_duration_ms(value)` for the prelude's `algo.Cache` (removed from the
+/// global object once read): a number of seconds or text with a unit, through
+/// the one unit parser (`pipy_core::units`), in milliseconds; a malformed value
+/// throws.
+fn duration_ms(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let v = args.first().cloned().unwrap_or_default();
+    if let Some(n) = v.as_number() {
+        return Ok(JsValue::from(n * 1000.0));
+    }
+    let s = v.to_string(ctx)?.to_std_string_escaped();
+    pipy_core::units::parse_duration(&s)
+        .map(|d| JsValue::from(d.as_secs_f64() * 1000.0))
+        .map_err(|e| boa_engine::JsNativeError::typ().with_message(e).into())
+}
+
 /// Installs `algo` with its native members.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let algo = ObjectInitializer::new(ctx)
@@ -56,5 +71,21 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     ctx.global_object()
         .delete_property_or_throw(js_string!("LoadBalancerResource"), ctx)?;
     ctx.register_global_property(js_string!("algo"), algo, Attribute::all())?;
+    let f = NativeFunction::from_fn_ptr(duration_ms).to_js_function(ctx.realm());
+    ctx.register_global_property(js_string!("__pipy_duration_ms"), f, Attribute::all())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::run;
+
+    #[test]
+    fn cache_ttl_goes_through_the_unit_parser() {
+        assert_eq!(
+            run("var c = new algo.Cache(null, null, { ttl: '100ms' }); c.set('k', 1); [c.get('k'), typeof __pipy_duration_ms].join()"),
+            "1,undefined"
+        );
+        assert!(run("new algo.Cache(null, null, { ttl: '10x' })").contains("'10x'"));
+    }
 }

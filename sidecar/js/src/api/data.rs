@@ -53,7 +53,7 @@ pub fn encode_text(text: &str, encoding: &str) -> JsResult<Vec<u8>> {
 pub fn decode_text(bytes: &[u8], encoding: &str) -> JsResult<String> {
     match encoding {
         "" | "utf8" | "utf-8" => Ok(String::from_utf8_lossy(bytes).into_owned()),
-        "hex" => Ok(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+        "hex" => Ok(hex::encode(bytes)),
         "base64" => Ok(base64_encode(bytes, false)),
         "base64url" => Ok(base64_encode(bytes, true)),
         other => Err(bad(&format!("unknown encoding '{other}'"))),
@@ -65,66 +65,36 @@ fn bad(msg: &str) -> boa_engine::JsError {
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.as_bytes();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    s.chunks(2)
-        .map(|p| {
-            let h = (p[0] as char).to_digit(16)?;
-            let l = (p[1] as char).to_digit(16)?;
-            Some((h * 16 + l) as u8)
-        })
-        .collect()
+    hex::decode(s).ok()
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Base64 engines: standard with padding, and base64url without; both decode
+/// text with or without padding.
+fn base64_engine(url: bool) -> base64::engine::GeneralPurpose {
+    use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
+    let config = GeneralPurposeConfig::new()
+        .with_encode_padding(!url)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    let alphabet = if url {
+        &base64::alphabet::URL_SAFE
+    } else {
+        &base64::alphabet::STANDARD
+    };
+    base64::engine::GeneralPurpose::new(alphabet, config)
+}
 
 /// Base64 (or base64url, unpadded) text of bytes.
 pub fn base64_encode(bytes: &[u8], url: bool) -> String {
-    let table = if url { B64URL } else { B64 };
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        let emit = c.len() + 1;
-        for i in 0..4 {
-            if i < emit {
-                out.push(table[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else if !url {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64_engine(url).encode(bytes)
 }
 
+/// Bytes of base64 (or base64url) text; line breaks and spaces are skipped.
 fn base64_decode(s: &str, url: bool) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for ch in s.bytes() {
-        let v = match ch {
-            b'A'..=b'Z' => ch - b'A',
-            b'a'..=b'z' => ch - b'a' + 26,
-            b'0'..=b'9' => ch - b'0' + 52,
-            b'+' if !url => 62,
-            b'/' if !url => 63,
-            b'-' if url => 62,
-            b'_' if url => 63,
-            b'=' => break,
-            b'\r' | b'\n' | b' ' => continue,
-            _ => return None,
-        } as u32;
-        acc = acc << 6 | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
+    use base64::Engine as _;
+    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64_engine(url).decode(compact).ok()
 }
 
 /// Converts a script value to bytes: `Data`, string (UTF-8), array of byte values.
@@ -332,5 +302,9 @@ mod tests {
         assert_eq!(base64_encode(b"\xfb\xff", true), "-_8");
         assert_eq!(hex_decode("0aff").unwrap(), vec![10, 255]);
         assert!(hex_decode("0g").is_none());
+        assert_eq!(base64_decode("Zm8", false).unwrap(), b"fo");
+        assert_eq!(base64_decode("Zm9v\nYmFy", false).unwrap(), b"foobar");
+        assert_eq!(base64_decode("-_8=", true).unwrap(), b"\xfb\xff");
+        assert!(base64_decode("Zm9v!", false).is_none());
     }
 }

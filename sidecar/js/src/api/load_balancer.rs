@@ -277,8 +277,9 @@ fn next(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
     }
     let chosen = {
         let mut lb = obj.downcast_mut::<LoadBalancer>().expect("checked above");
+        // Upstream answers null when no target is eligible (none, or all unhealthy).
         let Some(i) = lb.select(&eligible, tag) else {
-            return Ok(JsValue::undefined());
+            return Ok(JsValue::null());
         };
         let t = &mut lb.targets[i];
         t.hits += 1.0;
@@ -372,9 +373,12 @@ fn init_methods(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         .method(
             js_string!("select"),
             1,
+            // `select(key?, unhealthy?)`: a target's id, undefined when none is
+            // eligible (upstream leaves the result unset there).
             NativeFunction::from_fn_ptr(|this, args, ctx| {
                 let tag = args.first().cloned().unwrap_or_default();
-                let r = next(this, &[JsValue::undefined(), tag], ctx)?;
+                let unhealthy = args.get(1).cloned().unwrap_or_default();
+                let r = next(this, &[JsValue::undefined(), tag, unhealthy], ctx)?;
                 match r.as_object() {
                     Some(o) => o.get(js_string!("id"), ctx),
                     None => Ok(JsValue::undefined()),
@@ -406,3 +410,26 @@ balancer_class!(
     Rule::LeastWork
 );
 balancer_class!(HashingLoadBalancer, "HashingLoadBalancer", Rule::Hashing);
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::run;
+
+    #[test]
+    fn no_eligible_target_is_null() {
+        for class in [
+            "RoundRobinLoadBalancer",
+            "LeastWorkLoadBalancer",
+            "HashingLoadBalancer",
+        ] {
+            let src = format!(
+                "var empty = new algo.{class}([]);
+                 var sick = new algo.{class}(['a', 'b'], {{ get: () => true }});
+                 var ok = new algo.{class}(['a']);
+                 [empty.next(), sick.next(), sick.borrow(), typeof empty.select(),
+                  ok.next('x').id, ok.select(1, {{ get: () => true }})].map(String).join()"
+            );
+            assert_eq!(run(&src), "null,null,null,undefined,a,undefined", "{class}");
+        }
+    }
+}

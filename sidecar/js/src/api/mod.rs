@@ -14,6 +14,7 @@ pub mod message;
 pub mod os;
 pub mod pipy;
 pub mod stats;
+pub mod url;
 pub mod url_router;
 
 use boa_engine::{Context, JsResult, Source};
@@ -36,6 +37,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     crypto::install(ctx)?;
     algo::install(ctx)?;
     stats::install(ctx)?;
+    url::install(ctx)?;
     crate::vars::install_builtins(ctx)?;
     ctx.eval(Source::from_bytes(PRELUDE))?;
     Ok(())

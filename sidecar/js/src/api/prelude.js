@@ -12,9 +12,12 @@
   };
 
   // ---- URLSearchParams ----
-  function decodePart(s) {
-    try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch (e) { return s; }
-  }
+  // As upstream: `+` is not a space (only %XX escapes are decoded), and
+  // malformed escapes are kept as they are.
+  var decodePart = global.__pipy_decode_uri;
+  var encodePart = global.__pipy_encode_uri;
+  delete global.__pipy_decode_uri;
+  delete global.__pipy_encode_uri;
   class URLSearchParams {
     constructor(init) {
       this._list = [];
@@ -30,22 +33,27 @@
           }, this);
         }
       } else if (init && typeof init === 'object') {
-        Object.keys(init).forEach(function (k) {
-          var v = init[k];
-          if (Array.isArray(v)) v.forEach(function (x) { this._list.push([k, String(x)]); }, this);
-          else this._list.push([k, String(v)]);
-        }, this);
+        Object.keys(init).forEach(function (k) { this.set(k, init[k]); }, this);
       }
     }
     get(name) { for (var p of this._list) if (p[0] === name) return p[1]; return null; }
     getAll(name) { return this._list.filter(function (p) { return p[0] === name; }).map(function (p) { return p[1]; }); }
     has(name) { return this._list.some(function (p) { return p[0] === name; }); }
+    // set(name, array) gives one entry per element; null or undefined removes
+    // the name (upstream's rules).
     set(name, value) {
+      name = String(name);
       var i = this._list.findIndex(function (p) { return p[0] === name; });
-      this._list = this._list.filter(function (p, j) { return p[0] !== name || j === i; });
-      if (i < 0) this._list.push([name, String(value)]); else this._list[i][1] = String(value);
+      var rest = this._list.filter(function (p) { return p[0] !== name; });
+      if (value === undefined || value === null) { this._list = rest; return; }
+      var values = Array.isArray(value) ? value.map(String) : [String(value)];
+      var entries = values.map(function (v) { return [name, v]; });
+      if (i < 0) i = rest.length;
+      else i = this._list.slice(0, i).filter(function (p) { return p[0] !== name; }).length;
+      rest.splice.apply(rest, [i, 0].concat(entries));
+      this._list = rest;
     }
-    append(name, value) { this._list.push([name, String(value)]); }
+    append(name, value) { this._list.push([String(name), String(value)]); }
     delete(name) { this._list = this._list.filter(function (p) { return p[0] !== name; }); }
     toObject() {
       var o = {};
@@ -58,69 +66,60 @@
     }
     toString() {
       return this._list.map(function (p) {
-        return encodeURIComponent(p[0]) + '=' + encodeURIComponent(p[1]);
+        return encodePart(p[0]) + '=' + encodePart(p[1]);
       }).join('&');
     }
   }
   global.URLSearchParams = URLSearchParams;
 
   // ---- URL ----
-  var DEFAULT_PORTS = { 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443', 'ftp:': '21' };
-  var URL_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*:)(\/\/(?:([^:@\/?#]*)(?::([^@\/?#]*))?@)?(\[[^\]]*\]|[^:\/?#]*)(?::(\d*))?)?([^?#]*)(\?[^#]*)?(#.*)?$/;
+  // As upstream: `port` is the scheme's default when the URL names none (and
+  // `host` then has no port), a URL without a scheme is `http:`, and an empty
+  // path is `/`.
+  var DEFAULT_PORTS = { 'ftp:': '21', 'gopher:': '70', 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443' };
+  var URL_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*:)?(\/\/(?:([^:@\/?#]*)(?::([^@\/?#]*))?@)?(\[[^\]]*\]|[^:\/?#]*)(?::(\d*))?)?([^?#]*)(\?[^#]*)?(#.*)?$/;
   class URL {
     constructor(url, base) {
       url = String(url);
-      if (base !== undefined && !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)) {
+      if (base !== undefined && !/^([a-zA-Z][a-zA-Z0-9+.-]*:)?\/\//.test(url)) {
         var b = new URL(base);
-        if (url.startsWith('//')) url = b.protocol + url;
-        else if (url.startsWith('/')) url = b.origin + url;
-        else if (url.startsWith('?')) url = b.origin + b.pathname + url;
-        else if (url.startsWith('#')) url = b.origin + b.pathname + b.search + url;
-        else url = b.origin + b.pathname.replace(/[^\/]*$/, '') + url;
+        if (url.startsWith('/')) url = b.protocol + '//' + b._authority() + url;
+        else if (url === '') url = b.protocol + '//' + b._authority() + b.pathname + b.search;
+        else if (url.startsWith('?')) url = b.protocol + '//' + b._authority() + b.pathname + url;
+        else if (url.startsWith('#')) url = b.protocol + '//' + b._authority() + b.pathname + b.search + url;
+        else url = b.protocol + '//' + b._authority() + b.pathname.replace(/[^\/]*$/, '') + url;
       }
       var m = URL_RE.exec(url);
       if (!m) throw new TypeError('Invalid URL: ' + url);
-      this.protocol = m[1].toLowerCase();
+      this.protocol = (m[1] || 'http:').toLowerCase();
       this.username = m[3] || '';
       this.password = m[4] || '';
-      this.hostname = (m[5] || '').toLowerCase();
-      var port = m[6] || '';
-      this.port = port === DEFAULT_PORTS[this.protocol] ? '' : port;
-      this.pathname = m[7] || (m[2] ? '/' : '');
+      this.hostname = m[5] || '';
+      this._port = m[6] || '';
+      this.port = this._port || DEFAULT_PORTS[this.protocol] || '';
+      this.pathname = m[7] || '/';
       this.search = m[8] && m[8].length > 1 ? m[8] : '';
       this.hash = m[9] && m[9].length > 1 ? m[9] : '';
       this.searchParams = new URLSearchParams(this.search);
     }
-    get host() { return this.port ? this.hostname + ':' + this.port : this.hostname; }
+    _authority() { return (this.auth ? this.auth + '@' : '') + this.host; }
+    get host() { return this._port ? this.hostname + ':' + this._port : this.hostname; }
     get origin() { return this.protocol + '//' + this.host; }
     get auth() { return this.username ? (this.password ? this.username + ':' + this.password : this.username) : ''; }
     get path() { return this.pathname + this.search; }
     get query() { return this.search.substring(1); }
-    get href() {
-      var auth = this.auth ? this.auth + '@' : '';
-      return this.protocol + '//' + auth + this.host + this.pathname + this.search + this.hash;
-    }
+    get href() { return this.protocol + '//' + this._authority() + this.pathname + this.search + this.hash; }
     toString() { return this.href; }
     toJSON() { return this.href; }
   }
+  Object.defineProperty(URL.prototype, '_authority', { enumerable: false });
   global.URL = URL;
 
   var algo = global.algo;
 
   // ---- algo.Cache ----
-  function parseDuration(t) {
-    if (typeof t === 'number') return t * 1000;
-    var m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(String(t).trim());
-    if (!m) return 0;
-    var n = Number(m[1]);
-    switch (m[2]) {
-      case 'ms': return n;
-      case 'm': return n * 60000;
-      case 'h': return n * 3600000;
-      case 'd': return n * 86400000;
-      default: return n * 1000;
-    }
-  }
+  var parseDuration = global.__pipy_duration_ms;
+  delete global.__pipy_duration_ms;
   class Cache {
     constructor(onAllocate, onFree, options) {
       this._alloc = typeof onAllocate === 'function' ? onAllocate : null;

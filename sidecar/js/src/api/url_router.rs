@@ -1,11 +1,15 @@
 //! `algo.URLRouter`: maps `[host]/path` patterns to values.
 //!
-//! Patterns: an optional host (a leading `*.` matches any sub-domain), then a
-//! path that either must match exactly or, ending in `/*`, matches itself and
-//! everything below it segment-wise (`/hi/*` matches `/hi`, `/hi/x`, not `/hix`).
-//! Lookup tries routes of the exact host, then wildcard domains, then host-less
+//! Patterns (as upstream's trie): an optional host, then a path. A host whose first
+//! label is `*` (`*.example.com`) stands for exactly one label in that place
+//! (`a.example.com`, not `example.com` nor `a.b.example.com`). A path ending in
+//! `/*` matches itself and everything below it segment-wise (`/hi/*` matches `/hi`,
+//! `/hi/x`, not `/hix`); any other path must match exactly. A pattern without a
+//! path, or with a port in its host, is refused ("invalid URL pattern").
+//! Lookup tries routes of the exact host, then wildcard hosts, then host-less
 //! routes; within those, an exact path wins over prefixes, the deepest prefix
-//! over shallower ones.
+//! over shallower ones. Hosts compare without regard to case (upstream compares
+//! them as given; DNS names are case-insensitive, so we deliberately differ).
 
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::{
@@ -15,7 +19,7 @@ use boa_gc::{Finalize, Trace};
 
 #[derive(Trace, Finalize)]
 struct Route {
-    /// Lower-case host; empty for any host; `*.x.y` for sub-domains of `x.y`.
+    /// Lower-case host; empty for any host; `*.x.y` for one label in front of `x.y`.
     #[unsafe_ignore_trace]
     host: String,
     /// Path without the trailing `/*` of a prefix pattern.
@@ -32,19 +36,17 @@ pub struct UrlRouter {
 }
 
 impl UrlRouter {
-    fn add(&mut self, pattern: &str, value: JsValue) {
-        let (host, path) = match pattern.find('/') {
-            Some(i) => (&pattern[..i], &pattern[i..]),
-            None => (pattern, "/*"),
+    fn add(&mut self, pattern: &str, value: JsValue) -> Result<(), &'static str> {
+        let Some(i) = pattern.find('/') else {
+            return Err("invalid URL pattern");
         };
-        let host = if host == "*" {
-            String::new()
-        } else {
-            host.to_ascii_lowercase()
-        };
+        let (host, path) = pattern.split_at(i);
+        if host.contains(':') {
+            return Err("invalid URL pattern");
+        }
+        let host = host.to_ascii_lowercase();
         let (path, prefix) = match path.strip_suffix("/*") {
             Some(p) => (p.to_string(), true),
-            None if path == "*" => (String::new(), true),
             None => (path.to_string(), false),
         };
         self.routes.push(Route {
@@ -53,6 +55,7 @@ impl UrlRouter {
             prefix,
             value,
         });
+        Ok(())
     }
 
     fn path_matches(route: &Route, path: &str) -> Option<usize> {
@@ -78,8 +81,9 @@ impl UrlRouter {
             } else if r.host == host {
                 Some(2)
             } else if let Some(suffix) = r.host.strip_prefix("*.") {
-                host.strip_suffix(suffix)
-                    .filter(|h| h.ends_with('.'))
+                // `*` stands for exactly one label.
+                host.split_once('.')
+                    .filter(|(label, rest)| !label.is_empty() && *rest == suffix)
                     .map(|_| 1)
             } else {
                 None
@@ -105,20 +109,25 @@ fn this_router(this: &JsValue) -> JsResult<JsObject> {
         .ok_or_else(|| JsNativeError::typ().with_message("not a URLRouter").into())
 }
 
+fn pattern_error(msg: &'static str) -> boa_engine::JsError {
+    JsNativeError::error().with_message(msg).into()
+}
+
 fn add_routes(router: &mut UrlRouter, routes: &JsValue, ctx: &mut Context) -> JsResult<()> {
     let Some(obj) = routes.as_object() else {
         return Ok(());
     };
     for key in obj.own_property_keys(ctx)? {
         let value = obj.get(key.clone(), ctx)?;
-        router.add(&key.to_string(), value);
+        router.add(&key.to_string(), value).map_err(pattern_error)?;
     }
     Ok(())
 }
 
 /// Splits `find(...)` arguments into a host and a path: one argument is a URL
 /// path with or without a host in front; several are a host then path parts.
-fn host_and_path(args: &[JsValue], ctx: &mut Context) -> JsResult<(String, String)> {
+/// `None` when there is no path at all (upstream finds nothing then).
+fn host_and_path(args: &[JsValue], ctx: &mut Context) -> JsResult<Option<(String, String)>> {
     let mut parts = Vec::with_capacity(args.len());
     for a in args {
         if !a.is_undefined() && !a.is_null() {
@@ -126,17 +135,11 @@ fn host_and_path(args: &[JsValue], ctx: &mut Context) -> JsResult<(String, Strin
         }
     }
     Ok(match parts.len() {
-        0 => (String::new(), "/".into()),
+        0 => None,
         1 => {
             let s = &parts[0];
-            if s.starts_with('/') {
-                (String::new(), s.clone())
-            } else {
-                match s.find('/') {
-                    Some(i) => (s[..i].to_string(), s[i..].to_string()),
-                    None => (s.clone(), "/".into()),
-                }
-            }
+            s.find('/')
+                .map(|i| (s[..i].to_string(), s[i..].to_string()))
         }
         _ => {
             let mut path = String::new();
@@ -150,7 +153,7 @@ fn host_and_path(args: &[JsValue], ctx: &mut Context) -> JsResult<(String, Strin
                         .unwrap_or(p),
                 );
             }
-            (parts[0].clone(), path)
+            Some((parts[0].clone(), path))
         }
     })
 }
@@ -181,7 +184,7 @@ impl Class for UrlRouter {
                     .to_std_string_escaped();
                 let value = args.get(1).cloned().unwrap_or_default();
                 if let Some(mut r) = o.downcast_mut::<UrlRouter>() {
-                    r.add(&pattern, value);
+                    r.add(&pattern, value).map_err(pattern_error)?;
                 }
                 Ok(JsValue::undefined())
             }),
@@ -191,7 +194,9 @@ impl Class for UrlRouter {
             2,
             NativeFunction::from_fn_ptr(|this, args, ctx| {
                 let o = this_router(this)?;
-                let (host, path) = host_and_path(args, ctx)?;
+                let Some((host, path)) = host_and_path(args, ctx)? else {
+                    return Ok(JsValue::undefined());
+                };
                 let found = o
                     .downcast_ref::<UrlRouter>()
                     .and_then(|r| r.find(&host, &path));
@@ -209,7 +214,7 @@ mod tests {
     fn router(patterns: &[&str]) -> UrlRouter {
         let mut r = UrlRouter::default();
         for (i, p) in patterns.iter().enumerate() {
-            r.add(p, JsValue::from(i as i32));
+            r.add(p, JsValue::from(i as i32)).unwrap();
         }
         r
     }
@@ -240,5 +245,38 @@ mod tests {
         assert_eq!(find(&r, "Example.COM:80", "/x/1"), Some(4));
         assert_eq!(find(&r, "a.example.com", "/x/1"), Some(5));
         assert_eq!(find(&r, "other", "/x/1"), None);
+    }
+
+    /// As upstream's trie: `*` is one label, never several, never none.
+    #[test]
+    fn a_wildcard_host_covers_exactly_one_label() {
+        let r = router(&["*.example.com/*", "example.com/*", "/*"]);
+        assert_eq!(find(&r, "a.example.com", "/"), Some(0));
+        assert_eq!(find(&r, "A.Example.com:8080", "/x"), Some(0));
+        assert_eq!(find(&r, "example.com", "/"), Some(1));
+        assert_eq!(find(&r, "a.b.example.com", "/"), Some(2));
+        assert_eq!(find(&r, ".example.com", "/"), Some(2));
+        let r = router(&["*/x"]);
+        assert_eq!(
+            find(&r, "a.b", "/x"),
+            None,
+            "a lone `*` host matches nothing"
+        );
+    }
+
+    #[test]
+    fn patterns_need_a_path_and_no_port() {
+        let mut r = UrlRouter::default();
+        assert!(r.add("example.com", JsValue::undefined()).is_err());
+        assert!(r.add("example.com:80/x", JsValue::undefined()).is_err());
+        assert!(r.add("*", JsValue::undefined()).is_err());
+        crate::testing::engine(&[]);
+        assert_eq!(
+            crate::testing::eval("var r = new algo.URLRouter({ '/a/*': 1 }); [r.find('/a/b'), r.find('h', 'a', 'b'), r.find('nohost')].join()"),
+            "1,1,"
+        );
+        assert!(
+            crate::testing::eval("new algo.URLRouter({ 'x': 1 })").contains("invalid URL pattern")
+        );
     }
 }

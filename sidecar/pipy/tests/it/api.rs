@@ -71,11 +71,14 @@ fn messages_and_events() {
 fn url_and_search_params() {
     assert_eq!(
         eval("((u = new URL('http://user:pw@Example.com:8080/a/b?x=1&y=2#h')) => [u.protocol, u.hostname, u.port, u.host, u.pathname, u.search, u.query, u.hash, u.auth, u.path])()"),
-        r##"["http:","example.com","8080","example.com:8080","/a/b","?x=1&y=2","x=1&y=2","#h","user:pw","/a/b?x=1&y=2"]"##
+        // As upstream: the host keeps its case.
+        r##"["http:","Example.com","8080","Example.com:8080","/a/b","?x=1&y=2","x=1&y=2","#h","user:pw","/a/b?x=1&y=2"]"##
     );
+    // As upstream: a port written in the URL stays in `host` and `href`, and
+    // `port` tells the scheme's default when none is written.
     assert_eq!(
-        eval("new URL('https://a.com:443/').href"),
-        r#""https://a.com/""#
+        eval("((u = new URL('https://a.com:443/')) => [u.href, u.port, new URL('https://a.com/').port])()"),
+        r#"["https://a.com:443/","443","443"]"#
     );
     assert_eq!(
         eval("new URL('c/d', 'http://a.com/x/y').href"),
@@ -184,4 +187,39 @@ fn pipy_load_solve_and_os_env() {
         String::from_utf8_lossy(&out.stdout).trim(),
         r#"[1234,14,true,"yes"]"#
     );
+}
+
+/// `console.*` prints upstream's lines on stderr: `YYYY-MM-DD HH:MM:SS.mmm [INF] ...`,
+/// values as upstream's console shows them, no colour codes, debug off by default.
+#[test]
+fn console_prints_upstream_lines_on_stderr() {
+    let (code, out, err) = run_to_end(&[
+        "-e",
+        "(console.log('top', { a: 1, s: 'x' }, [1, 'b'], null, undefined), console.info('i'), \
+          console.warn('w', [[]]), console.error('e', () => 0), console.debug('hidden'), 7)",
+    ]);
+    assert_eq!((code, out.trim()), (0, "7"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "no ANSI codes when stderr is a pipe: {err:?}"
+    );
+    assert!(!err.contains("hidden"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let find = |tail: &str| {
+        lines
+            .iter()
+            .find(|l| l.ends_with(tail))
+            .unwrap_or_else(|| panic!("no line ending with {tail:?} in {err}"))
+            .to_string()
+    };
+    let l = find(r#" [INF] top { "a": 1, "s": "x" } [ 1, "b" ] null undefined"#);
+    // `2026-12-04 17:59:59.123`
+    let stamp = &l[..23];
+    assert!(
+        stamp.as_bytes()[4] == b'-' && stamp.as_bytes()[10] == b' ' && stamp.as_bytes()[19] == b'.',
+        "{l}"
+    );
+    find(" [INF] i");
+    find(" [WRN] w [ [  ] ]");
+    find(" [ERR] e Function{  }");
 }

@@ -15,6 +15,7 @@ mod http_limits;
 mod http_proxy;
 mod metrics;
 mod protocol;
+mod scripts;
 mod sessions;
 mod socket_options;
 mod workers;

@@ -113,7 +113,9 @@ pub(super) fn m_fork(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsR
 
 pub(super) fn m_demux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a0 = arg(args, 0);
-    let o = http_options(args, ctx)?;
+    let mut opts = options_arg("demuxHTTP", args, ctx)?;
+    let o = http_options(&mut opts, ctx)?;
+    opts.finish(ctx)?;
     if a0.is_string() {
         let sub = layout_arg(this, &a0, ctx)?;
         let t = demux_http::DemuxHttpTemplate::demux(sub).with_options(o);
@@ -124,51 +126,56 @@ pub(super) fn m_demux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) 
     append_joint(this, Rc::new(t), sub)
 }
 
-/// `maxHeaderSize` of the first options object among `args` (a number of bytes,
-/// or text such as `16k`, as upstream's binary sizes).
-fn http_options(args: &[JsValue], ctx: &mut Context) -> JsResult<http_codec::HttpOptions> {
-    let opts = args
+/// The options object among `args` (the first object that is not a function).
+fn options_arg(
+    method: &'static str,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<options::Options> {
+    let v = args
         .iter()
         .find(|v| v.is_object() && !v.is_callable())
-        .and_then(|v| v.as_object());
-    let mut o = http_codec::HttpOptions::default();
-    let v = options::get(opts.as_ref(), "maxHeaderSize", ctx)?;
-    if let Some(n) = v.as_number() {
-        o.max_header_size = n.max(0.0) as usize;
-    } else if !v.is_undefined() && !v.is_null() {
-        let t = v.to_string(ctx)?.to_std_string_escaped();
-        o.max_header_size = binary_size(&t).ok_or_else(|| err("bad maxHeaderSize"))?;
-    }
-    Ok(o)
+        .cloned()
+        .unwrap_or_default();
+    options::Options::new(method, &v, ctx)
 }
 
-/// `1024`, `16k`, `1m`, `1g` (case-insensitive, optional `b`) in bytes.
-fn binary_size(s: &str) -> Option<usize> {
-    let s = s.trim().to_ascii_lowercase();
-    let s = s.strip_suffix('b').unwrap_or(&s);
-    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
-    let n: f64 = num.trim().parse().ok()?;
-    let unit = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    Some((n * unit) as usize)
+/// The HTTP/1 codec options: `maxHeaderSize` and `bufferSize` (sizes in bytes
+/// or text such as `16k`, 16 KiB by default as upstream).
+fn http_options(
+    opts: &mut options::Options,
+    ctx: &mut Context,
+) -> JsResult<http_codec::HttpOptions> {
+    let mut o = http_codec::HttpOptions::default();
+    if let Some(n) = opts.size("maxHeaderSize", ctx)? {
+        o.max_header_size = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = opts.size("bufferSize", ctx)? {
+        o.buffer_size = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    Ok(o)
 }
 
 /// `decodeHTTPRequest(options?)` and `decodeHTTPResponse(options?)`.
 pub(super) fn decode_http(side: http_codec::Side) -> Method {
     match side {
         http_codec::Side::Request => |this, args, ctx| {
-            let t = http_codec::DecodeTemplate(http_codec::Side::Request, http_options(args, ctx)?);
-            append(this, Rc::new(t))
+            let mut opts = options_arg("decodeHTTPRequest", args, ctx)?;
+            let o = http_options(&mut opts, ctx)?;
+            opts.finish(ctx)?;
+            append(
+                this,
+                Rc::new(http_codec::DecodeTemplate(http_codec::Side::Request, o)),
+            )
         },
         http_codec::Side::Response => |this, args, ctx| {
-            let t =
-                http_codec::DecodeTemplate(http_codec::Side::Response, http_options(args, ctx)?);
-            append(this, Rc::new(t))
+            let mut opts = options_arg("decodeHTTPResponse", args, ctx)?;
+            let o = http_options(&mut opts, ctx)?;
+            opts.finish(ctx)?;
+            append(
+                this,
+                Rc::new(http_codec::DecodeTemplate(http_codec::Side::Response, o)),
+            )
         },
     }
 }
@@ -199,14 +206,17 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
     let opts = rest
         .iter()
         .find(|v| v.is_object() && !v.is_callable())
-        .and_then(|v| v.as_object());
+        .cloned()
+        .unwrap_or_default();
+    let mut opts = options::Options::new("mux", &opts, ctx)?;
     let mut o = mux::MuxOptions::default();
-    if let Some(t) = options::duration(&options::get(opts.as_ref(), "maxIdle", ctx)?, ctx)? {
+    if let Some(t) = opts.duration("maxIdle", ctx)? {
         o.max_idle = t;
     }
-    if let Some(n) = options::get(opts.as_ref(), "maxMessages", ctx)?.as_number() {
+    if let Some(n) = opts.number("maxMessages", ctx)? {
         o.max_messages = n.max(0.0) as usize;
     }
+    opts.finish(ctx)?;
     let t = Rc::new(mux::MuxTemplate::new(key, sub.clone(), o));
     if explicit {
         append(this, t)
@@ -240,14 +250,20 @@ pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         }
     }
     let mut o = mux_http::MuxOptions::default();
-    if let Some(t) = options::duration(&options::get(opts.as_ref(), "maxIdle", ctx)?, ctx)? {
+    let mut opts =
+        options::Options::new("muxHTTP", &opts.map(JsValue::from).unwrap_or_default(), ctx)?;
+    if let Some(t) = opts.duration("maxIdle", ctx)? {
         o.max_idle = t;
     }
-    let mq = options::get(opts.as_ref(), "maxQueue", ctx)?;
-    if let Some(n) = mq.as_number() {
+    if let Some(n) = opts.number("maxQueue", ctx)? {
         o.max_queue = n.max(0.0) as usize;
     }
-    o.max_header_size = http_options(rest, ctx)?.max_header_size;
+    if let Some(n) = opts.number("maxMessages", ctx)? {
+        o.max_messages = n.max(0.0) as usize;
+    }
+    let codec = http_options(&mut opts, ctx)?;
+    (o.max_header_size, o.buffer_size) = (codec.max_header_size, codec.buffer_size);
+    opts.finish(ctx)?;
     let t = Rc::new(mux_http::MuxHttpTemplate::new(key, sub.clone(), o));
     if explicit_layout {
         append(this, t)
@@ -257,21 +273,29 @@ pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
 }
 
 pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
-    let target = Callback::new(arg(args, 0), "connect");
-    let opts = arg(args, 1).as_object();
+    let target = arg(args, 0);
+    if !(target.is_callable() || target.is_string()) {
+        return Err(err(format!(
+            "connect(): the target must be a string or a function, not {}",
+            target.type_of()
+        )));
+    }
+    let target = Callback::new(target, "connect");
+    let mut opts = options::Options::new("connect", &arg(args, 1), ctx)?;
     let mut o = pipy_core::io::ConnectOptions {
-        socket: super::socket_options::socket_options(opts.as_ref(), ctx)?,
+        socket: super::socket_options::socket_options(&mut opts, ctx)?,
         ..Default::default()
     };
-    let g = |k: &str, ctx: &mut Context| options::get(opts.as_ref(), k, ctx);
-    o.connect_timeout =
-        options::duration(&g("connectTimeout", ctx)?, ctx)?.filter(|d| !d.is_zero());
-    if let Some(n) = g("retryCount", ctx)?.as_number() {
+    o.connect_timeout = opts
+        .duration("connectTimeout", ctx)?
+        .filter(|d| !d.is_zero());
+    if let Some(n) = opts.number("retryCount", ctx)? {
         o.retry_count = if n < 0.0 { u32::MAX } else { n as u32 };
     }
-    o.retry_delay = options::duration(&g("retryDelay", ctx)?, ctx)?.unwrap_or_default();
-    let bind = g("bind", ctx)?;
-    let on_state = g("onState", ctx)?;
+    o.retry_delay = opts.duration("retryDelay", ctx)?.unwrap_or_default();
+    let bind = opts.get("bind", ctx)?;
+    let on_state = opts.get("onState", ctx)?;
+    opts.finish(ctx)?;
     let hooks = connect::Hooks {
         bind: (!bind.is_undefined() && !bind.is_null()).then(|| Callback::new(bind, "connect")),
         on_state: on_state
@@ -289,7 +313,19 @@ pub(super) fn handler(kind: handle::Kind, replace_it: bool) -> Method {
     macro_rules! m {
         ($k:expr, $r:expr) => {
             |this, args, _ctx| {
-                let cb = Callback::new(arg(args, 0), if $r { "replace" } else { "handle" });
+                let name = if $r {
+                    $k.replace_name()
+                } else {
+                    $k.handle_name()
+                };
+                let f = arg(args, 0);
+                if !$r && !f.is_callable() {
+                    return Err(err(format!(
+                        "{name}(): expects a function, not {}",
+                        f.type_of()
+                    )));
+                }
+                let cb = Callback::new(f, name);
                 if $r {
                     append(this, Rc::new(replace::ReplaceTemplate::new($k, cb)))
                 } else {

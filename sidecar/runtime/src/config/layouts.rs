@@ -9,12 +9,17 @@ use std::net::SocketAddr;
 
 pub(super) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let addr = parse_addr(&arg(args, 0), ctx)?;
-    let opts = arg(args, 1).as_object();
-    let socket = super::socket_options::socket_options(opts.as_ref(), ctx)?;
-    let max_connections = options::get(opts.as_ref(), "maxConnections", ctx)?
-        .as_number()
+    let mut opts = options::Options::new("listen", &arg(args, 1), ctx)?;
+    let socket = super::socket_options::socket_options(&mut opts, ctx)?;
+    let max_connections = opts
+        .number("maxConnections", ctx)?
         .filter(|n| *n > 0.0)
         .map(|n| n as usize);
+    let transparent = opts.get("transparent", ctx)?.to_boolean();
+    let peer_stats = opts.get("peerStats", ctx)?.to_boolean();
+    // Upstream reads `masquerade` and does nothing with it.
+    opts.get("masquerade", ctx)?;
+    opts.finish(ctx)?;
     let layout = Layout::new(format!("Listen on {addr}"));
     layout.mark_defined();
     let st = state(this)?;
@@ -23,8 +28,8 @@ pub(super) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> J
         addr,
         options: socket,
         max_connections,
-        transparent: options::get(opts.as_ref(), "transparent", ctx)?.to_boolean(),
-        peer_stats: options::get(opts.as_ref(), "peerStats", ctx)?.to_boolean(),
+        transparent,
+        peer_stats,
         layout: layout.clone(),
     });
     s.current = Some(layout);
@@ -54,18 +59,35 @@ pub(super) fn m_pipeline(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
 
 pub(super) fn m_task(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a = arg(args, 0);
+    // As upstream: a text starting with a digit is an interval, any other a
+    // signal name.
     let when = if a.is_undefined() || a.is_null() {
         TaskWhen::Once
-    } else if let Some(t) = options::duration(&a, ctx)? {
-        TaskWhen::Every(t)
-    } else {
-        let s = a.to_string(ctx)?.to_std_string_escaped();
-        if !s.starts_with("SIG") {
+    } else if a.is_number()
+        || a.as_string().is_some_and(|s| {
+            s.to_std_string_escaped()
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
+    {
+        let t = options::duration(&a, "task()", ctx)?.unwrap_or_default();
+        // Upstream's range for task intervals.
+        if !(0.01..=86400.0).contains(&t.as_secs_f64()) {
             return Err(err(format!(
-                "task(): '{s}' is neither a duration nor a signal name"
+                "task(): interval {}s out of range (0.01s to 1d)",
+                t.as_secs_f64()
             )));
         }
-        TaskWhen::Signal(s)
+        TaskWhen::Every(t)
+    } else if let Some(name) = a.as_string().map(|s| s.to_std_string_escaped()) {
+        if super::signal_number(&name).is_none() {
+            return Err(err(format!("task(): invalid signal name '{name}'")));
+        }
+        TaskWhen::Signal(name)
+    } else {
+        return Err(err(format!(
+            "task(): expects an interval or a signal name, not {}",
+            a.type_of()
+        )));
     };
     let layout = Layout::new("Task");
     layout.mark_defined();

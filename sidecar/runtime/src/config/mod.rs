@@ -51,6 +51,46 @@ pub enum TaskWhen {
     Signal(String),
 }
 
+/// Signal names `task('SIGxxx')` accepts: upstream's list, plus `SIGUSR1` and
+/// `SIGUSR2` (which upstream leaves out). `SIGKILL`, `SIGSTOP` and the fault
+/// signals are accepted as upstream does, but can never be watched.
+const SIGNALS: &[(&str, libc::c_int)] = &[
+    ("SIGHUP", libc::SIGHUP),
+    ("SIGINT", libc::SIGINT),
+    ("SIGQUIT", libc::SIGQUIT),
+    ("SIGILL", libc::SIGILL),
+    ("SIGTRAP", libc::SIGTRAP),
+    ("SIGABRT", libc::SIGABRT),
+    ("SIGFPE", libc::SIGFPE),
+    ("SIGKILL", libc::SIGKILL),
+    ("SIGBUS", libc::SIGBUS),
+    ("SIGSEGV", libc::SIGSEGV),
+    ("SIGSYS", libc::SIGSYS),
+    ("SIGPIPE", libc::SIGPIPE),
+    ("SIGALRM", libc::SIGALRM),
+    ("SIGTERM", libc::SIGTERM),
+    ("SIGURG", libc::SIGURG),
+    ("SIGSTOP", libc::SIGSTOP),
+    ("SIGTSTP", libc::SIGTSTP),
+    ("SIGCONT", libc::SIGCONT),
+    ("SIGCHLD", libc::SIGCHLD),
+    ("SIGTTIN", libc::SIGTTIN),
+    ("SIGTTOU", libc::SIGTTOU),
+    ("SIGIO", libc::SIGIO),
+    ("SIGXCPU", libc::SIGXCPU),
+    ("SIGXFSZ", libc::SIGXFSZ),
+    ("SIGVTALRM", libc::SIGVTALRM),
+    ("SIGPROF", libc::SIGPROF),
+    ("SIGWINCH", libc::SIGWINCH),
+    ("SIGUSR1", libc::SIGUSR1),
+    ("SIGUSR2", libc::SIGUSR2),
+];
+
+/// The number of a signal `task()` accepts, by name.
+pub fn signal_number(name: &str) -> Option<libc::c_int> {
+    SIGNALS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
 /// A pipeline started by the worker itself.
 #[derive(Clone, Debug)]
 pub struct Task {
@@ -73,6 +113,9 @@ pub struct ConfigState {
     pub exits: Vec<Layout>,
     /// Named pipelines, including ones only referred to so far.
     pub named: HashMap<String, Layout>,
+    /// Where each name was first referred to (`file:line:column`), for the
+    /// error about a name never defined.
+    referred_at: HashMap<String, String>,
     /// Names of the pipelines the script defined, in definition order (`""`
     /// is the module's entry pipeline, `pipeline()` without a name).
     pub defined_order: Vec<String>,
@@ -121,13 +164,18 @@ impl ConfigState {
             .collect()
     }
 
-    /// Names referred to (`link('x')`, `.to('x')`) but never defined.
+    /// Names referred to (`link('x')`, `.to('x')`) but never defined, each as a
+    /// message naming where it was used: `main.js:3:9: pipeline 'x' is never
+    /// defined`.
     pub fn undefined_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .named
             .iter()
             .filter(|(_, l)| !l.is_defined())
-            .map(|(n, _)| n.clone())
+            .map(|(n, _)| match self.referred_at.get(n) {
+                Some(at) => format!("{at}: pipeline '{n}' is used but never defined"),
+                None => format!("pipeline '{n}' is used but never defined"),
+            })
             .collect();
         v.sort();
         v
@@ -215,8 +263,20 @@ pub(super) fn layout_arg(this: &JsValue, v: &JsValue, ctx: &mut Context) -> JsRe
     if v.is_undefined() || v.is_null() {
         return Ok(SubLayout::new());
     }
+    if !v.is_string() {
+        return Err(err(format!(
+            "expects a pipeline name or a function, not {}",
+            v.type_of()
+        )));
+    }
     let name = v.to_string(ctx)?.to_std_string_escaped();
-    let layout = st.borrow_mut().named(&name);
+    let mut s = st.borrow_mut();
+    if !s.referred_at.contains_key(&name) {
+        if let Some(at) = pipy_js::script_location(ctx) {
+            s.referred_at.insert(name.clone(), at);
+        }
+    }
+    let layout = s.named(&name);
     Ok(SubLayout::of(layout))
 }
 
@@ -366,6 +426,22 @@ pub fn live_layouts() -> Vec<(String, Layout)> {
         );
     }
     out
+}
+
+/// Checks that every module of the version loaded last defines the pipelines it
+/// refers to; the error lists each missing name where it was used.
+pub fn check_pipeline_names() -> Result<(), String> {
+    let mut missing = Vec::new();
+    for id in pipy_js::module::current() {
+        if let Some(state) = pipy_js::module::value(id).and_then(|v| state_of(&v)) {
+            missing.extend(state.borrow().undefined_names());
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing.join("\n"))
+    }
 }
 
 /// Names of every Configuration method (for error messages and docs).

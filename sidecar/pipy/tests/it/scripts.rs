@@ -1,0 +1,308 @@
+//! Script semantics: fork and task start-up values, exceptions ending streams,
+//! and script mistakes found at load time.
+
+use crate::harness::*;
+use std::time::{Duration, Instant};
+
+/// Runs `src` as `main.js` to its end; (exit code, stderr).
+fn run_script(src: &str) -> (i32, String) {
+    let dir = temp_dir();
+    let path = dir.join("main.js");
+    std::fs::write(&path, src).unwrap();
+    let (code, _, err) = run_to_end(&[&path.to_string_lossy()]);
+    (code, err)
+}
+
+/// The script messages (`[INF] ...` text) of a log, in order.
+fn infos(err: &str) -> Vec<String> {
+    err.lines()
+        .filter_map(|l| l.split_once(" [INF] ").map(|(_, m)| m.to_string()))
+        // System lines carry a topic: `[listener] ...`, `[shutdown] ...`.
+        .filter(|m| !m.starts_with('['))
+        .collect()
+}
+
+fn wait_for(p: &Pipy, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !p.stderr_text().contains(what) {
+        assert!(
+            Instant::now() < deadline,
+            "no {what:?} in:\n{}",
+            p.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Each branch's `onStart` gets its element and its index; a value that is not
+/// an array goes whole to one branch (upstream's `fork`).
+#[test]
+fn fork_gives_each_branch_its_own_element() {
+    let (code, err) = run_script(
+        "pipy()
+          .task().onStart(() => [new Message('go'), new StreamEnd])
+          .fork(['a', 'b']).to($=>$.onStart((v, i) => (console.log('forked', v, i), new StreamEnd)))
+          .fork({ k: 1 }).to($=>$.onStart(v => (console.log('single', v.k), new StreamEnd)))
+          .handleStreamEnd(() => pipy.exit(0))",
+    );
+    assert_eq!(code, 0, "{err}");
+    let got = infos(&err);
+    assert_eq!(got, ["forked a 0", "forked b 1", "single 1"], "{err}");
+}
+
+/// A task's input is exactly what its `onStart` returns (no made-up message),
+/// and a task without `onStart` gets nothing.
+#[test]
+fn task_input_is_what_on_start_returns() {
+    let (code, err) = run_script(
+        "pipy()
+          .task().handleStreamStart(() => console.log('never'))
+          .task().onStart(() => [new Message('a'), new Message('b'), new StreamEnd])
+            .handleMessage(m => console.log('got', m.body.toString()))
+            .handleStreamEnd(() => pipy.exit(0))",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(infos(&err), ["got a", "got b"], "{err}");
+}
+
+/// `task('SIGxxx')` takes upstream's signal names; a name it does not know stops
+/// the load with its position.
+#[test]
+fn signal_tasks_take_upstream_names() {
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy()
+              .task('SIGWINCH').onStart(() => (console.log('winch'), new StreamEnd))
+              .task('SIGALRM').onStart(() => (console.log('alarm'), new StreamEnd))
+              .task('SIGQUIT').onStart(() => new StreamEnd)
+              .task('SIGUSR2').onStart(() => new StreamEnd)
+              .listen({port}).serveHTTP(new Message('up'))"
+        ),
+        &[port],
+    );
+    for (sig, what) in [("-WINCH", "winch"), ("-ALRM", "alarm")] {
+        std::process::Command::new("kill")
+            .args([sig, &p.child.id().to_string()])
+            .status()
+            .unwrap();
+        wait_for(&p, what);
+    }
+    let (code, err) = run_script("pipy()\n  .task('SIGBOGUS')\n  .dummy()\n");
+    assert_eq!(code, 255);
+    assert!(
+        err.contains("main.js:2:") && err.contains("SIGBOGUS"),
+        "{err}"
+    );
+}
+
+/// A backend that counts the requests it gets and answers each.
+fn counting_backend() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nup");
+                }
+            });
+        }
+    });
+    (port, count)
+}
+
+/// An exception in a callback in front of a proxy ends that request's stream:
+/// the client gets a 500, the backend never sees the request, the error is
+/// logged once with its position, and other requests carry on.
+#[test]
+fn an_exception_ends_the_stream_before_the_proxy() {
+    let (up, count) = counting_backend();
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy()
+  .listen({port})
+  .demuxHTTP().to($=>$
+    .handleMessageStart(
+      msg => {{ if (msg.head.path === '/boom') throw new Error('boom') }}
+    )
+    .muxHTTP().to($=>$.connect('127.0.0.1:{up}'))
+  )"
+        ),
+        &[port],
+    );
+    assert_eq!(get(port, "/boom").status, 500);
+    let ok = get(port, "/fine");
+    assert_eq!((ok.status, ok.text().as_str()), (200, "up"));
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "only /fine reached the backend"
+    );
+    let err = p.stderr_text();
+    assert_eq!(err.matches("Error: boom").count(), 1, "logged once: {err}");
+    assert!(err.contains("main.js:5:"), "{err}");
+}
+
+/// The same for every kind of callback: what follows the throwing filter never
+/// sees the message, and the client gets a 500.
+#[test]
+fn exceptions_in_any_callback_answer_500() {
+    let port = free_port();
+    let cases = [
+        "handleMessage(() => {{ throw 1 }})",
+        "handleStreamStart(() => {{ throw 1 }})",
+        "handleMessageEnd(() => {{ throw 1 }})",
+        "replaceMessageStart(() => {{ throw 1 }})",
+        "branchMessageStart(() => {{ throw 1 }}, $=>$)",
+        "branch(() => {{ throw 1 }}, $=>$)",
+        "fork(() => {{ throw 1 }}).to($=>$)",
+        "mux(() => {{ throw 1 }}).to($=>$)",
+        "muxHTTP(() => {{ throw 1 }}).to($=>$.dummy())",
+        "connect(() => {{ throw 1 }})",
+    ];
+    let routes: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "'/{i}': $=>$.{}.replaceMessage(new Message('reached'))",
+                c.replace("{{", "{").replace("}}", "}")
+            )
+        })
+        .collect();
+    let _p = Pipy::script(
+        &format!(
+            "((routes = {{ {} }}) => pipy()
+              .listen({port})
+              .demuxHTTP().to($=>$
+                .branchMessageStart(...Object.entries(routes).flatMap(([k, f]) => [msg => msg.head.path === k, f]))
+              ))()",
+            routes.join(", ")
+        ),
+        &[port],
+    );
+    for (i, c) in cases.iter().enumerate() {
+        let r = get(port, &format!("/{i}"));
+        assert_eq!(r.status, 500, "{c}: {}", r.text());
+        assert_ne!(r.text(), "reached", "{c}");
+    }
+}
+
+/// Script mistakes stop the load with file:line:column and a clear message.
+#[test]
+fn script_mistakes_stop_the_load_with_their_position() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "pipy()\n  .listen(18000)\n  .connect('127.0.0.1:1', { connectTimeout: '10x' })\n",
+            "main.js:3:",
+            &["connect(): option connectTimeout", "'10x'"],
+        ),
+        (
+            "pipy()\n  .listen(18000)\n  .muxHTTP({ maxIdle: '5y' }).to($=>$.dummy())\n",
+            "main.js:3:",
+            &["muxHTTP(): option maxIdle", "'5y'"],
+        ),
+        (
+            "pipy()\n  .listen(18000, { idleTimeout: 'soon' })\n  .dummy()\n",
+            "main.js:2:",
+            &["listen(): option idleTimeout"],
+        ),
+        (
+            "pipy()\n  .task('10x')\n  .dummy()\n",
+            "main.js:2:",
+            &["task()", "'10x'"],
+        ),
+        (
+            "pipy()\n  .listen(18000)\n  .handleMessageStart('not a function')\n",
+            "main.js:3:",
+            &["handleMessageStart(): expects a function"],
+        ),
+        (
+            "pipy()\n  .listen(18000)\n  .connect(42)\n",
+            "main.js:3:",
+            &["connect(): the target must be a string or a function"],
+        ),
+        (
+            "pipy()\n  .listen(18000)\n  .connect('h:1', 5)\n",
+            "main.js:3:",
+            &["connect(): options must be an object"],
+        ),
+        (
+            "pipy()\n  .listen(18000)\n  .demuxHTTP()\n  .to('nowhere')\n",
+            "main.js:4:",
+            &["pipeline 'nowhere' is used but never defined"],
+        ),
+        (
+            "pipy()\n  .listen(18000)\n  .link('gone')\n",
+            "main.js:3:",
+            &["pipeline 'gone' is used but never defined"],
+        ),
+    ];
+    for (src, at, what) in cases {
+        let (code, err) = run_script(src);
+        assert_eq!(code, 255, "{src}\n{err}");
+        assert!(err.contains(at), "{src}: no {at:?} in\n{err}");
+        for w in *what {
+            assert!(err.contains(w), "{src}: no {w:?} in\n{err}");
+        }
+    }
+}
+
+/// An option name no method knows is a warning with its position; the script
+/// still runs (upstream ignores such keys).
+#[test]
+fn unknown_options_warn_with_their_position() {
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy()\n  .listen({port}, {{ idelTimeout: 5 }})\n  .demuxHTTP().to($=>$\n    .muxHTTP({{ maxIdel: 1 }}).to($=>$.connect('127.0.0.1:1', {{ conectTimeout: 1 }})))\n"
+        ),
+        &[port],
+    );
+    let err = p.stderr_text();
+    for (at, what) in [
+        ("main.js:2:", "listen(): unknown option 'idelTimeout'"),
+        ("main.js:4:", "muxHTTP(): unknown option 'maxIdel'"),
+        ("main.js:4:", "connect(): unknown option 'conectTimeout'"),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?} in\n{err}"));
+        assert!(line.contains(" [WRN] ") && line.contains(at), "{line}");
+    }
+}
+
+/// A reload whose script has a mistake is refused; the running version stays.
+#[test]
+fn a_reload_with_a_mistake_is_refused() {
+    let port = free_port();
+    let script = |extra: &str| {
+        format!(
+            "pipy().listen({port}).serveHTTP(msg => msg.head.path == '/restart' ? (pipy.restart(), new Message('restarting')) : new Message('v1')){extra}"
+        )
+    };
+    let p = Pipy::script(&script(""), &[port]);
+    let main = std::fs::read_to_string(format!("/proc/{}/cmdline", p.child.id())).unwrap();
+    let main = std::path::PathBuf::from(main.split('\0').find(|s| s.ends_with("main.js")).unwrap());
+    std::fs::write(&main, script("\n.pipeline('x').link('missing')")).unwrap();
+    assert_eq!(get(port, "/restart").text(), "restarting");
+    wait_for(&p, "Failed reloading codebase");
+    let err = p.stderr_text();
+    assert!(
+        err.contains("main.js:2:") && err.contains("'missing'"),
+        "{err}"
+    );
+    assert_eq!(get(port, "/").text(), "v1");
+}
