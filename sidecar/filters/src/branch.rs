@@ -23,6 +23,7 @@ impl FilterTemplate for LinkTemplate {
             arms: vec![(None, self.0.clone())],
             chosen: None,
             buffer: Vec::new(),
+            held: 0,
             in_message: false,
         })
     }
@@ -37,6 +38,17 @@ pub enum Trigger {
     MessageStart,
     /// On the first whole message (`branchMessage`).
     Message,
+}
+
+impl Trigger {
+    /// The filter's name as a script spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trigger::Stream => "branch",
+            Trigger::MessageStart => "branchMessageStart",
+            Trigger::Message => "branchMessage",
+        }
+    }
 }
 
 /// Template of the branch family. Arms are (condition, layout); an arm without a
@@ -55,11 +67,7 @@ impl BranchTemplate {
 
 impl FilterTemplate for BranchTemplate {
     fn name(&self) -> &'static str {
-        match self.trigger {
-            Trigger::Stream => "branch",
-            Trigger::MessageStart => "branchMessageStart",
-            Trigger::Message => "branchMessage",
-        }
+        self.trigger.name()
     }
     fn dump(&self) -> Option<FilterDump> {
         let subs = self.arms.iter().map(|(_, sub)| sub.get()).collect();
@@ -71,6 +79,7 @@ impl FilterTemplate for BranchTemplate {
             arms: self.arms.clone(),
             chosen: None,
             buffer: Vec::new(),
+            held: 0,
             in_message: false,
         })
     }
@@ -82,6 +91,8 @@ struct Branch {
     /// `Some(None)`: chosen to pass events straight through.
     chosen: Option<Option<Pipeline>>,
     buffer: Vec<Event>,
+    /// Bytes of data in `buffer`.
+    held: usize,
     in_message: bool,
 }
 
@@ -134,6 +145,7 @@ impl Branch {
         };
         let pipeline = layout.get().map(|l| out.sub_pipeline(&l, false, 0));
         self.chosen = Some(pipeline);
+        self.held = 0;
         for e in std::mem::take(&mut self.buffer) {
             self.forward(e, out);
         }
@@ -152,6 +164,20 @@ impl Filter for Branch {
     fn process(&mut self, mut evt: Event, out: &mut Output<'_>) {
         if self.chosen.is_some() {
             return self.forward(evt, out);
+        }
+        // Held until a condition decides: within the same bound as a gathered body.
+        if let Event::Data(d) = &evt {
+            self.held += d.len();
+            if self.held > crate::handle::DEFAULT_BODY_LIMIT {
+                tracing::error!(
+                    "{}: more than {} bytes held before a branch was chosen",
+                    self.trigger.name(),
+                    crate::handle::DEFAULT_BODY_LIMIT
+                );
+                self.buffer.clear();
+                out.fail(pipy_core::StreamError::BufferOverflow);
+                return;
+            }
         }
         match self.trigger {
             Trigger::Stream => {

@@ -11,6 +11,7 @@ use crate::http_reply::{error_response, simple_response, status_for};
 use crate::serve_http::Handler;
 use crate::SubLayout;
 use pipy_codec::http1::{expects_continue, wants_close, DecodeError, Decoder, Encoder};
+use pipy_core::flow::Congestion;
 use pipy_core::{
     Data, Event, Filter, FilterDump, FilterTemplate, Head, Output, StreamError, SubKind, Version,
 };
@@ -88,6 +89,9 @@ impl FilterTemplate for DemuxHttpTemplate {
             next_key: 0,
             input_ended: false,
             closed: false,
+            too_many: Congestion::default(),
+            held: 0,
+            held_back: Congestion::default(),
         })
     }
 }
@@ -102,7 +106,21 @@ struct DemuxHttp {
     next_key: u64,
     input_ended: bool,
     closed: bool,
+    /// Holds the client's reads paused while `MAX_PIPELINED` requests wait.
+    too_many: Congestion,
+    /// Bytes of answers that came early (for requests behind the front one).
+    held: usize,
+    /// Holds the sources of those early answers paused while they pile up.
+    held_back: Congestion,
 }
+
+/// Requests of one connection in progress at which reading from the client
+/// pauses until half of them are answered (a pipelining client cannot make
+/// us start an unbounded number of sub-pipelines).
+const MAX_PIPELINED: usize = 32;
+
+/// Bytes of early answers held at which their sources pause (see `held`).
+const HELD_LIMIT: usize = 1 << 20;
 
 impl DemuxHttp {
     /// Decodes client bytes (or, with `None`, the bytes held after a refused
@@ -158,12 +176,20 @@ impl DemuxHttp {
                 }
             }
             Event::Data(d) => {
+                let mut too_large = false;
                 if let Some(s) = self.streams.back_mut() {
                     if let Some(p) = &s.pipeline {
                         p.input(Event::Data(d));
                     } else if let Some((_, body)) = &mut s.request {
-                        body.push(d);
+                        // serveHTTP gathers the request whole: within a limit.
+                        too_large = body.len() + d.len() > crate::handle::DEFAULT_BODY_LIMIT;
+                        if !too_large {
+                            body.push(d);
+                        }
                     }
+                }
+                if too_large {
+                    self.fail(DecodeError::BodyTooLarge, out);
                 }
             }
             Event::MessageEnd(tail) => self.on_request_end(tail, out),
@@ -272,6 +298,12 @@ impl DemuxHttp {
             return;
         };
         if idx > 0 {
+            if let Event::Data(d) = &evt {
+                self.held += d.len();
+                if self.held >= HELD_LIMIT {
+                    self.held_back.begin();
+                }
+            }
             self.streams[idx].pending.push(evt);
             return;
         }
@@ -353,10 +385,19 @@ impl DemuxHttp {
                 self.close(out);
                 return;
             }
+            if self.streams.len() <= MAX_PIPELINED / 2 {
+                self.too_many.end();
+            }
             if let Some(next) = self.streams.front_mut() {
                 let pending = std::mem::take(&mut next.pending);
                 for e in pending {
+                    if let Event::Data(d) = &e {
+                        self.held = self.held.saturating_sub(d.len());
+                    }
                     self.write_response_event(e, out);
+                }
+                if self.held <= HELD_LIMIT / 2 {
+                    self.held_back.end();
                 }
             }
         }
@@ -383,6 +424,10 @@ impl Filter for DemuxHttp {
             Event::Data(d) => self.decode(Some(d), out),
             Event::StreamEnd(_) => self.end_input(out),
             _ => {}
+        }
+        if self.streams.len() >= MAX_PIPELINED {
+            // We are handling the client's bytes: its reads pause.
+            self.too_many.begin();
         }
         out.context().requests.set(Some(self.streams.len()));
     }

@@ -3,7 +3,7 @@
 //! on some events and pass every event on unchanged.
 
 use crate::util::{js, Callback};
-use pipy_core::{Data, Event, Filter, FilterTemplate, Head, Output};
+use pipy_core::{Data, Event, Filter, FilterTemplate, Head, Output, StreamError};
 use pipy_js::convert;
 
 /// Which events a handle/replace filter reacts to.
@@ -64,14 +64,43 @@ impl Kind {
     }
 }
 
+/// The most body a whole-message filter gathers when the script sets no
+/// `bufferLimit` (upstream has no limit; one client must not be able to make
+/// a worker hold an unbounded body).
+pub const DEFAULT_BODY_LIMIT: usize = 16 << 20;
+
+/// How much of a message body a whole-message filter gathers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// The script's `bufferLimit`: the body is cut to this many bytes, as
+    /// upstream cuts it.
+    Truncate(usize),
+    /// No `bufferLimit`: past this many bytes the stream ends with
+    /// `BufferOverflow` (a `500` under `demuxHTTP`).
+    Fail(usize),
+}
+
+impl Default for BodyLimit {
+    fn default() -> Self {
+        BodyLimit::Fail(DEFAULT_BODY_LIMIT)
+    }
+}
+
 /// Collects a message's head and body for the whole-message variants.
 #[derive(Default)]
 pub(crate) struct MessageBuffer {
     pub(crate) head: Option<Head>,
     pub(crate) body: Data,
+    pub(crate) limit: BodyLimit,
 }
 
 impl MessageBuffer {
+    pub(crate) fn new(limit: BodyLimit) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
+    }
     pub(crate) fn start(&mut self, head: &Head) {
         self.head = Some(head.clone());
         self.body = Data::new();
@@ -79,18 +108,52 @@ impl MessageBuffer {
     pub(crate) fn in_message(&self) -> bool {
         self.head.is_some()
     }
+    /// Adds body data within the limit; `false` when the stream must end.
+    pub(crate) fn push(&mut self, mut d: Data) -> bool {
+        match self.limit {
+            BodyLimit::Truncate(max) => {
+                let room = max.saturating_sub(self.body.len());
+                if d.len() > room {
+                    d = d.shift(room);
+                }
+                self.body.push(d);
+                true
+            }
+            BodyLimit::Fail(max) => {
+                if self.body.len() + d.len() > max {
+                    tracing::error!("message body over {max} bytes: the stream ends (set bufferLimit to cut it instead)");
+                    self.head = None;
+                    self.body = Data::new();
+                    return false;
+                }
+                self.body.push(d);
+                true
+            }
+        }
+    }
 }
 
 /// Template of a handle filter.
 pub struct HandleTemplate {
     kind: Kind,
     callback: Callback,
+    limit: BodyLimit,
 }
 
 impl HandleTemplate {
     /// A handle filter of `kind` calling `callback`.
     pub fn new(kind: Kind, callback: Callback) -> Self {
-        Self { kind, callback }
+        Self {
+            kind,
+            callback,
+            limit: BodyLimit::default(),
+        }
+    }
+
+    /// The same, gathering bodies within `limit`.
+    pub fn with_limit(mut self, limit: BodyLimit) -> Self {
+        self.limit = limit;
+        self
     }
 }
 
@@ -103,7 +166,7 @@ impl FilterTemplate for HandleTemplate {
             kind: self.kind,
             callback: self.callback.clone(),
             started: false,
-            msg: MessageBuffer::default(),
+            msg: MessageBuffer::new(self.limit),
         })
     }
 }
@@ -160,7 +223,9 @@ impl Filter for Handle {
                     true
                 }
                 Event::Data(d) if self.msg.in_message() => {
-                    self.msg.body.push(d.clone());
+                    if !self.msg.push(d.clone()) {
+                        out.fail(StreamError::BufferOverflow);
+                    }
                     true
                 }
                 Event::MessageEnd(t) if self.msg.in_message() => {

@@ -2,7 +2,7 @@
 //! `replaceMessageBody`, `replaceMessageEnd`, `replaceMessage`,
 //! `replaceStreamEnd`: swap some events for what a script value gives.
 
-use crate::handle::{Kind, MessageBuffer};
+use crate::handle::{BodyLimit, Kind, MessageBuffer};
 use crate::util::{js, Callback};
 use boa_engine::JsValue;
 use pipy_core::{Event, Filter, FilterTemplate, Output, StreamError};
@@ -14,12 +14,23 @@ use pipy_js::convert;
 pub struct ReplaceTemplate {
     kind: Kind,
     replacement: Callback,
+    limit: BodyLimit,
 }
 
 impl ReplaceTemplate {
     /// A replace filter of `kind`.
     pub fn new(kind: Kind, replacement: Callback) -> Self {
-        Self { kind, replacement }
+        Self {
+            kind,
+            replacement,
+            limit: BodyLimit::default(),
+        }
+    }
+
+    /// The same, gathering bodies within `limit`.
+    pub fn with_limit(mut self, limit: BodyLimit) -> Self {
+        self.limit = limit;
+        self
     }
 }
 
@@ -32,7 +43,7 @@ impl FilterTemplate for ReplaceTemplate {
             kind: self.kind,
             replacement: self.replacement.clone(),
             started: false,
-            msg: MessageBuffer::default(),
+            msg: MessageBuffer::new(self.limit),
         })
     }
 }
@@ -99,7 +110,11 @@ impl Filter for Replace {
                         out.push(Event::MessageStart(h));
                     }
                 }
-                Event::Data(d) if self.msg.in_message() => self.msg.body.push(d),
+                Event::Data(d) if self.msg.in_message() => {
+                    if !self.msg.push(d) {
+                        out.fail(StreamError::BufferOverflow);
+                    }
+                }
                 Event::MessageEnd(mut t) if self.msg.in_message() => {
                     let mut head = self.msg.head.take().unwrap_or_default();
                     let body = std::mem::take(&mut self.msg.body);

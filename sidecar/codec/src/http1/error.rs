@@ -37,16 +37,21 @@ pub enum DecodeError {
     /// Data arrived after [`eof`](super::Decoder::eof).
     #[error("data after end of stream")]
     AfterEof,
+    /// A body larger than its receiver gathers whole (`serveHTTP`'s request).
+    #[error("content too large")]
+    BodyTooLarge,
 }
 
 impl DecodeError {
     /// The HTTP status a server should answer with (and then close the connection):
     /// 501 for an unsupported transfer coding, 431 for an oversized head (RFC 6585
-    /// §5; upstream Pipy closes without an answer), 400 for everything else.
+    /// §5; upstream Pipy closes without an answer), 413 for a body too large to
+    /// gather (RFC 9110 §15.5.14), 400 for everything else.
     pub fn status(&self) -> u16 {
         match self {
             DecodeError::UnsupportedTransferEncoding => 501,
             DecodeError::HeadTooLarge => 431,
+            DecodeError::BodyTooLarge => 413,
             _ => 400,
         }
     }
@@ -63,6 +68,7 @@ impl DecodeError {
             DecodeError::BadChunk => "invalid chunked encoding",
             DecodeError::Incomplete => "message cut short",
             DecodeError::AfterEof => "data after end of stream",
+            DecodeError::BodyTooLarge => "content too large",
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod api;
 mod backpressure;
+mod body_limits;
 mod cli;
 mod errors;
 mod examples;

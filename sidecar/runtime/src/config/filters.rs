@@ -308,12 +308,32 @@ pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> 
     )
 }
 
+/// `bufferLimit` of the whole-message variants (`handleMessage(cb, { bufferLimit })`):
+/// the body is cut there, as upstream; without it, a default limit ends the stream.
+fn body_limit(
+    name: &'static str,
+    kind: handle::Kind,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<handle::BodyLimit> {
+    if !matches!(kind, handle::Kind::Message | handle::Kind::MessageBody) {
+        return Ok(handle::BodyLimit::default());
+    }
+    let mut opts = options::Options::new(name, &arg(args, 1), ctx)?;
+    let limit = opts.size("bufferLimit", ctx)?;
+    opts.finish(ctx)?;
+    Ok(match limit {
+        Some(n) => handle::BodyLimit::Truncate(usize::try_from(n).unwrap_or(usize::MAX)),
+        None => handle::BodyLimit::default(),
+    })
+}
+
 pub(super) fn handler(kind: handle::Kind, replace_it: bool) -> Method {
     use handle::Kind::*;
     macro_rules! m {
         ($k:expr, $r:expr) => {
             |this, args, _ctx| {
-                let name = if $r {
+                let name: &'static str = if $r {
                     $k.replace_name()
                 } else {
                     $k.handle_name()
@@ -326,10 +346,13 @@ pub(super) fn handler(kind: handle::Kind, replace_it: bool) -> Method {
                     )));
                 }
                 let cb = Callback::new(f, name);
+                let limit = body_limit(name, $k, args, _ctx)?;
                 if $r {
-                    append(this, Rc::new(replace::ReplaceTemplate::new($k, cb)))
+                    let t = replace::ReplaceTemplate::new($k, cb).with_limit(limit);
+                    append(this, Rc::new(t))
                 } else {
-                    append(this, Rc::new(handle::HandleTemplate::new($k, cb)))
+                    let t = handle::HandleTemplate::new($k, cb).with_limit(limit);
+                    append(this, Rc::new(t))
                 }
             }
         };
