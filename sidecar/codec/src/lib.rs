@@ -28,7 +28,11 @@
 //! for e in events {
 //!     encoder.encode(e, &mut |d| wire.push(d));
 //! }
-//! assert_eq!(wire.to_vec(), b"POST /up HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+//! // Framing fields in upstream Pipy's spelling and order.
+//! assert_eq!(
+//!     wire.to_vec(),
+//!     b"POST /up HTTP/1.1\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nhi"
+//! );
 //! ```
 
 #![warn(missing_docs)]

@@ -304,7 +304,7 @@ impl Encoder {
         let mut body = std::mem::take(&mut self.body);
         let (framing, state) = match given_length {
             Some(n) => (Framing::Length(n), State::Length(n)),
-            None if http10_response => (Framing::Nothing, State::UntilClose),
+            None if http10_response => (Framing::UntilClose, State::UntilClose),
             None => (Framing::Chunked, State::Chunked),
         };
         let mut bytes: Data = self.head_bytes(&msg, framing).into();

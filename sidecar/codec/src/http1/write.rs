@@ -21,6 +21,8 @@ pub(super) enum Framing {
     Chunked,
     /// Keep the given `Content-Length` (a response to `HEAD`).
     KeepLength,
+    /// No length: the body ends when the connection closes (`connection: close`).
+    UntilClose,
 }
 
 /// Writes a request head (always as HTTP/1.1).
@@ -88,11 +90,23 @@ fn estimate(headers: &HeaderMap) -> usize {
         + 64
 }
 
+/// The given fields, then the framing and `connection` fields in upstream's
+/// order and spelling: `content-length: n` or `transfer-encoding: chunked`,
+/// then `connection:` as given (`close`, `upgrade`...) or `keep-alive`. A
+/// given `keep-alive` field is dropped, as upstream drops it.
 fn fields(buf: &mut BytesMut, headers: &HeaderMap, framing: Framing) {
+    let mut connection: Option<&[u8]> = None;
     for (name, value) in headers.iter() {
         if name.eq_ignore_ascii_case(b"transfer-encoding")
+            || name.eq_ignore_ascii_case(b"keep-alive")
             || (framing != Framing::KeepLength && name.eq_ignore_ascii_case(b"content-length"))
         {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"connection") {
+            if !value.iter().any(|&b| is_ctl(b)) && connection.is_none() {
+                connection = Some(value);
+            }
             continue;
         }
         if !is_token(name) || value.iter().any(|&b| is_ctl(b)) {
@@ -105,14 +119,20 @@ fn fields(buf: &mut BytesMut, headers: &HeaderMap, framing: Framing) {
     }
     match framing {
         Framing::Length(n) => {
-            buf.put_slice(b"Content-Length: ");
+            buf.put_slice(b"content-length: ");
             put_dec(buf, n);
             buf.put_slice(b"\r\n");
         }
-        Framing::Chunked => buf.put_slice(b"Transfer-Encoding: chunked\r\n"),
-        Framing::Nothing | Framing::KeepLength => {}
+        Framing::Chunked => buf.put_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Nothing | Framing::KeepLength | Framing::UntilClose => {}
     }
-    buf.put_slice(b"\r\n");
+    buf.put_slice(b"connection: ");
+    match (framing, connection) {
+        (Framing::UntilClose, _) => buf.put_slice(b"close"),
+        (_, Some(v)) => buf.put_slice(v),
+        (_, None) => buf.put_slice(b"keep-alive"),
+    }
+    buf.put_slice(b"\r\n\r\n");
 }
 
 /// Writes `n` in decimal.

@@ -36,7 +36,7 @@ fn small_response_goes_out_in_one_push_with_its_length() {
     assert_eq!(pushed.len(), 1);
     assert_eq!(
         pushed[0].to_vec(),
-        b"HTTP/1.1 200 OK\r\nX: y\r\nContent-Length: 11\r\n\r\nhello world"
+        b"HTTP/1.1 200 OK\r\nX: y\r\ncontent-length: 11\r\nconnection: keep-alive\r\n\r\nhello world"
     );
     // The body chunks are the ones given, behind the head: not copied.
     let chunks: Vec<&Bytes> = pushed[0].chunks().collect();
@@ -69,15 +69,21 @@ fn reason_phrases() {
 #[test]
 fn request_content_length_depends_on_method_when_the_body_is_empty() {
     for (method, expected) in [
-        ("GET", "GET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
-        ("HEAD", "HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+        (
+            "GET",
+            "GET /x HTTP/1.1\r\nHost: h\r\nconnection: keep-alive\r\n\r\n",
+        ),
+        (
+            "HEAD",
+            "HEAD /x HTTP/1.1\r\nHost: h\r\nconnection: keep-alive\r\n\r\n",
+        ),
         (
             "POST",
-            "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+            "POST /x HTTP/1.1\r\nHost: h\r\ncontent-length: 0\r\nconnection: keep-alive\r\n\r\n",
         ),
         (
             "DELETE",
-            "DELETE /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+            "DELETE /x HTTP/1.1\r\nHost: h\r\ncontent-length: 0\r\nconnection: keep-alive\r\n\r\n",
         ),
     ] {
         let head = req(method, "/x", &[("Host", "h"), ("Content-Length", "0")]);
@@ -88,7 +94,10 @@ fn request_content_length_depends_on_method_when_the_body_is_empty() {
         &mut Encoder::request(),
         vec![start_req(req("GET", "/", &[])), data(b"q"), end()],
     );
-    assert_eq!(text(&out), ["GET / HTTP/1.1\r\nContent-Length: 1\r\n\r\nq"]);
+    assert_eq!(
+        text(&out),
+        ["GET / HTTP/1.1\r\ncontent-length: 1\r\nconnection: keep-alive\r\n\r\nq"]
+    );
 }
 
 #[test]
@@ -96,7 +105,10 @@ fn requests_are_always_http11() {
     let mut head = req("GET", "/", &[]);
     head.version = Version::Http10;
     let out = encode(&mut Encoder::request(), vec![start_req(head), end()]);
-    assert_eq!(text(&out), ["GET / HTTP/1.1\r\n\r\n"]);
+    assert_eq!(
+        text(&out),
+        ["GET / HTTP/1.1\r\nconnection: keep-alive\r\n\r\n"]
+    );
 }
 
 #[test]
@@ -116,7 +128,7 @@ fn long_body_with_given_length_streams_with_that_length() {
     assert_eq!(
         text(&out),
         [
-            "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcdefg",
+            "HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: keep-alive\r\n\r\nabcdefg",
             "hij"
         ]
     );
@@ -132,7 +144,7 @@ fn long_body_with_given_length_streams_with_that_length() {
     );
     assert_eq!(
         text(&out),
-        ["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345"]
+        ["HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: keep-alive\r\n\r\n12345"]
     );
     assert!(enc.must_close());
 }
@@ -155,7 +167,7 @@ fn long_body_without_length_is_chunked() {
     assert_eq!(
         text(&out),
         [
-            "PUT /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n".to_string(),
+            "PUT /u HTTP/1.1\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n5\r\nabcde\r\n".to_string(),
             format!("12c\r\n{}\r\n", "z".repeat(300)),
             "0\r\n\r\n".to_string(),
         ]
@@ -175,10 +187,7 @@ fn long_http10_response_is_delimited_by_close() {
     );
     assert_eq!(
         text(&out),
-        [
-            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\nabc",
-            "def"
-        ]
+        ["HTTP/1.0 200 OK\r\nconnection: close\r\n\r\nabc", "def"]
     );
     assert!(enc.must_close());
     // Within the buffer, an HTTP/1.0 response gets a length and may stay open.
@@ -188,7 +197,7 @@ fn long_http10_response_is_delimited_by_close() {
     let out = encode(&mut enc, vec![start_res(head), data(b"abc"), end()]);
     assert_eq!(
         text(&out),
-        ["HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc"]
+        ["HTTP/1.0 200 OK\r\ncontent-length: 3\r\nconnection: keep-alive\r\n\r\nabc"]
     );
     assert!(!enc.must_close());
 }
@@ -218,10 +227,10 @@ fn bodiless_responses() {
     assert_eq!(
         text(&out),
         [
-            "HTTP/1.1 100 Continue\r\n\r\n",
-            "HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n",
-            "HTTP/1.1 204 No Content\r\n\r\n",
-            "HTTP/1.1 304 Not Modified\r\n\r\n",
+            "HTTP/1.1 100 Continue\r\nconnection: keep-alive\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 42\r\nconnection: keep-alive\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\nconnection: keep-alive\r\n\r\n",
+            "HTTP/1.1 304 Not Modified\r\nconnection: keep-alive\r\n\r\n",
         ]
     );
 }
@@ -245,8 +254,8 @@ fn head_responses_without_a_length_get_the_measured_one() {
     assert_eq!(
         text(&out),
         [
-            "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n",
-            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nafter",
+            "HTTP/1.1 200 OK\r\ncontent-length: 12\r\nconnection: keep-alive\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: keep-alive\r\n\r\nafter",
         ]
     );
 }
@@ -268,13 +277,16 @@ fn unsafe_head_content_cannot_inject_bytes() {
     let out = encode(&mut Encoder::request(), vec![start_req(head), end()]);
     assert_eq!(
         text(&out),
-        ["GET /a%20b%0D%0AX:%201/%C3%A9 HTTP/1.1\r\nGood: 1\r\nTab: a\tb\r\n\r\n"]
+        ["GET /a%20b%0D%0AX:%201/%C3%A9 HTTP/1.1\r\nGood: 1\r\nTab: a\tb\r\nconnection: keep-alive\r\n\r\n"]
     );
     let out = encode(
         &mut Encoder::request(),
         vec![start_req(req("GE T", "", &[])), end()],
     );
-    assert_eq!(text(&out), ["GET / HTTP/1.1\r\n\r\n"]);
+    assert_eq!(
+        text(&out),
+        ["GET / HTTP/1.1\r\nconnection: keep-alive\r\n\r\n"]
+    );
 }
 
 #[test]
@@ -283,12 +295,18 @@ fn heads_of_the_wrong_kind_become_defaults() {
         &mut Encoder::request(),
         vec![Event::MessageStart(Head::None), data(b"x"), end()],
     );
-    assert_eq!(text(&out), ["GET / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"]);
+    assert_eq!(
+        text(&out),
+        ["GET / HTTP/1.1\r\ncontent-length: 1\r\nconnection: keep-alive\r\n\r\nx"]
+    );
     let out = encode(
         &mut Encoder::response(),
         vec![start_req(req("PUT", "/", &[])), end()],
     );
-    assert_eq!(text(&out), ["HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]);
+    assert_eq!(
+        text(&out),
+        ["HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: keep-alive\r\n\r\n"]
+    );
 }
 
 #[test]
@@ -306,7 +324,7 @@ fn data_outside_messages_passes_through_and_stream_end_flushes_what_was_held() {
     assert_eq!(
         out,
         [
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec(),
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nconnection: keep-alive\r\n\r\n".to_vec(),
             b"\x81\x05hello".to_vec()
         ]
     );
@@ -322,7 +340,7 @@ fn data_outside_messages_passes_through_and_stream_end_flushes_what_was_held() {
     );
     assert_eq!(
         text(&out),
-        ["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n"]
+        ["POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n2\r\nab\r\n"]
     );
     // A body cut short while held back: the head goes out with the framing a
     // long body would get, then what came, and the message stays unfinished.
@@ -337,7 +355,7 @@ fn data_outside_messages_passes_through_and_stream_end_flushes_what_was_held() {
     );
     assert_eq!(
         text(&out),
-        ["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n"]
+        ["POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n2\r\nab\r\n"]
     );
     assert!(enc.must_close());
     let mut enc = Encoder::response();
@@ -351,7 +369,7 @@ fn data_outside_messages_passes_through_and_stream_end_flushes_what_was_held() {
     );
     assert_eq!(
         text(&out),
-        ["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]
+        ["HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: keep-alive\r\n\r\nabc"]
     );
     assert!(enc.must_close());
     // Nothing held, nothing written.
@@ -373,8 +391,8 @@ fn a_new_message_ends_an_unfinished_one() {
     assert_eq!(
         text(&out),
         [
-            "POST /1 HTTP/1.1\r\nContent-Length: 1\r\n\r\na",
-            "GET /2 HTTP/1.1\r\n\r\n"
+            "POST /1 HTTP/1.1\r\ncontent-length: 1\r\nconnection: keep-alive\r\n\r\na",
+            "GET /2 HTTP/1.1\r\nconnection: keep-alive\r\n\r\n"
         ]
     );
 }
@@ -395,14 +413,14 @@ fn an_announced_length_keeps_long_bodies_unchunked() {
     );
     assert_eq!(
         text(&out).concat(),
-        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"
+        "HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: keep-alive\r\n\r\n0123456789"
     );
     // The announcement is for one message only.
     let out = encode(
         &mut enc,
         vec![start_res(res(200, "", &[])), data(b"0123456"), end()],
     );
-    assert!(text(&out)[0].contains("Transfer-Encoding: chunked"));
+    assert!(text(&out)[0].contains("transfer-encoding: chunked"));
 }
 
 #[test]
@@ -414,6 +432,9 @@ fn http10_peers_get_long_bodies_delimited_by_close() {
         &mut enc,
         vec![start_res(res(200, "", &[])), data(b"0123456"), end()],
     );
-    assert_eq!(text(&out).concat(), "HTTP/1.1 200 OK\r\n\r\n0123456");
+    assert_eq!(
+        text(&out).concat(),
+        "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n0123456"
+    );
     assert!(enc.must_close());
 }

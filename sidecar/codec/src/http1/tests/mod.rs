@@ -13,7 +13,7 @@ use bytes::Bytes;
 use pipy_core::{Data, Event, Head, RequestHead, ResponseHead};
 
 /// An event in comparable form; consecutive body pieces are merged.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Ev {
     Req(RequestHead),
     Res(ResponseHead),
