@@ -269,3 +269,27 @@ fn an_upstream_that_does_not_speak_http_gets_502() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn encode_http_response_sends_what_it_held_when_the_stream_ends() {
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).decodeHTTPRequest()
+              .replaceMessage(() => [new MessageStart({{ status: 200 }}), new Data('partial')])
+              .encodeHTTPResponse()"
+        ),
+        &[port],
+    );
+    let mut c = client(port);
+    c.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    c.get_mut().shutdown(Shutdown::Write).unwrap();
+    let head = read_head(&mut c);
+    assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    // Chunked, and never finished: the client knows the message was cut.
+    assert_eq!(rest, b"7\r\npartial\r\n");
+}
