@@ -293,3 +293,30 @@ fn encode_http_response_sends_what_it_held_when_the_stream_ends() {
     // Chunked, and never finished: the client knows the message was cut.
     assert_eq!(rest, b"7\r\npartial\r\n");
 }
+
+#[test]
+fn a_request_cut_short_closes_its_upstream_connection() {
+    let (done_tx, done) = mpsc::channel();
+    let (up, t) = backend(move |s| {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut r = BufReader::new(s);
+        read_head(&mut r);
+        // The rest of the body never comes: the proxy must not leave this
+        // connection open with a message half sent (its framing is lost).
+        let mut rest = Vec::new();
+        done_tx.send(r.read_to_end(&mut rest).is_ok()).unwrap();
+    });
+    let (_p, port) = proxy_with(up, "");
+    let mut c = client(port);
+    // More than the 16 KiB held back, so that the request has started upstream.
+    c.get_mut()
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        .unwrap();
+    c.get_mut().write_all(&[b'a'; 20_000]).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    c.get_mut().shutdown(Shutdown::Write).unwrap();
+    assert!(at_eof(&mut c), "the client's connection closes");
+    let closed = done.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(closed, "the upstream connection was left open");
+    t.join().unwrap();
+}
