@@ -285,7 +285,9 @@ impl Encoder {
     /// The body outgrew the buffer: sends the head with streaming framing and what
     /// was held back.
     fn start_streaming(&mut self, out: &mut dyn FnMut(Data)) {
-        let Some(msg) = self.msg.take() else { return };
+        let Some(mut msg) = self.msg.take() else {
+            return;
+        };
         if std::mem::take(&mut self.head_only) {
             // Too big to measure cheaply: the head goes without a length.
             self.body = Data::new();
@@ -307,6 +309,10 @@ impl Encoder {
             None if http10_response => (Framing::Nothing, State::UntilClose),
             None => (Framing::Chunked, State::Chunked),
         };
+        if let (State::UntilClose, Msg::Response(h)) = (state, &mut msg) {
+            // The close ends the body: say so (RFC 9112 §9.6), whatever was asked.
+            h.headers.set("connection", Bytes::from_static(b"close"));
+        }
         let mut bytes: Data = self.head_bytes(&msg, framing).into();
         self.state = state;
         match state {
