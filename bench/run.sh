@@ -86,7 +86,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 nginx_worker_rss() { # peak RSS of the peer's worker
   local w
-  w=$(pgrep -f "nginx: worker" | while read -r p; do if grep -q "$PWD/$OUT/nginx-peer.conf" "/proc/$(awk '/PPid/ {print $2}' /proc/$p/status)/cmdline" 2>/dev/null; then echo "$p"; fi; done | head -1)
+  w=$(pgrep -f "nginx: worker" | while read -r p; do if grep -q "$PWD/$OUT/nginx-peer.conf" "/proc/$(awk '/PPid/ {print $2}' /proc/$p/status)/cmdline" 2>/dev/null; then echo "$p"; fi; done | awk 'NR == 1')
   [ -n "$w" ] && rss_mb "$w" || echo "?"
 }
 

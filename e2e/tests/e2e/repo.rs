@@ -54,7 +54,7 @@ fn a_worker_runs_published_versions_and_keeps_the_last_good_one() {
     // A broken version is refused; v2 keeps serving.
     publish(port, "/app", "pipy().listen(", "3");
     wait_for("the failed reload", Duration::from_secs(15), || {
-        w.stderr_text().contains("reload failed")
+        w.stderr_text().contains("Failed reloading codebase")
     });
     assert_eq!(get(app, "/").text(), "v2");
     assert!(

@@ -1,7 +1,7 @@
 //! Per-stream context: connection facts and the script host's variables.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
@@ -14,6 +14,9 @@ pub struct Inbound {
     pub remote: SocketAddr,
     /// The local address the client connected to.
     pub local: SocketAddr,
+    /// Where the client meant to connect before a NAT rule redirected it
+    /// here (`listen`'s `transparent` option), when known.
+    pub destination: Option<SocketAddr>,
 }
 
 /// State the script host keeps per context (its context variables).
@@ -32,6 +35,11 @@ pub struct Context {
     pub inbound: Option<Inbound>,
     /// State of the script host (context variables), opaque to the core.
     pub script: RefCell<Option<Box<dyn ScriptState>>>,
+    /// Requests of the stream in progress, as counted by a filter that knows
+    /// where requests begin and end (`demuxHTTP`). `None` when no filter
+    /// counts: then the stream is busy for as long as it is open. A draining
+    /// worker closes connections that are open but not busy.
+    pub requests: Cell<Option<usize>>,
 }
 
 impl Context {
@@ -40,6 +48,7 @@ impl Context {
         Rc::new(Self {
             inbound,
             script: RefCell::new(None),
+            requests: Cell::new(None),
         })
     }
 
@@ -48,6 +57,7 @@ impl Context {
         Rc::new(Self {
             inbound: self.inbound,
             script: RefCell::new(self.script.borrow().as_ref().map(|s| s.fork())),
+            requests: Cell::new(None),
         })
     }
 }

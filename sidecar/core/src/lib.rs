@@ -14,7 +14,9 @@
 mod context;
 mod data;
 mod event;
+pub mod flow;
 mod head;
+pub mod io;
 mod outbox;
 mod pipeline;
 mod read_buffer;
@@ -24,7 +26,7 @@ pub use data::Data;
 pub use event::{Event, StreamError};
 pub use head::MessageTail;
 pub use head::{Head, HeaderMap, RequestHead, ResponseHead, ScriptHead, Version};
-pub use outbox::{Batch, Outbox, Ready};
+pub use outbox::{Batch, Limits, Outbox, Ready};
 pub use pipeline::{
     Chain, EventTarget, Filter, FilterDump, FilterTemplate, Layout, Output, OutputFrom, Pipeline,
     SubKind,

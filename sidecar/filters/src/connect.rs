@@ -1,44 +1,39 @@
 //! `connect(target, options)`: sends the stream's data to a TCP peer and emits
 //! what the peer sends back, ending with `StreamEnd` when the peer closes or the
-//! connection fails.
+//! connection fails. The socket itself is the runtime's (`pipy_core::io`).
 
-use crate::util::Callback;
-use pipy_core::{Data, Event, EventTarget, Filter, FilterTemplate, Outbox, Output, StreamError};
-use pipy_metrics::live::{Handle, Kind, Registry};
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::io;
+use crate::util::{js, Callback};
+use boa_engine::object::ObjectInitializer;
+use boa_engine::property::Attribute;
+use boa_engine::{js_string, JsValue};
+use pipy_core::io::{self, ConnectOptions, Outbound, OutboundInfo};
+use pipy_core::{Context, Event, Filter, FilterTemplate, Outbox, Output, StreamError};
 use std::rc::Rc;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-/// Options of `connect`, as documented upstream (times in seconds in scripts).
-#[derive(Clone, Debug, Default)]
-pub struct ConnectOptions {
-    /// Give up connecting after this long.
-    pub connect_timeout: Option<Duration>,
-    /// End the stream when nothing is read for this long.
-    pub read_timeout: Option<Duration>,
-    /// End the stream when nothing moves either way for this long.
-    pub idle_timeout: Option<Duration>,
-    /// Extra attempts after a failed connect (negative upstream = forever).
-    pub retry_count: u32,
-    /// Pause between attempts.
-    pub retry_delay: Duration,
+/// The options of `connect` that are script values.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// `bind`: the local address, or a function giving it per connection.
+    pub bind: Option<Callback>,
+    /// `onState`: told of every state change of the connection.
+    pub on_state: Option<Callback>,
 }
 
 /// Template of `connect`.
 pub struct ConnectTemplate {
     target: Callback,
     options: ConnectOptions,
+    hooks: Hooks,
 }
 
 impl ConnectTemplate {
     /// `connect(target, options)`: target is `host:port` or a function giving it.
-    pub fn new(target: Callback, options: ConnectOptions) -> Self {
-        Self { target, options }
+    pub fn new(target: Callback, options: ConnectOptions, hooks: Hooks) -> Self {
+        Self {
+            target,
+            options,
+            hooks,
+        }
     }
 }
 
@@ -50,6 +45,7 @@ impl FilterTemplate for ConnectTemplate {
         Box::new(Connect {
             target: self.target.clone(),
             options: self.options.clone(),
+            hooks: self.hooks.clone(),
             outbox: None,
             ended: false,
         })
@@ -59,7 +55,8 @@ impl FilterTemplate for ConnectTemplate {
 struct Connect {
     target: Callback,
     options: ConnectOptions,
-    /// What goes to the peer; read by the connection task.
+    hooks: Hooks,
+    /// What goes to the peer; read by the runtime's socket loop.
     outbox: Option<Rc<Outbox>>,
     ended: bool,
 }
@@ -80,16 +77,65 @@ impl Connect {
             .eval(&[], out.context())
             .map(|v| v.display().to_string().trim_matches('"').to_string())
             .unwrap_or_default();
-        let outbox = Outbox::new();
-        self.outbox = Some(outbox.clone());
-        let reply = out.reply_target(0);
         if target.is_empty() {
             out.push(Event::StreamEnd(StreamError::CannotResolve));
             self.ended = true;
             return;
         }
-        tokio::task::spawn_local(run(target, self.options.clone(), outbox, reply));
+        let outbox = Outbox::with_limits(self.options.socket.limits);
+        self.outbox = Some(outbox.clone());
+        let mut options = self.options.clone();
+        if let Some(bind) = &self.hooks.bind {
+            options.bind = bind
+                .eval(&[], out.context())
+                .filter(|v| !v.is_undefined() && !v.is_null())
+                .map(|v| v.display().to_string().trim_matches('"').to_string());
+        }
+        let on_state = self.hooks.on_state.clone().map(|cb| {
+            let ctx = out.context().clone();
+            Rc::new(move |info: OutboundInfo| tell_state(&cb, &ctx, info)) as Rc<dyn Fn(_)>
+        });
+        io::connect(Outbound {
+            target,
+            options,
+            outbox,
+            reply: out.reply_target(0),
+            on_state,
+        });
     }
+}
+
+/// Calls `onState` with an object shaped like upstream's `Outbound`.
+fn tell_state(cb: &Callback, ctx: &Rc<Context>, info: OutboundInfo) {
+    let obj = js(|js| {
+        // As upstream: empty addresses and port 0 until connected, the
+        // target's port as remotePort from the start. Upstream leaves
+        // remoteAddress empty even when connected; we give the peer's address
+        // then, which is what the name says and no script can rely on missing.
+        let addr = |a: Option<std::net::SocketAddr>, port: u16| -> (JsValue, JsValue) {
+            match a {
+                Some(a) => (
+                    js_string!(a.ip().to_string()).into(),
+                    JsValue::from(a.port()),
+                ),
+                None => (js_string!("").into(), JsValue::from(port)),
+            }
+        };
+        let (la, lp) = addr(info.local, 0);
+        let (ra, rp) = addr(info.remote, info.target_port);
+        ObjectInitializer::new(js)
+            .property(
+                js_string!("state"),
+                js_string!(info.state.name()),
+                Attribute::all(),
+            )
+            .property(js_string!("localAddress"), la, Attribute::all())
+            .property(js_string!("localPort"), lp, Attribute::all())
+            .property(js_string!("remoteAddress"), ra, Attribute::all())
+            .property(js_string!("remotePort"), rp, Attribute::all())
+            .build()
+    });
+    cb.eval(&[obj.into()], ctx);
 }
 
 impl Filter for Connect {
@@ -110,214 +156,5 @@ impl Filter for Connect {
             self.ended = true;
         }
         out.push(evt);
-    }
-}
-
-fn classify(e: &io::Error) -> StreamError {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => StreamError::ConnectionRefused,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => StreamError::ConnectionReset,
-        io::ErrorKind::TimedOut => StreamError::ConnectionTimeout,
-        io::ErrorKind::NotFound | io::ErrorKind::InvalidInput => StreamError::CannotResolve,
-        _ => {
-            if e.to_string().contains("lookup") || e.to_string().contains("resolve") {
-                StreamError::CannotResolve
-            } else {
-                StreamError::ConnectionRefused
-            }
-        }
-    }
-}
-
-async fn open(target: &str, o: &ConnectOptions) -> Result<TcpStream, StreamError> {
-    let mut attempt = 0;
-    loop {
-        let r = match o.connect_timeout {
-            Some(t) => match tokio::time::timeout(t, TcpStream::connect(target)).await {
-                Ok(r) => r.map_err(|e| classify(&e)),
-                Err(_) => Err(StreamError::ConnectionTimeout),
-            },
-            None => TcpStream::connect(target).await.map_err(|e| classify(&e)),
-        };
-        match r {
-            Ok(s) => return Ok(s),
-            Err(e) if attempt >= o.retry_count => return Err(e),
-            Err(_) => {
-                attempt += 1;
-                tokio::time::sleep(o.retry_delay).await;
-            }
-        }
-    }
-}
-
-/// The `pipy_outbound_*` metrics of one peer, on this thread.
-pub struct OutboundStats {
-    count: Handle,
-    bytes_in: Handle,
-    bytes_out: Handle,
-    conn_time: Handle,
-}
-
-/// Most peers remembered per thread before the cache starts over.
-const PEER_CACHE_LIMIT: usize = 4096;
-
-impl OutboundStats {
-    fn roots() -> &'static OutboundStats {
-        static ROOTS: OnceLock<OutboundStats> = OnceLock::new();
-        ROOTS.get_or_init(|| {
-            let reg = Registry::global();
-            // Upstream's buckets (ms): 1, 2, 3, 5, 7, 11, … growing by half,
-            // twenty of them, then infinity.
-            let mut buckets = Vec::with_capacity(21);
-            let mut limit: f64 = 1.5;
-            for _ in 0..20 {
-                buckets.push(limit.floor());
-                limit *= 1.5;
-            }
-            buckets.push(f64::INFINITY);
-            OutboundStats {
-                count: reg.metric("pipy_outbound_count", Kind::Gauge, &["peer"]),
-                bytes_in: reg.metric("pipy_outbound_in", Kind::Counter, &["peer"]),
-                bytes_out: reg.metric("pipy_outbound_out", Kind::Counter, &["peer"]),
-                conn_time: reg.metric(
-                    "pipy_outbound_conn_time",
-                    Kind::Histogram(buckets),
-                    &["peer"],
-                ),
-            }
-        })
-    }
-
-    /// Defines the outbound metrics in the process registry.
-    pub fn register() {
-        Self::roots();
-    }
-
-    /// The series of `target` (`host:port`, labelled `[host]:port` as upstream).
-    fn of(target: &str) -> Rc<OutboundStats> {
-        thread_local! {
-            static PEERS: RefCell<HashMap<String, Rc<OutboundStats>>> = RefCell::new(HashMap::new());
-        }
-        PEERS.with(|peers| {
-            let mut peers = peers.borrow_mut();
-            if let Some(p) = peers.get(target) {
-                return p.clone();
-            }
-            if peers.len() >= PEER_CACHE_LIMIT {
-                peers.clear();
-            }
-            let label = match target.rsplit_once(':') {
-                Some((host, port)) if !host.starts_with('[') => format!("[{host}]:{port}"),
-                _ => target.to_owned(),
-            };
-            let r = Self::roots();
-            let sub = |h: &Handle| h.with_labels(&[&label]).unwrap_or_else(|| h.clone());
-            let p = Rc::new(OutboundStats {
-                count: sub(&r.count),
-                bytes_in: sub(&r.bytes_in),
-                bytes_out: sub(&r.bytes_out),
-                conn_time: sub(&r.conn_time),
-            });
-            peers.insert(target.to_owned(), p.clone());
-            p
-        })
-    }
-}
-
-/// Counts a connection as open until dropped.
-struct Open(Rc<OutboundStats>);
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.count.dec_by(1);
-    }
-}
-
-async fn run(target: String, o: ConnectOptions, outbox: Rc<Outbox>, reply: EventTarget) {
-    let stats = OutboundStats::of(&target);
-    stats.count.inc_by(1);
-    let _open = Open(stats.clone());
-    let started = Instant::now();
-    let mut stream = match open(&target, &o).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::debug!("connect {target}: {e:?}");
-            reply.send(Event::StreamEnd(e));
-            return;
-        }
-    };
-    stats
-        .conn_time
-        .observe(started.elapsed().as_secs_f64() * 1000.0);
-    let _ = stream.set_nodelay(true);
-    let (mut r, mut w) = stream.split();
-    let mut buf = pipy_core::ReadBuffer::new();
-    let mut writing = true;
-    let timeout = o.idle_timeout.or(o.read_timeout);
-    loop {
-        let idle = async {
-            match timeout {
-                Some(t) => tokio::time::sleep(t).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = outbox.ready(), if writing => {
-                let batch = outbox.take();
-                if batch.abandoned {
-                    return;
-                }
-                if !batch.data.is_empty() {
-                    stats.bytes_out.inc_by(batch.data.len() as u64);
-                    if let Err(e) = write_data(&mut w, &batch.data).await {
-                        reply.send(Event::StreamEnd(if e.kind() == io::ErrorKind::BrokenPipe { StreamError::ConnectionReset } else { StreamError::WriteError }));
-                        return;
-                    }
-                }
-                if batch.end.is_some() {
-                    let _ = w.shutdown().await;
-                    writing = false;
-                }
-            },
-            n = r.read_buf(buf.prepare()) => match n {
-                Ok(0) => {
-                    reply.send(Event::StreamEnd(StreamError::NoError));
-                    return;
-                }
-                Ok(read) => {
-                    stats.bytes_in.inc_by(read as u64);
-                    let chunk = buf.take(read);
-                    reply.send(Event::Data(chunk.into()));
-                    if reply.is_closed() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    reply.send(Event::StreamEnd(match e.kind() {
-                        io::ErrorKind::ConnectionReset => StreamError::ConnectionReset,
-                        _ => StreamError::ReadError,
-                    }));
-                    return;
-                }
-            },
-            _ = idle => {
-                let err = if o.idle_timeout.is_some() { StreamError::IdleTimeout } else { StreamError::ReadTimeout };
-                reply.send(Event::StreamEnd(err));
-                return;
-            }
-        }
-    }
-}
-
-/// Writes queued bytes: one system call for small batches (head and body
-/// copied together), chunk by chunk for big bodies (no copy of their bytes).
-pub async fn write_data<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, d: &Data) -> io::Result<()> {
-    if d.len() <= 64 * 1024 && d.chunks().nth(1).is_some() {
-        w.write_all(&d.to_bytes()).await
-    } else {
-        for c in d.chunks() {
-            w.write_all(c).await?;
-        }
-        Ok(())
     }
 }

@@ -380,6 +380,7 @@ impl Filter for DemuxHttp {
             Event::StreamEnd(_) => self.end_input(out),
             _ => {}
         }
+        out.context().requests.set(Some(self.streams.len()));
     }
 
     fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
@@ -387,5 +388,6 @@ impl Filter for DemuxHttp {
             return;
         }
         self.on_response(key, evt, out);
+        out.context().requests.set(Some(self.streams.len()));
     }
 }

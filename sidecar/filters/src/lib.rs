@@ -4,6 +4,9 @@
 //! its parsed arguments) and the filter it creates per pipeline. Templates know
 //! nothing of the Configuration builder; the builder in `pipy-runtime` parses
 //! script arguments into the `new` functions here.
+//!
+//! Where each filter lives, by the name a script calls it: [`SOURCE_FILES`]
+//! (a test checks each file names its filters).
 
 pub mod branch;
 pub mod chain;
@@ -23,3 +26,66 @@ mod util;
 
 pub use slot::SubLayout;
 pub use util::Callback;
+
+/// The source file of every filter, by the name a script calls it.
+pub const SOURCE_FILES: &[(&str, &str)] = &[
+    ("branch", "branch.rs"),
+    ("branchMessage", "branch.rs"),
+    ("branchMessageStart", "branch.rs"),
+    ("chain", "chain.rs"),
+    ("connect", "connect.rs"),
+    ("decodeHTTPRequest", "http_codec.rs"),
+    ("decodeHTTPResponse", "http_codec.rs"),
+    ("demux", "demux.rs"),
+    ("demuxHTTP", "demux_http.rs"),
+    ("dummy", "dump.rs"),
+    ("dump", "dump.rs"),
+    ("encodeHTTPRequest", "http_codec.rs"),
+    ("encodeHTTPResponse", "http_codec.rs"),
+    ("fork", "branch.rs"),
+    ("handleData", "handle.rs"),
+    ("handleMessage", "handle.rs"),
+    ("handleMessageBody", "handle.rs"),
+    ("handleMessageEnd", "handle.rs"),
+    ("handleMessageStart", "handle.rs"),
+    ("handleStreamEnd", "handle.rs"),
+    ("handleStreamStart", "handle.rs"),
+    ("link", "branch.rs"),
+    ("mux", "mux.rs"),
+    ("muxHTTP", "mux_http.rs"),
+    ("onEnd", "dump.rs"),
+    ("onStart", "dump.rs"),
+    ("print", "dump.rs"),
+    ("replaceData", "replace.rs"),
+    ("replaceMessage", "replace.rs"),
+    ("replaceMessageBody", "replace.rs"),
+    ("replaceMessageEnd", "replace.rs"),
+    ("replaceMessageStart", "replace.rs"),
+    ("replaceStreamEnd", "replace.rs"),
+    ("replaceStreamStart", "replace.rs"),
+    ("serveHTTP", "serve_http.rs"),
+    ("use", "chain.rs"),
+];
+
+#[cfg(test)]
+mod source_files {
+    #[test]
+    fn every_filter_file_names_its_filters() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for (name, file) in super::SOURCE_FILES {
+            let text =
+                std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let named = [
+                format!("\"{name}\""),
+                format!("`{name}"),
+                format!("{name}("),
+            ]
+            .iter()
+            .any(|n| text.contains(n.as_str()));
+            assert!(named, "{file} does not mention {name}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -64,29 +64,33 @@ struct PoolInner {
 
 type Pool = Rc<PoolInner>;
 
-/// Closes sessions that nobody used for `max_idle`; ends with its pool.
-async fn sweep(pool: Weak<PoolInner>, max_idle: Duration) {
+/// Closes sessions that nobody used for `max_idle`, every so often, for as long
+/// as its pool lives (one timer per pool, not one per request).
+fn sweep(pool: Weak<PoolInner>, max_idle: Duration) {
     let period = (max_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
-    loop {
-        tokio::time::sleep(period).await;
-        let Some(pool) = pool.upgrade() else { return };
-        let now = Instant::now();
-        let idle: Vec<Rc<Session>> = pool
-            .sessions
-            .borrow()
-            .values()
-            .flatten()
-            .filter(|s| {
-                s.idle_since
-                    .get()
-                    .is_some_and(|t| now.duration_since(t) >= max_idle)
-            })
-            .cloned()
-            .collect();
-        for s in idle {
-            s.close(StreamError::NoError);
-        }
-    }
+    pipy_core::io::after(
+        period,
+        Box::new(move || {
+            let Some(live) = pool.upgrade() else { return };
+            let now = Instant::now();
+            let idle: Vec<Rc<Session>> = live
+                .sessions
+                .borrow()
+                .values()
+                .flatten()
+                .filter(|s| {
+                    s.idle_since
+                        .get()
+                        .is_some_and(|t| now.duration_since(t) >= max_idle)
+                })
+                .cloned()
+                .collect();
+            for s in idle {
+                s.close(StreamError::NoError);
+            }
+            sweep(pool, max_idle);
+        }),
+    );
 }
 
 /// Template of `muxHTTP`.
@@ -205,7 +209,7 @@ impl MuxHttp {
             .or_default()
             .push(session.clone());
         if !self.pool.sweeping.replace(true) {
-            tokio::task::spawn_local(sweep(Rc::downgrade(&self.pool), self.options.max_idle));
+            sweep(Rc::downgrade(&self.pool), self.options.max_idle);
         }
         Some(session)
     }

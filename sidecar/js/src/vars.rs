@@ -411,6 +411,22 @@ fn inbound_object(ctx: &mut Context) -> JsResult<JsValue> {
         false,
         ctx,
     )?;
+    // As upstream: empty and 0 unless a transparent listener learnt them.
+    let (dst_ip, dst_port) = i
+        .destination
+        .map_or((String::new(), 0), |d| (ip(d), i32::from(d.port())));
+    o.set(
+        js_string!("destinationAddress"),
+        js_string!(dst_ip.as_str()),
+        false,
+        ctx,
+    )?;
+    o.set(
+        js_string!("destinationPort"),
+        JsValue::from(dst_port),
+        false,
+        ctx,
+    )?;
     INBOUND_OBJECTS.with(|m| {
         let mut m = m.borrow_mut();
         if m.len() >= INBOUND_CACHE_LIMIT {

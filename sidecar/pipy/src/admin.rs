@@ -92,6 +92,6 @@ pub(crate) fn spawn(
                 }
             })
         })?;
-    tracing::info!("admin port on {addr}");
+    tracing::info!(target: "listener", "[listener] Listening on TCP port {} at {} (admin)", addr.port(), addr.ip());
     Ok(())
 }

@@ -29,7 +29,7 @@ pub(crate) static PIPY_LOG: LogBuffer = LogBuffer::new("pipy_log", HISTORY_MAX);
 #[derive(Debug)]
 pub(crate) struct LogBuffer {
     name: &'static str,
-    max: usize,
+    max: std::sync::atomic::AtomicUsize,
     state: Mutex<State>,
 }
 
@@ -43,11 +43,16 @@ struct State {
 }
 
 impl LogBuffer {
+    /// Keeps at most `max` bytes of lines from now on (`--log-history-limit`).
+    pub(crate) fn set_limit(&self, max: usize) {
+        self.max.store(max, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// An empty log `name` that keeps at most `max` bytes of lines.
     pub(crate) const fn new(name: &'static str, max: usize) -> Self {
         Self {
             name,
-            max,
+            max: std::sync::atomic::AtomicUsize::new(max),
             state: Mutex::new(State {
                 lines: VecDeque::new(),
                 size: 0,
@@ -82,7 +87,8 @@ impl LogBuffer {
         }
         s.size += line.len();
         s.lines.push_back(line);
-        while s.size > self.max {
+        let max = self.max.load(std::sync::atomic::Ordering::Relaxed);
+        while s.size > max {
             match s.lines.pop_front() {
                 Some(old) => s.size -= old.len(),
                 None => break,

@@ -8,6 +8,8 @@ use clap::Parser;
 
 mod admin;
 mod log_buffer;
+mod log_file;
+mod log_options;
 mod program;
 mod repo_client;
 mod repo_mode;
@@ -41,9 +43,52 @@ struct Cli {
     /// Worker threads: a number, or `max` for one per core.
     #[arg(long, default_value = "1", value_name = "N|max")]
     threads: String,
-    /// Log level: error, warn, info, debug, trace.
+    /// Log level: error, warn, info, debug, or debug:TOPIC+TOPIC (thread,
+    /// listener, codebase, ...: debug lines of those topics only).
     #[arg(long = "log-level", default_value = "info")]
     log_level: String,
+    /// Write the log to this file instead of the terminal.
+    #[arg(long = "log-file", value_name = "FILE")]
+    log_file: Option<PathBuf>,
+    /// Rotate the log file at this size (bytes, or with k, m, g).
+    #[arg(long = "log-file-max-size", value_name = "SIZE")]
+    log_file_max_size: Option<String>,
+    /// Log files to keep, the current one included.
+    #[arg(long = "log-file-max-count", value_name = "N", default_value_t = 10)]
+    log_file_max_count: usize,
+    /// Rotate the log file this often (such as 15m, 1h).
+    #[arg(long = "log-file-rotate-interval", value_name = "TIME")]
+    log_file_rotate_interval: Option<String>,
+    /// Size of the log history kept for the repo (`pipy_log`), in bytes.
+    #[arg(long = "log-history-limit", value_name = "SIZE")]
+    log_history_limit: Option<String>,
+    /// Where the local log goes: stdout, stderr or null.
+    #[arg(long = "log-local", value_name = "OUTPUT", default_value = "stderr")]
+    log_local: String,
+    /// Keep the log local: do not offer it to the repo.
+    #[arg(long = "log-local-only")]
+    log_local_only: bool,
+    /// Do not print pipeline graphs to the log (this build never does).
+    #[arg(long = "no-graph")]
+    no_graph: bool,
+    /// Trace where objects are made (accepted for upstream's scripts; no effect).
+    #[arg(long = "trace-objects")]
+    trace_objects: bool,
+    /// Start even when a port cannot be bound (the error is logged).
+    #[arg(long = "force-start")]
+    force_start: bool,
+    /// Take the target as a file name, even if it looks like something else.
+    #[arg(short = 'f', long = "file")]
+    file: bool,
+    /// Where the admin GUI's files are (there is no GUI in this build yet).
+    #[arg(long = "admin-gui", value_name = "DIR")]
+    admin_gui: Option<PathBuf>,
+    /// An OpenSSL engine (accepted for upstream's scripts; TLS here is rustls).
+    #[arg(long = "openssl-engine", value_name = "ID")]
+    openssl_engine: Option<String>,
+    /// Arguments for the script, after `--` (or `--args`).
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
     /// Let other processes listen on the same ports (SO_REUSEPORT).
     #[arg(long = "reuse-port")]
     reuse_port: bool,
@@ -125,24 +170,82 @@ pub(crate) fn now_ms() -> u64 {
 /// unknown codebase), as upstream Pipy's -1.
 const START_UP_FAILURE: u8 = 255;
 
+/// Upstream also takes single-dash long names (`-version`, `-eval`...) and
+/// `--args` / `-args` for the end of the options.
+fn upstream_argv() -> Vec<std::ffi::OsString> {
+    std::env::args_os()
+        .map(|a| match a.to_str() {
+            Some("-v" | "-version") => "--version".into(),
+            Some("-help") => "--help".into(),
+            Some("-eval") => "--eval".into(),
+            Some("-file") => "--file".into(),
+            Some("-args" | "--args") => "--".into(),
+            _ => a,
+        })
+        .collect()
+}
+
+/// Sets up logging from the log options; an error names the bad option.
+fn init_logging(cli: &Cli) -> Result<()> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let directive = log_options::directive(&cli.log_level).map_err(|e| anyhow!(e))?;
+    let size = |v: &Option<String>, name: &str| -> Result<Option<u64>> {
+        v.as_deref()
+            .map(|s| {
+                pipy_runtime::options::parse_size(s)
+                    .map(|n| n as u64)
+                    .ok_or_else(|| anyhow!("{name}: invalid size '{s}'"))
+            })
+            .transpose()
+    };
+    let rotation = log_file::Rotation {
+        max_size: size(&cli.log_file_max_size, "--log-file-max-size")?.unwrap_or(0),
+        max_count: cli.log_file_max_count,
+        interval: cli
+            .log_file_rotate_interval
+            .as_deref()
+            .map(|s| {
+                pipy_runtime::options::parse_duration(s)
+                    .ok_or_else(|| anyhow!("--log-file-rotate-interval: invalid time '{s}'"))
+            })
+            .transpose()?,
+    };
+    if let Some(n) = size(&cli.log_history_limit, "--log-history-limit")? {
+        if n > 256 << 20 {
+            return Err(anyhow!(
+                "maximum value supported by --log-history-limit is 256MB"
+            ));
+        }
+        log_buffer::PIPY_LOG.set_limit(n as usize);
+    }
+    let writer = log_file::writer(cli.log_file.as_deref(), &cli.log_local, rotation)
+        .map_err(|e| anyhow!(e))?;
+    let history = (!cli.log_local_only).then_some(log_buffer::BufferLayer(&log_buffer::PIPY_LOG));
+    // One level filter for both: stderr shows what `pipy_log` keeps.
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(directive))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_writer(writer),
+        )
+        .with(history)
+        .init();
+    if cli.admin_gui.is_some() {
+        tracing::warn!("--admin-gui: this build has no admin GUI yet");
+    }
+    if cli.openssl_engine.is_some() {
+        tracing::warn!("--openssl-engine: TLS here is rustls, not OpenSSL; ignored");
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    {
-        use tracing_subscriber::layer::SubscriberExt as _;
-        use tracing_subscriber::util::SubscriberInitExt as _;
-        // One level filter for both: stderr shows what `pipy_log` keeps.
-        tracing_subscriber::registry()
-            .with(
-                tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-            )
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_target(false)
-                    .with_writer(std::io::stderr),
-            )
-            .with(log_buffer::BufferLayer(&log_buffer::PIPY_LOG))
-            .init();
+    let cli = Cli::parse_from(upstream_argv());
+    if let Err(e) = init_logging(&cli) {
+        eprintln!("pipy: {e:#}");
+        return ExitCode::from(START_UP_FAILURE);
     }
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
@@ -233,6 +336,7 @@ fn run(cli: Cli) -> Result<i32> {
             threads,
             reuse_port: cli.reuse_port,
             drain_timeout: Duration::from_secs(10),
+            force_start: cli.force_start,
         },
         rx,
         tx,
@@ -312,7 +416,7 @@ fn spawn_signal_watcher(tx: Arc<tokio::sync::watch::Sender<bool>>) -> Result<()>
                     _ = term.recv() => {},
                     _ = int.recv() => {},
                 }
-                tracing::info!("shutting down: draining connections");
+                tracing::info!(target: "shutdown", "[shutdown] Shutting down...");
                 let _ = tx.send(true);
             })
         })?;

@@ -85,6 +85,7 @@ impl ProgramHost for InProcess {
             threads: self.threads,
             reuse_port: self.reuse_port,
             drain_timeout: DRAIN,
+            force_start: false,
         };
         let trigger = stop.clone();
         let thread = std::thread::Builder::new()

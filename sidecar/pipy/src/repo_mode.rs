@@ -135,7 +135,7 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
     };
     let addr = admin_addr(cli.admin_port.as_deref())?;
     let listener = bind(addr)?;
-    tracing::info!("Codebase repo listening on {addr}");
+    tracing::info!(target: "listener", "[listener] Listening on TCP port {} at {}", addr.port(), addr.ip());
     let state = pipy_repo::api::RepoState::with_options(repo, options);
     if let Some(cb) = &cli.init_code {
         // As `POST /api/v1/program` (spec §1, §6.4).

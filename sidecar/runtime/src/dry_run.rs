@@ -71,6 +71,7 @@ fn load_only(codebase: Arc<dyn Codebase>, entry: String) -> Result<()> {
         threads: 1,
         reuse_port: false,
         drain_timeout: Duration::ZERO,
+        force_start: false,
     };
     evaluate(&opts, false)?;
     check_names_of_every_module()

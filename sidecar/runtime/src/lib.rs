@@ -13,7 +13,10 @@ mod dry_run;
 pub mod graph;
 mod listener;
 pub mod options;
+mod outbound;
+mod socket;
 pub mod stats;
+pub mod support;
 pub mod worker;
 
 pub use dry_run::{dry_run, DRY_RUN_TIMEOUT};

@@ -1,25 +1,41 @@
 //! Listening sockets and inbound connections.
 
 use crate::config::Listen;
-use pipy_core::{Context, Event, EventTarget, Inbound, Layout, Outbox, Pipeline, StreamError};
+use crate::socket::{Side, Traffic};
+use pipy_core::io::SocketOptions;
+use pipy_core::{Context, EventTarget, Inbound, Layout, Outbox, Pipeline};
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Binds a listening socket that other workers can bind too (SO_REUSEPORT).
-pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+pub(crate) fn bind(
+    addr: SocketAddr,
+    reuse_port: bool,
+    transparent: bool,
+) -> io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     sock.set_reuse_address(true)?;
     if reuse_port {
         sock.set_reuse_port(true)?;
+    }
+    if transparent {
+        // Needed to accept TPROXY'd connections; REDIRECT'd ones work without
+        // it, so lacking the privilege is only a warning.
+        let r = if addr.is_ipv4() {
+            sock.set_ip_transparent_v4(true)
+        } else {
+            sock.set_ip_transparent_v6(true)
+        };
+        if let Err(e) = r {
+            tracing::warn!(target: "listener", "[listener] transparent mode on port {}: {e}", addr.port());
+        }
     }
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
@@ -28,7 +44,8 @@ pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::T
 }
 
 /// Accepts connections until shutdown or `stop`, running each through the
-/// layout `spec` holds at accept time (a reload swaps it).
+/// layout `spec` holds at accept time (a reload swaps it). At
+/// `maxConnections` open connections, accepting pauses until one closes.
 pub(crate) async fn serve(
     listener: std::net::TcpListener,
     spec: Rc<RefCell<Listen>>,
@@ -44,24 +61,40 @@ pub(crate) async fn serve(
         }
     };
     let stats = crate::stats::ListenerStats::new(spec.borrow().addr);
+    let open_here = Rc::new(Cell::new(0usize));
+    let room = Rc::new(tokio::sync::Notify::new());
     loop {
+        let max = spec.borrow().max_connections;
+        if max.is_some_and(|m| open_here.get() >= m) {
+            tokio::select! {
+                _ = room.notified() => continue,
+                _ = shutdown.changed() => break,
+                _ = stop.changed() => break,
+            }
+        }
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, remote)) => {
-                    let (layout, idle) = {
+                    let (layout, options, transparent, peer_stats) = {
                         let spec = spec.borrow();
-                        (spec.layout.clone(), spec.idle_timeout)
+                        (spec.layout.clone(), spec.options.clone(), spec.transparent, spec.peer_stats)
                     };
+                    let destination = if transparent { original_destination(&stream) } else { None };
                     let active = active.clone();
                     active.set(active.get() + 1);
-                    let stats = stats.peer(remote.ip());
+                    open_here.set(open_here.get() + 1);
+                    let (open_here, room) = (open_here.clone(), room.clone());
+                    let drain = shutdown.clone();
+                    let stats = if peer_stats { stats.peer(remote.ip()) } else { stats.listen_level() };
                     stats.count.inc_by(1);
                     tokio::task::spawn_local(async move {
-                        if let Err(e) = connection(stream, remote, layout, idle, &stats).await {
+                        if let Err(e) = connection(stream, (remote, destination), layout, &options, drain, &stats).await {
                             tracing::debug!("connection from {remote}: {e}");
                         }
                         stats.count.dec_by(1);
                         active.set(active.get() - 1);
+                        open_here.set(open_here.get() - 1);
+                        room.notify_one();
                     });
                 }
                 Err(e) => {
@@ -75,73 +108,54 @@ pub(crate) async fn serve(
     }
 }
 
+/// Where a connection redirected by a NAT rule was going (`SO_ORIGINAL_DST`).
+fn original_destination(stream: &TcpStream) -> Option<SocketAddr> {
+    let sock = socket2::SockRef::from(stream);
+    let dst = match stream.local_addr().ok()? {
+        SocketAddr::V4(_) => sock.original_dst_v4(),
+        SocketAddr::V6(_) => sock.original_dst_v6(),
+    };
+    dst.ok()?.as_socket()
+}
+
 /// Runs one inbound connection through a pipeline until either side ends it.
 async fn connection(
-    mut stream: TcpStream,
-    remote: SocketAddr,
+    stream: TcpStream,
+    (remote, destination): (SocketAddr, Option<SocketAddr>),
     layout: Layout,
-    idle_timeout: Option<Duration>,
+    options: &SocketOptions,
+    drain: watch::Receiver<bool>,
     stats: &crate::stats::PeerStats,
 ) -> io::Result<()> {
-    let _ = stream.set_nodelay(true);
+    crate::socket::configure(&stream, options);
     let local = stream.local_addr()?;
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let ctx = Context::new(Some(Inbound { id, remote, local }));
-    let outbox = Outbox::new();
+    let ctx = Context::new(Some(Inbound {
+        id,
+        remote,
+        local,
+        destination,
+    }));
+    let outbox = Outbox::with_limits(options.limits);
     let sink = outbox.clone();
     let pipeline = Pipeline::new(
         &layout,
-        ctx,
+        ctx.clone(),
         EventTarget::Func(Rc::new(move |e| sink.push(e))),
     );
-    let (mut r, mut w) = stream.split();
-    let mut buf = pipy_core::ReadBuffer::new();
-    let mut reading = true;
-    let idle_for = idle_timeout.unwrap_or(Duration::from_secs(u64::from(u32::MAX)));
-    let idle = tokio::time::sleep(idle_for);
-    tokio::pin!(idle);
-    loop {
-        tokio::select! {
-            _ = &mut idle => {
-                pipeline.input(Event::StreamEnd(StreamError::IdleTimeout));
-                return Ok(());
-            }
-            n = r.read_buf(buf.prepare()), if reading => match n {
-                Ok(0) => {
-                    reading = false;
-                    pipeline.input(Event::StreamEnd(StreamError::NoError));
-                }
-                Ok(n) => {
-                    stats.bytes_in.inc_by(n as u64);
-                    if idle_timeout.is_some() {
-                        idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
-                    }
-                    pipeline.input(Event::Data(buf.take(n).into()))
-                }
-                Err(e) => {
-                    pipeline.input(Event::StreamEnd(StreamError::ReadError));
-                    return Err(e);
-                }
-            },
-            _ = outbox.ready() => {
-                let batch = outbox.take();
-                if !batch.data.is_empty() {
-                    if idle_timeout.is_some() {
-                        idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
-                    }
-                    stats.bytes_out.inc_by(batch.data.len() as u64);
-                    pipy_filters::connect::write_data(&mut w, &batch.data).await?;
-                }
-                if batch.end.is_some() {
-                    let _ = w.shutdown().await;
-                    if reading {
-                        // The pipeline ended the connection: let its filters see
-                        // the end too (handleStreamEnd, onEnd).
-                        pipeline.input(Event::StreamEnd(StreamError::NoError));
-                    }
-                    return Ok(());
-                }
-            }
-        }
-    }
+    // Busy unless a protocol filter counts requests and none is in progress.
+    let busy = || ctx.requests.get().is_none_or(|n| n > 0);
+    crate::socket::pump(
+        stream,
+        &outbox,
+        options,
+        Side::Inbound { drain, busy: &busy },
+        &|e| pipeline.input(e),
+        Traffic {
+            bytes_in: &stats.bytes_in,
+            bytes_out: &stats.bytes_out,
+        },
+    )
+    .await;
+    Ok(())
 }

@@ -35,6 +35,25 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(secs))
 }
 
+/// Parses `64`, `16k`, `1.5m`, `2g`, `1t` (also `kb`, `MB`...; powers of 1024).
+pub fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" => 10,
+        "m" | "mb" => 20,
+        "g" | "gb" => 30,
+        "t" | "tb" => 40,
+        _ => return None,
+    };
+    Some((n * (1u64 << shift) as f64) as usize)
+}
+
 /// A property of an options object (undefined when absent or not an object).
 pub fn get(opts: Option<&JsObject>, key: &str, ctx: &mut Context) -> JsResult<JsValue> {
     match opts {
@@ -55,5 +74,15 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("x"), None);
         assert_eq!(parse_duration("5y"), None);
+    }
+
+    #[test]
+    fn sizes_with_units() {
+        assert_eq!(parse_size("64"), Some(64));
+        assert_eq!(parse_size("16k"), Some(16 << 10));
+        assert_eq!(parse_size("1.5m"), Some(3 << 19));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("10x"), None);
+        assert_eq!(parse_size("k"), None);
     }
 }

@@ -6,8 +6,8 @@
 //! - `pipy_inbound_count{listen,peer}`, `pipy_inbound_in`, `pipy_inbound_out`:
 //!   open connections and bytes received and sent, per listening port
 //!   (`[0.0.0.0]:8080/TCP`) and client IP;
-//! - the `pipy_outbound_*` metrics, defined by `connect`
-//!   ([`pipy_filters::connect::OutboundStats`]).
+//! - `pipy_outbound_count{peer}`, `pipy_outbound_in`, `pipy_outbound_out` and
+//!   `pipy_outbound_conn_time`: connections opened by `connect`, per peer.
 //!
 //! [`snapshot`] is what both the admin port's `/metrics` and the status report
 //! to a repo show.
@@ -53,7 +53,7 @@ fn inbound() -> &'static Inbound {
             bytes_in: reg.metric("pipy_inbound_in", Kind::Counter, &labels),
             bytes_out: reg.metric("pipy_inbound_out", Kind::Counter, &labels),
         };
-        pipy_filters::connect::OutboundStats::register();
+        OutboundStats::roots();
         inbound
     })
 }
@@ -136,6 +136,7 @@ pub(crate) struct ListenerStats {
     /// Handles per client IP, so that an accept costs a hash lookup, not the
     /// registry's locks.
     peers: RefCell<HashMap<IpAddr, Rc<PeerStats>>>,
+    all: std::cell::OnceCell<Rc<PeerStats>>,
 }
 
 impl ListenerStats {
@@ -149,10 +150,24 @@ impl ListenerStats {
             bytes_in: sub(&i.bytes_in),
             bytes_out: sub(&i.bytes_out),
             peers: RefCell::new(HashMap::new()),
+            all: std::cell::OnceCell::new(),
         }
     }
 
-    /// The series of client `ip`.
+    /// The listener's own series, shared by all its clients (no `peer` label).
+    pub(crate) fn listen_level(&self) -> Rc<PeerStats> {
+        self.all
+            .get_or_init(|| {
+                Rc::new(PeerStats {
+                    count: self.count.clone(),
+                    bytes_in: self.bytes_in.clone(),
+                    bytes_out: self.bytes_out.clone(),
+                })
+            })
+            .clone()
+    }
+
+    /// The series of client `ip` (`peerStats: true`).
     pub(crate) fn peer(&self, ip: IpAddr) -> Rc<PeerStats> {
         let mut peers = self.peers.borrow_mut();
         if let Some(p) = peers.get(&ip) {
@@ -170,5 +185,72 @@ impl ListenerStats {
         });
         peers.insert(ip, p.clone());
         p
+    }
+}
+
+/// The `pipy_outbound_*` metrics of one peer, on this thread.
+pub(crate) struct OutboundStats {
+    pub(crate) count: Handle,
+    pub(crate) bytes_in: Handle,
+    pub(crate) bytes_out: Handle,
+    pub(crate) conn_time: Handle,
+}
+
+impl OutboundStats {
+    fn roots() -> &'static OutboundStats {
+        static ROOTS: OnceLock<OutboundStats> = OnceLock::new();
+        ROOTS.get_or_init(|| {
+            let reg = Registry::global();
+            // Upstream's buckets (ms): 1, 2, 3, 5, 7, 11, … growing by half,
+            // twenty of them, then infinity.
+            let mut buckets = Vec::with_capacity(21);
+            let mut limit: f64 = 1.5;
+            for _ in 0..20 {
+                buckets.push(limit.floor());
+                limit *= 1.5;
+            }
+            buckets.push(f64::INFINITY);
+            OutboundStats {
+                count: reg.metric("pipy_outbound_count", Kind::Gauge, &["peer"]),
+                bytes_in: reg.metric("pipy_outbound_in", Kind::Counter, &["peer"]),
+                bytes_out: reg.metric("pipy_outbound_out", Kind::Counter, &["peer"]),
+                conn_time: reg.metric(
+                    "pipy_outbound_conn_time",
+                    Kind::Histogram(buckets),
+                    &["peer"],
+                ),
+            }
+        })
+    }
+
+    /// The series of `target` (`host:port`, labelled `[host]:port` as upstream).
+    pub(crate) fn of(target: &str) -> Rc<OutboundStats> {
+        thread_local! {
+            static PEERS: RefCell<HashMap<String, Rc<OutboundStats>>> = RefCell::new(HashMap::new());
+        }
+        init();
+        PEERS.with(|peers| {
+            let mut peers = peers.borrow_mut();
+            if let Some(p) = peers.get(target) {
+                return p.clone();
+            }
+            if peers.len() >= PEER_CACHE_LIMIT {
+                peers.clear();
+            }
+            let label = match target.rsplit_once(':') {
+                Some((host, port)) if !host.starts_with('[') => format!("[{host}]:{port}"),
+                _ => target.to_owned(),
+            };
+            let r = Self::roots();
+            let sub = |h: &Handle| h.with_labels(&[&label]).unwrap_or_else(|| h.clone());
+            let p = Rc::new(OutboundStats {
+                count: sub(&r.count),
+                bytes_in: sub(&r.bytes_in),
+                bytes_out: sub(&r.bytes_out),
+                conn_time: sub(&r.conn_time),
+            });
+            peers.insert(target.to_owned(), p.clone());
+            p
+        })
     }
 }

@@ -79,6 +79,8 @@ pub struct RunOptions {
     pub reuse_port: bool,
     /// How long in-flight connections may take to finish at shutdown.
     pub drain_timeout: Duration,
+    /// A port that cannot be bound is logged and skipped (`--force-start`).
+    pub force_start: bool,
 }
 
 /// Loads the codebase on this thread's engine and returns what it defines.
@@ -193,6 +195,7 @@ struct Signals {
 struct Running {
     index: usize,
     reuse_port: bool,
+    force_start: bool,
     state: Rc<RefCell<ConfigState>>,
     listeners: HashMap<SocketAddr, (Rc<RefCell<Listen>>, watch::Sender<bool>)>,
     tasks_stop: watch::Sender<bool>,
@@ -259,16 +262,26 @@ impl Running {
         let mut fresh = Vec::new();
         for l in &listens {
             if !self.listeners.contains_key(&l.addr) {
-                fresh.push((
-                    l.clone(),
-                    listener::bind(l.addr, self.reuse_port)
-                        .map_err(|e| anyhow!("cannot listen on {}: {e}", l.addr))?,
-                ));
+                match listener::bind(l.addr, self.reuse_port, l.transparent) {
+                    Ok(sock) => fresh.push((l.clone(), sock)),
+                    Err(e) if self.force_start => tracing::error!(
+                        target: "listener",
+                        "[listener] Cannot start listening on TCP port {} at {}: {e}",
+                        l.addr.port(),
+                        l.addr.ip()
+                    ),
+                    Err(e) => return Err(anyhow!("cannot listen on {}: {e}", l.addr)),
+                }
             }
         }
         for (l, sock) in fresh {
             if self.index == 0 {
-                tracing::info!("Listening on port {} at {}", l.addr.port(), l.addr.ip());
+                tracing::info!(
+                    target: "listener",
+                    "[listener] Listening on TCP port {} at {}",
+                    l.addr.port(),
+                    l.addr.ip()
+                );
             }
             let spec = Rc::new(RefCell::new(l.clone()));
             let (stop_tx, stop_rx) = watch::channel(false);
@@ -316,6 +329,7 @@ impl Running {
 
     /// Loads the codebase again; a version that fails keeps the old one running.
     fn reload(&mut self, opts: &RunOptions, generation: u64) {
+        tracing::info!(target: "codebase", "[restart] Reloading codebase on thread {}...", self.index);
         self.sweep();
         pipy_js::module::begin_reload();
         match evaluate(opts, false).and_then(|s| s.ok_or_else(|| anyhow!("not a Configuration"))) {
@@ -327,18 +341,20 @@ impl Running {
                         modules: replaced,
                         idle_once: false,
                     });
-                    tracing::info!("worker {}: codebase reloaded", self.index);
+                    tracing::info!(target: "codebase", "[restart] Codebase reloaded on thread {}", self.index);
                     if self.index == 0 {
                         opts.control.loaded.store(generation, Ordering::SeqCst);
                     }
                 }
                 Err(e) => tracing::error!(
-                    "worker {}: reload failed, keeping the running version: {e:#}",
+                    target: "codebase",
+                    "[restart] Failed reloading codebase on thread {}, keeping the running version: {e:#}",
                     self.index
                 ),
             },
             Err(e) => tracing::error!(
-                "worker {}: reload failed, keeping the running version: {e:#}",
+                target: "codebase",
+                "[restart] Failed reloading codebase on thread {}, keeping the running version: {e:#}",
                 self.index
             ),
         }
@@ -375,6 +391,7 @@ fn worker(
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
+        crate::outbound::install();
         let Signals {
             shutdown,
             trigger,
@@ -411,6 +428,7 @@ fn worker(
         let mut running = Running {
             index,
             reuse_port: opts.reuse_port || opts.threads > 1,
+            force_start: opts.force_start,
             state: state.clone(),
             listeners: HashMap::new(),
             tasks_stop: watch::channel(false).0,
@@ -424,6 +442,7 @@ fn worker(
             return;
         }
         let _ = ready.send(Ok(index));
+        tracing::debug!(target: "thread", "[thread] Thread {index} started");
         if state.borrow().listens.is_empty() && state.borrow().tasks.is_empty() {
             return;
         }
@@ -560,6 +579,7 @@ mod tests {
             threads: 1,
             reuse_port: false,
             drain_timeout: Duration::from_millis(100),
+            force_start: false,
         };
         let trigger = tx.clone();
         let worker = std::thread::spawn(move || run(opts, rx, trigger));

@@ -4,6 +4,8 @@
 #![allow(unreachable_pub)]
 
 mod api;
+mod backpressure;
+mod cli;
 mod errors;
 mod examples;
 mod filters;
@@ -13,4 +15,6 @@ mod http_limits;
 mod http_proxy;
 mod metrics;
 mod protocol;
+mod sessions;
+mod socket_options;
 mod workers;

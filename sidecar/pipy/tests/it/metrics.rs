@@ -11,7 +11,7 @@ fn worker_metrics_reach_the_worker_port_and_the_repo() {
     let admin = free_port();
     let proxy = free_port();
     let script = format!(
-        "((hits = new stats.Counter('it_hits', ['path'])) => pipy().listen({app})\n\
+        "((hits = new stats.Counter('it_hits', ['path'])) => pipy().listen({app}, {{ peerStats: true }})\n\
          .serveHTTP(msg => (hits.withLabels(msg.head.path).increase(), new Message('ok')))\n\
          .listen({proxy}).connect('127.0.0.1:{app}'))()"
     );

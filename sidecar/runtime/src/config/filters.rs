@@ -196,7 +196,18 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
         .first()
         .filter(|v| !v.is_undefined() && (!v.is_object() || v.is_callable()))
         .map(|v| Callback::new(v.clone(), "mux"));
-    let t = Rc::new(mux::MuxTemplate::new(key, sub.clone()));
+    let opts = rest
+        .iter()
+        .find(|v| v.is_object() && !v.is_callable())
+        .and_then(|v| v.as_object());
+    let mut o = mux::MuxOptions::default();
+    if let Some(t) = options::duration(&options::get(opts.as_ref(), "maxIdle", ctx)?, ctx)? {
+        o.max_idle = t;
+    }
+    if let Some(n) = options::get(opts.as_ref(), "maxMessages", ctx)?.as_number() {
+        o.max_messages = n.max(0.0) as usize;
+    }
+    let t = Rc::new(mux::MuxTemplate::new(key, sub.clone(), o));
     if explicit {
         append(this, t)
     } else {
@@ -248,16 +259,29 @@ pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
 pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let target = Callback::new(arg(args, 0), "connect");
     let opts = arg(args, 1).as_object();
-    let mut o = connect::ConnectOptions::default();
+    let mut o = pipy_core::io::ConnectOptions {
+        socket: super::socket_options::socket_options(opts.as_ref(), ctx)?,
+        ..Default::default()
+    };
     let g = |k: &str, ctx: &mut Context| options::get(opts.as_ref(), k, ctx);
-    o.connect_timeout = options::duration(&g("connectTimeout", ctx)?, ctx)?;
-    o.read_timeout = options::duration(&g("readTimeout", ctx)?, ctx)?;
-    o.idle_timeout = options::duration(&g("idleTimeout", ctx)?, ctx)?;
+    o.connect_timeout =
+        options::duration(&g("connectTimeout", ctx)?, ctx)?.filter(|d| !d.is_zero());
     if let Some(n) = g("retryCount", ctx)?.as_number() {
         o.retry_count = if n < 0.0 { u32::MAX } else { n as u32 };
     }
     o.retry_delay = options::duration(&g("retryDelay", ctx)?, ctx)?.unwrap_or_default();
-    append(this, Rc::new(connect::ConnectTemplate::new(target, o)))
+    let bind = g("bind", ctx)?;
+    let on_state = g("onState", ctx)?;
+    let hooks = connect::Hooks {
+        bind: (!bind.is_undefined() && !bind.is_null()).then(|| Callback::new(bind, "connect")),
+        on_state: on_state
+            .is_callable()
+            .then(|| Callback::new(on_state, "connect")),
+    };
+    append(
+        this,
+        Rc::new(connect::ConnectTemplate::new(target, o, hooks)),
+    )
 }
 
 pub(super) fn handler(kind: handle::Kind, replace_it: bool) -> Method {

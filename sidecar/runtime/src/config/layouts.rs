@@ -10,18 +10,21 @@ use std::net::SocketAddr;
 pub(super) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let addr = parse_addr(&arg(args, 0), ctx)?;
     let opts = arg(args, 1).as_object();
-    // Upstream's default: idle connections close after a minute.
-    let idle_timeout = match options::get(opts.as_ref(), "idleTimeout", ctx)? {
-        v if v.is_undefined() => Some(std::time::Duration::from_secs(60)),
-        v => options::duration(&v, ctx)?.filter(|d| !d.is_zero()),
-    };
+    let socket = super::socket_options::socket_options(opts.as_ref(), ctx)?;
+    let max_connections = options::get(opts.as_ref(), "maxConnections", ctx)?
+        .as_number()
+        .filter(|n| *n > 0.0)
+        .map(|n| n as usize);
     let layout = Layout::new(format!("Listen on {addr}"));
     layout.mark_defined();
     let st = state(this)?;
     let mut s = st.borrow_mut();
     s.listens.push(Listen {
         addr,
-        idle_timeout,
+        options: socket,
+        max_connections,
+        transparent: options::get(opts.as_ref(), "transparent", ctx)?.to_boolean(),
+        peer_stats: options::get(opts.as_ref(), "peerStats", ctx)?.to_boolean(),
         layout: layout.clone(),
     });
     s.current = Some(layout);

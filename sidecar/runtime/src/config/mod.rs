@@ -7,6 +7,7 @@
 
 mod filters;
 mod layouts;
+mod socket_options;
 
 use boa_engine::{
     js_string, Context, JsData, JsError, JsNativeError, JsObject, JsResult, JsValue, NativeFunction,
@@ -26,8 +27,15 @@ use std::rc::Rc;
 pub struct Listen {
     /// Address to bind.
     pub addr: SocketAddr,
-    /// Close a connection with no traffic either way for this long.
-    pub idle_timeout: Option<std::time::Duration>,
+    /// Socket options of accepted connections.
+    pub options: pipy_core::io::SocketOptions,
+    /// Most connections open at once; accepting pauses at the limit.
+    pub max_connections: Option<usize>,
+    /// Accept connections redirected here by NAT rules and learn where they
+    /// were going (`__inbound.destinationAddress`), as a sidecar does.
+    pub transparent: bool,
+    /// Inbound metrics per client address too (`peer` label), not only per port.
+    pub peer_stats: bool,
     /// Pipeline for each accepted connection.
     pub layout: Layout,
 }

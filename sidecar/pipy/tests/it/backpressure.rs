@@ -1,0 +1,186 @@
+//! Backpressure end to end: a proxy between a fast side and a slow one holds
+//! its memory bounded, and every byte arrives.
+
+use crate::harness::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Bytes each test moves through the proxy.
+const TOTAL: u64 = 1 << 30;
+/// Peak resident memory the proxy may reach.
+const RSS_LIMIT_KB: u64 = 64 * 1024;
+
+/// A block of the repeating test pattern; its length is prime, so a byte lost
+/// or repeated anywhere shifts everything after it.
+fn pattern() -> Vec<u8> {
+    (0..65521u32)
+        .map(|i| (i.wrapping_mul(31) >> 3) as u8)
+        .collect()
+}
+
+/// Writes `total` bytes of the pattern.
+fn write_pattern(w: &mut impl Write, total: u64) -> std::io::Result<()> {
+    let p = pattern();
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(p.len() as u64) as usize;
+        w.write_all(&p[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// Reads `total` bytes and checks them against the pattern, pausing every
+/// `pause_every` bytes for a millisecond (a slow reader).
+fn read_pattern(r: &mut impl Read, total: u64, pause_every: u64) -> u64 {
+    let p = pattern();
+    let mut buf = vec![0u8; 16 * 1024];
+    let (mut got, mut since_pause) = (0u64, 0u64);
+    while got < total {
+        let want = ((total - got) as usize).min(buf.len());
+        let n = r.read(&mut buf[..want]).expect("read");
+        if n == 0 {
+            break;
+        }
+        let mut off = 0;
+        while off < n {
+            let at = ((got + off as u64) % p.len() as u64) as usize;
+            let len = (n - off).min(p.len() - at);
+            assert!(
+                buf[off..off + len] == p[at..at + len],
+                "bytes differ near offset {}",
+                got + off as u64
+            );
+            off += len;
+        }
+        got += n as u64;
+        since_pause += n as u64;
+        if since_pause >= pause_every {
+            since_pause = 0;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    got
+}
+
+/// Reads an HTTP head, returning it as text.
+fn read_head(r: &mut impl BufRead) -> String {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).expect("head") == 0 {
+            break;
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    head
+}
+
+/// Peak resident set of a process, in KiB.
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+fn proxy_script(port: u16, backend: u16) -> String {
+    format!(
+        "pipy().listen({port}).demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{backend}')))"
+    )
+}
+
+#[test]
+fn a_slow_reader_behind_a_fast_upstream_holds_memory_bounded() {
+    let backend = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let bport = backend.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (s, _) = backend.accept().expect("accept");
+        let mut r = BufReader::new(s.try_clone().expect("clone"));
+        read_head(&mut r);
+        let mut w = s;
+        write!(w, "HTTP/1.1 200 OK\r\ncontent-length: {TOTAL}\r\n\r\n").expect("head");
+        // The proxy may close early if the test fails; that is its report.
+        let _ = write_pattern(&mut w, TOTAL);
+    });
+    let port = free_port();
+    let pipy = Pipy::script(&proxy_script(port, bport), &[port]);
+    let started = Instant::now();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.write_all(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
+        .expect("send");
+    let mut r = BufReader::with_capacity(16 * 1024, c);
+    let head = read_head(&mut r);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let got = read_pattern(&mut r, TOTAL, 256 * 1024);
+    assert_eq!(got, TOTAL, "all bytes arrive");
+    let rss = peak_rss_kb(pipy.child.id());
+    eprintln!(
+        "slow reader: {} MiB in {:?}, peak RSS {} KiB",
+        TOTAL >> 20,
+        started.elapsed(),
+        rss
+    );
+    assert!(rss < RSS_LIMIT_KB, "peak RSS {rss} KiB");
+    server.join().expect("backend");
+}
+
+#[test]
+fn a_fast_writer_in_front_of_a_slow_upstream_holds_memory_bounded() {
+    let backend = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let bport = backend.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (s, _) = backend.accept().expect("accept");
+        let mut r = BufReader::with_capacity(16 * 1024, s.try_clone().expect("clone"));
+        let head = read_head(&mut r);
+        assert!(
+            head.to_ascii_lowercase()
+                .contains(&format!("content-length: {TOTAL}")),
+            "{head}"
+        );
+        let got = read_pattern(&mut r, TOTAL, 256 * 1024);
+        let mut w = s;
+        let body = got.to_string();
+        write!(
+            w,
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("answer");
+    });
+    let port = free_port();
+    let pipy = Pipy::script(&proxy_script(port, bport), &[port]);
+    let started = Instant::now();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        c,
+        "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: {TOTAL}\r\n\r\n"
+    )
+    .expect("head");
+    write_pattern(&mut c, TOTAL).expect("upload");
+    let mut r = BufReader::new(c);
+    let head = read_head(&mut r);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut body = vec![0u8; TOTAL.to_string().len()];
+    r.read_exact(&mut body).expect("body");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        TOTAL.to_string(),
+        "the upstream got every byte"
+    );
+    let rss = peak_rss_kb(pipy.child.id());
+    eprintln!(
+        "slow upstream: {} MiB in {:?}, peak RSS {} KiB",
+        TOTAL >> 20,
+        started.elapsed(),
+        rss
+    );
+    assert!(rss < RSS_LIMIT_KB, "peak RSS {rss} KiB");
+    server.join().expect("backend");
+}

@@ -1,0 +1,67 @@
+//! Shared sessions end: after the streams that used them are gone and their
+//! idle time is over, `mux` and `muxHTTP` sessions close and their pipelines
+//! leave the pipeline counts.
+
+use crate::harness::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// The value of `pipy_pipeline_count` for pipeline `name`, from the admin port.
+fn pipeline_count(admin: u16, name: &str) -> Option<u64> {
+    let text = get(admin, "/metrics").text();
+    let needle = format!("name=\"{name}\"}} ");
+    text.lines()
+        .find(|l| l.starts_with("pipy_pipeline_count{") && l.contains(&needle))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn mux_sessions_end_when_their_streams_end_and_idle_out() {
+    let (port, admin) = (free_port(), free_port());
+    let script = format!(
+        "pipy()\n\
+         .listen({port}).mux('shared', {{ maxIdle: '300ms' }})\n\
+         .pipeline('shared').handleData(() => undefined)\n"
+    );
+    let admin_arg = format!("--admin-port=127.0.0.1:{admin}");
+    let _pipy = Pipy::script_with(&script, &[], &[&admin_arg], &[port, admin]);
+    let mut conns = Vec::new();
+    for i in 0..20 {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.write_all(format!("hello {i}").as_bytes()).expect("send");
+        let mut buf = [0u8; 64];
+        let n = c.read(&mut buf).expect("echo");
+        assert_eq!(&buf[..n], format!("hello {i}").as_bytes());
+        conns.push(c);
+    }
+    assert_eq!(
+        pipeline_count(admin, "shared"),
+        Some(20),
+        "one session per connection"
+    );
+    drop(conns);
+    wait_for("mux sessions to close", Duration::from_secs(5), || {
+        pipeline_count(admin, "shared") == Some(0)
+    });
+}
+
+#[test]
+fn mux_http_sessions_close_after_max_idle() {
+    let (port, backend, admin) = (free_port(), free_port(), free_port());
+    let script = format!(
+        "pipy()\n\
+         .listen({backend}).serveHTTP(new Message('ok'))\n\
+         .listen({port}).demuxHTTP().to($=>$.muxHTTP('up', {{ maxIdle: '300ms' }}))\n\
+         .pipeline('up').connect('127.0.0.1:{backend}')\n"
+    );
+    let admin_arg = format!("--admin-port=127.0.0.1:{admin}");
+    let _pipy = Pipy::script_with(&script, &[], &[&admin_arg], &[port, backend, admin]);
+    for _ in 0..10 {
+        assert_eq!(get(port, "/").text(), "ok");
+    }
+    wait_for("muxHTTP sessions to close", Duration::from_secs(5), || {
+        pipeline_count(admin, "up") == Some(0)
+    });
+}

@@ -1,0 +1,290 @@
+//! What of upstream Pipy's API reference this build has, as tables for the
+//! README. The filters come from the Configuration method table itself and the
+//! API members from probing a real engine, so the tables cannot drift: a test
+//! fails when the README's copy differs (`UPDATE_README=1` rewrites it).
+
+use crate::config;
+use anyhow::{anyhow, Result};
+
+/// The Configuration methods of upstream's reference (`docs/reference/api/Configuration/`).
+const UPSTREAM_METHODS: &[&str] = &[
+    "acceptHTTPTunnel",
+    "acceptProxyProtocol",
+    "acceptSOCKS",
+    "acceptTLS",
+    "admin",
+    "branch",
+    "branchMessage",
+    "branchMessageStart",
+    "chain",
+    "compress",
+    "compressHTTP",
+    "connect",
+    "connectHTTPTunnel",
+    "connectProxyProtocol",
+    "connectSOCKS",
+    "connectTLS",
+    "decodeBGP",
+    "decodeDubbo",
+    "decodeHTTPRequest",
+    "decodeHTTPResponse",
+    "decodeMQTT",
+    "decodeMultipart",
+    "decodeRESP",
+    "decodeThrift",
+    "decodeWebSocket",
+    "decompress",
+    "decompressHTTP",
+    "deframe",
+    "demux",
+    "demuxHTTP",
+    "detectProtocol",
+    "dummy",
+    "dump",
+    "encodeBGP",
+    "encodeDubbo",
+    "encodeHTTPRequest",
+    "encodeHTTPResponse",
+    "encodeMQTT",
+    "encodeRESP",
+    "encodeThrift",
+    "encodeWebSocket",
+    "exec",
+    "exit",
+    "export",
+    "fork",
+    "handleData",
+    "handleMessage",
+    "handleMessageBody",
+    "handleMessageEnd",
+    "handleMessageStart",
+    "handleStreamEnd",
+    "handleStreamStart",
+    "handleTLSClientHello",
+    "import",
+    "insert",
+    "link",
+    "listen",
+    "loop",
+    "mux",
+    "muxHTTP",
+    "onEnd",
+    "onStart",
+    "pack",
+    "pipeline",
+    "print",
+    "read",
+    "repeat",
+    "replaceData",
+    "replaceMessage",
+    "replaceMessageBody",
+    "replaceMessageEnd",
+    "replaceMessageStart",
+    "replaceStreamEnd",
+    "replaceStreamStart",
+    "replay",
+    "serveHTTP",
+    "split",
+    "task",
+    "tee",
+    "throttleConcurrency",
+    "throttleDataRate",
+    "throttleMessageRate",
+    "to",
+    "use",
+    "wait",
+    "watch",
+];
+
+/// Methods that define pipelines rather than append filters; they live in the
+/// Configuration builder.
+const BUILDER_METHODS: &[&str] = &[
+    "listen", "pipeline", "task", "exit", "to", "export", "import", "repeat",
+];
+
+/// The members of upstream's reference, one page each (`Class/member`; `new` is
+/// the constructor; a page named after a class is the class itself).
+const UPSTREAM_API: &str = "Data/from Data/new Data/push Data/shift Data/shiftTo Data/shiftWhile \
+Data/size Data/toArray Data/toString Hessian/decode Hessian/encode JSON/decode JSON/encode \
+JSON/parse JSON/stringify Message/body Message/head Message/new Message/tail MessageEnd/new \
+MessageEnd/payload MessageEnd/tail MessageStart/head MessageStart/new Netmask/base \
+Netmask/bitmask Netmask/broadcast Netmask/contains Netmask/decompose Netmask/first \
+Netmask/hostmask Netmask/ip Netmask/last Netmask/mask Netmask/new Netmask/next Netmask/size \
+Netmask/version StreamEnd/error StreamEnd/new URL/auth URL/hash URL/host URL/hostname URL/href \
+URL/new URL/origin URL/password URL/path URL/pathname URL/port URL/protocol URL/query \
+URL/search URL/searchParams URL/username URLSearchParams/get URLSearchParams/getAll \
+URLSearchParams/new URLSearchParams/set URLSearchParams/toObject URLSearchParams/toString \
+XML/Node XML/Node/attributes XML/Node/children XML/Node/name XML/Node/new XML/decode \
+XML/encode XML/parse XML/stringify algo/Cache algo/Cache/clear algo/Cache/get algo/Cache/new \
+algo/Cache/remove algo/Cache/set algo/HashingLoadBalancer algo/HashingLoadBalancer/add \
+algo/HashingLoadBalancer/new algo/HashingLoadBalancer/next algo/LeastWorkLoadBalancer \
+algo/LeastWorkLoadBalancer/new algo/LeastWorkLoadBalancer/next algo/LeastWorkLoadBalancer/set \
+algo/LoadBalancer algo/LoadBalancer/allocate algo/LoadBalancer/new algo/LoadBalancer/provision \
+algo/LoadBalancer/schedule algo/LoadBalancerResource algo/LoadBalancerResource/free \
+algo/LoadBalancerResource/target algo/Quota algo/Quota/consume algo/Quota/current \
+algo/Quota/initial algo/Quota/new algo/Quota/produce algo/Quota/reset \
+algo/RoundRobinLoadBalancer algo/RoundRobinLoadBalancer/new algo/RoundRobinLoadBalancer/next \
+algo/RoundRobinLoadBalancer/set algo/URLRouter algo/URLRouter/add algo/URLRouter/find \
+algo/URLRouter/new algo/hash algo/uuid console/debug console/error console/info console/log \
+console/warn crypto/Certificate crypto/Certificate/issuer crypto/Certificate/new \
+crypto/Certificate/subject crypto/Certificate/subjectAltNames crypto/CertificateChain \
+crypto/CertificateChain/new crypto/Cipher crypto/Cipher/final crypto/Cipher/new \
+crypto/Cipher/update crypto/Decipher crypto/Decipher/final crypto/Decipher/new \
+crypto/Decipher/update crypto/Hash crypto/Hash/digest crypto/Hash/new crypto/Hash/update \
+crypto/Hmac crypto/Hmac/digest crypto/Hmac/new crypto/Hmac/update crypto/JWK crypto/JWK/isValid \
+crypto/JWK/new crypto/JWT crypto/JWT/header crypto/JWT/isValid crypto/JWT/new \
+crypto/JWT/payload crypto/JWT/verify crypto/PrivateKey crypto/PrivateKey/new crypto/PublicKey \
+crypto/PublicKey/new crypto/Sign crypto/Sign/new crypto/Sign/sign crypto/Sign/update \
+crypto/Verify crypto/Verify/new crypto/Verify/update crypto/Verify/verify http/Agent/new \
+http/Agent/request http/Directory http/Directory/new http/Directory/serve logging/BinaryLogger \
+logging/BinaryLogger/log logging/BinaryLogger/new logging/BinaryLogger/toFile \
+logging/BinaryLogger/toHTTP logging/BinaryLogger/toStderr logging/BinaryLogger/toStdout \
+logging/BinaryLogger/toSyslog logging/JSONLogger logging/JSONLogger/log logging/JSONLogger/new \
+logging/JSONLogger/toFile logging/JSONLogger/toHTTP logging/JSONLogger/toStderr \
+logging/JSONLogger/toStdout logging/JSONLogger/toSyslog logging/TextLogger \
+logging/TextLogger/log logging/TextLogger/new logging/TextLogger/toFile \
+logging/TextLogger/toHTTP logging/TextLogger/toStderr logging/TextLogger/toStdout \
+logging/TextLogger/toSyslog os/env os/readDir os/readFile os/stat os/unlink os/writeFile \
+pipy/exit pipy/load pipy/restart pipy/solve stats/Counter stats/Counter/decrease \
+stats/Counter/increase stats/Counter/new stats/Counter/withLabels stats/Counter/zero \
+stats/Gauge stats/Gauge/decrease stats/Gauge/increase stats/Gauge/new stats/Gauge/set \
+stats/Gauge/withLabels stats/Gauge/zero stats/Histogram stats/Histogram/new \
+stats/Histogram/observe stats/Histogram/withLabels stats/Histogram/zero";
+
+/// Decides in the engine whether each `Class/member` exists: on the holder
+/// itself, on its prototype, or on a sample instance.
+const PROBE: &str = r#"((paths) => {
+  const samples = {
+    'Message': () => new Message(),
+    'MessageStart': () => new MessageStart(),
+    'MessageEnd': () => new MessageEnd(),
+    'StreamEnd': () => new StreamEnd(),
+    'Data': () => new Data(),
+    'URL': () => new URL('http://a/'),
+    'URLSearchParams': () => new URLSearchParams(''),
+    'Netmask': () => new Netmask('10.0.0.0/8'),
+    'algo/LoadBalancerResource': () => new algo.LoadBalancer(['a']).allocate(),
+  };
+  return JSON.stringify(paths.map(path => {
+    const parts = path.split('/');
+    const last = parts.pop();
+    let holder = globalThis;
+    for (const p of parts) {
+      if (holder === undefined || holder === null) return false;
+      holder = holder[p];
+    }
+    if (holder === undefined || holder === null) return false;
+    if (last === 'new') return typeof holder === 'function';
+    if (last in Object(holder)) return true;
+    if (typeof holder === 'function' && holder.prototype && last in holder.prototype) return true;
+    const sample = samples[parts.join('/')];
+    if (sample) {
+      try { return last in Object(sample()); } catch (e) { return false; }
+    }
+    return false;
+  }));
+})"#;
+
+/// Which of `UPSTREAM_API` exist, probed on a fresh engine thread.
+fn probe_api(paths: Vec<String>) -> Result<Vec<bool>> {
+    std::thread::spawn(move || -> Result<Vec<bool>> {
+        let hooks = pipy_js::HostHooks {
+            codebase: std::sync::Arc::new(pipy_js::codebase::DirCodebase::new(".")),
+            make_configuration: config::make_configuration,
+            exit: std::rc::Rc::new(|_| {}),
+            restart: std::rc::Rc::new(|| {}),
+        };
+        pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
+        let list = serde_json::to_string(&paths)?;
+        let json = pipy_js::with_js(|ctx| -> Result<String> {
+            let src = format!("{PROBE}({list})");
+            let v = ctx
+                .eval(boa_engine::Source::from_bytes(&src))
+                .map_err(|e| anyhow!("{e}"))?;
+            Ok(v.to_string(ctx)
+                .map_err(|e| anyhow!("{e}"))?
+                .to_std_string_escaped())
+        })?;
+        Ok(serde_json::from_str(&json)?)
+    })
+    .join()
+    .map_err(|_| anyhow!("the probe thread panicked"))?
+}
+
+/// The README section: filters, then API members, supported or not yet.
+pub fn render() -> Result<String> {
+    let ours = config::method_names();
+    let mut out = String::from("| filter | supported | source |\n|---|---|---|\n");
+    for m in UPSTREAM_METHODS {
+        let file = if BUILDER_METHODS.contains(m) {
+            Some("sidecar/runtime/src/config/layouts.rs".to_string())
+        } else {
+            pipy_filters::SOURCE_FILES
+                .iter()
+                .find(|(n, _)| n == m)
+                .map(|(_, f)| format!("sidecar/filters/src/{f}"))
+        };
+        let here = ours.contains(m);
+        let source = match (&file, here) {
+            (Some(f), true) => format!("[{f}]({f})"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "| `{m}` | {} | {source} |\n",
+            if here { "yes" } else { "not yet" }
+        ));
+    }
+    let paths: Vec<String> = UPSTREAM_API.split_whitespace().map(String::from).collect();
+    let found = probe_api(paths.clone())?;
+    out.push_str("\n| API | supported | not yet |\n|---|---|---|\n");
+    let mut groups: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for (path, ok) in paths.iter().zip(found) {
+        let (class, member) = match path.rsplit_once('/') {
+            Some((c, m)) if !m.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                (c.replace('/', "."), m.to_string())
+            }
+            _ => (path.replace('/', "."), "(class)".to_string()),
+        };
+        if groups.last().is_none_or(|g| g.0 != class) {
+            groups.push((class.clone(), Vec::new(), Vec::new()));
+        }
+        if let Some(g) = groups.last_mut() {
+            if ok { &mut g.1 } else { &mut g.2 }.push(member);
+        }
+    }
+    for (class, yes, no) in groups {
+        out.push_str(&format!(
+            "| `{class}` | {} | {} |\n",
+            yes.join(", "),
+            no.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    const BEGIN: &str =
+        "<!-- support:begin (generated: UPDATE_README=1 cargo test -p pipy-runtime support) -->\n";
+    const END: &str = "<!-- support:end -->";
+
+    #[test]
+    fn support_tables_in_the_readme_match_the_build() {
+        let table = super::render().expect("render");
+        let readme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+        let text = std::fs::read_to_string(&readme).expect("README");
+        let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
+            panic!("README has no support section");
+        };
+        let current = &text[b + BEGIN.len()..e];
+        if std::env::var_os("UPDATE_README").is_some() {
+            let new = format!("{}{BEGIN}{table}{}", &text[..b], &text[e..]);
+            std::fs::write(&readme, new).expect("write README");
+            return;
+        }
+        assert_eq!(
+            current, table,
+            "README support tables are stale: UPDATE_README=1"
+        );
+    }
+}
