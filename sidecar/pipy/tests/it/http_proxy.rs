@@ -96,6 +96,21 @@ fn http10_requests_get_http11_responses_closing_unless_kept_alive() {
         let mut body = [0u8; 2];
         c.read_exact(&mut body).unwrap();
     }
+    // A response that asks to close wins over the client's keep-alive.
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!("pipy().listen({port}).serveHTTP(new Message({{ headers: {{ connection: 'close' }} }}, 'bye'))"),
+        &[port],
+    );
+    let mut c = client(port);
+    c.get_mut()
+        .write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut c);
+    assert_eq!(header(&head, "connection"), Some("close"), "{head:?}");
+    let mut body = String::new();
+    c.read_to_string(&mut body).unwrap();
+    assert_eq!(body, "bye");
 }
 
 #[test]
