@@ -134,7 +134,12 @@ struct Encode {
 impl Filter for Encode {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
-            Event::StreamEnd(_) => out.push(evt),
+            Event::StreamEnd(err) => {
+                // What was held back of an unfinished message goes out first.
+                self.enc
+                    .encode(Event::StreamEnd(err), &mut |d| out.push(Event::Data(d)));
+                out.push(Event::StreamEnd(err));
+            }
             e => {
                 let e = native_head(e, self.side == Side::Request);
                 self.enc.encode(e, &mut |d| out.push(Event::Data(d)));

@@ -285,7 +285,11 @@ impl Encoder {
     /// The body outgrew the buffer: sends the head with streaming framing and what
     /// was held back.
     fn start_streaming(&mut self, out: &mut dyn FnMut(Data)) {
-        let Some(msg) = self.msg.take() else { return };
+        // A body delimited by the close says `connection: close` (RFC 9112
+        // §9.6), whatever was asked: `Framing::UntilClose` writes it.
+        let Some(msg) = self.msg.take() else {
+            return;
+        };
         if std::mem::take(&mut self.head_only) {
             // Too big to measure cheaply: the head goes without a length.
             self.body = Data::new();

@@ -62,14 +62,14 @@ pub(super) fn response_head(s: &mut Stream, evt: Event) -> Event {
         return evt;
     };
     h.version = Version::Http11;
-    if s.version == Version::Http10 && !s.close_after {
-        h.headers
-            .set("connection", Bytes::from_static(b"keep-alive"));
-    }
     if wants_close(h.version, &h.headers) {
+        // The response itself closes (its head already says so).
         s.close_after = true;
     } else if s.close_after {
         h.headers.set("connection", Bytes::from_static(b"close"));
+    } else if s.version == Version::Http10 {
+        h.headers
+            .set("connection", Bytes::from_static(b"keep-alive"));
     }
     s.tunnel = h.status == 101 && s.pipeline.is_some();
     Event::MessageStart(Head::Response(h))

@@ -96,6 +96,21 @@ fn http10_requests_get_http11_responses_closing_unless_kept_alive() {
         let mut body = [0u8; 2];
         c.read_exact(&mut body).unwrap();
     }
+    // A response that asks to close wins over the client's keep-alive.
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!("pipy().listen({port}).serveHTTP(new Message({{ headers: {{ connection: 'close' }} }}, 'bye'))"),
+        &[port],
+    );
+    let mut c = client(port);
+    c.get_mut()
+        .write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut c);
+    assert_eq!(header(&head, "connection"), Some("close"), "{head:?}");
+    let mut body = String::new();
+    c.read_to_string(&mut body).unwrap();
+    assert_eq!(body, "bye");
 }
 
 #[test]
@@ -158,7 +173,8 @@ fn an_upgrade_tunnels_bytes_both_ways_through_a_proxy() {
         // The first tunnel bytes share a packet with the 101.
         w.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello")
             .unwrap();
-        // Echo until the client's FIN, then close.
+        // Echo until the client's FIN, then a last word (the tunnel is half
+        // open: the client still reads) and close.
         let mut buf = [0u8; 4096];
         loop {
             let n = r.read(&mut buf).unwrap();
@@ -167,6 +183,7 @@ fn an_upgrade_tunnels_bytes_both_ways_through_a_proxy() {
             }
             r.get_mut().write_all(&buf[..n]).unwrap();
         }
+        r.get_mut().write_all(b"bye").unwrap();
     });
     let (_p, port) = proxy_with(up, "");
     let mut c = client(port);
@@ -191,10 +208,9 @@ fn an_upgrade_tunnels_bytes_both_ways_through_a_proxy() {
         assert!(back == msg, "echo differs");
     }
     c.get_mut().shutdown(Shutdown::Write).unwrap();
-    assert!(
-        at_eof(&mut c),
-        "the close of the far end reaches the client"
-    );
+    let mut last = Vec::new();
+    c.read_to_end(&mut last).unwrap();
+    assert_eq!(last, b"bye", "the far end's last bytes, then its close");
     t.join().unwrap();
 }
 
@@ -268,4 +284,55 @@ fn an_upstream_that_does_not_speak_http_gets_502() {
         assert_eq!(r.status, 502, "for {garbage:?}");
         t.join().unwrap();
     }
+}
+
+#[test]
+fn encode_http_response_sends_what_it_held_when_the_stream_ends() {
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).decodeHTTPRequest()
+              .replaceMessage(() => [new MessageStart({{ status: 200 }}), new Data('partial')])
+              .encodeHTTPResponse()"
+        ),
+        &[port],
+    );
+    let mut c = client(port);
+    c.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    c.get_mut().shutdown(Shutdown::Write).unwrap();
+    let head = read_head(&mut c);
+    assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    // Chunked, and never finished: the client knows the message was cut.
+    assert_eq!(rest, b"7\r\npartial\r\n");
+}
+
+#[test]
+fn a_request_cut_short_closes_its_upstream_connection() {
+    let (done_tx, done) = mpsc::channel();
+    let (up, t) = backend(move |s| {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut r = BufReader::new(s);
+        read_head(&mut r);
+        // The rest of the body never comes: the proxy must not leave this
+        // connection open with a message half sent (its framing is lost).
+        let mut rest = Vec::new();
+        done_tx.send(r.read_to_end(&mut rest).is_ok()).unwrap();
+    });
+    let (_p, port) = proxy_with(up, "");
+    let mut c = client(port);
+    // More than the 16 KiB held back, so that the request has started upstream.
+    c.get_mut()
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        .unwrap();
+    c.get_mut().write_all(&[b'a'; 20_000]).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    c.get_mut().shutdown(Shutdown::Write).unwrap();
+    assert!(at_eof(&mut c), "the client's connection closes");
+    let closed = done.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(closed, "the upstream connection was left open");
+    t.join().unwrap();
 }

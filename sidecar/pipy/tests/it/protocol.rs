@@ -229,7 +229,7 @@ fn a_fixed_response_is_right_on_every_path() {
     let h = c.read(true);
     assert_eq!(h.header("content-length"), Some("5"));
     assert_eq!(c.read(false).text(), "fixed");
-    // HTTP/1.0 gets an HTTP/1.0 answer and a close.
+    // HTTP/1.0 gets an answer (in HTTP/1.1, RFC 9110 §2.5) and a close.
     c.send(b"GET / HTTP/1.0\r\n\r\n");
     let r = c.read(false);
     assert_eq!(r.text(), "fixed");

@@ -137,7 +137,7 @@ fn responses_round_trip_including_head_and_until_close() {
     ];
     let evs = round_trip(&mut enc, &mut dec, events, 3);
     assert!(enc.must_close());
-    let mut ok = res(200, "OK", &[("Server", "s")]);
+    let mut ok = res(200, "OK", &[("Server", "s"), ("connection", "close")]);
     ok.version = Version::Http10;
     assert_eq!(
         evs,

@@ -78,3 +78,65 @@ fn default_head_limit_is_16_kib() {
     assert_eq!(r, Err(DecodeError::HeadTooLarge));
     assert_eq!(DecodeError::HeadTooLarge.status(), 431);
 }
+
+/// Seeded random bytes built from HTTP-ish pieces: whatever they hold, tails
+/// never report more bytes than were given, and messages stay well nested, also
+/// when bytes after `Upgrade` requests are held and then resumed.
+#[test]
+fn tails_never_report_more_than_the_input() {
+    const PIECES: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\n",
+        b"HTTP/1.1 200 OK\r\n",
+        b"Content-Length: 3\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+        b"Upgrade: x\r\n",
+        b"\r\n",
+        b"3\r\nabc\r\n",
+        b"0\r\n\r\n",
+        b"abc",
+        b"\n",
+    ];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    for _ in 0..2000 {
+        let mut input = Vec::new();
+        for _ in 0..next(12) {
+            input.extend_from_slice(PIECES[next(PIECES.len())]);
+        }
+        let split = next(input.len() + 1);
+        for new in [Decoder::request, Decoder::response] {
+            let mut d = new();
+            d.hold_after_upgrade(true);
+            let (mut wire, mut open) = (0u64, false);
+            let mut check = |e: Event| match e {
+                Event::MessageStart(_) => {
+                    assert!(!open);
+                    open = true;
+                }
+                Event::MessageEnd(Head::Tail(t)) => {
+                    assert!(open);
+                    open = false;
+                    wire += t.head_size + t.body_size;
+                }
+                Event::MessageEnd(_) => panic!("a decoded message ends with its tail"),
+                _ => {}
+            };
+            let _ = d
+                .decode(Data::from(input[..split].to_vec()), &mut check)
+                .and_then(|()| d.resume(&mut check))
+                .and_then(|()| d.decode(Data::from(input[split..].to_vec()), &mut check))
+                .and_then(|()| d.resume(&mut check))
+                .and_then(|()| d.eof(&mut check));
+            assert!(
+                wire <= input.len() as u64,
+                "{:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
+}
