@@ -147,9 +147,10 @@ impl ApiServer {
             "unexpected request {}",
             request.uri()
         );
-        let query = url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+        let query =
+            url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
         let content_type = request
             .headers()
             .get(http::header::CONTENT_TYPE)

@@ -143,7 +143,10 @@ impl Hook {
             .and_then(|v| v.downcast_ref::<crate::branch::StartArgs>().cloned());
         let args = match (start, first) {
             (Some(args), _) => args,
-            (None, Some(evt)) => js(|ctx| convert::event_to_js(evt, ctx)).ok().into_iter().collect(),
+            (None, Some(evt)) => js(|ctx| convert::event_to_js(evt, ctx))
+                .ok()
+                .into_iter()
+                .collect(),
             (None, None) => Vec::new(),
         };
         let Some(v) = self.callback.call(&args, out) else {

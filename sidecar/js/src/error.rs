@@ -95,7 +95,8 @@ pub fn script_location(ctx: &mut boa_engine::Context) -> Option<String> {
         let (file, line) = rest.rsplit_once(':')?;
         let (line, col): (usize, usize) = (line.parse().ok()?, col.parse().ok()?);
         let col = if line == 1 {
-            col.saturating_sub(crate::module::WRAPPER_PREFIX.len()).max(1)
+            col.saturating_sub(crate::module::WRAPPER_PREFIX.len())
+                .max(1)
         } else {
             col
         };
@@ -144,10 +145,7 @@ mod tests {
 
     #[test]
     fn native_functions_know_their_call_site() {
-        crate::testing::engine(&[(
-            "main.js",
-            "pipy()\n  .x\n  .y()",
-        )]);
+        crate::testing::engine(&[("main.js", "pipy()\n  .x\n  .y()")]);
         let at = crate::with_js(|ctx| {
             let f = boa_engine::NativeFunction::from_fn_ptr(|_, _, ctx| {
                 let at = super::script_location(ctx).unwrap_or_default();
@@ -155,7 +153,8 @@ mod tests {
             })
             .to_js_function(ctx.realm());
             let o = boa_engine::JsObject::with_object_proto(ctx.intrinsics());
-            o.set(boa_engine::js_string!("x"), o.clone(), false, ctx).unwrap();
+            o.set(boa_engine::js_string!("x"), o.clone(), false, ctx)
+                .unwrap();
             o.set(boa_engine::js_string!("y"), f, false, ctx).unwrap();
             ctx.register_global_property(
                 boa_engine::js_string!("pipy"),

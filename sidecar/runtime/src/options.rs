@@ -80,7 +80,11 @@ impl Options {
             _ => {
                 return Err(type_error(format!(
                     "{method}(): options must be an object, not {}",
-                    if v.is_object() { "a function or array" } else { v.type_of() }
+                    if v.is_object() {
+                        "a function or array"
+                    } else {
+                        v.type_of()
+                    }
                 )))
             }
         };
@@ -124,7 +128,11 @@ impl Options {
             return Ok(None);
         }
         v.as_number().map(Some).ok_or_else(|| {
-            type_error(format!("{}: expects a number, not {}", self.what(key), v.type_of()))
+            type_error(format!(
+                "{}: expects a number, not {}",
+                self.what(key),
+                v.type_of()
+            ))
         })
     }
 
@@ -157,14 +165,21 @@ mod tests {
         let mut ctx = Context::default();
         let v = JsValue::from(js_string!("10x"));
         let e = duration(&v, "connect(): option connectTimeout", &mut ctx).unwrap_err();
-        assert!(e.to_string().contains("connect(): option connectTimeout: '10x'"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("connect(): option connectTimeout: '10x'"),
+            "{e}"
+        );
         assert_eq!(
             duration(&JsValue::from(1.5), "t", &mut ctx).unwrap(),
             Some(Duration::from_millis(1500))
         );
         assert!(duration(&JsValue::from(true), "t", &mut ctx).is_err());
         assert!(duration(&JsValue::from(-1), "t", &mut ctx).is_err());
-        assert_eq!(size(&JsValue::from(js_string!("2k")), "s", &mut ctx).unwrap(), Some(2048));
+        assert_eq!(
+            size(&JsValue::from(js_string!("2k")), "s", &mut ctx).unwrap(),
+            Some(2048)
+        );
         assert!(size(&JsValue::from(js_string!("2x")), "s", &mut ctx).is_err());
         assert!(Options::new("connect", &JsValue::from(5), &mut ctx).is_err());
         let mut o = Options::new("connect", &JsValue::undefined(), &mut ctx).unwrap();

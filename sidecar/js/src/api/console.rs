@@ -158,7 +158,10 @@ fn dump_array(obj: &JsObject, ctx: &mut Context, seen: &mut Vec<JsObject>, out: 
 }
 
 /// An own property's descriptor, read without running any script.
-fn own_property(obj: &JsObject, key: &PropertyKey) -> Option<boa_engine::property::PropertyDescriptor> {
+fn own_property(
+    obj: &JsObject,
+    key: &PropertyKey,
+) -> Option<boa_engine::property::PropertyDescriptor> {
     obj.borrow().properties().get(key)
 }
 
@@ -168,7 +171,10 @@ fn dump_object(obj: &JsObject, ctx: &mut Context, seen: &mut Vec<JsObject>, out:
     // A native class's fields are accessors on its prototype; upstream lists them
     // first, by name, unquoted.
     let object_proto = ctx.intrinsics().constructors().object().prototype();
-    if let Some(proto) = obj.prototype().filter(|p| !JsObject::equals(p, &object_proto)) {
+    if let Some(proto) = obj
+        .prototype()
+        .filter(|p| !JsObject::equals(p, &object_proto))
+    {
         for key in proto.own_property_keys(ctx).unwrap_or_default() {
             let PropertyKey::String(name) = &key else {
                 continue;
@@ -267,14 +273,35 @@ mod tests {
     #[test]
     fn values_print_as_upstream_prints_them() {
         engine(&[]);
-        assert_eq!(show("['top', 1, true, null, undefined]"), "top 1 true null undefined");
-        assert_eq!(show("[{ a: 1, b: 'x', c: [1, 'b'] }]"), r#"{ a: 1, b: "x", c: [ 1, "b" ] }"#);
-        assert_eq!(show("[[], {}, [1, , , 4, ,]]"), "[  ] {  } [ 1, empty x 2 times, 4, empty ]");
-        assert_eq!(show("[function foo() {}, { f: () => 1 }]"), "Function{ foo } { f: Function{ f } }");
+        assert_eq!(
+            show("['top', 1, true, null, undefined]"),
+            "top 1 true null undefined"
+        );
+        assert_eq!(
+            show("[{ a: 1, b: 'x', c: [1, 'b'] }]"),
+            r#"{ a: 1, b: "x", c: [ 1, "b" ] }"#
+        );
+        assert_eq!(
+            show("[[], {}, [1, , , 4, ,]]"),
+            "[  ] {  } [ 1, empty x 2 times, 4, empty ]"
+        );
+        assert_eq!(
+            show("[function foo() {}, { f: () => 1 }]"),
+            "Function{ foo } { f: Function{ f } }"
+        );
         assert_eq!(show(r#"[{ 'a b': 'a\nb"' }]"#), r#"{ a b: "a\nb\"" }"#);
-        assert_eq!(show("[new Data('hi'), new Data('0123456789ab')]"), "Data[ 68 69 ] Data[ 30 31 32 33 34 35 36 37 38 39 ... and 2 more bytes ]");
-        assert_eq!(show("var o = { n: 1 }; o.self = o; [o]"), r#"{ n: 1, self: { ...recursive } }"#);
-        assert_eq!(show("[new Message({ status: 200 }, 'ok')]"), r#"{ head: { status: 200 }, body: Data[ 6f 6b ], tail: undefined }"#);
+        assert_eq!(
+            show("[new Data('hi'), new Data('0123456789ab')]"),
+            "Data[ 68 69 ] Data[ 30 31 32 33 34 35 36 37 38 39 ... and 2 more bytes ]"
+        );
+        assert_eq!(
+            show("var o = { n: 1 }; o.self = o; [o]"),
+            r#"{ n: 1, self: { ...recursive } }"#
+        );
+        assert_eq!(
+            show("[new Message({ status: 200 }, 'ok')]"),
+            r#"{ head: { status: 200 }, body: Data[ 6f 6b ], tail: undefined }"#
+        );
         assert_eq!(show("[new URL('http://a/b').searchParams]"), "{  }");
         assert_eq!(eval("typeof console.debug"), "function");
     }

@@ -436,7 +436,11 @@ mod tests {
                   ok.next(null, null, new algo.Cache(() => true)).id].map(String).join()"
             );
             // A cache is asked with `find`: its allocator does not make targets sick.
-            assert_eq!(run(&src), "null,null,null,undefined,a,undefined,a", "{class}");
+            assert_eq!(
+                run(&src),
+                "null,null,null,undefined,a,undefined,a",
+                "{class}"
+            );
         }
     }
 }

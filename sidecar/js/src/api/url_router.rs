@@ -257,7 +257,11 @@ mod tests {
         assert_eq!(find(&r, "a.b.example.com", "/"), Some(2));
         assert_eq!(find(&r, ".example.com", "/"), Some(0));
         let r = router(&["*/x"]);
-        assert_eq!(find(&r, "a.b", "/x"), None, "a lone `*` host matches nothing");
+        assert_eq!(
+            find(&r, "a.b", "/x"),
+            None,
+            "a lone `*` host matches nothing"
+        );
     }
 
     #[test]
@@ -271,6 +275,8 @@ mod tests {
             crate::testing::eval("var r = new algo.URLRouter({ '/a/*': 1 }); [r.find('/a/b'), r.find('h', 'a', 'b'), r.find('nohost')].join()"),
             "1,1,"
         );
-        assert!(crate::testing::eval("new algo.URLRouter({ 'x': 1 })").contains("invalid URL pattern"));
+        assert!(
+            crate::testing::eval("new algo.URLRouter({ 'x': 1 })").contains("invalid URL pattern")
+        );
     }
 }

@@ -199,7 +199,10 @@ fn console_prints_upstream_lines_on_stderr() {
           console.warn('w', [[]]), console.error('e', () => 0), console.debug('hidden'), 7)",
     ]);
     assert_eq!((code, out.trim()), (0, "7"), "{err}");
-    assert!(!err.contains('\u{1b}'), "no ANSI codes when stderr is a pipe: {err:?}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "no ANSI codes when stderr is a pipe: {err:?}"
+    );
     assert!(!err.contains("hidden"), "{err}");
     let lines: Vec<&str> = err.lines().collect();
     let find = |tail: &str| {

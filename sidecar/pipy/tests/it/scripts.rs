@@ -24,7 +24,11 @@ fn infos(err: &str) -> Vec<String> {
 fn wait_for(p: &Pipy, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !p.stderr_text().contains(what) {
-        assert!(Instant::now() < deadline, "no {what:?} in:\n{}", p.stderr_text());
+        assert!(
+            Instant::now() < deadline,
+            "no {what:?} in:\n{}",
+            p.stderr_text()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -85,7 +89,10 @@ fn signal_tasks_take_upstream_names() {
     }
     let (code, err) = run_script("pipy()\n  .task('SIGBOGUS')\n  .dummy()\n");
     assert_eq!(code, 255);
-    assert!(err.contains("main.js:2:") && err.contains("SIGBOGUS"), "{err}");
+    assert!(
+        err.contains("main.js:2:") && err.contains("SIGBOGUS"),
+        "{err}"
+    );
 }
 
 /// A backend that counts the requests it gets and answers each.
@@ -136,7 +143,11 @@ fn an_exception_ends_the_stream_before_the_proxy() {
     assert_eq!(get(port, "/boom").status, 500);
     let ok = get(port, "/fine");
     assert_eq!((ok.status, ok.text().as_str()), (200, "up"));
-    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1, "only /fine reached the backend");
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "only /fine reached the backend"
+    );
     let err = p.stderr_text();
     assert_eq!(err.matches("Error: boom").count(), 1, "logged once: {err}");
     assert!(err.contains("main.js:5:"), "{err}");
@@ -162,7 +173,12 @@ fn exceptions_in_any_callback_answer_500() {
     let routes: Vec<String> = cases
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("'/{i}': $=>$.{}.replaceMessage(new Message('reached'))", c.replace("{{", "{").replace("}}", "}")))
+        .map(|(i, c)| {
+            format!(
+                "'/{i}': $=>$.{}.replaceMessage(new Message('reached'))",
+                c.replace("{{", "{").replace("}}", "}")
+            )
+        })
         .collect();
     let _p = Pipy::script(
         &format!(
@@ -283,6 +299,33 @@ fn a_reload_with_a_mistake_is_refused() {
     assert_eq!(get(port, "/restart").text(), "restarting");
     wait_for(&p, "reload failed");
     let err = p.stderr_text();
-    assert!(err.contains("main.js:2:") && err.contains("'missing'"), "{err}");
+    assert!(
+        err.contains("main.js:2:") && err.contains("'missing'"),
+        "{err}"
+    );
     assert_eq!(get(port, "/").text(), "v1");
+}
+
+/// When the response has begun before a callback throws, the client cannot get a
+/// 500 any more: the connection closes, and no complete response reaches it.
+#[test]
+fn an_exception_after_the_head_closes_the_connection() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).demuxHTTP().to($=>$
+              .replaceMessage(new Message('hello'))
+              .handleMessageEnd(() => {{ throw new Error('late') }}))"
+        ),
+        &[port],
+    );
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    assert!(c.read_to_end(&mut got).is_ok(), "the connection stays open");
+    let text = String::from_utf8_lossy(&got);
+    assert!(!text.contains("hello"), "{text}");
+    assert_eq!(p.stderr_text().matches("Error: late").count(), 1);
 }

@@ -181,7 +181,8 @@ pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         }
     }
     let mut o = mux_http::MuxOptions::default();
-    let mut opts = options::Options::new("muxHTTP", &opts.map(JsValue::from).unwrap_or_default(), ctx)?;
+    let mut opts =
+        options::Options::new("muxHTTP", &opts.map(JsValue::from).unwrap_or_default(), ctx)?;
     if let Some(t) = opts.duration("maxIdle", ctx)? {
         o.max_idle = t;
     }
@@ -207,10 +208,12 @@ pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> 
     }
     let target = Callback::new(target, "connect");
     let mut opts = options::Options::new("connect", &arg(args, 1), ctx)?;
-    let mut o = connect::ConnectOptions::default();
-    o.connect_timeout = opts.duration("connectTimeout", ctx)?;
-    o.read_timeout = opts.duration("readTimeout", ctx)?;
-    o.idle_timeout = opts.duration("idleTimeout", ctx)?;
+    let mut o = connect::ConnectOptions {
+        connect_timeout: opts.duration("connectTimeout", ctx)?,
+        read_timeout: opts.duration("readTimeout", ctx)?,
+        idle_timeout: opts.duration("idleTimeout", ctx)?,
+        ..Default::default()
+    };
     if let Some(n) = opts.number("retryCount", ctx)? {
         o.retry_count = if n < 0.0 { u32::MAX } else { n as u32 };
     }
@@ -224,7 +227,11 @@ pub(super) fn handler(kind: handle::Kind, replace_it: bool) -> Method {
     macro_rules! m {
         ($k:expr, $r:expr) => {
             |this, args, _ctx| {
-                let name = if $r { $k.replace_name() } else { $k.handle_name() };
+                let name = if $r {
+                    $k.replace_name()
+                } else {
+                    $k.handle_name()
+                };
                 let f = arg(args, 0);
                 if !$r && !f.is_callable() {
                     return Err(err(format!(

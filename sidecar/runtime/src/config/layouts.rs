@@ -56,7 +56,12 @@ pub(super) fn m_task(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsR
     // signal name.
     let when = if a.is_undefined() || a.is_null() {
         TaskWhen::Once
-    } else if a.is_number() || a.as_string().is_some_and(|s| s.to_std_string_escaped().starts_with(|c: char| c.is_ascii_digit())) {
+    } else if a.is_number()
+        || a.as_string().is_some_and(|s| {
+            s.to_std_string_escaped()
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
+    {
         let t = options::duration(&a, "task()", ctx)?.unwrap_or_default();
         // Upstream's range for task intervals.
         if !(0.01..=86400.0).contains(&t.as_secs_f64()) {
