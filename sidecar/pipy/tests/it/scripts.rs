@@ -80,13 +80,26 @@ fn signal_tasks_take_upstream_names() {
         ),
         &[port],
     );
-    for (sig, what) in [("-WINCH", "winch"), ("-ALRM", "alarm")] {
+    let kill = |sig: &str| {
         std::process::Command::new("kill")
             .args([sig, &p.child.id().to_string()])
             .status()
             .unwrap();
-        wait_for(&p, what);
+    };
+    // The tasks watch their signals soon after the port opens: SIGWINCH (ignored
+    // by default, so harmless to repeat) tells when they do.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !p.stderr_text().contains("winch") {
+        assert!(
+            Instant::now() < deadline,
+            "no winch in:\n{}",
+            p.stderr_text()
+        );
+        kill("-WINCH");
+        std::thread::sleep(Duration::from_millis(50));
     }
+    kill("-ALRM");
+    wait_for(&p, "alarm");
     let (code, err) = run_script("pipy()\n  .task('SIGBOGUS')\n  .dummy()\n");
     assert_eq!(code, 255);
     assert!(
@@ -169,6 +182,7 @@ fn exceptions_in_any_callback_answer_500() {
         "mux(() => {{ throw 1 }}).to($=>$)",
         "muxHTTP(() => {{ throw 1 }}).to($=>$.dummy())",
         "connect(() => {{ throw 1 }})",
+        "onStart(() => {{ throw 1 }})",
     ];
     let routes: Vec<String> = cases
         .iter()
@@ -246,6 +260,16 @@ fn script_mistakes_stop_the_load_with_their_position() {
             "pipy()\n  .listen(18000)\n  .link('gone')\n",
             "main.js:3:",
             &["pipeline 'gone' is used but never defined"],
+        ),
+        (
+            "pipy()\n  .listen(18000)\n  .dummy()\n  .onStart(new Data)\n",
+            "main.js:4:",
+            &["onStart() is only allowed prior to filters"],
+        ),
+        (
+            "pipy()\n  .listen(18000)\n  .onEnd(() => 0)\n  .onEnd(() => 1)\n",
+            "main.js:4:",
+            &["duplicated onEnd()"],
         ),
     ];
     for (src, at, what) in cases {
