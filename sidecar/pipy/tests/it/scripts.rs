@@ -242,6 +242,11 @@ fn script_mistakes_stop_the_load_with_their_position() {
             &["handleMessageStart(): expects a function"],
         ),
         (
+            "pipy()\n  .listen(18000)\n  .serveHTTP(5)\n",
+            "main.js:3:",
+            &["serveHTTP(): expects a function or a Message"],
+        ),
+        (
             "pipy()\n  .listen(18000)\n  .connect(42)\n",
             "main.js:3:",
             &["connect(): the target must be a string or a function"],
