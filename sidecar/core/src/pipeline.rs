@@ -311,6 +311,8 @@ pub struct Inner {
     /// Stages whose filter failed: they get no more events. Empty (and never
     /// allocated) unless a callback threw.
     dead: RefCell<Vec<usize>>,
+    /// Whether `dead` has any stage: the per-event check reads only this.
+    any_dead: Cell<bool>,
 }
 
 impl Drop for Inner {
@@ -353,6 +355,7 @@ impl Pipeline {
             active: layout.0.active.clone(),
             failure: Cell::new(None),
             dead: RefCell::new(Vec::new()),
+            any_dead: Cell::new(false),
         }))
     }
 
@@ -490,8 +493,7 @@ fn run_stage(p: &Rc<Inner>, stage: usize, call: impl FnOnce(&mut dyn Filter, &mu
 }
 
 fn is_dead(p: &Inner, stage: usize) -> bool {
-    let dead = p.dead.borrow();
-    !dead.is_empty() && dead.contains(&stage)
+    p.any_dead.get() && p.dead.borrow().contains(&stage)
 }
 
 /// After a filter call: if the filter failed, what it pushed during the call
@@ -502,6 +504,7 @@ fn settle_failure(p: &Inner, stage: usize, buf: &mut Vec<Event>, from: usize) {
         buf.truncate(from);
         buf.push(Event::StreamEnd(err));
         p.dead.borrow_mut().push(stage);
+        p.any_dead.set(true);
     }
 }
 
@@ -542,9 +545,7 @@ impl Output<'_> {
 
     /// Whether [`Output::fail`] was called during this call of the filter.
     pub fn failed(&self) -> bool {
-        let f = self.pipeline.failure.take();
-        self.pipeline.failure.set(f);
-        f.is_some()
+        self.pipeline.failure.get().is_some()
     }
 
     /// A target delivering events back to this filter's `on_reply` under `key`.

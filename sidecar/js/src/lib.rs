@@ -21,6 +21,8 @@ mod host;
 pub mod module;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
 pub mod vars;
 
 pub use error::{script_location, ScriptError};

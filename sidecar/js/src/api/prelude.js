@@ -20,7 +20,8 @@
   delete global.__pipy_encode_uri;
   class URLSearchParams {
     constructor(init) {
-      this._list = [];
+      // Internal state stays out of enumerations (and console output).
+      Object.defineProperty(this, '_list', { value: [], writable: true, enumerable: false });
       if (typeof init === 'string') {
         var s = init.charAt(0) === '?' ? init.substring(1) : init;
         if (s.length > 0) {
@@ -64,9 +65,16 @@
       }
       return o;
     }
+    // Values of a name stay together, names in order of first appearance (as
+    // upstream, which keeps one entry per name).
     toString() {
-      return this._list.map(function (p) {
-        return encodePart(p[0]) + '=' + encodePart(p[1]);
+      var names = [];
+      this._list.forEach(function (p) { if (names.indexOf(p[0]) < 0) names.push(p[0]); });
+      var list = this._list;
+      return names.map(function (n) {
+        return list.filter(function (p) { return p[0] === n; }).map(function (p) {
+          return encodePart(p[0]) + '=' + encodePart(p[1]);
+        }).join('&');
       }).join('&');
     }
   }
@@ -83,10 +91,10 @@
       url = String(url);
       if (base !== undefined && !/^([a-zA-Z][a-zA-Z0-9+.-]*:)?\/\//.test(url)) {
         var b = new URL(base);
+        // As upstream: a relative URL (even `?q` or `#f`) goes after the last `/`
+        // of the base's path; an empty one is the base's path and query.
         if (url.startsWith('/')) url = b.protocol + '//' + b._authority() + url;
         else if (url === '') url = b.protocol + '//' + b._authority() + b.pathname + b.search;
-        else if (url.startsWith('?')) url = b.protocol + '//' + b._authority() + b.pathname + url;
-        else if (url.startsWith('#')) url = b.protocol + '//' + b._authority() + b.pathname + b.search + url;
         else url = b.protocol + '//' + b._authority() + b.pathname.replace(/[^\/]*$/, '') + url;
       }
       var m = URL_RE.exec(url);
@@ -95,7 +103,7 @@
       this.username = m[3] || '';
       this.password = m[4] || '';
       this.hostname = m[5] || '';
-      this._port = m[6] || '';
+      Object.defineProperty(this, '_port', { value: m[6] || '', writable: true, enumerable: false });
       this.port = this._port || DEFAULT_PORTS[this.protocol] || '';
       this.pathname = m[7] || '/';
       this.search = m[8] && m[8].length > 1 ? m[8] : '';
@@ -144,6 +152,12 @@
         return v;
       }
       return undefined;
+    }
+    // The cached value without allocating one (upstream's `find`).
+    find(key) {
+      var e = this._map.get(key);
+      if (e && this._expired(e)) { this.remove(key); e = undefined; }
+      return e ? e.v : undefined;
     }
     set(key, value) {
       if (this._map.has(key)) this.remove(key);

@@ -71,8 +71,11 @@ mod tests {
             "http:,http://h/p?q=1#f,http://h,/p?q=1"
         );
         assert_eq!(
-            run("new URL('../z?a', 'http://u:p@h:81/x/y').href"),
-            "http://u:p@h:81/x/../z?a"
+            run(
+                "[new URL('../z?a', 'http://u:p@h:81/x/y'), new URL('?q', 'http://h/x/y'),
+                  new URL('', 'http://h/x?y'), new URL('q', 'http://h')].map(u => u.href).join()"
+            ),
+            "http://u:p@h:81/x/../z?a,http://h/x/?q,http://h/x?y,http://h/q"
         );
     }
 
@@ -87,6 +90,10 @@ mod tests {
         assert_eq!(
             r,
             r#"x=0&a=p&a=q%20r&n=5 {"x":"0","a":["p","q r"],"n":"5"}"#
+        );
+        assert_eq!(
+            run("new URLSearchParams('a=1&b=2&a=3').toString()"),
+            "a=1&a=3&b=2"
         );
         let r = run("new URLSearchParams({ a: [1, 2], b: 'c d' }).toString()");
         assert_eq!(r, "a=1&a=2&b=c%20d");

@@ -81,9 +81,9 @@ impl UrlRouter {
             } else if r.host == host {
                 Some(2)
             } else if let Some(suffix) = r.host.strip_prefix("*.") {
-                // `*` stands for exactly one label.
+                // `*` stands for exactly one label (an empty one too, as upstream).
                 host.split_once('.')
-                    .filter(|(label, rest)| !label.is_empty() && *rest == suffix)
+                    .filter(|(_, rest)| *rest == suffix)
                     .map(|_| 1)
             } else {
                 None
@@ -255,7 +255,7 @@ mod tests {
         assert_eq!(find(&r, "A.Example.com:8080", "/x"), Some(0));
         assert_eq!(find(&r, "example.com", "/"), Some(1));
         assert_eq!(find(&r, "a.b.example.com", "/"), Some(2));
-        assert_eq!(find(&r, ".example.com", "/"), Some(2));
+        assert_eq!(find(&r, ".example.com", "/"), Some(0));
         let r = router(&["*/x"]);
         assert_eq!(
             find(&r, "a.b", "/x"),

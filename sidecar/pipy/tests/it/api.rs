@@ -212,7 +212,7 @@ fn console_prints_upstream_lines_on_stderr() {
             .unwrap_or_else(|| panic!("no line ending with {tail:?} in {err}"))
             .to_string()
     };
-    let l = find(r#" [INF] top { "a": 1, "s": "x" } [ 1, "b" ] null undefined"#);
+    let l = find(r#" [INF] top { a: 1, s: "x" } [ 1, "b" ] null undefined"#);
     // `2026-12-04 17:59:59.123`
     let stamp = &l[..23];
     assert!(

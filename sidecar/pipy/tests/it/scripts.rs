@@ -81,13 +81,26 @@ fn signal_tasks_take_upstream_names() {
         ),
         &[port],
     );
-    for (sig, what) in [("-WINCH", "winch"), ("-ALRM", "alarm")] {
+    let kill = |sig: &str| {
         std::process::Command::new("kill")
             .args([sig, &p.child.id().to_string()])
             .status()
             .unwrap();
-        wait_for(&p, what);
+    };
+    // The tasks watch their signals soon after the port opens: SIGWINCH (ignored
+    // by default, so harmless to repeat) tells when they do.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !p.stderr_text().contains("winch") {
+        assert!(
+            Instant::now() < deadline,
+            "no winch in:\n{}",
+            p.stderr_text()
+        );
+        kill("-WINCH");
+        std::thread::sleep(Duration::from_millis(50));
     }
+    kill("-ALRM");
+    wait_for(&p, "alarm");
     let (code, err) = run_script("pipy()\n  .task('SIGBOGUS')\n  .dummy()\n");
     assert_eq!(code, 255);
     assert!(
@@ -170,6 +183,7 @@ fn exceptions_in_any_callback_answer_500() {
         "mux(() => {{ throw 1 }}).to($=>$)",
         "muxHTTP(() => {{ throw 1 }}).to($=>$.dummy())",
         "connect(() => {{ throw 1 }})",
+        "onStart(() => {{ throw 1 }})",
     ];
     let routes: Vec<String> = cases
         .iter()
@@ -229,6 +243,11 @@ fn script_mistakes_stop_the_load_with_their_position() {
             &["handleMessageStart(): expects a function"],
         ),
         (
+            "pipy()\n  .listen(18000)\n  .serveHTTP(5)\n",
+            "main.js:3:",
+            &["serveHTTP(): expects a function or a Message"],
+        ),
+        (
             "pipy()\n  .listen(18000)\n  .connect(42)\n",
             "main.js:3:",
             &["connect(): the target must be a string or a function"],
@@ -247,6 +266,16 @@ fn script_mistakes_stop_the_load_with_their_position() {
             "pipy()\n  .listen(18000)\n  .link('gone')\n",
             "main.js:3:",
             &["pipeline 'gone' is used but never defined"],
+        ),
+        (
+            "pipy()\n  .listen(18000)\n  .dummy()\n  .onStart(new Data)\n",
+            "main.js:4:",
+            &["onStart() is only allowed prior to filters"],
+        ),
+        (
+            "pipy()\n  .listen(18000)\n  .onEnd(() => 0)\n  .onEnd(() => 1)\n",
+            "main.js:4:",
+            &["duplicated onEnd()"],
         ),
     ];
     for (src, at, what) in cases {
@@ -305,4 +334,31 @@ fn a_reload_with_a_mistake_is_refused() {
         "{err}"
     );
     assert_eq!(get(port, "/").text(), "v1");
+}
+
+/// When the response has begun before a callback throws, the client cannot get a
+/// 500 any more: the connection closes, and no complete response reaches it.
+#[test]
+fn an_exception_after_the_head_closes_the_connection() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).demuxHTTP().to($=>$
+              .replaceMessage(new Message('hello'))
+              .handleMessageEnd(() => {{ throw new Error('late') }}))"
+        ),
+        &[port],
+    );
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    assert!(c.read_to_end(&mut got).is_ok(), "the connection stays open");
+    // What was sent goes out, then the close: the answer is cut short (no last
+    // chunk), so the client cannot take it for a complete one.
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(!text.ends_with("0\r\n\r\n"), "{text}");
+    assert_eq!(p.stderr_text().matches("Error: late").count(), 1);
 }

@@ -226,7 +226,14 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
 }
 
 pub(super) fn m_serve_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
-    let h = serve_http::Handler::from_js(arg(args, 0), ctx)?;
+    let handler = arg(args, 0);
+    if !(handler.is_callable() || pipy_js::convert::is_message(&handler)) {
+        return Err(err(format!(
+            "serveHTTP(): expects a function or a Message, not {}",
+            handler.type_of()
+        )));
+    }
+    let h = serve_http::Handler::from_js(handler, ctx)?;
     append(this, Rc::new(demux_http::DemuxHttpTemplate::serve(h)))
 }
 

@@ -282,6 +282,34 @@ pub(super) fn layout_arg(this: &JsValue, v: &JsValue, ctx: &mut Context) -> JsRe
 
 pub(super) type Method = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<()>;
 
+/// `onStart(f)` / `onEnd(f)`: as upstream, only before the pipeline's filters and
+/// once each.
+fn hook(this: &JsValue, at_start: bool, f: JsValue) -> JsResult<()> {
+    let name = if at_start { "onStart" } else { "onEnd" };
+    if !at_start && !f.is_callable() {
+        return Err(err(format!(
+            "onEnd(): expects a function, not {}",
+            f.type_of()
+        )));
+    }
+    let names = state(this)?
+        .borrow()
+        .current
+        .as_ref()
+        .map(|l| l.filter_names())
+        .unwrap_or_default();
+    if names.contains(&name) {
+        return Err(err(format!("duplicated {name}()")));
+    }
+    if names.iter().any(|n| *n != "onStart" && *n != "onEnd") {
+        return Err(err(format!("{name}() is only allowed prior to filters")));
+    }
+    append(
+        this,
+        Rc::new(dump::HookTemplate::new(at_start, Callback::new(f, name))),
+    )
+}
+
 fn method_table() -> Vec<(&'static str, Method)> {
     let mut v: Vec<(&'static str, Method)> = vec![
         ("listen", m_listen),
@@ -338,24 +366,8 @@ fn method_table() -> Vec<(&'static str, Method)> {
                 Rc::new(dump::UtilTemplate::new(dump::Kind::Dummy, String::new())),
             )
         }),
-        ("onStart", |t, a, _| {
-            append(
-                t,
-                Rc::new(dump::HookTemplate::new(
-                    true,
-                    Callback::new(arg(a, 0), "onStart"),
-                )),
-            )
-        }),
-        ("onEnd", |t, a, _| {
-            append(
-                t,
-                Rc::new(dump::HookTemplate::new(
-                    false,
-                    Callback::new(arg(a, 0), "onEnd"),
-                )),
-            )
-        }),
+        ("onStart", |t, a, _| hook(t, true, arg(a, 0))),
+        ("onEnd", |t, a, _| hook(t, false, arg(a, 0))),
     ];
     for k in handle::Kind::ALL {
         v.push((k.handle_name(), handler(k, false)));
