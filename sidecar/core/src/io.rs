@@ -42,9 +42,40 @@ impl Default for SocketOptions {
     }
 }
 
+/// The transport of a socket, as `protocol` options name it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// A TCP byte stream.
+    #[default]
+    Tcp,
+    /// UDP datagrams: each data event is one packet.
+    Udp,
+}
+
+impl Protocol {
+    /// `'tcp'` or `'udp'` (any case), as scripts spell them.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            _ => None,
+        }
+    }
+
+    /// The name in listener labels (`TCP`, `UDP`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+        }
+    }
+}
+
 /// Options of an outbound connection.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConnectOptions {
+    /// TCP or UDP.
+    pub protocol: Protocol,
     /// Socket options.
     pub socket: SocketOptions,
     /// Give up connecting after this long.

@@ -18,6 +18,8 @@ use std::task::{Context, Poll, Waker};
 pub struct Batch {
     /// Bytes to write, in order.
     pub data: Data,
+    /// Datagrams to send, in order (an outbox made by [`Outbox::datagrams`]).
+    pub packets: Vec<Data>,
     /// The stream ended after these bytes (with this error).
     pub end: Option<StreamError>,
     /// The writer's owner is gone: drop the connection.
@@ -57,6 +59,8 @@ pub struct Outbox {
     pending: Cell<usize>,
     congestion: Congestion,
     closed: Cell<bool>,
+    /// Each data event is a datagram of its own (UDP), not bytes of a stream.
+    datagram: bool,
 }
 
 impl Outbox {
@@ -69,6 +73,16 @@ impl Outbox {
     pub fn with_limits(limits: Limits) -> Rc<Self> {
         Rc::new(Self {
             limits,
+            ..Self::default()
+        })
+    }
+
+    /// A new, empty outbox of datagrams: each data event pushed stays one
+    /// packet ([`Batch::packets`]).
+    pub fn datagrams(limits: Limits) -> Rc<Self> {
+        Rc::new(Self {
+            limits,
+            datagram: true,
             ..Self::default()
         })
     }
@@ -93,7 +107,11 @@ impl Outbox {
     pub fn close(&self) {
         self.closed.set(true);
         self.pending.set(0);
-        self.batch.borrow_mut().data = Data::new();
+        {
+            let mut b = self.batch.borrow_mut();
+            b.data = Data::new();
+            b.packets.clear();
+        }
         self.congestion.end();
     }
 
@@ -116,11 +134,16 @@ impl Outbox {
                     if self.limits.buffer > 0 && pending >= self.limits.buffer {
                         b.overflow = true;
                         b.data = Data::new();
+                        b.packets.clear();
                         self.pending.set(0);
                         self.closed.set(true);
                     } else {
                         let len = d.len();
-                        b.data.push(d);
+                        if self.datagram {
+                            b.packets.push(d);
+                        } else {
+                            b.data.push(d);
+                        }
                         self.pending.set(pending + len);
                         if self.limits.congestion > 0 && pending + len >= self.limits.congestion {
                             self.congestion.begin();
@@ -162,7 +185,12 @@ impl Future for Ready<'_> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let b = self.0.batch.borrow();
-        if !b.data.is_empty() || b.end.is_some() || b.abandoned || b.overflow {
+        if !b.data.is_empty()
+            || !b.packets.is_empty()
+            || b.end.is_some()
+            || b.abandoned
+            || b.overflow
+        {
             return Poll::Ready(());
         }
         self.0.waker.set(Some(cx.waker().clone()));

@@ -83,7 +83,10 @@ impl Connect {
             self.ended = true;
             return;
         }
-        let outbox = Outbox::with_limits(self.options.socket.limits);
+        let outbox = match self.options.protocol {
+            io::Protocol::Tcp => Outbox::with_limits(self.options.socket.limits),
+            io::Protocol::Udp => Outbox::datagrams(self.options.socket.limits),
+        };
         self.outbox = Some(outbox.clone());
         let mut options = self.options.clone();
         if let Some(bind) = &self.hooks.bind {

@@ -17,6 +17,7 @@ mod outbound;
 mod socket;
 pub mod stats;
 pub mod support;
+mod udp;
 pub mod worker;
 
 pub use dry_run::{dry_run, DRY_RUN_TIMEOUT};

@@ -60,6 +60,9 @@ async fn run(ob: Outbound) {
         }
     };
     tell(OutboundState::Open, None, None);
+    if ob.options.protocol == pipy_core::io::Protocol::Udp {
+        return crate::udp::connect(&ob, &stats, &tell).await;
+    }
     let started = Instant::now();
     let stream = match open(&ob.target, &ob.options, &tell).await {
         Ok(s) => s,
@@ -95,7 +98,7 @@ async fn run(ob: Outbound) {
     tell(OutboundState::Closed, local, remote);
 }
 
-type Tell<'a> = dyn Fn(OutboundState, Option<SocketAddr>, Option<SocketAddr>) + 'a;
+pub(crate) type Tell<'a> = dyn Fn(OutboundState, Option<SocketAddr>, Option<SocketAddr>) + 'a;
 
 /// Resolves and connects, retrying as the options say.
 async fn open(target: &str, o: &ConnectOptions, tell: &Tell<'_>) -> Result<TcpStream, StreamError> {

@@ -4,6 +4,7 @@
 use crate::config::{self, ConfigState, Listen};
 use crate::listener;
 use anyhow::{anyhow, Context as _, Result};
+use pipy_core::io::Protocol;
 use pipy_core::{Context, EventTarget, Pipeline};
 use pipy_js::HostHooks;
 use std::cell::{Cell, RefCell};
@@ -183,6 +184,15 @@ struct Signals {
     exit_code: Arc<AtomicI32>,
 }
 
+/// A port being served: its spec (a reload swaps it) and its stop switch.
+type Listening = (Rc<RefCell<Listen>>, watch::Sender<bool>);
+
+/// A socket bound for a `listen`.
+enum Bound {
+    Tcp(std::net::TcpListener),
+    Udp(std::net::UdpSocket),
+}
+
 /// The running version of the codebase on one worker: its listeners (which a
 /// reload keeps, re-points or closes) and the stop switch of its tasks.
 struct Running {
@@ -190,7 +200,7 @@ struct Running {
     reuse_port: bool,
     force_start: bool,
     state: Rc<RefCell<ConfigState>>,
-    listeners: HashMap<SocketAddr, (Rc<RefCell<Listen>>, watch::Sender<bool>)>,
+    listeners: HashMap<(SocketAddr, Protocol), Listening>,
     tasks_stop: watch::Sender<bool>,
     active: Rc<Cell<usize>>,
     shutdown: watch::Receiver<bool>,
@@ -252,14 +262,22 @@ impl Running {
     /// ports that are gone, and restarts the tasks.
     fn apply(&mut self, state: Rc<RefCell<ConfigState>>) -> Result<()> {
         let listens = state.borrow().listens.clone();
+        let key = |l: &Listen| (l.addr, l.protocol);
         let mut fresh = Vec::new();
         for l in &listens {
-            if !self.listeners.contains_key(&l.addr) {
-                match listener::bind(l.addr, self.reuse_port, l.transparent) {
+            if !self.listeners.contains_key(&key(l)) {
+                let bound = match l.protocol {
+                    Protocol::Tcp => {
+                        listener::bind(l.addr, self.reuse_port, l.transparent).map(Bound::Tcp)
+                    }
+                    Protocol::Udp => crate::udp::bind(l.addr, self.reuse_port).map(Bound::Udp),
+                };
+                match bound {
                     Ok(sock) => fresh.push((l.clone(), sock)),
                     Err(e) if self.force_start => tracing::error!(
                         target: "listener",
-                        "[listener] Cannot start listening on TCP port {} at {}: {e}",
+                        "[listener] Cannot start listening on {} port {} at {}: {e}",
+                        l.protocol.label(),
                         l.addr.port(),
                         l.addr.ip()
                     ),
@@ -271,29 +289,38 @@ impl Running {
             if self.index == 0 {
                 tracing::info!(
                     target: "listener",
-                    "[listener] Listening on TCP port {} at {}",
+                    "[listener] Listening on {} port {} at {}",
+                    l.protocol.label(),
                     l.addr.port(),
                     l.addr.ip()
                 );
             }
             let spec = Rc::new(RefCell::new(l.clone()));
             let (stop_tx, stop_rx) = watch::channel(false);
-            tokio::task::spawn_local(listener::serve(
-                sock,
-                spec.clone(),
-                self.active.clone(),
-                self.shutdown.clone(),
-                stop_rx,
-            ));
-            self.listeners.insert(l.addr, (spec, stop_tx));
+            match sock {
+                Bound::Tcp(sock) => tokio::task::spawn_local(listener::serve(
+                    sock,
+                    spec.clone(),
+                    self.active.clone(),
+                    self.shutdown.clone(),
+                    stop_rx,
+                )),
+                Bound::Udp(sock) => tokio::task::spawn_local(crate::udp::serve(
+                    sock,
+                    spec.clone(),
+                    self.shutdown.clone(),
+                    stop_rx,
+                )),
+            };
+            self.listeners.insert(key(&l), (spec, stop_tx));
         }
         for l in &listens {
-            if let Some((spec, _)) = self.listeners.get(&l.addr) {
+            if let Some((spec, _)) = self.listeners.get(&key(l)) {
                 *spec.borrow_mut() = l.clone();
             }
         }
-        self.listeners.retain(|addr, (_, stop)| {
-            let keep = listens.iter().any(|l| l.addr == *addr);
+        self.listeners.retain(|k, (_, stop)| {
+            let keep = listens.iter().any(|l| key(l) == *k);
             if !keep {
                 let _ = stop.send(true);
             }

@@ -19,4 +19,5 @@ mod protocol;
 mod scripts;
 mod sessions;
 mod socket_options;
+mod udp;
 mod workers;

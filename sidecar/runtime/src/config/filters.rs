@@ -290,6 +290,7 @@ pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> 
     let target = Callback::new(target, "connect");
     let mut opts = options::Options::new("connect", &arg(args, 1), ctx)?;
     let mut o = pipy_core::io::ConnectOptions {
+        protocol: super::layouts::protocol_option(&mut opts, "connect", ctx)?,
         socket: super::socket_options::socket_options(&mut opts, ctx)?,
         ..Default::default()
     };

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 pub(super) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let addr = parse_addr(&arg(args, 0), ctx)?;
     let mut opts = options::Options::new("listen", &arg(args, 1), ctx)?;
+    let protocol = protocol_option(&mut opts, "listen", ctx)?;
     let socket = super::socket_options::socket_options(&mut opts, ctx)?;
     let max_connections = opts
         .number("maxConnections", ctx)?
@@ -26,6 +27,7 @@ pub(super) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> J
     let mut s = st.borrow_mut();
     s.listens.push(Listen {
         addr,
+        protocol,
         options: socket,
         max_connections,
         transparent,
@@ -35,6 +37,24 @@ pub(super) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> J
     s.current = Some(layout);
     s.joint = None;
     Ok(())
+}
+
+/// `protocol`: `'tcp'` (the default) or `'udp'`.
+pub(super) fn protocol_option(
+    opts: &mut options::Options,
+    method: &str,
+    ctx: &mut Context,
+) -> JsResult<pipy_core::io::Protocol> {
+    let v = opts.get("protocol", ctx)?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(pipy_core::io::Protocol::Tcp);
+    }
+    let s = v.to_string(ctx)?.to_std_string_escaped();
+    pipy_core::io::Protocol::parse(&s).ok_or_else(|| {
+        err(format!(
+            "{method}(): option protocol: '{s}' is not 'tcp' or 'udp'"
+        ))
+    })
 }
 
 pub(super) fn m_pipeline(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {

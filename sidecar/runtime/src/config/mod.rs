@@ -27,6 +27,8 @@ use std::rc::Rc;
 pub struct Listen {
     /// Address to bind.
     pub addr: SocketAddr,
+    /// TCP or UDP.
+    pub protocol: pipy_core::io::Protocol,
     /// Socket options of accepted connections.
     pub options: pipy_core::io::SocketOptions,
     /// Most connections open at once; accepting pauses at the limit.
