@@ -1,35 +1,101 @@
-//! `demux()`: every input message goes, alone, into a sub-pipeline of its own
-//! (with a forked context). The filter outputs nothing; the sub-pipelines'
-//! output is dropped, as in upstream's current API.
+//! `demux(options?)`: every input message goes, alone, into a sub-pipeline of
+//! its own (with a forked context). The filter outputs, in the order of the
+//! input messages, the first `outputCount` messages (1 by default) each
+//! sub-pipeline outputs, as upstream 1.5 does (its reference pages still say
+//! "no output", but scripts see the answers; compared side by side).
 
 use crate::SubLayout;
+use pipy_core::flow::Congestion;
 use pipy_core::{
-    Event, EventTarget, Filter, FilterDump, FilterTemplate, Output, Pipeline, SubKind,
+    Event, Filter, FilterDump, FilterTemplate, Output, Pipeline, StreamError, SubKind,
 };
+use std::collections::VecDeque;
+
+/// Bytes of answers held for messages behind the front one at which their
+/// sources pause.
+const HELD_LIMIT: usize = 1 << 20;
 
 /// Template of `demux()`.
-pub struct DemuxTemplate(pub SubLayout);
+pub struct DemuxTemplate {
+    sub: SubLayout,
+    output_count: usize,
+}
+
+impl DemuxTemplate {
+    /// `demux(options?)`; `output_count` is `outputCount`.
+    pub fn new(sub: SubLayout, output_count: usize) -> Self {
+        Self { sub, output_count }
+    }
+}
 
 impl FilterTemplate for DemuxTemplate {
     fn name(&self) -> &'static str {
         "demux"
     }
     fn dump(&self) -> Option<FilterDump> {
-        Some(FilterDump::joint(self.name(), vec![self.0.get()]).with_kind(SubKind::Demux))
+        Some(FilterDump::joint(self.name(), vec![self.sub.get()]).with_kind(SubKind::Demux))
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Demux {
-            sub: self.0.clone(),
+            sub: self.sub.clone(),
+            output_count: self.output_count,
             current: None,
+            slots: VecDeque::new(),
             next_key: 0,
+            input_ended: false,
+            held: 0,
+            held_back: Congestion::default(),
         })
     }
 }
 
+/// One input message and what came back for it so far.
+struct Slot {
+    key: u64,
+    /// Answers not passed on yet (this slot is not at the front).
+    held: Vec<Event>,
+    /// Messages still to pass on.
+    left: usize,
+    /// Inside a message being passed on.
+    in_message: bool,
+    done: bool,
+    _pipeline: Pipeline,
+}
+
 struct Demux {
     sub: SubLayout,
+    output_count: usize,
     current: Option<Pipeline>,
+    slots: VecDeque<Slot>,
     next_key: u64,
+    input_ended: bool,
+    held: usize,
+    held_back: Congestion,
+}
+
+impl Demux {
+    /// Passes on what the front slots have, dropping finished ones.
+    fn flush(&mut self, out: &mut Output<'_>) {
+        while let Some(front) = self.slots.front_mut() {
+            for e in front.held.drain(..) {
+                if let Event::Data(d) = &e {
+                    self.held = self.held.saturating_sub(d.len());
+                }
+                out.push(e);
+            }
+            if !front.done {
+                break;
+            }
+            self.slots.pop_front();
+        }
+        if self.held <= HELD_LIMIT / 2 {
+            self.held_back.end();
+        }
+        if self.input_ended && self.slots.is_empty() {
+            self.input_ended = false;
+            out.push(Event::StreamEnd(StreamError::NoError));
+        }
+    }
 }
 
 impl Filter for Demux {
@@ -37,9 +103,17 @@ impl Filter for Demux {
         match evt {
             Event::MessageStart(_) => {
                 let Some(layout) = self.sub.get() else { return };
-                let p = out.sub_pipeline(&layout, true, self.next_key);
+                let key = self.next_key;
                 self.next_key += 1;
-                p.set_output(EventTarget::Discard);
+                let p = out.sub_pipeline(&layout, true, key);
+                self.slots.push_back(Slot {
+                    key,
+                    held: Vec::new(),
+                    left: self.output_count,
+                    in_message: false,
+                    done: self.output_count == 0,
+                    _pipeline: p.clone(),
+                });
                 p.input(evt);
                 self.current = Some(p);
             }
@@ -52,10 +126,53 @@ impl Filter for Demux {
                 if let Some(p) = self.current.take() {
                     p.input(evt);
                     // The message is the sub-pipeline's whole input.
-                    p.input(Event::StreamEnd(pipy_core::StreamError::NoError));
+                    p.input(Event::StreamEnd(StreamError::NoError));
+                }
+                self.flush(out);
+            }
+            Event::StreamEnd(_) => {
+                self.input_ended = true;
+                self.flush(out);
+            }
+        }
+    }
+
+    fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
+        let Some(idx) = self.slots.iter().position(|s| s.key == key) else {
+            return;
+        };
+        let slot = &mut self.slots[idx];
+        if slot.done {
+            return;
+        }
+        let pass = match &evt {
+            Event::MessageStart(_) => {
+                slot.in_message = true;
+                true
+            }
+            Event::Data(_) => slot.in_message,
+            Event::MessageEnd(_) => {
+                slot.in_message = false;
+                slot.left = slot.left.saturating_sub(1);
+                slot.done = slot.left == 0;
+                true
+            }
+            Event::StreamEnd(_) => {
+                slot.done = true;
+                false
+            }
+        };
+        if pass {
+            if let Event::Data(d) = &evt {
+                self.held += d.len();
+                if idx > 0 && self.held >= HELD_LIMIT {
+                    self.held_back.begin();
                 }
             }
-            Event::StreamEnd(_) => {}
+            slot.held.push(evt);
+        }
+        if idx == 0 {
+            self.flush(out);
         }
     }
 }

@@ -139,12 +139,12 @@ impl pipy_core::Filter for PassOn {
 }
 
 #[test]
-fn demux_starts_one_sub_pipeline_per_message_and_outputs_nothing() {
+fn demux_starts_one_sub_pipeline_per_message_and_passes_their_answers_in_order() {
     let made = Rc::new(std::cell::Cell::new(0));
     let sub = layout("each", vec![Rc::new(Counted(made.clone()))]);
     let l = layout(
         "main",
-        vec![Rc::new(DemuxTemplate(SubLayout::of(sub.clone())))],
+        vec![Rc::new(DemuxTemplate::new(SubLayout::of(sub.clone()), 1))],
     );
     let mut events = Vec::new();
     for body in ["a", "b", "c"] {
@@ -152,9 +152,12 @@ fn demux_starts_one_sub_pipeline_per_message_and_outputs_nothing() {
         events.push(data(body));
         events.push(Event::MessageEnd(Head::None));
     }
+    events.push(Event::StreamEnd(StreamError::NoError));
     let out = run(&l, events);
     assert_eq!(made.get(), 3, "one sub-pipeline per message");
-    assert!(out.is_empty(), "demux outputs nothing: {out:?}");
+    // A pass-through sub-pipeline answers each message with itself.
+    assert_eq!(bytes(&out), "abc");
+    assert!(matches!(out.last(), Some(Event::StreamEnd(_))), "{out:?}");
     assert_eq!(sub.active(), 0);
 }
 

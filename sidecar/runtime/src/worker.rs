@@ -95,6 +95,14 @@ fn load(
     evaluate(opts, print_value)
 }
 
+/// Upstream's line for each module of a version that loaded (it prints the
+/// module's pipeline graph instead unless `--no-graph`; we never print graphs).
+fn log_modules(modules: &[usize]) {
+    for id in modules {
+        tracing::info!(target: "config", "[config] Module loaded: {}", crate::graph::module_path(*id));
+    }
+}
+
 /// Evaluates the entry module on this thread's engine.
 pub(crate) fn evaluate(
     opts: &RunOptions,
@@ -361,6 +369,9 @@ impl Running {
                         modules: replaced,
                         idle_once: false,
                     });
+                    if self.index == 0 {
+                        log_modules(&self.modules);
+                    }
                     tracing::info!(target: "codebase", "[restart] Codebase reloaded on thread {}", self.index);
                     if self.index == 0 {
                         opts.control.loaded.store(generation, Ordering::SeqCst);
@@ -460,6 +471,9 @@ fn worker(
         if let Err(e) = running.apply(state.clone()) {
             let _ = ready.send(Err(e));
             return;
+        }
+        if index == 0 {
+            log_modules(&running.modules);
         }
         let _ = ready.send(Ok(index));
         tracing::debug!(target: "thread", "[thread] Thread {index} started");

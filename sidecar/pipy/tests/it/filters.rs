@@ -394,3 +394,42 @@ fn fork_startup_values_reach_on_start() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// `demux` passes on each sub-pipeline's first `outputCount` messages, in the
+/// order of the input messages (upstream 1.5's behaviour); the module's load
+/// is logged as upstream logs it.
+#[test]
+fn demux_outputs_its_sub_pipelines_answers_in_order() {
+    let dir = temp_dir();
+    let main = dir.join("main.js");
+    std::fs::write(
+        &main,
+        "pipy()
+          .task().onStart(() => [new Message('a'), new Message('b'), new StreamEnd])
+          .demux().to($=>$.replaceMessage(m => new Message('sub-' + m.body.toString())))
+          .handleMessage(m => console.log('out', m.body.toString()))
+          .task().onStart(() => [new Message('c'), new StreamEnd])
+          .demux({ outputCount: 2 }).to($=>$.replaceMessage(m => [new Message('x-' + m.body), new Message('y-' + m.body)]))
+          .handleMessage(m => console.log('out2', m.body.toString()))
+          .handleStreamEnd(() => pipy.exit(0))",
+    )
+    .expect("write");
+    let (code, _, err) = run_to_end(&[&main.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.split_once(" [INF] ").map(|(_, m)| m))
+        .filter(|m| !m.starts_with("[shutdown]"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "[config] Module loaded: /main.js",
+            "out sub-a",
+            "out sub-b",
+            "out2 x-c",
+            "out2 y-c"
+        ],
+        "{err}"
+    );
+}

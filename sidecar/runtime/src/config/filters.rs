@@ -182,12 +182,23 @@ pub(super) fn decode_http(side: http_codec::Side) -> Method {
 
 pub(super) fn m_demux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a0 = arg(args, 0);
+    let mut opts = options_arg("demux", args, ctx)?;
+    let output_count = match opts.number("outputCount", ctx)? {
+        Some(n) if n >= 0.0 => n as usize,
+        Some(n) => return Err(err(format!("demux(): option outputCount: {n} is negative"))),
+        None => 1,
+    };
+    opts.finish(ctx)?;
     if a0.is_string() {
         let sub = layout_arg(this, &a0, ctx)?;
-        return append(this, Rc::new(demux::DemuxTemplate(sub)));
+        return append(this, Rc::new(demux::DemuxTemplate::new(sub, output_count)));
     }
     let sub = SubLayout::new();
-    append_joint(this, Rc::new(demux::DemuxTemplate(sub.clone())), sub)
+    append_joint(
+        this,
+        Rc::new(demux::DemuxTemplate::new(sub.clone(), output_count)),
+        sub,
+    )
 }
 
 pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
