@@ -105,8 +105,15 @@ impl Filter for Decode {
     }
 }
 
+/// Options of `encodeHTTPResponse`.
+#[derive(Clone, Default)]
+pub struct EncodeOptions {
+    /// `bufferSize` (16 KiB by default).
+    pub buffer_size: Option<usize>,
+}
+
 /// Template of `encodeHTTPRequest` / `encodeHTTPResponse`.
-pub struct EncodeTemplate(pub Side);
+pub struct EncodeTemplate(pub Side, pub EncodeOptions);
 
 impl FilterTemplate for EncodeTemplate {
     fn name(&self) -> &'static str {
@@ -116,13 +123,14 @@ impl FilterTemplate for EncodeTemplate {
         }
     }
     fn create(&self) -> Box<dyn Filter> {
-        Box::new(Encode {
-            side: self.0,
-            enc: match self.0 {
-                Side::Request => Encoder::request(),
-                Side::Response => Encoder::response(),
-            },
-        })
+        let mut enc = match self.0 {
+            Side::Request => Encoder::request(),
+            Side::Response => Encoder::response(),
+        };
+        if let Some(n) = self.1.buffer_size {
+            enc.set_buffer_size(n);
+        }
+        Box::new(Encode { side: self.0, enc })
     }
 }
 

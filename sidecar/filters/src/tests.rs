@@ -57,7 +57,7 @@ fn decoding_then_encoding_a_request_keeps_its_head_and_body() {
         "codec",
         vec![
             Rc::new(DecodeTemplate(Side::Request, Default::default())),
-            Rc::new(EncodeTemplate(Side::Request)),
+            Rc::new(EncodeTemplate(Side::Request, Default::default())),
         ],
     );
     // Split at awkward places: the decoder must carry state across chunks.

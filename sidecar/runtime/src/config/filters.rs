@@ -156,6 +156,30 @@ fn http_options(
     Ok(o)
 }
 
+/// `encodeHTTPResponse({ final, bodiless, bufferSize })`. Upstream 1.5.18
+/// documents `final` and `bodiless` but does nothing with them (its answers
+/// stay `connection: keep-alive` with `final: true`; compared side by side):
+/// scripts that pass them get the same here.
+pub(super) fn m_encode_http_response(
+    this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<()> {
+    let mut opts = options::Options::new("encodeHTTPResponse", &arg(args, 0), ctx)?;
+    opts.get("final", ctx)?;
+    opts.get("bodiless", ctx)?;
+    let o = http_codec::EncodeOptions {
+        buffer_size: opts
+            .size("bufferSize", ctx)?
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+    };
+    opts.finish(ctx)?;
+    append(
+        this,
+        Rc::new(http_codec::EncodeTemplate(http_codec::Side::Response, o)),
+    )
+}
+
 /// `decodeHTTPRequest(options?)` and `decodeHTTPResponse(options?)`.
 pub(super) fn decode_http(side: http_codec::Side) -> Method {
     match side {

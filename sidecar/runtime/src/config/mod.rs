@@ -346,15 +346,13 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("encodeHTTPRequest", |t, _, _| {
             append(
                 t,
-                Rc::new(http_codec::EncodeTemplate(http_codec::Side::Request)),
+                Rc::new(http_codec::EncodeTemplate(
+                    http_codec::Side::Request,
+                    Default::default(),
+                )),
             )
         }),
-        ("encodeHTTPResponse", |t, _, _| {
-            append(
-                t,
-                Rc::new(http_codec::EncodeTemplate(http_codec::Side::Response)),
-            )
-        }),
+        ("encodeHTTPResponse", m_encode_http_response),
         ("dump", m_dump),
         ("print", |t, _, _| {
             append(
