@@ -1,7 +1,7 @@
 //! `decodeHTTPRequest`, `decodeHTTPResponse`, `encodeHTTPRequest`,
 //! `encodeHTTPResponse`: HTTP/1 framing as plain filters.
 
-use crate::util::js;
+use crate::util::{js, Callback};
 use pipy_codec::http1::{Decoder, Encoder, DEFAULT_MAX_HEAD_SIZE};
 use pipy_core::{Event, Filter, FilterTemplate, Head, Output, StreamError};
 use pipy_js::convert;
@@ -64,6 +64,23 @@ pub enum Side {
 /// Template of `decodeHTTPRequest` / `decodeHTTPResponse`, with its options.
 pub struct DecodeTemplate(pub Side, pub HttpOptions);
 
+/// The same, with upstream's `handler` argument: called with each decoded
+/// head (the head object scripts see as `msg.head`).
+pub struct DecodeWithHandler(pub DecodeTemplate, pub Callback);
+
+impl FilterTemplate for DecodeWithHandler {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(Decode {
+            decoder: self.0.decoder(),
+            handler: Some(self.1.clone()),
+            events: Vec::new(),
+        })
+    }
+}
+
 impl FilterTemplate for DecodeTemplate {
     fn name(&self) -> &'static str {
         match self.0 {
@@ -72,32 +89,69 @@ impl FilterTemplate for DecodeTemplate {
         }
     }
     fn create(&self) -> Box<dyn Filter> {
+        Box::new(Decode {
+            decoder: self.decoder(),
+            handler: None,
+            events: Vec::new(),
+        })
+    }
+}
+
+impl DecodeTemplate {
+    fn decoder(&self) -> Decoder {
         let mut d = match self.0 {
             Side::Request => Decoder::request(),
             Side::Response => Decoder::response(),
         };
         d.set_max_head_size(self.1.max_header_size);
-        Box::new(Decode(d))
+        d
     }
 }
 
-struct Decode(Decoder);
+struct Decode {
+    decoder: Decoder,
+    /// Told of each head. For responses upstream also takes the request head
+    /// it returns to learn of answers to `HEAD`; that return is not used here.
+    handler: Option<Callback>,
+    /// Reused buffer of decoded events.
+    events: Vec<Event>,
+}
+
+impl Decode {
+    fn emit(&mut self, out: &mut Output<'_>) {
+        let mut events = std::mem::take(&mut self.events);
+        for mut e in events.drain(..) {
+            if let (Some(h), Event::MessageStart(head)) = (&self.handler, &mut e) {
+                if let Ok(v) = js(|ctx| convert::touch_head(head, ctx)) {
+                    if h.call(&[v], out).is_none() {
+                        return; // it threw: the stream ends here
+                    }
+                }
+            }
+            out.push(e);
+        }
+        self.events = events;
+    }
+}
 
 impl Filter for Decode {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
             Event::Data(d) => {
-                let mut failed = None;
-                if let Err(e) = self.0.decode(d, &mut |e| out.push(e)) {
-                    failed = Some(e);
-                }
-                if let Some(e) = failed {
+                let mut events = std::mem::take(&mut self.events);
+                let r = self.decoder.decode(d, &mut |e| events.push(e));
+                self.events = events;
+                self.emit(out);
+                if let Err(e) = r {
                     tracing::debug!("decode error: {e}");
                     out.push(Event::StreamEnd(StreamError::ProtocolError));
                 }
             }
             Event::StreamEnd(e) => {
-                let _ = self.0.eof(&mut |e| out.push(e));
+                let mut events = std::mem::take(&mut self.events);
+                let _ = self.decoder.eof(&mut |e| events.push(e));
+                self.events = events;
+                self.emit(out);
                 out.push(Event::StreamEnd(e));
             }
             _ => {}

@@ -433,3 +433,22 @@ fn demux_outputs_its_sub_pipelines_answers_in_order() {
         "{err}"
     );
 }
+
+/// `decodeHTTPRequest(handler)` is told of each decoded head, as upstream's.
+#[test]
+fn decode_http_request_tells_its_handler_of_each_head() {
+    let (_p, port) = serve(|port| {
+        format!(
+            "pipy().listen({port})\n\
+             .decodeHTTPRequest(head => console.log('decoded', head.method, head.path))\n\
+             .replaceMessage(msg => new Message(msg.head.path))\n\
+             .encodeHTTPResponse()"
+        )
+    });
+    assert_eq!(get(port, "/a").text(), "/a");
+    wait_for(
+        "the handler's line",
+        std::time::Duration::from_secs(5),
+        || _p.stderr_text().contains("decoded GET /a"),
+    );
+}

@@ -4,7 +4,7 @@
 use super::{append, append_joint, arg, err, layout_arg, state_of, Method};
 use crate::options;
 use boa_engine::{js_string, Context, JsResult, JsValue};
-use pipy_core::Layout;
+use pipy_core::{FilterTemplate as _, Layout};
 use pipy_filters::{
     branch, chain, connect, demux, demux_http, dump, handle, http_codec, mux, mux_http, replace,
     serve_http, Callback, SubLayout,
@@ -180,6 +180,18 @@ pub(super) fn m_encode_http_response(
     )
 }
 
+/// Appends a decoder, with the `handler` function among `args` when there is one.
+fn decode_with(this: &JsValue, args: &[JsValue], t: http_codec::DecodeTemplate) -> JsResult<()> {
+    match args.iter().find(|v| v.is_callable()) {
+        Some(f) => {
+            let name = t.name();
+            let h = Callback::new(f.clone(), name);
+            append(this, Rc::new(http_codec::DecodeWithHandler(t, h)))
+        }
+        None => append(this, Rc::new(t)),
+    }
+}
+
 /// `decodeHTTPRequest(options?)` and `decodeHTTPResponse(options?)`.
 pub(super) fn decode_http(side: http_codec::Side) -> Method {
     match side {
@@ -187,18 +199,20 @@ pub(super) fn decode_http(side: http_codec::Side) -> Method {
             let mut opts = options_arg("decodeHTTPRequest", args, ctx)?;
             let o = http_options(&mut opts, ctx)?;
             opts.finish(ctx)?;
-            append(
+            decode_with(
                 this,
-                Rc::new(http_codec::DecodeTemplate(http_codec::Side::Request, o)),
+                args,
+                http_codec::DecodeTemplate(http_codec::Side::Request, o),
             )
         },
         http_codec::Side::Response => |this, args, ctx| {
             let mut opts = options_arg("decodeHTTPResponse", args, ctx)?;
             let o = http_options(&mut opts, ctx)?;
             opts.finish(ctx)?;
-            append(
+            decode_with(
                 this,
-                Rc::new(http_codec::DecodeTemplate(http_codec::Side::Response, o)),
+                args,
+                http_codec::DecodeTemplate(http_codec::Side::Response, o),
             )
         },
     }
