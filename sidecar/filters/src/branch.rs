@@ -6,6 +6,7 @@ use crate::SubLayout;
 use boa_engine::JsValue;
 use pipy_core::{Event, Filter, FilterDump, FilterTemplate, Output, OutputFrom, Pipeline};
 use pipy_js::convert;
+use std::rc::Rc;
 
 /// Template of `link(name)`: everything goes through one named sub-pipeline.
 pub struct LinkTemplate(pub SubLayout);
@@ -26,6 +27,63 @@ impl FilterTemplate for LinkTemplate {
             held: 0,
             in_message: false,
         })
+    }
+}
+
+/// Resolves a pipeline name of the module at run time (`link(() => name)`).
+pub type Resolver = Rc<dyn Fn(&str) -> Option<pipy_core::Layout>>;
+
+/// Template of `link(() => name)`: each stream goes through the named
+/// pipeline its function picks when the stream starts (upstream 1.5).
+pub struct DynamicLinkTemplate {
+    pick: Callback,
+    resolve: Resolver,
+}
+
+impl DynamicLinkTemplate {
+    /// `link(pick)`, with names looked up by `resolve`.
+    pub fn new(pick: Callback, resolve: Resolver) -> Self {
+        Self { pick, resolve }
+    }
+}
+
+impl FilterTemplate for DynamicLinkTemplate {
+    fn name(&self) -> &'static str {
+        "link"
+    }
+    fn create(&self) -> Box<dyn Filter> {
+        Box::new(DynamicLink {
+            pick: self.pick.clone(),
+            resolve: self.resolve.clone(),
+            chosen: None,
+        })
+    }
+}
+
+struct DynamicLink {
+    pick: Callback,
+    resolve: Resolver,
+    chosen: Option<Pipeline>,
+}
+
+impl Filter for DynamicLink {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.chosen.is_none() {
+            // A function that throws ends the stream (`Callback::call`).
+            let Some(v) = self.pick.call(&[], out) else {
+                return;
+            };
+            let name = v.display().to_string().trim_matches('"').to_string();
+            let Some(layout) = (self.resolve)(&name) else {
+                tracing::error!("link(): no pipeline named '{name}'");
+                out.fail(pipy_core::StreamError::RuntimeError);
+                return;
+            };
+            self.chosen = Some(out.sub_pipeline(&layout, false, 0));
+        }
+        if let Some(p) = &self.chosen {
+            p.input(evt);
+        }
     }
 }
 

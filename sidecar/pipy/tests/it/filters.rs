@@ -452,3 +452,25 @@ fn decode_http_request_tells_its_handler_of_each_head() {
         || _p.stderr_text().contains("decoded GET /a"),
     );
 }
+
+/// `link(() => name)` picks a named pipeline per stream (upstream 1.5); an
+/// unknown name ends that stream.
+#[test]
+fn link_with_a_function_picks_the_pipeline_by_name() {
+    let (_p, port) = serve(|port| {
+        format!(
+            "pipy()\n\
+             .pipeline('a').serveHTTP(new Message('from a'))\n\
+             .pipeline('b').serveHTTP(new Message('from b'))\n\
+             .listen({port}).link(() => 'b')"
+        )
+    });
+    assert_eq!(get(port, "/").text(), "from b");
+    let (_q, port) = serve(|port| {
+        format!(
+            "pipy().pipeline('a').replaceMessage(new Message('a'))\n\
+             .listen({port}).demuxHTTP().to($=>$.link(() => 'nope'))"
+        )
+    });
+    assert_eq!(get(port, "/").status, 500);
+}

@@ -12,7 +12,22 @@ use pipy_filters::{
 use std::rc::Rc;
 
 pub(super) fn m_link(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
-    let sub = layout_arg(this, &arg(args, 0), ctx)?;
+    let a0 = arg(args, 0);
+    if a0.is_callable() {
+        // Upstream 1.5: a function picks the pipeline's name per stream.
+        let st = Rc::downgrade(&super::state(this)?);
+        let resolve: branch::Resolver = Rc::new(move |name: &str| {
+            let st = st.upgrade()?;
+            let st = st.borrow();
+            st.named.get(name).filter(|l| l.is_defined()).cloned()
+        });
+        let pick = Callback::new(a0, "link");
+        return append(
+            this,
+            Rc::new(branch::DynamicLinkTemplate::new(pick, resolve)),
+        );
+    }
+    let sub = layout_arg(this, &a0, ctx)?;
     append(this, Rc::new(branch::LinkTemplate(sub)))
 }
 
