@@ -24,6 +24,9 @@ pub struct MuxOptions {
     pub max_idle: Duration,
     /// Messages after which a shared pipeline takes no new streams (0: no limit).
     pub max_messages: usize,
+    /// Streams one shared pipeline takes at once; more open another one for
+    /// the same key (0: no limit).
+    pub max_queue: usize,
 }
 
 impl Default for MuxOptions {
@@ -31,6 +34,7 @@ impl Default for MuxOptions {
         Self {
             max_idle: Duration::from_secs(60),
             max_messages: 0,
+            max_queue: 0,
         }
     }
 }
@@ -38,7 +42,7 @@ impl Default for MuxOptions {
 /// The shared pipelines of one `mux` in a worker, by key.
 #[derive(Default)]
 struct Pool {
-    sessions: RefCell<HashMap<String, Rc<Session>>>,
+    sessions: RefCell<HashMap<String, Vec<Rc<Session>>>>,
     sweeping: Cell<bool>,
 }
 
@@ -71,8 +75,11 @@ impl Session {
     fn forget(self: &Rc<Self>) {
         if let Some(pool) = self.pool.upgrade() {
             let mut sessions = pool.sessions.borrow_mut();
-            if sessions.get(&self.key).is_some_and(|s| Rc::ptr_eq(s, self)) {
-                sessions.remove(&self.key);
+            if let Some(list) = sessions.get_mut(&self.key) {
+                list.retain(|s| !Rc::ptr_eq(s, self));
+                if list.is_empty() {
+                    sessions.remove(&self.key);
+                }
             }
         }
     }
@@ -99,6 +106,7 @@ fn sweep(pool: Weak<Pool>, max_idle: Duration) {
                 .sessions
                 .borrow()
                 .values()
+                .flatten()
                 .filter(|s| {
                     s.idle_since
                         .get()
@@ -178,7 +186,12 @@ impl Mux {
             return Some(s.clone());
         }
         let key = self.key(out)?;
-        let existing = self.pool.sessions.borrow().get(&key).cloned();
+        let max_queue = self.options.max_queue;
+        let existing = self.pool.sessions.borrow().get(&key).and_then(|list| {
+            list.iter()
+                .find(|s| max_queue == 0 || s.users.get() < max_queue)
+                .cloned()
+        });
         let s = match existing {
             Some(s) => s,
             None => {
@@ -207,7 +220,12 @@ impl Mux {
                 }));
                 let p = Pipeline::new(&layout, out.context().fork(), target);
                 *s.pipeline.borrow_mut() = Some(p);
-                self.pool.sessions.borrow_mut().insert(key, s.clone());
+                self.pool
+                    .sessions
+                    .borrow_mut()
+                    .entry(key)
+                    .or_default()
+                    .push(s.clone());
                 if !self.pool.sweeping.replace(true) {
                     sweep(Rc::downgrade(&self.pool), self.options.max_idle);
                 }

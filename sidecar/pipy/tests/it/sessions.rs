@@ -65,3 +65,26 @@ fn mux_http_sessions_close_after_max_idle() {
         pipeline_count(admin, "up") == Some(0)
     });
 }
+
+#[test]
+fn mux_max_queue_opens_another_session_for_the_same_key() {
+    let (port, admin) = (free_port(), free_port());
+    let script = format!(
+        "pipy()\n\
+         .listen({port}).mux('shared', () => 'one key', {{ maxQueue: 2 }})\n\
+         .pipeline('shared').handleData(() => undefined)\n"
+    );
+    let admin_arg = format!("--admin-port=127.0.0.1:{admin}");
+    let _pipy = Pipy::script_with(&script, &[], &[&admin_arg], &[port, admin]);
+    let mut conns = Vec::new();
+    for i in 0..5 {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.write_all(format!("hi {i}").as_bytes()).expect("send");
+        let mut buf = [0u8; 16];
+        let n = c.read(&mut buf).expect("echo");
+        assert_eq!(&buf[..n], format!("hi {i}").as_bytes());
+        conns.push(c);
+    }
+    // Five streams of one key, at most two per session: three sessions.
+    assert_eq!(pipeline_count(admin, "shared"), Some(3));
+}

@@ -280,6 +280,9 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
     if let Some(n) = opts.number("maxMessages", ctx)? {
         o.max_messages = n.max(0.0) as usize;
     }
+    if let Some(n) = opts.number("maxQueue", ctx)? {
+        o.max_queue = n.max(0.0) as usize;
+    }
     opts.finish(ctx)?;
     let t = Rc::new(mux::MuxTemplate::new(key, sub.clone(), o));
     if explicit {
