@@ -1,11 +1,15 @@
-//! `mux(key?, options?)`: messages of many streams are merged into one shared
-//! sub-pipeline per key (by default the inbound connection); each stream's own
-//! output is its input, unchanged. The shared pipeline's output is dropped.
+//! `mux(key?, options?)`: the messages of many streams go, each whole and one
+//! after another, into one shared sub-pipeline per key (by default the
+//! inbound connection); the first `outputCount` messages (1 by default) the
+//! shared pipeline outputs for each are that stream's answers, in order. This
+//! is upstream 1.5's behaviour (its reference pages still say a mux outputs
+//! its input; compared side by side).
 //!
 //! A shared pipeline lives while streams use it, then `maxIdle` more (60 s by
 //! default, as upstream), and no longer: its input ends and it leaves the map.
-//! It also leaves when it ends by itself, and after `maxMessages` messages it
-//! takes no new streams.
+//! It also leaves when it ends by itself, after `maxMessages` messages it
+//! takes no new streams, and at `maxQueue` streams another one opens for the
+//! same key.
 
 use crate::util::Callback;
 use crate::SubLayout;
@@ -13,7 +17,7 @@ use pipy_core::{
     Event, EventTarget, Filter, FilterDump, FilterTemplate, Output, Pipeline, StreamError, SubKind,
 };
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -27,6 +31,8 @@ pub struct MuxOptions {
     /// Streams one shared pipeline takes at once; more open another one for
     /// the same key (0: no limit).
     pub max_queue: usize,
+    /// Answers (messages out of the shared pipeline) per message in.
+    pub output_count: usize,
 }
 
 impl Default for MuxOptions {
@@ -35,6 +41,7 @@ impl Default for MuxOptions {
             max_idle: Duration::from_secs(60),
             max_messages: 0,
             max_queue: 0,
+            output_count: 1,
         }
     }
 }
@@ -46,8 +53,16 @@ struct Pool {
     sweeping: Cell<bool>,
 }
 
+/// A stream waiting for answers.
+struct Waiter {
+    target: EventTarget,
+    left: usize,
+}
+
 struct Session {
     pipeline: RefCell<Option<Pipeline>>,
+    /// Streams whose messages went in, in order, waiting for their answers.
+    waiting: RefCell<VecDeque<Waiter>>,
     users: Cell<usize>,
     messages: Cell<usize>,
     /// Past `maxMessages`: closes as soon as its last user leaves.
@@ -58,6 +73,35 @@ struct Session {
 }
 
 impl Session {
+    /// Passes what the shared pipeline outputs to the stream it answers.
+    fn route(self: &Rc<Self>, evt: Event) {
+        if let Event::StreamEnd(err) = evt {
+            self.forget();
+            // Not while `close` holds it: it is taking it anyway.
+            if let Ok(mut p) = self.pipeline.try_borrow_mut() {
+                p.take();
+            }
+            let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
+            for w in waiting {
+                w.target.send(Event::StreamEnd(err));
+            }
+            return;
+        }
+        let target = {
+            let mut q = self.waiting.borrow_mut();
+            let Some(front) = q.front_mut() else { return };
+            let target = front.target.clone();
+            if matches!(evt, Event::MessageEnd(_)) {
+                front.left -= 1;
+                if front.left == 0 {
+                    q.pop_front();
+                }
+            }
+            target
+        };
+        target.send(evt);
+    }
+
     fn acquire(&self) {
         self.users.set(self.users.get() + 1);
         self.idle_since.set(None);
@@ -156,6 +200,11 @@ impl FilterTemplate for MuxTemplate {
             options: self.options.clone(),
             pool: self.pool.clone(),
             session: None,
+            message: Vec::new(),
+            held: 0,
+            expected: 0,
+            input_ended: false,
+            done: false,
         })
     }
 }
@@ -166,6 +215,14 @@ struct Mux {
     options: MuxOptions,
     pool: Rc<Pool>,
     session: Option<Rc<Session>>,
+    /// The message being gathered, to go into the shared pipeline whole.
+    message: Vec<Event>,
+    /// Bytes of body in `message`.
+    held: usize,
+    /// Answers still to come.
+    expected: usize,
+    input_ended: bool,
+    done: bool,
 }
 
 impl Mux {
@@ -198,6 +255,7 @@ impl Mux {
                 let layout = self.sub.get()?;
                 let s = Rc::new(Session {
                     pipeline: RefCell::new(None),
+                    waiting: RefCell::new(VecDeque::new()),
                     users: Cell::new(0),
                     messages: Cell::new(0),
                     retired: Cell::new(false),
@@ -205,17 +263,10 @@ impl Mux {
                     key: key.clone(),
                     pool: Rc::downgrade(&self.pool),
                 });
-                // Output is dropped, but its end means the session is over.
                 let weak = Rc::downgrade(&s);
                 let target = EventTarget::Func(Rc::new(move |e: Event| {
-                    if e.is_stream_end() {
-                        if let Some(s) = weak.upgrade() {
-                            s.forget();
-                            // Not while `close` holds it: it is taking it anyway.
-                            if let Ok(mut p) = s.pipeline.try_borrow_mut() {
-                                p.take();
-                            }
-                        }
+                    if let Some(s) = weak.upgrade() {
+                        s.route(e);
                     }
                 }));
                 let p = Pipeline::new(&layout, out.context().fork(), target);
@@ -247,26 +298,103 @@ impl Mux {
     }
 }
 
-impl Filter for Mux {
-    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
-        if evt.is_stream_end() {
-            self.leave();
-        } else if let Some(s) = self.session(out) {
-            if matches!(evt, Event::MessageEnd(_)) {
-                let n = s.messages.get() + 1;
-                s.messages.set(n);
-                if self.options.max_messages > 0 && n >= self.options.max_messages {
-                    // Takes no new streams; ends when its users leave.
-                    s.retired.set(true);
-                    s.forget();
-                }
-            }
-            let p = s.pipeline.borrow().clone();
-            if let Some(p) = p {
-                p.input(evt.clone());
+impl Mux {
+    /// Sends the gathered message into the shared pipeline and waits for its
+    /// answers.
+    fn send(&mut self, out: &mut Output<'_>) {
+        let Some(s) = self.session(out) else {
+            self.message.clear();
+            return;
+        };
+        let n = s.messages.get() + 1;
+        s.messages.set(n);
+        if self.options.max_messages > 0 && n >= self.options.max_messages {
+            // Takes no new streams; ends when its users leave.
+            s.retired.set(true);
+            s.forget();
+        }
+        if self.options.output_count > 0 {
+            s.waiting.borrow_mut().push_back(Waiter {
+                target: out.reply_target(0),
+                left: self.options.output_count,
+            });
+            self.expected += self.options.output_count;
+        }
+        let p = s.pipeline.borrow().clone();
+        let message = std::mem::take(&mut self.message);
+        self.held = 0;
+        if let Some(p) = p {
+            for e in message {
+                p.input(e);
             }
         }
-        out.push(evt);
+    }
+
+    fn finish(&mut self, err: StreamError, out: &mut Output<'_>) {
+        self.done = true;
+        self.leave();
+        out.push(Event::StreamEnd(err));
+    }
+}
+
+impl Filter for Mux {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.done {
+            return;
+        }
+        match evt {
+            Event::MessageStart(_) => {
+                self.message.clear();
+                self.held = 0;
+                self.message.push(evt);
+            }
+            Event::Data(d) => {
+                if self.message.is_empty() {
+                    return;
+                }
+                self.held += d.len();
+                if self.held > crate::handle::DEFAULT_BODY_LIMIT {
+                    tracing::error!(
+                        "mux: a message over {} bytes",
+                        crate::handle::DEFAULT_BODY_LIMIT
+                    );
+                    self.message.clear();
+                    out.fail(StreamError::BufferOverflow);
+                    return;
+                }
+                self.message.push(Event::Data(d));
+            }
+            Event::MessageEnd(_) => {
+                if self.message.is_empty() {
+                    return;
+                }
+                self.message.push(evt);
+                self.send(out);
+            }
+            Event::StreamEnd(err) => {
+                self.input_ended = true;
+                if self.expected == 0 {
+                    self.finish(err, out);
+                }
+            }
+        }
+    }
+
+    fn on_reply(&mut self, _key: u64, evt: Event, out: &mut Output<'_>) {
+        if self.done {
+            return;
+        }
+        match evt {
+            Event::StreamEnd(err) => self.finish(err, out),
+            Event::MessageEnd(_) => {
+                out.push(evt);
+                self.expected = self.expected.saturating_sub(1);
+                if self.input_ended && self.expected == 0 {
+                    self.finish(StreamError::NoError, out);
+                }
+            }
+            e => out.push(e),
+        }
     }
 }
 

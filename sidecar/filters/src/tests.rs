@@ -162,7 +162,7 @@ fn demux_starts_one_sub_pipeline_per_message_and_passes_their_answers_in_order()
 }
 
 #[test]
-fn mux_shares_one_session_per_key_and_passes_input_on() {
+fn mux_shares_one_session_per_key_and_answers_each_message_in_order() {
     let shared = layout("shared", vec![]);
     let t: Rc<dyn pipy_core::FilterTemplate> = Rc::new(MuxTemplate::new(
         None,
@@ -178,6 +178,19 @@ fn mux_shares_one_session_per_key_and_passes_input_on() {
         p.input(Event::MessageEnd(Head::None));
     }
     assert_eq!(shared.active(), 1, "one shared session");
-    let out = run(&l, vec![data("same")]);
-    assert_eq!(bytes(&out), "same");
+    // A pass-through shared pipeline answers each message with itself.
+    let out = run(
+        &l,
+        vec![
+            Event::MessageStart(Head::None),
+            data("one"),
+            Event::MessageEnd(Head::None),
+            Event::MessageStart(Head::None),
+            data("two"),
+            Event::MessageEnd(Head::None),
+            Event::StreamEnd(StreamError::NoError),
+        ],
+    );
+    assert_eq!(bytes(&out), "onetwo");
+    assert!(matches!(out.last(), Some(Event::StreamEnd(_))), "{out:?}");
 }

@@ -474,3 +474,35 @@ fn link_with_a_function_picks_the_pipeline_by_name() {
     });
     assert_eq!(get(port, "/").status, 500);
 }
+
+/// `mux` answers each stream's messages with what the shared pipeline outputs
+/// for them, `outputCount` messages each (upstream 1.5's behaviour).
+#[test]
+fn mux_answers_each_message_from_the_shared_pipeline() {
+    let dir = temp_dir();
+    let main = dir.join("main.js");
+    std::fs::write(
+        &main,
+        "pipy()
+          .task().onStart(() => [new Message('a'), new Message('b'), new StreamEnd])
+          .mux().to($=>$.replaceMessage(m => new Message('sub-' + m.body.toString())))
+          .handleMessage(m => console.log('out', m.body.toString()))
+          .task().onStart(() => [new Message('c'), new StreamEnd])
+          .mux({ outputCount: 2 }).to($=>$.replaceMessage(m => [new Message('x-' + m.body), new Message('y-' + m.body)]))
+          .handleMessage(m => console.log('out2', m.body.toString()))
+          .handleStreamEnd(() => pipy.exit(0))",
+    )
+    .expect("write");
+    let (code, _, err) = run_to_end(&[&main.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.split_once(" [INF] ").map(|(_, m)| m))
+        .filter(|m| !m.starts_with('['))
+        .collect();
+    assert_eq!(
+        lines,
+        ["out sub-a", "out sub-b", "out2 x-c", "out2 y-c"],
+        "{err}"
+    );
+}

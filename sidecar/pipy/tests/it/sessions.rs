@@ -3,8 +3,6 @@
 //! leave the pipeline counts.
 
 use crate::harness::*;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 /// The value of `pipy_pipeline_count` for pipeline `name`, from the admin port.
@@ -22,18 +20,16 @@ fn mux_sessions_end_when_their_streams_end_and_idle_out() {
     let (port, admin) = (free_port(), free_port());
     let script = format!(
         "pipy()\n\
-         .listen({port}).mux('shared', {{ maxIdle: '300ms' }})\n\
-         .pipeline('shared').handleData(() => undefined)\n"
+         .listen({port}).demuxHTTP().to($=>$.mux('shared', {{ maxIdle: '300ms' }}))\n\
+         .pipeline('shared').replaceMessage(msg => new Message('answer ' + msg.head.path))\n"
     );
     let admin_arg = format!("--admin-port=127.0.0.1:{admin}");
     let _pipy = Pipy::script_with(&script, &[], &[&admin_arg], &[port, admin]);
     let mut conns = Vec::new();
     for i in 0..20 {
-        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        c.write_all(format!("hello {i}").as_bytes()).expect("send");
-        let mut buf = [0u8; 64];
-        let n = c.read(&mut buf).expect("echo");
-        assert_eq!(&buf[..n], format!("hello {i}").as_bytes());
+        let mut c = Conn::open(port);
+        c.send(format!("GET /{i} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes());
+        assert_eq!(c.read(false).text(), format!("answer /{i}"));
         conns.push(c);
     }
     assert_eq!(
@@ -71,20 +67,21 @@ fn mux_max_queue_opens_another_session_for_the_same_key() {
     let (port, admin) = (free_port(), free_port());
     let script = format!(
         "pipy()\n\
-         .listen({port}).mux('shared', () => 'one key', {{ maxQueue: 2 }})\n\
-         .pipeline('shared').handleData(() => undefined)\n"
+         .listen({port}).decodeHTTPRequest()\n\
+           .mux('shared', () => 'one key', {{ maxQueue: 2 }})\n\
+           .encodeHTTPResponse()\n\
+         .pipeline('shared').replaceMessage(new Message('ok'))\n"
     );
     let admin_arg = format!("--admin-port=127.0.0.1:{admin}");
     let _pipy = Pipy::script_with(&script, &[], &[&admin_arg], &[port, admin]);
+    // Five connections, each one stream through mux (they stay open), one
+    // key, at most two streams per session: three sessions.
     let mut conns = Vec::new();
     for i in 0..5 {
-        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        c.write_all(format!("hi {i}").as_bytes()).expect("send");
-        let mut buf = [0u8; 16];
-        let n = c.read(&mut buf).expect("echo");
-        assert_eq!(&buf[..n], format!("hi {i}").as_bytes());
+        let mut c = Conn::open(port);
+        c.send(format!("GET /{i} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes());
+        assert_eq!(c.read(false).text(), "ok");
         conns.push(c);
     }
-    // Five streams of one key, at most two per session: three sessions.
     assert_eq!(pipeline_count(admin, "shared"), Some(3));
 }

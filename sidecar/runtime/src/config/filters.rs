@@ -283,6 +283,12 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
     if let Some(n) = opts.number("maxQueue", ctx)? {
         o.max_queue = n.max(0.0) as usize;
     }
+    let count = opts.get("outputCount", ctx)?;
+    if let Some(n) = count.as_number() {
+        o.output_count = n.max(0.0) as usize;
+    } else if count.is_callable() {
+        tracing::warn!("mux(): outputCount as a function is not supported yet; 1 is used");
+    }
     opts.finish(ctx)?;
     let t = Rc::new(mux::MuxTemplate::new(key, sub.clone(), o));
     if explicit {
