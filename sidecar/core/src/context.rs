@@ -27,10 +27,17 @@ pub trait ScriptState: Any {
     fn as_any(&self) -> &dyn Any;
 }
 
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Context of one pipeline: shared by the pipelines a filter links in place
 /// (`link`, `branch`, `to`), forked for those that start new streams (`demux`).
 #[derive(Default)]
 pub struct Context {
+    /// A number for logs (`dump`'s `[context=N]`), unique in the process.
+    pub id: u64,
     /// The inbound connection, when there is one.
     pub inbound: Option<Inbound>,
     /// State of the script host (context variables), opaque to the core.
@@ -46,6 +53,7 @@ impl Context {
     /// A root context for a new inbound connection.
     pub fn new(inbound: Option<Inbound>) -> Rc<Self> {
         Rc::new(Self {
+            id: next_id(),
             inbound,
             script: RefCell::new(None),
             requests: Cell::new(None),
@@ -55,6 +63,7 @@ impl Context {
     /// A new context starting from a copy of this one's values.
     pub fn fork(&self) -> Rc<Self> {
         Rc::new(Self {
+            id: next_id(),
             inbound: self.inbound,
             script: RefCell::new(self.script.borrow().as_ref().map(|s| s.fork())),
             requests: Cell::new(None),

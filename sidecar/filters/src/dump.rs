@@ -3,14 +3,13 @@
 use crate::util::{js, Callback};
 use pipy_core::{Event, Filter, FilterDump, FilterTemplate, Output, StreamError};
 use pipy_js::convert;
-use std::io::Write;
 
 /// Which utility filter.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Prints every event to stderr, passing it on.
+    /// Logs every event, passing it on.
     Dump,
-    /// Prints data as text to stdout, passing it on.
+    /// Writes data to the log output as it is, passing it on.
     Print,
     /// Swallows everything.
     Dummy,
@@ -19,13 +18,19 @@ pub enum Kind {
 /// Template of `dump(tag?)`, `print()` and `dummy()`.
 pub struct UtilTemplate {
     kind: Kind,
-    tag: String,
+    tag: Option<Callback>,
+    /// Where the script called it: `/main.js 3:6`.
+    location: Option<String>,
 }
 
 impl UtilTemplate {
-    /// A utility filter; `tag` prefixes `dump` lines.
-    pub fn new(kind: Kind, tag: String) -> Self {
-        Self { kind, tag }
+    /// A utility filter; `tag` (a value or a function) marks `dump` lines.
+    pub fn new(kind: Kind, tag: Option<Callback>, location: Option<String>) -> Self {
+        Self {
+            kind,
+            tag,
+            location,
+        }
     }
 }
 
@@ -41,13 +46,86 @@ impl FilterTemplate for UtilTemplate {
         Box::new(Util {
             kind: self.kind,
             tag: self.tag.clone(),
+            location: self.location.clone(),
         })
     }
 }
 
 struct Util {
     kind: Kind,
-    tag: String,
+    tag: Option<Callback>,
+    location: Option<String>,
+}
+
+/// The worker thread's number, from its name (`pipy-worker-N`).
+fn worker_index() -> Option<String> {
+    let t = std::thread::current();
+    t.name()?.strip_prefix("pipy-worker-").map(str::to_owned)
+}
+
+impl Util {
+    /// Upstream's dump line: `[dump] [worker=0] [context=2] [/main.js 3:6]
+    /// [tag] MessageStart, head = { ... }`.
+    fn dump_line(&self, evt: &Event, out: &Output<'_>) -> Option<String> {
+        use std::fmt::Write as _;
+        let mut line = String::from("[dump] ");
+        if let Some(w) = worker_index() {
+            let _ = write!(line, "[worker={w}] ");
+        }
+        let _ = write!(line, "[context={}] ", out.context().id);
+        if let Some(at) = &self.location {
+            let _ = write!(line, "[{at}] ");
+        }
+        if let Some(tag) = &self.tag {
+            // A tag function that throws ends the stream (`Callback::call`).
+            let v = tag.call(&[], out)?;
+            let text = js(|ctx| pipy_js::api::console::format_args(&[v], ctx));
+            let _ = write!(line, "[{text}] ");
+        }
+        let show = |v: Result<boa_engine::JsValue, boa_engine::JsError>| {
+            v.map(|v| js(|ctx| pipy_js::api::console::format_args(&[v], ctx)))
+                .unwrap_or_default()
+        };
+        match evt {
+            Event::MessageStart(h) => {
+                line.push_str("MessageStart");
+                if !matches!(h, pipy_core::Head::None) {
+                    let _ = write!(
+                        line,
+                        ", head = {}",
+                        show(js(|ctx| convert::head_to_js(h, ctx)))
+                    );
+                }
+            }
+            Event::MessageEnd(t) => {
+                line.push_str("MessageEnd");
+                if !matches!(t, pipy_core::Head::None) {
+                    let _ = write!(
+                        line,
+                        ", tail = {}",
+                        show(js(|ctx| convert::head_to_js(t, ctx)))
+                    );
+                }
+            }
+            Event::StreamEnd(e) => {
+                line.push_str("StreamEnd");
+                if *e != StreamError::NoError {
+                    let _ = write!(line, ", code = {}", e.name());
+                }
+            }
+            Event::Data(d) => {
+                let _ = write!(line, "Data [{}]", d.len());
+                if !d.is_empty() {
+                    line.push_str(" [");
+                    for b in d.bytes().take(16) {
+                        let _ = write!(line, " {b:02X}");
+                    }
+                    line.push_str(if d.len() > 16 { " ... ]" } else { " ]" });
+                }
+            }
+        }
+        Some(line)
+    }
 }
 
 impl Filter for Util {
@@ -55,34 +133,16 @@ impl Filter for Util {
         match self.kind {
             Kind::Dummy => {}
             Kind::Dump => {
-                let text = match &evt {
-                    Event::Data(d) => format!("Data {:?}", String::from_utf8_lossy(&d.to_vec())),
-                    Event::MessageStart(h) => {
-                        let v = js(|ctx| {
-                            convert::head_to_js(h, ctx)
-                                .map(|v| convert::to_json_text(&v, ctx).unwrap_or_default())
-                        });
-                        format!("MessageStart {}", v.unwrap_or_default())
-                    }
-                    Event::MessageEnd(_) => "MessageEnd".to_string(),
-                    Event::StreamEnd(e) => format!("StreamEnd {}", e.name()),
+                let Some(line) = self.dump_line(&evt, out) else {
+                    return;
                 };
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "[dump] {}{}{}",
-                    self.tag,
-                    if self.tag.is_empty() { "" } else { " " },
-                    text
-                );
+                tracing::info!(target: "dump", "{line}");
                 out.push(evt);
             }
             Kind::Print => {
+                // As upstream: the data goes to the log output as it is.
                 if let Event::Data(d) = &evt {
-                    let mut o = std::io::stdout().lock();
-                    for c in d.chunks() {
-                        let _ = o.write_all(c);
-                    }
-                    let _ = o.flush();
+                    tracing::info!(target: "print", "{}", String::from_utf8_lossy(&d.to_vec()));
                 }
                 out.push(evt);
             }

@@ -105,7 +105,7 @@ fn decoding_splits_pipelined_requests_into_messages() {
 fn link_runs_the_stream_through_its_sub_pipeline() {
     let sub = layout(
         "sub",
-        vec![Rc::new(UtilTemplate::new(Kind::Dummy, String::new()))],
+        vec![Rc::new(UtilTemplate::new(Kind::Dummy, None, None))],
     );
     let l = layout(
         "main",

@@ -163,6 +163,13 @@ fn format_line(event: &Event<'_>) -> Option<String> {
     if target.starts_with("tungstenite") || target.starts_with("tokio_tungstenite") {
         return None;
     }
+    // `print()` writes each data event as a line of its own, without a
+    // header, as upstream's Log::write does.
+    if target == "print" {
+        let mut raw = String::new();
+        event.record(&mut LineVisitor(&mut raw));
+        return Some(raw);
+    }
     let mut line = format!(
         "{} {} ",
         pipy_repo::api::log_time(crate::now_ms()),

@@ -195,11 +195,14 @@ fn stream_hooks_fork_print_and_dump() {
             "body xyz",
             "message POST 3",
             "stream-end none",
-            "[dump] req MessageStart",
+            "] [req] MessageStart, head = { ",
+            "[req] Data [3] [ 78 79 7A ]",
         ]
         .iter()
         .all(|s| err.contains(s))
-            && out.contains("POST / HTTP/1.1");
+            // print() writes to the log output, as upstream's does.
+            && err.contains("POST / HTTP/1.1")
+            && out.is_empty();
         if done {
             break;
         }
@@ -505,4 +508,28 @@ fn mux_answers_each_message_from_the_shared_pipeline() {
         ["out sub-a", "out sub-b", "out2 x-c", "out2 y-c"],
         "{err}"
     );
+}
+
+/// `dump` lines read as upstream's: worker, context, the call site, the tag
+/// (a value or a function's answer), then the event.
+#[test]
+fn dump_lines_follow_upstream() {
+    let dir = temp_dir();
+    let main = dir.join("main.js");
+    std::fs::write(
+        &main,
+        "pipy()\n.task().onStart(() => [new Message({ path: '/x' }, 'hello world, again'), new StreamEnd('ConnectionReset')])\n.dump(() => 'fn-tag')\n.handleStreamEnd(() => pipy.exit(0))",
+    )
+    .expect("write");
+    let (code, _, err) = run_to_end(&[&main.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "[INF] [dump] [worker=0] [context=",
+        "] [/main.js 3:6] [fn-tag] MessageStart, head = { path: \"/x\" }",
+        "] [/main.js 3:6] [fn-tag] Data [18] [ 68 65 6C 6C 6F 20 77 6F 72 6C 64 2C 20 61 67 61 ... ]",
+        "] [/main.js 3:6] [fn-tag] MessageEnd",
+        "] [/main.js 3:6] [fn-tag] StreamEnd, code = ConnectionReset",
+    ] {
+        assert!(err.contains(want), "no {want:?} in:\n{err}");
+    }
 }

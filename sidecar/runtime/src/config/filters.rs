@@ -517,13 +517,16 @@ pub(super) fn m_use(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
 
 pub(super) fn m_dump(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a = arg(args, 0);
-    let tag = if a.is_undefined() {
-        String::new()
-    } else {
-        a.to_string(ctx)?.to_std_string_escaped()
-    };
+    let tag = (!a.is_undefined()).then(|| Callback::new(a, "dump"));
+    // Upstream names the call site as `[/main.js 3:6]`.
+    let location = pipy_js::script_location(ctx).and_then(|at| {
+        let (rest, col) = at.rsplit_once(':')?;
+        let (file, line) = rest.rsplit_once(':')?;
+        let slash = if file.starts_with('/') { "" } else { "/" };
+        Some(format!("{slash}{file} {line}:{col}"))
+    });
     append(
         this,
-        Rc::new(dump::UtilTemplate::new(dump::Kind::Dump, tag)),
+        Rc::new(dump::UtilTemplate::new(dump::Kind::Dump, tag, location)),
     )
 }

@@ -357,13 +357,13 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("print", |t, _, _| {
             append(
                 t,
-                Rc::new(dump::UtilTemplate::new(dump::Kind::Print, String::new())),
+                Rc::new(dump::UtilTemplate::new(dump::Kind::Print, None, None)),
             )
         }),
         ("dummy", |t, _, _| {
             append(
                 t,
-                Rc::new(dump::UtilTemplate::new(dump::Kind::Dummy, String::new())),
+                Rc::new(dump::UtilTemplate::new(dump::Kind::Dummy, None, None)),
             )
         }),
         ("onStart", |t, a, _| hook(t, true, arg(a, 0))),
