@@ -68,6 +68,8 @@ struct Session {
     /// Past `maxMessages`: closes as soon as its last user leaves.
     retired: Cell<bool>,
     idle_since: Cell<Option<Instant>>,
+    /// How long it stays once idle (`maxIdle` of the stream that opened it).
+    max_idle: Duration,
     key: String,
     pool: Weak<Pool>,
 }
@@ -154,7 +156,7 @@ fn sweep(pool: Weak<Pool>, max_idle: Duration) {
                 .filter(|s| {
                     s.idle_since
                         .get()
-                        .is_some_and(|t| now.duration_since(t) >= max_idle)
+                        .is_some_and(|t| now.duration_since(t) >= s.max_idle)
                 })
                 .cloned()
                 .collect();
@@ -171,6 +173,7 @@ pub struct MuxTemplate {
     key: Option<Callback>,
     sub: SubLayout,
     options: MuxOptions,
+    options_fn: Option<(Callback, OptionsParser)>,
     pool: Rc<Pool>,
 }
 
@@ -181,10 +184,22 @@ impl MuxTemplate {
             key,
             sub,
             options,
+            options_fn: None,
             pool: Rc::default(),
         }
     }
+
+    /// The same, with options given by a function, asked when a stream sends
+    /// its first message and read by `parse`.
+    pub fn with_options_fn(mut self, f: Callback, parse: OptionsParser) -> Self {
+        self.options_fn = Some((f, parse));
+        self
+    }
 }
+
+/// Reads the options object a function returned (the Configuration's reader).
+pub type OptionsParser =
+    fn(&boa_engine::JsValue, &mut boa_engine::Context) -> boa_engine::JsResult<MuxOptions>;
 
 impl FilterTemplate for MuxTemplate {
     fn name(&self) -> &'static str {
@@ -198,6 +213,7 @@ impl FilterTemplate for MuxTemplate {
             key: self.key.clone(),
             sub: self.sub.clone(),
             options: self.options.clone(),
+            options_fn: self.options_fn.clone(),
             pool: self.pool.clone(),
             session: None,
             message: Vec::new(),
@@ -213,6 +229,8 @@ struct Mux {
     key: Option<Callback>,
     sub: SubLayout,
     options: MuxOptions,
+    /// Asked once, at the stream's first message; then `None`.
+    options_fn: Option<(Callback, OptionsParser)>,
     pool: Rc<Pool>,
     session: Option<Rc<Session>>,
     /// The message being gathered, to go into the shared pipeline whole.
@@ -260,6 +278,7 @@ impl Mux {
                     messages: Cell::new(0),
                     retired: Cell::new(false),
                     idle_since: Cell::new(None),
+                    max_idle: self.options.max_idle,
                     key: key.clone(),
                     pool: Rc::downgrade(&self.pool),
                 });
@@ -344,6 +363,18 @@ impl Filter for Mux {
         }
         match evt {
             Event::MessageStart(_) => {
+                if let Some((f, parse)) = self.options_fn.take() {
+                    // A function that throws ends the stream (`Callback::call`).
+                    let Some(v) = f.call(&[], out) else { return };
+                    match crate::util::js(|ctx| parse(&v, ctx)) {
+                        Ok(o) => self.options = o,
+                        Err(e) => {
+                            tracing::error!("mux(): options: {e}");
+                            out.fail(StreamError::RuntimeError);
+                            return;
+                        }
+                    }
+                }
                 self.message.clear();
                 self.held = 0;
                 self.message.push(evt);

@@ -85,3 +85,22 @@ fn mux_max_queue_opens_another_session_for_the_same_key() {
     }
     assert_eq!(pipeline_count(admin, "shared"), Some(3));
 }
+
+/// Options may come from a function, asked per stream (upstream's form).
+#[test]
+fn mux_options_may_come_from_a_function() {
+    let dir = temp_dir();
+    let main = dir.join("main.js");
+    std::fs::write(
+        &main,
+        "pipy()
+          .task().onStart(() => [new Message('c'), new StreamEnd])
+          .mux(() => 'k', () => ({ outputCount: 2 })).to($=>$.replaceMessage(m => [new Message('x'), new Message('y')]))
+          .handleMessage(m => console.log('got', m.body.toString()))
+          .handleStreamEnd(() => pipy.exit(0))",
+    )
+    .expect("write");
+    let (code, _, err) = run_to_end(&[&main.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("got x") && err.contains("got y"), "{err}");
+}

@@ -263,16 +263,41 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
         explicit = true;
         rest = &args[1..];
     }
-    let key = rest
-        .first()
-        .filter(|v| !v.is_undefined() && (!v.is_object() || v.is_callable()))
-        .map(|v| Callback::new(v.clone(), "mux"));
-    let opts = rest
-        .iter()
-        .find(|v| v.is_object() && !v.is_callable())
-        .cloned()
-        .unwrap_or_default();
-    let mut opts = options::Options::new("mux", &opts, ctx)?;
+    // (key?, options?) where the key is a function or a plain value and the
+    // options an object, or a function giving it (asked per stream).
+    let mut key = None;
+    let mut options_fn = None;
+    let mut options_obj = JsValue::undefined();
+    for (i, v) in rest.iter().enumerate() {
+        if v.is_callable() {
+            if i == 0 {
+                key = Some(Callback::new(v.clone(), "mux"));
+            } else {
+                options_fn = Some(Callback::new(v.clone(), "mux"));
+            }
+        } else if v.is_object() {
+            options_obj = v.clone();
+        } else if i == 0 && !v.is_undefined() {
+            key = Some(Callback::new(v.clone(), "mux"));
+        }
+    }
+    let mut opts = options::Options::new("mux", &options_obj, ctx)?;
+    let o = mux_options(&mut opts, ctx)?;
+    opts.finish(ctx)?;
+    let mut t = mux::MuxTemplate::new(key, sub.clone(), o);
+    if let Some(f) = options_fn {
+        t = t.with_options_fn(f, parse_mux_options);
+    }
+    let t = Rc::new(t);
+    if explicit {
+        append(this, t)
+    } else {
+        append_joint(this, t, sub)
+    }
+}
+
+/// `mux`'s options: `maxIdle`, `maxMessages`, `maxQueue`, `outputCount`.
+fn mux_options(opts: &mut options::Options, ctx: &mut Context) -> JsResult<mux::MuxOptions> {
     let mut o = mux::MuxOptions::default();
     if let Some(t) = opts.duration("maxIdle", ctx)? {
         o.max_idle = t;
@@ -289,13 +314,15 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
     } else if count.is_callable() {
         tracing::warn!("mux(): outputCount as a function is not supported yet; 1 is used");
     }
+    Ok(o)
+}
+
+/// Reads what a `mux` options function returned.
+fn parse_mux_options(v: &JsValue, ctx: &mut Context) -> JsResult<mux::MuxOptions> {
+    let mut opts = options::Options::new("mux", v, ctx)?;
+    let o = mux_options(&mut opts, ctx)?;
     opts.finish(ctx)?;
-    let t = Rc::new(mux::MuxTemplate::new(key, sub.clone(), o));
-    if explicit {
-        append(this, t)
-    } else {
-        append_joint(this, t, sub)
-    }
+    Ok(o)
 }
 
 pub(super) fn m_serve_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
