@@ -104,8 +104,13 @@ pub struct MuxHttpTemplate {
     key: Option<Callback>,
     sub: SubLayout,
     options: MuxOptions,
+    options_fn: Option<(Callback, OptionsParser)>,
     pool: Pool,
 }
+
+/// Reads the options object a function returned (the Configuration's reader).
+pub type OptionsParser =
+    fn(&boa_engine::JsValue, &mut boa_engine::Context) -> boa_engine::JsResult<MuxOptions>;
 
 impl MuxHttpTemplate {
     /// `muxHTTP(key?, options)`; the session pipeline comes with `.to(...)`.
@@ -114,8 +119,16 @@ impl MuxHttpTemplate {
             key,
             sub,
             options,
+            options_fn: None,
             pool: Pool::default(),
         }
+    }
+
+    /// The same, with options given by a function, asked when a stream sends
+    /// its first request and read by `parse`.
+    pub fn with_options_fn(mut self, f: Callback, parse: OptionsParser) -> Self {
+        self.options_fn = Some((f, parse));
+        self
     }
 }
 
@@ -131,6 +144,7 @@ impl FilterTemplate for MuxHttpTemplate {
             key: self.key.clone(),
             sub: self.sub.clone(),
             options: self.options.clone(),
+            options_fn: self.options_fn.clone(),
             pool: self.pool.clone(),
             session: None,
             sending: false,
@@ -143,6 +157,8 @@ struct MuxHttp {
     key: Option<Callback>,
     sub: SubLayout,
     options: MuxOptions,
+    /// Asked once, at the stream's first request; then `None`.
+    options_fn: Option<(Callback, OptionsParser)>,
     pool: Pool,
     session: Option<Rc<Session>>,
     /// A request is between its start and its end.
@@ -240,6 +256,22 @@ impl Filter for MuxHttp {
         }
         match evt {
             Event::MessageStart(_) => {
+                if let Some((f, parse)) = self.options_fn.take() {
+                    // A function that throws ends the stream (`Callback::call`).
+                    let Some(v) = f.call(&[], out) else {
+                        self.done = true;
+                        return;
+                    };
+                    match crate::util::js(|ctx| parse(&v, ctx)) {
+                        Ok(o) => self.options = o,
+                        Err(e) => {
+                            tracing::error!("muxHTTP(): options: {e}");
+                            out.fail(StreamError::RuntimeError);
+                            self.done = true;
+                            return;
+                        }
+                    }
+                }
                 if self.session.is_none() {
                     let Some(s) = self.open_session(out) else {
                         if !out.failed() {

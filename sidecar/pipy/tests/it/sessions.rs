@@ -104,3 +104,23 @@ fn mux_options_may_come_from_a_function() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("got x") && err.contains("got y"), "{err}");
 }
+
+#[test]
+fn mux_http_options_may_come_from_a_function() {
+    let (port, backend, admin) = (free_port(), free_port(), free_port());
+    let script = format!(
+        "pipy()\n\
+         .listen({backend}).serveHTTP(new Message('ok'))\n\
+         .listen({port}).demuxHTTP().to($=>$.muxHTTP('up', () => 'k', () => ({{ maxIdle: '300ms' }})))\n\
+         .pipeline('up').connect('127.0.0.1:{backend}')\n"
+    );
+    let admin_arg = format!("--admin-port=127.0.0.1:{admin}");
+    let _pipy = Pipy::script_with(&script, &[], &[&admin_arg], &[port, backend, admin]);
+    for _ in 0..5 {
+        assert_eq!(get(port, "/").text(), "ok");
+    }
+    // The default maxIdle is a minute: only the function's 300 ms closes it now.
+    wait_for("the session to close", Duration::from_secs(5), || {
+        pipeline_count(admin, "up") == Some(0)
+    });
+}

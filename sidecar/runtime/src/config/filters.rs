@@ -347,18 +347,46 @@ pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         explicit_layout = true;
         rest = &args[1..];
     }
+    // (key?, options?) where the key is a function or a plain value and the
+    // options an object, or a function giving it (asked per stream).
     let mut key = None;
-    let mut opts = None;
-    for v in rest {
-        if v.is_callable() || (!v.is_object() && !v.is_undefined()) {
+    let mut options_fn = None;
+    let mut options_obj = JsValue::undefined();
+    for (i, v) in rest.iter().enumerate() {
+        if v.is_callable() {
+            if i == 0 {
+                key = Some(Callback::new(v.clone(), "muxHTTP"));
+            } else {
+                options_fn = Some(Callback::new(v.clone(), "muxHTTP"));
+            }
+        } else if v.is_object() {
+            options_obj = v.clone();
+        } else if i == 0 && !v.is_undefined() {
             key = Some(Callback::new(v.clone(), "muxHTTP"));
-        } else if let Some(o) = v.as_object() {
-            opts = Some(o.clone());
         }
     }
+    let mut opts = options::Options::new("muxHTTP", &options_obj, ctx)?;
+    let o = mux_http_options(&mut opts, ctx)?;
+    opts.finish(ctx)?;
+    let mut t = mux_http::MuxHttpTemplate::new(key, sub.clone(), o);
+    if let Some(f) = options_fn {
+        t = t.with_options_fn(f, parse_mux_http_options);
+    }
+    let t = Rc::new(t);
+    if explicit_layout {
+        append(this, t)
+    } else {
+        append_joint(this, t, sub)
+    }
+}
+
+/// `muxHTTP`'s options: `maxIdle`, `maxQueue`, `maxMessages`, and the codec's
+/// `maxHeaderSize` and `bufferSize`.
+fn mux_http_options(
+    opts: &mut options::Options,
+    ctx: &mut Context,
+) -> JsResult<mux_http::MuxOptions> {
     let mut o = mux_http::MuxOptions::default();
-    let mut opts =
-        options::Options::new("muxHTTP", &opts.map(JsValue::from).unwrap_or_default(), ctx)?;
     if let Some(t) = opts.duration("maxIdle", ctx)? {
         o.max_idle = t;
     }
@@ -368,15 +396,17 @@ pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
     if let Some(n) = opts.number("maxMessages", ctx)? {
         o.max_messages = n.max(0.0) as usize;
     }
-    let codec = http_options(&mut opts, ctx)?;
+    let codec = http_options(opts, ctx)?;
     (o.max_header_size, o.buffer_size) = (codec.max_header_size, codec.buffer_size);
+    Ok(o)
+}
+
+/// Reads what a `muxHTTP` options function returned.
+fn parse_mux_http_options(v: &JsValue, ctx: &mut Context) -> JsResult<mux_http::MuxOptions> {
+    let mut opts = options::Options::new("muxHTTP", v, ctx)?;
+    let o = mux_http_options(&mut opts, ctx)?;
     opts.finish(ctx)?;
-    let t = Rc::new(mux_http::MuxHttpTemplate::new(key, sub.clone(), o));
-    if explicit_layout {
-        append(this, t)
-    } else {
-        append_joint(this, t, sub)
-    }
+    Ok(o)
 }
 
 pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
