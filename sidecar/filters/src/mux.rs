@@ -174,6 +174,7 @@ pub struct MuxTemplate {
     sub: SubLayout,
     options: MuxOptions,
     options_fn: Option<(Callback, OptionsParser)>,
+    output_count_fn: Option<Callback>,
     pool: Rc<Pool>,
 }
 
@@ -185,8 +186,16 @@ impl MuxTemplate {
             sub,
             options,
             options_fn: None,
+            output_count_fn: None,
             pool: Rc::default(),
         }
+    }
+
+    /// The same, with `outputCount` given by a function of each message's
+    /// `MessageStart`, as upstream asks it per message.
+    pub fn with_output_count_fn(mut self, f: Callback) -> Self {
+        self.output_count_fn = Some(f);
+        self
     }
 
     /// The same, with options given by a function, asked when a stream sends
@@ -214,6 +223,7 @@ impl FilterTemplate for MuxTemplate {
             sub: self.sub.clone(),
             options: self.options.clone(),
             options_fn: self.options_fn.clone(),
+            output_count_fn: self.output_count_fn.clone(),
             pool: self.pool.clone(),
             session: None,
             message: Vec::new(),
@@ -231,6 +241,7 @@ struct Mux {
     options: MuxOptions,
     /// Asked once, at the stream's first message; then `None`.
     options_fn: Option<(Callback, OptionsParser)>,
+    output_count_fn: Option<Callback>,
     pool: Rc<Pool>,
     session: Option<Rc<Session>>,
     /// The message being gathered, to go into the shared pipeline whole.
@@ -321,6 +332,14 @@ impl Mux {
     /// Sends the gathered message into the shared pipeline and waits for its
     /// answers.
     fn send(&mut self, out: &mut Output<'_>) {
+        let mut count = self.options.output_count;
+        if let (Some(f), Some(start)) = (&self.output_count_fn, self.message.first_mut()) {
+            let arg = crate::util::js(|ctx| pipy_js::convert::event_to_js(start, ctx));
+            let Ok(arg) = arg else { return };
+            // A function that throws ends the stream (`Callback::call`).
+            let Some(v) = f.call(&[arg], out) else { return };
+            count = v.as_number().map_or(1, |n| n.max(0.0) as usize);
+        }
         let Some(s) = self.session(out) else {
             self.message.clear();
             return;
@@ -332,12 +351,12 @@ impl Mux {
             s.retired.set(true);
             s.forget();
         }
-        if self.options.output_count > 0 {
+        if count > 0 {
             s.waiting.borrow_mut().push_back(Waiter {
                 target: out.reply_target(0),
-                left: self.options.output_count,
+                left: count,
             });
-            self.expected += self.options.output_count;
+            self.expected += count;
         }
         let p = s.pipeline.borrow().clone();
         let message = std::mem::take(&mut self.message);

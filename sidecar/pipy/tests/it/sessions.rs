@@ -124,3 +124,27 @@ fn mux_http_options_may_come_from_a_function() {
         pipeline_count(admin, "up") == Some(0)
     });
 }
+
+/// `outputCount` may be a function of each message's start (upstream asks it
+/// per message): 2 answers for the first message, 1 for the second.
+#[test]
+fn mux_output_count_may_be_a_function_of_the_message() {
+    let dir = temp_dir();
+    let main = dir.join("main.js");
+    std::fs::write(
+        &main,
+        "pipy()
+          .task().onStart(() => [new Message({n: 2}, 'c'), new Message({n: 1}, 'd'), new StreamEnd])
+          .mux({ outputCount: m => m.head.n }).to($=>$.replaceMessage(m => [new Message('x-' + m.body), new Message('y-' + m.body)]))
+          .handleMessage(m => console.log('got', m.body.toString()))
+          .handleStreamEnd(() => pipy.exit(0))",
+    )
+    .expect("write");
+    let (code, _, err) = run_to_end(&[&main.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.split_once("[INF] got ").map(|(_, m)| m))
+        .collect();
+    assert_eq!(got, ["x-c", "y-c", "x-d"], "{err}");
+}

@@ -283,8 +283,12 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
     }
     let mut opts = options::Options::new("mux", &options_obj, ctx)?;
     let o = mux_options(&mut opts, ctx)?;
+    let count = opts.get("outputCount", ctx)?;
     opts.finish(ctx)?;
     let mut t = mux::MuxTemplate::new(key, sub.clone(), o);
+    if count.is_callable() {
+        t = t.with_output_count_fn(Callback::new(count, "mux"));
+    }
     if let Some(f) = options_fn {
         t = t.with_options_fn(f, parse_mux_options);
     }
@@ -308,11 +312,9 @@ fn mux_options(opts: &mut options::Options, ctx: &mut Context) -> JsResult<mux::
     if let Some(n) = opts.number("maxQueue", ctx)? {
         o.max_queue = n.max(0.0) as usize;
     }
-    let count = opts.get("outputCount", ctx)?;
-    if let Some(n) = count.as_number() {
+    // A function form is taken by `m_mux` (`output_count_fn`).
+    if let Some(n) = opts.get("outputCount", ctx)?.as_number() {
         o.output_count = n.max(0.0) as usize;
-    } else if count.is_callable() {
-        tracing::warn!("mux(): outputCount as a function is not supported yet; 1 is used");
     }
     Ok(o)
 }
