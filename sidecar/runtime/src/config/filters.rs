@@ -263,24 +263,7 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
         explicit = true;
         rest = &args[1..];
     }
-    // (key?, options?) where the key is a function or a plain value and the
-    // options an object, or a function giving it (asked per stream).
-    let mut key = None;
-    let mut options_fn = None;
-    let mut options_obj = JsValue::undefined();
-    for (i, v) in rest.iter().enumerate() {
-        if v.is_callable() {
-            if i == 0 {
-                key = Some(Callback::new(v.clone(), "mux"));
-            } else {
-                options_fn = Some(Callback::new(v.clone(), "mux"));
-            }
-        } else if v.is_object() {
-            options_obj = v.clone();
-        } else if i == 0 && !v.is_undefined() {
-            key = Some(Callback::new(v.clone(), "mux"));
-        }
-    }
+    let (key, options_fn, options_obj) = mux_args(rest, "mux");
     let mut opts = options::Options::new("mux", &options_obj, ctx)?;
     let o = mux_options(&mut opts, ctx)?;
     let count = opts.get("outputCount", ctx)?;
@@ -298,6 +281,29 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
     } else {
         append_joint(this, t, sub)
     }
+}
+
+/// The (key?, options?) arguments of `mux` and `muxHTTP`: the key is a
+/// function or a plain value, the options an object or a function giving it
+/// (asked per stream).
+fn mux_args(rest: &[JsValue], name: &'static str) -> (Option<Callback>, Option<Callback>, JsValue) {
+    let mut key = None;
+    let mut options_fn = None;
+    let mut options_obj = JsValue::undefined();
+    for (i, v) in rest.iter().enumerate() {
+        if v.is_callable() {
+            if i == 0 {
+                key = Some(Callback::new(v.clone(), name));
+            } else {
+                options_fn = Some(Callback::new(v.clone(), name));
+            }
+        } else if v.is_object() {
+            options_obj = v.clone();
+        } else if i == 0 && !v.is_undefined() {
+            key = Some(Callback::new(v.clone(), name));
+        }
+    }
+    (key, options_fn, options_obj)
 }
 
 /// `mux`'s options: `maxIdle`, `maxMessages`, `maxQueue`, `outputCount`.
@@ -349,24 +355,7 @@ pub(super) fn m_mux_http(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         explicit_layout = true;
         rest = &args[1..];
     }
-    // (key?, options?) where the key is a function or a plain value and the
-    // options an object, or a function giving it (asked per stream).
-    let mut key = None;
-    let mut options_fn = None;
-    let mut options_obj = JsValue::undefined();
-    for (i, v) in rest.iter().enumerate() {
-        if v.is_callable() {
-            if i == 0 {
-                key = Some(Callback::new(v.clone(), "muxHTTP"));
-            } else {
-                options_fn = Some(Callback::new(v.clone(), "muxHTTP"));
-            }
-        } else if v.is_object() {
-            options_obj = v.clone();
-        } else if i == 0 && !v.is_undefined() {
-            key = Some(Callback::new(v.clone(), "muxHTTP"));
-        }
-    }
+    let (key, options_fn, options_obj) = mux_args(rest, "muxHTTP");
     let mut opts = options::Options::new("muxHTTP", &options_obj, ctx)?;
     let o = mux_http_options(&mut opts, ctx)?;
     opts.finish(ctx)?;
