@@ -38,3 +38,6 @@
 #![warn(missing_docs)]
 
 pub mod http1;
+pub mod proxy_protocol;
+pub mod socks;
+pub mod tls_hello;

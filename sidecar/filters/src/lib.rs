@@ -22,6 +22,7 @@ pub mod mux_http;
 pub mod replace;
 pub mod serve_http;
 mod slot;
+pub mod tls;
 mod util;
 
 pub use slot::SubLayout;
@@ -29,11 +30,13 @@ pub use util::Callback;
 
 /// The source file of every filter, by the name a script calls it.
 pub const SOURCE_FILES: &[(&str, &str)] = &[
+    ("acceptTLS", "tls.rs"),
     ("branch", "branch.rs"),
     ("branchMessage", "branch.rs"),
     ("branchMessageStart", "branch.rs"),
     ("chain", "chain.rs"),
     ("connect", "connect.rs"),
+    ("connectTLS", "tls.rs"),
     ("decodeHTTPRequest", "http_codec.rs"),
     ("decodeHTTPResponse", "http_codec.rs"),
     ("demux", "demux.rs"),
@@ -50,6 +53,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("handleMessageStart", "handle.rs"),
     ("handleStreamEnd", "handle.rs"),
     ("handleStreamStart", "handle.rs"),
+    ("handleTLSClientHello", "tls.rs"),
     ("link", "branch.rs"),
     ("mux", "mux.rs"),
     ("muxHTTP", "mux_http.rs"),

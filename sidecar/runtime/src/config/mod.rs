@@ -8,6 +8,7 @@
 mod filters;
 mod layouts;
 mod socket_options;
+mod transports;
 
 use boa_engine::{
     js_string, Context, JsData, JsError, JsNativeError, JsObject, JsResult, JsValue, NativeFunction,
@@ -338,6 +339,12 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("serveHTTP", m_serve_http),
         ("muxHTTP", m_mux_http),
         ("connect", m_connect),
+        ("acceptTLS", transports::m_accept_tls),
+        ("connectTLS", transports::m_connect_tls),
+        (
+            "handleTLSClientHello",
+            transports::m_handle_tls_client_hello,
+        ),
         ("decodeHTTPRequest", decode_http(http_codec::Side::Request)),
         (
             "decodeHTTPResponse",

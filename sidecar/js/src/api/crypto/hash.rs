@@ -1,9 +1,7 @@
 //! `crypto.Hash`: message digests.
 
-use super::data::{decode_text, new_data, to_bytes};
+use crate::api::data::{decode_text, new_data, to_bytes};
 use boa_engine::class::{Class, ClassBuilder};
-use boa_engine::object::ObjectInitializer;
-use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsData, JsNativeError, JsResult, JsValue, NativeFunction};
 use boa_gc::{Finalize, Trace};
 use md5::Md5;
@@ -133,17 +131,4 @@ impl Class for HashObject {
         );
         Ok(())
     }
-}
-
-/// Installs `crypto` with its `Hash` class.
-pub fn install(ctx: &mut Context) -> JsResult<()> {
-    ctx.register_global_class::<HashObject>()?;
-    let hash_ctor = ctx.global_object().get(js_string!("Hash"), ctx)?;
-    ctx.global_object()
-        .delete_property_or_throw(js_string!("Hash"), ctx)?;
-    let crypto = ObjectInitializer::new(ctx)
-        .property(js_string!("Hash"), hash_ctor, Attribute::all())
-        .build();
-    ctx.register_global_property(js_string!("crypto"), crypto, Attribute::all())?;
-    Ok(())
 }
