@@ -53,7 +53,11 @@ pub enum Protocol {
     Udp4,
     /// UDP over IPv6 (version 2 only).
     Udp6,
-    /// Unknown or unspecified (also Unix sockets, whose paths are not kept).
+    /// Unix stream sockets (version 2 only; the paths are not kept).
+    Unix,
+    /// Unix datagram sockets (version 2 only).
+    UnixDgram,
+    /// Unknown or unspecified.
     Unknown,
 }
 
@@ -65,6 +69,8 @@ impl Protocol {
             Protocol::Tcp6 => "TCP6",
             Protocol::Udp4 => "UDP4",
             Protocol::Udp6 => "UDP6",
+            Protocol::Unix => "UNIX",
+            Protocol::UnixDgram => "UNIX_DGRAM",
             Protocol::Unknown => "UNKNOWN",
         }
     }
@@ -76,6 +82,8 @@ impl Protocol {
             "TCP6" => Protocol::Tcp6,
             "UDP4" => Protocol::Udp4,
             "UDP6" => Protocol::Udp6,
+            "UNIX" => Protocol::Unix,
+            "UNIX_DGRAM" => Protocol::UnixDgram,
             "UNKNOWN" => Protocol::Unknown,
             _ => return None,
         })
@@ -217,7 +225,8 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed, Error> {
         0x21 => (Protocol::Tcp6, 36),
         0x22 => (Protocol::Udp6, 36),
         // Unix sockets: two 108-byte paths, not kept.
-        0x31 | 0x32 => (Protocol::Unknown, 216),
+        0x31 => (Protocol::Unix, 216),
+        0x32 => (Protocol::UnixDgram, 216),
         _ => return Err(Error::BadV2),
     };
     if body.len() < addr_len {
@@ -245,7 +254,7 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed, Error> {
             let port = |at: usize| u16::from_be_bytes([body[at], body[at + 1]]);
             (Some((ip(0), port(32))), Some((ip(16), port(34))))
         }
-        Protocol::Unknown => (None, None),
+        Protocol::Unix | Protocol::UnixDgram | Protocol::Unknown => (None, None),
     };
     let mut tlvs = Vec::new();
     let mut rest = &body[addr_len..];
@@ -353,7 +362,7 @@ mod tests {
     fn v1_tcp4_and_what_follows() {
         let wire = b"PROXY TCP4 192.168.0.1 10.0.0.2 56324 443\r\nGET / HTTP/1.1\r\n";
         let (h, n) = done(wire);
-        assert_eq!(n, 44);
+        assert_eq!(n, 43);
         assert_eq!(&wire[n..n + 3], b"GET");
         assert_eq!(h.protocol, Protocol::Tcp4);
         assert_eq!(h.source, Some(("192.168.0.1".parse().unwrap(), 56324)));

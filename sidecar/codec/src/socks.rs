@@ -15,6 +15,8 @@ pub struct Request {
     pub version: u8,
     /// A host name (SOCKS 4a, SOCKS 5 domain) or an IP address as text.
     pub host: String,
+    /// Whether `host` is a name rather than an address.
+    pub domain: bool,
     /// The port.
     pub port: u16,
     /// SOCKS 4's user id (empty for SOCKS 5).
@@ -125,7 +127,8 @@ fn parse_v4(b: &[u8]) -> Result<Parsed, Error> {
     let user = String::from_utf8_lossy(&b[8..user_end]).into_owned();
     // SOCKS 4a: 0.0.0.x with x != 0 means a host name follows the user id.
     let o = ip.octets();
-    let (host, end) = if o[..3] == [0, 0, 0] && o[3] != 0 {
+    let domain = o[..3] == [0, 0, 0] && o[3] != 0;
+    let (host, end) = if domain {
         let start = user_end + 1;
         let Some(name_end) = b[start..].iter().position(|&c| c == 0).map(|i| start + i) else {
             return Ok(Parsed::NeedMore);
@@ -139,6 +142,7 @@ fn parse_v4(b: &[u8]) -> Result<Parsed, Error> {
         Request {
             version: 4,
             host,
+            domain,
             port,
             user,
         },
@@ -185,6 +189,7 @@ fn parse_v5(b: &[u8]) -> Result<Parsed, Error> {
     Ok(Parsed::Request(
         Request {
             version: 5,
+            domain: b[3] == 3,
             host,
             port,
             user: String::new(),

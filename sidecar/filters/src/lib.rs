@@ -13,15 +13,18 @@ pub mod chain;
 pub mod connect;
 pub mod demux;
 pub mod demux_http;
+pub mod detect_protocol;
 pub mod dump;
 pub mod handle;
 pub mod http_codec;
 mod http_reply;
 pub mod mux;
 pub mod mux_http;
+pub mod proxy_protocol;
 pub mod replace;
 pub mod serve_http;
 mod slot;
+pub mod socks;
 pub mod tls;
 mod util;
 
@@ -30,17 +33,22 @@ pub use util::Callback;
 
 /// The source file of every filter, by the name a script calls it.
 pub const SOURCE_FILES: &[(&str, &str)] = &[
+    ("acceptProxyProtocol", "proxy_protocol.rs"),
+    ("acceptSOCKS", "socks.rs"),
     ("acceptTLS", "tls.rs"),
     ("branch", "branch.rs"),
     ("branchMessage", "branch.rs"),
     ("branchMessageStart", "branch.rs"),
     ("chain", "chain.rs"),
     ("connect", "connect.rs"),
+    ("connectProxyProtocol", "proxy_protocol.rs"),
+    ("connectSOCKS", "socks.rs"),
     ("connectTLS", "tls.rs"),
     ("decodeHTTPRequest", "http_codec.rs"),
     ("decodeHTTPResponse", "http_codec.rs"),
     ("demux", "demux.rs"),
     ("demuxHTTP", "demux_http.rs"),
+    ("detectProtocol", "detect_protocol.rs"),
     ("dummy", "dump.rs"),
     ("dump", "dump.rs"),
     ("encodeHTTPRequest", "http_codec.rs"),

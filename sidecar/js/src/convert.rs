@@ -203,6 +203,20 @@ pub fn message_to_js(
     Ok(MessageObject::from_data(MessageObject { head, body, tail }, ctx)?.into())
 }
 
+/// Whether a script value is an event, a Message, or an array: what a
+/// callback returns to have events output (other values mean nothing).
+pub fn is_event_value(v: &JsValue) -> bool {
+    let Some(obj) = v.as_object() else {
+        return false;
+    };
+    obj.is_array()
+        || data_of(v).is_some()
+        || obj.downcast_ref::<MessageObject>().is_some()
+        || obj.downcast_ref::<MessageStartObject>().is_some()
+        || obj.downcast_ref::<MessageEndObject>().is_some()
+        || obj.downcast_ref::<StreamEndObject>().is_some()
+}
+
 /// Appends the events a script value stands for: a `Message` (start, body, end),
 /// an event object, `Data` or a string (data), an array of those, or nothing for
 /// `undefined`/`null`.

@@ -345,6 +345,11 @@ fn method_table() -> Vec<(&'static str, Method)> {
             "handleTLSClientHello",
             transports::m_handle_tls_client_hello,
         ),
+        ("detectProtocol", transports::m_detect_protocol),
+        ("acceptProxyProtocol", transports::m_accept_proxy_protocol),
+        ("connectProxyProtocol", transports::m_connect_proxy_protocol),
+        ("acceptSOCKS", transports::m_accept_socks),
+        ("connectSOCKS", transports::m_connect_socks),
         ("decodeHTTPRequest", decode_http(http_codec::Side::Request)),
         (
             "decodeHTTPResponse",

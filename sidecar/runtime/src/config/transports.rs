@@ -4,7 +4,7 @@
 use super::{append, append_joint, arg, err, layout_arg};
 use crate::options::Options;
 use boa_engine::{Context, JsResult, JsValue};
-use pipy_filters::{tls, Callback, SubLayout};
+use pipy_filters::{detect_protocol, proxy_protocol, socks, tls, Callback, SubLayout};
 use pipy_js::api::crypto;
 use std::rc::Rc;
 
@@ -16,8 +16,11 @@ fn joint_args<'a>(
     args: &'a [JsValue],
     ctx: &mut Context,
 ) -> JsResult<(&'a [JsValue], SubLayout, bool)> {
+    // A lone string is the argument itself (`connectSOCKS('host:port')`).
     match args.first() {
-        Some(a0) if a0.is_string() => Ok((&args[1..], layout_arg(this, a0, ctx)?, false)),
+        Some(a0) if a0.is_string() && args.len() >= 2 => {
+            Ok((&args[1..], layout_arg(this, a0, ctx)?, false))
+        }
         _ => Ok((args, SubLayout::new(), true)),
     }
 }
@@ -220,4 +223,89 @@ pub(super) fn m_handle_tls_client_hello(
             "handleTLSClientHello",
         ))),
     )
+}
+
+/// `detectProtocol(callback, { timeout })`: timeout in seconds, 1 by default.
+pub(super) fn m_detect_protocol(
+    this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<()> {
+    let f = arg(args, 0);
+    if !f.is_callable() {
+        return Err(err("detectProtocol(): argument #1 expects a function"));
+    }
+    let mut opts = Options::new("detectProtocol", &arg(args, 1), ctx)?;
+    let timeout = opts.number("timeout", ctx)?.unwrap_or(1.0);
+    opts.finish(ctx)?;
+    let timeout = (timeout > 0.0).then(|| std::time::Duration::from_secs_f64(timeout));
+    append(
+        this,
+        Rc::new(detect_protocol::DetectProtocolTemplate::new(
+            Callback::new(f, "detectProtocol"),
+            timeout,
+        )),
+    )
+}
+
+/// `acceptProxyProtocol(handler)`.
+pub(super) fn m_accept_proxy_protocol(
+    this: &JsValue,
+    args: &[JsValue],
+    _: &mut Context,
+) -> JsResult<()> {
+    let f = arg(args, 0);
+    if !f.is_callable() {
+        return Err(err("acceptProxyProtocol(): argument #1 expects a function"));
+    }
+    let sub = SubLayout::new();
+    let t = proxy_protocol::AcceptProxyProtocolTemplate::new(
+        sub.clone(),
+        Callback::new(f, "acceptProxyProtocol"),
+    );
+    append_joint(this, Rc::new(t), sub)
+}
+
+/// `connectProxyProtocol(header)`: an object, or a function giving one.
+pub(super) fn m_connect_proxy_protocol(
+    this: &JsValue,
+    args: &[JsValue],
+    _: &mut Context,
+) -> JsResult<()> {
+    let h = arg(args, 0);
+    if !h.is_object() {
+        return Err(err(
+            "connectProxyProtocol(): argument #1 expects an object or a function",
+        ));
+    }
+    let sub = SubLayout::new();
+    let t = proxy_protocol::ConnectProxyProtocolTemplate::new(
+        sub.clone(),
+        Callback::new(h, "connectProxyProtocol"),
+    );
+    append_joint(this, Rc::new(t), sub)
+}
+
+/// `acceptSOCKS(handler)`.
+pub(super) fn m_accept_socks(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let (rest, sub, joint) = joint_args(this, args, ctx)?;
+    let f = arg(rest, 0);
+    if !f.is_callable() {
+        return Err(err("acceptSOCKS(): the handler expects a function"));
+    }
+    let t = socks::AcceptSocksTemplate::new(sub.clone(), Callback::new(f, "acceptSOCKS"));
+    append_with(this, Rc::new(t), sub, joint)
+}
+
+/// `connectSOCKS(target)`: `host:port`, or a function giving it.
+pub(super) fn m_connect_socks(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let (rest, sub, joint) = joint_args(this, args, ctx)?;
+    let target = arg(rest, 0);
+    if !(target.is_string() || target.is_callable()) {
+        return Err(err(
+            "connectSOCKS(): the target expects a string or a function",
+        ));
+    }
+    let t = socks::ConnectSocksTemplate::new(sub.clone(), Callback::new(target, "connectSOCKS"));
+    append_with(this, Rc::new(t), sub, joint)
 }
