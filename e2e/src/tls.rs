@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
-/// PEM files in a fresh folder: `ca.pem`, `server.pem`, `server-key.pem`,
-/// `client.pem`, `client-key.pem`.
+/// PEM files in a fresh folder: `ca.pem`; `server` (for 127.0.0.1), `client`
+/// (for `worker`), `a` (for `a.test`) and `b` (for `b.test`), signed by it;
+/// `expired` (127.0.0.1, signed by the CA, expired yesterday) and `rogue`
+/// (127.0.0.1, self-signed). Each `NAME.pem` has its `NAME-key.pem`.
 pub struct TestCerts {
     /// The folder.
     pub dir: PathBuf,
@@ -28,13 +30,32 @@ impl TestCerts {
         let ca_cert = ca.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca, ca_key);
         std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
-        for (name, san) in [("server", "127.0.0.1"), ("client", "worker")] {
-            let key = KeyPair::generate().unwrap();
-            let params = CertificateParams::new(vec![san.to_string()]).unwrap();
-            let cert = params.signed_by(&key, &issuer).unwrap();
+        let write = |name: &str, cert: &rcgen::Certificate, key: &KeyPair| {
             std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
             std::fs::write(dir.join(format!("{name}-key.pem")), key.serialize_pem()).unwrap();
+        };
+        for (name, san) in [
+            ("server", "127.0.0.1"),
+            ("client", "worker"),
+            ("a", "a.test"),
+            ("b", "b.test"),
+        ] {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(vec![san.to_string()]).unwrap();
+            params.distinguished_name.push(DnType::CommonName, san);
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            write(name, &cert, &key);
         }
+        // Signed by the CA but no longer valid.
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(30);
+        params.not_after = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+        write("expired", &params.signed_by(&key, &issuer).unwrap(), &key);
+        // Valid, but from nobody the CA vouches for.
+        let key = KeyPair::generate().unwrap();
+        let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        write("rogue", &params.self_signed(&key).unwrap(), &key);
         TestCerts { dir }
     }
 

@@ -19,5 +19,7 @@ mod protocol;
 mod scripts;
 mod sessions;
 mod socket_options;
+mod tls;
+mod tunnels;
 mod udp;
 mod workers;
