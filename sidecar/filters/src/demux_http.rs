@@ -157,6 +157,7 @@ impl DemuxHttp {
                 }
                 let mut s = Stream::new(key, req.version, wants_close(req.version, &req.headers));
                 s.is_head = req.method.eq_ignore_ascii_case("HEAD");
+                s.is_connect = req.method == "CONNECT";
                 let head = Head::Request(req);
                 match &self.target {
                     Target::Pipeline(sub) => {
@@ -352,7 +353,13 @@ impl DemuxHttp {
             Event::MessageStart(_) => {
                 s.response_started = true;
                 let evt = response_head(s, native_head(evt, false));
-                self.encoder.expect_head_response(s.is_head);
+                self.encoder.expect_response_to(if s.is_connect {
+                    "CONNECT"
+                } else if s.is_head {
+                    "HEAD"
+                } else {
+                    "GET"
+                });
                 self.encoder.set_http10_peer(s.version == Version::Http10);
                 self.encoder.announce_length(s.body_length.take());
                 self.encoder.encode(evt, &mut |d| out.push(Event::Data(d)));

@@ -18,6 +18,7 @@ pub mod dump;
 pub mod handle;
 pub mod http_codec;
 mod http_reply;
+pub mod http_tunnel;
 pub mod mux;
 pub mod mux_http;
 pub mod proxy_protocol;
@@ -33,6 +34,7 @@ pub use util::Callback;
 
 /// The source file of every filter, by the name a script calls it.
 pub const SOURCE_FILES: &[(&str, &str)] = &[
+    ("acceptHTTPTunnel", "http_tunnel.rs"),
     ("acceptProxyProtocol", "proxy_protocol.rs"),
     ("acceptSOCKS", "socks.rs"),
     ("acceptTLS", "tls.rs"),
@@ -41,6 +43,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("branchMessageStart", "branch.rs"),
     ("chain", "chain.rs"),
     ("connect", "connect.rs"),
+    ("connectHTTPTunnel", "http_tunnel.rs"),
     ("connectProxyProtocol", "proxy_protocol.rs"),
     ("connectSOCKS", "socks.rs"),
     ("connectTLS", "tls.rs"),

@@ -286,10 +286,14 @@ impl Filter for MuxHttp {
                 }
                 let s = self.session.clone().expect("session set above");
                 let evt = native_head(evt, true);
-                let is_head = matches!(&evt, Event::MessageStart(Head::Request(r)) if r.method.eq_ignore_ascii_case("HEAD"));
                 {
                     let mut st = s.state.borrow_mut();
-                    st.decoder.expect_response(is_head);
+                    match &evt {
+                        Event::MessageStart(Head::Request(r)) => {
+                            st.decoder.expect_response_to(&r.method)
+                        }
+                        _ => st.decoder.expect_response(false),
+                    }
                     st.waiting.push_back(out.reply_target(0));
                 }
                 s.requests.set(s.requests.get() + 1);

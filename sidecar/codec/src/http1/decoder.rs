@@ -68,8 +68,9 @@ pub struct Decoder {
     head_buf: BytesMut,
     /// End-of-head scanner over `head_buf`: 1 after LF, 2 after LF CR.
     eoh: u8,
-    /// For each announced request, whether it was a `HEAD`.
-    expect: VecDeque<bool>,
+    /// For each announced request, whether it was a `HEAD`, and whether a
+    /// `CONNECT` (whose 2xx answer makes the connection a tunnel).
+    expect: VecDeque<(bool, bool)>,
     /// Size of the current message's head, and of its body so far, on the wire.
     tail: MessageTail,
     /// The request being read asked to `Upgrade`.
@@ -113,7 +114,15 @@ impl Decoder {
     /// requests were sent. `method_is_head` makes that response bodiless.
     /// Responses that were not announced count as answers to non-`HEAD` requests.
     pub fn expect_response(&mut self, method_is_head: bool) {
-        self.expect.push_back(method_is_head);
+        self.expect.push_back((method_is_head, false));
+    }
+
+    /// Announces a request as [`expect_response`](Self::expect_response) does,
+    /// by its method: a `HEAD`'s answer is bodiless, and a 2xx answer to a
+    /// `CONNECT` turns the connection into a tunnel (RFC 9110 §9.3.6).
+    pub fn expect_response_to(&mut self, method: &str) {
+        self.expect
+            .push_back((method.eq_ignore_ascii_case("HEAD"), method == "CONNECT"));
     }
 
     /// Whether the decoder is between messages with nothing buffered: the
@@ -316,8 +325,12 @@ impl Decoder {
             let Some(head) = res.head else {
                 return Ok(Some(n)); // interim response: dropped
             };
-            let is_head = self.expect.pop_front().unwrap_or(false);
-            let body = response_body(res.status, is_head, head.version, res.framing)?;
+            let (is_head, is_connect) = self.expect.pop_front().unwrap_or((false, false));
+            let body = if is_connect && (200..300).contains(&res.status) {
+                Body::Upgrade
+            } else {
+                response_body(res.status, is_head, head.version, res.framing)?
+            };
             (n, Head::Response(head), body)
         } else {
             let Some((n, head, framing)) = head::parse_request(src, self.max_head)? else {
@@ -327,7 +340,8 @@ impl Decoder {
                 return Err(DecodeError::HeadTooLarge);
             }
             let body = request_body(head.version, framing)?;
-            self.upgrade = framing.upgrade && self.hold_upgrades;
+            // What follows a CONNECT waits for its answer as after an Upgrade.
+            self.upgrade = (framing.upgrade || head.method == "CONNECT") && self.hold_upgrades;
             (n, Head::Request(head), body)
         };
         self.tail = MessageTail {

@@ -68,7 +68,7 @@ pub struct Encoder {
     msg: Option<Msg>,
     body: Data,
     /// For each announced request, whether it was a `HEAD`.
-    head_requests: VecDeque<bool>,
+    head_requests: VecDeque<(bool, bool)>,
     /// Answering HEAD with a body in hand: it is measured for `Content-Length`
     /// (as a GET would get) and never sent.
     head_only: bool,
@@ -117,7 +117,16 @@ impl Encoder {
     /// Announces, in request order, whether the next response answers a `HEAD`
     /// request. Responses that were not announced are not treated as such.
     pub fn expect_head_response(&mut self, is_head: bool) {
-        self.head_requests.push_back(is_head);
+        self.head_requests.push_back((is_head, false));
+    }
+
+    /// Announces the next request by its method: as
+    /// [`expect_head_response`](Self::expect_head_response), and a 2xx answer
+    /// to a `CONNECT` is written without framing, the connection becoming a
+    /// tunnel after it.
+    pub fn expect_response_to(&mut self, method: &str) {
+        self.head_requests
+            .push_back((method.eq_ignore_ascii_case("HEAD"), method == "CONNECT"));
     }
 
     /// Says whether the next response goes to an HTTP/1.0 client: a long body of
@@ -194,7 +203,12 @@ impl Encoder {
         };
         if let Msg::Response(h) = &msg {
             let final_response = h.status >= 200 || h.status == 101;
-            let is_head = final_response && self.head_requests.pop_front().unwrap_or(false);
+            let (is_head, is_connect) = if final_response {
+                self.head_requests.pop_front().unwrap_or((false, false))
+            } else {
+                (false, false)
+            };
+            let tunnel = is_connect && (200..300).contains(&h.status);
             let framing = match h.status {
                 _ if is_head
                     && content_length(&h.headers).is_none()
@@ -207,6 +221,7 @@ impl Encoder {
                 }
                 _ if is_head => Some(Framing::KeepLength),
                 100..=199 | 204 | 304 => Some(Framing::Nothing),
+                _ if tunnel => Some(Framing::Nothing),
                 _ => None,
             };
             if let Some(framing) = framing {
@@ -264,7 +279,7 @@ impl Encoder {
                 let len = body.len() as u64;
                 let framing = match &self.msg {
                     Some(Msg::Request(h))
-                        if len == 0 && matches!(h.method.as_str(), "GET" | "HEAD") =>
+                        if len == 0 && matches!(h.method.as_str(), "GET" | "HEAD" | "CONNECT") =>
                     {
                         Framing::Nothing
                     }

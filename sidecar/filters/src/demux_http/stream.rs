@@ -17,9 +17,12 @@ pub(super) struct Stream {
     pub(super) response_started: bool,
     pub(super) response_done: bool,
     pub(super) is_head: bool,
+    /// The request is a `CONNECT`: a 2xx answer makes a tunnel.
+    pub(super) is_connect: bool,
     pub(super) version: Version,
     pub(super) close_after: bool,
-    /// The response was `101`: bytes now flow both ways unframed.
+    /// The response was `101`, or a 2xx to a `CONNECT`: bytes now flow both
+    /// ways unframed.
     pub(super) tunnel: bool,
     /// Collected request for a serve handler.
     pub(super) request: Option<(Head, Data)>,
@@ -37,6 +40,7 @@ impl Stream {
             response_started: false,
             response_done: false,
             is_head: false,
+            is_connect: false,
             version,
             close_after,
             tunnel: false,
@@ -56,7 +60,7 @@ impl Stream {
 /// Fits a response head to the request it answers. RFC 9110 §2.5: a server
 /// sends its own version, HTTP/1.1, to HTTP/1.0 clients too; they get
 /// `connection: keep-alive` when they asked for it, else `connection: close`.
-/// A `101` makes the stream a tunnel.
+/// A `101`, or a 2xx to a `CONNECT`, makes the stream a tunnel.
 pub(super) fn response_head(s: &mut Stream, evt: Event) -> Event {
     let Event::MessageStart(Head::Response(mut h)) = evt else {
         return evt;
@@ -71,6 +75,7 @@ pub(super) fn response_head(s: &mut Stream, evt: Event) -> Event {
         h.headers
             .set("connection", Bytes::from_static(b"keep-alive"));
     }
-    s.tunnel = h.status == 101 && s.pipeline.is_some();
+    let connected = s.is_connect && (200..300).contains(&h.status);
+    s.tunnel = (h.status == 101 || connected) && s.pipeline.is_some();
     Event::MessageStart(Head::Response(h))
 }

@@ -77,13 +77,18 @@ impl Session {
             }
         }
         let mut upgrade = false;
-        for e in out.drain(..) {
+        // The decoder left HTTP with the last response of this batch.
+        let left_http = self.state.borrow().decoder.is_tunnel() && !self.state.borrow().tunnel;
+        let last_end = out.iter().rposition(|e| matches!(e, Event::MessageEnd(_)));
+        for (i, e) in out.drain(..).enumerate() {
+            let decoder_tunnel = left_http && Some(i) == last_end;
             let done = match &e {
                 Event::MessageStart(Head::Response(h)) => {
                     upgrade = h.status == 101;
                     false
                 }
-                Event::MessageEnd(_) if upgrade => {
+                // A 101, or a 2xx to a CONNECT: the decoder left HTTP.
+                Event::MessageEnd(_) if upgrade || decoder_tunnel => {
                     self.dedicate();
                     false
                 }

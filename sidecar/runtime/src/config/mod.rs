@@ -350,6 +350,8 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("connectProxyProtocol", transports::m_connect_proxy_protocol),
         ("acceptSOCKS", transports::m_accept_socks),
         ("connectSOCKS", transports::m_connect_socks),
+        ("acceptHTTPTunnel", transports::m_accept_http_tunnel),
+        ("connectHTTPTunnel", transports::m_connect_http_tunnel),
         ("decodeHTTPRequest", decode_http(http_codec::Side::Request)),
         (
             "decodeHTTPResponse",

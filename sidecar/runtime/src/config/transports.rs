@@ -4,7 +4,7 @@
 use super::{append, append_joint, arg, err, layout_arg};
 use crate::options::Options;
 use boa_engine::{Context, JsResult, JsValue};
-use pipy_filters::{detect_protocol, proxy_protocol, socks, tls, Callback, SubLayout};
+use pipy_filters::{detect_protocol, http_tunnel, proxy_protocol, socks, tls, Callback, SubLayout};
 use pipy_js::api::crypto;
 use std::rc::Rc;
 
@@ -308,4 +308,42 @@ pub(super) fn m_connect_socks(this: &JsValue, args: &[JsValue], ctx: &mut Contex
     }
     let t = socks::ConnectSocksTemplate::new(sub.clone(), Callback::new(target, "connectSOCKS"));
     append_with(this, Rc::new(t), sub, joint)
+}
+
+/// `acceptHTTPTunnel(handler)`.
+pub(super) fn m_accept_http_tunnel(
+    this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<()> {
+    let (rest, sub, joint) = joint_args(this, args, ctx)?;
+    let f = arg(rest, 0);
+    if !f.is_callable() {
+        return Err(err("acceptHTTPTunnel(): the handler expects a function"));
+    }
+    let t = http_tunnel::AcceptHttpTunnelTemplate::new(
+        sub.clone(),
+        Callback::new(f, "acceptHTTPTunnel"),
+    );
+    append_with(this, Rc::new(t), sub, joint)
+}
+
+/// `connectHTTPTunnel(request)`: a Message, or a function giving one.
+pub(super) fn m_connect_http_tunnel(
+    this: &JsValue,
+    args: &[JsValue],
+    _: &mut Context,
+) -> JsResult<()> {
+    let m = arg(args, 0);
+    if !(m.is_callable() || pipy_js::convert::is_message(&m)) {
+        return Err(err(
+            "connectHTTPTunnel(): argument #1 expects a Message or a function",
+        ));
+    }
+    let sub = SubLayout::new();
+    let t = http_tunnel::ConnectHttpTunnelTemplate::new(
+        sub.clone(),
+        Callback::new(m, "connectHTTPTunnel"),
+    );
+    append_joint(this, Rc::new(t), sub)
 }
