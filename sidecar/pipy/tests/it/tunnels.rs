@@ -137,3 +137,42 @@ fn socks_4_4a_and_5_with_curl_and_our_own_client() {
         assert!(log.contains(&w), "{w} not in\n{log}");
     }
 }
+
+#[test]
+fn http_connect_tunnels_with_curl_and_our_own_client() {
+    let (proxy, origin, client) = (free_port(), free_port(), free_port());
+    let script = format!(
+        "pipy()
+         .listen({proxy}).demuxHTTP().to($ => $
+           .acceptHTTPTunnel(req => (
+             console.log('tunnel', req.head.method, req.head.path),
+             req.head.path.startsWith('denied') ? new Message({{ status: 403 }}, 'no') : undefined
+           ))
+           .to($ => $.connect('127.0.0.1:{origin}'))
+         )
+         .listen({origin}).serveHTTP(m => new Message('origin saw ' + m.head.path))
+         .listen({client})
+           .connectHTTPTunnel(() => new Message({{ method: 'CONNECT', path: 'svc.test:{origin}' }}))
+           .to($ => $.muxHTTP().to($ => $.connect('127.0.0.1:{proxy}')))"
+    );
+    let p = Pipy::script(&script, &[proxy, origin, client]);
+    let via = format!("127.0.0.1:{proxy}");
+    let (ok, text) = curl(&["-p", "-x", &via, &format!("http://svc.test:{origin}/one")]);
+    assert!(ok && text == "origin saw /one", "{text}");
+    // Several requests through one tunnel.
+    let mut c = Conn::open(client);
+    for path in ["/a", "/b"] {
+        c.send(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes());
+        let r = c.read(false);
+        assert_eq!(r.text(), format!("origin saw {path}"));
+    }
+    // A refusal is the handler's answer, and no tunnel.
+    let (ok, text) = curl(&["-v", "-p", "-x", &via, "http://denied.test:1/"]);
+    assert!(!ok && text.contains("< HTTP/1.1 403"), "{text}");
+    let log = p.stderr_text();
+    assert!(
+        log.contains(&format!("tunnel CONNECT svc.test:{origin}")),
+        "{log}"
+    );
+    assert!(log.contains("tunnel CONNECT denied.test:1"), "{log}");
+}
