@@ -47,6 +47,10 @@ pub struct Context {
     /// counts: then the stream is busy for as long as it is open. A draining
     /// worker closes connections that are open but not busy.
     pub requests: Cell<Option<usize>>,
+    /// Told when the worker starts draining the connection (shutdown or
+    /// reload), so that a protocol with a way to say so (HTTP/2's GOAWAY)
+    /// can tell the client. Set by the filter that speaks it.
+    pub on_drain: RefCell<Option<Rc<dyn Fn()>>>,
 }
 
 impl Context {
@@ -57,6 +61,7 @@ impl Context {
             inbound,
             script: RefCell::new(None),
             requests: Cell::new(None),
+            on_drain: RefCell::new(None),
         })
     }
 
@@ -67,6 +72,7 @@ impl Context {
             inbound: self.inbound,
             script: RefCell::new(self.script.borrow().as_ref().map(|s| s.fork())),
             requests: Cell::new(None),
+            on_drain: RefCell::new(None),
         })
     }
 }

@@ -13,6 +13,8 @@ pub enum Version {
     /// HTTP/1.1
     #[default]
     Http11,
+    /// HTTP/2 (a head that came or goes in HTTP/2 frames).
+    Http2,
 }
 
 impl Version {
@@ -21,6 +23,7 @@ impl Version {
         match self {
             Version::Http10 => "HTTP/1.0",
             Version::Http11 => "HTTP/1.1",
+            Version::Http2 => "HTTP/2",
         }
     }
 }
@@ -179,4 +182,7 @@ pub enum Head {
     Script(ScriptHead),
     /// The tail of a decoded message (in a `MessageEnd`).
     Tail(MessageTail),
+    /// Trailer fields ending a message (in a `MessageEnd`): HTTP/2's, which
+    /// carry gRPC's status.
+    Trailers(Box<HeaderMap>),
 }

@@ -146,6 +146,9 @@ pub trait Io {
     fn connect(&self, outbound: Outbound);
     /// Runs `f` on this thread after `delay`.
     fn after(&self, delay: Duration, f: Box<dyn FnOnce()>);
+    /// Runs a task on this thread (a protocol engine that is async inside,
+    /// such as HTTP/2's).
+    fn spawn(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>);
 }
 
 thread_local! {
@@ -169,6 +172,13 @@ pub fn connect(outbound: Outbound) {
         None => outbound.reply.send(crate::Event::StreamEnd(
             crate::StreamError::ConnectionRefused,
         )),
+    }
+}
+
+/// Runs `task` on this thread; without a runtime on this thread, never.
+pub fn spawn(task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+    if let Some(io) = current() {
+        io.spawn(task);
     }
 }
 

@@ -92,6 +92,8 @@ impl FilterTemplate for DemuxHttpTemplate {
             too_many: Congestion::default(),
             held: 0,
             held_back: Congestion::default(),
+            h2: None,
+            sniffed: None,
         })
     }
 }
@@ -112,7 +114,14 @@ struct DemuxHttp {
     held: usize,
     /// Holds the sources of those early answers paused while they pile up.
     held_back: Congestion,
+    /// The connection speaks HTTP/2 (it began with the preface).
+    h2: Option<crate::http2::server::Server>,
+    /// The first bytes, while they may still be the HTTP/2 preface.
+    sniffed: Option<Vec<u8>>,
 }
+
+/// Key of the HTTP/2 connection's output in `on_reply`.
+const H2_KEY: u64 = u64::MAX;
 
 /// Requests of one connection in progress at which reading from the client
 /// pauses until half of them are answered (a pipelining client cannot make
@@ -422,14 +431,72 @@ impl DemuxHttp {
     }
 }
 
+impl DemuxHttp {
+    /// Watches a connection's first bytes for the HTTP/2 preface (prior
+    /// knowledge, or after TLS chose `h2`): the bytes to decode as HTTP/1, or
+    /// `None` while undecided or once HTTP/2 has taken over.
+    fn sniff(&mut self, d: Data, out: &mut Output<'_>) -> Option<Data> {
+        use crate::http2::PREFACE;
+        let fresh = self.next_key == 0 && self.decoder.is_idle();
+        if self.sniffed.is_none() && !(fresh && d.bytes().next() == Some(PREFACE[0])) {
+            return Some(d);
+        }
+        let seen = self.sniffed.get_or_insert_with(Vec::new);
+        seen.extend(d.bytes());
+        let n = seen.len().min(PREFACE.len());
+        if seen[..n] != PREFACE[..n] {
+            return self.sniffed.take().map(Data::from);
+        }
+        if n < PREFACE.len() {
+            return None;
+        }
+        let target = match &self.target {
+            Target::Pipeline(sub) => match sub.get() {
+                Some(l) => crate::http2::server::Target::Pipeline(l),
+                None => {
+                    tracing::error!("demuxHTTP has no sub-pipeline: add .to(...)");
+                    return None;
+                }
+            },
+            Target::Serve(h) => crate::http2::server::Target::Serve(h.clone()),
+        };
+        let h2 = crate::http2::server::Server::start(
+            target,
+            out.context().clone(),
+            out.reply_target(H2_KEY),
+        );
+        if let Some(seen) = self.sniffed.take() {
+            h2.feed(Data::from(seen));
+        }
+        self.h2 = Some(h2);
+        None
+    }
+}
+
 impl Filter for DemuxHttp {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if self.closed || self.input_ended {
             return;
         }
+        if let Some(h2) = &self.h2 {
+            match evt {
+                Event::Data(d) => h2.feed(d),
+                Event::StreamEnd(_) => h2.end(),
+                _ => {}
+            }
+            return;
+        }
         match evt {
-            Event::Data(d) => self.decode(Some(d), out),
-            Event::StreamEnd(_) => self.end_input(out),
+            Event::Data(d) => match self.sniff(d, out) {
+                Some(d) => self.decode(Some(d), out),
+                None => return,
+            },
+            Event::StreamEnd(_) => {
+                if let Some(held) = self.sniffed.take() {
+                    self.decode(Some(Data::from(held)), out);
+                }
+                self.end_input(out)
+            }
             _ => {}
         }
         if self.streams.len() >= MAX_PIPELINED {
@@ -441,6 +508,11 @@ impl Filter for DemuxHttp {
 
     fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
         if self.closed {
+            return;
+        }
+        if key == H2_KEY {
+            self.closed |= evt.is_stream_end();
+            out.push(evt);
             return;
         }
         self.on_response(key, evt, out);

@@ -16,6 +16,7 @@ pub mod demux_http;
 pub mod detect_protocol;
 pub mod dump;
 pub mod handle;
+mod http2;
 pub mod http_codec;
 mod http_reply;
 pub mod http_tunnel;

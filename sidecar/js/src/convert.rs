@@ -34,6 +34,35 @@ pub fn head_to_js(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
         Head::Request(r) => HeadObject::wrap(NativeHead::Request(r.clone()), ctx),
         Head::Response(r) => HeadObject::wrap(NativeHead::Response(r.clone()), ctx),
         Head::Tail(t) => tail_to_js(*t, ctx),
+        Head::Trailers(h) => {
+            let headers = boa_engine::object::ObjectInitializer::new(ctx).build();
+            for (n, v) in h.iter() {
+                headers.set(
+                    js_string!(String::from_utf8_lossy(n).to_ascii_lowercase()),
+                    js_string!(String::from_utf8_lossy(v).into_owned()),
+                    false,
+                    ctx,
+                )?;
+            }
+            let o = boa_engine::object::ObjectInitializer::new(ctx)
+                .property(
+                    js_string!("headers"),
+                    headers,
+                    boa_engine::property::Attribute::all(),
+                )
+                .property(
+                    js_string!("headSize"),
+                    0,
+                    boa_engine::property::Attribute::all(),
+                )
+                .property(
+                    js_string!("bodySize"),
+                    0,
+                    boa_engine::property::Attribute::all(),
+                )
+                .build();
+            Ok(o.into())
+        }
     }
 }
 
@@ -83,6 +112,7 @@ fn headers_from_js(obj: &JsObject, ctx: &mut Context) -> JsResult<HeaderMap> {
 fn version_of(obj: &JsObject, ctx: &mut Context) -> JsResult<Version> {
     Ok(match get_str(obj, "protocol", ctx)?.as_deref() {
         Some("HTTP/1.0") => Version::Http10,
+        Some("HTTP/2") | Some("HTTP/2.0") => Version::Http2,
         _ => Version::Http11,
     })
 }

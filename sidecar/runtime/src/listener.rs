@@ -149,7 +149,16 @@ async fn connection(
         stream,
         &outbox,
         options,
-        Side::Inbound { drain, busy: &busy },
+        Side::Inbound {
+            drain,
+            busy: &busy,
+            on_drain: &|| {
+                let hook = ctx.on_drain.borrow().clone();
+                if let Some(tell) = hook {
+                    tell();
+                }
+            },
+        },
         &|e| pipeline.input(e),
         Traffic {
             bytes_in: &stats.bytes_in,

@@ -18,6 +18,10 @@ impl Io for TokioIo {
         tokio::task::spawn_local(run(outbound));
     }
 
+    fn spawn(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+        tokio::task::spawn_local(task);
+    }
+
     fn after(&self, delay: Duration, f: Box<dyn FnOnce()>) {
         tokio::task::spawn_local(async move {
             tokio::time::sleep(delay).await;

@@ -28,6 +28,8 @@ pub(crate) enum Side<'a> {
     Inbound {
         drain: watch::Receiver<bool>,
         busy: &'a dyn Fn() -> bool,
+        /// Told once, when draining starts.
+        on_drain: &'a dyn Fn(),
     },
     /// A connection we opened: the peer's FIN ends the stream, and so does
     /// `gone()` (nobody takes what it reads any more).
@@ -79,11 +81,21 @@ pub(crate) async fn pump(
     deliver: &dyn Fn(Event),
     traffic: Traffic<'_>,
 ) {
-    let (outbound, gone, mut drain, busy): (bool, &dyn Fn() -> bool, _, &dyn Fn() -> bool) =
-        match side {
-            Side::Inbound { drain, busy } => (false, &|| false, Some(drain), busy),
-            Side::Outbound { gone } => (true, gone, None, &|| true),
-        };
+    type Sides<'b> = (
+        bool,
+        &'b dyn Fn() -> bool,
+        Option<watch::Receiver<bool>>,
+        &'b dyn Fn() -> bool,
+        Option<&'b dyn Fn()>,
+    );
+    let (outbound, gone, mut drain, busy, on_drain): Sides<'_> = match side {
+        Side::Inbound {
+            drain,
+            busy,
+            on_drain,
+        } => (false, &|| false, Some(drain), busy, Some(on_drain)),
+        Side::Outbound { gone } => (true, gone, None, &|| true, None),
+    };
     let mut draining = false;
     let last = Cell::new(Instant::now());
     let tap = Tap::new();
@@ -142,7 +154,12 @@ pub(crate) async fn pump(
                 deliver(Event::StreamEnd(StreamError::IdleTimeout));
                 break;
             }
-            _ = stopping(drain.as_mut()), if !draining => draining = true,
+            _ = stopping(drain.as_mut()), if !draining => {
+                draining = true;
+                if let Some(tell) = on_drain {
+                    tell();
+                }
+            }
             _ = tokio::time::sleep(DRAIN_CHECK), if draining => {
                 if !busy() && outbox.pending() == 0 {
                     deliver(Event::StreamEnd(StreamError::NoError));

@@ -56,7 +56,12 @@ pub(super) fn request_head(buf: &mut BytesMut, head: &RequestHead, framing: Fram
 /// the standard one.
 pub(super) fn response_head(buf: &mut BytesMut, head: &ResponseHead, framing: Framing) {
     reserve(buf, estimate(&head.headers) + head.status_text.len() + 16);
-    buf.put_slice(head.version.as_str().as_bytes());
+    // HTTP/1 speaks for an HTTP/2 head as HTTP/1.1.
+    let version = match head.version {
+        pipy_core::Version::Http2 => pipy_core::Version::Http11,
+        v => v,
+    };
+    buf.put_slice(version.as_str().as_bytes());
     buf.put_u8(b' ');
     put_dec(buf, u64::from(head.status));
     buf.put_u8(b' ');
