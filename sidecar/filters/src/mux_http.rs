@@ -22,9 +22,44 @@ use std::time::{Duration, Instant};
 
 mod session;
 
+/// `muxHTTP`'s `version`: the HTTP version its sessions speak upstream.
+#[derive(Clone, Default)]
+pub enum MuxVersion {
+    /// HTTP/1.1.
+    #[default]
+    Http1,
+    /// HTTP/2, streams multiplexed on one connection per session.
+    Http2,
+    /// A function giving `1`, `2`, `'http/1.1'` or `'h2'` per session.
+    Select(Callback),
+}
+
+impl MuxVersion {
+    /// The version a script value names (`2`, `'2'`, `'h2'`, `'HTTP/2'`).
+    pub fn from_value(v: &boa_engine::JsValue) -> Self {
+        let text = v.display().to_string();
+        match text.trim_matches('"') {
+            "2" | "h2" | "HTTP/2" | "http/2" | "HTTP/2.0" => MuxVersion::Http2,
+            _ => MuxVersion::Http1,
+        }
+    }
+}
+
+impl std::fmt::Debug for MuxVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MuxVersion::Http1 => "1",
+            MuxVersion::Http2 => "2",
+            MuxVersion::Select(_) => "function",
+        })
+    }
+}
+
 /// Options of `muxHTTP`.
 #[derive(Clone, Debug)]
 pub struct MuxOptions {
+    /// The HTTP version upstream (`version`).
+    pub version: MuxVersion,
     /// How long an unused session stays open.
     pub max_idle: Duration,
     /// Most requests waiting on one session (0: no limit).
@@ -40,6 +75,7 @@ pub struct MuxOptions {
 impl Default for MuxOptions {
     fn default() -> Self {
         Self {
+            version: MuxVersion::Http1,
             max_idle: Duration::from_secs(60),
             max_queue: 0,
             max_header_size: DEFAULT_MAX_HEAD_SIZE,
@@ -147,6 +183,7 @@ impl FilterTemplate for MuxHttpTemplate {
             options_fn: self.options_fn.clone(),
             pool: self.pool.clone(),
             session: None,
+            h2_stream: None,
             sending: false,
             done: false,
         })
@@ -161,6 +198,8 @@ struct MuxHttp {
     options_fn: Option<(Callback, OptionsParser)>,
     pool: Pool,
     session: Option<Rc<Session>>,
+    /// The HTTP/2 stream of the request being sent.
+    h2_stream: Option<crate::http2::client::Stream>,
     /// A request is between its start and its end.
     sending: bool,
     done: bool,
@@ -195,14 +234,29 @@ impl MuxHttp {
         if let Some(list) = self.pool.sessions.borrow().get(&key) {
             if let Some(s) = list.iter().find(|s| {
                 let st = s.state.borrow();
+                // HTTP/2 sessions take any number of streams (the server's
+                // limit holds the excess back).
                 !st.closed
                     && !st.tunnel
-                    && (max_queue == 0 || st.waiting.len() < max_queue)
+                    && (st.h2.is_some() || max_queue == 0 || st.waiting.len() < max_queue)
                     && (max_messages == 0 || s.requests.get() < max_messages)
             }) {
                 return Some(s.clone());
             }
         }
+        let http2 = match &self.options.version {
+            MuxVersion::Http1 => false,
+            MuxVersion::Http2 => true,
+            MuxVersion::Select(f) => {
+                let v = f.call(&[], out)?;
+                if v.as_promise().is_some() {
+                    tracing::warn!(
+                        "muxHTTP(): a version given as a Promise is not supported; using HTTP/1.1"
+                    );
+                }
+                matches!(MuxVersion::from_value(&v), MuxVersion::Http2)
+            }
+        };
         let layout = self.sub.get()?;
         let mut decoder = Decoder::response();
         decoder.set_max_head_size(self.options.max_header_size);
@@ -218,6 +272,7 @@ impl MuxHttp {
                 waiting: VecDeque::new(),
                 closed: false,
                 tunnel: false,
+                h2: None,
             }),
             inbox: RefCell::new(VecDeque::new()),
             scratch: Cell::new(Vec::new()),
@@ -236,6 +291,23 @@ impl MuxHttp {
         }));
         let p = Pipeline::new(&layout, out.context().fork(), target);
         session.state.borrow_mut().pipeline = Some(p);
+        if http2 {
+            let (w1, w2) = (Rc::downgrade(&session), Rc::downgrade(&session));
+            let client = crate::http2::client::Client::start(
+                Rc::new(move |b: bytes::Bytes| {
+                    let p = w1.upgrade().and_then(|s| s.state.borrow().pipeline.clone());
+                    if let Some(p) = p {
+                        p.input(Event::Data(pipy_core::Data::from(b)));
+                    }
+                }),
+                Rc::new(move |err| {
+                    if let Some(s) = w2.upgrade() {
+                        s.close(err);
+                    }
+                }),
+            );
+            session.state.borrow_mut().h2 = Some(Rc::new(client));
+        }
         self.pool
             .sessions
             .borrow_mut()
@@ -286,6 +358,17 @@ impl Filter for MuxHttp {
                 }
                 let s = self.session.clone().expect("session set above");
                 let evt = native_head(evt, true);
+                let h2 = s.state.borrow().h2.clone();
+                if let Some(client) = h2 {
+                    let head = match evt {
+                        Event::MessageStart(Head::Request(r)) => *r,
+                        _ => Default::default(),
+                    };
+                    s.requests.set(s.requests.get() + 1);
+                    self.sending = true;
+                    self.h2_stream = Some(client.request(head, false, out.reply_target(0)));
+                    return;
+                }
                 {
                     let mut st = s.state.borrow_mut();
                     match &evt {
@@ -299,6 +382,20 @@ impl Filter for MuxHttp {
                 s.requests.set(s.requests.get() + 1);
                 self.sending = true;
                 s.send(evt);
+            }
+            Event::Data(_) | Event::MessageEnd(_) if self.h2_stream.is_some() => {
+                self.sending &= !matches!(evt, Event::MessageEnd(_));
+                if let Some(st) = &self.h2_stream {
+                    st.push(evt);
+                }
+            }
+            Event::StreamEnd(e) if self.h2_stream.is_some() => {
+                // A request cut short resets its stream only.
+                if std::mem::take(&mut self.sending) {
+                    if let Some(st) = &self.h2_stream {
+                        st.push(Event::StreamEnd(e));
+                    }
+                }
             }
             Event::Data(_) | Event::MessageEnd(_) => {
                 self.sending &= !matches!(evt, Event::MessageEnd(_));
@@ -344,6 +441,10 @@ impl MuxHttp {
 
 impl Drop for MuxHttp {
     fn drop(&mut self) {
+        if let (true, Some(st)) = (self.sending, &self.h2_stream) {
+            st.push(Event::StreamEnd(StreamError::ConnectionReset));
+            self.sending = false;
+        }
         if self.sending {
             self.abandon();
         }

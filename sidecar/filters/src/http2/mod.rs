@@ -8,6 +8,7 @@
 //! the sub-pipeline's writers have room, and answers queue up to a limit
 //! past which their source pauses.
 
+pub(crate) mod client;
 mod convert;
 pub(crate) mod pipe;
 mod queue;

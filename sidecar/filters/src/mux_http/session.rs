@@ -18,6 +18,8 @@ pub(super) struct SessionState {
     pub(super) closed: bool,
     /// After a `101`: the session belongs to the front waiting stream for good.
     pub(super) tunnel: bool,
+    /// The session speaks HTTP/2 (`version: 2`).
+    pub(super) h2: Option<Rc<crate::http2::client::Client>>,
 }
 
 /// One upstream session shared by streams. Events from its pipeline go through
@@ -53,6 +55,15 @@ impl Session {
     }
 
     pub(super) fn on_upstream(self: &Rc<Self>, evt: Event) {
+        let h2 = self.state.borrow().h2.clone();
+        if let Some(client) = h2 {
+            match evt {
+                Event::Data(d) => client.feed(d),
+                Event::StreamEnd(_) => client.end(),
+                _ => {}
+            }
+            return;
+        }
         let mut out = self.scratch.take();
         let mut failed = None;
         {
@@ -142,6 +153,8 @@ impl Session {
             let mut st = self.state.borrow_mut();
             st.closed = true;
             st.pipeline = None;
+            // Its HTTP/2 connection ends, and with it the streams on it.
+            st.h2 = None;
             std::mem::take(&mut st.waiting)
         };
         for t in waiting {

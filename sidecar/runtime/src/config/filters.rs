@@ -378,6 +378,16 @@ fn mux_http_options(
     ctx: &mut Context,
 ) -> JsResult<mux_http::MuxOptions> {
     let mut o = mux_http::MuxOptions::default();
+    let version = opts.get("version", ctx)?;
+    if version.is_callable() {
+        o.version = mux_http::MuxVersion::Select(pipy_filters::Callback::new(version, "muxHTTP"));
+    } else if !version.is_undefined() && !version.is_null() {
+        o.version = mux_http::MuxVersion::from_value(&version);
+    }
+    let ping = opts.get("ping", ctx)?;
+    if !ping.is_undefined() && !ping.is_null() {
+        tracing::debug!("muxHTTP(): option ping is accepted and not used");
+    }
     if let Some(t) = opts.duration("maxIdle", ctx)? {
         o.max_idle = t;
     }
