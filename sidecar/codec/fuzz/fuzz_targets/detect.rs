@@ -19,7 +19,15 @@ use pipy_codec::detect::{Detector, Protocol, MAX_REQUEST_LINE};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const METHODS: [&[u8]; 9] = [
-    b"GET ", b"HEAD ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ", b"CONNECT ", b"OPTIONS ", b"TRACE ",
+    b"GET ",
+    b"HEAD ",
+    b"POST ",
+    b"PUT ",
+    b"PATCH ",
+    b"DELETE ",
+    b"CONNECT ",
+    b"OPTIONS ",
+    b"TRACE ",
 ];
 
 fuzz_target!(|input: &[u8]| {
@@ -73,8 +81,9 @@ fuzz_target!(|input: &[u8]| {
             // its version or on a handshake longer than the record allows.
             if n >= 11 && (seen[0], seen[1], seen[5]) == (22, 3, 1) {
                 let record = (usize::from(seen[3]) << 8) | usize::from(seen[4]);
-                let handshake =
-                    (usize::from(seen[6]) << 16) | (usize::from(seen[7]) << 8) | usize::from(seen[8]);
+                let handshake = (usize::from(seen[6]) << 16)
+                    | (usize::from(seen[7]) << 8)
+                    | usize::from(seen[8]);
                 assert!(seen[2] > 4 || handshake > record + 4);
             }
         }

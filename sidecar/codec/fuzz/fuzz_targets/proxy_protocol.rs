@@ -35,13 +35,22 @@ fn read(input: &[u8]) {
     // Prefixes: `Incomplete` up to some length, then the final answer.
     let step = (input.len() / 256).max(1);
     let mut decided_at = None;
-    for cut in (0..input.len()).step_by(step).chain([input.len().saturating_sub(1)]) {
+    for cut in (0..input.len())
+        .step_by(step)
+        .chain([input.len().saturating_sub(1)])
+    {
         let part = parse(&input[..cut]);
         if part != Ok(Parsed::Incomplete) {
-            assert_eq!(part, whole, "a decided prefix of {cut} bytes changed its answer");
+            assert_eq!(
+                part, whole,
+                "a decided prefix of {cut} bytes changed its answer"
+            );
             decided_at.get_or_insert(cut);
         } else if let Some(at) = decided_at {
-            assert!(cut <= at, "prefix of {at} bytes decided, but {cut} bytes are Incomplete");
+            assert!(
+                cut <= at,
+                "prefix of {at} bytes decided, but {cut} bytes are Incomplete"
+            );
         }
     }
 
@@ -51,7 +60,11 @@ fn read(input: &[u8]) {
             // Waiting for more never means holding more than a header.
             assert!(input.len() < V2_MAX_LEN);
             if input.starts_with(b"PROXY ") {
-                assert!(input.len() < V1_MAX_LEN, "{} bytes of v1 still Incomplete", input.len());
+                assert!(
+                    input.len() < V1_MAX_LEN,
+                    "{} bytes of v1 still Incomplete",
+                    input.len()
+                );
             }
             return;
         }
@@ -106,7 +119,11 @@ fn read(input: &[u8]) {
     // addresses, which `parse` drops already; without addresses it says UNSPEC.
     let v2 = Header {
         version: 2,
-        protocol: if h.source.is_some() { h.protocol } else { Protocol::Unknown },
+        protocol: if h.source.is_some() {
+            h.protocol
+        } else {
+            Protocol::Unknown
+        },
         ..h.clone()
     };
     let wire = encode_v2(&h);
@@ -132,7 +149,11 @@ fn read(input: &[u8]) {
 fn write(input: &[u8]) {
     let mut r = Bytes(input);
     let ctl = r.u8();
-    let command = if ctl & 1 == 0 { Command::Local } else { Command::Proxy };
+    let command = if ctl & 1 == 0 {
+        Command::Local
+    } else {
+        Command::Proxy
+    };
     let protocol = [
         Protocol::Tcp4,
         Protocol::Tcp6,
@@ -200,7 +221,11 @@ fn write(input: &[u8]) {
             Header {
                 version: 1,
                 command: Command::Proxy,
-                protocol: if s.is_ipv4() { Protocol::Tcp4 } else { Protocol::Tcp6 },
+                protocol: if s.is_ipv4() {
+                    Protocol::Tcp4
+                } else {
+                    Protocol::Tcp6
+                },
                 source,
                 target,
                 tlvs: Vec::new(),
@@ -209,7 +234,11 @@ fn write(input: &[u8]) {
         _ => unknown_v1(),
     };
     let wire = encode_v1(&h);
-    assert!(wire.len() <= V1_MAX_LEN, "{}", String::from_utf8_lossy(&wire));
+    assert!(
+        wire.len() <= V1_MAX_LEN,
+        "{}",
+        String::from_utf8_lossy(&wire)
+    );
     assert_eq!(read_back(&wire, input), (v1, wire.len()));
 }
 

@@ -16,6 +16,7 @@
 //!   hit `TooLong` (it checks its buffer at each call, so a long request read
 //!   in pieces is refused where it is accepted in one piece; but one refused
 //!   in one piece is refused in pieces).
+//!
 //! Finally a client's request for a host and port made of the same bytes is
 //! read by the server as that host and port.
 
@@ -24,7 +25,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use libfuzzer_sys::fuzz_target;
-use pipy_codec::socks::{reply, Client, ClientStep, Error, Request, Server, ServerStep, MAX_REQUEST};
+use pipy_codec::socks::{
+    reply, Client, ClientStep, Error, Request, Server, ServerStep, MAX_REQUEST,
+};
 
 fuzz_target!(|input: &[u8]| {
     let Some((&ctl, bytes)) = input.split_first() else {
@@ -36,9 +39,8 @@ fuzz_target!(|input: &[u8]| {
     let whole = serve(bytes, &[bytes.len()]);
     for cuts in [&[at, bytes.len()][..], &every] {
         let other = serve(bytes, cuts);
-        if whole == Served::Failed(Error::TooLong) {
-            assert_eq!(other, whole, "cut at {cuts:?}");
-        } else if other != Served::Failed(Error::TooLong) {
+        let too_long = Served::Failed(Error::TooLong);
+        if whole == too_long || other != too_long {
             assert_eq!(other, whole, "cut at {cuts:?}");
         }
     }
@@ -83,7 +85,10 @@ fn serve(stream: &[u8], cuts: &[usize]) -> Served {
                     greeting = Some(n);
                 }
                 Ok(ServerStep::Request(req, rest)) => {
-                    assert!(stream[..fed].ends_with(&rest), "leftover is not what followed");
+                    assert!(
+                        stream[..fed].ends_with(&rest),
+                        "leftover is not what followed"
+                    );
                     let end = fed - rest.len();
                     check_request(&req, &stream[greeting.unwrap_or(0)..end]);
                     return Served::Request(req, greeting.is_some(), end);
@@ -111,7 +116,10 @@ fn check_request(req: &Request, wire: &[u8]) {
         }
         5 => {
             assert!(wire.len() >= 7 && wire[1] == 1 && wire[2] == 0);
-            assert_eq!(req.port, u16::from_be_bytes([wire[wire.len() - 2], wire[wire.len() - 1]]));
+            assert_eq!(
+                req.port,
+                u16::from_be_bytes([wire[wire.len() - 2], wire[wire.len() - 1]])
+            );
             assert!(req.user.is_empty());
             assert_eq!(req.domain, wire[3] == 3);
             let want = match wire[3] {
@@ -172,7 +180,11 @@ fn connect(stream: &[u8], cuts: &[usize]) -> Connected {
                         4 => 22,
                         t => panic!("address type {t}"),
                     };
-                    assert_eq!(fed - rest, 2 + reply_len, "the tunnel starts after the reply");
+                    assert_eq!(
+                        fed - rest,
+                        2 + reply_len,
+                        "the tunnel starts after the reply"
+                    );
                     return Connected::Open(fed - rest);
                 }
             }
@@ -187,7 +199,10 @@ fn round_trip(bytes: &[u8], ctl: u8) {
     let port = u16::from(ctl) * 257;
     let mut client = Client::new(&host, port);
     let mut server = Server::new();
-    assert_eq!(server.feed(&client.greeting()), Ok(ServerStep::Reply(vec![5, 0])));
+    assert_eq!(
+        server.feed(&client.greeting()),
+        Ok(ServerStep::Reply(vec![5, 0]))
+    );
     let Ok(ClientStep::Send(req)) = client.feed(&[5, 0]) else {
         panic!("no request after the method choice");
     };
@@ -201,7 +216,10 @@ fn round_trip(bytes: &[u8], ctl: u8) {
             Ok(ip) => (ip.to_string(), false),
             Err(_) => (host.to_string(), true),
         };
-        assert_eq!((r.version, r.host, r.domain, r.port), (5, want_host, domain, port));
+        assert_eq!(
+            (r.version, r.host, r.domain, r.port),
+            (5, want_host, domain, port)
+        );
     }
 
     let mut granted = reply(5, true);

@@ -21,10 +21,16 @@ fuzz_target!(|input: &[u8]| {
     // Every cut for short inputs, a sample of cuts for long ones.
     let step = (input.len() / 256).max(1);
     let mut decided_at = None;
-    for cut in (0..input.len()).step_by(step).chain([input.len().saturating_sub(1)]) {
+    for cut in (0..input.len())
+        .step_by(step)
+        .chain([input.len().saturating_sub(1)])
+    {
         let part = parse(&input[..cut]);
         if part != Ok(Parsed::Incomplete) {
-            assert_eq!(part, whole, "a decided prefix of {cut} bytes changed its answer");
+            assert_eq!(
+                part, whole,
+                "a decided prefix of {cut} bytes changed its answer"
+            );
             decided_at.get_or_insert(cut);
         } else if let Some(at) = decided_at {
             if cut > at {
@@ -42,19 +48,36 @@ fuzz_target!(|input: &[u8]| {
     let protocols = hello.protocols.iter().flatten();
     let weight = 3 * names.map(|n| n.len() + 3).sum::<usize>()
         + protocols.map(|p| p.len() + 3).sum::<usize>();
-    assert!(weight <= 3 * input.len(), "{hello:?} from {} input bytes", input.len());
+    assert!(
+        weight <= 3 * input.len(),
+        "{hello:?} from {} input bytes",
+        input.len()
+    );
 
     // Written again, it reads back the same (unless lossy protocol names grew
     // past what ALPN can carry).
     let record = usize::from(*input.last().unwrap()) + 1;
     if let Some(wire) = write_hello(&hello, record) {
-        assert_eq!(parse(&wire), Ok(Parsed::Done(hello.clone())), "records of {record}");
+        assert_eq!(
+            parse(&wire),
+            Ok(Parsed::Done(hello.clone())),
+            "records of {record}"
+        );
         let mut more = wire.clone();
         more.extend_from_slice(input);
-        assert_eq!(parse(&more), Ok(Parsed::Done(hello)), "bytes after the hello");
+        assert_eq!(
+            parse(&more),
+            Ok(Parsed::Done(hello)),
+            "bytes after the hello"
+        );
         let step = (wire.len() / 128).max(1);
         for cut in (0..wire.len()).step_by(step).chain([wire.len() - 1]) {
-            assert_eq!(parse(&wire[..cut]), Ok(Parsed::Incomplete), "cut at {cut} of {}", wire.len());
+            assert_eq!(
+                parse(&wire[..cut]),
+                Ok(Parsed::Incomplete),
+                "cut at {cut} of {}",
+                wire.len()
+            );
         }
     }
 });
