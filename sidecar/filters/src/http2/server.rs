@@ -10,7 +10,9 @@ use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream, SendStream};
 use pipy_core::flow::Tap;
-use pipy_core::{Context, Data, Event, EventTarget, Head, Layout, Pipeline, StreamError};
+use pipy_core::{
+    Context, Data, Event, EventTarget, Head, Layout, Pipeline, ResponseHead, StreamError,
+};
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -239,24 +241,25 @@ async fn gather(mut body: RecvStream) -> Option<(Data, Head)> {
 }
 
 /// Sends what the sub-pipeline answers: head, body as the client's window
-/// allows, then trailers or the end of the stream.
+/// allows, then trailers or the end of the stream. The head waits for the
+/// first byte of body, so that an answer without one goes out as a single
+/// HEADERS frame (gRPC's trailers-only form).
 async fn send_answer(answers: &EventQueue, mut respond: SendResponse<Bytes>) {
+    let mut head: Option<Box<ResponseHead>> = None;
     let mut send: Option<SendStream<Bytes>> = None;
     loop {
         match answers.pop().await {
-            Event::MessageStart(h) if send.is_none() => {
-                let head = match native_head(Event::MessageStart(h), false) {
+            Event::MessageStart(h) if head.is_none() && send.is_none() => {
+                head = Some(match native_head(Event::MessageStart(h), false) {
                     Event::MessageStart(Head::Response(r)) => r,
                     _ => Box::default(),
-                };
-                match respond.send_response(convert::response_out(&head), false) {
-                    Ok(s) => send = Some(s),
-                    Err(_) => return,
-                }
+                });
             }
+            Event::Data(d) if d.is_empty() => {}
             Event::Data(d) => {
                 if send.is_none() {
-                    match respond.send_response(http::Response::new(()), false) {
+                    let h = head.take().unwrap_or_default();
+                    match respond.send_response(convert::response_out(&h), false) {
                         Ok(s) => send = Some(s),
                         Err(_) => return,
                     }
@@ -271,7 +274,12 @@ async fn send_answer(answers: &EventQueue, mut respond: SendResponse<Bytes>) {
             }
             Event::MessageEnd(tail) => {
                 let Some(s) = &mut send else {
-                    let _ = respond.send_response(http::Response::new(()), true);
+                    let h = head.take().unwrap_or_default();
+                    let mut r = convert::response_out(&h);
+                    if let Head::Trailers(t) = &tail {
+                        r.headers_mut().extend(convert::trailers_out(t));
+                    }
+                    let _ = respond.send_response(r, true);
                     return;
                 };
                 let _ = match tail {

@@ -11,6 +11,7 @@ mod errors;
 mod examples;
 mod filters;
 mod harness;
+mod http2;
 mod http_fuzz;
 mod http_limits;
 mod http_proxy;
