@@ -93,8 +93,10 @@ impl Server {
             return Ok(Parsed::NeedMore);
         };
         match version {
+            // After a SOCKS 5 greeting only a SOCKS 5 request may follow.
+            _ if self.greeted => parse_v5(b),
             4 => parse_v4(b),
-            5 if !self.greeted => {
+            5 => {
                 if b.len() < 2 || b.len() < 2 + usize::from(b[1]) {
                     return Ok(Parsed::NeedMore);
                 }
@@ -106,7 +108,6 @@ impl Server {
                 self.greeted = true;
                 Ok(Parsed::Reply(vec![5, 0]))
             }
-            5 => parse_v5(b),
             _ => Err(Error::Malformed),
         }
     }
@@ -216,9 +217,9 @@ pub enum ClientStep {
     NeedMore,
     /// Send these bytes to the server, then feed more.
     Send(Vec<u8>),
-    /// The tunnel is open; this many bytes of the last input follow the
-    /// handshake and belong to the tunnel.
-    Open(usize),
+    /// The tunnel is open; these bytes followed the server's reply and
+    /// belong to the tunnel.
+    Open(Vec<u8>),
 }
 
 /// The client side of a SOCKS 5 handshake for CONNECT to `host:port`.
@@ -268,7 +269,8 @@ impl Client {
         out
     }
 
-    /// Feeds bytes from the server.
+    /// Feeds bytes from the server. After a [`ClientStep::Send`], call again
+    /// (with no bytes if none came): a reply may have come with the choice.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<ClientStep, Error> {
         self.buf.extend_from_slice(bytes);
         if !self.requested {
@@ -304,7 +306,7 @@ impl Client {
         if b.len() < n {
             return Ok(ClientStep::NeedMore);
         }
-        Ok(ClientStep::Open(b.len() - n))
+        Ok(ClientStep::Open(self.buf.split_off(n)))
     }
 }
 
@@ -366,7 +368,7 @@ mod tests {
         );
         let mut answer = reply(5, true);
         answer.extend_from_slice(b"hi");
-        assert_eq!(client.feed(&answer), Ok(ClientStep::Open(2)));
+        assert_eq!(client.feed(&answer), Ok(ClientStep::Open(b"hi".to_vec())));
 
         let mut refused = Client::new("10.0.0.1", 1);
         refused.feed(&[5, 0]).unwrap();
@@ -403,6 +405,20 @@ mod tests {
         assert_eq!((r.host.as_str(), r.port), ("::1", 22));
         assert_eq!(Server::new().feed(&[5, 1, 2]), Err(Error::NoMethod));
         assert_eq!(Server::new().feed(&[6]), Err(Error::Malformed));
+        // A SOCKS 4 request after a SOCKS 5 greeting.
+        let mut s = Server::new();
+        s.feed(&[5, 1, 0]).unwrap();
+        assert_eq!(
+            s.feed(&[4, 1, 0, 80, 10, 0, 0, 1, 0]),
+            Err(Error::Malformed)
+        );
+        // A reply that came with the method choice, and what followed it.
+        let mut c = Client::new("a.test", 1);
+        let mut wire = vec![5, 0];
+        wire.extend_from_slice(&reply(5, true));
+        wire.extend_from_slice(b"abc");
+        assert!(matches!(c.feed(&wire), Ok(ClientStep::Send(_))));
+        assert_eq!(c.feed(&[]), Ok(ClientStep::Open(b"abc".to_vec())));
         let mut s = Server::new();
         assert_eq!(s.feed(&[4, 1, 0, 80, 1, 2, 3, 4]), Ok(ServerStep::NeedMore));
         assert_eq!(s.feed(&[b'u'; 2000]), Err(Error::TooLong));

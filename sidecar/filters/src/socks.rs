@@ -296,29 +296,38 @@ impl Filter for ConnectSocks {
             }
             _ => return,
         };
-        let (Some(client), Some(sub)) = (&mut self.client, self.sub.clone()) else {
+        let (Some(mut client), Some(sub)) = (self.client.take(), self.sub.clone()) else {
             return;
         };
         let bytes = d.to_bytes();
-        match client.feed(&bytes) {
-            Ok(ClientStep::NeedMore) => {}
-            Ok(ClientStep::Send(b)) => sub.input(Event::Data(Data::from(b))),
-            Ok(ClientStep::Open(rest)) => {
-                self.open = true;
-                self.client = None;
-                if rest > 0 {
-                    out.push(Event::Data(Data::from(bytes.slice(bytes.len() - rest..))));
+        let mut input: &[u8] = &bytes;
+        loop {
+            match client.feed(input) {
+                Ok(ClientStep::NeedMore) => {
+                    self.client = Some(client);
+                    return;
                 }
-                self.held_bytes = 0;
-                for e in std::mem::take(&mut self.held) {
-                    sub.input(e);
+                Ok(ClientStep::Send(b)) => {
+                    sub.input(Event::Data(Data::from(b)));
+                    input = &[];
                 }
-            }
-            Err(e) => {
-                tracing::debug!("connectSOCKS: {e}");
-                self.dead = true;
-                self.client = None;
-                out.push(Event::StreamEnd(StreamError::NoError));
+                Ok(ClientStep::Open(rest)) => {
+                    self.open = true;
+                    if !rest.is_empty() {
+                        out.push(Event::Data(Data::from(rest)));
+                    }
+                    self.held_bytes = 0;
+                    for e in std::mem::take(&mut self.held) {
+                        sub.input(e);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!("connectSOCKS: {e}");
+                    self.dead = true;
+                    out.push(Event::StreamEnd(StreamError::NoError));
+                    return;
+                }
             }
         }
     }
