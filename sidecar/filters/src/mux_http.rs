@@ -390,11 +390,16 @@ impl Filter for MuxHttp {
                 }
             }
             Event::StreamEnd(e) if self.h2_stream.is_some() => {
-                // A request cut short resets its stream only.
-                if std::mem::take(&mut self.sending) {
-                    if let Some(st) = &self.h2_stream {
-                        st.push(Event::StreamEnd(e));
-                    }
+                // A request cut short resets its stream only; after a whole
+                // request the end matters only to a CONNECT's tunnel.
+                let cut = std::mem::take(&mut self.sending);
+                let e = if cut && e == StreamError::NoError {
+                    StreamError::ConnectionReset
+                } else {
+                    e
+                };
+                if let Some(st) = &self.h2_stream {
+                    st.push(Event::StreamEnd(e));
                 }
             }
             Event::Data(_) | Event::MessageEnd(_) => {

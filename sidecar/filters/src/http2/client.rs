@@ -142,6 +142,7 @@ async fn exchange(
         reply.send(Event::StreamEnd(StreamError::ProtocolError));
         return Ok(());
     };
+    let connect = head.method == "CONNECT";
     let (response, mut stream) = send.send_request(req, false)?;
     // The body goes out while the answer may already come back.
     let upload = async {
@@ -155,6 +156,12 @@ async fn exchange(
                 Event::MessageEnd(Head::Trailers(t)) => {
                     stream.send_trailers(convert::trailers_out(&t))?;
                     return Ok::<_, h2::Error>(());
+                }
+                // A CONNECT's stream goes on with tunnel data after its head.
+                Event::MessageEnd(_) if connect => {}
+                Event::StreamEnd(StreamError::NoError) if connect => {
+                    stream.send_data(Bytes::new(), true)?;
+                    return Ok(());
                 }
                 Event::MessageEnd(_) => {
                     stream.send_data(Bytes::new(), true)?;
@@ -171,9 +178,13 @@ async fn exchange(
     let download = async {
         let resp = response.await?;
         let (parts, mut recv) = resp.into_parts();
+        let tunnel = connect && parts.status.is_success();
         reply.send(Event::MessageStart(Head::Response(Box::new(
             convert::response_in(&parts),
         ))));
+        if tunnel {
+            reply.send(Event::MessageEnd(Head::None));
+        }
         let tap = Tap::new();
         while let Some(chunk) = recv.data().await {
             let chunk = chunk?;
@@ -184,6 +195,10 @@ async fn exchange(
             }
             tap.opened().await;
             let _ = recv.flow_control().release_capacity(n);
+        }
+        if tunnel {
+            reply.send(Event::StreamEnd(StreamError::NoError));
+            return Ok(());
         }
         let tail = match recv.trailers().await? {
             Some(t) => Head::Trailers(Box::new(convert::trailers_in(&t))),

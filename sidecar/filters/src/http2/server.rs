@@ -153,9 +153,15 @@ async fn serve_stream(
                 ctx.fork(),
                 EventTarget::Func(Rc::new(move |e| q.push(e))),
             );
+            let connect = head.method == "CONNECT";
             p.input(Event::MessageStart(Head::Request(Box::new(head))));
-            let pump = pin!(pump_body(body, &p));
-            let send = pin!(send_answer(&answers, respond));
+            if connect {
+                // A CONNECT's head is the whole request; what follows on the
+                // stream is tunnel data (RFC 9113 §8.5).
+                p.input(Event::MessageEnd(Head::None));
+            }
+            let pump = pin!(pump_body(body, &p, connect));
+            let send = pin!(send_answer(&answers, respond, connect));
             // The request body and the answer go on side by side; the stream
             // is done when the answer is.
             join_first_second(pump, send).await;
@@ -170,7 +176,7 @@ async fn serve_stream(
             for e in events {
                 answers.push(e);
             }
-            send_answer(&answers, respond).await;
+            send_answer(&answers, respond, false).await;
         }
     }
 }
@@ -192,7 +198,7 @@ async fn join_first_second(
 
 /// Passes the request body into the sub-pipeline, acknowledging each chunk
 /// to the client only once the pipeline's writers have room.
-async fn pump_body(mut body: RecvStream, p: &Pipeline) {
+async fn pump_body(mut body: RecvStream, p: &Pipeline, tunnel: bool) {
     let tap = Tap::new();
     loop {
         match body.data().await {
@@ -213,6 +219,10 @@ async fn pump_body(mut body: RecvStream, p: &Pipeline) {
             }
             None => break,
         }
+    }
+    if tunnel {
+        p.input(Event::StreamEnd(StreamError::NoError));
+        return;
     }
     let tail = match body.trailers().await {
         Ok(Some(t)) => Head::Trailers(Box::new(convert::trailers_in(&t))),
@@ -244,11 +254,33 @@ async fn gather(mut body: RecvStream) -> Option<(Data, Head)> {
 /// allows, then trailers or the end of the stream. The head waits for the
 /// first byte of body, so that an answer without one goes out as a single
 /// HEADERS frame (gRPC's trailers-only form).
-async fn send_answer(answers: &EventQueue, mut respond: SendResponse<Bytes>) {
+async fn send_answer(answers: &EventQueue, mut respond: SendResponse<Bytes>, connect: bool) {
     let mut head: Option<Box<ResponseHead>> = None;
     let mut send: Option<SendStream<Bytes>> = None;
+    // A 2xx to a CONNECT: the stream carries the tunnel until its end.
+    let mut tunnel = false;
     loop {
         match answers.pop().await {
+            Event::MessageEnd(_)
+                if connect
+                    && !tunnel
+                    && head
+                        .as_ref()
+                        .is_some_and(|h| (200..300).contains(&h.status)) =>
+            {
+                let h = head.take().unwrap_or_default();
+                match respond.send_response(convert::response_out(&h), false) {
+                    Ok(s) => send = Some(s),
+                    Err(_) => return,
+                }
+                tunnel = true;
+            }
+            Event::StreamEnd(_) if tunnel => {
+                if let Some(s) = &mut send {
+                    let _ = s.send_data(Bytes::new(), true);
+                }
+                return;
+            }
             Event::MessageStart(h) if head.is_none() && send.is_none() => {
                 head = Some(match native_head(Event::MessageStart(h), false) {
                     Event::MessageStart(Head::Response(r)) => r,
