@@ -183,6 +183,7 @@ impl FilterTemplate for MuxHttpTemplate {
             options_fn: self.options_fn.clone(),
             pool: self.pool.clone(),
             session: None,
+            held: Vec::new(),
             h2_stream: None,
             sending: false,
             done: false,
@@ -198,6 +199,8 @@ struct MuxHttp {
     options_fn: Option<(Callback, OptionsParser)>,
     pool: Pool,
     session: Option<Rc<Session>>,
+    /// Events held while the session's version is open.
+    held: Vec<Event>,
     /// The HTTP/2 stream of the request being sent.
     h2_stream: Option<crate::http2::client::Stream>,
     /// A request is between its start and its end.
@@ -244,16 +247,15 @@ impl MuxHttp {
                 return Some(s.clone());
             }
         }
+        // A Promise (resolved, say, by connectTLS's `handshake` with the ALPN
+        // outcome) leaves the version open until it settles.
+        let mut promise = None;
         let http2 = match &self.options.version {
             MuxVersion::Http1 => false,
             MuxVersion::Http2 => true,
             MuxVersion::Select(f) => {
                 let v = f.call(&[], out)?;
-                if v.as_promise().is_some() {
-                    tracing::warn!(
-                        "muxHTTP(): a version given as a Promise is not supported; using HTTP/1.1"
-                    );
-                }
+                promise = v.as_promise();
                 matches!(MuxVersion::from_value(&v), MuxVersion::Http2)
             }
         };
@@ -273,6 +275,7 @@ impl MuxHttp {
                 closed: false,
                 tunnel: false,
                 h2: None,
+                version: promise.map(session::PendingVersion::new),
             }),
             inbox: RefCell::new(VecDeque::new()),
             scratch: Cell::new(Vec::new()),
@@ -291,22 +294,11 @@ impl MuxHttp {
         }));
         let p = Pipeline::new(&layout, out.context().fork(), target);
         session.state.borrow_mut().pipeline = Some(p);
-        if http2 {
-            let (w1, w2) = (Rc::downgrade(&session), Rc::downgrade(&session));
-            let client = crate::http2::client::Client::start(
-                Rc::new(move |b: bytes::Bytes| {
-                    let p = w1.upgrade().and_then(|s| s.state.borrow().pipeline.clone());
-                    if let Some(p) = p {
-                        p.input(Event::Data(pipy_core::Data::from(b)));
-                    }
-                }),
-                Rc::new(move |err| {
-                    if let Some(s) = w2.upgrade() {
-                        s.close(err);
-                    }
-                }),
-            );
-            session.state.borrow_mut().h2 = Some(Rc::new(client));
+        if session.state.borrow().version.is_some() {
+            // Start the pipeline (a TLS handshake) while the version is open.
+            p_kick(&session);
+        } else if http2 {
+            session.start_http2();
         }
         self.pool
             .sessions
@@ -321,9 +313,24 @@ impl MuxHttp {
     }
 }
 
+/// Key of the wake-up a session sends once its version is known.
+const WAKE: u64 = 1;
+
+/// Sends an empty `Data` into a session's pipeline, so that it starts.
+fn p_kick(s: &Rc<Session>) {
+    let p = s.state.borrow().pipeline.clone();
+    if let Some(p) = p {
+        p.input(Event::Data(pipy_core::Data::new()));
+    }
+}
+
 impl Filter for MuxHttp {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if self.done {
+            return;
+        }
+        if !self.held.is_empty() {
+            self.held.push(evt);
             return;
         }
         match evt {
@@ -357,6 +364,12 @@ impl Filter for MuxHttp {
                     self.session = Some(s);
                 }
                 let s = self.session.clone().expect("session set above");
+                if let Some(v) = &mut s.state.borrow_mut().version {
+                    // The version is still open: hold the request until it is known.
+                    v.waiters.push(out.reply_target(WAKE));
+                    self.held.push(evt);
+                    return;
+                }
                 let evt = native_head(evt, true);
                 let h2 = s.state.borrow().h2.clone();
                 if let Some(client) = h2 {
@@ -422,8 +435,20 @@ impl Filter for MuxHttp {
         }
     }
 
-    fn on_reply(&mut self, _key: u64, evt: Event, out: &mut Output<'_>) {
+    fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
         if self.done {
+            return;
+        }
+        if key == WAKE && !self.held.is_empty() {
+            if let Event::StreamEnd(e) = evt {
+                self.done = true;
+                self.held.clear();
+                out.push(Event::StreamEnd(e));
+                return;
+            }
+            for e in std::mem::take(&mut self.held) {
+                self.process(e, out);
+            }
             return;
         }
         if evt.is_stream_end() {

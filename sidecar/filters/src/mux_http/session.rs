@@ -20,6 +20,23 @@ pub(super) struct SessionState {
     pub(super) tunnel: bool,
     /// The session speaks HTTP/2 (`version: 2`).
     pub(super) h2: Option<Rc<crate::http2::client::Client>>,
+    /// A version still to be known (a `version` function gave a Promise).
+    pub(super) version: Option<PendingVersion>,
+}
+
+/// A version given as a Promise, and the streams waiting for it.
+pub(super) struct PendingVersion {
+    promise: boa_engine::object::builtins::JsPromise,
+    pub(super) waiters: Vec<EventTarget>,
+}
+
+impl PendingVersion {
+    pub(super) fn new(promise: boa_engine::object::builtins::JsPromise) -> Self {
+        Self {
+            promise,
+            waiters: Vec::new(),
+        }
+    }
 }
 
 /// One upstream session shared by streams. Events from its pipeline go through
@@ -54,7 +71,73 @@ impl Session {
         self.busy.set(false);
     }
 
+    /// Settles an open version once its Promise has: HTTP/2 or HTTP/1.1
+    /// from then on, and the waiting streams go on. `false` while open.
+    fn settle_version(self: &Rc<Self>, evt: &Event) -> bool {
+        use boa_engine::builtins::promise::PromiseState;
+        let state = match &self.state.borrow().version {
+            None => return true,
+            Some(v) => v.promise.state(),
+        };
+        let http2 = match state {
+            PromiseState::Pending if evt.is_stream_end() => None,
+            PromiseState::Pending => return false,
+            PromiseState::Fulfilled(v) => Some(matches!(
+                super::MuxVersion::from_value(&v),
+                super::MuxVersion::Http2
+            )),
+            PromiseState::Rejected(_) => None,
+        };
+        let waiters = self
+            .state
+            .borrow_mut()
+            .version
+            .take()
+            .map(|v| v.waiters)
+            .unwrap_or_default();
+        match http2 {
+            Some(h2) => {
+                if h2 {
+                    self.start_http2();
+                }
+                for w in waiters {
+                    w.send(Event::Data(pipy_core::Data::new()));
+                }
+            }
+            None => {
+                for w in waiters {
+                    w.send(Event::StreamEnd(StreamError::ConnectionReset));
+                }
+                self.close(StreamError::ConnectionReset);
+            }
+        }
+        true
+    }
+
+    /// Makes the session speak HTTP/2 through its pipeline.
+    pub(super) fn start_http2(self: &Rc<Self>) {
+        let (w1, w2) = (Rc::downgrade(self), Rc::downgrade(self));
+        let client = crate::http2::client::Client::start(
+            Rc::new(move |b: bytes::Bytes| {
+                let p = w1.upgrade().and_then(|s| s.state.borrow().pipeline.clone());
+                if let Some(p) = p {
+                    p.input(Event::Data(pipy_core::Data::from(b)));
+                }
+            }),
+            Rc::new(move |err| {
+                if let Some(s) = w2.upgrade() {
+                    s.close(err);
+                }
+            }),
+        );
+        self.state.borrow_mut().h2 = Some(Rc::new(client));
+    }
+
     pub(super) fn on_upstream(self: &Rc<Self>, evt: Event) {
+        if !self.settle_version(&evt) {
+            // Nothing but the pipeline's start can come before a request.
+            return;
+        }
         let h2 = self.state.borrow().h2.clone();
         if let Some(client) = h2 {
             match evt {

@@ -212,6 +212,33 @@ impl ServerVerifier {
     }
 }
 
+impl ServerVerifier {
+    /// Without `trusted`, a certificate webpki will not read (an X.509 v1
+    /// one, as `openssl req -x509` made without extensions, which upstream
+    /// takes) still proves its key: the handshake's signature is checked
+    /// against the key it carries (TLS 1.3 signature schemes).
+    fn by_raw_key(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+        err: Error,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        use x509_parser::prelude::FromDer;
+        if self.inner.is_some() {
+            return Err(err);
+        }
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(c).map_err(|_| err)?;
+        let spki = rustls::pki_types::SubjectPublicKeyInfoDer::from(cert.public_key().raw);
+        rustls::crypto::verify_tls13_signature_with_raw_key(
+            m,
+            &spki,
+            d,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+}
+
 impl ServerCertVerifier for ServerVerifier {
     fn verify_server_cert(
         &self,
@@ -246,7 +273,8 @@ impl ServerCertVerifier for ServerVerifier {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
+        let algs = &self.provider.signature_verification_algorithms;
+        verify_tls12_signature(m, c, d, algs).or_else(|e| self.by_raw_key(m, c, d, e))
     }
     fn verify_tls13_signature(
         &self,
@@ -254,12 +282,49 @@ impl ServerCertVerifier for ServerVerifier {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
+        let algs = &self.provider.signature_verification_algorithms;
+        verify_tls13_signature(m, c, d, algs).or_else(|e| self.by_raw_key(m, c, d, e))
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// A certificate with its signing key. Unlike rustls's own constructors this
+/// does not parse the certificate to match it with the key, so that X.509 v1
+/// certificates (which webpki refuses to read, and upstream serves) work.
+fn signed(cert: &CertifiedKey) -> Result<Arc<rustls::sign::CertifiedKey>, Error> {
+    let key = provider()
+        .key_provider
+        .load_private_key(cert.key.der.clone_key())?;
+    Ok(Arc::new(rustls::sign::CertifiedKey::new(cert.ders(), key)))
+}
+
+/// Always the same certificate (the script chose it for this connection).
+#[derive(Debug)]
+struct Fixed(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for Fixed {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+impl rustls::client::ResolvesClientCert for Fixed {
+    fn resolve(
+        &self,
+        _: &[&[u8]],
+        _: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+    fn has_certs(&self) -> bool {
+        true
     }
 }
 
@@ -280,7 +345,7 @@ pub(super) fn server_config(
     } else {
         builder.with_client_cert_verifier(ClientVerifier::new(trusted)?)
     };
-    let mut config = builder.with_single_cert(cert.ders(), cert.key.der.clone_key())?;
+    let mut config = builder.with_cert_resolver(Arc::new(Fixed(signed(cert)?)));
     config.alpn_protocols = alpn.map(|p| vec![p.to_vec()]).unwrap_or_default();
     Ok(Arc::new(config))
 }
@@ -298,7 +363,7 @@ pub(super) fn client_config(
         .with_custom_certificate_verifier(ServerVerifier::new(trusted)?);
     let mut config = match cert {
         Some(c) if !c.chain.is_empty() => {
-            builder.with_client_auth_cert(c.ders(), c.key.der.clone_key())?
+            builder.with_client_cert_resolver(Arc::new(Fixed(signed(c)?)))
         }
         Some(_) => return Err(Error::General("empty certificate chain".into())),
         None => builder.with_no_client_auth(),
