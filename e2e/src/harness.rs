@@ -367,3 +367,14 @@ pub fn post(port: u16, path: &str, body: &[u8]) -> Response {
     c.send(&req);
     c.read(false)
 }
+
+/// A helper process of a test (a peer server or client), killed and reaped
+/// when dropped, also when the test fails half-way.
+pub struct Peer(pub Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -96,7 +96,8 @@ impl Detector {
 
 /// `Some(true)`: a ClientHello record header; `None`: too early to say.
 fn tls(s: &[u8]) -> Option<bool> {
-    let checks: [(usize, fn(u8) -> bool); 4] = [
+    type Check = (usize, fn(u8) -> bool);
+    let checks: [Check; 4] = [
         (0, |b| b == 22),
         (1, |b| b == 3),
         (2, |b| b <= 4),

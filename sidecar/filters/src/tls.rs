@@ -326,10 +326,14 @@ impl Held {
 
 // ---------------------------------------------------------------- acceptTLS
 
+/// A server configuration's certificate (leaf and key, by identity) and
+/// chosen protocol.
+type ConfigKey = (usize, usize, Option<Vec<u8>>);
+
 /// Server configurations made so far, by certificate and chosen protocol.
 #[derive(Default)]
 struct ConfigCache {
-    entries: HashMap<(usize, usize, Option<Vec<u8>>), (CertifiedKey, Arc<rustls::ServerConfig>)>,
+    entries: HashMap<ConfigKey, (CertifiedKey, Arc<rustls::ServerConfig>)>,
 }
 
 /// Most server configurations one `acceptTLS` keeps.

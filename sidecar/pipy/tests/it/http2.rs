@@ -4,7 +4,7 @@
 use crate::harness::*;
 use pipy_e2e::TestCerts;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn curl(args: &[&str]) -> (bool, String) {
@@ -22,7 +22,7 @@ fn curl(args: &[&str]) -> (bool, String) {
 }
 
 /// Runs a Python script that prints `ready` once listening.
-fn python(script: &str, args: &[&str]) -> Child {
+fn python(script: &str, args: &[&str]) -> Peer {
     let mut child = Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -36,7 +36,7 @@ fn python(script: &str, args: &[&str]) -> Child {
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "ready");
-    child
+    Peer(child)
 }
 
 #[test]
@@ -172,7 +172,7 @@ except grpc.RpcError as e:
 #[test]
 fn grpc_goes_through_the_proxy() {
     let (grpc, proxy) = (free_port(), free_port());
-    let mut server = python(GRPC_SERVER, &[&grpc.to_string()]);
+    let _server = python(GRPC_SERVER, &[&grpc.to_string()]);
     let script = format!(
         "pipy().listen({proxy}).demuxHTTP().to($ => $.muxHTTP({{ version: 2 }}).to($ => $.connect('127.0.0.1:{grpc}')))"
     );
@@ -188,7 +188,6 @@ fn grpc_goes_through_the_proxy() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let _ = server.kill();
 }
 
 /// With Python's `h2`: a stream the client resets leaves the others alone.
@@ -240,7 +239,7 @@ srv.serve_forever()
 #[test]
 fn http2_reset_streams_and_goaway_on_shutdown() {
     let (origin, proxy) = (free_port(), free_port());
-    let mut slow = python(SLOW_ORIGIN, &[&origin.to_string()]);
+    let _slow = python(SLOW_ORIGIN, &[&origin.to_string()]);
     let script = format!(
         "pipy().listen({proxy}).demuxHTTP().to($ => $.muxHTTP().to($ => $.connect('127.0.0.1:{origin}')))"
     );
@@ -279,5 +278,4 @@ fn http2_reset_streams_and_goaway_on_shutdown() {
         p.stderr_text()
     );
     let _ = p.terminate();
-    let _ = slow.kill();
 }

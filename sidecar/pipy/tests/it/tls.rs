@@ -250,19 +250,22 @@ tls.close()
 fn connect_tls_sends_sni_and_alpn_to_a_python_server() {
     let certs = TestCerts::new();
     let (py, port) = (free_port(), free_port());
-    let mut server = Command::new("python3")
-        .args([
-            "-c",
-            PY_TLS_SERVER,
-            &py.to_string(),
-            &certs.arg("a.pem"),
-            &certs.arg("a-key.pem"),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
+    let mut server = Peer(
+        Command::new("python3")
+            .args([
+                "-c",
+                PY_TLS_SERVER,
+                &py.to_string(),
+                &certs.arg("a.pem"),
+                &certs.arg("a-key.pem"),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3"),
+    );
     let mut ready = [0u8; 5];
     server
+        .0
         .stdout
         .as_mut()
         .unwrap()
@@ -285,5 +288,5 @@ fn connect_tls_sends_sni_and_alpn_to_a_python_server() {
         "{}",
         p.stderr_text()
     );
-    let _ = server.wait();
+    let _ = server.0.wait();
 }
