@@ -28,27 +28,102 @@ impl PrivateKey {
         Ok(PrivateKey { der })
     }
 
-    /// The key as PEM, under the label of its form.
+    /// The key as PKCS#8 PEM (`BEGIN PRIVATE KEY`), as upstream writes it.
     pub fn to_pem(&self) -> String {
-        let label = match &self.der {
-            PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
-            PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
-            _ => "PRIVATE KEY",
-        };
-        pem_text(label, self.der.secret_der())
-    }
-
-    /// The key as a signer. rcgen on *ring* reads PKCS#8 only.
-    pub fn key_pair(&self) -> Result<rcgen::KeyPair, String> {
-        match &self.der {
-            PrivateKeyDer::Pkcs8(k) => rcgen::KeyPair::try_from(k.secret_pkcs8_der())
-                .map_err(|e| format!("unsupported private key: {e}")),
-            _ => Err(
-                "only PKCS#8 private keys ('BEGIN PRIVATE KEY') can sign or give their public key"
-                    .into(),
-            ),
+        match self.pkcs8() {
+            Some(der) => pem_text("PRIVATE KEY", &der),
+            None => pem_text("PRIVATE KEY", self.der.secret_der()),
         }
     }
+
+    /// The key as PKCS#8 DER: PKCS#1 (RSA) and SEC1 (EC) keys are wrapped in
+    /// a PrivateKeyInfo (RFC 5208) with their algorithm.
+    fn pkcs8(&self) -> Option<Vec<u8>> {
+        const RSA: &[u8] = &[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+        ];
+        const EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+        let (algorithm, inner): (Vec<u8>, std::borrow::Cow<'_, [u8]>) = match &self.der {
+            PrivateKeyDer::Pkcs8(k) => return Some(k.secret_pkcs8_der().to_vec()),
+            PrivateKeyDer::Pkcs1(k) => (RSA.to_vec(), k.secret_pkcs1_der().into()),
+            PrivateKeyDer::Sec1(k) => {
+                let (curve, inner) = sec1_split(k.secret_sec1_der())?;
+                let mut alg = EC.to_vec();
+                alg.extend_from_slice(curve);
+                (alg, inner.into())
+            }
+            _ => return None,
+        };
+        let mut body = vec![0x02, 0x01, 0x00];
+        body.extend(der_tlv(0x30, &algorithm));
+        body.extend(der_tlv(0x04, &inner));
+        Some(der_tlv(0x30, &body))
+    }
+
+    /// The key as a signer (rcgen on *ring* reads PKCS#8).
+    pub fn key_pair(&self) -> Result<rcgen::KeyPair, String> {
+        let der = self.pkcs8().ok_or("unsupported private key form")?;
+        rcgen::KeyPair::try_from(der.as_slice())
+            .map_err(|e| format!("unsupported private key: {e}"))
+    }
+}
+
+/// A DER element: tag, length, value.
+fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = value.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+/// The named curve (the OID element) of a SEC1 `ECPrivateKey` (RFC 5915),
+/// and the key without it, as PKCS#8 holds it (the curve moves to the
+/// algorithm; OpenSSL writes it so).
+fn sec1_split(der: &[u8]) -> Option<(&[u8], Vec<u8>)> {
+    // SEQUENCE { INTEGER 1, OCTET STRING key, [0] OID, [1] BIT STRING }
+    let (body, _) = der_read(der, 0x30)?;
+    let (_, after_version) = der_read(body, 0x02)?;
+    let (_, after_key) = der_read(after_version, 0x04)?;
+    let (curve, after_params) = der_read(after_key, 0xa0)?;
+    let mut inner = body[..body.len() - after_key.len()].to_vec();
+    inner.extend_from_slice(after_params);
+    Some((curve, der_tlv(0x30, &inner)))
+}
+
+/// Reads one DER element of `tag`: its value and what follows it.
+fn der_read(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&t, rest) = der.split_first()?;
+    if t != tag {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |a, b| (a << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some(rest.split_at(len))
 }
 
 /// A public key as SubjectPublicKeyInfo DER.
@@ -183,5 +258,47 @@ impl Class for PublicKeyObject {
             }),
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC1: &str = "-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIO2QRWWR6EDFnHrWSdYOjw6S2Uw1WxNU84DWFXAvd+jfoAoGCCqGSM49
+AwEHoUQDQgAEkJFFmon+1BGn3TTwc/zUedwzD/kkMBZuN57ZYhvk4m8zJcW1wcYd
+1K5uTDYiBn5k60ZsASXP67hCfKC2EptjBQ==
+-----END EC PRIVATE KEY-----
+";
+
+    /// What upstream Pipy 1.5.18 writes for `SEC1` (`toPEM()` of the private
+    /// key and of `new crypto.PublicKey(key)`), taken from a side-by-side run.
+    const UPSTREAM_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg7ZBFZZHoQMWcetZJ
+1g6PDpLZTDVbE1TzgNYVcC936N+hRANCAASQkUWaif7UEafdNPBz/NR53DMP+SQw
+Fm43ntliG+TibzMlxbXBxh3Urm5MNiIGfmTrRmwBJc/ruEJ8oLYSm2MF
+-----END PRIVATE KEY-----
+";
+    const UPSTREAM_SPKI: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEkJFFmon+1BGn3TTwc/zUedwzD/kk
+MBZuN57ZYhvk4m8zJcW1wcYd1K5uTDYiBn5k60ZsASXP67hCfKC2EptjBQ==
+-----END PUBLIC KEY-----
+";
+
+    #[test]
+    fn a_sec1_key_writes_as_upstream_does() {
+        let key = PrivateKey::from_pem(SEC1.as_bytes()).unwrap();
+        assert_eq!(key.to_pem(), UPSTREAM_PKCS8);
+        let spki = rcgen::PublicKeyData::subject_public_key_info(&key.key_pair().unwrap());
+        assert_eq!(pem_text("PUBLIC KEY", &spki), UPSTREAM_SPKI);
+        // PKCS#8 in, the same out.
+        let again = PrivateKey::from_pem(UPSTREAM_PKCS8.as_bytes()).unwrap();
+        assert_eq!(again.to_pem(), UPSTREAM_PKCS8);
+        assert!(PrivateKey::from_pem(b"").is_err());
+        assert!(PrivateKey::from_pem(
+            b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"
+        )
+        .is_err());
     }
 }
