@@ -175,6 +175,30 @@ pub fn connect(outbound: Outbound) {
     }
 }
 
+thread_local! {
+    static ON_RELOAD: RefCell<Vec<std::rc::Weak<dyn Fn()>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Registers `hook` to be told when this thread's codebase is replaced by a
+/// new version (connections that can say so, HTTP/2's, then tell their
+/// clients to move on). The hook is held weakly: dropping it unregisters.
+pub fn on_reload(hook: &Rc<dyn Fn()>) {
+    ON_RELOAD.with(|h| {
+        let mut h = h.borrow_mut();
+        h.retain(|w| w.strong_count() > 0);
+        h.push(Rc::downgrade(hook));
+    });
+}
+
+/// Tells every live [`on_reload`] hook of this thread that a new version now
+/// serves: the connections open now belong to the old one.
+pub fn reloaded() {
+    let hooks: Vec<_> = ON_RELOAD.with(|h| std::mem::take(&mut *h.borrow_mut()));
+    for hook in hooks.iter().filter_map(|w| w.upgrade()) {
+        hook();
+    }
+}
+
 /// Runs `task` on this thread; without a runtime on this thread, never.
 pub fn spawn(task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
     if let Some(io) = current() {

@@ -373,6 +373,9 @@ impl Running {
                         log_modules(&self.modules);
                     }
                     tracing::info!(target: "codebase", "[restart] Codebase reloaded on thread {}", self.index);
+                    // Connections open now run the old version: those that
+                    // can (HTTP/2) tell their clients to move on.
+                    pipy_core::io::reloaded();
                     if self.index == 0 {
                         opts.control.loaded.store(generation, Ordering::SeqCst);
                     }

@@ -34,7 +34,8 @@ const SERVE_BODY_LIMIT: usize = crate::handle::DEFAULT_BODY_LIMIT;
 /// An HTTP/2 connection being served: the filter's handle on its task.
 pub(crate) struct Server {
     inbox: Rc<Inbox>,
-    draining: Rc<Drain>,
+    /// Says GOAWAY; registered for reloads (held here, weakly there).
+    drain_hook: Rc<dyn Fn()>,
 }
 
 /// The worker asked the connection to wind down (GOAWAY).
@@ -56,15 +57,17 @@ impl Server {
             Rc::new(move |b: Bytes| out.send(Event::Data(Data::from(b)))),
         );
         let d = draining.clone();
-        *ctx.on_drain.borrow_mut() = Some(Rc::new(move || {
+        let drain_hook: Rc<dyn Fn()> = Rc::new(move || {
             d.asked.set(true);
             if let Some(w) = d.waker.take() {
                 w.wake();
             }
-        }));
+        });
+        *ctx.on_drain.borrow_mut() = Some(drain_hook.clone());
+        pipy_core::io::on_reload(&drain_hook);
         ctx.requests.set(Some(0));
-        pipy_core::io::spawn(Box::pin(run(pipe, target, ctx, output, draining.clone())));
-        Server { inbox, draining }
+        pipy_core::io::spawn(Box::pin(run(pipe, target, ctx, output, draining)));
+        Server { inbox, drain_hook }
     }
 
     /// Bytes from the client.
@@ -84,7 +87,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         // The filter is gone: the task ends at its next read.
         self.inbox.end();
-        let _ = &self.draining;
+        let _ = &self.drain_hook;
     }
 }
 

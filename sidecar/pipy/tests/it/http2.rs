@@ -279,3 +279,37 @@ fn http2_reset_streams_and_goaway_on_shutdown() {
     );
     let _ = p.terminate();
 }
+
+#[test]
+fn http2_reload_in_the_middle_of_a_stream_says_goaway_and_finishes_it() {
+    let (origin, proxy, ctl) = (free_port(), free_port(), free_port());
+    let _slow = python(SLOW_ORIGIN, &[&origin.to_string()]);
+    let script = format!(
+        "pipy()
+         .listen({proxy}).demuxHTTP().to($ => $.muxHTTP().to($ => $.connect('127.0.0.1:{origin}')))
+         .listen({ctl}).serveHTTP(() => (pipy.restart(), new Message('restarting')))"
+    );
+    let p = Pipy::script(&script, &[proxy, ctl]);
+    let client = Command::new("nghttp")
+        .args(["-v", &format!("http://127.0.0.1:{proxy}/slow")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("nghttp");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(get(ctl, "/").text(), "restarting");
+    let out = client.wait_with_output().expect("client");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let goaway = text.find("recv GOAWAY").unwrap_or(usize::MAX);
+    let body = text.find("done /slow").unwrap_or(0);
+    assert!(
+        goaway < body && body < text.len(),
+        "{text}\n{}",
+        p.stderr_text()
+    );
+    // The new version serves the next connection.
+    let (ok, text) = curl(&[
+        "--http2-prior-knowledge",
+        &format!("http://127.0.0.1:{proxy}/fast"),
+    ]);
+    assert!(ok && text == "done /fast", "{text}");
+}
