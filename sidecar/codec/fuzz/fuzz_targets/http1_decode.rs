@@ -4,7 +4,8 @@
 //! whether the response decoder expects an answer to `HEAD`). Whatever the bytes,
 //! decoding must not panic, events must come in order, and the body bytes emitted
 //! can never exceed the bytes given, nor can the sizes the tails report. A
-//! request decoder that holds bytes after `Upgrade` requests resumes HTTP at the end.
+//! request decoder that holds bytes after `Upgrade` and `CONNECT` requests resumes
+//! HTTP at the end; a response decoder told of a `CONNECT` may become a tunnel.
 
 #![no_main]
 
@@ -22,12 +23,15 @@ fuzz_target!(|input: &[u8]| {
     let mut response = Decoder::response();
     response.expect_response(ctl & 1 == 1);
     response.expect_response(false);
+    // The answer to a CONNECT: a 2xx makes the rest tunnel data.
+    let mut connect = Decoder::response();
+    connect.expect_response_to("CONNECT");
     let mut small = Decoder::request();
     small.set_max_head_size(usize::from(ctl) + 16);
     let mut holding = Decoder::request();
     holding.hold_after_upgrade(true);
 
-    for mut decoder in [Decoder::request(), response, small, holding] {
+    for mut decoder in [Decoder::request(), response, small, holding, connect] {
         let mut check = Check::default();
         let mut result = decoder.decode(Data::from(a.to_vec()), &mut |e| check.event(e));
         if result.is_ok() {
