@@ -434,7 +434,9 @@ impl DemuxHttp {
 impl DemuxHttp {
     /// Watches a connection's first bytes for the HTTP/2 preface (prior
     /// knowledge, or after TLS chose `h2`): the bytes to decode as HTTP/1, or
-    /// `None` while undecided or once HTTP/2 has taken over.
+    /// `None` while undecided or once HTTP/2 has taken over. An HTTP/1.1
+    /// request asking to `Upgrade: h2c` is answered in HTTP/1.1: RFC 9113
+    /// §3.1 deprecates that upgrade (upstream still performs it).
     fn sniff(&mut self, d: Data, out: &mut Output<'_>) -> Option<Data> {
         use crate::http2::PREFACE;
         let fresh = self.next_key == 0 && self.decoder.is_idle();

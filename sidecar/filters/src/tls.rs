@@ -585,6 +585,8 @@ impl AcceptTls {
 }
 
 /// A fatal alert record, for failures before rustls has a connection.
+/// Upstream closes without one; RFC 8446 §6.2 (and RFC 7301 §3.2 for ALPN)
+/// ask for the alert, which tells the client why.
 fn alert_record(desc: rustls::AlertDescription) -> Data {
     Data::from(vec![21, 3, 3, 0, 2, 2, u8::from(desc)])
 }
