@@ -184,3 +184,69 @@ fn a_fast_writer_in_front_of_a_slow_upstream_holds_memory_bounded() {
     assert!(rss < RSS_LIMIT_KB, "peak RSS {rss} KiB");
     server.join().expect("backend");
 }
+
+/// An HTTP/2 client that asks for `/big`, reads nothing for a second (its
+/// window and the socket fill up), then reads it all; prints the byte count.
+const H2_SLOW_CLIENT: &str = r#"
+import socket, sys, time, h2.connection, h2.events, h2.config
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+s.settimeout(30)
+c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+c.initiate_connection()
+c.send_headers(1, [(':method', 'GET'), (':path', '/big'), (':scheme', 'http'), (':authority', 'x')], end_stream=True)
+s.sendall(c.data_to_send())
+time.sleep(1)
+got = 0
+while True:
+    data = s.recv(1 << 20)
+    if not data:
+        break
+    done = False
+    for e in c.receive_data(data):
+        if isinstance(e, h2.events.DataReceived):
+            got += len(e.data)
+            c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+        elif isinstance(e, h2.events.StreamEnded):
+            done = True
+    s.sendall(c.data_to_send())
+    if done:
+        break
+print(got, flush=True)
+"#;
+
+#[test]
+fn a_slow_http2_reader_behind_a_fast_upstream_holds_memory_bounded() {
+    const H2_TOTAL: u64 = 256 << 20;
+    let backend = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let bport = backend.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (s, _) = backend.accept().expect("accept");
+        let mut r = BufReader::new(s.try_clone().expect("clone"));
+        read_head(&mut r);
+        let mut w = s;
+        write!(w, "HTTP/1.1 200 OK\r\ncontent-length: {H2_TOTAL}\r\n\r\n").expect("head");
+        let _ = write_pattern(&mut w, H2_TOTAL);
+    });
+    let port = free_port();
+    let pipy = Pipy::script(&proxy_script(port, bport), &[port]);
+    let started = Instant::now();
+    let out = std::process::Command::new("python3")
+        .args(["-c", H2_SLOW_CLIENT, &port.to_string()])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        H2_TOTAL.to_string(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rss = peak_rss_kb(pipy.child.id());
+    eprintln!(
+        "slow HTTP/2 reader: {} MiB in {:?}, peak RSS {rss} KiB",
+        H2_TOTAL >> 20,
+        started.elapsed()
+    );
+    assert!(rss < RSS_LIMIT_KB, "peak RSS {rss} KiB");
+    server.join().expect("backend");
+}
