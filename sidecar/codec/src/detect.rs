@@ -51,6 +51,8 @@ pub const MAX_REQUEST_LINE: usize = 64 * 1024;
 pub struct Detector {
     seen: Vec<u8>,
     http_failed: bool,
+    /// Where the search for the space after the request target goes on.
+    http_scan: usize,
     http2_failed: bool,
     tls_failed: bool,
 }
@@ -81,7 +83,7 @@ impl Detector {
             }
         }
         if !self.http_failed {
-            match http(s) {
+            match http(s, &mut self.http_scan) {
                 Some(true) => return Some(Protocol::Http),
                 Some(false) => self.http_failed = true,
                 None => {}
@@ -119,7 +121,9 @@ fn tls(s: &[u8]) -> Option<bool> {
 }
 
 /// `Some(true)`: a whole HTTP/1 request line; `None`: too early to say.
-fn http(s: &[u8]) -> Option<bool> {
+/// `scan` keeps how far the target was searched, so that a line arriving a
+/// byte at a time is not searched again from its start each time.
+fn http(s: &[u8], scan: &mut usize) -> Option<bool> {
     let Some(method) = METHODS.iter().find(|m| {
         let n = s.len().min(m.len());
         s[..n] == m[..n]
@@ -130,13 +134,20 @@ fn http(s: &[u8]) -> Option<bool> {
         return None;
     }
     let rest = &s[method.len()..];
-    let Some(space) = rest.iter().position(|&b| b == b' ') else {
+    let from = (*scan).min(rest.len());
+    let Some(space) = rest[from..]
+        .iter()
+        .position(|&b| b == b' ')
+        .map(|i| from + i)
+    else {
+        *scan = rest.len();
         return if s.len() > MAX_REQUEST_LINE {
             Some(false)
         } else {
             None
         };
     };
+    *scan = space;
     let version = &rest[space + 1..];
     let matching = VERSIONS.iter().find(|v| {
         let n = version.len().min(v.len());

@@ -53,6 +53,10 @@ pub fn parse(stream: &[u8]) -> Result<Parsed, Error> {
             return Err(Error::NotHandshake);
         }
         let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        if len == 0 {
+            // RFC 8446 §5.1: handshake records are never empty.
+            return Err(Error::Malformed);
+        }
         if rest.len() < 5 + len {
             // The record is still arriving: refuse early what cannot become
             // a hello.
@@ -236,6 +240,11 @@ mod tests {
     #[test]
     fn not_a_hello() {
         assert_eq!(parse(b"GET / HTTP/1.1\r\n"), Err(Error::NotHandshake));
+        // Empty handshake records, which could otherwise pile up for ever.
+        assert_eq!(
+            parse(&[0x16, 3, 1, 0, 0, 0x16, 3, 1, 0, 0]),
+            Err(Error::Malformed)
+        );
         let mut wire = hello(&[], 1000);
         wire[5] = 2; // ServerHello
         assert_eq!(parse(&wire), Err(Error::Malformed));

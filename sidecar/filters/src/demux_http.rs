@@ -457,6 +457,9 @@ impl DemuxHttp {
                 Some(l) => crate::http2::server::Target::Pipeline(l),
                 None => {
                     tracing::error!("demuxHTTP has no sub-pipeline: add .to(...)");
+                    self.sniffed = None;
+                    self.closed = true;
+                    out.push(Event::StreamEnd(StreamError::NoError));
                     return None;
                 }
             },

@@ -184,6 +184,8 @@ impl FilterTemplate for MuxHttpTemplate {
             pool: self.pool.clone(),
             session: None,
             held: Vec::new(),
+            held_bytes: 0,
+            held_back: Default::default(),
             h2_stream: None,
             sending: false,
             done: false,
@@ -201,6 +203,9 @@ struct MuxHttp {
     session: Option<Rc<Session>>,
     /// Events held while the session's version is open.
     held: Vec<Event>,
+    held_bytes: usize,
+    /// Pauses the source of held events past [`HOLD_LIMIT`].
+    held_back: pipy_core::flow::Congestion,
     /// The HTTP/2 stream of the request being sent.
     h2_stream: Option<crate::http2::client::Stream>,
     /// A request is between its start and its end.
@@ -295,8 +300,11 @@ impl MuxHttp {
         let p = Pipeline::new(&layout, out.context().fork(), target);
         session.state.borrow_mut().pipeline = Some(p);
         if session.state.borrow().version.is_some() {
-            // Start the pipeline (a TLS handshake) while the version is open.
+            // Start the pipeline (a TLS handshake) while the version is open,
+            // and look at the Promise now and then too, in case it settles
+            // with nothing coming back from the pipeline.
             p_kick(&session);
+            watch_version(Rc::downgrade(&session), VERSION_CHECKS);
         } else if http2 {
             session.start_http2();
         }
@@ -316,6 +324,32 @@ impl MuxHttp {
 /// Key of the wake-up a session sends once its version is known.
 const WAKE: u64 = 1;
 
+/// How often, and how many times, an open version's Promise is looked at
+/// (a minute in all; then the session gives up).
+const VERSION_CHECK: Duration = Duration::from_millis(10);
+const VERSION_CHECKS: u32 = 6000;
+
+fn watch_version(s: Weak<Session>, left: u32) {
+    pipy_core::io::after(
+        VERSION_CHECK,
+        Box::new(move || {
+            let Some(s) = s.upgrade() else { return };
+            let open = s.state.borrow().version.is_some() && !s.state.borrow().closed;
+            if !open {
+                return;
+            }
+            let probe = if left == 0 {
+                Event::StreamEnd(StreamError::ConnectionTimeout)
+            } else {
+                Event::Data(pipy_core::Data::new())
+            };
+            if !s.settle_version(&probe) {
+                watch_version(Rc::downgrade(&s), left - 1);
+            }
+        }),
+    );
+}
+
 /// Sends an empty `Data` into a session's pipeline, so that it starts.
 fn p_kick(s: &Rc<Session>) {
     let p = s.state.borrow().pipeline.clone();
@@ -330,7 +364,7 @@ impl Filter for MuxHttp {
             return;
         }
         if !self.held.is_empty() {
-            self.held.push(evt);
+            self.hold(evt);
             return;
         }
         match evt {
@@ -367,7 +401,7 @@ impl Filter for MuxHttp {
                 if let Some(v) = &mut s.state.borrow_mut().version {
                     // The version is still open: hold the request until it is known.
                     v.waiters.push(out.reply_target(WAKE));
-                    self.held.push(evt);
+                    self.hold(evt);
                     return;
                 }
                 let evt = native_head(evt, true);
@@ -379,7 +413,10 @@ impl Filter for MuxHttp {
                     };
                     s.requests.set(s.requests.get() + 1);
                     self.sending = true;
-                    self.h2_stream = Some(client.request(head, false, out.reply_target(0)));
+                    let next = client.request(head, false, out.reply_target(0));
+                    if let Some(previous) = self.h2_stream.replace(next) {
+                        previous.detach();
+                    }
                     return;
                 }
                 {
@@ -446,6 +483,8 @@ impl Filter for MuxHttp {
                 out.push(Event::StreamEnd(e));
                 return;
             }
+            self.held_bytes = 0;
+            self.held_back.end();
             for e in std::mem::take(&mut self.held) {
                 self.process(e, out);
             }
@@ -458,7 +497,21 @@ impl Filter for MuxHttp {
     }
 }
 
+/// Bytes of request held (while a session's version is open) at which the
+/// request's source pauses.
+const HOLD_LIMIT: usize = 1 << 20;
+
 impl MuxHttp {
+    fn hold(&mut self, evt: Event) {
+        if let Event::Data(d) = &evt {
+            self.held_bytes += d.len();
+            if self.held_bytes > HOLD_LIMIT {
+                self.held_back.begin();
+            }
+        }
+        self.held.push(evt);
+    }
+
     /// The stream ended in the middle of its request: the rest will never come,
     /// so the session's framing is lost and it closes.
     fn abandon(&mut self) {

@@ -266,8 +266,14 @@ fn read_tls(
 ) -> Result<bool, rustls::Error> {
     let mut closed = false;
     while !input.is_empty() {
-        conn.read_tls(&mut input)
+        let n = conn
+            .read_tls(&mut input)
             .map_err(|e| rustls::Error::General(format!("reading TLS: {e}")))?;
+        if n == 0 {
+            // After close_notify rustls reads no more: what follows is dropped.
+            closed = true;
+            break;
+        }
         let state = conn.process_new_packets()?;
         let n = state.plaintext_bytes_to_read();
         if n > 0 {

@@ -83,13 +83,15 @@ impl Client {
         let body = Rc::new(EventQueue::default());
         let sender = self.sender.clone();
         let b = body.clone();
+        let cancel = Rc::new(Cancel::default());
+        let c = cancel.clone();
         pipy_core::io::spawn(Box::pin(async move {
-            if let Err(e) = exchange(&sender, head, tls, &b, &reply).await {
+            if let Err(e) = exchange(&sender, head, tls, &b, &reply, &c).await {
                 tracing::debug!("[http2] request failed: {e}");
                 reply.send(Event::StreamEnd(StreamError::ConnectionReset));
             }
         }));
-        Stream { body }
+        Stream { body, cancel }
     }
 }
 
@@ -111,6 +113,36 @@ fn set(cell: &RefCell<Sender>, new: Sender) {
 /// The request side of one stream, fed by its `muxHTTP` filter.
 pub(crate) struct Stream {
     body: Rc<EventQueue>,
+    cancel: Rc<Cancel>,
+}
+
+/// Set when the requesting stream is gone: its exchange ends, which resets
+/// the HTTP/2 stream (a response that never ends must not hold it).
+#[derive(Default)]
+struct Cancel {
+    asked: std::cell::Cell<bool>,
+    detached: std::cell::Cell<bool>,
+    waker: std::cell::Cell<Option<std::task::Waker>>,
+}
+
+impl Stream {
+    /// Lets the exchange run to its end after this handle goes (a stream
+    /// that moved on to its next request still wants this answer).
+    pub(crate) fn detach(&self) {
+        self.cancel.detached.set(true);
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if self.cancel.detached.get() {
+            return;
+        }
+        self.cancel.asked.set(true);
+        if let Some(w) = self.cancel.waker.take() {
+            w.wake();
+        }
+    }
 }
 
 impl Stream {
@@ -126,6 +158,7 @@ async fn exchange(
     tls: bool,
     body: &EventQueue,
     reply: &EventTarget,
+    cancel: &Cancel,
 ) -> Result<(), h2::Error> {
     // Wait for the handshake, then for room for one more stream.
     let mut send = poll_fn(|cx| match &mut *sender.borrow_mut() {
@@ -211,6 +244,11 @@ async fn exchange(
     let mut download = std::pin::pin!(download);
     let mut uploaded = false;
     poll_fn(|cx| {
+        cancel.waker.set(Some(cx.waker().clone()));
+        if cancel.asked.get() {
+            // Dropping the stream's halves resets it.
+            return std::task::Poll::Ready(Ok(()));
+        }
         if !uploaded {
             if let std::task::Poll::Ready(r) = upload.as_mut().poll(cx) {
                 uploaded = true;

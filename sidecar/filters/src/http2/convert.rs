@@ -92,11 +92,15 @@ pub(super) fn request_out(head: &RequestHead, tls: bool) -> Option<http::Request
             .authority(head.path.as_str())
             .build()
             .ok()?
+    } else if head.path.contains("://") {
+        // Absolute form (a forward proxy's request): it names its own target.
+        head.path.parse::<http::Uri>().ok()?
     } else {
-        let path = if head.path.starts_with('/') {
-            head.path.as_str()
-        } else {
-            "/"
+        // `*` (OPTIONS) goes as it is; anything else not starting with `/`
+        // is not a path.
+        let path = match head.path.as_str() {
+            p if p.starts_with('/') || p == "*" => p,
+            _ => "/",
         };
         http::Uri::builder()
             .scheme(if tls { "https" } else { "http" })

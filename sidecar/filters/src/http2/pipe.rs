@@ -3,8 +3,10 @@
 //! pushed in, what the connection writes goes to a function.
 
 use bytes::{Buf, Bytes};
+use pipy_core::flow::Tap;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -41,16 +43,23 @@ impl Inbox {
     }
 }
 
-/// The connection's end of the pipe.
+/// The connection's end of the pipe. Its writes go out under a tap of their
+/// own, so that a congested writer downstream (the socket's outbox) pauses
+/// them as it pauses a socket reader.
 pub(crate) struct Pipe {
     inbox: Rc<Inbox>,
     write: Rc<dyn Fn(Bytes)>,
+    tap: Tap,
 }
 
 impl Pipe {
     /// A pipe reading `inbox` and writing through `write`.
     pub(crate) fn new(inbox: Rc<Inbox>, write: Rc<dyn Fn(Bytes)>) -> Self {
-        Self { inbox, write }
+        Self {
+            inbox,
+            write,
+            tap: Tap::new(),
+        }
     }
 }
 
@@ -81,9 +90,16 @@ impl AsyncRead for Pipe {
 impl AsyncWrite for Pipe {
     fn poll_write(
         self: Pin<&mut Self>,
-        _: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if !self.tap.is_open() {
+            let mut opened = self.tap.opened();
+            if Pin::new(&mut opened).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let _in = self.tap.enter();
         (self.write)(Bytes::copy_from_slice(buf));
         Poll::Ready(Ok(buf.len()))
     }

@@ -39,17 +39,18 @@ impl EventQueue {
     }
 
     pub(super) async fn pop(&self) -> Event {
-        poll_fn(|cx| {
-            if let Some(e) = self.events.borrow_mut().pop_front() {
-                self.bytes.set(self.bytes.get() - size(&e));
-                if self.bytes.get() < LIMIT / 2 {
-                    self.congestion.end();
-                }
-                return Poll::Ready(e);
+        poll_fn(|cx| self.poll_pop(cx)).await
+    }
+
+    pub(super) fn poll_pop(&self, cx: &mut std::task::Context<'_>) -> Poll<Event> {
+        if let Some(e) = self.events.borrow_mut().pop_front() {
+            self.bytes.set(self.bytes.get() - size(&e));
+            if self.bytes.get() < LIMIT / 2 {
+                self.congestion.end();
             }
-            self.waker.set(Some(cx.waker().clone()));
-            Poll::Pending
-        })
-        .await
+            return Poll::Ready(e);
+        }
+        self.waker.set(Some(cx.waker().clone()));
+        Poll::Pending
     }
 }

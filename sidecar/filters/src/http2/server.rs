@@ -263,7 +263,21 @@ async fn send_answer(answers: &EventQueue, mut respond: SendResponse<Bytes>, con
     // A 2xx to a CONNECT: the stream carries the tunnel until its end.
     let mut tunnel = false;
     loop {
-        match answers.pop().await {
+        // A client that resets the stream (or leaves) ends it here; the
+        // sub-pipeline goes with it.
+        let next = poll_fn(|cx| {
+            let reset = match &mut send {
+                Some(s) => s.poll_reset(cx).is_ready(),
+                None => respond.poll_reset(cx).is_ready(),
+            };
+            if reset {
+                return Poll::Ready(None);
+            }
+            answers.poll_pop(cx).map(Some)
+        })
+        .await;
+        let Some(next) = next else { return };
+        match next {
             Event::MessageEnd(_)
                 if connect
                     && !tunnel

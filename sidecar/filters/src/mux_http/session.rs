@@ -73,7 +73,7 @@ impl Session {
 
     /// Settles an open version once its Promise has: HTTP/2 or HTTP/1.1
     /// from then on, and the waiting streams go on. `false` while open.
-    fn settle_version(self: &Rc<Self>, evt: &Event) -> bool {
+    pub(super) fn settle_version(self: &Rc<Self>, evt: &Event) -> bool {
         use boa_engine::builtins::promise::PromiseState;
         let state = match &self.state.borrow().version {
             None => return true,

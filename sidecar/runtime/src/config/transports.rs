@@ -238,7 +238,12 @@ pub(super) fn m_detect_protocol(
     let mut opts = Options::new("detectProtocol", &arg(args, 1), ctx)?;
     let timeout = opts.number("timeout", ctx)?.unwrap_or(1.0);
     opts.finish(ctx)?;
-    let timeout = (timeout > 0.0).then(|| std::time::Duration::from_secs_f64(timeout));
+    let timeout = match std::time::Duration::try_from_secs_f64(timeout) {
+        Ok(t) if !t.is_zero() => Some(t),
+        Ok(_) => None,
+        Err(_) if timeout <= 0.0 => None,
+        Err(_) => return Err(err("detectProtocol(): options.timeout is out of range")),
+    };
     append(
         this,
         Rc::new(detect_protocol::DetectProtocolTemplate::new(

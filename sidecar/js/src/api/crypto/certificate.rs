@@ -248,9 +248,17 @@ fn from_options(opts: &JsObject, ctx: &mut Context) -> JsResult<Certificate> {
     } else {
         offset.to_number(ctx)?
     };
-    let now = time::OffsetDateTime::now_utc() + time::Duration::seconds_f64(offset);
+    let span = |secs: f64, what: &str| {
+        time::Duration::checked_seconds_f64(secs)
+            .ok_or_else(|| type_error(format!("options.{what} is out of range")))
+    };
+    let now = time::OffsetDateTime::now_utc()
+        .checked_add(span(offset, "timeOffset")?)
+        .ok_or_else(|| type_error("options.timeOffset is out of range"))?;
     params.not_before = now;
-    params.not_after = now + time::Duration::seconds_f64(days * 86400.0);
+    params.not_after = now
+        .checked_add(span(days * 86400.0, "days")?)
+        .ok_or_else(|| type_error("options.days is out of range"))?;
     let exts = get("extensions", ctx)?;
     if let Some(exts) = exts.as_object() {
         for key in exts.own_property_keys(ctx)? {

@@ -30,9 +30,11 @@ impl PrivateKey {
 
     /// The key as PKCS#8 PEM (`BEGIN PRIVATE KEY`), as upstream writes it.
     pub fn to_pem(&self) -> String {
-        match self.pkcs8() {
-            Some(der) => pem_text("PRIVATE KEY", &der),
-            None => pem_text("PRIVATE KEY", self.der.secret_der()),
+        match (self.pkcs8(), &self.der) {
+            (Some(der), _) => pem_text("PRIVATE KEY", &der),
+            // A form we cannot wrap keeps its own label.
+            (None, PrivateKeyDer::Pkcs1(_)) => pem_text("RSA PRIVATE KEY", self.der.secret_der()),
+            (None, _) => pem_text("EC PRIVATE KEY", self.der.secret_der()),
         }
     }
 
