@@ -378,3 +378,19 @@ impl Drop for Peer {
         let _ = self.0.wait();
     }
 }
+
+/// Runs `curl -sS` with a 20 s limit and `args`: whether it succeeded, and
+/// what it printed (standard output, then its error).
+pub fn curl(args: &[&str]) -> (bool, String) {
+    let o = Command::new("curl")
+        .args(["-sS", "-m", "20"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.success(), text)
+}

@@ -413,7 +413,7 @@ impl Filter for MuxHttp {
                     };
                     s.requests.set(s.requests.get() + 1);
                     self.sending = true;
-                    let next = client.request(head, false, out.reply_target(0));
+                    let next = client.request(head, out.reply_target(0));
                     if let Some(previous) = self.h2_stream.replace(next) {
                         previous.detach();
                     }

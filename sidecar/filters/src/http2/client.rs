@@ -79,14 +79,14 @@ impl Client {
 
     /// Sends a request: its body and end come through the returned stream;
     /// the answer goes to `reply`.
-    pub(crate) fn request(&self, head: RequestHead, tls: bool, reply: EventTarget) -> Stream {
+    pub(crate) fn request(&self, head: RequestHead, reply: EventTarget) -> Stream {
         let body = Rc::new(EventQueue::default());
         let sender = self.sender.clone();
         let b = body.clone();
         let cancel = Rc::new(Cancel::default());
         let c = cancel.clone();
         pipy_core::io::spawn(Box::pin(async move {
-            if let Err(e) = exchange(&sender, head, tls, &b, &reply, &c).await {
+            if let Err(e) = exchange(&sender, head, &b, &reply, &c).await {
                 tracing::debug!("[http2] request failed: {e}");
                 reply.send(Event::StreamEnd(StreamError::ConnectionReset));
             }
@@ -155,7 +155,6 @@ impl Stream {
 async fn exchange(
     sender: &RefCell<Sender>,
     head: RequestHead,
-    tls: bool,
     body: &EventQueue,
     reply: &EventTarget,
     cancel: &Cancel,
@@ -171,7 +170,7 @@ async fn exchange(
     })
     .await?;
     poll_fn(|cx| send.poll_ready(cx)).await?;
-    let Some(req) = convert::request_out(&head, tls) else {
+    let Some(req) = convert::request_out(&head) else {
         reply.send(Event::StreamEnd(StreamError::ProtocolError));
         return Ok(());
     };

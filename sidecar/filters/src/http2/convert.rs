@@ -83,8 +83,10 @@ pub(super) fn response_out(head: &ResponseHead) -> http::Response<()> {
     r
 }
 
-/// A request to send over HTTP/2: `host` becomes `:authority`.
-pub(super) fn request_out(head: &RequestHead, tls: bool) -> Option<http::Request<()>> {
+/// A request to send over HTTP/2: `host` becomes `:authority`. The scheme is
+/// `http`: `muxHTTP` cannot know whether its session pipeline encrypts, and
+/// servers route by authority and path.
+pub(super) fn request_out(head: &RequestHead) -> Option<http::Request<()>> {
     let authority = head.headers.get_str("host").unwrap_or("localhost");
     let method = http::Method::from_bytes(head.method.as_bytes()).ok()?;
     let uri = if method == http::Method::CONNECT {
@@ -103,7 +105,7 @@ pub(super) fn request_out(head: &RequestHead, tls: bool) -> Option<http::Request
             _ => "/",
         };
         http::Uri::builder()
-            .scheme(if tls { "https" } else { "http" })
+            .scheme("http")
             .authority(authority)
             .path_and_query(path)
             .build()

@@ -34,8 +34,9 @@ const SERVE_BODY_LIMIT: usize = crate::handle::DEFAULT_BODY_LIMIT;
 /// An HTTP/2 connection being served: the filter's handle on its task.
 pub(crate) struct Server {
     inbox: Rc<Inbox>,
-    /// Says GOAWAY; registered for reloads (held here, weakly there).
-    drain_hook: Rc<dyn Fn()>,
+    /// Says GOAWAY. Held here only to keep it alive: the reload registry
+    /// holds it weakly.
+    _drain_hook: Rc<dyn Fn()>,
 }
 
 /// The worker asked the connection to wind down (GOAWAY).
@@ -67,7 +68,10 @@ impl Server {
         pipy_core::io::on_reload(&drain_hook);
         ctx.requests.set(Some(0));
         pipy_core::io::spawn(Box::pin(run(pipe, target, ctx, output, draining)));
-        Server { inbox, drain_hook }
+        Server {
+            inbox,
+            _drain_hook: drain_hook,
+        }
     }
 
     /// Bytes from the client.
@@ -87,7 +91,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         // The filter is gone: the task ends at its next read.
         self.inbox.end();
-        let _ = &self.drain_hook;
     }
 }
 

@@ -112,6 +112,22 @@ fn ask_hook(
     })
 }
 
+/// The verdict on a peer's chain: the verifier's `result`, then the hook's
+/// word on each certificate (a refusal keeps the verifier's reason, if any).
+fn decide<T>(
+    result: Result<T, Error>,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+) -> Result<(), Error> {
+    if ask_hook(result.is_ok(), end_entity, intermediates) {
+        Ok(())
+    } else {
+        Err(result.err().unwrap_or(Error::InvalidCertificate(
+            CertificateError::ApplicationVerificationFailure,
+        )))
+    }
+}
+
 fn roots(trusted: &[Rc<Certificate>]) -> Result<Arc<RootCertStore>, Error> {
     let mut store = RootCertStore::empty();
     for c in trusted {
@@ -153,13 +169,7 @@ impl ClientCertVerifier for ClientVerifier {
         let result = self
             .inner
             .verify_client_cert(end_entity, intermediates, now);
-        if ask_hook(result.is_ok(), end_entity, intermediates) {
-            Ok(ClientCertVerified::assertion())
-        } else {
-            Err(result.err().unwrap_or(Error::InvalidCertificate(
-                CertificateError::ApplicationVerificationFailure,
-            )))
-        }
+        decide(result, end_entity, intermediates).map(|()| ClientCertVerified::assertion())
     }
     fn verify_tls12_signature(
         &self,
@@ -259,13 +269,7 @@ impl ServerCertVerifier for ServerVerifier {
                 )) => Ok(ServerCertVerified::assertion()),
                 other => other,
             };
-        if ask_hook(result.is_ok(), end_entity, intermediates) {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(result.err().unwrap_or(Error::InvalidCertificate(
-                CertificateError::ApplicationVerificationFailure,
-            )))
-        }
+        decide(result, end_entity, intermediates).map(|()| ServerCertVerified::assertion())
     }
     fn verify_tls12_signature(
         &self,

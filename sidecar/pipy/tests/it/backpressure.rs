@@ -90,6 +90,23 @@ fn peak_rss_kb(pid: u32) -> u64 {
         .expect("VmHWM")
 }
 
+/// An origin answering one request with `total` bytes as fast as it may:
+/// its port, and its thread.
+fn fast_origin(total: u64) -> (u16, std::thread::JoinHandle<()>) {
+    let backend = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = backend.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (s, _) = backend.accept().expect("accept");
+        let mut r = BufReader::new(s.try_clone().expect("clone"));
+        read_head(&mut r);
+        let mut w = s;
+        write!(w, "HTTP/1.1 200 OK\r\ncontent-length: {total}\r\n\r\n").expect("head");
+        // The proxy may close early if the test fails; that is its report.
+        let _ = write_pattern(&mut w, total);
+    });
+    (port, server)
+}
+
 fn proxy_script(port: u16, backend: u16) -> String {
     format!(
         "pipy().listen({port}).demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{backend}')))"
@@ -98,17 +115,7 @@ fn proxy_script(port: u16, backend: u16) -> String {
 
 #[test]
 fn a_slow_reader_behind_a_fast_upstream_holds_memory_bounded() {
-    let backend = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let bport = backend.local_addr().expect("addr").port();
-    let server = std::thread::spawn(move || {
-        let (s, _) = backend.accept().expect("accept");
-        let mut r = BufReader::new(s.try_clone().expect("clone"));
-        read_head(&mut r);
-        let mut w = s;
-        write!(w, "HTTP/1.1 200 OK\r\ncontent-length: {TOTAL}\r\n\r\n").expect("head");
-        // The proxy may close early if the test fails; that is its report.
-        let _ = write_pattern(&mut w, TOTAL);
-    });
+    let (bport, server) = fast_origin(TOTAL);
     let port = free_port();
     let pipy = Pipy::script(&proxy_script(port, bport), &[port]);
     let started = Instant::now();
@@ -217,16 +224,7 @@ print(got, flush=True)
 #[test]
 fn a_slow_http2_reader_behind_a_fast_upstream_holds_memory_bounded() {
     const H2_TOTAL: u64 = 256 << 20;
-    let backend = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let bport = backend.local_addr().expect("addr").port();
-    let server = std::thread::spawn(move || {
-        let (s, _) = backend.accept().expect("accept");
-        let mut r = BufReader::new(s.try_clone().expect("clone"));
-        read_head(&mut r);
-        let mut w = s;
-        write!(w, "HTTP/1.1 200 OK\r\ncontent-length: {H2_TOTAL}\r\n\r\n").expect("head");
-        let _ = write_pattern(&mut w, H2_TOTAL);
-    });
+    let (bport, server) = fast_origin(H2_TOTAL);
     let port = free_port();
     let pipy = Pipy::script(&proxy_script(port, bport), &[port]);
     let started = Instant::now();

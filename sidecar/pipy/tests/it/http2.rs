@@ -7,20 +7,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn curl(args: &[&str]) -> (bool, String) {
-    let o = Command::new("curl")
-        .args(["-sS", "-m", "20"])
-        .args(args)
-        .output()
-        .expect("curl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.success(), text)
-}
-
 /// Runs a Python script that prints `ready` once listening.
 fn python(script: &str, args: &[&str]) -> Peer {
     let mut child = Command::new("python3")
@@ -236,6 +222,27 @@ print('ready', flush=True)
 srv.serve_forever()
 "#;
 
+/// Asks for `/slow` with nghttp, does `act` after `after`, and checks that
+/// a GOAWAY came and then the whole answer.
+fn slow_stream_sees_goaway(proxy: u16, p: &Pipy, after: Duration, act: impl FnOnce()) {
+    let client = Command::new("nghttp")
+        .args(["-v", &format!("http://127.0.0.1:{proxy}/slow")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("nghttp");
+    std::thread::sleep(after);
+    act();
+    let out = client.wait_with_output().expect("client");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let goaway = text.find("recv GOAWAY").unwrap_or(usize::MAX);
+    let body = text.find("done /slow").unwrap_or(0);
+    assert!(
+        goaway < body && body < text.len(),
+        "{text}\n{}",
+        p.stderr_text()
+    );
+}
+
 #[test]
 fn http2_reset_streams_and_goaway_on_shutdown() {
     let (origin, proxy) = (free_port(), free_port());
@@ -258,25 +265,12 @@ fn http2_reset_streams_and_goaway_on_shutdown() {
     // Shutting down in the middle of a stream: GOAWAY, then its answer
     // (nghttp2's client; Python's h2 refuses frames after a GOAWAY, which
     // RFC 9113 §6.8 allows).
-    let client = Command::new("nghttp")
-        .args(["-v", &format!("http://127.0.0.1:{proxy}/slow")])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("nghttp");
-    std::thread::sleep(Duration::from_millis(400));
-    Command::new("kill")
-        .args(["-INT", &p.child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = client.wait_with_output().expect("client");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let goaway = text.find("recv GOAWAY").unwrap_or(usize::MAX);
-    let body = text.find("done /slow").unwrap_or(0);
-    assert!(
-        goaway < body && body < text.len(),
-        "{text}\n{}",
-        p.stderr_text()
-    );
+    slow_stream_sees_goaway(proxy, &p, Duration::from_millis(400), || {
+        Command::new("kill")
+            .args(["-INT", &p.child.id().to_string()])
+            .status()
+            .unwrap();
+    });
     let _ = p.terminate();
 }
 
@@ -290,22 +284,9 @@ fn http2_reload_in_the_middle_of_a_stream_says_goaway_and_finishes_it() {
          .listen({ctl}).serveHTTP(() => (pipy.restart(), new Message('restarting')))"
     );
     let p = Pipy::script(&script, &[proxy, ctl]);
-    let client = Command::new("nghttp")
-        .args(["-v", &format!("http://127.0.0.1:{proxy}/slow")])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("nghttp");
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(get(ctl, "/").text(), "restarting");
-    let out = client.wait_with_output().expect("client");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let goaway = text.find("recv GOAWAY").unwrap_or(usize::MAX);
-    let body = text.find("done /slow").unwrap_or(0);
-    assert!(
-        goaway < body && body < text.len(),
-        "{text}\n{}",
-        p.stderr_text()
-    );
+    slow_stream_sees_goaway(proxy, &p, Duration::from_millis(300), || {
+        assert_eq!(get(ctl, "/").text(), "restarting");
+    });
     // The new version serves the next connection.
     let (ok, text) = curl(&[
         "--http2-prior-knowledge",

@@ -37,20 +37,6 @@ fn run(program: &str, args: &[&str]) -> Output {
         .output()
         .unwrap_or_else(|e| panic!("{program}: {e}"))
 }
-
-/// `curl` with a 10 s limit; its output, and whether it succeeded.
-fn curl(args: &[&str]) -> (bool, String) {
-    let mut all = vec!["-sS", "-m", "10"];
-    all.extend_from_slice(args);
-    let o = run("curl", &all);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.success(), text)
-}
-
 /// A script preamble binding the test certificates to variables.
 const LOAD: &str = "((
   ca = new crypto.Certificate(pipy.load('ca.pem')),

@@ -4,22 +4,7 @@
 use crate::harness::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
-
-fn curl(args: &[&str]) -> (bool, String) {
-    let o = Command::new("curl")
-        .args(["-sS", "-m", "10"])
-        .args(args)
-        .output()
-        .expect("curl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.success(), text)
-}
 
 #[test]
 fn detect_protocol_tells_tls_http_and_others_apart() {

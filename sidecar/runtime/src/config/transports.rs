@@ -38,6 +38,14 @@ fn append_with(
     }
 }
 
+/// A filter's function argument (its handler), or an error naming `method`.
+fn handler(v: JsValue, method: &'static str) -> JsResult<Callback> {
+    if !v.is_callable() {
+        return Err(err(format!("{method}(): argument #1 expects a function")));
+    }
+    Ok(Callback::new(v, method))
+}
+
 /// A callback option: a function, or nothing.
 fn function(
     opts: &mut Options,
@@ -210,19 +218,8 @@ pub(super) fn m_handle_tls_client_hello(
     args: &[JsValue],
     _: &mut Context,
 ) -> JsResult<()> {
-    let f = arg(args, 0);
-    if !f.is_callable() {
-        return Err(err(
-            "handleTLSClientHello(): argument #1 expects a function",
-        ));
-    }
-    append(
-        this,
-        Rc::new(tls::ClientHelloTemplate::new(Callback::new(
-            f,
-            "handleTLSClientHello",
-        ))),
-    )
+    let f = handler(arg(args, 0), "handleTLSClientHello")?;
+    append(this, Rc::new(tls::ClientHelloTemplate::new(f)))
 }
 
 /// `detectProtocol(callback, { timeout })`: timeout in seconds, 1 by default.
@@ -231,10 +228,7 @@ pub(super) fn m_detect_protocol(
     args: &[JsValue],
     ctx: &mut Context,
 ) -> JsResult<()> {
-    let f = arg(args, 0);
-    if !f.is_callable() {
-        return Err(err("detectProtocol(): argument #1 expects a function"));
-    }
+    let f = handler(arg(args, 0), "detectProtocol")?;
     let mut opts = Options::new("detectProtocol", &arg(args, 1), ctx)?;
     let timeout = opts.number("timeout", ctx)?.unwrap_or(1.0);
     opts.finish(ctx)?;
@@ -246,10 +240,7 @@ pub(super) fn m_detect_protocol(
     };
     append(
         this,
-        Rc::new(detect_protocol::DetectProtocolTemplate::new(
-            Callback::new(f, "detectProtocol"),
-            timeout,
-        )),
+        Rc::new(detect_protocol::DetectProtocolTemplate::new(f, timeout)),
     )
 }
 
@@ -259,15 +250,9 @@ pub(super) fn m_accept_proxy_protocol(
     args: &[JsValue],
     _: &mut Context,
 ) -> JsResult<()> {
-    let f = arg(args, 0);
-    if !f.is_callable() {
-        return Err(err("acceptProxyProtocol(): argument #1 expects a function"));
-    }
+    let f = handler(arg(args, 0), "acceptProxyProtocol")?;
     let sub = SubLayout::new();
-    let t = proxy_protocol::AcceptProxyProtocolTemplate::new(
-        sub.clone(),
-        Callback::new(f, "acceptProxyProtocol"),
-    );
+    let t = proxy_protocol::AcceptProxyProtocolTemplate::new(sub.clone(), f);
     append_joint(this, Rc::new(t), sub)
 }
 
@@ -294,11 +279,8 @@ pub(super) fn m_connect_proxy_protocol(
 /// `acceptSOCKS(handler)`.
 pub(super) fn m_accept_socks(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let (rest, sub, joint) = joint_args(this, args, ctx)?;
-    let f = arg(rest, 0);
-    if !f.is_callable() {
-        return Err(err("acceptSOCKS(): the handler expects a function"));
-    }
-    let t = socks::AcceptSocksTemplate::new(sub.clone(), Callback::new(f, "acceptSOCKS"));
+    let f = handler(arg(rest, 0), "acceptSOCKS")?;
+    let t = socks::AcceptSocksTemplate::new(sub.clone(), f);
     append_with(this, Rc::new(t), sub, joint)
 }
 
@@ -322,14 +304,8 @@ pub(super) fn m_accept_http_tunnel(
     ctx: &mut Context,
 ) -> JsResult<()> {
     let (rest, sub, joint) = joint_args(this, args, ctx)?;
-    let f = arg(rest, 0);
-    if !f.is_callable() {
-        return Err(err("acceptHTTPTunnel(): the handler expects a function"));
-    }
-    let t = http_tunnel::AcceptHttpTunnelTemplate::new(
-        sub.clone(),
-        Callback::new(f, "acceptHTTPTunnel"),
-    );
+    let f = handler(arg(rest, 0), "acceptHTTPTunnel")?;
+    let t = http_tunnel::AcceptHttpTunnelTemplate::new(sub.clone(), f);
     append_with(this, Rc::new(t), sub, joint)
 }
 
