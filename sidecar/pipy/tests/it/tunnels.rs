@@ -161,3 +161,45 @@ fn http_connect_tunnels_with_curl_and_our_own_client() {
     );
     assert!(log.contains("tunnel CONNECT denied.test:1"), "{log}");
 }
+
+#[test]
+fn throwing_callbacks_end_their_own_connection_only() {
+    let (pp, socks, detect, tunnel, ok) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let boom = "() => { throw new Error('boom') }";
+    let script = format!(
+        "pipy()
+         .listen({pp}).acceptProxyProtocol({boom}).to($ => $.serveHTTP(new Message('no')))
+         .listen({socks}).acceptSOCKS({boom}).to($ => $.connect('127.0.0.1:{ok}'))
+         .listen({detect}).detectProtocol({boom}).serveHTTP(new Message('no'))
+         .listen({tunnel}).demuxHTTP().to($ => $.acceptHTTPTunnel({boom}).to($ => $.connect('127.0.0.1:{ok}')))
+         .listen({ok}).serveHTTP(new Message('still here'))"
+    );
+    let p = Pipy::script(&script, &[pp, socks, detect, tunnel, ok]);
+    let (ok1, _) = curl(&["--haproxy-protocol", &format!("http://127.0.0.1:{pp}/")]);
+    let (ok2, _) = curl(&[
+        "--socks5-hostname",
+        &format!("127.0.0.1:{socks}"),
+        &format!("http://x.test:{ok}/"),
+    ]);
+    let (ok3, _) = curl(&[&format!("http://127.0.0.1:{detect}/")]);
+    let (ok4, _) = curl(&[
+        "-p",
+        "-x",
+        &format!("127.0.0.1:{tunnel}"),
+        &format!("http://x.test:{ok}/"),
+    ]);
+    assert!(
+        !ok1 && !ok2 && !ok3 && !ok4,
+        "a throwing callback let a request through"
+    );
+    assert_eq!(get(ok, "/").text(), "still here");
+    wait_for("the four errors", Duration::from_secs(5), || {
+        p.stderr_text().matches("boom").count() >= 4
+    });
+}
