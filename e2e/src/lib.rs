@@ -7,9 +7,11 @@
 //! the same helpers.
 
 mod harness;
+mod kube;
 mod repo;
 mod tls;
 
 pub use harness::*;
+pub use kube::*;
 pub use repo::*;
 pub use tls::*;

@@ -29,6 +29,10 @@ const RENEW_BEFORE: Duration = Duration::days(30);
 /// The annotation of the Secret that records when the serving certificate expires
 /// (seconds since the epoch), so that no X.509 parser is needed to decide on renewal.
 pub const NOT_AFTER_ANNOTATION: &str = "pipy.dev/not-after";
+/// The annotation of the Secret that lists the serving certificate's names
+/// (comma-separated): a replica started with other names (a new `--webhook-url`)
+/// renews the certificate.
+pub const NAMES_ANNOTATION: &str = "pipy.dev/serving-names";
 
 /// What can go wrong with certificates.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,8 @@ pub struct WebhookCerts {
     pub key: String,
     /// When the serving certificate expires, in seconds since the epoch.
     pub not_after: i64,
+    /// The names (DNS names or IP addresses) the serving certificate is for.
+    pub names: Vec<String>,
 }
 
 /// The DNS names a Service is reached by from the API server.
@@ -70,6 +76,20 @@ pub fn service_names(service: &str, namespace: &str) -> Vec<String> {
         format!("{service}.{namespace}.svc"),
         format!("{service}.{namespace}.svc.cluster.local"),
     ]
+}
+
+/// The host of a webhook URL (`https://127.0.0.1:9443/x` gives `127.0.0.1`,
+/// `https://[::1]:9443` gives `::1`), `None` when it has none.
+pub fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split_once(']').map(|(h, _)| h)?
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    (!host.is_empty()).then(|| host.to_string())
 }
 
 /// The CA's parameters; the same every time, so that an issuer rebuilt from the
@@ -108,47 +128,42 @@ fn serving_cert(
 
 impl WebhookCerts {
     /// A new CA and a serving certificate for `service` in `namespace`.
-    pub fn generate(
-        service: &str,
-        namespace: &str,
-        now: OffsetDateTime,
-    ) -> Result<Self, CertError> {
+    pub fn generate(names: &[String], now: OffsetDateTime) -> Result<Self, CertError> {
         let ca_key = KeyPair::generate()?;
         let params = ca_params(now)?;
         let ca_cert = params.self_signed(&ca_key)?.pem();
         let ca_key_pem = ca_key.serialize_pem();
         let issuer = Issuer::new(params, ca_key);
-        let (cert, key, not_after) = serving_cert(service_names(service, namespace), &issuer, now)?;
+        let (cert, key, not_after) = serving_cert(names.to_vec(), &issuer, now)?;
         Ok(Self {
             ca_cert,
             ca_key: ca_key_pem,
             cert,
             key,
             not_after,
+            names: names.to_vec(),
         })
     }
 
-    /// A new serving certificate signed by the same CA (the `caBundle` stays valid).
-    pub fn renew(
-        &self,
-        service: &str,
-        namespace: &str,
-        now: OffsetDateTime,
-    ) -> Result<Self, CertError> {
+    /// A new serving certificate for `names` signed by the same CA (the `caBundle`
+    /// stays valid).
+    pub fn renew(&self, names: &[String], now: OffsetDateTime) -> Result<Self, CertError> {
         let ca_key = KeyPair::from_pem(&self.ca_key)?;
         let issuer = Issuer::new(ca_params(now)?, ca_key);
-        let (cert, key, not_after) = serving_cert(service_names(service, namespace), &issuer, now)?;
+        let (cert, key, not_after) = serving_cert(names.to_vec(), &issuer, now)?;
         Ok(Self {
             cert,
             key,
             not_after,
+            names: names.to_vec(),
             ..self.clone()
         })
     }
 
-    /// Whether the serving certificate expires within the renewal window.
-    pub fn needs_renewal(&self, now: OffsetDateTime) -> bool {
-        self.not_after - now.unix_timestamp() < RENEW_BEFORE.whole_seconds()
+    /// Whether the serving certificate must be renewed to serve `names`: it expires
+    /// within the renewal window, or is for other names.
+    pub fn needs_renewal(&self, names: &[String], now: OffsetDateTime) -> bool {
+        self.not_after - now.unix_timestamp() < RENEW_BEFORE.whole_seconds() || self.names != names
     }
 
     /// The rustls configuration that serves this certificate (HTTP/1.1).
@@ -197,12 +212,20 @@ impl WebhookCerts {
             .and_then(|a| a.get(NOT_AFTER_ANNOTATION))
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| CertError::Stored(format!("no {NOT_AFTER_ANNOTATION}")))?;
+        let names = secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(NAMES_ANNOTATION))
+            .map(|v| v.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
         Ok(Self {
             ca_cert: text("ca.crt")?,
             ca_key: text("ca.key")?,
             cert: text("tls.crt")?,
             key: text("tls.key")?,
             not_after,
+            names,
         })
     }
 
@@ -214,30 +237,31 @@ impl WebhookCerts {
         };
         secret.metadata.name = Some(name.to_string());
         secret.metadata.resource_version = resource_version;
-        secret.metadata.annotations = Some(BTreeMap::from([(
-            NOT_AFTER_ANNOTATION.to_string(),
-            self.not_after.to_string(),
-        )]));
+        secret.metadata.annotations = Some(BTreeMap::from([
+            (NOT_AFTER_ANNOTATION.to_string(), self.not_after.to_string()),
+            (NAMES_ANNOTATION.to_string(), self.names.join(",")),
+        ]));
         secret
     }
 }
 
 /// Reads the webhook Secret, creating it or renewing its serving certificate when
-/// needed, and returns the certificates every replica should serve. Replicas race
+/// needed (near expiry, or for other `names`), and returns the certificates every
+/// replica should serve. Replicas race
 /// safely: creation and replacement are conditional (a conflict means another replica
 /// won, and its result is read back).
 pub async fn ensure_secret(
     client: Client,
     namespace: &str,
     secret_name: &str,
-    service: &str,
+    names: &[String],
 ) -> Result<WebhookCerts, CertError> {
     let secrets: Api<Secret> = Api::namespaced(client, namespace);
     for _ in 0..3 {
         let now = OffsetDateTime::now_utc();
         match secrets.get_opt(secret_name).await? {
             None => {
-                let certs = WebhookCerts::generate(service, namespace, now)?;
+                let certs = WebhookCerts::generate(names, now)?;
                 match secrets
                     .create(&PostParams::default(), &certs.to_secret(secret_name, None))
                     .await
@@ -251,12 +275,12 @@ pub async fn ensure_secret(
                 let version = secret.metadata.resource_version.clone();
                 let current = WebhookCerts::from_secret(&secret);
                 let next = match &current {
-                    Ok(c) if !c.needs_renewal(now) => return Ok(c.clone()),
-                    Ok(c) => c.renew(service, namespace, now)?,
+                    Ok(c) if !c.needs_renewal(names, now) => return Ok(c.clone()),
+                    Ok(c) => c.renew(names, now)?,
                     // Unusable content (edited by hand?): start over with a new CA.
                     Err(e) => {
                         tracing::warn!("{e}; generating new webhook certificates");
-                        WebhookCerts::generate(service, namespace, now)?
+                        WebhookCerts::generate(names, now)?
                     }
                 };
                 match secrets
@@ -308,6 +332,83 @@ pub async fn patch_ca_bundles(
     Ok(())
 }
 
+/// Whether every webhook of a configuration carries `ca` as its `caBundle`.
+fn bundles_match<'a>(mut bundles: impl Iterator<Item = Option<&'a ByteString>>, ca: &str) -> bool {
+    bundles.all(|b| b.is_some_and(|b| b.0 == ca.as_bytes()))
+}
+
+/// Keeps the CA in the `caBundle` of both webhook configurations: watches them and
+/// re-writes the bundle at once when it differs from the current CA (`ca`, which
+/// changes when the CA is replaced), until the process ends. A configuration that
+/// does not exist is skipped until it appears.
+pub async fn keep_ca_bundles(
+    client: Client,
+    mutating: String,
+    validating: String,
+    mut ca: tokio::sync::watch::Receiver<Option<String>>,
+) {
+    use futures_util::StreamExt;
+    use kube::runtime::{watcher, WatchStreamExt};
+    let by_name = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mutating_api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    let validating_api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    let mutating_changes = watcher(mutating_api, by_name(&mutating))
+        .default_backoff()
+        .applied_objects()
+        .filter_map(|r| async move { r.ok() })
+        .map(|c: MutatingWebhookConfiguration| {
+            let bundles: Vec<Option<ByteString>> = c
+                .webhooks
+                .unwrap_or_default()
+                .into_iter()
+                .map(|w| w.client_config.ca_bundle)
+                .collect();
+            bundles
+        });
+    let validating_changes = watcher(validating_api, by_name(&validating))
+        .default_backoff()
+        .applied_objects()
+        .filter_map(|r| async move { r.ok() })
+        .map(|c: ValidatingWebhookConfiguration| {
+            let bundles: Vec<Option<ByteString>> = c
+                .webhooks
+                .unwrap_or_default()
+                .into_iter()
+                .map(|w| w.client_config.ca_bundle)
+                .collect();
+            bundles
+        });
+    let mut changes =
+        futures_util::stream::select(mutating_changes.boxed(), validating_changes.boxed());
+    loop {
+        let stale = tokio::select! {
+            seen = changes.next() => match seen {
+                Some(bundles) => {
+                    let current = ca.borrow().clone().unwrap_or_default();
+                    !bundles_match(bundles.iter().map(Option::as_ref), &current)
+                }
+                None => return,
+            },
+            changed = ca.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                true
+            }
+        };
+        if !stale {
+            continue;
+        }
+        let Some(current) = ca.borrow().clone() else {
+            continue;
+        };
+        match patch_ca_bundles(client.clone(), &mutating, &validating, &current).await {
+            Ok(()) => tracing::info!("caBundle of the webhook configurations written"),
+            Err(e) => tracing::warn!("writing the caBundle: {e}"),
+        }
+    }
+}
+
 /// A JSON patch that sets `caBundle` on `count` webhooks.
 pub fn ca_bundle_patch(count: usize, bundle: &ByteString) -> json_patch::Patch {
     let value = serde_json::to_value(bundle).unwrap_or_default();
@@ -335,13 +436,15 @@ mod tests {
 
     #[test]
     fn generated_certificates_serve_and_renewals_keep_the_ca() {
-        let certs = WebhookCerts::generate("pipy-webhook", "pipy-system", now()).unwrap();
+        let names = service_names("pipy-webhook", "pipy-system");
+        let certs = WebhookCerts::generate(&names, now()).unwrap();
         assert!(certs.server_config().is_ok());
-        assert!(!certs.needs_renewal(now()));
-        assert!(certs.needs_renewal(now() + CERT_LIFETIME - Duration::days(29)));
-        let renewed = certs
-            .renew("pipy-webhook", "pipy-system", now() + Duration::days(340))
-            .unwrap();
+        assert!(!certs.needs_renewal(&names, now()));
+        assert!(certs.needs_renewal(&names, now() + CERT_LIFETIME - Duration::days(29)));
+        let mut more = names.clone();
+        more.push("127.0.0.1".into());
+        assert!(certs.needs_renewal(&more, now()));
+        let renewed = certs.renew(&names, now() + Duration::days(340)).unwrap();
         assert_eq!(renewed.ca_cert, certs.ca_cert);
         assert_ne!(renewed.cert, certs.cert);
         assert!(renewed.not_after > certs.not_after);
@@ -350,13 +453,28 @@ mod tests {
 
     #[test]
     fn secrets_round_trip() {
-        let certs = WebhookCerts::generate("svc", "ns", now()).unwrap();
+        let certs = WebhookCerts::generate(&service_names("svc", "ns"), now()).unwrap();
         let secret = certs.to_secret("tls", Some("7".into()));
         assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
         assert_eq!(WebhookCerts::from_secret(&secret).unwrap(), certs);
         let mut broken = secret.clone();
         broken.metadata.annotations = None;
         assert!(WebhookCerts::from_secret(&broken).is_err());
+    }
+
+    #[test]
+    fn hosts_of_webhook_urls() {
+        assert_eq!(
+            url_host("https://127.0.0.1:9443/x").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(url_host("https://[::1]:9443").as_deref(), Some("::1"));
+        assert_eq!(
+            url_host("https://hook.example").as_deref(),
+            Some("hook.example")
+        );
+        assert_eq!(url_host("https://u@h:1?q").as_deref(), Some("h"));
+        assert_eq!(url_host("https://:1"), None);
     }
 
     #[test]
@@ -375,8 +493,9 @@ mod tests {
     fn renewed_certificates_chain_to_the_stored_ca() {
         use rustls::pki_types::pem::PemObject;
         use std::io::{Read, Write};
-        let certs = WebhookCerts::generate("hook", "ops", now()).unwrap();
-        let renewed = certs.renew("hook", "ops", now()).unwrap();
+        let names = service_names("hook", "ops");
+        let certs = WebhookCerts::generate(&names, now()).unwrap();
+        let renewed = certs.renew(&names, now()).unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let config = renewed.server_config().unwrap();

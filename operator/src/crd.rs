@@ -44,14 +44,22 @@
 //! [`LABEL_VERSION`], laid out by [`crate::resolve::Snapshot`]: `data["manifest.json"]`
 //! holds `main` and the file paths, `binaryData["f<N>"]` the content of the N-th file
 //! (ConfigMap keys cannot hold `/`). When an entry falls off the history its ConfigMap
-//! is deleted. A version larger than a ConfigMap can hold (1 MiB) is recorded without
-//! `configMap` and cannot be rolled back to.
+//! is deleted. Content larger than a ConfigMap can hold (about 1 MiB) is not published:
+//! `Published=False` with reason `TooLarge`, and the published version stays.
+//!
+//! # Sharing across namespaces
+//!
+//! `spec.base: other-namespace/name` works only when that base opts in with the
+//! annotation [`SHARED_WITH_ANNOTATION`] (`*` or a list of namespaces); otherwise the
+//! derivative is refused at admission and is `Valid=False` with reason
+//! `BaseNotShared`.
 //!
 //! # Deletion
 //!
-//! A Codebase that still has derivatives is held by the finalizer [`FINALIZER`] until
-//! they are gone ([`crate::resolve::derivatives`] lists them), so that no derivative is
-//! left without the files it builds on.
+//! The validating webhook refuses to delete a Codebase that still has derivatives
+//! ([`crate::resolve::derivatives`] lists them), so that no derivative is left without
+//! the files it builds on; deleting its namespace always goes through. No finalizer
+//! is involved, so nothing is left undeletable when the operator is gone.
 
 use std::collections::BTreeMap;
 
@@ -79,6 +87,8 @@ pub mod reason {
     pub const SCRIPT_ERROR: &str = "ScriptError";
     /// `Valid=False`: `spec.base` names no Codebase.
     pub const BASE_NOT_FOUND: &str = "BaseNotFound";
+    /// `Valid=False`: the base is in another namespace that does not share it.
+    pub const BASE_NOT_SHARED: &str = "BaseNotShared";
     /// `Valid=False`: the base chain comes back to this codebase.
     pub const BASE_CYCLE: &str = "BaseCycle";
     /// `Valid=False`: a ConfigMap (or one of its keys) is missing.
@@ -95,6 +105,9 @@ pub mod reason {
     /// `Published=False`: `spec.rollbackTo` is not a version of the history that kept
     /// its content.
     pub const UNKNOWN_VERSION: &str = "UnknownVersion";
+    /// `Published=False`: the content is larger than a published version can hold (a
+    /// ConfigMap, about 1 MiB); the published version is kept.
+    pub const TOO_LARGE: &str = "TooLarge";
     /// `Published=False`: the content is not valid; the published version is kept.
     pub const INVALID: &str = "Invalid";
     /// `Ready=True`: every instance runs the published version.
@@ -105,8 +118,31 @@ pub mod reason {
     pub const NO_INSTANCES: &str = "NoInstances";
 }
 
-/// The finalizer that holds a base with derivatives.
+/// The finalizer that older operators put on every Codebase; this one removes it
+/// (a base with derivatives is protected by the validating webhook instead, which
+/// leaves nothing undeletable once the chart is uninstalled).
 pub const FINALIZER: &str = "pipy.dev/derivatives";
+
+/// The annotation by which a Codebase lets Codebases of other namespaces use it as
+/// their `base`: `*` (every namespace) or a comma-separated list of namespaces.
+/// Without it, a base serves only its own namespace: a Codebase can read another
+/// namespace's code only with that namespace's consent.
+pub const SHARED_WITH_ANNOTATION: &str = "pipy.dev/shared-with";
+
+/// Whether `base` may be the base of a Codebase in `namespace`.
+pub fn shares_with(base: &Codebase, namespace: &str) -> bool {
+    use kube::ResourceExt as _;
+    if base.namespace().as_deref() == Some(namespace) {
+        return true;
+    }
+    base.annotations()
+        .get(SHARED_WITH_ANNOTATION)
+        .is_some_and(|list| {
+            list.split(',')
+                .map(str::trim)
+                .any(|n| n == "*" || n == namespace)
+        })
+}
 
 /// The label of a version snapshot ConfigMap that names its Codebase.
 pub const LABEL_CODEBASE: &str = "pipy.dev/codebase";

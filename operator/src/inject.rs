@@ -32,7 +32,7 @@ use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
-    ObjectFieldSelector, Pod, Probe, ResourceRequirements, SecurityContext,
+    ObjectFieldSelector, Pod, Probe, ResourceRequirements, SeccompProfile, SecurityContext,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -91,7 +91,8 @@ pub struct InjectorConfig {
     pub native_sidecar: bool,
     /// The operator's namespace, never injected.
     pub operator_namespace: String,
-    /// The sidecar's user id (it always runs as non-root).
+    /// The sidecar's user and group id (it always runs as non-root): the image's own
+    /// user, distroless `nonroot`, by default.
     pub run_as_user: i64,
 }
 
@@ -117,7 +118,7 @@ impl Default for InjectorConfig {
             log_level: "info".into(),
             native_sidecar: false,
             operator_namespace: "pipy-system".into(),
-            run_as_user: 1337,
+            run_as_user: 65532,
         }
     }
 }
@@ -445,6 +446,12 @@ fn sidecar(
         security_context: Some(SecurityContext {
             run_as_non_root: Some(true),
             run_as_user: Some(config.run_as_user),
+            run_as_group: Some(config.run_as_user),
+            // What PodSecurity `restricted` asks of every container.
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..Default::default()
+            }),
             read_only_root_filesystem: Some(true),
             allow_privilege_escalation: Some(false),
             privileged: Some(false),

@@ -1,10 +1,13 @@
 //! One leader among the operator's replicas, through a `coordination.k8s.io` Lease:
-//! the leader is the one replica that writes summaries into Codebase status, so that
-//! two replicas never fight over the same field.
+//! the leader is the one replica that runs the Codebase controller and writes
+//! summaries into Codebase status, so that two replicas never race on a write nor
+//! publish the same Event twice.
 //!
 //! [`decide`] is the pure rule; [`Elector::try_lead`] applies it with conditional
 //! writes (the Lease's `resourceVersion`), so two replicas that decide at once cannot
-//! both win.
+//! both win. [`run`] keeps competing and publishes whether this replica leads; a
+//! leader that cannot renew steps down [`RENEW_DEADLINE`] after its last renewal, well
+//! before the Lease expires for the others, and gives the Lease up when it stops.
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
@@ -14,6 +17,11 @@ use kube::{Api, Client};
 
 /// How long a lease holds without renewal.
 pub const LEASE_SECONDS: i32 = 15;
+/// How often [`run`] renews (or tries to take) the Lease.
+pub const RETRY_PERIOD: std::time::Duration = std::time::Duration::from_secs(3);
+/// A leader that has not renewed for this long stops leading (before another replica
+/// may take the Lease over, [`LEASE_SECONDS`] after the last renewal).
+pub const RENEW_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What a replica does with the Lease.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +131,72 @@ impl Elector {
             Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Elector {
+    /// Gives the Lease up if this replica holds it (at shutdown), so that another
+    /// replica takes over at once rather than after [`LEASE_SECONDS`].
+    pub async fn release(&self) -> Result<(), kube::Error> {
+        let Some(mut lease) = self.api.get_opt(&self.name).await? else {
+            return Ok(());
+        };
+        let Some(spec) = lease.spec.as_mut() else {
+            return Ok(());
+        };
+        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+            return Ok(());
+        }
+        spec.holder_identity = None;
+        spec.renew_time = None;
+        spec.acquire_time = None;
+        self.api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Competes for the Lease every [`RETRY_PERIOD`] and keeps `leading` current, until
+/// `stop` completes; then gives the Lease up if held and reports `false`.
+pub async fn run(
+    elector: Elector,
+    leading: tokio::sync::watch::Sender<bool>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let mut last_renewal: Option<tokio::time::Instant> = None;
+    loop {
+        let now_leading = match elector.try_lead().await {
+            Ok(true) => {
+                last_renewal = Some(tokio::time::Instant::now());
+                true
+            }
+            Ok(false) => {
+                last_renewal = None;
+                false
+            }
+            Err(e) => {
+                tracing::warn!("leader election: {e}");
+                last_renewal.is_some_and(|t| t.elapsed() < RENEW_DEADLINE)
+            }
+        };
+        if *leading.borrow() != now_leading {
+            tracing::info!(
+                identity = %elector.identity,
+                "{}",
+                if now_leading { "leading" } else { "following" }
+            );
+            let _ = leading.send(now_leading);
+        }
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(RETRY_PERIOD) => {}
+        }
+    }
+    let _ = leading.send(false);
+    if let Err(e) = elector.release().await {
+        tracing::warn!("releasing the leader Lease: {e}");
     }
 }
 

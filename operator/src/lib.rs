@@ -17,17 +17,19 @@
 //!   request to a response: unchanged (opted out, excluded namespace, already injected,
 //!   hostNetwork, no codebase), a minimal JSON patch that adds the `pipy` sidecar (an
 //!   ordinary container or a native sidecar), or a denial naming a bad annotation.
+//! * [`auth`]: who may use the repo: ServiceAccount tokens (audience `pipy-repo`)
+//!   checked by TokenReview; a sidecar reads and reports only in its own namespace.
 //! * [`certs`]: webhook TLS without manual steps: a CA and a serving certificate in a
 //!   Secret shared by the replicas, the CA in the webhook configurations' `caBundle`,
 //!   renewal before expiry.
 //! * [`leader`]: one leader among the replicas (a `coordination.k8s.io` Lease), the
-//!   one that writes instance summaries into Codebase status.
+//!   one that runs the controller and writes instance summaries into Codebase status.
 //! * [`store`]: the repo the operator serves, rebuilt from the published versions of
 //!   the Codebases (a read model: REST writes are refused with a pointer to kubectl).
 //! * [`controller`]: the Codebase controller: resolve, validate, publish (a snapshot
-//!   ConfigMap per version), status by server-side apply, Events, finalizer for bases
-//!   with derivatives; [`metrics`] counts its reconciles and serves the probes.
-//! * [`summary`]: per-replica instance counts, summed by the leader into
+//!   ConfigMap per version), status by server-side apply, Events; it watches source
+//!   ConfigMaps and runs on the leader only; [`metrics`] counts its reconciles and serves the probes.
+//! * [`summary`]: per-replica instance reports, merged per instance by the leader into
 //!   `status.instances` and the `Ready` condition.
 //! * [`webhook`]: the HTTPS server (hyper + rustls, certificate swapped through a
 //!   `watch` channel) in front of the admission functions: `POST /mutate-pod`,
@@ -36,6 +38,7 @@
 //! The repo path of Codebase `name` in namespace `ns` is `/<ns>/<name>`; a sidecar runs
 //! `pipy http://<repo service>/repo/<ns>/<name>/`.
 
+pub mod auth;
 pub mod certs;
 pub mod controller;
 pub mod crd;

@@ -19,7 +19,7 @@ use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Client, CustomResourceExt};
 use pipy_operator::crd::Codebase;
 use pipy_operator::inject::InjectorConfig;
-use pipy_operator::{certs, controller, metrics, store, summary, webhook};
+use pipy_operator::{auth, certs, controller, leader, metrics, store, summary, webhook};
 use tokio::sync::watch;
 
 /// The operator's command line (the Helm chart passes these).
@@ -48,6 +48,18 @@ struct Args {
     /// The webhook Service's name (the serving certificate's DNS names).
     #[arg(long, default_value = "pipy-webhook")]
     webhook_service: String,
+    /// The URL the API server calls the webhooks at when it is not the Service (an
+    /// operator run outside the cluster, chart value `webhook.url`): its host is added
+    /// to the serving certificate's names.
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// After SIGTERM, how many seconds the webhooks and the repo keep serving (while
+    /// `/readyz` fails, so that endpoints drop this replica) before the process exits.
+    #[arg(long, default_value_t = 5)]
+    shutdown_delay: u64,
+    /// This replica's Pod UID (its ConfigMap of instances is owned by the Pod).
+    #[arg(long, env = "POD_UID")]
+    pod_uid: Option<String>,
     /// The Secret that keeps the webhook CA and serving certificate.
     #[arg(long, default_value = "pipy-webhook-tls")]
     webhook_secret: String,
@@ -103,11 +115,18 @@ impl Args {
              fallback: &Option<std::collections::BTreeMap<String, Quantity>>| {
                 let mut map = fallback.clone().unwrap_or_default();
                 for (key, value) in pairs {
-                    if let Some(v) = value {
-                        map.insert(key.to_string(), Quantity(v.clone()));
+                    match value.as_deref() {
+                        // `--sidecar-cpu-limit=` (the chart's `""`): no such limit.
+                        Some("") => {
+                            map.remove(key);
+                        }
+                        Some(v) => {
+                            map.insert(key.to_string(), Quantity(v.to_string()));
+                        }
+                        None => {}
                     }
                 }
-                Some(map)
+                (!map.is_empty()).then_some(map)
             };
         InjectorConfig {
             image: self.sidecar_image.clone(),
@@ -154,15 +173,9 @@ async fn main() -> Result<()> {
         .await
         .context("no Kubernetes client configuration (in-cluster or kubeconfig)")?;
 
-    // Our own CRD first, so that an upgraded operator serves an upgraded schema.
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(
-        "codebases.pipy.dev",
-        &PatchParams::apply(controller::MANAGER).force(),
-        &Patch::Apply(Codebase::crd()),
-    )
-    .await
-    .context("applying the Codebase CRD")?;
+    // Our own CRD first, so that an upgraded operator serves an upgraded schema; the
+    // watches start once the API server serves it.
+    apply_crd(&client).await?;
 
     let metrics = Arc::new(metrics::Metrics::default());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -175,6 +188,7 @@ async fn main() -> Result<()> {
         pipy_repo::Repo::new(pipy_repo::SqliteStore::in_memory()?),
         pipy_repo::RepoOptions {
             read_only: Some(store::READ_ONLY.to_string()),
+            guard: Some(Arc::new(auth::TokenGuard::new(client.clone()))),
             ..pipy_repo::RepoOptions::default()
         },
     );
@@ -201,7 +215,8 @@ async fn main() -> Result<()> {
             watcher(
                 Api::<Namespace>::all(client.clone()),
                 watcher::Config::default(),
-            ),
+            )
+            .default_backoff(),
         )
         .applied_objects()
         .for_each(|_| async {}),
@@ -214,7 +229,8 @@ async fn main() -> Result<()> {
             watcher(
                 Api::<Codebase>::all(client.clone()),
                 watcher::Config::default(),
-            ),
+            )
+            .default_backoff(),
         )
         .applied_objects()
         .for_each(|_| async {}),
@@ -238,15 +254,32 @@ async fn main() -> Result<()> {
         stopped(stop_rx.clone()),
     ));
 
-    // Instance summaries into Codebase status, by the leader.
-    tokio::spawn(summary::run(
+    // One leader among the replicas runs the controller and the instance summary.
+    let (leading_tx, leading_rx) = watch::channel(false);
+    let elector = leader::Elector::new(
+        client.clone(),
+        &args.namespace,
+        &args.leader_lease,
+        &args.pod_name,
+    );
+    let election = tokio::spawn(leader::run(elector, leading_tx, stopped(stop_rx.clone())));
+    let summary = tokio::spawn(summary::run(
         client.clone(),
         state.clone(),
         summary::Settings {
             namespace: args.namespace.clone(),
             lease: args.leader_lease.clone(),
             identity: args.pod_name.clone(),
+            pod_uid: args.pod_uid.clone().filter(|u| !u.is_empty()),
         },
+        leading_rx.clone(),
+        stopped(stop_rx.clone()),
+    ));
+    let controller = tokio::spawn(controller::run(
+        client.clone(),
+        metrics.clone(),
+        leading_rx,
+        stop_rx.clone(),
     ));
 
     let metrics_listener = tokio::net::TcpListener::bind(args.metrics_addr)
@@ -255,7 +288,7 @@ async fn main() -> Result<()> {
     tokio::spawn(metrics::serve(
         metrics_listener,
         metrics.clone(),
-        stopped(stop_rx),
+        stopped(stop_rx.clone()),
     ));
 
     tracing::info!(
@@ -264,68 +297,126 @@ async fn main() -> Result<()> {
         args.webhook_addr,
         args.metrics_addr
     );
-    // Runs until SIGTERM / Ctrl-C (the controller listens for them).
-    controller::run(client, metrics).await;
+    shutdown_signal().await;
+    // Endpoints drop a replica some seconds after its readiness fails: until then the
+    // API server may still call this webhook, and sidecars this repo.
+    tracing::info!(
+        "stopping: still serving for {} s while endpoints update",
+        args.shutdown_delay
+    );
+    metrics.set_draining();
+    tokio::time::sleep(Duration::from_secs(args.shutdown_delay)).await;
     let _ = stop_tx.send(true);
+    let settle = async {
+        let _ = controller.await;
+        let _ = summary.await;
+        let _ = election.await;
+    };
+    if tokio::time::timeout(Duration::from_secs(10), settle)
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopping: gave up waiting for the controller and the Lease");
+    }
+    Ok(())
+}
+
+/// SIGTERM (what the kubelet sends) or Ctrl-C.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!("no SIGTERM handler: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Applies the Codebase CRD and waits (at most a minute) until the API server says it
+/// is Established, so that the watches do not start on a resource not served yet.
+async fn apply_crd(client: &Client) -> Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let name = "codebases.pipy.dev";
+    crds.patch(
+        name,
+        &PatchParams::apply(controller::MANAGER).force(),
+        &Patch::Apply(Codebase::crd()),
+    )
+    .await
+    .context("applying the Codebase CRD")?;
+    let established = kube::runtime::wait::conditions::is_crd_established();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        kube::runtime::wait::await_condition(crds, name, established),
+    )
+    .await
+    .context("the Codebase CRD was not Established within a minute")?
+    .context("waiting for the Codebase CRD")?;
     Ok(())
 }
 
 use futures_util::StreamExt as _;
 
 /// The webhook's TLS configuration, kept current: renewed from the Secret (or re-read
-/// from cert-manager's mount) every hour.
+/// from cert-manager's mount) every hour. Without cert-manager the CA is also kept in
+/// the webhook configurations' `caBundle`: re-written at once whenever they change (a
+/// `helm upgrade` that re-applies them, an edit by hand).
 async fn webhook_tls(
     args: &Args,
     client: Client,
 ) -> Result<watch::Receiver<Arc<rustls::ServerConfig>>> {
-    let load = {
-        let (dir, cert_manager) = (args.tls_dir.clone(), args.cert_manager);
-        let (ns, secret, service) = (
-            args.namespace.clone(),
-            args.webhook_secret.clone(),
-            args.webhook_service.clone(),
-        );
-        let (mutating, validating) = (
-            args.mutating_webhook.clone(),
-            args.validating_webhook.clone(),
-        );
-        move |client: Client| {
-            let (dir, ns, secret, service, mutating, validating) = (
-                dir.clone(),
-                ns.clone(),
-                secret.clone(),
-                service.clone(),
-                mutating.clone(),
-                validating.clone(),
-            );
-            async move {
-                if cert_manager {
-                    let read = |f: &str| std::fs::read_to_string(dir.join(f));
-                    let certs = certs::WebhookCerts {
-                        ca_cert: String::new(),
-                        ca_key: String::new(),
-                        cert: read("tls.crt")?,
-                        key: read("tls.key")?,
-                        not_after: 0,
-                    };
-                    return Ok::<_, anyhow::Error>(certs.server_config()?);
-                }
-                let certs = certs::ensure_secret(client.clone(), &ns, &secret, &service).await?;
-                certs::patch_ca_bundles(client, &mutating, &validating, &certs.ca_cert).await?;
-                Ok(certs.server_config()?)
+    let mut names = certs::service_names(&args.webhook_service, &args.namespace);
+    if let Some(host) = args.webhook_url.as_deref().and_then(certs::url_host) {
+        if !names.contains(&host) {
+            names.push(host);
+        }
+    }
+    let (dir, cert_manager) = (args.tls_dir.clone(), args.cert_manager);
+    let (ns, secret) = (args.namespace.clone(), args.webhook_secret.clone());
+    let load = move |client: Client| {
+        let (dir, ns, secret, names) = (dir.clone(), ns.clone(), secret.clone(), names.clone());
+        async move {
+            if cert_manager {
+                let read = |f: &str| std::fs::read_to_string(dir.join(f));
+                let certs = certs::WebhookCerts {
+                    ca_cert: String::new(),
+                    ca_key: String::new(),
+                    cert: read("tls.crt")?,
+                    key: read("tls.key")?,
+                    not_after: 0,
+                    names: Vec::new(),
+                };
+                return Ok::<_, anyhow::Error>((certs.server_config()?, None));
             }
+            let certs = certs::ensure_secret(client, &ns, &secret, &names).await?;
+            Ok((certs.server_config()?, Some(certs.ca_cert)))
         }
     };
-    let first = load(client.clone()).await.context("webhook certificates")?;
+    let (first, ca) = load(client.clone()).await.context("webhook certificates")?;
     let (tx, rx) = watch::channel(first);
+    let (ca_tx, ca_rx) = watch::channel(ca.clone());
+    if ca.is_some() {
+        tokio::spawn(certs::keep_ca_bundles(
+            client.clone(),
+            args.mutating_webhook.clone(),
+            args.validating_webhook.clone(),
+            ca_rx,
+        ));
+    }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         tick.tick().await;
         loop {
             tick.tick().await;
             match load(client.clone()).await {
-                Ok(config) => {
+                Ok((config, ca)) => {
                     let _ = tx.send(config);
+                    let _ = ca_tx.send(ca);
                 }
                 Err(e) => tracing::error!("renewing webhook certificates: {e:#}"),
             }

@@ -34,6 +34,7 @@ pub struct Metrics {
     /// How long reconciles took, in seconds.
     pub duration: Histogram,
     ready: AtomicBool,
+    draining: AtomicBool,
 }
 
 impl Default for Metrics {
@@ -61,6 +62,7 @@ impl Default for Metrics {
             failures,
             duration,
             ready: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
         }
     }
 }
@@ -103,6 +105,12 @@ impl Metrics {
         self.ready.store(true, Ordering::SeqCst);
     }
 
+    /// Marks the operator as stopping: `/readyz` fails from now on, so that endpoints
+    /// drop this replica while it still serves.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
     /// Everything as OpenMetrics text.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -116,6 +124,9 @@ impl Metrics {
         let (status, body) = match (req.method().as_str(), req.uri().path()) {
             ("GET", "/metrics") => (StatusCode::OK, self.render()),
             ("GET", "/healthz") => (StatusCode::OK, "ok\n".to_string()),
+            ("GET", "/readyz") if self.draining.load(Ordering::SeqCst) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "stopping\n".to_string())
+            }
             ("GET", "/readyz") if self.ready.load(Ordering::SeqCst) => {
                 (StatusCode::OK, "ready\n".to_string())
             }

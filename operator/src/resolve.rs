@@ -43,6 +43,17 @@ pub enum Error {
         /// The missing base, `namespace/name`.
         base: String,
     },
+    /// The base is in another namespace that does not share it with this one.
+    #[error(
+        "{codebase}: base {base} is in another namespace and does not share itself with \
+         this one (annotation pipy.dev/shared-with on the base)"
+    )]
+    BaseNotShared {
+        /// The codebase that names the base.
+        codebase: String,
+        /// The base, `namespace/name`.
+        base: String,
+    },
     /// The base chain comes back to a codebase it passed.
     #[error("base cycle: {}", .0.join(" -> "))]
     BaseCycle(Vec<String>),
@@ -92,6 +103,7 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::BaseNotFound { .. } => reason::BASE_NOT_FOUND,
+            Error::BaseNotShared { .. } => reason::BASE_NOT_SHARED,
             Error::BaseCycle(_) => reason::BASE_CYCLE,
             Error::ConfigMapNotFound { .. } | Error::ConfigMapKeyNotFound { .. } => {
                 reason::CONFIG_MAP_NOT_FOUND
@@ -185,6 +197,13 @@ pub fn base_chain<'a>(all: &'a [Codebase], cb: &'a Codebase) -> Result<Vec<&'a C
                 base: display(&base),
             });
         };
+        let from = &keys[keys.len() - 1];
+        if !crate::crd::shares_with(next, &from.0) {
+            return Err(Error::BaseNotShared {
+                codebase: display(from),
+                base: display(&base),
+            });
+        }
         chain.push(next);
         keys.push(base);
         current = next;

@@ -104,14 +104,18 @@ pub async fn follow(client: Client, state: Arc<RepoState>, synced: impl FnOnce()
         watcher(
             Api::<Codebase>::all(client.clone()),
             watcher::Config::default(),
-        ),
+        )
+        .default_backoff(),
     )
     .applied_objects()
     .map(|_| ());
     let selector = watcher::Config::default().labels(crate::crd::LABEL_VERSION);
-    let cm_stream = reflector(snapshots, watcher(Api::<ConfigMap>::all(client), selector))
-        .applied_objects()
-        .map(|_| ());
+    let cm_stream = reflector(
+        snapshots,
+        watcher(Api::<ConfigMap>::all(client), selector).default_backoff(),
+    )
+    .applied_objects()
+    .map(|_| ());
     // The watches run on their own; every applied object pokes the rebuild loop.
     let poke = Arc::new(tokio::sync::Notify::new());
     let poker = poke.clone();

@@ -1,36 +1,50 @@
 //! How many sidecars run which version, in each Codebase's status.
 //!
 //! Sidecars report to whichever replica their connection lands on, and each replica
-//! knows only its own reports. So every replica publishes its counts in a ConfigMap of
-//! its own (`<lease>-instances-<pod>`, in the operator's namespace, refreshed every
-//! [`PERIOD`]), and the leader (see [`crate::leader`]) adds up the fresh ones and
-//! writes `status.instances` and the `Ready` condition, only when they change: at most
-//! one status write per Codebase per period.
+//! knows only the reports it received. So every replica publishes the instances it
+//! heard from (uuid, codebase, version, time of the report) in a ConfigMap of its own
+//! (`<lease>-instances-<pod>`, in the operator's namespace, owned by the replica's Pod
+//! when it runs in one, refreshed every [`PERIOD`]), and the leader (see
+//! [`crate::leader`]) merges them **per instance**: a worker that reported to both
+//! replicas counts once, with its latest report, and an instance whose latest report
+//! is older than [`INSTANCE_TTL_MS`] is gone. It writes `status.instances` and the
+//! `Ready` condition only when they change: at most one status write per Codebase per
+//! period. The leader also deletes the ConfigMaps of replicas that stopped refreshing
+//! theirs for [`COLLECT_AFTER_SECONDS`]; a replica that stops cleanly deletes its own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
-use pipy_repo::RepoState;
+use pipy_repo::{InstanceReport, RepoState};
+use tokio::sync::watch;
 
 use crate::crd::{condition, reason, Codebase, Instances};
 
-/// How often counts are published and summarised.
-pub const PERIOD: Duration = Duration::from_secs(10);
-/// Counts older than this (a replica that went away) are ignored.
-pub const STALE_AFTER_SECONDS: i64 = 45;
+/// How often instances are published and summarised.
+pub const PERIOD: Duration = Duration::from_secs(5);
+/// An instance whose latest report (to any replica) is older than this is gone:
+/// workers report every 5 s.
+pub const INSTANCE_TTL_MS: u64 = 20_000;
+/// The leader deletes a replica's ConfigMap not refreshed for this long.
+pub const COLLECT_AFTER_SECONDS: i64 = 120;
 /// The field manager of the summary's status writes.
 pub const MANAGER: &str = "pipy-operator-summary";
-/// The label of the per-replica count ConfigMaps; its value is the Lease's name.
+/// The label of the per-replica ConfigMaps; its value is the Lease's name.
 pub const LABEL: &str = "pipy.dev/instances-of";
+/// The key of a per-replica ConfigMap that holds its instances.
+const INSTANCES_KEY: &str = "instances.json";
 
 /// Per repo path (`/<ns>/<name>`): instance counts by version.
 pub type Counts = BTreeMap<String, BTreeMap<String, i32>>;
+
+/// Instances by uuid: `(repo path, version, report time in ms since the epoch)`.
+pub type Reports = BTreeMap<String, (String, String, u64)>;
 
 /// Where the summary lives.
 #[derive(Clone, Debug)]
@@ -41,18 +55,36 @@ pub struct Settings {
     pub lease: String,
     /// This replica's name.
     pub identity: String,
+    /// This replica's Pod UID (`POD_UID`), to own its ConfigMap; `None` outside a Pod.
+    pub pod_uid: Option<String>,
 }
 
-/// Adds up per-replica counts.
-pub fn add(all: &[Counts]) -> Counts {
-    let mut out = Counts::new();
-    for counts in all {
-        for (path, versions) in counts {
-            let entry = out.entry(path.clone()).or_default();
-            for (version, n) in versions {
-                *entry.entry(version.clone()).or_default() += n;
+/// Merges per-replica reports: for each instance, its latest report; instances whose
+/// latest report is older than [`INSTANCE_TTL_MS`] at `now_ms` are left out.
+pub fn merge(all: &[Reports], now_ms: u64) -> Reports {
+    let mut out = Reports::new();
+    for reports in all {
+        for (uuid, report) in reports {
+            match out.get(uuid) {
+                Some(seen) if seen.2 >= report.2 => {}
+                _ => {
+                    out.insert(uuid.clone(), report.clone());
+                }
             }
         }
+    }
+    out.retain(|_, r| now_ms.saturating_sub(r.2) <= INSTANCE_TTL_MS);
+    out
+}
+
+/// Counts merged instances per codebase path and version.
+pub fn count(reports: &Reports) -> Counts {
+    let mut out = Counts::new();
+    for (path, version, _) in reports.values() {
+        *out.entry(path.clone())
+            .or_default()
+            .entry(version.clone())
+            .or_default() += 1;
     }
     out
 }
@@ -106,63 +138,81 @@ pub fn summarise(
     )
 }
 
-fn local_counts(state: &RepoState) -> Counts {
+fn local_reports(state: &RepoState) -> Reports {
     state
-        .instance_versions()
+        .instance_reports()
         .into_iter()
-        .map(|(path, versions)| {
-            let versions = versions
-                .into_iter()
-                .map(|(v, n)| (v, i32::try_from(n).unwrap_or(i32::MAX)))
-                .collect();
-            (path, versions)
-        })
+        .map(|r: InstanceReport| (r.uuid, (r.codebase, r.version, r.reported_ms)))
         .collect()
 }
 
-/// Publishes this replica's counts and, while leading, summarises everyone's into
-/// Codebase status, every [`PERIOD`], until the process ends.
-pub async fn run(client: Client, state: Arc<RepoState>, settings: Settings) {
-    let elector = crate::leader::Elector::new(
-        client.clone(),
-        &settings.namespace,
-        &settings.lease,
-        &settings.identity,
-    );
+/// Publishes this replica's instances every [`PERIOD`] and, while `leading` says so,
+/// merges everyone's into Codebase status; until `stop` completes, when this
+/// replica's ConfigMap is deleted.
+pub async fn run(
+    client: Client,
+    state: Arc<RepoState>,
+    settings: Settings,
+    leading: watch::Receiver<bool>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &settings.namespace);
     let mut last_written: BTreeMap<String, (Instances, String)> = BTreeMap::new();
     let mut tick = tokio::time::interval(PERIOD);
     loop {
-        tick.tick().await;
-        if let Err(e) = publish_counts(&config_maps, &settings, &local_counts(&state)).await {
-            tracing::warn!("publishing instance counts: {e}");
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {}
         }
-        match elector.try_lead().await {
-            Ok(true) => {
-                if let Err(e) =
-                    write_statuses(&client, &config_maps, &settings, &mut last_written).await
-                {
-                    tracing::warn!("summarising instances: {e}");
-                }
+        if let Err(e) = publish_reports(&config_maps, &settings, &local_reports(&state)).await {
+            tracing::warn!("publishing instances: {e}");
+        }
+        if *leading.borrow() {
+            if let Err(e) =
+                write_statuses(&client, &config_maps, &settings, &mut last_written).await
+            {
+                tracing::warn!("summarising instances: {e}");
             }
-            Ok(false) => last_written.clear(),
-            Err(e) => tracing::warn!("leader election: {e}"),
+        } else {
+            last_written.clear();
         }
+    }
+    let name = config_map_name(&settings);
+    if let Err(e) = config_maps.delete(&name, &DeleteParams::default()).await {
+        tracing::debug!("deleting {name}: {e}");
     }
 }
 
-async fn publish_counts(
+/// The name of a replica's ConfigMap.
+pub fn config_map_name(settings: &Settings) -> String {
+    format!("{}-instances-{}", settings.lease, settings.identity)
+}
+
+async fn publish_reports(
     api: &Api<ConfigMap>,
     settings: &Settings,
-    counts: &Counts,
+    reports: &Reports,
 ) -> Result<(), kube::Error> {
-    let name = format!("{}-instances-{}", settings.lease, settings.identity);
+    let name = config_map_name(settings);
+    let mut metadata = serde_json::json!({ "name": name, "labels": { LABEL: settings.lease } });
+    if let Some(uid) = &settings.pod_uid {
+        // Garbage-collected with the replica's Pod.
+        metadata["ownerReferences"] = serde_json::to_value(vec![OwnerReference {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            name: settings.identity.clone(),
+            uid: uid.clone(),
+            ..OwnerReference::default()
+        }])
+        .unwrap_or_default();
+    }
     let cm = serde_json::json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": { "name": name, "labels": { LABEL: settings.lease } },
+        "metadata": metadata,
         "data": {
-            "counts.json": serde_json::to_string(counts).unwrap_or_default(),
+            INSTANCES_KEY: serde_json::to_string(reports).unwrap_or_default(),
             "updated": Timestamp::now().as_second().to_string(),
         },
     });
@@ -175,18 +225,28 @@ async fn publish_counts(
     .map(|_| ())
 }
 
-/// The fresh per-replica counts among `list`.
-pub fn fresh_counts(list: &[ConfigMap], now: i64) -> Vec<Counts> {
-    list.iter()
-        .filter_map(|cm| {
-            let data = cm.data.as_ref()?;
-            let updated: i64 = data.get("updated")?.parse().ok()?;
-            if now - updated > STALE_AFTER_SECONDS {
-                return None;
-            }
-            serde_json::from_str(data.get("counts.json")?).ok()
-        })
-        .collect()
+/// The reports of every replica's ConfigMap among `list`, and the names of the
+/// ConfigMaps not refreshed for [`COLLECT_AFTER_SECONDS`] at `now` (seconds).
+pub fn replica_reports(list: &[ConfigMap], now: i64) -> (Vec<Reports>, Vec<String>) {
+    let mut reports = Vec::new();
+    let mut stale = Vec::new();
+    for cm in list {
+        let Some(data) = cm.data.as_ref() else {
+            continue;
+        };
+        let updated: Option<i64> = data.get("updated").and_then(|u| u.parse().ok());
+        if updated.is_none_or(|u| now - u > COLLECT_AFTER_SECONDS) {
+            stale.extend(cm.metadata.name.clone());
+            continue;
+        }
+        if let Some(r) = data
+            .get(INSTANCES_KEY)
+            .and_then(|j| serde_json::from_str(j).ok())
+        {
+            reports.push(r);
+        }
+    }
+    (reports, stale)
 }
 
 pub(crate) async fn write_statuses(
@@ -198,7 +258,14 @@ pub(crate) async fn write_statuses(
     let listed = config_maps
         .list(&ListParams::default().labels(&format!("{LABEL}={}", settings.lease)))
         .await?;
-    let totals = add(&fresh_counts(&listed.items, Timestamp::now().as_second()));
+    let now = Timestamp::now();
+    let (reports, stale) = replica_reports(&listed.items, now.as_second());
+    for name in stale {
+        tracing::info!("deleting {name}: its replica stopped refreshing it");
+        let _ = config_maps.delete(&name, &DeleteParams::default()).await;
+    }
+    let now_ms = u64::try_from(now.as_millisecond()).unwrap_or(0);
+    let totals = count(&merge(&reports, now_ms));
     let codebases: Api<Codebase> = Api::all(client.clone());
     for cb in codebases.list(&ListParams::default()).await?.items {
         let Some(ns) = cb.namespace() else { continue };
@@ -246,30 +313,40 @@ pub(crate) async fn write_statuses(
 mod tests {
     use super::*;
 
-    fn counts(entries: &[(&str, &str, i32)]) -> Counts {
-        let mut out = Counts::new();
-        for (path, version, n) in entries {
-            out.entry(path.to_string())
-                .or_default()
-                .insert(version.to_string(), *n);
-        }
-        out
+    fn reports(entries: &[(&str, &str, &str, u64)]) -> Reports {
+        entries
+            .iter()
+            .map(|(uuid, path, version, at)| {
+                (
+                    uuid.to_string(),
+                    (path.to_string(), version.to_string(), *at),
+                )
+            })
+            .collect()
     }
 
     #[test]
-    fn replicas_add_up_and_ready_means_every_sidecar_on_the_published_version() {
-        let total = add(&[
-            counts(&[("/demo/hello", "aaa", 2), ("/demo/hello", "bbb", 1)]),
-            counts(&[("/demo/hello", "aaa", 3), ("/demo/edge", "ccc", 1)]),
+    fn an_instance_that_reported_to_two_replicas_counts_once_with_its_latest_report() {
+        let now = 1_000_000;
+        let a = reports(&[
+            ("w1", "/demo/hello", "v1", now - 9_000),
+            ("w2", "/demo/hello", "v2", now - 1_000),
+            ("gone", "/demo/hello", "v1", now - 30_000),
         ]);
-        let (instances, ready) = summarise(total.get("/demo/hello"), Some("aaa"), 4);
-        assert_eq!((instances.total, instances.ready), (6, 5));
-        assert_eq!(
-            (ready.status.as_str(), ready.reason.as_str()),
-            ("False", reason::ROLLING_OUT)
-        );
-        let (instances, ready) = summarise(total.get("/demo/edge"), Some("ccc"), 1);
-        assert_eq!((instances.total, ready.status.as_str()), (1, "True"));
+        let b = reports(&[
+            ("w1", "/demo/hello", "v2", now - 2_000),
+            ("w3", "/demo/edge", "e1", now - 3_000),
+        ]);
+        let merged = merge(&[a, b], now);
+        assert_eq!(merged.len(), 3, "{merged:?}");
+        assert_eq!(merged["w1"].1, "v2");
+        let counts = count(&merged);
+        let (instances, ready) = summarise(counts.get("/demo/hello"), Some("v2"), 4);
+        assert_eq!((instances.total, instances.ready), (2, 2));
+        assert_eq!(ready.status, "True");
+        let (instances, ready) = summarise(counts.get("/demo/hello"), Some("v3"), 5);
+        assert_eq!((instances.total, instances.ready), (2, 0));
+        assert_eq!(ready.reason, reason::ROLLING_OUT);
         let (instances, ready) = summarise(None, Some("ccc"), 1);
         assert_eq!(
             (instances.total, ready.reason.as_str()),
@@ -278,15 +355,27 @@ mod tests {
     }
 
     #[test]
-    fn stale_counts_are_ignored() {
-        let cm = |updated: i64| ConfigMap {
-            data: Some(BTreeMap::from([
-                ("counts.json".to_string(), r#"{"/a/b":{"v":1}}"#.to_string()),
-                ("updated".to_string(), updated.to_string()),
-            ])),
-            ..ConfigMap::default()
+    fn stale_config_maps_are_collected() {
+        let cm = |name: &str, updated: Option<i64>| {
+            let mut data = BTreeMap::from([(
+                INSTANCES_KEY.to_string(),
+                r#"{"u":["/a/b","v",5]}"#.to_string(),
+            )]);
+            if let Some(u) = updated {
+                data.insert("updated".to_string(), u.to_string());
+            }
+            let mut cm = ConfigMap {
+                data: Some(data),
+                ..ConfigMap::default()
+            };
+            cm.metadata.name = Some(name.into());
+            cm
         };
-        let fresh = fresh_counts(&[cm(1000), cm(900), ConfigMap::default()], 1010);
-        assert_eq!(fresh, vec![counts(&[("/a/b", "v", 1)])]);
+        let (fresh, stale) = replica_reports(
+            &[cm("a", Some(1000)), cm("b", Some(800)), cm("c", None)],
+            1010,
+        );
+        assert_eq!(fresh, vec![reports(&[("u", "/a/b", "v", 5)])]);
+        assert_eq!(stale, vec!["b".to_string(), "c".to_string()]);
     }
 }

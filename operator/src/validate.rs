@@ -45,6 +45,16 @@ pub fn validate_codebase(
     files: &BTreeMap<String, Vec<u8>>,
     main: &str,
 ) -> Result<(), ValidationError> {
+    validate_codebase_within(files, main, pipy_runtime::DRY_RUN_TIMEOUT)
+}
+
+/// [`validate_codebase`] that gives up after `limit`: the admission webhook answers
+/// within the API server's timeout.
+pub fn validate_codebase_within(
+    files: &BTreeMap<String, Vec<u8>>,
+    main: &str,
+    limit: std::time::Duration,
+) -> Result<(), ValidationError> {
     let main = absolute(main);
     if !files.keys().any(|path| absolute(path) == main) {
         return Err(ValidationError {
@@ -58,7 +68,7 @@ pub fn validate_codebase(
     for (path, content) in files {
         codebase.insert(path, content.clone());
     }
-    pipy_runtime::dry_run(Arc::new(codebase), &main)
+    pipy_runtime::dry_run_within(Arc::new(codebase), &main, limit)
         .map_err(|e| parse_error(&format!("{e:#}"), &main, files))
 }
 

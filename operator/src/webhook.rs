@@ -8,7 +8,8 @@
 //! | `GET /healthz`            | `200 ok`                                                 |
 //!
 //! Requests are `admission.k8s.io/v1` `AdmissionReview` JSON as the API server sends
-//! them (the query string, such as `?timeout=10s`, is ignored); answers are
+//! them (of the query string, `?timeout=10s` bounds the dry run; see
+//! [`dry_run_budget`]); answers are
 //! `AdmissionReview`s with the `response` set. A body that is not such JSON gets `400`
 //! with a plain-text message; nothing a client sends makes the server panic.
 //!
@@ -49,10 +50,15 @@ pub const MAX_BODY: usize = 8 << 20;
 /// How long a client gets to finish the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The default codebase of a namespace: its [`CODEBASE_ANNOTATION`].
+/// What the webhooks need to know of a namespace.
 pub trait NamespaceDefaults: Send + Sync {
-    /// The annotation's value on Namespace `namespace`, `None` when absent or unknown.
+    /// The namespace's default codebase, its [`CODEBASE_ANNOTATION`]; `None` when
+    /// absent or unknown.
     fn default_codebase(&self, namespace: &str) -> Option<String>;
+    /// Whether the namespace is being deleted (everything in it goes).
+    fn is_terminating(&self, _namespace: &str) -> bool {
+        false
+    }
 }
 
 /// The production lookup: a reflector cache of Namespaces.
@@ -64,6 +70,13 @@ impl NamespaceDefaults for Store<Namespace> {
             .as_ref()?
             .get(CODEBASE_ANNOTATION)
             .cloned()
+    }
+
+    fn is_terminating(&self, namespace: &str) -> bool {
+        self.get(&ObjectRef::new(namespace)).is_some_and(|ns| {
+            ns.metadata.deletion_timestamp.is_some()
+                || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating")
+        })
     }
 }
 
@@ -84,6 +97,12 @@ pub trait CodebaseResolver: Send + Sync {
     /// later: the Codebase is admitted with a warning and the controller reports it);
     /// `Err` with a message that denies the Codebase (an inconsistent spec).
     fn resolve(&self, codebase: &Codebase) -> Result<Option<ResolvedFiles>, String>;
+
+    /// The codebases that build on `codebase` (directly or not) and are not being
+    /// deleted, as `(namespace, name)`.
+    fn derivatives(&self, _codebase: &Codebase) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// A codebase's files and its entry module.
@@ -131,6 +150,17 @@ impl CodebaseResolver for ClusterResolver {
             Err(e) => Err(e.to_string()),
         }
     }
+
+    fn derivatives(&self, codebase: &Codebase) -> Vec<(String, String)> {
+        let live: Vec<Codebase> = self
+            .codebases
+            .state()
+            .iter()
+            .filter(|c| c.metadata.deletion_timestamp.is_none())
+            .map(|c| (**c).clone())
+            .collect();
+        crate::resolve::derivatives(&live, codebase)
+    }
 }
 
 /// What the routes need: the injector's configuration and the cluster lookups.
@@ -149,13 +179,15 @@ pub struct Webhook {
 pub type Reply = (StatusCode, &'static str, Vec<u8>);
 
 impl Webhook {
-    /// Answers one request given its method, path (query ignored) and body. Pure apart
+    /// Answers one request given its method, path (with its query) and body. Pure apart
     /// from the lookups; the HTTP server is a shell around it.
     pub fn route(&self, method: &Method, path: &str, body: &[u8]) -> Reply {
-        let path = path.split('?').next().unwrap_or(path);
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
         match (method, path) {
             (&Method::POST, "/mutate-pod") => self.mutate_pod(body),
-            (&Method::POST, "/validate-codebase") => self.validate_codebase(body),
+            (&Method::POST, "/validate-codebase") => {
+                self.validate_codebase(body, dry_run_budget(query))
+            }
             (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
             (_, "/mutate-pod" | "/validate-codebase" | "/healthz") => {
                 text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
@@ -181,16 +213,33 @@ impl Webhook {
         review(response)
     }
 
-    fn validate_codebase(&self, body: &[u8]) -> Reply {
+    fn validate_codebase(&self, body: &[u8], budget: Duration) -> Reply {
         let req = match request::<Codebase>(body) {
             Ok(req) => req,
             Err(reply) => return reply,
         };
         let response = AdmissionResponse::from(&req);
+        if let (Operation::Delete, Some(old)) = (&req.operation, &req.old_object) {
+            return review(self.may_delete(old, response));
+        }
         let codebase = match (&req.operation, &req.object) {
             (Operation::Create | Operation::Update, Some(codebase)) => codebase,
             _ => return review(response),
         };
+        if req.operation == Operation::Update {
+            // Going away: finalizers must come off whatever the content.
+            if codebase.metadata.deletion_timestamp.is_some() {
+                return review(response);
+            }
+            // Metadata only (labels, annotations, finalizers): the content was judged
+            // when it was written.
+            let same_spec = req.old_object.as_ref().is_some_and(|old| {
+                serde_json::to_value(&old.spec).ok() == serde_json::to_value(&codebase.spec).ok()
+            });
+            if same_spec {
+                return review(response);
+            }
+        }
         let spec = &codebase.spec;
         let needs_cluster = spec.base.is_some() || !spec.config_maps.is_empty();
         let (files, main) = match (needs_cluster, &self.resolver) {
@@ -226,10 +275,92 @@ impl Webhook {
                 return review(response);
             }
         };
-        match validate::validate_codebase(&files, &main) {
+        match validate::validate_codebase_within(&files, &main, budget) {
             Ok(()) => review(response),
             Err(error) => review(response.deny(error.to_string())),
         }
+    }
+}
+
+/// The most a webhook call may take: the API server's `timeoutSeconds` ceiling.
+pub const MAX_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(30);
+/// What the dry run leaves of the API server's timeout for everything else (the
+/// request's way in and the answer's way back).
+pub const DRY_RUN_MARGIN: Duration = Duration::from_secs(1);
+
+/// How long the dry run of a validation may take: the API server's `?timeout=` (the
+/// webhook configuration's `timeoutSeconds`, as a Go duration such as `10s`) less
+/// [`DRY_RUN_MARGIN`], at least 500 ms; without one, the longest timeout the API
+/// server allows less the margin.
+pub fn dry_run_budget(query: &str) -> Duration {
+    let timeout = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("timeout="))
+        .and_then(parse_go_duration)
+        .unwrap_or(MAX_WEBHOOK_TIMEOUT)
+        .min(MAX_WEBHOOK_TIMEOUT);
+    timeout
+        .saturating_sub(DRY_RUN_MARGIN)
+        .max(Duration::from_millis(500))
+}
+
+/// A Go duration of whole units (`10s`, `1m30s`, `500ms`), `None` when not one.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let (number, tail) = rest.split_at(digits);
+        let n: u64 = number.parse().ok()?;
+        let unit_end = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_end);
+        let part = match unit {
+            "h" => Duration::from_secs(n.checked_mul(3600)?),
+            "m" => Duration::from_secs(n.checked_mul(60)?),
+            "s" => Duration::from_secs(n),
+            "ms" => Duration::from_millis(n),
+            "us" | "µs" => Duration::from_micros(n),
+            "ns" => Duration::from_nanos(n),
+            _ => return None,
+        };
+        total = total.checked_add(part)?;
+        rest = next;
+    }
+    Some(total)
+}
+
+impl Webhook {
+    /// A base is not deleted while codebases build on it (they would lose the files
+    /// they inherit), unless its namespace is being deleted (that must never hang) or
+    /// those derivatives live in namespaces being deleted.
+    fn may_delete(&self, codebase: &Codebase, response: AdmissionResponse) -> AdmissionResponse {
+        use kube::ResourceExt as _;
+        let Some(resolver) = &self.resolver else {
+            return response;
+        };
+        let namespace = codebase.namespace().unwrap_or_default();
+        if self.namespaces.is_terminating(&namespace) {
+            return response;
+        }
+        let held_by: Vec<String> = resolver
+            .derivatives(codebase)
+            .into_iter()
+            .filter(|(ns, _)| !self.namespaces.is_terminating(ns))
+            .map(|(ns, name)| format!("{ns}/{name}"))
+            .collect();
+        if held_by.is_empty() {
+            return response;
+        }
+        response.deny(format!(
+            "codebases derive from {namespace}/{}: {}; delete them or change their base first",
+            codebase.name_any(),
+            held_by.join(", ")
+        ))
     }
 }
 
@@ -335,7 +466,13 @@ async fn handle(webhook: Arc<Webhook>, req: Request<Incoming>) -> Response<Full<
     let (parts, body) = req.into_parts();
     let (status, content_type, body) = match Limited::new(body, MAX_BODY).collect().await {
         Ok(body) => {
-            let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
+            let (method, path) = (
+                parts.method.clone(),
+                parts
+                    .uri
+                    .path_and_query()
+                    .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string()),
+            );
             let body = body.to_bytes();
             tokio::task::spawn_blocking(move || webhook.route(&method, &path, &body))
                 .await
@@ -388,6 +525,64 @@ mod tests {
                 assert!(text.starts_with(b"invalid AdmissionReview"));
             }
         }
+    }
+
+    #[test]
+    fn dry_run_budgets_stay_below_the_api_servers_timeout() {
+        assert_eq!(dry_run_budget("timeout=10s"), Duration::from_secs(9));
+        assert_eq!(dry_run_budget("x=1&timeout=3s"), Duration::from_secs(2));
+        assert_eq!(dry_run_budget("timeout=1s"), Duration::from_millis(500));
+        assert_eq!(dry_run_budget("timeout=1m30s"), Duration::from_secs(29));
+        assert_eq!(
+            dry_run_budget("timeout=2500ms"),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(dry_run_budget(""), Duration::from_secs(29));
+        assert_eq!(dry_run_budget("timeout=soon"), Duration::from_secs(29));
+    }
+
+    /// An UPDATE that leaves `spec` alone (a finalizer removed) or touches an object
+    /// being deleted is allowed, even when the content no longer loads; one that
+    /// changes `spec` to content that does not load is refused.
+    #[test]
+    fn updates_without_a_new_spec_and_of_objects_being_deleted_are_allowed() {
+        let broken = serde_json::json!({"files": {"/main.js": "broken("}});
+        let fine = serde_json::json!({"files": {"/main.js": "pipy()"}});
+        let codebase = |spec: &serde_json::Value, deleting: bool| {
+            let mut metadata = serde_json::json!({"name": "shop", "namespace": "apps"});
+            if deleting {
+                metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z".into();
+            }
+            serde_json::json!({
+                "apiVersion": "pipy.dev/v1alpha1", "kind": "Codebase",
+                "metadata": metadata, "spec": spec,
+            })
+        };
+        let review = |old: serde_json::Value, new: serde_json::Value| {
+            let body = serde_json::json!({
+                "kind": "AdmissionReview",
+                "apiVersion": "admission.k8s.io/v1",
+                "request": {
+                    "uid": "u2",
+                    "kind": {"group": "pipy.dev", "version": "v1alpha1", "kind": "Codebase"},
+                    "resource": {"group": "pipy.dev", "version": "v1alpha1", "resource": "codebases"},
+                    "name": "shop", "namespace": "apps", "operation": "UPDATE",
+                    "userInfo": {}, "object": new, "oldObject": old,
+                }
+            });
+            let (_, _, text) = hook().route(
+                &Method::POST,
+                "/validate-codebase?timeout=10s",
+                &serde_json::to_vec(&body).unwrap_or_default(),
+            );
+            let review: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+            review["response"]["allowed"] == true
+        };
+        assert!(review(codebase(&broken, false), codebase(&broken, false)));
+        assert!(review(codebase(&broken, false), codebase(&broken, true)));
+        assert!(review(codebase(&fine, false), codebase(&broken, true)));
+        assert!(!review(codebase(&fine, false), codebase(&broken, false)));
+        assert!(review(codebase(&broken, false), codebase(&fine, false)));
     }
 
     #[test]

@@ -85,7 +85,9 @@ mod txn;
 #[cfg(test)]
 mod tests;
 
-pub use api::{serve, ProgramFiles, ProgramHost, RepoOptions, RepoState};
+pub use api::{
+    serve, Guard, InstanceReport, ProgramFiles, ProgramHost, RepoOptions, RepoState, Verdict,
+};
 pub use model::{CodebaseInfo, Repo, TEMPLATE_MAIN};
 pub use publish::Published;
 pub use sqlite::SqliteStore;

@@ -4,6 +4,7 @@
 
 mod chart;
 mod cluster;
+mod kube;
 mod logs;
 mod operator;
 mod program;

@@ -1,6 +1,6 @@
 //! The Codebase controller (kube-runtime's `Controller`, in the controller-rs shape):
-//! `reconcile` runs inside `finalizer`, dispatching to [`apply`] and [`cleanup`];
-//! `error_policy` counts the failure and retries with a growing delay.
+//! `reconcile` runs [`apply`] on a Codebase that is not being deleted; `error_policy`
+//! counts the failure and retries with a growing delay.
 //!
 //! Apply: resolve the spec's content along its base chain, validate it in a dry run,
 //! and publish it (a snapshot ConfigMap owned by the Codebase keeps the content of each
@@ -9,8 +9,8 @@
 //! server-side apply. Changes of a base requeue its derivatives (their content hash
 //! changes with it), so publishing a base re-publishes them.
 //!
-//! Cleanup: a Codebase that still has derivatives keeps its finalizer (and says why in
-//! its `Ready` condition) until they are gone.
+//! No finalizer: the validating webhook refuses to delete a base that still has
+//! derivatives, and the finalizer older operators set is removed.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,9 +23,8 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
-use kube::runtime::finalizer::{finalizer, Event as Finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::crd::{condition, reason, Codebase, CodebaseStatus, PublishedVersion, FINALIZER};
@@ -42,12 +41,6 @@ pub enum Error {
     /// The API server refused a request.
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
-    /// The finalizer helper failed.
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
-    /// A base cannot go while codebases derive from it.
-    #[error("derivatives still use this codebase: {0}")]
-    HeldByDerivatives(String),
     /// A Codebase without a namespace (the kind is namespaced, so never in practice).
     #[error("a Codebase without a namespace")]
     NoNamespace,
@@ -58,8 +51,6 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Kube(_) => "kube",
-            Error::Finalizer(_) => "finalizer",
-            Error::HeldByDerivatives(_) => "held",
             Error::NoNamespace => "invalid",
         }
     }
@@ -123,8 +114,40 @@ fn failure_key(cb: &Codebase) -> String {
     format!("{}/{}", cb.namespace().unwrap_or_default(), cb.name_any())
 }
 
-/// Runs the controller until the stream ends (at shutdown).
-pub async fn run(client: Client, metrics: Arc<Metrics>) {
+/// Runs the controller whenever this replica leads (`leading`, from
+/// [`crate::leader::run`]), until `stop` is set: the other replicas only serve, so that
+/// no two replicas race on a write or publish the same Event. A replica that stops
+/// leading stops its controller at once (reconciles in flight finish).
+pub async fn run(
+    client: Client,
+    metrics: Arc<Metrics>,
+    mut leading: tokio::sync::watch::Receiver<bool>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            changed = leading.wait_for(|l| *l) => if changed.is_err() { return },
+        }
+        tracing::info!("leading: the Codebase controller runs here");
+        let (mut lead, mut halt) = (leading.clone(), stop.clone());
+        let lost = async move {
+            tokio::select! {
+                _ = lead.wait_for(|l| !*l) => {}
+                _ = halt.wait_for(|s| *s) => {}
+            }
+        };
+        run_controller(client.clone(), metrics.clone(), lost).await;
+        tracing::info!("the Codebase controller stopped");
+    }
+}
+
+/// Runs one Codebase controller until `until` completes.
+async fn run_controller(
+    client: Client,
+    metrics: Arc<Metrics>,
+    until: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let api: Api<Codebase> = Api::all(client.clone());
     let controller = Controller::new(api.clone(), watcher::Config::default());
     let store = controller.store();
@@ -140,6 +163,15 @@ pub async fn run(client: Client, metrics: Arc<Metrics>) {
         rx.recv().await.map(|r| (r, rx))
     });
     let mapper_store = store.clone();
+    let config_map_store = store.clone();
+    // Source ConfigMaps: an edit republishes the codebases that read it at once. Only
+    // their metadata is watched (no cache of every ConfigMap's data).
+    let config_maps = watcher(
+        Api::<kube::core::PartialObjectMeta<ConfigMap>>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
     controller
         // A change of a base requeues every codebase that derives from it, from the
         // watch (any change) and, once the base published, from its reconcile: the
@@ -150,8 +182,15 @@ pub async fn run(client: Client, metrics: Arc<Metrics>) {
             keys.extend(bases_of(&mapper_store, &changed));
             keys
         })
+        .watches_stream(config_maps, move |cm| {
+            readers_of(
+                &config_map_store,
+                &cm.namespace().unwrap_or_default(),
+                &cm.name_any(),
+            )
+        })
         .reconcile_on(requeued)
-        .shutdown_on_signal()
+        .graceful_shutdown_on(until)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
@@ -159,6 +198,17 @@ pub async fn run(client: Client, metrics: Arc<Metrics>) {
             }
         })
         .await;
+}
+
+/// The codebases that read ConfigMap `namespace/name` (theirs or a base's), as
+/// controller keys.
+fn readers_of(store: &Store<Codebase>, namespace: &str, name: &str) -> Vec<ObjectRef<Codebase>> {
+    let all: Vec<Codebase> = store.state().iter().map(|c| (**c).clone()).collect();
+    let wanted = (namespace.to_string(), name.to_string());
+    all.iter()
+        .filter(|cb| resolve::config_maps_needed(&all, cb).contains(&wanted))
+        .filter_map(|cb| Some(ObjectRef::new(&cb.name_any()).within(&cb.namespace()?)))
+        .collect()
 }
 
 /// The codebases (transitively) derived from `base`, as controller keys.
@@ -195,14 +245,27 @@ async fn reconcile(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error
     let ns = cb.namespace().ok_or(Error::NoNamespace)?;
     let key = failure_key(&cb);
     let api: Api<Codebase> = Api::namespaced(ctx.client.clone(), &ns);
-    let result = finalizer(&api, FINALIZER, cb, |event| async {
-        match event {
-            Finalizer::Apply(cb) => apply(cb, ctx.clone()).await,
-            Finalizer::Cleanup(cb) => cleanup(cb, ctx.clone()).await,
-        }
-    })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)));
+    // Older operators put a finalizer on every Codebase: take it off (a base with
+    // derivatives is now protected by the validating webhook).
+    if let Some(at) = cb.finalizers().iter().position(|f| f.as_str() == FINALIZER) {
+        let pointer = format!("/metadata/finalizers/{at}");
+        let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+            { "op": "test", "path": pointer, "value": FINALIZER },
+            { "op": "remove", "path": pointer },
+        ]))
+        .map_err(|e| Error::Kube(kube::Error::SerdeError(e)))?;
+        api.patch::<Codebase>(&cb.name_any(), &PatchParams::default(), &Patch::Json(patch))
+            .await?;
+    }
+    let result = if cb.metadata.deletion_timestamp.is_some() {
+        ctx.recorders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(object, _), _| *object != key);
+        Ok(Action::await_change())
+    } else {
+        apply(cb, ctx.clone()).await
+    };
     // A success resets this object's backoff (not the others').
     if result.is_ok() {
         if let Ok(mut f) = ctx.failures.lock() {
@@ -517,6 +580,25 @@ async fn publish(
         ));
     };
     let version = content.version.clone();
+    let size: usize = content.files.values().map(Vec::len).sum();
+    if size > resolve::Snapshot::MAX_BYTES {
+        // The repo serves a version from its snapshot ConfigMap: content that does not
+        // fit would be "published" and never served.
+        return Ok(keep(
+            condition(
+                condition::PUBLISHED,
+                false,
+                reason::TOO_LARGE,
+                format!(
+                    "the content is {size} bytes, more than the {} a published version \
+                     can hold (one ConfigMap); serving the published version",
+                    resolve::Snapshot::MAX_BYTES
+                ),
+                generation,
+            ),
+            history,
+        ));
+    }
     if old.version.as_deref() != Some(version.as_str()) {
         let kept = save_snapshot(ctx, cb, &ns, content).await?;
         history.retain(|h| h.version != version);
@@ -549,7 +631,7 @@ async fn publish(
 }
 
 /// Writes the snapshot ConfigMap of a version (owned by the Codebase). `None` when the
-/// content is too large for a ConfigMap.
+/// content is too large for a ConfigMap (never: [`publish`] refuses such content).
 async fn save_snapshot(
     ctx: &Context,
     cb: &Codebase,
@@ -574,46 +656,6 @@ async fn save_snapshot(
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(Some(name)),
         Err(e) => Err(e.into()),
     }
-}
-
-async fn cleanup(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let all: Vec<Codebase> = ctx
-        .codebases
-        .state()
-        .iter()
-        .map(|c| (**c).clone())
-        .collect();
-    let derived: Vec<String> = resolve::derivatives(&all, &cb)
-        .into_iter()
-        .map(|(ns, name)| format!("{ns}/{name}"))
-        .collect();
-    if derived.is_empty() {
-        let key = failure_key(&cb);
-        ctx.recorders
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(object, _), _| *object != key);
-        return Ok(Action::await_change());
-    }
-    let ns = cb.namespace().ok_or(Error::NoNamespace)?;
-    let why = format!(
-        "deletion waits until no codebase derives from this one: {}",
-        derived.join(", ")
-    );
-    let status = serde_json::json!({
-        "apiVersion": "pipy.dev/v1alpha1",
-        "kind": "Codebase",
-        "status": { "conditions": [condition(condition::READY, false, "HeldByDerivatives", why.clone(), cb.metadata.generation.unwrap_or(0))] },
-    });
-    let api: Api<Codebase> = Api::namespaced(ctx.client.clone(), &ns);
-    api.patch_status(
-        &cb.name_any(),
-        &PatchParams::apply("pipy-operator-cleanup").force(),
-        &Patch::Apply(status),
-    )
-    .await?;
-    event(&ctx, &cb, EventType::Warning, "HeldByDerivatives", &why).await;
-    Err(Error::HeldByDerivatives(derived.join(", ")))
 }
 
 #[cfg(test)]

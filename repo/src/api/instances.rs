@@ -50,6 +50,19 @@ struct Instance {
     history: MetricHistory,
 }
 
+/// One worker instance as its last status report describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceReport {
+    /// The instance's uuid (`""` for workers that send none).
+    pub uuid: String,
+    /// The codebase path it reports to.
+    pub codebase: String,
+    /// The version it runs (`""` before its first reload).
+    pub version: String,
+    /// When the report arrived, in milliseconds since the epoch.
+    pub reported_ms: u64,
+}
+
 /// Instances by uuid. Indexes start at 1 and are never reused.
 #[derive(Debug, Default)]
 pub(super) struct Registry {
@@ -170,6 +183,19 @@ impl Registry {
                 .or_default() += 1;
         }
         out
+    }
+
+    /// Every instance as its last report describes it.
+    pub(super) fn reports(&self) -> Vec<InstanceReport> {
+        self.by_uuid
+            .iter()
+            .map(|(uuid, i)| InstanceReport {
+                uuid: uuid.clone(),
+                codebase: i.codebase.clone(),
+                version: ReportHead::version_of(&i.report),
+                reported_ms: i.timestamp,
+            })
+            .collect()
     }
 
     /// Uuids of the instances attached to any of `codebases`.

@@ -10,6 +10,7 @@
 
 mod admin_link;
 mod admin_log;
+mod guard;
 mod instances;
 mod logs;
 mod manage;
@@ -18,6 +19,7 @@ mod program;
 mod reply;
 mod worker;
 
+pub use guard::{Guard, Verdict};
 pub use logs::{log_time, ProcessLog};
 pub use program::{ProgramFiles, ProgramHost};
 
@@ -34,6 +36,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::{Repo, SqliteStore, Store};
+pub use instances::InstanceReport;
 use instances::Registry;
 use reply::{bare, text, Reply};
 
@@ -64,6 +67,9 @@ pub struct RepoOptions {
     /// resources): writes to `/api/v1/repo…`, `/api/v1/repo-files/…` and
     /// `/api/v1/program` get `403` with this text.
     pub read_only: Option<String>,
+    /// Checks every request before anything else (pipy-operator: ServiceAccount
+    /// tokens); without one, every request is served.
+    pub guard: Option<Arc<dyn Guard>>,
 }
 
 impl Default for RepoOptions {
@@ -75,6 +81,7 @@ impl Default for RepoOptions {
             own_log: None,
             program: None,
             read_only: None,
+            guard: None,
         }
     }
 }
@@ -194,6 +201,11 @@ impl RepoState {
         self.instances().versions()
     }
 
+    /// Every instance known here, as its last status report describes it.
+    pub fn instance_reports(&self) -> Vec<InstanceReport> {
+        self.instances().reports()
+    }
+
     fn add_reloads(&self, paths: Vec<String>) {
         // Linked workers hear of it at once (spec §3.5 step 5).
         admin_link::push_reloads(self, &paths);
@@ -260,6 +272,18 @@ pub async fn serve(
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
                 async move {
+                    if let Some(guard) = state.options.guard.clone() {
+                        let path = percent_decode(req.uri().path());
+                        let authorization = req
+                            .headers()
+                            .get(http::header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok());
+                        if let Err((status, message)) =
+                            guard.check(req.method(), &path, authorization).await
+                        {
+                            return Ok::<_, std::convert::Infallible>(text(status, &message));
+                        }
+                    }
                     // WebSocket upgrades under /repo/ come first (spec §5.4).
                     if req.uri().path().starts_with("/repo/") && admin_link::is_upgrade(&req) {
                         let path = req.uri().path().to_string();

@@ -125,6 +125,11 @@ struct Cli {
     /// Worker mode: the private key of --tls-cert (PEM).
     #[arg(long = "tls-key", value_name = "FILE")]
     tls_key: Option<PathBuf>,
+    /// Worker mode: a file holding a bearer token sent to the repo with every request
+    /// (`authorization: Bearer …`), read each time (a projected ServiceAccount token
+    /// that Kubernetes rotates; pipy-operator's repo asks for one).
+    #[arg(long = "repo-token-file", value_name = "FILE")]
+    repo_token_file: Option<PathBuf>,
     /// Worker mode: the instance's uuid in status reports (random by default).
     #[arg(long = "instance-uuid", value_name = "UUID")]
     instance_uuid: Option<String>,
@@ -356,7 +361,7 @@ pub(crate) fn worker_mode(
             ))
         }
     };
-    let url = repo_client::RepoUrl::parse(url, tls)?;
+    let url = repo_client::RepoUrl::parse(url, tls)?.with_token_file(cli.repo_token_file.clone());
     let opts = repo_client::ClientOptions {
         uuid: cli
             .instance_uuid

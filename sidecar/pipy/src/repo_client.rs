@@ -27,6 +27,9 @@ pub(crate) struct RepoUrl {
     root: String,
     /// For an `https://` repo: how to talk TLS to it.
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// `--repo-token-file`: a bearer token sent with every request (read each time,
+    /// since Kubernetes rotates projected ServiceAccount tokens in place).
+    token_file: Option<std::path::PathBuf>,
 }
 
 /// A connection to the repo, plain or TLS.
@@ -58,7 +61,27 @@ impl RepoUrl {
             base: path[..cut].to_string(),
             root: path[cut..].to_string(),
             tls,
+            token_file: None,
         })
+    }
+
+    /// Sends the token in `file` as `authorization: Bearer …` with every request.
+    pub(crate) fn with_token_file(mut self, file: Option<std::path::PathBuf>) -> Self {
+        self.token_file = file;
+        self
+    }
+
+    /// The `authorization` header's value, when a token file is set and readable.
+    fn authorization(&self) -> Option<String> {
+        let file = self.token_file.as_ref()?;
+        match std::fs::read_to_string(file) {
+            Ok(token) if !token.trim().is_empty() => Some(format!("Bearer {}", token.trim())),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("--repo-token-file {}: {e}", file.display());
+                None
+            }
+        }
     }
 
     /// Opens a connection to the repo (with the TLS handshake for `https://`); also
@@ -126,6 +149,7 @@ struct Conn {
     sender: SendRequest<Full<Bytes>>,
     authority: String,
     local_ip: String,
+    url: RepoUrl,
 }
 
 impl Conn {
@@ -140,6 +164,7 @@ impl Conn {
             sender,
             authority: authority.to_string(),
             local_ip,
+            url: url.clone(),
         })
     }
 
@@ -155,6 +180,9 @@ impl Conn {
             .header("host", &self.authority);
         if body.is_some() {
             req = req.header("content-type", "application/json");
+        }
+        if let Some(authorization) = self.url.authorization() {
+            req = req.header("authorization", authorization);
         }
         let req = req.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
         let res = self.sender.send_request(req).await?;
@@ -243,7 +271,14 @@ async fn open_link(url: &RepoUrl, uuid: &str) -> Result<Link> {
     let (stream, _) = url.connect().await?;
     let scheme = if url.tls.is_some() { "wss" } else { "ws" };
     let target = format!("{scheme}://{}{}/{}", url.authority, url.base, uuid);
-    let (mut ws, _) = tokio_tungstenite::client_async(target, stream).await?;
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(target)?;
+    if let Some(authorization) = url.authorization() {
+        request
+            .headers_mut()
+            .insert("authorization", authorization.parse()?);
+    }
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream).await?;
     ws.send(tokio_tungstenite::tungstenite::Message::text(""))
         .await?;
     Ok(ws)

@@ -31,6 +31,12 @@ const LOOP_LIMIT: u64 = 50_000_000;
 /// The error is the engine's, `file:line:column: message` when the engine knows the
 /// position.
 pub fn dry_run(codebase: Arc<dyn Codebase>, entry: &str) -> Result<()> {
+    dry_run_within(codebase, entry, DRY_RUN_TIMEOUT)
+}
+
+/// [`dry_run`] that gives up after `limit` (an admission webhook must answer before
+/// the API server's own timeout).
+pub fn dry_run_within(codebase: Arc<dyn Codebase>, entry: &str, limit: Duration) -> Result<()> {
     let entry = entry.to_owned();
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
@@ -40,11 +46,10 @@ pub fn dry_run(codebase: Arc<dyn Codebase>, entry: &str) -> Result<()> {
             let _ = tx.send(load_only(codebase, entry));
         })
         .context("spawning the dry-run thread")?;
-    match rx.recv_timeout(DRY_RUN_TIMEOUT) {
+    match rx.recv_timeout(limit) {
         Ok(result) => result,
         Err(mpsc::RecvTimeoutError::Timeout) => Err(anyhow!(
-            "loading took longer than {}s (a loop that never ends?)",
-            DRY_RUN_TIMEOUT.as_secs()
+            "loading took longer than {limit:?} (a loop that never ends?)"
         )),
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(anyhow!("the engine panicked")),
     }

@@ -20,5 +20,5 @@ pub mod support;
 mod udp;
 pub mod worker;
 
-pub use dry_run::{dry_run, DRY_RUN_TIMEOUT};
+pub use dry_run::{dry_run, dry_run_within, DRY_RUN_TIMEOUT};
 pub use worker::{run, Control, RunOptions};
