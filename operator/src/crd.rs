@@ -169,6 +169,51 @@ pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
     ))
 }
 
+/// The schema of `status.conditions`: a list of `metav1.Condition` keyed by `type`,
+/// with the validations the Kubernetes API gives that type (the enum of `status`,
+/// the patterns and lengths of `type` and `reason`).
+fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "description": "`Valid`, `Published` and `Ready`, with reasons and messages.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+        "items": {
+            "type": "object",
+            "description": "One aspect of the Codebase's state (metav1.Condition).",
+            "required": ["lastTransitionTime", "message", "reason", "status", "type"],
+            "properties": {
+                "lastTransitionTime": {
+                    "type": "string", "format": "date-time",
+                    "description": "When the status last changed."
+                },
+                "message": {
+                    "type": "string", "maxLength": 32768,
+                    "description": "What happened, for humans; may be empty."
+                },
+                "observedGeneration": {
+                    "type": "integer", "format": "int64", "minimum": 0,
+                    "description": "The metadata.generation the condition was set for."
+                },
+                "reason": {
+                    "type": "string", "minLength": 1, "maxLength": 1024,
+                    "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+                    "description": "Why, as a CamelCase identifier."
+                },
+                "status": {
+                    "type": "string", "enum": ["True", "False", "Unknown"],
+                    "description": "True, False or Unknown."
+                },
+                "type": {
+                    "type": "string", "maxLength": 316,
+                    "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+                    "description": "Valid, Published or Ready."
+                }
+            }
+        }
+    })
+}
+
 /// The name of the ConfigMap that keeps the content of `version` of Codebase `name`.
 pub fn snapshot_name(name: &str, version: &str) -> String {
     format!("{name}-{version}")
@@ -186,6 +231,7 @@ pub fn snapshot_name(name: &str, version: &str) -> String {
     kind = "Codebase",
     namespaced,
     shortname = "cb",
+    category = "pipy",
     status = "CodebaseStatus",
     derive = "PartialEq",
     derive = "Default",
@@ -315,9 +361,11 @@ pub struct CodebaseStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub main: Option<String>,
 
-    /// `Valid`, `Published` and `Ready`, with reasons and messages.
+    /// `Valid`, `Published` and `Ready`, with reasons and messages. A map keyed by
+    /// `type`: each writer (the controller: `Valid`, `Published`; the summary:
+    /// `Ready`) owns its own conditions under server-side apply.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
 
     /// Codebases that derive from this one, directly or not, as `namespace/name`.

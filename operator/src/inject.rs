@@ -8,6 +8,9 @@
 //!
 //! * `add /metadata/annotations/pipy.dev~1injected` (or the whole `annotations` map
 //!   when the pod has none) with the codebase as `<ns>/<name>`;
+//! * `add /spec/volumes/-` (or the whole `volumes` list) with [`TOKEN_VOLUME`], a
+//!   projected ServiceAccount token that the sidecar shows the repo
+//!   (`--repo-token-file`);
 //! * `add /spec/containers/-` with the sidecar, or, when
 //!   [`InjectorConfig::native_sidecar`] is set, `add /spec/initContainers/0` (or the
 //!   whole `initContainers` list) with the sidecar as a native sidecar
@@ -32,7 +35,8 @@ use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
-    ObjectFieldSelector, Pod, Probe, ResourceRequirements, SeccompProfile, SecurityContext,
+    ObjectFieldSelector, Pod, Probe, ProjectedVolumeSource, ResourceRequirements, SeccompProfile,
+    SecurityContext, ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -66,6 +70,13 @@ pub const INJECTED_ANNOTATION: &str = "pipy.dev/injected";
 pub const SIDECAR_NAME: &str = "pipy-sidecar";
 /// The sidecar's admin port (`/readyz`, `/metrics`, `/status`).
 pub const ADMIN_PORT: i32 = 15060;
+/// The volume of the sidecar's repo token: a projected ServiceAccount token for the
+/// audience [`crate::auth::AUDIENCE`], which the operator's repo asks for.
+pub const TOKEN_VOLUME: &str = "pipy-repo-token";
+/// Where the sidecar finds the token volume.
+pub const TOKEN_DIR: &str = "/var/run/secrets/pipy.dev/repo";
+/// How long a projected token lives before the kubelet rotates it.
+pub const TOKEN_SECONDS: i64 = 3600;
 /// The log levels `pipy --log-level` accepts.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 /// Namespaces never injected, whatever the webhook configuration sends.
@@ -265,6 +276,15 @@ fn decide(
         )),
         (false, _) => ops.push(add(&["spec", "containers", "-"], sidecar)),
     }
+    let volume = serde_json::to_value(token_volume()).map_err(|e| e.to_string())?;
+    if spec.is_some_and(|s| s.volumes.is_some()) {
+        ops.push(add(&["spec", "volumes", "-"], volume));
+    } else {
+        ops.push(add(
+            &["spec", "volumes"],
+            serde_json::Value::Array(vec![volume]),
+        ));
+    }
     Ok(Decision::Inject(Patch(ops)))
 }
 
@@ -386,6 +406,25 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
     Some(value * scale)
 }
 
+/// The projected volume of the sidecar's repo token.
+fn token_volume() -> Volume {
+    Volume {
+        name: TOKEN_VOLUME.into(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(vec![VolumeProjection {
+                service_account_token: Some(ServiceAccountTokenProjection {
+                    audience: Some(crate::auth::AUDIENCE.into()),
+                    expiration_seconds: Some(TOKEN_SECONDS),
+                    path: "token".into(),
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// The sidecar container for codebase `<namespace>/<name>`.
 fn sidecar(
     config: &InjectorConfig,
@@ -425,7 +464,14 @@ fn sidecar(
             format!("--admin-port=0.0.0.0:{ADMIN_PORT}"),
             "--instance-name=$(POD_NAMESPACE)/$(POD_NAME)".into(),
             format!("--log-level={log_level}"),
+            format!("--repo-token-file={TOKEN_DIR}/token"),
         ]),
+        volume_mounts: Some(vec![VolumeMount {
+            name: TOKEN_VOLUME.into(),
+            mount_path: TOKEN_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        }]),
         env: Some(vec![
             field("POD_NAME", "metadata.name"),
             field("POD_NAMESPACE", "metadata.namespace"),

@@ -396,7 +396,11 @@ pub(crate) async fn poll(
     let mut current = first_etag;
     // A reload asked for (its request number and etag) that has not loaded yet.
     let mut pending: Option<(u64, String)> = None;
-    let mut reported = String::new();
+    // Upstream reports `""` until the first reload (its first load does not set the
+    // version). We report the version that runs from the first report on: a repo
+    // that counts instances by version (pipy-operator's `Ready`) needs it, and `""`
+    // says nothing a reader could use.
+    let mut reported = current.clone();
     let mut ip = String::new();
     let mut link: Option<Link> = None;
     let mut pushed = false;

@@ -132,6 +132,7 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
         admin_log_file: cli.admin_log_file.clone(),
         own_log: Some(std::sync::Arc::new(crate::log_buffer::ProcessLogs)),
         read_only: None,
+        guard: None,
     };
     let addr = admin_addr(cli.admin_port.as_deref())?;
     let listener = bind(addr)?;
