@@ -159,6 +159,7 @@ struct Operator {
     process: Pipy,
     name: String,
     repo: u16,
+    webhook: u16,
     metrics: u16,
 }
 
@@ -219,6 +220,7 @@ impl Operator {
             process,
             name: name.to_string(),
             repo: ports.repo,
+            webhook: ports.webhook,
             metrics: ports.metrics,
         }
     }
@@ -243,6 +245,8 @@ fn repo_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
 
 #[test]
 fn operator_chart_and_sidecars_on_a_real_api_server() {
+    // The example codebase listens on 8000.
+    let _ports = fixed_ports();
     let plane = ControlPlane::start();
     let cluster = Cluster { plane };
     let ports_a = Ports {
@@ -322,21 +326,46 @@ fn operator_chart_and_sidecars_on_a_real_api_server() {
 
     steps::examples_publish(&cluster);
     steps::script_errors_are_refused(&cluster);
-    let sidecar = steps::injected_sidecar_runs(&cluster, &operator_a);
+    let (sidecar, sidecar_args) = steps::injected_sidecar_runs(&cluster, &operator_a);
     steps::repo_tokens(&cluster, &operator_a);
     steps::derivatives_pause_rollback_and_sharing(&cluster);
     steps::config_maps_finalizers_and_size(&cluster);
     steps::ca_bundle_is_kept(&cluster, &bundle);
+    drop(sidecar);
+
+    // A second replica: one leader, one Event per publish, one count per instance.
+    let uid_b = cluster.stand_in_pod(NS, "pipy-operator-b");
+    let ports_b = Ports {
+        repo: free_port(),
+        webhook: free_port(),
+        metrics: free_port(),
+    };
+    let operator_b = Operator::start(&cluster, "pipy-operator-b", &uid_b, &kubeconfig, ports_b);
+    eventually("operator B ready", WAIT, || {
+        (operator_b.readyz() == 200).then_some(())
+    });
+    steps::one_leader_and_merged_counts(&cluster, &operator_a, &operator_b, &sidecar_args);
+    let logs = [operator_a.log(), operator_b.log()];
+    // SIGTERM: A drains, B takes over, C takes A's webhook port.
+    let operator_c = steps::drain_and_take_over(&cluster, operator_a, &operator_b, &kubeconfig);
+    steps::owned_instance_config_maps_are_collected(&cluster, operator_b);
+    let mut operator_c = steps::native_sidecars(&cluster, operator_c, &kubeconfig);
+    let logs = [&logs[0], &logs[1], &operator_c.log()];
+    steps::deletions_leave_nothing_stuck(&cluster);
+    // As the kubelet would when helm uninstall deleted the Deployment.
+    assert_eq!(operator_c.process.terminate(), Some(0));
 
     if std::env::var_os("SHOW_OPERATOR_LOG").is_some() {
-        eprintln!("--- operator A\n{}", operator_a.log());
+        for log in logs {
+            eprintln!("--- operator\n{log}");
+        }
     }
-    assert!(
-        !operator_a.log().contains("forbidden"),
-        "the chart's RBAC refused the operator something:\n{}",
-        operator_a.log()
-    );
-    drop(sidecar);
+    for log in logs {
+        assert!(
+            !log.contains("forbidden"),
+            "the chart's RBAC refused the operator something:\n{log}"
+        );
+    }
 }
 
 mod steps {
@@ -422,7 +451,10 @@ mod steps {
     /// A pod in a namespace labelled for injection, which enforces PodSecurity
     /// `restricted`, comes back with the sidecar; the sidecar, run from the injected
     /// spec, fetches its codebase, serves and reports.
-    pub(super) fn injected_sidecar_runs(cluster: &Cluster, operator: &Operator) -> Pipy {
+    pub(super) fn injected_sidecar_runs(
+        cluster: &Cluster,
+        operator: &Operator,
+    ) -> (Pipy, Vec<String>) {
         cluster.kubectl(&[
             "label",
             "namespace",
@@ -508,9 +540,8 @@ mod steps {
             })
             .collect();
         assert!(args[0].starts_with("http://127.0.0.1:"), "{args:?}");
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let _ports = fixed_ports();
-        let sidecar = Pipy::spawn(&args, &[8000]);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let sidecar = Pipy::spawn(&argv, &[8000]);
         let (status, body) = repo_get(8000, "/pipy", None);
         assert_eq!((status, body.as_str()), (200, "hello from pipy\n"));
 
@@ -518,7 +549,7 @@ mod steps {
         cluster.wait_codebase("demo", "hello", "one ready instance", |cb| {
             cb["status"]["instances"]["total"] == 1 && is(cb, "Ready", "True")
         });
-        sidecar
+        (sidecar, args)
     }
 
     /// The repo serves a sidecar its own namespace's codebases only, and nothing
@@ -787,5 +818,286 @@ mod steps {
             },
         );
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    /// Two replicas: the Lease has one holder, a publish gives one Event (from the
+    /// leader), and a sidecar that reported to both replicas counts once.
+    pub(super) fn one_leader_and_merged_counts(
+        cluster: &Cluster,
+        a: &Operator,
+        b: &Operator,
+        sidecar_args: &[String],
+    ) {
+        let lease = cluster
+            .get(&["lease", "pipy-operator-leader", "-n", NS])
+            .expect("the Lease");
+        assert_eq!(lease["spec"]["holderIdentity"], a.name, "{lease:#}");
+        for name in [&a.name, &b.name] {
+            let cm = eventually("the replica's instance ConfigMap", WAIT, || {
+                cluster.get(&[
+                    "configmap",
+                    &format!("pipy-operator-leader-instances-{name}"),
+                    "-n",
+                    NS,
+                ])
+            });
+            assert_eq!(cm["metadata"]["ownerReferences"][0]["name"], name.as_str());
+        }
+
+        // One publish with both replicas up: one Published Event, from the leader.
+        cluster.kubectl(&[
+            "patch", "codebase", "hello", "-n", "demo", "--type=merge", "-p",
+            r#"{"spec":{"files":{"/main.js":"pipy().listen(8000).serveHTTP(new Message('two replicas'))"}}}"#,
+        ]);
+        let new = version(
+            &cluster.wait_codebase("demo", "hello", "the new version", |cb| {
+                is(cb, "Published", "True")
+                    && cb["status"]["observedGeneration"] == cb["metadata"]["generation"]
+            }),
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        let events = cluster.get(&["events", "-n", "demo"]).unwrap_or_default();
+        let published: Vec<&Value> = events["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter(|e| {
+                        e["reason"] == "Published"
+                            && e["message"].as_str().is_some_and(|m| m.contains(&new))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(published.len(), 1, "{published:#?}");
+        assert_eq!(
+            published[0]["reportingInstance"], a.name,
+            "{:#}",
+            published[0]
+        );
+        assert!(published[0]["series"].is_null(), "{:#}", published[0]);
+
+        // The same instance (one uuid) reports to A, then to B: it counts once.
+        let run = |repo: u16| {
+            let mut args: Vec<String> = sidecar_args.to_vec();
+            args[0] = args[0].replacen(
+                &format!("127.0.0.1:{}", a.repo),
+                &format!("127.0.0.1:{repo}"),
+                1,
+            );
+            args.push("--instance-uuid=4f1c1a3e-0000-4000-8000-000000000001".into());
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            Pipy::spawn(&argv, &[8000])
+        };
+        let first = run(a.repo);
+        cluster.wait_codebase("demo", "hello", "one instance on A", |cb| {
+            cb["status"]["instances"]["total"] == 1 && is(cb, "Ready", "True")
+        });
+        drop(first);
+        let _second = run(b.repo);
+        let b_map = format!("pipy-operator-leader-instances-{}", b.name);
+        eventually("B hears from the instance", WAIT, || {
+            let cm = cluster.get(&["configmap", &b_map, "-n", NS])?;
+            cm["data"]["instances.json"]
+                .as_str()
+                .filter(|j| j.contains("4f1c1a3e"))
+                .map(|_| ())
+        });
+        // A keeps its last report for a minute; over two summaries, never two.
+        let until = Instant::now() + Duration::from_secs(12);
+        while Instant::now() < until {
+            let cb = cluster.codebase("demo", "hello");
+            assert_eq!(cb["status"]["instances"]["total"], 1, "{:#}", cb["status"]);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// SIGTERM to the leader: it fails readiness at once, keeps answering the webhook
+    /// while it drains, gives the Lease up (B leads within seconds) and deletes its
+    /// instance ConfigMap. A new replica C then takes A's webhook port.
+    pub(super) fn drain_and_take_over(
+        cluster: &Cluster,
+        mut a: Operator,
+        b: &Operator,
+        kubeconfig: &PathBuf,
+    ) -> Operator {
+        let ports = Ports {
+            repo: a.repo,
+            webhook: a.webhook,
+            metrics: a.metrics,
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &a.process.child.id().to_string()])
+            .status();
+        eventually("A not ready", Duration::from_secs(3), || {
+            (a.readyz() == 503).then_some(())
+        });
+        // Still injecting while endpoints catch up.
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "during-drain", "namespace": "demo",
+                         "annotations": {"pipy.dev/codebase": "hello"}},
+            "spec": {
+                "securityContext": {"runAsNonRoot": true,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{"name": "app", "image": "app:1",
+                    "securityContext": {"allowPrivilegeEscalation": false,
+                                        "capabilities": {"drop": ["ALL"]}}}],
+            },
+        });
+        cluster
+            .apply(&pod.to_string())
+            .unwrap_or_else(|e| panic!("pod creation failed during the drain: {e}"));
+        let code = a.process.terminate();
+        assert_eq!(code, Some(0), "{}", a.log());
+        let started = Instant::now();
+        eventually("B leads", Duration::from_secs(10), || {
+            let lease = cluster.get(&["lease", "pipy-operator-leader", "-n", NS])?;
+            (lease["spec"]["holderIdentity"] == b.name).then_some(())
+        });
+        assert!(started.elapsed() < Duration::from_secs(8));
+        let a_map = format!("pipy-operator-leader-instances-{}", a.name);
+        assert!(cluster.get(&["configmap", &a_map, "-n", NS]).is_none());
+        // B now runs the controller.
+        cluster
+            .apply(&codebase(
+                "demo",
+                "after-a",
+                json!({"files": {"/main.js": "pipy()"}}),
+            ))
+            .expect_err("no webhook answers on A's port now");
+        let uid_c = cluster.stand_in_pod(NS, "pipy-operator-c");
+        let c = Operator::start(cluster, "pipy-operator-c", &uid_c, kubeconfig, ports);
+        eventually("C ready", WAIT, || (c.readyz() == 200).then_some(()));
+        cluster
+            .apply(&codebase(
+                "demo",
+                "after-a",
+                json!({"files": {"/main.js": "pipy()"}}),
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cb = cluster.wait_codebase("demo", "after-a", "published by B", |cb| {
+            is(cb, "Published", "True")
+        });
+        assert!(!version(&cb).is_empty());
+        c
+    }
+
+    /// A replica that dies without cleaning up leaves its instance ConfigMap; it goes
+    /// with the replica's Pod (an owner reference, collected by the garbage collector).
+    pub(super) fn owned_instance_config_maps_are_collected(cluster: &Cluster, b: Operator) {
+        let b_map = format!("pipy-operator-leader-instances-{}", b.name);
+        let name = b.name.clone();
+        drop(b); // SIGKILL: no cleanup
+        assert!(cluster.get(&["configmap", &b_map, "-n", NS]).is_some());
+        cluster.kubectl(&["delete", "pod", &name, "-n", NS, "--wait=false"]);
+        eventually("B's ConfigMap collected", WAIT, || {
+            cluster
+                .get(&["configmap", &b_map, "-n", NS])
+                .is_none()
+                .then_some(())
+        });
+    }
+
+    /// `helm upgrade` to native sidecars: the upgraded operator injects the sidecar as
+    /// an init container that keeps running; the caBundle survives the upgrade.
+    pub(super) fn native_sidecars(
+        cluster: &Cluster,
+        mut c: Operator,
+        kubeconfig: &PathBuf,
+    ) -> Operator {
+        let upgrade = cluster.plane.helm(&[
+            "upgrade",
+            "pipy",
+            "charts/pipy",
+            "-n",
+            NS,
+            "--reuse-values",
+            "--set",
+            "sidecar.nativeSidecar=true",
+        ]);
+        assert!(upgrade.ok, "{}{}", upgrade.stdout, upgrade.stderr);
+        let ports = Ports {
+            repo: c.repo,
+            webhook: c.webhook,
+            metrics: c.metrics,
+        };
+        assert_eq!(c.process.terminate(), Some(0));
+        let uid = cluster.stand_in_pod(NS, "pipy-operator-c");
+        let c = Operator::start(cluster, "pipy-operator-c", &uid, kubeconfig, ports);
+        eventually("C ready again", WAIT, || (c.readyz() == 200).then_some(()));
+        eventually("the caBundle after the upgrade", WAIT, || {
+            let config = cluster.get(&["mutatingwebhookconfiguration", "pipy-sidecar-injector"])?;
+            config["webhooks"][0]["clientConfig"]["caBundle"]
+                .as_str()
+                .map(|_| ())
+        });
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "native", "namespace": "demo",
+                         "annotations": {"pipy.dev/codebase": "hello"}},
+            "spec": {
+                "securityContext": {"runAsNonRoot": true,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{"name": "app", "image": "app:1",
+                    "securityContext": {"allowPrivilegeEscalation": false,
+                                        "capabilities": {"drop": ["ALL"]}}}],
+            },
+        });
+        cluster
+            .apply(&pod.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pod = cluster
+            .get(&["pod", "native", "-n", "demo"])
+            .expect("the pod");
+        let init = &pod["spec"]["initContainers"][0];
+        assert_eq!(init["name"], "pipy-sidecar", "{pod:#}");
+        assert_eq!(init["restartPolicy"], "Always");
+        assert!(init["startupProbe"].is_object());
+        assert_eq!(pod["spec"]["containers"].as_array().map(Vec::len), Some(1));
+        c
+    }
+
+    /// Deleting namespaces (with bases and derivatives, across namespaces) and
+    /// uninstalling the chart leave nothing in Terminating.
+    pub(super) fn deletions_leave_nothing_stuck(cluster: &Cluster) {
+        cluster.kubectl(&["create", "namespace", "gone"]);
+        cluster
+            .apply(&codebase(
+                "gone",
+                "base",
+                json!({"files": {"/main.js": "pipy()"}}),
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+        cluster
+            .apply(&codebase("gone", "derived", json!({"base": "base"})))
+            .unwrap_or_else(|e| panic!("{e}"));
+        cluster.wait_codebase("gone", "derived", "published", |cb| {
+            is(cb, "Published", "True")
+        });
+        // demo/hello still has other/borrowed deriving from it: the namespace goes anyway.
+        for ns in ["gone", "demo"] {
+            cluster.kubectl(&["delete", "namespace", ns, "--wait=false"]);
+        }
+        for ns in ["gone", "demo"] {
+            eventually(
+                &format!("namespace {ns} deleted"),
+                Duration::from_secs(90),
+                || cluster.get(&["namespace", ns]).is_none().then_some(()),
+            );
+        }
+        let uninstall =
+            cluster
+                .plane
+                .helm(&["uninstall", "pipy", "-n", NS, "--wait", "--timeout", "60s"]);
+        assert!(uninstall.ok, "{}{}", uninstall.stdout, uninstall.stderr);
+        assert!(cluster
+            .get(&["validatingwebhookconfiguration", "pipy-codebase-validator"])
+            .is_none());
+        // Without the operator, what is left deletes at once.
+        cluster.kubectl(&["delete", "codebase", "--all", "-A", "--timeout=30s"]);
+        let left = cluster.get(&["codebase", "-A"]).unwrap_or_default();
+        assert_eq!(left["items"].as_array().map(Vec::len), Some(0), "{left:#}");
+        cluster.kubectl(&["delete", "namespace", "other", "--timeout=60s"]);
     }
 }

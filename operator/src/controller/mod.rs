@@ -453,13 +453,19 @@ async fn apply(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
         },
     });
     let api: Api<Codebase> = Api::namespaced(ctx.client.clone(), &ns);
-    api.patch_status(
-        &name,
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(status),
-    )
-    .await?;
-    Ok(Action::requeue(Duration::from_secs(300)))
+    match api
+        .patch_status(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(status),
+        )
+        .await
+    {
+        Ok(_) => Ok(Action::requeue(Duration::from_secs(300))),
+        // Deleted while this reconcile ran: nothing left to report on.
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(Action::await_change()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn old_condition_differs(old: &CodebaseStatus, new: &Condition) -> bool {
