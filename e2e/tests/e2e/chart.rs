@@ -224,6 +224,7 @@ fn chart_keeps_the_operator_contract() {
             "--webhook-secret=pipy-webhook-tls",
             "--mutating-webhook=pipy-sidecar-injector",
             "--validating-webhook=pipy-codebase-validator",
+            "--shutdown-delay=5",
             "--repo-url=http://pipy-repo.pipy-system.svc:6060",
             "--leader-lease=pipy-operator-leader",
             "--sidecar-image=ghcr.io/pipy-rs/pipy:0.1.0",
@@ -231,8 +232,15 @@ fn chart_keeps_the_operator_contract() {
             "--sidecar-log-level=info",
             "--sidecar-cpu-request=10m",
             "--sidecar-memory-request=32Mi",
+            // `limits.cpu: ""`: said explicitly, so the operator sets no CPU limit.
+            "--sidecar-cpu-limit=",
             "--sidecar-memory-limit=256Mi",
         ]
+    );
+    assert_eq!(pod["terminationGracePeriodSeconds"], 25);
+    assert_eq!(
+        container["env"][2]["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.uid"
     );
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
@@ -330,6 +338,46 @@ fn chart_value_sets_change_what_they_say() {
     ] {
         assert!(a.contains(&flag.to_string()), "{flag} in {a:?}");
     }
+
+    // Native sidecars need Kubernetes 1.29: an older cluster gets a clear refusal.
+    let file = chart().join("ci/native-sidecar-values.yaml");
+    let out = Command::new(&helm)
+        .current_dir(root())
+        .args(["template", RELEASE, "charts/pipy", "--namespace", NAMESPACE])
+        .args(["--kube-version", "1.28.5", "-f"])
+        .arg(&file)
+        .output()
+        .expect("run helm");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("sidecar.nativeSidecar needs Kubernetes 1.29") && stderr.contains("1.28.5"),
+        "{stderr}"
+    );
+
+    // webhook.url: the API server calls that URL, and the operator is told its host.
+    let out = Command::new(&helm)
+        .current_dir(root())
+        .args(["template", RELEASE, "charts/pipy", "--namespace", NAMESPACE])
+        .args(["--kube-version", KUBE_VERSION])
+        .args(["--set", "webhook.url=https://10.1.2.3:9443/"])
+        .output()
+        .expect("run helm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = documents(&String::from_utf8_lossy(&out.stdout));
+    let validating = find(
+        &docs,
+        "ValidatingWebhookConfiguration",
+        "pipy-codebase-validator",
+    );
+    let client = &validating["webhooks"][0]["clientConfig"];
+    assert_eq!(client["url"], "https://10.1.2.3:9443/validate-codebase");
+    assert!(client.get("service").is_none());
+    assert!(args(&docs).contains(&"--webhook-url=https://10.1.2.3:9443/".to_string()));
 
     let docs = render("single-replica");
     let d = find(&docs, "Deployment", "pipy-operator");

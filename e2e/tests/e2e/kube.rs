@@ -628,11 +628,48 @@ mod steps {
             body.contains("system:serviceaccount:other:default"),
             "{body}"
         );
-        // Every instance's logs and metrics are an admin's.
+        // Every instance's logs and metrics are an admin's: someone who may read
+        // Codebases everywhere (RBAC, checked with a SubjectAccessReview).
         assert_eq!(
             repo_get(operator.repo, "/api/v1/metrics", Some(&demo)).0,
             403
         );
+        cluster.kubectl(&["create", "serviceaccount", "viewer", "-n", NS]);
+        cluster.kubectl(&[
+            "create",
+            "clusterrole",
+            "codebase-viewer",
+            "--verb=get,list",
+            "--resource=codebases.pipy.dev",
+        ]);
+        cluster.kubectl(&[
+            "create",
+            "clusterrolebinding",
+            "codebase-viewer",
+            "--clusterrole=codebase-viewer",
+            &format!("--serviceaccount={NS}:viewer"),
+        ]);
+        let viewer = cluster.token(NS, "viewer", Some("pipy-repo"));
+        let (status, body) = repo_get(operator.repo, "/api/v1/repo", Some(&viewer));
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("/demo/hello"), "{body}");
+        assert_eq!(repo_get(operator.repo, path, Some(&viewer)).0, 200);
+        // The repo is a read model of the Codebases: writes point at kubectl.
+        let mut conn = Conn::open(operator.repo);
+        conn.send(
+            format!(
+                "POST /api/v1/repo/demo/x HTTP/1.1\r\nhost: repo\r\nauthorization: Bearer {viewer}\r\ncontent-length: 0\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let res = conn.read(false);
+        assert_eq!(res.status, 403);
+        assert!(res.text().contains("kubectl"), "{}", res.text());
+
+        // The operator's own metrics and probes.
+        let metrics = get(operator.metrics, "/metrics").text();
+        assert!(metrics.contains("reconciles"), "{metrics}");
+        assert_eq!(get(operator.metrics, "/healthz").status, 200);
     }
 
     /// A derived codebase, a base that cannot be deleted under it, a pause, a

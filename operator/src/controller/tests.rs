@@ -47,11 +47,6 @@ fn codebase(name: &str, base: Option<&str>, files: &[(&str, &str)]) -> Codebase 
     cb
 }
 
-fn with_finalizer(mut cb: Codebase) -> Codebase {
-    cb.metadata.finalizers = Some(vec![FINALIZER.into()]);
-    cb
-}
-
 fn deleting(mut cb: Codebase) -> Codebase {
     cb.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
     cb
@@ -292,33 +287,13 @@ fn echo(call: Call) {
 // 1. A new valid Codebase
 
 #[tokio::test]
-async fn a_new_codebase_gets_the_finalizer_then_publishes_its_content_hash() {
+async fn a_new_codebase_publishes_its_content_hash_without_a_finalizer() {
     let fresh = codebase("hello", None, &[("/main.js", GOOD)]);
     let version = resolved(std::slice::from_ref(&fresh), &fresh).version;
     let hash = resolved(std::slice::from_ref(&fresh), &fresh).content_hash;
+    let finalized = fresh.clone();
 
-    // First reconcile: only the finalizer, by a JSON patch with a test.
-    let all = vec![fresh.clone()];
-    let finalized = with_finalizer(fresh.clone());
-    let answer = serde_json::to_value(&finalized).expect("JSON");
-    let action = reconcile_with(&all, &fresh, |mut server| async move {
-        let call = server.expect("PATCH", &format!("{CODEBASES}/hello")).await;
-        call.assert_json_patch();
-        assert_eq!(
-            call.body,
-            json!([
-                { "op": "test", "path": "/metadata/finalizers", "value": null },
-                { "op": "add", "path": "/metadata/finalizers", "value": [FINALIZER] },
-            ])
-        );
-        call.respond(&answer);
-        server
-    })
-    .await
-    .expect("reconciled");
-    assert_eq!(action, Action::await_change());
-
-    // Second reconcile: snapshot ConfigMap, Event, status.
+    // One reconcile: snapshot ConfigMap, Event, status (no finalizer first).
     let all = vec![finalized.clone()];
     let cb = finalized.clone();
     let (v, h) = (version.clone(), hash.clone());
@@ -407,7 +382,7 @@ async fn a_new_codebase_gets_the_finalizer_then_publishes_its_content_hash() {
 async fn identical_content_publishes_nothing_new() {
     let plain = codebase("hello", None, &[("/main.js", GOOD)]);
     let version = resolved(std::slice::from_ref(&plain), &plain).version;
-    let cb = published(with_finalizer(plain), &version);
+    let cb = published(plain, &version);
     let old = cb.status.clone().expect("a status");
     let all = vec![cb.clone()];
     let answer_to = cb.clone();
@@ -451,7 +426,7 @@ async fn identical_content_publishes_nothing_new() {
 async fn an_invalid_script_keeps_the_published_version_and_warns() {
     let good = codebase("hello", None, &[("/main.js", GOOD)]);
     let version = resolved(std::slice::from_ref(&good), &good).version;
-    let mut cb = published(with_finalizer(good), &version);
+    let mut cb = published(good, &version);
     cb.spec.files.insert("/main.js".into(), BAD.into());
     cb.metadata.generation = Some(2);
     let bad_hash = resolved(std::slice::from_ref(&cb), &cb).content_hash;
@@ -518,8 +493,8 @@ fn assert_position(message: &str) {
 
 #[tokio::test]
 async fn a_change_of_the_base_requeues_and_republishes_the_derivative() {
-    let base = with_finalizer(codebase("base", None, &[("/main.js", GOOD)]));
-    let edge = with_finalizer(codebase("edge", Some("base"), &[("/extra.txt", "x")]));
+    let base = codebase("base", None, &[("/main.js", GOOD)]);
+    let edge = codebase("edge", Some("base"), &[("/extra.txt", "x")]);
     let before = vec![base.clone(), edge.clone()];
     let old_version = resolved(&before, &edge).version;
     let edge = published(edge, &old_version);
@@ -606,67 +581,32 @@ async fn a_change_of_the_base_requeues_and_republishes_the_derivative() {
 // 5. Deletion
 
 #[tokio::test]
-async fn a_base_with_derivatives_keeps_its_finalizer() {
-    let base = deleting(with_finalizer(codebase(
-        "base",
-        None,
-        &[("/main.js", GOOD)],
-    )));
-    let edge = with_finalizer(codebase("edge", Some("base"), &[]));
+async fn a_codebase_being_deleted_is_left_alone() {
+    let base = deleting(codebase("base", None, &[("/main.js", GOOD)]));
+    let edge = codebase("edge", Some("base"), &[]);
     let all = vec![base.clone(), edge];
-    let answer_to = base.clone();
-    let result = reconcile_with(&all, &base, |mut server| async move {
-        let call = server
-            .expect("PATCH", &format!("{CODEBASES}/base/status"))
-            .await;
-        call.assert_apply("pipy-operator-cleanup");
-        let ready = condition_of(&call.body["status"], condition::READY);
-        assert_eq!(
-            (&ready["status"], &ready["reason"]),
-            (&json!("False"), &json!("HeldByDerivatives"))
-        );
-        let message = ready["message"].as_str().expect("a message");
-        assert!(message.contains("demo/edge"), "{message}");
-        let answer = with_status(&answer_to, &call.body);
-        call.respond(&answer);
-
-        let call = server.expect("POST", EVENTS).await;
-        assert_eq!(call.body["type"], "Warning");
-        assert_eq!(call.body["reason"], "HeldByDerivatives");
-        echo(call);
-        // No finalizer patch follows.
-        server
-    })
-    .await;
-    match result {
-        Err(Error::Finalizer(e)) => match *e {
-            kube::runtime::finalizer::Error::CleanupFailed(Error::HeldByDerivatives(d)) => {
-                assert_eq!(d, "demo/edge");
-            }
-            other => panic!("unexpected finalizer error: {other}"),
-        },
-        other => panic!("expected HeldByDerivatives, got {other:?}"),
-    }
+    // No request at all: no status, no Event, no finalizer.
+    let action = reconcile_with(&all, &base, |server| async move { server })
+        .await
+        .expect("reconciled");
+    assert_eq!(action, Action::await_change());
 }
 
 #[tokio::test]
-async fn a_codebase_without_derivatives_loses_its_finalizer() {
-    let base = deleting(with_finalizer(codebase(
-        "base",
-        None,
-        &[("/main.js", GOOD)],
-    )));
+async fn the_finalizer_of_older_operators_is_removed() {
+    let mut base = deleting(codebase("base", None, &[("/main.js", GOOD)]));
+    base.metadata.finalizers = Some(vec!["example.com/other".into(), FINALIZER.into()]);
     let all = vec![base.clone()];
     let mut answer = serde_json::to_value(&base).expect("JSON");
-    answer["metadata"]["finalizers"] = json!([]);
+    answer["metadata"]["finalizers"] = json!(["example.com/other"]);
     let action = reconcile_with(&all, &base, |mut server| async move {
         let call = server.expect("PATCH", &format!("{CODEBASES}/base")).await;
         call.assert_json_patch();
         assert_eq!(
             call.body,
             json!([
-                { "op": "test", "path": "/metadata/finalizers/0", "value": FINALIZER },
-                { "op": "remove", "path": "/metadata/finalizers/0" },
+                { "op": "test", "path": "/metadata/finalizers/1", "value": FINALIZER },
+                { "op": "remove", "path": "/metadata/finalizers/1" },
             ])
         );
         call.respond(&answer);
@@ -682,7 +622,7 @@ async fn a_success_resets_the_backoff_of_that_codebase_only() {
     let (ctx, server) = context(&[]);
     let failing = Arc::new(codebase("failing", None, &[]));
     let flaky = Arc::new(codebase("flaky", None, &[]));
-    let error = || Error::HeldByDerivatives("demo/x".into());
+    let error = || Error::NoNamespace;
     let policy = |cb: &Arc<Codebase>| error_policy(cb.clone(), &error(), ctx.clone());
     assert_eq!(policy(&failing), Action::requeue(Duration::from_secs(1)));
     assert_eq!(policy(&failing), Action::requeue(Duration::from_secs(2)));
@@ -710,19 +650,25 @@ async fn the_leader_writes_instance_summaries_once_per_change() {
         namespace: "pipy-system".into(),
         lease: "pipy-operator".into(),
         identity: "pod-a".into(),
+        pod_uid: None,
     };
     let plain = codebase("hello", None, &[("/main.js", GOOD)]);
     let version = resolved(std::slice::from_ref(&plain), &plain).version;
-    let cb = published(with_finalizer(plain), &version);
+    let cb = published(plain, &version);
 
-    let counts = json!({ "/demo/hello": { version.as_str(): 2, "0ld0ld0ld0ld": 1 } });
+    let now_ms = Timestamp::now().as_millisecond();
+    let reports = json!({
+        "w1": ["/demo/hello", version.as_str(), now_ms - 1000],
+        "w2": ["/demo/hello", version.as_str(), now_ms - 2000],
+        "w3": ["/demo/hello", "0ld0ld0ld0ld", now_ms - 3000],
+    });
     let config_maps = json!({
         "apiVersion": "v1", "kind": "ConfigMapList", "metadata": { "resourceVersion": "7" },
         "items": [{
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": { "name": "pipy-operator-instances-pod-a", "namespace": "pipy-system" },
             "data": {
-                "counts.json": counts.to_string(),
+                "instances.json": reports.to_string(),
                 "updated": Timestamp::now().as_second().to_string(),
             },
         }],

@@ -111,9 +111,9 @@ fn main_is_inherited_unless_set() {
 #[test]
 fn cycles_are_reported_with_their_path() {
     let all = vec![
-        cb("ns", "a", Some("b"), &[]),
+        shared(cb("ns", "a", Some("b"), &[]), "*"),
         cb("ns", "b", Some("other/c"), &[]),
-        cb("other", "c", Some("ns/a"), &[]),
+        shared(cb("other", "c", Some("ns/a"), &[]), "ns"),
         cb("ns", "d", Some("a"), &[]),
     ];
     let err = resolve(&all, &all[0], &no_maps()).expect_err("cycle");
@@ -151,10 +151,48 @@ fn a_missing_base_is_reported() {
     assert_eq!(err.reason(), reason::INVALID_SPEC);
 }
 
+/// `cb` shared with `namespaces` (its `pipy.dev/shared-with` annotation).
+fn shared(mut cb: Codebase, namespaces: &str) -> Codebase {
+    cb.metadata.annotations = Some(BTreeMap::from([(
+        crate::crd::SHARED_WITH_ANNOTATION.to_string(),
+        namespaces.to_string(),
+    )]));
+    cb
+}
+
+#[test]
+fn a_base_in_another_namespace_must_share_itself() {
+    for (annotation, ok) in [
+        (None, false),
+        (Some("other, elsewhere"), false),
+        (Some("elsewhere, team"), true),
+        (Some("*"), true),
+    ] {
+        let base = cb("shared", "lib", None, &[("/main.js", "m")]);
+        let base = match annotation {
+            Some(list) => shared(base, list),
+            None => base,
+        };
+        let all = vec![base, cb("team", "app", Some("shared/lib"), &[])];
+        let result = resolve(&all, &all[1], &no_maps());
+        match (ok, result) {
+            (true, Ok(app)) => assert_eq!(text(&app), [("/main.js", "m")]),
+            (false, Err(e)) => {
+                assert_eq!(e.reason(), reason::BASE_NOT_SHARED);
+                assert!(e.to_string().contains("pipy.dev/shared-with"), "{e}");
+            }
+            (ok, other) => panic!("{annotation:?}: expected ok={ok}, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn a_base_may_live_in_another_namespace() {
     let all = vec![
-        cb("shared", "lib", None, &[("/main.js", "shared main")]),
+        shared(
+            cb("shared", "lib", None, &[("/main.js", "shared main")]),
+            "team",
+        ),
         cb("lib", "lib", None, &[("/main.js", "wrong namespace")]),
         cb("team", "app", Some("shared/lib"), &[("/app.js", "app")]),
         cb(

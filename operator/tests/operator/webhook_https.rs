@@ -144,7 +144,8 @@ fn admission_over_https() {
     assert_eq!(response["allowed"], true);
     assert_eq!(response["patchType"], "JSONPatch");
     let patch = wire_patch(response);
-    assert_eq!(patch.len(), 2, "{patch:?}");
+    assert_eq!(patch.len(), 3, "{patch:?}");
+    assert_eq!(patch[2]["path"], "/spec/volumes");
     assert_eq!(patch[0]["path"], "/metadata/annotations");
     assert_eq!(patch[0]["value"]["pipy.dev/injected"], "apps/shop");
     assert_eq!(patch[1]["path"], "/spec/containers/-");
