@@ -75,13 +75,16 @@ pub fn need(path: &str) -> Need {
     }
 }
 
+/// Verdicts kept for [`CACHE_TTL`]: by key, when they were made and what they were.
+type Cache<K, V> = Mutex<HashMap<K, (Instant, V)>>;
+
 /// The repo's guard: TokenReview and SubjectAccessReview through `client`.
 pub struct TokenGuard {
     client: Client,
     /// By sha256 of the token: when the entry was made and who the token is.
-    tokens: Mutex<HashMap<[u8; 32], (Instant, Option<Identity>)>>,
+    tokens: Cache<[u8; 32], Option<Identity>>,
     /// By user and namespace (`""` for every namespace): when and whether allowed.
-    access: Mutex<HashMap<(String, String), (Instant, bool)>>,
+    access: Cache<(String, String), bool>,
 }
 
 impl std::fmt::Debug for TokenGuard {
@@ -227,17 +230,14 @@ impl Guard for TokenGuard {
     }
 }
 
-fn cached<K: std::hash::Hash + Eq, V: Clone>(
-    map: &Mutex<HashMap<K, (Instant, V)>>,
-    key: &K,
-) -> Option<V> {
+fn cached<K: std::hash::Hash + Eq, V: Clone>(map: &Cache<K, V>, key: &K) -> Option<V> {
     let map = map.lock().unwrap_or_else(|e| e.into_inner());
     map.get(key)
         .filter(|(at, _)| at.elapsed() < CACHE_TTL)
         .map(|(_, v)| v.clone())
 }
 
-fn remember<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, (Instant, V)>>, key: K, value: V) {
+fn remember<K: std::hash::Hash + Eq, V>(map: &Cache<K, V>, key: K, value: V) {
     let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
     if map.len() >= MAX_CACHED {
         map.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);

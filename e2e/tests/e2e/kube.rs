@@ -15,7 +15,7 @@
 //!
 //! `SHOW_OPERATOR_LOG=1` (with `--nocapture`) prints the operators' logs at the end.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pipy_e2e::*;
@@ -178,7 +178,7 @@ impl Operator {
         cluster: &Cluster,
         name: &str,
         uid: &str,
-        kubeconfig: &PathBuf,
+        kubeconfig: &Path,
         ports: Ports,
     ) -> Operator {
         let deployment = cluster
@@ -248,6 +248,7 @@ fn operator_chart_and_sidecars_on_a_real_api_server() {
     // The example codebase listens on 8000.
     let _ports = fixed_ports();
     let started = Instant::now();
+    let step = |name: &str| eprintln!("kube step {name} at {:?}", started.elapsed());
     let plane = ControlPlane::start();
     let cluster = Cluster { plane };
     let ports_a = Ports {
@@ -325,45 +326,21 @@ fn operator_chart_and_sidecars_on_a_real_api_server() {
             .filter(|b| *b == bundle)
     });
 
-    eprintln!(
-        "kube step {} at {:?}",
-        "examples_publish",
-        started.elapsed()
-    );
+    step("examples_publish");
     steps::examples_publish(&cluster);
-    eprintln!(
-        "kube step {} at {:?}",
-        "script_errors_are_refused",
-        started.elapsed()
-    );
+    step("script_errors_are_refused");
     steps::script_errors_are_refused(&cluster);
-    eprintln!(
-        "kube step {} at {:?}",
-        "injected_sidecar_runs",
-        started.elapsed()
-    );
+    step("injected_sidecar_runs");
     let (sidecar, sidecar_args) = steps::injected_sidecar_runs(&cluster, &operator_a);
-    eprintln!("kube step {} at {:?}", "repo_tokens", started.elapsed());
+    step("repo_tokens");
     steps::repo_tokens(&cluster, &operator_a);
     // Its record ages out (20 s) while the next steps run.
     drop(sidecar);
-    eprintln!(
-        "kube step {} at {:?}",
-        "derivatives_pause_rollback_and_sharing",
-        started.elapsed()
-    );
+    step("derivatives_pause_rollback_and_sharing");
     steps::derivatives_pause_rollback_and_sharing(&cluster);
-    eprintln!(
-        "kube step {} at {:?}",
-        "config_maps_finalizers_and_size",
-        started.elapsed()
-    );
+    step("config_maps_finalizers_and_size");
     steps::config_maps_finalizers_and_size(&cluster);
-    eprintln!(
-        "kube step {} at {:?}",
-        "ca_bundle_is_kept",
-        started.elapsed()
-    );
+    step("ca_bundle_is_kept");
     steps::ca_bundle_is_kept(&cluster, &bundle);
 
     // A second replica: one leader, one Event per publish, one count per instance.
@@ -377,34 +354,18 @@ fn operator_chart_and_sidecars_on_a_real_api_server() {
     eventually("operator B ready", WAIT, || {
         (operator_b.readyz() == 200).then_some(())
     });
-    eprintln!(
-        "kube step {} at {:?}",
-        "one_leader_and_merged_counts",
-        started.elapsed()
-    );
+    step("one_leader_and_merged_counts");
     steps::one_leader_and_merged_counts(&cluster, &operator_a, &operator_b, &sidecar_args);
     let logs = [operator_a.log(), operator_b.log()];
     // SIGTERM: A drains, B takes over, C takes A's webhook port.
-    eprintln!(
-        "kube step {} at {:?}",
-        "drain_and_take_over",
-        started.elapsed()
-    );
+    step("drain_and_take_over");
     let operator_c = steps::drain_and_take_over(&cluster, operator_a, &operator_b, &kubeconfig);
-    eprintln!(
-        "kube step {} at {:?}",
-        "owned_instance_config_maps_are_collected",
-        started.elapsed()
-    );
+    step("owned_instance_config_maps_are_collected");
     steps::owned_instance_config_maps_are_collected(&cluster, operator_b);
-    eprintln!("kube step {} at {:?}", "native_sidecars", started.elapsed());
+    step("native_sidecars");
     let mut operator_c = steps::native_sidecars(&cluster, operator_c, &kubeconfig);
     let logs = [&logs[0], &logs[1], &operator_c.log()];
-    eprintln!(
-        "kube step {} at {:?}",
-        "deletions_leave_nothing_stuck",
-        started.elapsed()
-    );
+    step("deletions_leave_nothing_stuck");
     steps::deletions_leave_nothing_stuck(&cluster);
     eprintln!("kube steps done at {:?}", started.elapsed());
     // As the kubelet would when helm uninstall deleted the Deployment.
@@ -1010,7 +971,7 @@ mod steps {
         cluster: &Cluster,
         mut a: Operator,
         b: &Operator,
-        kubeconfig: &PathBuf,
+        kubeconfig: &Path,
     ) -> Operator {
         let ports = Ports {
             repo: a.repo,
@@ -1095,7 +1056,7 @@ mod steps {
     pub(super) fn native_sidecars(
         cluster: &Cluster,
         mut c: Operator,
-        kubeconfig: &PathBuf,
+        kubeconfig: &Path,
     ) -> Operator {
         let upgrade = cluster.plane.helm(&[
             "upgrade",
