@@ -565,7 +565,60 @@ mod steps {
         cluster.wait_codebase("demo", "hello", "one ready instance", |cb| {
             cb["status"]["instances"]["total"] == 1 && is(cb, "Ready", "True")
         });
+        conditions_have_one_writer_each(cluster);
         (sidecar, args)
+    }
+
+    /// `status.conditions` is a map keyed by `type` with metav1.Condition's schema:
+    /// the controller owns `Valid` and `Published`, the summary `Ready` (server-side
+    /// apply keeps them apart), and the API server refuses a condition that breaks the
+    /// schema.
+    fn conditions_have_one_writer_each(cluster: &Cluster) {
+        let cb = cluster
+            .get(&["codebase", "hello", "-n", "demo", "--show-managed-fields"])
+            .expect("hello");
+        let owned = |manager: &str| -> String {
+            cb["metadata"]["managedFields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["manager"] == manager && f["subresource"] == "status")
+                .map(|f| f["fieldsV1"].to_string())
+                .collect()
+        };
+        let controller = owned("pipy-operator");
+        let summary = owned("pipy-operator-summary");
+        for (fields, mine, theirs) in [
+            (
+                &controller,
+                ["Valid", "Published"].as_slice(),
+                ["Ready"].as_slice(),
+            ),
+            (
+                &summary,
+                ["Ready"].as_slice(),
+                ["Valid", "Published"].as_slice(),
+            ),
+        ] {
+            for t in mine {
+                let key = format!(r#"k:{{\"type\":\"{t}\"}}"#);
+                assert!(fields.contains(&key), "{key} not in {fields}");
+            }
+            for t in theirs {
+                let key = format!(r#"k:{{\"type\":\"{t}\"}}"#);
+                assert!(!fields.contains(&key), "{key} in {fields}");
+            }
+        }
+        let bad = cluster.plane.kubectl(&[
+            "patch", "codebase", "hello", "-n", "demo", "--subresource=status", "--type=merge",
+            "-p", r#"{"status":{"conditions":[{"type":"Valid","status":"Maybe","reason":"x y","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}"#,
+        ]);
+        assert!(!bad.ok, "an invalid condition is stored");
+        assert!(
+            bad.stderr.contains("Unsupported value: \"Maybe\""),
+            "{}",
+            bad.stderr
+        );
     }
 
     /// The repo serves a sidecar its own namespace's codebases only, and nothing
