@@ -305,6 +305,10 @@ fn operator_chart_and_sidecars_on_a_real_api_server() {
         "ClientIP"
     );
 
+    // The operator applies its own CRD (with the chart's RBAC): taken away here, it
+    // creates it, and waits until the API server serves it before it watches.
+    cluster.kubectl(&["delete", "crd", "codebases.pipy.dev", "--wait=true"]);
+
     // The operator, as the chart's ServiceAccount: the chart's RBAC is all it has.
     let token = cluster.token(NS, "pipy-operator", None);
     let kubeconfig = cluster.plane.kubeconfig_with_token("operator", &token, NS);
@@ -318,6 +322,7 @@ fn operator_chart_and_sidecars_on_a_real_api_server() {
             .as_str()
             .map(str::to_string)
     };
+    assert!(cluster.get(&["crd", "codebases.pipy.dev"]).is_some());
     let bundle = eventually("the caBundle", WAIT, || {
         ca_bundle("mutatingwebhookconfiguration", "pipy-sidecar-injector")
     });
