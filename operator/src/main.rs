@@ -184,11 +184,13 @@ async fn main() -> Result<()> {
     };
 
     // The repo: a read model of the Codebases; writes go through kubectl.
+    let known = Arc::new(store::KnownVersions::default());
     let state = pipy_repo::RepoState::with_options(
         pipy_repo::Repo::new(pipy_repo::SqliteStore::in_memory()?),
         pipy_repo::RepoOptions {
             read_only: Some(store::READ_ONLY.to_string()),
             guard: Some(Arc::new(auth::TokenGuard::new(client.clone()))),
+            hold_back: Some(known.clone()),
             ..pipy_repo::RepoOptions::default()
         },
     );
@@ -201,9 +203,12 @@ async fn main() -> Result<()> {
         stopped(stop_rx.clone()),
     ));
     let ready = metrics.clone();
-    tokio::spawn(store::follow(client.clone(), state.clone(), move || {
-        ready.set_ready()
-    }));
+    tokio::spawn(store::follow(
+        client.clone(),
+        state.clone(),
+        known,
+        move || ready.set_ready(),
+    ));
 
     // Webhooks over HTTPS, with certificates we make (or cert-manager's).
     let tls = webhook_tls(&args, client.clone()).await?;

@@ -91,10 +91,73 @@ pub fn published(codebases: &[Codebase], snapshots: &[ConfigMap]) -> Vec<Publish
     out
 }
 
+/// How long a worker is held on a version this replica does not know: long enough
+/// for a replica that lags another by a few watch events to catch up, short enough
+/// that a Codebase deleted and created again (whose new history lacks the version the
+/// workers ran) reaches them soon.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(30);
+
+/// The versions each Codebase has published, as this replica's watch has seen them
+/// (its `status.version` and `status.history`): a worker that runs a version not among
+/// them got it from a replica further ahead, and this one must not move it back (the
+/// repo Service keeps a worker on one replica, but not across a failover).
+#[derive(Debug, Default)]
+pub struct KnownVersions {
+    /// By repo path.
+    versions: std::sync::Mutex<BTreeMap<String, Vec<String>>>,
+    /// When each `(path, version)` was first held.
+    held: std::sync::Mutex<BTreeMap<(String, String), std::time::Instant>>,
+}
+
+impl KnownVersions {
+    /// Replaces what is known with the versions of `codebases`.
+    pub fn update(&self, codebases: &[Codebase]) {
+        let mut map = BTreeMap::new();
+        for cb in codebases {
+            let (Some(ns), Some(status)) = (cb.namespace(), cb.status.as_ref()) else {
+                continue;
+            };
+            let mut versions: Vec<String> = status.version.iter().cloned().collect();
+            versions.extend(status.history.iter().map(|h| h.version.clone()));
+            map.insert(crate::repo_path(&ns, &cb.name_any()), versions);
+        }
+        *self.versions.lock().unwrap_or_else(|e| e.into_inner()) = map;
+    }
+
+    /// The decision of [`HoldBack::hold`] at `now`.
+    pub fn hold_at(&self, codebase: &str, running: &str, now: std::time::Instant) -> bool {
+        let known = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(versions) = known.get(codebase) else {
+            return false;
+        };
+        if versions.iter().any(|v| v == running) {
+            return false;
+        }
+        drop(known);
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.retain(|_, since| now.saturating_duration_since(*since) < HOLD_LIMIT * 4);
+        let since = *held
+            .entry((codebase.to_string(), running.to_string()))
+            .or_insert(now);
+        now.saturating_duration_since(since) < HOLD_LIMIT
+    }
+}
+
+impl pipy_repo::HoldBack for KnownVersions {
+    fn hold(&self, codebase: &str, _serving: &str, running: &str) -> bool {
+        self.hold_at(codebase, running, std::time::Instant::now())
+    }
+}
+
 /// Keeps `state`'s repo equal to the published Codebases: watches Codebases and
 /// snapshot ConfigMaps and rebuilds the read model after each burst of changes.
 /// `synced` is called once the first rebuild is done.
-pub async fn follow(client: Client, state: Arc<RepoState>, synced: impl FnOnce()) {
+pub async fn follow(
+    client: Client,
+    state: Arc<RepoState>,
+    known: Arc<KnownVersions>,
+    synced: impl FnOnce(),
+) {
     let codebases = reflector::store::Writer::<Codebase>::default();
     let cb_reader = codebases.as_reader();
     let snapshots = reflector::store::Writer::<ConfigMap>::default();
@@ -131,6 +194,7 @@ pub async fn follow(client: Client, state: Arc<RepoState>, synced: impl FnOnce()
     loop {
         let cbs: Vec<Codebase> = cb_reader.state().iter().map(|c| (**c).clone()).collect();
         let cms: Vec<ConfigMap> = cm_reader.state().iter().map(|c| (**c).clone()).collect();
+        known.update(&cbs);
         match build_repo(&published(&cbs, &cms)) {
             Ok(repo) => match state.replace_repo(repo) {
                 Ok(changed) if !changed.is_empty() => {
@@ -153,6 +217,30 @@ pub async fn follow(client: Client, state: Arc<RepoState>, synced: impl FnOnce()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workers_on_a_version_this_replica_never_saw_are_held_for_a_while() {
+        let mut cb = crate::crd::test_codebase("demo", "hello", None, &[]);
+        cb.status = Some(crate::crd::CodebaseStatus {
+            version: Some("v1".into()),
+            history: vec![crate::crd::PublishedVersion {
+                version: "v0".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let known = KnownVersions::default();
+        known.update(&[cb]);
+        let now = std::time::Instant::now();
+        // Known versions (the served one, or a rollback's) move workers as usual.
+        assert!(!known.hold_at("/demo/hello", "v0", now));
+        // A version from a replica further ahead is kept, for a while.
+        assert!(known.hold_at("/demo/hello", "v2", now));
+        assert!(known.hold_at("/demo/hello", "v2", now + HOLD_LIMIT / 2));
+        assert!(!known.hold_at("/demo/hello", "v2", now + HOLD_LIMIT));
+        // A codebase this replica does not know is not held.
+        assert!(!known.hold_at("/demo/other", "v2", now));
+    }
 
     fn published(path: &str, version: &str, files: &[(&str, &str)]) -> PublishedCodebase {
         PublishedCodebase {

@@ -86,7 +86,8 @@ mod txn;
 mod tests;
 
 pub use api::{
-    serve, Guard, InstanceReport, ProgramFiles, ProgramHost, RepoOptions, RepoState, Verdict,
+    serve, Guard, HoldBack, InstanceReport, ProgramFiles, ProgramHost, RepoOptions, RepoState,
+    Verdict,
 };
 pub use model::{CodebaseInfo, Repo, TEMPLATE_MAIN};
 pub use publish::Published;

@@ -1063,3 +1063,43 @@ fn a_read_only_repo_is_swapped_whole_and_refuses_writes() {
     let versions = server.state.instance_versions();
     assert_eq!(versions["/ns/a"]["h2"], 1);
 }
+
+/// Holds every worker on what it runs (a replica that lags another).
+#[derive(Debug)]
+struct AlwaysHold;
+
+impl pipy_repo::HoldBack for AlwaysHold {
+    fn hold(&self, codebase: &str, serving: &str, running: &str) -> bool {
+        assert_eq!((codebase, serving, running), ("/hello", "2", "3"));
+        true
+    }
+}
+
+#[test]
+fn a_hold_back_keeps_a_worker_on_the_version_it_reported() {
+    for hold in [false, true] {
+        let server = Server::start_with(RepoOptions {
+            hold_back: hold.then(|| Arc::new(AlwaysHold) as Arc<dyn pipy_repo::HoldBack>),
+            ..RepoOptions::default()
+        });
+        let mut c = server.client();
+        assert_eq!(c.post("/api/v1/repo/hello", "").status, 201);
+        assert_eq!(
+            c.patch("/api/v1/repo/hello", r#"{"version":"2"}"#).status,
+            201
+        );
+        // No report yet: the served version.
+        assert_eq!(
+            c.send("HEAD", "/repo/hello/", b"").header("etag"),
+            Some("2")
+        );
+        // This address reports version 3, which another replica served.
+        let report = r#"{"uuid":"w","version":"3"}"#;
+        assert_eq!(c.post("/repo/hello/", report).status, 201);
+        let head = c.send("HEAD", "/repo/hello/", b"");
+        let expected = if hold { "3" } else { "2" };
+        assert_eq!(head.header("etag"), Some(expected), "hold: {hold}");
+        // Downloads are never held: they serve what is published here.
+        assert_eq!(c.get("/repo/hello/").header("etag"), Some("2"));
+    }
+}

@@ -370,6 +370,8 @@ fn operator_chart_and_sidecars_on_a_real_api_server() {
     step("native_sidecars");
     let mut operator_c = steps::native_sidecars(&cluster, operator_c, &kubeconfig);
     let logs = [&logs[0], &logs[1], &operator_c.log()];
+    step("failing_watches_back_off");
+    steps::failing_watches_back_off(&cluster);
     step("deletions_leave_nothing_stuck");
     steps::deletions_leave_nothing_stuck(&cluster);
     eprintln!("kube steps done at {:?}", started.elapsed());
@@ -1166,6 +1168,72 @@ mod steps {
         assert!(init["startupProbe"].is_object());
         assert_eq!(pod["spec"]["containers"].as_array().map(Vec::len), Some(1));
         c
+    }
+
+    /// A watch that keeps failing retries with a growing delay, not in a loop: a
+    /// replica whose ServiceAccount may not list Namespaces (the chart's RBAC without
+    /// that rule) sends the API server a handful of refused LISTs in six seconds.
+    pub(super) fn failing_watches_back_off(cluster: &Cluster) {
+        let mut role = cluster
+            .get(&["clusterrole", "pipy-operator"])
+            .expect("the chart's ClusterRole");
+        let rules: Vec<Value> = role["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .filter(|r| !r["resources"].to_string().contains("namespaces"))
+            .cloned()
+            .collect();
+        role["rules"] = Value::Array(rules);
+        role["metadata"] = json!({"name": "pipy-operator-narrow"});
+        cluster
+            .apply(&role.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        cluster.kubectl(&["create", "serviceaccount", "narrow", "-n", NS]);
+        cluster.kubectl(&[
+            "create",
+            "clusterrolebinding",
+            "pipy-operator-narrow",
+            "--clusterrole=pipy-operator-narrow",
+            &format!("--serviceaccount={NS}:narrow"),
+        ]);
+        cluster.kubectl(&[
+            "create",
+            "rolebinding",
+            "pipy-operator-narrow",
+            "-n",
+            NS,
+            "--role=pipy-operator",
+            &format!("--serviceaccount={NS}:narrow"),
+        ]);
+        let refused = || -> f64 {
+            let metrics = cluster.kubectl(&["get", "--raw", "/metrics"]);
+            metrics
+                .lines()
+                .filter(|l| {
+                    l.starts_with("apiserver_request_total{")
+                        && l.contains(r#"code="403""#)
+                        && l.contains(r#"resource="namespaces""#)
+                        && l.contains(r#"verb="LIST""#)
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        let before = refused();
+        let token = cluster.token(NS, "narrow", None);
+        let kubeconfig = cluster.plane.kubeconfig_with_token("narrow", &token, NS);
+        let ports = Ports {
+            repo: free_port(),
+            webhook: free_port(),
+            metrics: free_port(),
+        };
+        let d = Operator::start(cluster, "pipy-operator-d", "", &kubeconfig, ports);
+        std::thread::sleep(Duration::from_secs(6));
+        let count = refused() - before;
+        drop(d);
+        eprintln!("refused Namespace LISTs in 6 s: {count}");
+        assert!(count >= 1.0, "the narrow replica never asked");
+        assert!(count <= 12.0, "{count} refused LISTs in 6 s: no backoff");
     }
 
     /// Deleting namespaces (with bases and derivatives, across namespaces) and

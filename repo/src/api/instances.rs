@@ -198,6 +198,17 @@ impl Registry {
             .collect()
     }
 
+    /// The version that the latest report for `cb` from `ip` says runs there, `None`
+    /// without one (or when it runs none yet).
+    pub(super) fn version_at(&self, cb: &str, ip: IpAddr) -> Option<String> {
+        self.by_uuid
+            .values()
+            .filter(|i| i.codebase == cb && i.ip == ip)
+            .max_by_key(|i| i.timestamp)
+            .map(|i| ReportHead::version_of(&i.report))
+            .filter(|v| !v.is_empty())
+    }
+
     /// Uuids of the instances attached to any of `codebases`.
     pub(super) fn uuids_of(&self, codebases: &[String]) -> Vec<String> {
         self.by_uuid

@@ -19,7 +19,7 @@ mod program;
 mod reply;
 mod worker;
 
-pub use guard::{Guard, Verdict};
+pub use guard::{Guard, HoldBack, Verdict};
 pub use logs::{log_time, ProcessLog};
 pub use program::{ProgramFiles, ProgramHost};
 
@@ -70,6 +70,9 @@ pub struct RepoOptions {
     /// Checks every request before anything else (pipy-operator: ServiceAccount
     /// tokens); without one, every request is served.
     pub guard: Option<Arc<dyn Guard>>,
+    /// Asked before an update check (`HEAD /repo/CB/`) offers a worker a version other
+    /// than the one it reported running; without one, the served version is offered.
+    pub hold_back: Option<Arc<dyn HoldBack>>,
 }
 
 impl Default for RepoOptions {
@@ -82,6 +85,7 @@ impl Default for RepoOptions {
             program: None,
             read_only: None,
             guard: None,
+            hold_back: None,
         }
     }
 }

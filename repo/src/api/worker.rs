@@ -17,13 +17,26 @@ pub(super) fn handle(state: &RepoState, req: &Req) -> Reply {
             Err(e) => reply::error(&e),
         },
         Method::HEAD if !rest.is_empty() => match published(state, rest) {
-            Ok(Some(found)) => found,
+            Ok(Some(found)) => held_back(state, req, rest, &found).unwrap_or(found),
             Ok(None) => bare(StatusCode::NOT_FOUND),
             Err(e) => reply::error(&e),
         },
         Method::POST if !rest.is_empty() => report(state, req, rest),
         _ => bare(StatusCode::METHOD_NOT_ALLOWED),
     }
+}
+
+/// The answer to a worker's update check (`HEAD /CB/`) when the repo's [`HoldBack`]
+/// says the worker keeps the version it reported from this address.
+///
+/// [`HoldBack`]: super::HoldBack
+fn held_back(state: &RepoState, req: &Req, rest: &str, found: &Reply) -> Option<Reply> {
+    let hold_back = state.options.hold_back.as_ref()?;
+    let cb = rest.strip_suffix('/')?;
+    let serving = found.headers().get("etag")?.to_str().ok()?;
+    let running = state.instances().version_at(cb, req.peer.ip())?;
+    (running != serving && hold_back.hold(cb, serving, &running))
+        .then(|| reply::published(Vec::new(), &running))
 }
 
 /// The published entry at exactly `path` (`/hello/`, `/hello/main.js`, `/hello/_etags`).

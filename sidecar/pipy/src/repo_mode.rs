@@ -133,6 +133,7 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
         own_log: Some(std::sync::Arc::new(crate::log_buffer::ProcessLogs)),
         read_only: None,
         guard: None,
+        hold_back: None,
     };
     let addr = admin_addr(cli.admin_port.as_deref())?;
     let listener = bind(addr)?;
