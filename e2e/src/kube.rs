@@ -102,6 +102,14 @@ impl ControlPlane {
         .unwrap();
         let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
         let issuer = "https://kubernetes.default.svc.cluster.local";
+        // Requests about Namespaces are audited (a test counts a client's retries).
+        std::fs::write(
+            dir.join("audit-policy.yaml"),
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n\
+             - level: Metadata\n  resources: [{group: \"\", resources: [namespaces]}]\n\
+             - level: None\n",
+        )
+        .unwrap();
         let apiserver_args = vec![
             "apiserver".to_string(),
             format!("--etcd-dir={}", path("etcd")),
@@ -127,6 +135,8 @@ impl ControlPlane {
             "--allow-privileged=true".into(),
             "--enable-priority-and-fairness=false".into(),
             "--profiling=false".into(),
+            format!("--audit-policy-file={}", path("audit-policy.yaml")),
+            format!("--audit-log-path={}", path("audit.log")),
         ];
         let mut plane = ControlPlane {
             dir: dir.clone(),
@@ -268,6 +278,11 @@ impl ControlPlane {
         );
         std::fs::write(&path, yaml).unwrap();
         path
+    }
+
+    /// The API server's audit log (JSON lines) of requests about Namespaces.
+    pub fn audit_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("audit.log")).unwrap_or_default()
     }
 
     /// The PEM of the cluster's CA (the API server's serving certificate's issuer).
