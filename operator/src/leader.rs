@@ -157,28 +157,51 @@ impl Elector {
     }
 }
 
+/// The longest one round with the API server may take.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+
 /// Competes for the Lease every [`RETRY_PERIOD`] and keeps `leading` current, until
 /// `stop` completes; then gives the Lease up if held and reports `false`.
+///
+/// A leader steps down [`RENEW_DEADLINE`] after the start of its last successful
+/// renewal (the Lease's `renewTime` is no later than that), whatever the API server
+/// does meanwhile: a round that hangs is cut at the deadline, well before another
+/// replica may take over ([`LEASE_SECONDS`] after `renewTime`).
 pub async fn run(
     elector: Elector,
     leading: tokio::sync::watch::Sender<bool>,
     stop: impl std::future::Future<Output = ()>,
 ) {
+    use tokio::time::{sleep, sleep_until, timeout, Instant};
     tokio::pin!(stop);
-    let mut last_renewal: Option<tokio::time::Instant> = None;
+    let mut last_renewal: Option<Instant> = None;
+    let far = || Instant::now() + std::time::Duration::from_secs(3600);
     loop {
-        let now_leading = match elector.try_lead().await {
-            Ok(true) => {
-                last_renewal = Some(tokio::time::Instant::now());
+        let deadline = last_renewal.map(|t| t + RENEW_DEADLINE);
+        let started = Instant::now();
+        let outcome = tokio::select! {
+            r = timeout(REQUEST_TIMEOUT, elector.try_lead()) => Some(r),
+            _ = sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => None,
+        };
+        let now_leading = match outcome {
+            Some(Ok(Ok(true))) => {
+                last_renewal = Some(started);
                 true
             }
-            Ok(false) => {
+            Some(Ok(Ok(false))) => {
                 last_renewal = None;
                 false
             }
-            Err(e) => {
-                tracing::warn!("leader election: {e}");
-                last_renewal.is_some_and(|t| t.elapsed() < RENEW_DEADLINE)
+            other => {
+                match other {
+                    Some(Ok(Err(e))) => tracing::warn!("leader election: {e}"),
+                    Some(Err(_)) => tracing::warn!("leader election: no answer in time"),
+                    _ => {}
+                }
+                if last_renewal.is_some_and(|t| t.elapsed() >= RENEW_DEADLINE) {
+                    last_renewal = None;
+                }
+                last_renewal.is_some()
             }
         };
         if *leading.borrow() != now_leading {
@@ -189,9 +212,12 @@ pub async fn run(
             );
             let _ = leading.send(now_leading);
         }
+        let deadline = last_renewal.map(|t| t + RENEW_DEADLINE);
         tokio::select! {
             _ = &mut stop => break,
-            _ = tokio::time::sleep(RETRY_PERIOD) => {}
+            _ = sleep(RETRY_PERIOD) => {}
+            // Step down on time even between rounds.
+            _ = sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => {}
         }
     }
     let _ = leading.send(false);

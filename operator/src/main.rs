@@ -267,7 +267,10 @@ async fn main() -> Result<()> {
         &args.leader_lease,
         &args.pod_name,
     );
-    let election = tokio::spawn(leader::run(elector, leading_tx, stopped(stop_rx.clone())));
+    // The election stops last: the Lease is given up only once this replica's
+    // controller and summary have stopped writing.
+    let (release_tx, release_rx) = watch::channel(false);
+    let election = tokio::spawn(leader::run(elector, leading_tx, stopped(release_rx)));
     let summary = tokio::spawn(summary::run(
         client.clone(),
         state.clone(),
@@ -315,6 +318,7 @@ async fn main() -> Result<()> {
     let settle = async {
         let _ = controller.await;
         let _ = summary.await;
+        let _ = release_tx.send(true);
         let _ = election.await;
     };
     if tokio::time::timeout(Duration::from_secs(10), settle)

@@ -401,7 +401,8 @@ pub fn content_hash(files: &BTreeMap<String, Vec<u8>>, main: &str) -> String {
 }
 
 /// Every codebase that builds on `cb`, directly or through others, parents before
-/// children (breadth first), as `(namespace, name)`. Codebases of a cycle are listed
+/// children (breadth first), as `(namespace, name)`; one of another namespace only
+/// when its base shares itself with that namespace. Codebases of a cycle are listed
 /// once.
 pub fn derivatives(all: &[Codebase], cb: &Codebase) -> Vec<Key> {
     let Ok(root) = key_of(cb) else {
@@ -410,9 +411,16 @@ pub fn derivatives(all: &[Codebase], cb: &Codebase) -> Vec<Key> {
     let mut out: Vec<Key> = Vec::new();
     let mut queue = std::collections::VecDeque::from([root.clone()]);
     while let Some(parent) = queue.pop_front() {
+        // A codebase of another namespace builds on `parent` only if `parent` shares
+        // itself with that namespace (so nobody can hold someone else's base).
+        let parent_cb = find(all, &parent);
         let mut children: Vec<Key> = all
             .iter()
             .filter(|c| matches!(base_of(c), Ok(Some(b)) if b == parent))
+            .filter(|c| {
+                parent_cb
+                    .is_some_and(|p| crate::crd::shares_with(p, &c.namespace().unwrap_or_default()))
+            })
             .filter_map(|c| key_of(c).ok())
             .filter(|k| *k != root && !out.contains(k))
             .collect();

@@ -138,11 +138,30 @@ pub fn summarise(
     )
 }
 
+/// The longest version a report may name (a content hash is 12 characters); longer
+/// ones are not versions this operator published and count as unknown (`""`).
+pub const MAX_VERSION_LEN: usize = 64;
+/// The most instances one replica publishes (the most recent reports): a ConfigMap
+/// holds 1 MiB, and sidecars choose their uuids.
+pub const MAX_INSTANCES: usize = 5000;
+
 fn local_reports(state: &RepoState) -> Reports {
-    state
-        .instance_reports()
+    let mut reports: Vec<InstanceReport> = state.instance_reports();
+    if reports.len() > MAX_INSTANCES {
+        reports.sort_by_key(|r| std::cmp::Reverse(r.reported_ms));
+        reports.truncate(MAX_INSTANCES);
+    }
+    reports
         .into_iter()
-        .map(|r: InstanceReport| (r.uuid, (r.codebase, r.version, r.reported_ms)))
+        .map(|r| {
+            let version = if r.version.len() > MAX_VERSION_LEN {
+                String::new()
+            } else {
+                r.version
+            };
+            let uuid: String = r.uuid.chars().take(MAX_VERSION_LEN).collect();
+            (uuid, (r.codebase, version, r.reported_ms))
+        })
         .collect()
 }
 
@@ -267,8 +286,10 @@ pub(crate) async fn write_statuses(
     let now_ms = u64::try_from(now.as_millisecond()).unwrap_or(0);
     let totals = count(&merge(&reports, now_ms));
     let codebases: Api<Codebase> = Api::all(client.clone());
+    let mut seen = std::collections::BTreeSet::new();
     for cb in codebases.list(&ListParams::default()).await?.items {
         let Some(ns) = cb.namespace() else { continue };
+        seen.insert(format!("{ns}/{}", cb.name_any()));
         let path = crate::repo_path(&ns, &cb.name_any());
         let published = cb.status.as_ref().and_then(|s| s.version.as_deref());
         let generation = cb.metadata.generation.unwrap_or(0);
@@ -298,14 +319,23 @@ pub(crate) async fn write_statuses(
             "status": { "instances": instances, "conditions": [ready] },
         });
         let api: Api<Codebase> = Api::namespaced(client.clone(), &ns);
-        api.patch_status(
-            &cb.name_any(),
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(status),
-        )
-        .await?;
-        last_written.insert(key, fingerprint);
+        // One Codebase that cannot be written (deleted meanwhile) does not hold up the
+        // others.
+        match api
+            .patch_status(
+                &cb.name_any(),
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(status),
+            )
+            .await
+        {
+            Ok(_) => {
+                last_written.insert(key, fingerprint);
+            }
+            Err(e) => tracing::warn!("instances of {key}: {e}"),
+        }
     }
+    last_written.retain(|key, _| seen.contains(key));
     Ok(())
 }
 

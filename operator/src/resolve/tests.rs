@@ -249,16 +249,19 @@ fn identical_content_has_an_identical_version() {
 fn derivatives_are_transitive_parents_first() {
     let all = vec![
         cb("ns", "root", None, &[]),
-        cb("ns", "b", Some("root"), &[]),
+        shared(cb("ns", "b", Some("root"), &[]), "x"),
         cb("ns", "a", Some("ns/root"), &[]),
         cb("ns", "aa", Some("a"), &[]),
         cb("x", "bb", Some("ns/b"), &[]),
         cb("ns", "unrelated", None, &[]),
+        cb("y", "cc", Some("ns/a"), &[]),
     ];
     let names: Vec<String> = derivatives(&all, &all[0]).iter().map(display).collect();
     assert_eq!(names, ["ns/a", "ns/b", "ns/aa", "x/bb"]);
     assert!(derivatives(&all, &all[3]).is_empty());
     assert_eq!(derivatives(&all, &all[1]), [("x".into(), "bb".into())]);
+    // y/cc names ns/a, which does not share itself with y: it holds nothing.
+    assert_eq!(derivatives(&all, &all[2]), [("ns".into(), "aa".into())]);
 }
 
 #[test]
