@@ -1,18 +1,20 @@
 //! Who may use the operator's repo: every request carries a ServiceAccount token
 //! (`authorization: Bearer …`, audience [`AUDIENCE`]), checked with a TokenReview.
 //!
-//! * `/repo/<ns>/…` (a sidecar's downloads, polls, status reports and admin link):
-//!   a ServiceAccount of namespace `<ns>`, so that a sidecar reads only its own
-//!   namespace's codebases and reports only as one of them; or anyone allowed to
-//!   `get` Codebases in `<ns>` (a SubjectAccessReview).
+//! * `/repo/<ns>/<name>/…` (a sidecar's downloads, polls, status reports and admin
+//!   link): a ServiceAccount of namespace `<ns>`, or of a namespace the Codebase
+//!   shares itself with (`pipy.dev/shared-with`, what lets a pod run another
+//!   namespace's codebase), so that a sidecar reads only codebases meant for it; or
+//!   anyone allowed to `get` Codebases in `<ns>` (a SubjectAccessReview).
 //! * everything else (`/api/v1/…` with every instance's logs and metrics, `/repo`):
 //!   anyone allowed to `get` Codebases in every namespace.
 //!
 //! The injected sidecar gets such a token from a projected volume and sends it with
 //! `pipy --repo-token-file`. An admin gets one with
 //! `kubectl create token <sa> --audience pipy-repo`. Verdicts are cached for
-//! [`CACHE_TTL`] (at most [`MAX_CACHED`] tokens), so the API server sees one review
-//! per token and minute, not one per poll.
+//! [`CACHE_TTL`] (at most [`MAX_CACHED`] of each kind, the oldest evicted first), so
+//! the API server sees one review per token and minute, not one per poll; a review
+//! that takes longer than [`REVIEW_TIMEOUT`] answers `503`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,8 +28,11 @@ use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
 use kube::api::PostParams;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use pipy_repo::{Guard, Verdict};
+
+use crate::crd::Codebase;
 use sha2::{Digest, Sha256};
 
 /// The audience of the tokens the repo accepts: a token made for the repo cannot be
@@ -35,8 +40,10 @@ use sha2::{Digest, Sha256};
 pub const AUDIENCE: &str = "pipy-repo";
 /// How long a token's verdict is reused.
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
-/// The most tokens whose verdicts are kept.
+/// The most verdicts kept, of each kind.
 pub const MAX_CACHED: usize = 4096;
+/// How long a TokenReview or SubjectAccessReview may take.
+pub const REVIEW_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,19 +65,21 @@ impl Identity {
 /// What a path needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Need {
-    /// A ServiceAccount of this namespace, or `get` on its Codebases.
-    Namespace(String),
+    /// A ServiceAccount of this namespace (or of one the Codebase of this name shares
+    /// itself with), or `get` on its Codebases.
+    Namespace(String, String),
     /// `get` on Codebases of every namespace.
     Admin,
 }
 
-/// What `path` needs: `/repo/<ns>/…` is namespace `<ns>`'s, the rest is an admin's.
+/// What `path` needs: `/repo/<ns>/<name>…` is namespace `<ns>`'s, the rest is an
+/// admin's.
 pub fn need(path: &str) -> Need {
-    match path
-        .strip_prefix("/repo/")
-        .and_then(|rest| rest.split('/').next())
-    {
-        Some(ns) if !ns.is_empty() => Need::Namespace(ns.to_string()),
+    let mut parts = path.strip_prefix("/repo/").unwrap_or_default().split('/');
+    match (parts.next(), parts.next()) {
+        (Some(ns), name) if !ns.is_empty() => {
+            Need::Namespace(ns.to_string(), name.unwrap_or_default().to_string())
+        }
         _ => Need::Admin,
     }
 }
@@ -81,10 +90,13 @@ type Cache<K, V> = Mutex<HashMap<K, (Instant, V)>>;
 /// The repo's guard: TokenReview and SubjectAccessReview through `client`.
 pub struct TokenGuard {
     client: Client,
+    /// The Codebases, for their `pipy.dev/shared-with`.
+    codebases: Option<Store<Codebase>>,
     /// By sha256 of the token: when the entry was made and who the token is.
     tokens: Cache<[u8; 32], Option<Identity>>,
-    /// By user and namespace (`""` for every namespace): when and whether allowed.
-    access: Cache<(String, String), bool>,
+    /// By user, groups and namespace (`""` for every namespace): when and whether
+    /// allowed.
+    access: Cache<(String, Vec<String>, String), bool>,
 }
 
 impl std::fmt::Debug for TokenGuard {
@@ -94,10 +106,12 @@ impl std::fmt::Debug for TokenGuard {
 }
 
 impl TokenGuard {
-    /// A guard that asks the API server behind `client`.
-    pub fn new(client: Client) -> Self {
+    /// A guard that asks the API server behind `client`; `codebases` says which
+    /// Codebases share themselves with other namespaces.
+    pub fn new(client: Client, codebases: Option<Store<Codebase>>) -> Self {
         Self {
             client,
+            codebases,
             tokens: Mutex::new(HashMap::new()),
             access: Mutex::new(HashMap::new()),
         }
@@ -118,13 +132,19 @@ impl TokenGuard {
             ..TokenReview::default()
         };
         let api: Api<TokenReview> = Api::all(self.client.clone());
-        let answer = api
-            .create(&PostParams::default(), &review)
-            .await
-            .map_err(|e| format!("TokenReview: {e}"))?;
+        let answer =
+            tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), &review))
+                .await
+                .map_err(|_| "TokenReview: no answer in time".to_string())?
+                .map_err(|e| format!("TokenReview: {e}"))?;
         let status = answer.status.unwrap_or_default();
+        // The API server says which of the asked audiences the token is for.
+        let for_us = status
+            .audiences
+            .as_ref()
+            .is_some_and(|a| a.iter().any(|a| a == AUDIENCE));
         let identity = match (status.authenticated, status.user) {
-            (Some(true), Some(user)) => Some(Identity {
+            (Some(true), Some(user)) if for_us => Some(Identity {
                 username: user.username.unwrap_or_default(),
                 groups: user.groups.unwrap_or_default(),
             }),
@@ -136,7 +156,11 @@ impl TokenGuard {
 
     /// Whether `who` may `get` Codebases in `namespace` (`""`: in every namespace).
     async fn may_read(&self, who: &Identity, namespace: &str) -> Result<bool, String> {
-        let key = (who.username.clone(), namespace.to_string());
+        let key = (
+            who.username.clone(),
+            who.groups.clone(),
+            namespace.to_string(),
+        );
         if let Some(hit) = cached(&self.access, &key) {
             return Ok(hit);
         }
@@ -156,10 +180,11 @@ impl TokenGuard {
             ..SubjectAccessReview::default()
         };
         let api: Api<SubjectAccessReview> = Api::all(self.client.clone());
-        let answer = api
-            .create(&PostParams::default(), &review)
-            .await
-            .map_err(|e| format!("SubjectAccessReview: {e}"))?;
+        let answer =
+            tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), &review))
+                .await
+                .map_err(|_| "SubjectAccessReview: no answer in time".to_string())?
+                .map_err(|e| format!("SubjectAccessReview: {e}"))?;
         let allowed = answer.status.is_some_and(|s| s.allowed);
         remember(&self.access, key, allowed);
         Ok(allowed)
@@ -187,8 +212,10 @@ impl TokenGuard {
             ));
         };
         match need(path) {
-            Need::Namespace(ns) => {
-                if who.service_account_namespace() == Some(ns.as_str())
+            Need::Namespace(ns, name) => {
+                let own = who.service_account_namespace();
+                if own == Some(ns.as_str())
+                    || own.is_some_and(|own| self.shared_with(&ns, &name, own))
                     || self.may_read(&who, &ns).await.map_err(unavailable)?
                 {
                     Ok(())
@@ -219,6 +246,18 @@ impl TokenGuard {
     }
 }
 
+impl TokenGuard {
+    /// Whether Codebase `ns/name` shares itself with namespace `with`.
+    fn shared_with(&self, ns: &str, name: &str, with: &str) -> bool {
+        let Some(store) = &self.codebases else {
+            return false;
+        };
+        store
+            .get(&ObjectRef::new(name).within(ns))
+            .is_some_and(|cb| crate::crd::shares_with(&cb, with))
+    }
+}
+
 impl Guard for TokenGuard {
     fn check<'a>(
         &'a self,
@@ -237,12 +276,18 @@ fn cached<K: std::hash::Hash + Eq, V: Clone>(map: &Cache<K, V>, key: &K) -> Opti
         .map(|(_, v)| v.clone())
 }
 
-fn remember<K: std::hash::Hash + Eq, V>(map: &Cache<K, V>, key: K, value: V) {
+fn remember<K: std::hash::Hash + Eq + Clone, V>(map: &Cache<K, V>, key: K, value: V) {
     let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
     if map.len() >= MAX_CACHED {
         map.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
-        if map.len() >= MAX_CACHED {
-            map.clear();
+    }
+    if map.len() >= MAX_CACHED {
+        // Still full of live verdicts (a flood of tokens): the oldest go first, so
+        // the sidecars' steady tokens stay.
+        let mut ages: Vec<(Instant, K)> = map.iter().map(|(k, (at, _))| (*at, k.clone())).collect();
+        ages.sort_by_key(|(at, _)| *at);
+        for (_, k) in ages.into_iter().take(MAX_CACHED / 4) {
+            map.remove(&k);
         }
     }
     map.insert(key, (Instant::now(), value));
@@ -254,12 +299,10 @@ mod tests {
 
     #[test]
     fn paths_need_their_namespace_or_an_admin() {
-        assert_eq!(need("/repo/apps/shop/"), Need::Namespace("apps".into()));
-        assert_eq!(
-            need("/repo/apps/shop/main.js"),
-            Need::Namespace("apps".into())
-        );
-        assert_eq!(need("/repo/apps"), Need::Namespace("apps".into()));
+        let ns = |ns: &str, name: &str| Need::Namespace(ns.into(), name.into());
+        assert_eq!(need("/repo/apps/shop/"), ns("apps", "shop"));
+        assert_eq!(need("/repo/apps/shop/main.js"), ns("apps", "shop"));
+        assert_eq!(need("/repo/apps"), ns("apps", ""));
         assert_eq!(need("/repo"), Need::Admin);
         assert_eq!(need("/repo/"), Need::Admin);
         assert_eq!(need("/api/v1/log/x/y"), Need::Admin);

@@ -337,15 +337,25 @@ fn bundles_match<'a>(mut bundles: impl Iterator<Item = Option<&'a ByteString>>, 
     bundles.all(|b| b.is_some_and(|b| b.0 == ca.as_bytes()))
 }
 
-/// Keeps the CA in the `caBundle` of both webhook configurations: watches them and
-/// re-writes the bundle at once when it differs from the current CA (`ca`, which
-/// changes when the CA is replaced), until the process ends. A configuration that
-/// does not exist is skipped until it appears.
+/// Reads the CA every replica should publish: from the shared Secret, with the
+/// replica's own serving certificate refreshed on the way (so that a CA replaced by
+/// another replica is served here too). `None` when it cannot be read now.
+pub type CurrentCa = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Keeps the CA in the `caBundle` of both webhook configurations: watches them and,
+/// when a bundle differs from the CA, reads the CA again from the shared Secret
+/// (`current_ca`) and writes that, until the process ends. Replicas that disagree
+/// therefore converge on the Secret's CA instead of overwriting each other. A
+/// configuration that does not exist is skipped until it appears.
 pub async fn keep_ca_bundles(
     client: Client,
     mutating: String,
     validating: String,
-    mut ca: tokio::sync::watch::Receiver<Option<String>>,
+    current_ca: CurrentCa,
 ) {
     use futures_util::StreamExt;
     use kube::runtime::{watcher, WatchStreamExt};
@@ -380,29 +390,14 @@ pub async fn keep_ca_bundles(
         });
     let mut changes =
         futures_util::stream::select(mutating_changes.boxed(), validating_changes.boxed());
-    loop {
-        let stale = tokio::select! {
-            seen = changes.next() => match seen {
-                Some(bundles) => {
-                    let current = ca.borrow().clone().unwrap_or_default();
-                    !bundles_match(bundles.iter().map(Option::as_ref), &current)
-                }
-                None => return,
-            },
-            changed = ca.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                true
-            }
+    while let Some(bundles) = changes.next().await {
+        let Some(ca) = current_ca().await else {
+            continue;
         };
-        if !stale {
+        if bundles_match(bundles.iter().map(Option::as_ref), &ca) {
             continue;
         }
-        let Some(current) = ca.borrow().clone() else {
-            continue;
-        };
-        match patch_ca_bundles(client.clone(), &mutating, &validating, &current).await {
+        match patch_ca_bundles(client.clone(), &mutating, &validating, &ca).await {
             Ok(()) => tracing::info!("caBundle of the webhook configurations written"),
             Err(e) => tracing::warn!("writing the caBundle: {e}"),
         }

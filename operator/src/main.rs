@@ -183,13 +183,31 @@ async fn main() -> Result<()> {
         let _ = rx.wait_for(|v| *v).await;
     };
 
+    // Every Codebase, for the webhooks and the repo's access checks.
+    let codebases = reflector::store::Writer::<Codebase>::default();
+    let cb_reader = codebases.as_reader();
+    tokio::spawn(
+        reflector(
+            codebases,
+            watcher(
+                Api::<Codebase>::all(client.clone()),
+                watcher::Config::default(),
+            )
+            .default_backoff(),
+        )
+        .applied_objects()
+        .for_each(|_| async {}),
+    );
     // The repo: a read model of the Codebases; writes go through kubectl.
     let known = Arc::new(store::KnownVersions::default());
     let state = pipy_repo::RepoState::with_options(
         pipy_repo::Repo::new(pipy_repo::SqliteStore::in_memory()?),
         pipy_repo::RepoOptions {
             read_only: Some(store::READ_ONLY.to_string()),
-            guard: Some(Arc::new(auth::TokenGuard::new(client.clone()))),
+            guard: Some(Arc::new(auth::TokenGuard::new(
+                client.clone(),
+                Some(cb_reader.clone()),
+            ))),
             hold_back: Some(known.clone()),
             ..pipy_repo::RepoOptions::default()
         },
@@ -219,20 +237,6 @@ async fn main() -> Result<()> {
             namespaces,
             watcher(
                 Api::<Namespace>::all(client.clone()),
-                watcher::Config::default(),
-            )
-            .default_backoff(),
-        )
-        .applied_objects()
-        .for_each(|_| async {}),
-    );
-    let codebases = reflector::store::Writer::<Codebase>::default();
-    let cb_reader = codebases.as_reader();
-    tokio::spawn(
-        reflector(
-            codebases,
-            watcher(
-                Api::<Codebase>::all(client.clone()),
                 watcher::Config::default(),
             )
             .default_backoff(),
@@ -408,26 +412,69 @@ async fn webhook_tls(
     };
     let (first, ca) = load(client.clone()).await.context("webhook certificates")?;
     let (tx, rx) = watch::channel(first);
-    let (ca_tx, ca_rx) = watch::channel(ca.clone());
-    if ca.is_some() {
-        tokio::spawn(certs::keep_ca_bundles(
-            client.clone(),
-            args.mutating_webhook.clone(),
-            args.validating_webhook.clone(),
-            ca_rx,
-        ));
+    if cert_manager {
+        // cert-manager renews the mounted files and writes the caBundle itself.
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match load(client.clone()).await {
+                    Ok((config, _)) => {
+                        let _ = tx.send(config);
+                    }
+                    Err(e) => tracing::error!("reloading webhook certificates: {e:#}"),
+                }
+            }
+        });
+        return Ok(rx);
     }
+    // Re-reads the Secret (renewing when due) and serves what it holds.
+    let tx = Arc::new(tx);
+    let current_ca: certs::CurrentCa = {
+        let (tx, client, load) = (tx.clone(), client.clone(), Arc::new(load));
+        Arc::new(move || {
+            let (tx, client, load) = (tx.clone(), client.clone(), load.clone());
+            Box::pin(async move {
+                match load(client).await {
+                    Ok((config, ca)) => {
+                        let _ = tx.send(config);
+                        ca
+                    }
+                    Err(e) => {
+                        tracing::error!("webhook certificates: {e:#}");
+                        None
+                    }
+                }
+            })
+        })
+    };
+    tokio::spawn(certs::keep_ca_bundles(
+        client.clone(),
+        args.mutating_webhook.clone(),
+        args.validating_webhook.clone(),
+        current_ca.clone(),
+    ));
+    let (mutating, validating) = (
+        args.mutating_webhook.clone(),
+        args.validating_webhook.clone(),
+    );
     tokio::spawn(async move {
+        let mut last = ca;
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         tick.tick().await;
         loop {
             tick.tick().await;
-            match load(client.clone()).await {
-                Ok((config, ca)) => {
-                    let _ = tx.send(config);
-                    let _ = ca_tx.send(ca);
+            let ca = current_ca().await;
+            if ca.is_some() && ca != last {
+                if let Some(ca) = &ca {
+                    if let Err(e) =
+                        certs::patch_ca_bundles(client.clone(), &mutating, &validating, ca).await
+                    {
+                        tracing::warn!("writing the caBundle: {e}");
+                    }
                 }
-                Err(e) => tracing::error!("renewing webhook certificates: {e:#}"),
+                last = ca;
             }
         }
     });

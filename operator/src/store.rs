@@ -96,6 +96,8 @@ pub fn published(codebases: &[Codebase], snapshots: &[ConfigMap]) -> Vec<Publish
 /// that a Codebase deleted and created again (whose new history lacks the version the
 /// workers ran) reaches them soon.
 pub const HOLD_LIMIT: Duration = Duration::from_secs(30);
+/// The most `(codebase, version)` pairs held at once.
+pub const MAX_HELD: usize = 4096;
 
 /// The versions each Codebase has published, as this replica's watch has seen them
 /// (its `status.version` and `status.history`): a worker that runs a version not among
@@ -136,9 +138,12 @@ impl KnownVersions {
         drop(known);
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         held.retain(|_, since| now.saturating_duration_since(*since) < HOLD_LIMIT * 4);
-        let since = *held
-            .entry((codebase.to_string(), running.to_string()))
-            .or_insert(now);
+        let key = (codebase.to_string(), running.to_string());
+        if !held.contains_key(&key) && held.len() >= MAX_HELD {
+            // Versions are what sidecars report: a flood of made-up ones is not held.
+            return false;
+        }
+        let since = *held.entry(key).or_insert(now);
         now.saturating_duration_since(since) < HOLD_LIMIT
     }
 }

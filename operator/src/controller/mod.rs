@@ -240,8 +240,32 @@ fn bases_of(store: &Store<Codebase>, cb: &Codebase) -> Vec<ObjectRef<Codebase>> 
     out
 }
 
+/// Forgets the recorders and backoffs of Codebases that are gone (without finalizers a
+/// deletion may never be reconciled), once the maps outgrow the store.
+fn prune(ctx: &Context) {
+    let live = ctx.codebases.state().len();
+    let limit = live * 4 + 64;
+    let present = |key: &str| {
+        key.split_once('/').is_some_and(|(ns, name)| {
+            ctx.codebases
+                .get(&ObjectRef::new(name).within(ns))
+                .is_some()
+        })
+    };
+    let mut recorders = ctx.recorders.lock().unwrap_or_else(|e| e.into_inner());
+    if recorders.len() > limit {
+        recorders.retain(|(object, _), _| present(object));
+    }
+    drop(recorders);
+    let mut failures = ctx.failures.lock().unwrap_or_else(|e| e.into_inner());
+    if failures.len() > limit {
+        failures.retain(|object, _| present(object));
+    }
+}
+
 async fn reconcile(cb: Arc<Codebase>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile();
+    prune(&ctx);
     let ns = cb.namespace().ok_or(Error::NoNamespace)?;
     let key = failure_key(&cb);
     let api: Api<Codebase> = Api::namespaced(ctx.client.clone(), &ns);
