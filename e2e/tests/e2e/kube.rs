@@ -343,6 +343,11 @@ fn operator_chart_and_sidecars_on_a_real_api_server() {
     drop(sidecar);
     step("derivatives_pause_rollback_and_sharing");
     steps::derivatives_pause_rollback_and_sharing(&cluster);
+    // Shared with `other` now: a sidecar there may run it (refused before, above).
+    let other = cluster.token("other", "default", Some("pipy-repo"));
+    eventually("the shared codebase readable from other", WAIT, || {
+        (repo_get(operator_a.repo, "/repo/demo/hello/", Some(&other)).0 == 200).then_some(())
+    });
     step("config_maps_finalizers_and_size");
     steps::config_maps_finalizers_and_size(&cluster);
     step("ca_bundle_is_kept");
