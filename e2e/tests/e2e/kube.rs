@@ -1067,6 +1067,9 @@ mod steps {
             .unwrap_or_else(|e| panic!("pod creation failed during the drain: {e}"));
         let code = a.process.terminate();
         assert_eq!(code, Some(0), "{}", a.log());
+        if std::env::var_os("SHOW_OPERATOR_LOG").is_some() {
+            eprintln!("--- operator A\n{}", a.log());
+        }
         let started = Instant::now();
         eventually("B leads", Duration::from_secs(10), || {
             let lease = cluster.get(&["lease", "pipy-operator-leader", "-n", NS])?;

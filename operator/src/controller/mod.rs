@@ -126,8 +126,13 @@ pub async fn run(
 ) {
     loop {
         tokio::select! {
+            // Stopping wins over leading (both hold while the Lease is being released).
+            biased;
             _ = stop.wait_for(|s| *s) => return,
             changed = leading.wait_for(|l| *l) => if changed.is_err() { return },
+        }
+        if *stop.borrow() {
+            return;
         }
         tracing::info!("leading: the Codebase controller runs here");
         let (mut lead, mut halt) = (leading.clone(), stop.clone());
