@@ -337,6 +337,13 @@ fn bundles_match<'a>(mut bundles: impl Iterator<Item = Option<&'a ByteString>>, 
     bundles.all(|b| b.is_some_and(|b| b.0 == ca.as_bytes()))
 }
 
+/// The `caBundle` of each webhook's client configuration.
+fn bundles_of(
+    configs: impl Iterator<Item = k8s_openapi::api::admissionregistration::v1::WebhookClientConfig>,
+) -> Vec<Option<ByteString>> {
+    configs.map(|c| c.ca_bundle).collect()
+}
+
 /// Reads the CA every replica should publish: from the shared Secret, with the
 /// replica's own serving certificate refreshed on the way (so that a CA replaced by
 /// another replica is served here too). `None` when it cannot be read now.
@@ -367,26 +374,14 @@ pub async fn keep_ca_bundles(
         .applied_objects()
         .filter_map(|r| async move { r.ok() })
         .map(|c: MutatingWebhookConfiguration| {
-            let bundles: Vec<Option<ByteString>> = c
-                .webhooks
-                .unwrap_or_default()
-                .into_iter()
-                .map(|w| w.client_config.ca_bundle)
-                .collect();
-            bundles
+            bundles_of(c.webhooks.into_iter().flatten().map(|w| w.client_config))
         });
     let validating_changes = watcher(validating_api, by_name(&validating))
         .default_backoff()
         .applied_objects()
         .filter_map(|r| async move { r.ok() })
         .map(|c: ValidatingWebhookConfiguration| {
-            let bundles: Vec<Option<ByteString>> = c
-                .webhooks
-                .unwrap_or_default()
-                .into_iter()
-                .map(|w| w.client_config.ca_bundle)
-                .collect();
-            bundles
+            bundles_of(c.webhooks.into_iter().flatten().map(|w| w.client_config))
         });
     let mut changes =
         futures_util::stream::select(mutating_changes.boxed(), validating_changes.boxed());

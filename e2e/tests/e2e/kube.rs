@@ -70,6 +70,21 @@ impl Cluster {
         }
     }
 
+    /// `kubectl patch codebase` with a `merge` or `json` patch, which must succeed.
+    fn patch_codebase(&self, ns: &str, name: &str, kind: &str, patch: impl AsRef<str>) {
+        let kind = format!("--type={kind}");
+        self.kubectl(&[
+            "patch",
+            "codebase",
+            name,
+            "-n",
+            ns,
+            &kind,
+            "-p",
+            patch.as_ref(),
+        ]);
+    }
+
     /// A Codebase as the API server has it.
     fn codebase(&self, ns: &str, name: &str) -> Value {
         self.get(&["codebase", name, "-n", ns])
@@ -124,6 +139,22 @@ impl Cluster {
             .unwrap_or_default()
             .to_string()
     }
+}
+
+/// A pod in `demo` that runs codebase `hello` and meets PodSecurity `restricted`.
+fn restricted_pod(name: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "demo",
+                     "annotations": {"pipy.dev/codebase": "hello"}},
+        "spec": {
+            "securityContext": {"runAsNonRoot": true,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "app", "image": "app:1",
+                "securityContext": {"allowPrivilegeEscalation": false,
+                                    "capabilities": {"drop": ["ALL"]}}}],
+        },
+    })
 }
 
 /// The condition `type_` of a Codebase.
@@ -490,20 +521,7 @@ mod steps {
             "pod-security.kubernetes.io/enforce=restricted",
             "--overwrite",
         ]);
-        let pod = json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "app", "namespace": "demo",
-                         "annotations": {"pipy.dev/codebase": "hello"}},
-            "spec": {
-                "securityContext": {"runAsNonRoot": true,
-                                    "seccompProfile": {"type": "RuntimeDefault"}},
-                "containers": [{
-                    "name": "app", "image": "app:1",
-                    "securityContext": {"allowPrivilegeEscalation": false,
-                                        "capabilities": {"drop": ["ALL"]}},
-                }],
-            },
-        });
+        let pod = restricted_pod("app");
         cluster
             .apply(&pod.to_string())
             .unwrap_or_else(|e| panic!("the injected pod is refused: {e}"));
@@ -724,54 +742,29 @@ mod steps {
 
         // Paused: the new content is validated, the published version stays, and the
         // derivative is held back too.
-        cluster.kubectl(&[
-            "patch", "codebase", "hello", "-n", "demo", "--type=merge", "-p",
-            r#"{"spec":{"paused":true,"files":{"/main.js":"pipy().listen(8000).serveHTTP(new Message('paused'))"}}}"#,
-        ]);
+        cluster.patch_codebase("demo", "hello", "merge", r#"{"spec":{"paused":true,"files":{"/main.js":"pipy().listen(8000).serveHTTP(new Message('paused'))"}}}"#);
         let hello = cluster.wait_codebase("demo", "hello", "paused", |cb| {
             condition(cb, "Published").is_some_and(|c| c["reason"] == "Paused")
         });
         assert_eq!(version(&hello), first);
-        cluster.kubectl(&[
-            "patch",
-            "codebase",
-            "hello",
-            "-n",
-            "demo",
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"paused":false}}"#,
-        ]);
+        cluster.patch_codebase("demo", "hello", "merge", r#"{"spec":{"paused":false}}"#);
         let hello = cluster.wait_codebase("demo", "hello", "republished", |cb| {
             is(cb, "Published", "True") && version(cb) != first
         });
         let second = version(&hello);
         // Rolled back to the first version, which the history kept.
         let rollback = format!(r#"{{"spec":{{"rollbackTo":"{first}"}}}}"#);
-        cluster.kubectl(&[
-            "patch",
-            "codebase",
-            "hello",
-            "-n",
-            "demo",
-            "--type=merge",
-            "-p",
-            &rollback,
-        ]);
+        cluster.patch_codebase("demo", "hello", "merge", rollback);
         cluster.wait_codebase("demo", "hello", "rolled back", |cb| {
             version(cb) == first
                 && condition(cb, "Published").is_some_and(|c| c["reason"] == "RolledBack")
         });
-        cluster.kubectl(&[
-            "patch",
-            "codebase",
-            "hello",
-            "-n",
+        cluster.patch_codebase(
             "demo",
-            "--type=json",
-            "-p",
+            "hello",
+            "json",
             r#"[{"op":"remove","path":"/spec/rollbackTo"}]"#,
-        ]);
+        );
         cluster.wait_codebase("demo", "hello", "forward again", |cb| version(cb) == second);
 
         // Another namespace may build on hello only once hello shares itself with it.
@@ -840,27 +833,19 @@ mod steps {
             .unwrap_or_else(|e| panic!("{e}"));
         cluster.wait_codebase("demo", "fromcm", "invalid", |cb| is(cb, "Valid", "False"));
         cluster.kubectl(&["label", "codebase", "fromcm", "-n", "demo", "tier=edge"]);
-        cluster.kubectl(&[
-            "patch",
-            "codebase",
-            "fromcm",
-            "-n",
+        cluster.patch_codebase(
             "demo",
-            "--type=merge",
-            "-p",
+            "fromcm",
+            "merge",
             r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
-        ]);
+        );
         cluster.kubectl(&["delete", "codebase", "fromcm", "-n", "demo", "--wait=false"]);
-        cluster.kubectl(&[
-            "patch",
-            "codebase",
-            "fromcm",
-            "-n",
+        cluster.patch_codebase(
             "demo",
-            "--type=json",
-            "-p",
+            "fromcm",
+            "json",
             r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
-        ]);
+        );
         eventually("fromcm gone", WAIT, || {
             cluster
                 .get(&["codebase", "fromcm", "-n", "demo"])
@@ -963,10 +948,7 @@ mod steps {
         }
 
         // One publish with both replicas up: one Published Event, from the leader.
-        cluster.kubectl(&[
-            "patch", "codebase", "hello", "-n", "demo", "--type=merge", "-p",
-            r#"{"spec":{"files":{"/main.js":"pipy().listen(8000).serveHTTP(new Message('two replicas'))"}}}"#,
-        ]);
+        cluster.patch_codebase("demo", "hello", "merge", r#"{"spec":{"files":{"/main.js":"pipy().listen(8000).serveHTTP(new Message('two replicas'))"}}}"#);
         let new = version(
             &cluster.wait_codebase("demo", "hello", "the new version", |cb| {
                 is(cb, "Published", "True")
@@ -1050,18 +1032,7 @@ mod steps {
             (a.readyz() == 503).then_some(())
         });
         // Still injecting while endpoints catch up.
-        let pod = json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "during-drain", "namespace": "demo",
-                         "annotations": {"pipy.dev/codebase": "hello"}},
-            "spec": {
-                "securityContext": {"runAsNonRoot": true,
-                                    "seccompProfile": {"type": "RuntimeDefault"}},
-                "containers": [{"name": "app", "image": "app:1",
-                    "securityContext": {"allowPrivilegeEscalation": false,
-                                        "capabilities": {"drop": ["ALL"]}}}],
-            },
-        });
+        let pod = restricted_pod("during-drain");
         cluster
             .apply(&pod.to_string())
             .unwrap_or_else(|e| panic!("pod creation failed during the drain: {e}"));
@@ -1152,18 +1123,7 @@ mod steps {
                 .as_str()
                 .map(|_| ())
         });
-        let pod = json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "native", "namespace": "demo",
-                         "annotations": {"pipy.dev/codebase": "hello"}},
-            "spec": {
-                "securityContext": {"runAsNonRoot": true,
-                                    "seccompProfile": {"type": "RuntimeDefault"}},
-                "containers": [{"name": "app", "image": "app:1",
-                    "securityContext": {"allowPrivilegeEscalation": false,
-                                        "capabilities": {"drop": ["ALL"]}}}],
-            },
-        });
+        let pod = restricted_pod("native");
         cluster
             .apply(&pod.to_string())
             .unwrap_or_else(|e| panic!("{e}"));
