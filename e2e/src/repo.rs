@@ -53,6 +53,19 @@ pub fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Polls `f` every 200 ms until it gives `Some`, for at most `limit`, and returns
+/// what it gave.
+pub fn eventually<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The body `GET /` gets on `port`, or `""` when nothing listens there.
 pub fn text_on(port: u16) -> String {
     match std::net::TcpStream::connect(("127.0.0.1", port)) {

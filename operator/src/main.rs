@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{Namespace, ResourceRequirements};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::{reflector, watcher, WatchStreamExt};
+use kube::runtime::watcher;
 use kube::{Api, Client, CustomResourceExt};
 use pipy_operator::crd::Codebase;
 use pipy_operator::inject::InjectorConfig;
@@ -184,19 +184,11 @@ async fn main() -> Result<()> {
     };
 
     // Every Codebase, for the webhooks and the repo's access checks.
-    let codebases = reflector::store::Writer::<Codebase>::default();
-    let cb_reader = codebases.as_reader();
-    tokio::spawn(
-        reflector(
-            codebases,
-            watcher(
-                Api::<Codebase>::all(client.clone()),
-                watcher::Config::default(),
-            )
-            .default_backoff(),
-        )
-        .applied_objects()
-        .for_each(|_| async {}),
+    let codebases_changed = Arc::new(tokio::sync::Notify::new());
+    let cb_reader = store::spawn_reflector(
+        Api::<Codebase>::all(client.clone()),
+        watcher::Config::default(),
+        Some(codebases_changed.clone()),
     );
     // The repo: a read model of the Codebases; writes go through kubectl.
     let known = Arc::new(store::KnownVersions::default());
@@ -225,24 +217,16 @@ async fn main() -> Result<()> {
         client.clone(),
         state.clone(),
         known,
+        (cb_reader.clone(), codebases_changed),
         move || ready.set_ready(),
     ));
 
     // Webhooks over HTTPS, with certificates we make (or cert-manager's).
     let tls = webhook_tls(&args, client.clone()).await?;
-    let namespaces = reflector::store::Writer::<Namespace>::default();
-    let ns_reader = namespaces.as_reader();
-    tokio::spawn(
-        reflector(
-            namespaces,
-            watcher(
-                Api::<Namespace>::all(client.clone()),
-                watcher::Config::default(),
-            )
-            .default_backoff(),
-        )
-        .applied_objects()
-        .for_each(|_| async {}),
+    let ns_reader = store::spawn_reflector(
+        Api::<Namespace>::all(client.clone()),
+        watcher::Config::default(),
+        None,
     );
     let hook = Arc::new(webhook::Webhook {
         injector: args.injector(),
@@ -372,8 +356,6 @@ async fn apply_crd(client: &Client) -> Result<()> {
     .context("waiting for the Codebase CRD")?;
     Ok(())
 }
-
-use futures_util::StreamExt as _;
 
 /// The webhook's TLS configuration, kept current: renewed from the Secret (or re-read
 /// from cert-manager's mount) every hour. Without cert-manager the CA is also kept in

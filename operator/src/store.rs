@@ -15,6 +15,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Client, ResourceExt};
 use pipy_repo::{Repo, RepoState, SqliteStore};
+use tokio::sync::Notify;
 
 use crate::crd::Codebase;
 
@@ -154,45 +155,51 @@ impl pipy_repo::HoldBack for KnownVersions {
     }
 }
 
-/// Keeps `state`'s repo equal to the published Codebases: watches Codebases and
-/// snapshot ConfigMaps and rebuilds the read model after each burst of changes.
+/// Runs a reflector (a watch with backoff into a cache) on its own task and returns
+/// its cache; every applied object pokes `changed`, when given.
+pub fn spawn_reflector<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    changed: Option<Arc<Notify>>,
+) -> reflector::Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let writer = reflector::store::Writer::<K>::default();
+    let reader = writer.as_reader();
+    tokio::spawn(
+        reflector(writer, watcher(api, config).default_backoff())
+            .applied_objects()
+            .for_each(move |_| {
+                if let Some(changed) = &changed {
+                    changed.notify_one();
+                }
+                std::future::ready(())
+            }),
+    );
+    reader
+}
+
+/// Keeps `state`'s repo equal to the published Codebases: watches the snapshot
+/// ConfigMaps and, with the Codebases of the caller's cache (whose changes poke the
+/// same [`Notify`]), rebuilds the read model after each burst of changes.
 /// `synced` is called once the first rebuild is done.
 pub async fn follow(
     client: Client,
     state: Arc<RepoState>,
     known: Arc<KnownVersions>,
+    codebases: (reflector::Store<Codebase>, Arc<Notify>),
     synced: impl FnOnce(),
 ) {
-    let codebases = reflector::store::Writer::<Codebase>::default();
-    let cb_reader = codebases.as_reader();
-    let snapshots = reflector::store::Writer::<ConfigMap>::default();
-    let cm_reader = snapshots.as_reader();
-    let cb_stream = reflector(
-        codebases,
-        watcher(
-            Api::<Codebase>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .default_backoff(),
-    )
-    .applied_objects()
-    .map(|_| ());
+    let (cb_reader, poke) = codebases;
     let selector = watcher::Config::default().labels(crate::crd::LABEL_VERSION);
-    let cm_stream = reflector(
-        snapshots,
-        watcher(Api::<ConfigMap>::all(client), selector).default_backoff(),
-    )
-    .applied_objects()
-    .map(|_| ());
-    // The watches run on their own; every applied object pokes the rebuild loop.
-    let poke = Arc::new(tokio::sync::Notify::new());
-    let poker = poke.clone();
-    tokio::spawn(
-        futures_util::stream::select(cb_stream.boxed(), cm_stream.boxed()).for_each(move |()| {
-            poker.notify_one();
-            std::future::ready(())
-        }),
-    );
+    let cm_reader = spawn_reflector(Api::<ConfigMap>::all(client), selector, Some(poke.clone()));
     let _ = futures_util::future::join(cb_reader.wait_until_ready(), cm_reader.wait_until_ready())
         .await;
     let mut synced = Some(synced);

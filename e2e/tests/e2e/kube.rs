@@ -25,18 +25,6 @@ const NS: &str = "pipy-system";
 /// The longest a single wait of this test takes.
 const WAIT: Duration = Duration::from_secs(40);
 
-/// Polls `f` every 200 ms until it gives `Some`, for at most `limit`.
-fn eventually<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// The test's view of the cluster.
 struct Cluster {
     plane: ControlPlane,
