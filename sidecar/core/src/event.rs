@@ -38,6 +38,8 @@ pub enum StreamError {
     BufferOverflow,
     /// Malformed protocol data.
     ProtocolError,
+    /// Asks a `replay` filter upstream to run its sub-pipeline again.
+    Replay,
 }
 
 impl StreamError {
@@ -61,11 +63,12 @@ impl StreamError {
             Unauthorized => "Unauthorized",
             BufferOverflow => "BufferOverflow",
             ProtocolError => "ProtocolError",
+            Replay => "Replay",
         }
     }
 
     /// Every error, in declaration order.
-    pub const ALL: [StreamError; 16] = {
+    pub const ALL: [StreamError; 17] = {
         use StreamError::*;
         [
             NoError,
@@ -84,6 +87,7 @@ impl StreamError {
             Unauthorized,
             BufferOverflow,
             ProtocolError,
+            Replay,
         ]
     };
 

@@ -20,15 +20,23 @@ mod http2;
 pub mod http_codec;
 mod http_reply;
 pub mod http_tunnel;
+pub mod insert;
+pub mod r#loop;
 pub mod mux;
 pub mod mux_http;
+pub mod pack;
 pub mod proxy_protocol;
+pub mod read;
 pub mod replace;
+pub mod replay;
 pub mod serve_http;
 mod slot;
 pub mod socks;
+pub mod split;
+pub mod tee;
 pub mod tls;
 mod util;
+pub mod wait;
 
 pub use slot::SubLayout;
 pub use util::Callback;
@@ -66,12 +74,16 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("handleStreamEnd", "handle.rs"),
     ("handleStreamStart", "handle.rs"),
     ("handleTLSClientHello", "tls.rs"),
+    ("insert", "insert.rs"),
     ("link", "branch.rs"),
+    ("loop", "loop.rs"),
     ("mux", "mux.rs"),
     ("muxHTTP", "mux_http.rs"),
     ("onEnd", "dump.rs"),
     ("onStart", "dump.rs"),
+    ("pack", "pack.rs"),
     ("print", "dump.rs"),
+    ("read", "read.rs"),
     ("replaceData", "replace.rs"),
     ("replaceMessage", "replace.rs"),
     ("replaceMessageBody", "replace.rs"),
@@ -79,8 +91,12 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("replaceMessageStart", "replace.rs"),
     ("replaceStreamEnd", "replace.rs"),
     ("replaceStreamStart", "replace.rs"),
+    ("replay", "replay.rs"),
     ("serveHTTP", "serve_http.rs"),
+    ("split", "split.rs"),
+    ("tee", "tee.rs"),
     ("use", "chain.rs"),
+    ("wait", "wait.rs"),
 ];
 
 #[cfg(test)]

@@ -75,13 +75,16 @@ pub(crate) fn hooks() -> HostHooks {
 /// When the thread has no engine or the engine is already in use further up the
 /// stack (native code called from JS gets the context as an argument instead).
 pub fn with_js<R>(f: impl FnOnce(&mut Context) -> R) -> R {
-    ENGINE.with(|e| {
+    let r = ENGINE.with(|e| {
         let mut guard = e.borrow_mut();
         let ctx = guard
             .as_mut()
             .expect("pipy-js engine not initialised on this thread");
         f(ctx)
-    })
+    });
+    // The engine is free again: Promises settled meanwhile go on now.
+    crate::promise::run_settled();
+    r
 }
 
 /// Calls a script function inside the context of a pipeline.

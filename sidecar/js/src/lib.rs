@@ -19,6 +19,7 @@ mod error;
 pub mod gc;
 mod host;
 pub mod module;
+pub mod promise;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

@@ -20,6 +20,7 @@ mod protocol;
 mod scripts;
 mod sessions;
 mod socket_options;
+mod stream_tools;
 mod tls;
 mod tunnels;
 mod udp;

@@ -8,6 +8,7 @@
 mod filters;
 mod layouts;
 mod socket_options;
+mod stream_tools;
 mod transports;
 
 use boa_engine::{
@@ -383,6 +384,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("onStart", |t, a, _| hook(t, true, arg(a, 0))),
         ("onEnd", |t, a, _| hook(t, false, arg(a, 0))),
     ];
+    v.extend(stream_tools::methods());
     for k in handle::Kind::ALL {
         v.push((k.handle_name(), handler(k, false)));
         v.push((k.replace_name(), handler(k, true)));

@@ -1,0 +1,190 @@
+//! Configuration methods of the stream tools: `split`, `pack`, `insert`,
+//! `wait`, `loop`, `replay`, `tee` and `read`.
+
+use super::{append, append_joint, arg, err, layout_arg, Method};
+use crate::options::{self, Options};
+use boa_engine::{Context, JsResult, JsValue};
+use pipy_filters::{insert, pack, r#loop, read, replay, split, tee, wait, Callback, SubLayout};
+use std::rc::Rc;
+
+/// Every method of this file, by name.
+pub(super) fn methods() -> Vec<(&'static str, Method)> {
+    vec![
+        ("split", m_split),
+        ("pack", m_pack),
+        ("insert", m_insert),
+        ("wait", m_wait),
+        ("loop", m_loop),
+        ("replay", m_replay),
+        ("tee", m_tee),
+        ("read", m_read),
+    ]
+}
+
+fn m_split(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let sep = arg(args, 0);
+    if sep.is_undefined() {
+        return Err(err("split(): expects a separator"));
+    }
+    let t = split::SplitTemplate::new(Callback::new(sep, "split"), ctx)
+        .map_err(|e| err(format!("split(): {e}")))?;
+    append(this, Rc::new(t))
+}
+
+/// An optional text option.
+fn text(
+    opts: &mut Options,
+    key: &'static str,
+    ctx: &mut Context,
+) -> JsResult<Option<bytes::Bytes>> {
+    let v = opts.get(key, ctx)?;
+    if v.is_null_or_undefined() {
+        return Ok(None);
+    }
+    let s = v.to_string(ctx)?.to_std_string_escaped();
+    Ok(Some(bytes::Bytes::from(s)))
+}
+
+fn m_pack(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a0 = arg(args, 0);
+    let batch = if a0.is_null_or_undefined() {
+        1
+    } else {
+        let n = a0.to_number(ctx)?;
+        if n.is_finite() && n >= 1.0 {
+            n as usize
+        } else {
+            1
+        }
+    };
+    let mut opts = Options::new("pack", &arg(args, 1), ctx)?;
+    let mut o = pack::PackOptions::default();
+    if let Some(t) = opts.duration("timeout", ctx)? {
+        o.timeout = Some(t);
+    }
+    if let Some(t) = opts.duration("interval", ctx)? {
+        o.interval = Some(t);
+    }
+    opts.number("vacancy", ctx)?;
+    o.prefix = text(&mut opts, "prefix", ctx)?;
+    o.postfix = text(&mut opts, "postfix", ctx)?;
+    o.separator = text(&mut opts, "separator", ctx)?;
+    opts.finish(ctx)?;
+    append(this, Rc::new(pack::PackTemplate::new(batch, o)))
+}
+
+fn m_insert(this: &JsValue, args: &[JsValue], _ctx: &mut Context) -> JsResult<()> {
+    let v = arg(args, 0);
+    if !(v.is_callable() || pipy_js::convert::is_event_value(&v)) {
+        return Err(err(
+            "insert(): expects an Event, a Message, a function or an array",
+        ));
+    }
+    append(
+        this,
+        Rc::new(insert::InsertTemplate(Callback::new(v, "insert"))),
+    )
+}
+
+fn m_wait(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let cond = arg(args, 0);
+    if !cond.is_callable() {
+        return Err(err("wait(): expects a function"));
+    }
+    let mut opts = Options::new("wait", &arg(args, 1), ctx)?;
+    let timeout = opts.duration("timeout", ctx)?;
+    opts.finish(ctx)?;
+    append(
+        this,
+        Rc::new(wait::WaitTemplate::new(
+            Callback::new(cond, "wait"),
+            timeout,
+        )),
+    )
+}
+
+fn m_loop(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let builder = arg(args, 0);
+    if !builder.is_callable() {
+        return Err(err("loop(): expects a function"));
+    }
+    let sub = layout_arg(this, &builder, ctx)?;
+    append(this, Rc::new(r#loop::LoopTemplate(sub)))
+}
+
+fn m_replay(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let mut opts = Options::new("replay", &arg(args, 0), ctx)?;
+    let delay = opts.get("delay", ctx)?;
+    let delay = if delay.is_null_or_undefined() {
+        None
+    } else if delay.is_callable() {
+        Some(Callback::new(delay, "replay"))
+    } else {
+        // Checked now, so a typo fails at load time.
+        options::duration(&delay, "replay(): delay", ctx)?;
+        Some(Callback::new(delay, "replay"))
+    };
+    opts.finish(ctx)?;
+    let sub = SubLayout::new();
+    append_joint(
+        this,
+        Rc::new(replay::ReplayTemplate::new(sub.clone(), delay)),
+        sub,
+    )
+}
+
+fn string_or_function(v: &JsValue, method: &str) -> JsResult<()> {
+    if v.is_callable() || v.is_string() {
+        Ok(())
+    } else {
+        Err(err(format!(
+            "{method}(): expects a filename or a function returning one"
+        )))
+    }
+}
+
+fn m_tee(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let filename = arg(args, 0);
+    string_or_function(&filename, "tee")?;
+    let mut opts = Options::new("tee", &arg(args, 1), ctx)?;
+    let mut o = tee::TeeOptions {
+        append: opts.get("append", ctx)?.to_boolean(),
+        shared: opts.get("shared", ctx)?.to_boolean(),
+        ..Default::default()
+    };
+    if let Some(n) = opts.size("maxFileSize", ctx)? {
+        o.max_file_size = n;
+    }
+    if let Some(n) = opts.number("maxFileCount", ctx)? {
+        o.max_file_count = if n > 0.0 { n as usize } else { 0 };
+    }
+    if let Some(d) = opts.duration("rotateInterval", ctx)? {
+        o.rotate_interval = d;
+    }
+    opts.finish(ctx)?;
+    append(
+        this,
+        Rc::new(tee::TeeTemplate::new(Callback::new(filename, "tee"), o)),
+    )
+}
+
+fn m_read(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let filename = arg(args, 0);
+    string_or_function(&filename, "read")?;
+    let mut opts = Options::new("read", &arg(args, 1), ctx)?;
+    let mut number_or_fn = |key: &'static str, ctx: &mut Context| -> JsResult<Option<Callback>> {
+        let v = opts.get(key, ctx)?;
+        Ok((!v.is_null_or_undefined()).then(|| Callback::new(v, "read")))
+    };
+    let seek = number_or_fn("seek", ctx)?;
+    let size = number_or_fn("size", ctx)?;
+    opts.finish(ctx)?;
+    append(
+        this,
+        Rc::new(read::ReadTemplate::new(
+            Callback::new(filename, "read"),
+            seek,
+            size,
+        )),
+    )
+}
