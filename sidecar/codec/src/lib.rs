@@ -37,6 +37,7 @@
 
 #![warn(missing_docs)]
 
+pub mod compression;
 pub mod detect;
 pub mod http1;
 pub mod proxy_protocol;

@@ -10,7 +10,9 @@
 
 pub mod branch;
 pub mod chain;
+pub mod compress;
 pub mod connect;
+pub mod decompress;
 pub mod demux;
 pub mod demux_http;
 pub mod detect_protocol;
@@ -51,6 +53,8 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("branchMessage", "branch.rs"),
     ("branchMessageStart", "branch.rs"),
     ("chain", "chain.rs"),
+    ("compress", "compress.rs"),
+    ("compressHTTP", "compress.rs"),
     ("connect", "connect.rs"),
     ("connectHTTPTunnel", "http_tunnel.rs"),
     ("connectProxyProtocol", "proxy_protocol.rs"),
@@ -58,6 +62,8 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("connectTLS", "tls.rs"),
     ("decodeHTTPRequest", "http_codec.rs"),
     ("decodeHTTPResponse", "http_codec.rs"),
+    ("decompress", "decompress.rs"),
+    ("decompressHTTP", "decompress.rs"),
     ("demux", "demux.rs"),
     ("demuxHTTP", "demux_http.rs"),
     ("detectProtocol", "detect_protocol.rs"),

@@ -5,6 +5,7 @@
 //! `$=>$...`). Joint filters (`demuxHTTP`, `muxHTTP`, `fork`) get their
 //! sub-pipeline from the `.to(...)` that follows them.
 
+mod compression;
 mod filters;
 mod layouts;
 mod socket_options;
@@ -385,6 +386,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("onEnd", |t, a, _| hook(t, false, arg(a, 0))),
     ];
     v.extend(stream_tools::methods());
+    v.extend(compression::methods());
     for k in handle::Kind::ALL {
         v.push((k.handle_name(), handler(k, false)));
         v.push((k.replace_name(), handler(k, true)));
