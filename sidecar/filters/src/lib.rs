@@ -36,6 +36,7 @@ mod slot;
 pub mod socks;
 pub mod split;
 pub mod tee;
+pub mod throttle;
 pub mod tls;
 mod util;
 pub mod wait;
@@ -101,6 +102,9 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("serveHTTP", "serve_http.rs"),
     ("split", "split.rs"),
     ("tee", "tee.rs"),
+    ("throttleConcurrency", "throttle.rs"),
+    ("throttleDataRate", "throttle.rs"),
+    ("throttleMessageRate", "throttle.rs"),
     ("use", "chain.rs"),
     ("wait", "wait.rs"),
 ];

@@ -66,6 +66,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     class_onto::<super::load_balancer::RoundRobinLoadBalancer>(&algo, ctx)?;
     class_onto::<super::load_balancer::LeastWorkLoadBalancer>(&algo, ctx)?;
     class_onto::<super::load_balancer::HashingLoadBalancer>(&algo, ctx)?;
+    class_onto::<super::quota::QuotaObject>(&algo, ctx)?;
     // Resources are made by next(); the class needs registering, not a global.
     ctx.register_global_class::<super::load_balancer::Resource>()?;
     ctx.global_object()

@@ -13,6 +13,7 @@ pub mod load_balancer;
 pub mod message;
 pub mod os;
 pub mod pipy;
+pub mod quota;
 pub mod stats;
 pub mod url;
 pub mod url_router;

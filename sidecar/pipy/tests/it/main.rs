@@ -22,6 +22,7 @@ mod scripts;
 mod sessions;
 mod socket_options;
 mod stream_tools;
+mod throttle;
 mod tls;
 mod tunnels;
 mod udp;

@@ -1,10 +1,12 @@
 //! Configuration methods of the stream tools: `split`, `pack`, `insert`,
-//! `wait`, `loop`, `replay`, `tee` and `read`.
+//! `wait`, `loop`, `replay`, `tee`, `read` and the throttles.
 
 use super::{append, append_joint, arg, err, layout_arg, Method};
 use crate::options::{self, Options};
 use boa_engine::{Context, JsResult, JsValue};
-use pipy_filters::{insert, pack, r#loop, read, replay, split, tee, wait, Callback, SubLayout};
+use pipy_filters::{
+    insert, pack, r#loop, read, replay, split, tee, throttle, wait, Callback, SubLayout,
+};
 use std::rc::Rc;
 
 /// Every method of this file, by name.
@@ -18,6 +20,15 @@ pub(super) fn methods() -> Vec<(&'static str, Method)> {
         ("replay", m_replay),
         ("tee", m_tee),
         ("read", m_read),
+        ("throttleConcurrency", |t, a, c| {
+            m_throttle(throttle::Kind::Concurrency, t, a, c)
+        }),
+        ("throttleDataRate", |t, a, c| {
+            m_throttle(throttle::Kind::DataRate, t, a, c)
+        }),
+        ("throttleMessageRate", |t, a, c| {
+            m_throttle(throttle::Kind::MessageRate, t, a, c)
+        }),
     ]
 }
 
@@ -185,6 +196,34 @@ fn m_read(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
             Callback::new(filename, "read"),
             seek,
             size,
+        )),
+    )
+}
+
+fn m_throttle(
+    kind: throttle::Kind,
+    this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<()> {
+    let t = throttle::ThrottleTemplate::new(kind, Callback::new(arg(args, 0), "throttle"), true);
+    let name = pipy_core::FilterTemplate::name(&t);
+    let quota = arg(args, 0);
+    if !(quota.is_callable() || pipy_js::api::quota::is_quota(&quota)) {
+        return Err(err(format!(
+            "{name}(): expects an algo.Quota or a function returning that"
+        )));
+    }
+    let mut opts = Options::new(name, &arg(args, 1), ctx)?;
+    let block = opts.get("blockInput", ctx)?;
+    let block_input = block.is_null_or_undefined() || block.to_boolean();
+    opts.finish(ctx)?;
+    append(
+        this,
+        Rc::new(throttle::ThrottleTemplate::new(
+            kind,
+            Callback::new(quota, name),
+            block_input,
         )),
     )
 }
