@@ -43,3 +43,4 @@ pub mod http1;
 pub mod proxy_protocol;
 pub mod socks;
 pub mod tls_hello;
+pub mod websocket;

@@ -40,6 +40,7 @@ pub mod throttle;
 pub mod tls;
 mod util;
 pub mod wait;
+pub mod websocket;
 
 pub use slot::SubLayout;
 pub use util::Callback;
@@ -63,6 +64,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("connectTLS", "tls.rs"),
     ("decodeHTTPRequest", "http_codec.rs"),
     ("decodeHTTPResponse", "http_codec.rs"),
+    ("decodeWebSocket", "websocket.rs"),
     ("decompress", "decompress.rs"),
     ("decompressHTTP", "decompress.rs"),
     ("demux", "demux.rs"),
@@ -72,6 +74,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("dump", "dump.rs"),
     ("encodeHTTPRequest", "http_codec.rs"),
     ("encodeHTTPResponse", "http_codec.rs"),
+    ("encodeWebSocket", "websocket.rs"),
     ("fork", "branch.rs"),
     ("handleData", "handle.rs"),
     ("handleMessage", "handle.rs"),

@@ -26,4 +26,5 @@ mod throttle;
 mod tls;
 mod tunnels;
 mod udp;
+mod websocket;
 mod workers;

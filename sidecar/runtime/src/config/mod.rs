@@ -5,6 +5,7 @@
 //! `$=>$...`). Joint filters (`demuxHTTP`, `muxHTTP`, `fork`) get their
 //! sub-pipeline from the `.to(...)` that follows them.
 
+mod codecs;
 mod compression;
 mod filters;
 mod layouts;
@@ -387,6 +388,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
     ];
     v.extend(stream_tools::methods());
     v.extend(compression::methods());
+    v.extend(codecs::methods());
     for k in handle::Kind::ALL {
         v.push((k.handle_name(), handler(k, false)));
         v.push((k.replace_name(), handler(k, true)));
