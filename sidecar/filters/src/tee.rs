@@ -168,6 +168,15 @@ enum Job {
 }
 
 static QUEUED: AtomicUsize = AtomicUsize::new(0);
+
+/// Waits, at most `limit`, until every queued write reached its file: called
+/// before the process exits, so that what a stream wrote last is not lost.
+pub fn drain(limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while QUEUED.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
 fn writer() -> &'static Mutex<Sender<Job>> {

@@ -10,6 +10,7 @@
 
 pub mod config;
 mod dry_run;
+mod file_reader;
 pub mod graph;
 mod listener;
 pub mod options;

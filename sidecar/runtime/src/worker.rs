@@ -92,6 +92,7 @@ fn load(
     print_value: bool,
 ) -> Result<Option<Rc<RefCell<ConfigState>>>> {
     pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
+    pipy_js::with_js(crate::file_reader::install).map_err(|e| anyhow!("{e}"))?;
     evaluate(opts, print_value)
 }
 
@@ -114,6 +115,10 @@ pub(crate) fn evaluate(
     })
     .map_err(|e| anyhow!("{e}"))?;
     let Some(state) = config::state_of(&value.1) else {
+        // A module of `pipy.read(...)` calls alone: the worker runs them.
+        if crate::file_reader::pending() > 0 {
+            return Ok(Some(Rc::new(RefCell::new(ConfigState::default()))));
+        }
         if opts.eval.is_some() {
             if print_value {
                 let text = pipy_js::with_js(|ctx| pipy_js::convert::to_json_text(&value.1, ctx));
@@ -178,6 +183,8 @@ pub fn run(
     for h in handles {
         let _ = h.join();
     }
+    // What `tee` queued last reaches its file before the process ends.
+    pipy_filters::tee::drain(Duration::from_secs(5));
     Ok(exit_code.load(Ordering::SeqCst))
 }
 
@@ -480,7 +487,8 @@ fn worker(
         }
         let _ = ready.send(Ok(index));
         tracing::debug!(target: "thread", "[thread] Thread {index} started");
-        if state.borrow().listens.is_empty() && state.borrow().tasks.is_empty() {
+        let reads_only = state.borrow().listens.is_empty() && state.borrow().tasks.is_empty();
+        if reads_only && crate::file_reader::pending() == 0 {
             return;
         }
         let mut shutdown = shutdown;
@@ -488,6 +496,7 @@ fn worker(
         loop {
             tokio::select! {
                 _ = shutdown.wait_for(|v| *v) => break,
+                _ = crate::file_reader::all_done(), if reads_only => break,
                 _ = sweep.tick() => {
                     running.sweep();
                     // What ordinary collections swept since the last tick.

@@ -207,3 +207,37 @@ fn tee_shared_files_rotate_by_size_and_keep_a_count() {
     let newest = std::fs::read_to_string(dir.join(&rotated[1])).unwrap();
     assert_eq!(newest, "ccc");
 }
+
+#[test]
+fn pipy_read_streams_a_file_through_a_pipeline_and_then_exits() {
+    // The shape of upstream's codec suite (`test/codec/gzip`): a module of
+    // `pipy.read` alone, output on standard output through `tee('-')`.
+    let dir = temp_dir();
+    let input = dir.join("input");
+    let text: String = (0..5000).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(&input, &text).unwrap();
+    let main = dir.join("main.js");
+    std::fs::write(
+        &main,
+        format!(
+            "pipy.read('{}', $=>$\n  .compress('gzip')\n  .decompress('gzip')\n  .tee('-')\n)\n",
+            input.display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run_to_end(&["--no-graph", &main.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, text);
+    // A file that is not there: the Promise is rejected and the run ends.
+    std::fs::write(
+        &main,
+        "pipy.read('/nonexistent/input', $=>$.tee('-')).catch(e => console.log('rejected:', e.message))",
+    )
+    .unwrap();
+    let (code, _, err) = run_to_end(&[&main.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("rejected: cannot open file: /nonexistent/input"),
+        "{err}"
+    );
+}

@@ -476,6 +476,14 @@ pub fn check_pipeline_names() -> Result<(), String> {
     }
 }
 
+/// A layout built by a `$=>$...` function outside any `pipy()` (for
+/// `pipy.read`).
+pub fn build_layout(builder: &JsValue, ctx: &mut Context) -> JsResult<Layout> {
+    let conf = make_configuration(ctx, usize::MAX)?;
+    let sub = layout_arg(&conf, builder, ctx)?;
+    sub.get().ok_or_else(|| err("not a pipeline builder"))
+}
+
 /// Names of every Configuration method (for error messages and docs).
 pub fn method_names() -> Vec<&'static str> {
     METHODS.with(|m| m.iter().map(|(n, _)| *n).collect())
