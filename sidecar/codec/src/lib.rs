@@ -41,6 +41,7 @@ pub mod compression;
 pub mod detect;
 pub mod http1;
 pub mod proxy_protocol;
+pub mod resp;
 pub mod socks;
 pub mod tls_hello;
 pub mod websocket;

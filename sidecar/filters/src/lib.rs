@@ -31,6 +31,7 @@ pub mod proxy_protocol;
 pub mod read;
 pub mod replace;
 pub mod replay;
+pub mod resp;
 pub mod serve_http;
 mod slot;
 pub mod socks;
@@ -64,6 +65,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("connectTLS", "tls.rs"),
     ("decodeHTTPRequest", "http_codec.rs"),
     ("decodeHTTPResponse", "http_codec.rs"),
+    ("decodeRESP", "resp.rs"),
     ("decodeWebSocket", "websocket.rs"),
     ("decompress", "decompress.rs"),
     ("decompressHTTP", "decompress.rs"),
@@ -74,6 +76,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("dump", "dump.rs"),
     ("encodeHTTPRequest", "http_codec.rs"),
     ("encodeHTTPResponse", "http_codec.rs"),
+    ("encodeRESP", "resp.rs"),
     ("encodeWebSocket", "websocket.rs"),
     ("fork", "branch.rs"),
     ("handleData", "handle.rs"),

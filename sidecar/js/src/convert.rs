@@ -20,9 +20,44 @@ pub fn script_head(v: JsValue) -> Head {
     Head::Script(ScriptHead(Rc::new(v)))
 }
 
-/// The script object inside a script head.
+/// The script object inside a script head (a tail, for a `MessageEnd` that
+/// also carries a payload).
 pub fn script_value(h: &ScriptHead) -> JsValue {
-    h.0.downcast_ref::<JsValue>().cloned().unwrap_or_default()
+    if let Some(v) = h.0.downcast_ref::<JsValue>() {
+        return v.clone();
+    }
+    h.0.downcast_ref::<EndPayload>()
+        .map(|e| e.tail.clone())
+        .unwrap_or_default()
+}
+
+/// What a `MessageEnd` with a decoded payload carries between filters.
+pub struct EndPayload {
+    /// The tail object (or undefined).
+    pub tail: JsValue,
+    /// The payload.
+    pub payload: JsValue,
+}
+
+/// The head of a `MessageEnd` with `tail` and `payload` (the payload left out
+/// when undefined).
+pub fn end_head(tail: JsValue, payload: JsValue) -> Head {
+    if payload.is_undefined() {
+        return script_head(tail);
+    }
+    Head::Script(ScriptHead(Rc::new(EndPayload { tail, payload })))
+}
+
+/// The payload a `MessageEnd` carries (undefined when none).
+pub fn payload_of(h: &Head) -> JsValue {
+    match h {
+        Head::Script(s) => {
+            s.0.downcast_ref::<EndPayload>()
+                .map(|e| e.payload.clone())
+                .unwrap_or_default()
+        }
+        _ => JsValue::undefined(),
+    }
 }
 
 /// A script object for a head: native heads get a lazy head object; script
@@ -187,11 +222,9 @@ pub fn event_to_js(evt: &mut Event, ctx: &mut Context) -> JsResult<JsValue> {
             Ok(MessageStartObject::from_data(MessageStartObject { head }, ctx)?.into())
         }
         Event::MessageEnd(t) => {
+            let payload = payload_of(t);
             let tail = touch_head(t, ctx)?;
-            let end = MessageEndObject {
-                tail,
-                payload: JsValue::undefined(),
-            };
+            let end = MessageEndObject { tail, payload };
             Ok(MessageEndObject::from_data(end, ctx)?.into())
         }
         Event::StreamEnd(e) => Ok(StreamEndObject::from_data(
@@ -228,9 +261,19 @@ pub fn message_to_js(
     ctx: &mut Context,
 ) -> JsResult<JsValue> {
     let head = touch_head(head, ctx)?;
+    let payload = payload_of(tail);
     let tail = touch_head(tail, ctx)?;
     let body = new_data(body, ctx)?;
-    Ok(MessageObject::from_data(MessageObject { head, body, tail }, ctx)?.into())
+    Ok(MessageObject::from_data(
+        MessageObject {
+            head,
+            body,
+            tail,
+            payload,
+        },
+        ctx,
+    )?
+    .into())
 }
 
 /// Whether a script value is an event, a Message, or an array: what a
@@ -270,7 +313,10 @@ pub fn js_to_events(v: &JsValue, ctx: &mut Context, out: &mut Vec<Event>) -> JsR
                 out.push(Event::Data(d));
             }
         }
-        out.push(Event::MessageEnd(script_head(m.tail.clone())));
+        out.push(Event::MessageEnd(end_head(
+            m.tail.clone(),
+            m.payload.clone(),
+        )));
         return Ok(());
     }
     if let Some(m) = obj.downcast_ref::<MessageStartObject>() {
@@ -278,7 +324,10 @@ pub fn js_to_events(v: &JsValue, ctx: &mut Context, out: &mut Vec<Event>) -> JsR
         return Ok(());
     }
     if let Some(m) = obj.downcast_ref::<MessageEndObject>() {
-        out.push(Event::MessageEnd(script_head(m.tail.clone())));
+        out.push(Event::MessageEnd(end_head(
+            m.tail.clone(),
+            m.payload.clone(),
+        )));
         return Ok(());
     }
     if let Some(m) = obj.downcast_ref::<StreamEndObject>() {

@@ -15,6 +15,8 @@ pub struct MessageObject {
     pub body: JsValue,
     /// Tail object (or undefined).
     pub tail: JsValue,
+    /// Decoded value of the body, for protocols that have one (RESP, ...).
+    pub payload: JsValue,
 }
 
 /// Start of a message, with its head.
@@ -30,8 +32,9 @@ pub struct MessageEndObject {
     /// Tail object (or undefined); a decoded HTTP message's has `headSize` and
     /// `bodySize`.
     pub tail: JsValue,
-    /// Decoded payload of protocols that have one (undefined for HTTP). It lives
-    /// with this object: events between filters carry the tail only.
+    /// Decoded payload of protocols that have one (undefined for HTTP); the
+    /// event carries it between filters with the tail
+    /// ([`crate::convert::end_head`]).
     pub payload: JsValue,
 }
 
@@ -103,12 +106,14 @@ impl Class for MessageObject {
                 head: JsValue::undefined(),
                 body: body_value(&a0, ctx)?,
                 tail: JsValue::undefined(),
+                payload: JsValue::undefined(),
             });
         }
         Ok(MessageObject {
             head: a0,
             body: body_value(&args.get(1).cloned().unwrap_or_default(), ctx)?,
             tail: args.get(2).cloned().unwrap_or_default(),
+            payload: JsValue::undefined(),
         })
     }
 
@@ -116,6 +121,7 @@ impl Class for MessageObject {
         field_accessor!(class, MessageObject, "head", head);
         field_accessor!(class, MessageObject, "body", body);
         field_accessor!(class, MessageObject, "tail", tail);
+        field_accessor!(class, MessageObject, "payload", payload);
         Ok(())
     }
 }

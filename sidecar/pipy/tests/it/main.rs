@@ -7,6 +7,7 @@ mod api;
 mod backpressure;
 mod body_limits;
 mod cli;
+mod codecs;
 mod compression;
 mod errors;
 mod examples;

@@ -1,13 +1,19 @@
 //! Configuration methods of the protocol codecs other than HTTP's:
-//! `decodeWebSocket` and `encodeWebSocket`.
+//! WebSocket and RESP.
 
 use super::{append, Method};
-use pipy_filters::websocket;
+use pipy_filters::{resp, websocket};
 use std::rc::Rc;
 
 /// Every method of this file, by name.
 pub(super) fn methods() -> Vec<(&'static str, Method)> {
     vec![
+        ("decodeRESP", |this, _, _| {
+            append(this, Rc::new(resp::DecodeTemplate))
+        }),
+        ("encodeRESP", |this, _, _| {
+            append(this, Rc::new(resp::EncodeTemplate))
+        }),
         ("decodeWebSocket", |this, _, _| {
             append(this, Rc::new(websocket::DecodeTemplate))
         }),

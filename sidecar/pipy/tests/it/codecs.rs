@@ -1,0 +1,88 @@
+//! Protocol codecs with real peers: `decodeRESP`/`encodeRESP` with
+//! `redis-server` and `redis-cli`. Answers are those upstream Pipy 1.5.18
+//! gives for the same scripts (compared side by side).
+
+use crate::harness::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let o = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli (Debian's redis-tools)");
+    String::from_utf8_lossy(&o.stdout).trim_end().to_owned()
+}
+
+#[test]
+fn a_redis_server_answering_from_resp_payloads() {
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).decodeRESP().replaceMessage(m => [new MessageStart, new MessageEnd(null,
+              m.payload[0].toString().toUpperCase() == 'PING' ? 'PONG' :
+              m.payload[0].toString().toUpperCase() == 'ECHO' ? m.payload[1] :
+              m.payload[0].toString().toUpperCase() == 'INCR' ? 42 :
+              m.payload[0].toString().toUpperCase() == 'LIST' ? [1, 'two', new Data('three'), null] :
+              new Error('ERR unknown command ' + m.payload[0].toString()))]).encodeRESP()"
+        ),
+        &[port],
+    );
+    assert_eq!(redis_cli(port, &["PING"]), "PONG");
+    assert_eq!(redis_cli(port, &["ECHO", "hi there"]), "hi there");
+    assert_eq!(redis_cli(port, &["INCR", "x"]), "42");
+    // The null element prints as an empty line, trimmed here.
+    assert_eq!(redis_cli(port, &["LIST"]), "1\ntwo\nthree");
+    assert_eq!(redis_cli(port, &["FOO"]), "ERR unknown command FOO");
+}
+
+#[test]
+fn a_logging_redis_proxy_in_front_of_redis_server() {
+    let backend = free_port();
+    let _redis = Peer(
+        Command::new("redis-server")
+            .args([
+                "--port",
+                &backend.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server)"),
+    );
+    eventually("redis-server listens", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", backend)).ok()
+    });
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({port})
+              .decodeRESP()
+              .handleMessageEnd(e => console.log('command:', e.payload.map(x => x.toString()).join(' ')))
+              .encodeRESP()
+              .connect('127.0.0.1:{backend}')"
+        ),
+        &[port],
+    );
+    assert_eq!(redis_cli(port, &["SET", "greeting", "hello world"]), "OK");
+    assert_eq!(redis_cli(port, &["GET", "greeting"]), "hello world");
+    assert_eq!(redis_cli(port, &["RPUSH", "l", "a", "b", "c"]), "3");
+    assert_eq!(redis_cli(port, &["LRANGE", "l", "0", "-1"]), "a\nb\nc");
+    let big = "z".repeat(100_000);
+    assert_eq!(redis_cli(port, &["SET", "big", &big]), "OK");
+    assert_eq!(redis_cli(port, &["STRLEN", "big"]), "100000");
+    let log = p.stderr_text();
+    assert!(log.contains("command: SET greeting hello world"), "{log}");
+    assert!(log.contains("command: LRANGE l 0 -1"), "{log}");
+    // Bytes that are not RESP end that connection only.
+    let mut c = Conn::open(port);
+    c.send(b"?garbage\r\n");
+    assert!(c.is_closed());
+    assert_eq!(redis_cli(port, &["GET", "greeting"]), "hello world");
+}
