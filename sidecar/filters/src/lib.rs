@@ -24,6 +24,7 @@ mod http_reply;
 pub mod http_tunnel;
 pub mod insert;
 pub mod r#loop;
+pub mod multipart;
 pub mod mux;
 pub mod mux_http;
 pub mod pack;
@@ -65,6 +66,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("connectTLS", "tls.rs"),
     ("decodeHTTPRequest", "http_codec.rs"),
     ("decodeHTTPResponse", "http_codec.rs"),
+    ("decodeMultipart", "multipart.rs"),
     ("decodeRESP", "resp.rs"),
     ("decodeWebSocket", "websocket.rs"),
     ("decompress", "decompress.rs"),

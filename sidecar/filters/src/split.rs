@@ -63,13 +63,13 @@ impl FilterTemplate for SplitTemplate {
 
 /// A separator with its KMP failure table.
 #[derive(Clone)]
-struct Matcher {
+pub(crate) struct Matcher {
     pattern: std::rc::Rc<[u8]>,
     lps: std::rc::Rc<[usize]>,
 }
 
 impl Matcher {
-    fn new(pattern: Vec<u8>) -> Result<Self, String> {
+    pub(crate) fn new(pattern: Vec<u8>) -> Result<Self, String> {
         if pattern.len() > MAX_SEPARATOR {
             return Err("separator over 1KB is not supported".into());
         }
@@ -94,60 +94,42 @@ impl Matcher {
     }
 }
 
-/// A message being cut: bytes held back that may be the start of a separator.
-struct Run {
+/// What a [`Splitter`] cuts a stream into.
+pub(crate) enum Piece {
+    /// Bytes between separators (never empty).
+    Bytes(Data),
+    /// A separator was here.
+    Separator,
+}
+
+/// Cuts a byte stream at every occurrence of a separator, across chunk
+/// boundaries, holding back only bytes that may start a separator.
+pub(crate) struct Splitter {
     matcher: Matcher,
     matched: usize,
-    started: bool,
 }
 
-struct Split {
-    separator: Callback,
-    matcher: Option<Matcher>,
-    run: Option<Run>,
-}
-
-impl Run {
-    fn begin(&mut self, out: &mut Output<'_>) {
-        if !self.started {
-            self.started = true;
-            out.push(Event::MessageStart(Head::None));
+impl Splitter {
+    pub(crate) fn new(matcher: Matcher) -> Self {
+        Self {
+            matcher,
+            matched: 0,
         }
     }
 
-    fn emit(&mut self, d: Data, out: &mut Output<'_>) {
-        self.begin(out);
-        if !d.is_empty() {
-            out.push(Event::Data(d));
-        }
-    }
-
-    fn close(&mut self, out: &mut Output<'_>) {
-        self.begin(out);
-        out.push(Event::MessageEnd(Head::None));
-        self.started = false;
-    }
-
-    /// Emits the first `len` bytes of what is pending: `held` bytes of the
+    /// The first `len` bytes of what is pending: `held` bytes of the
     /// separator's start (held back from earlier chunks) then `bytes[start..]`.
-    fn emit_pending(
-        &mut self,
-        held: usize,
-        bytes: &Bytes,
-        start: usize,
-        len: usize,
-        out: &mut Output<'_>,
-    ) {
+    fn pending(&self, held: usize, bytes: &Bytes, start: usize, len: usize) -> Data {
         let from_held = held.min(len);
         let mut body = Data::new();
         if from_held > 0 {
             body.push_bytes(Bytes::copy_from_slice(&self.matcher.pattern[..from_held]));
         }
         body.push_bytes(bytes.slice(start..start + (len - from_held)));
-        self.emit(body, out);
+        body
     }
 
-    fn input(&mut self, data: Data, out: &mut Output<'_>) {
+    pub(crate) fn input(&mut self, data: &Data, emit: &mut dyn FnMut(Piece)) {
         let n = self.matcher.pattern.len();
         let bytes = data.to_bytes();
         // The stream not yet emitted is `held` bytes (always the separator's
@@ -165,8 +147,11 @@ impl Run {
             }
             if j == n {
                 let body_len = held + (i + 1 - start) - n;
-                self.emit_pending(held, &bytes, start, body_len, out);
-                self.close(out);
+                let body = self.pending(held, &bytes, start, body_len);
+                if !body.is_empty() {
+                    emit(Piece::Bytes(body));
+                }
+                emit(Piece::Separator);
                 start = i + 1;
                 held = 0;
                 j = 0;
@@ -175,19 +160,58 @@ impl Run {
         // What cannot be the start of a separator goes out now.
         let free = held + (bytes.len() - start) - j;
         if free > 0 {
-            self.emit_pending(held, &bytes, start, free, out);
+            emit(Piece::Bytes(self.pending(held, &bytes, start, free)));
         }
         self.matched = j;
     }
 
-    fn end(&mut self, out: &mut Output<'_>) {
-        let rest = self.matched;
+    /// The bytes held back, at the end of the stream.
+    pub(crate) fn end(&mut self, emit: &mut dyn FnMut(Piece)) {
+        let rest = std::mem::take(&mut self.matched);
         if rest > 0 {
             let held = Bytes::copy_from_slice(&self.matcher.pattern[..rest]);
-            self.emit(Data::from(held), out);
+            emit(Piece::Bytes(Data::from(held)));
         }
-        self.matched = 0;
-        self.close(out);
+    }
+}
+
+/// A message being cut.
+struct Run {
+    splitter: Splitter,
+    started: bool,
+}
+
+struct Split {
+    separator: Callback,
+    matcher: Option<Matcher>,
+    run: Option<Run>,
+}
+
+impl Run {
+    fn emit(started: &mut bool, piece: Piece, out: &mut Output<'_>) {
+        if !*started {
+            *started = true;
+            out.push(Event::MessageStart(Head::None));
+        }
+        match piece {
+            Piece::Bytes(d) => out.push(Event::Data(d)),
+            Piece::Separator => {
+                out.push(Event::MessageEnd(Head::None));
+                *started = false;
+            }
+        }
+    }
+
+    fn input(&mut self, data: Data, out: &mut Output<'_>) {
+        let started = &mut self.started;
+        self.splitter
+            .input(&data, &mut |p| Self::emit(started, p, out));
+    }
+
+    fn end(&mut self, out: &mut Output<'_>) {
+        let started = &mut self.started;
+        self.splitter.end(&mut |p| Self::emit(started, p, out));
+        Self::emit(started, Piece::Separator, out);
     }
 }
 
@@ -213,8 +237,7 @@ impl Filter for Split {
                         }
                     };
                     self.run = Some(Run {
-                        matcher,
-                        matched: 0,
+                        splitter: Splitter::new(matcher),
                         started: false,
                     });
                 }

@@ -86,3 +86,36 @@ fn a_logging_redis_proxy_in_front_of_redis_server() {
     assert!(c.is_closed());
     assert_eq!(redis_cli(port, &["GET", "greeting"]), "hello world");
 }
+
+#[test]
+fn decode_multipart_splits_a_curl_form_upload_into_parts() {
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).demuxHTTP().to($=>$
+              .fork().to($=>$.decodeMultipart().handleMessage(m => console.log('part', JSON.stringify(m.head.headers), m.body.size, m.body.toString().substring(0, 5))))
+              .replaceMessage(new Message('ok')))"
+        ),
+        &[port],
+    );
+    let dir = temp_dir();
+    let file = dir.join("up.bin");
+    std::fs::write(&file, "x".repeat(5000)).unwrap();
+    let (ok, out) = curl(&[
+        "-F",
+        "field=value",
+        "-F",
+        &format!("file=@{};type=application/x-test", file.display()),
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    assert!(ok && out == "ok", "{out}");
+    // As upstream: a part's body keeps the line break before the delimiter.
+    let want = [
+        r#"part {"content-disposition":"form-data; name=\"field\""} 7 value"#,
+        r#"part {"content-disposition":"form-data; name=\"file\"; filename=\"up.bin\"","content-type":"application/x-test"} 5002 xxxxx"#,
+    ];
+    eventually("both parts logged", Duration::from_secs(10), || {
+        let log = p.stderr_text();
+        want.iter().all(|w| log.contains(w)).then_some(())
+    });
+}
