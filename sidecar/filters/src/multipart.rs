@@ -42,7 +42,7 @@ fn start(content_type: &str, depth: usize) -> Option<Multipart> {
     }
     let at = content_type.find("boundary=")? + "boundary=".len();
     let mut sep = b"--".to_vec();
-    sep.extend_from_slice(content_type[at..].as_bytes());
+    sep.extend_from_slice(&content_type.as_bytes()[at..]);
     let matcher = Matcher::new(sep).ok()?;
     Some(Multipart {
         splitter: Splitter::new(matcher),
