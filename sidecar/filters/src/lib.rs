@@ -13,10 +13,12 @@ pub mod chain;
 pub mod compress;
 pub mod connect;
 pub mod decompress;
+pub mod deframe;
 pub mod demux;
 pub mod demux_http;
 pub mod detect_protocol;
 pub mod dump;
+pub mod exec;
 pub mod handle;
 mod http2;
 pub mod http_codec;
@@ -71,6 +73,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("decodeWebSocket", "websocket.rs"),
     ("decompress", "decompress.rs"),
     ("decompressHTTP", "decompress.rs"),
+    ("deframe", "deframe.rs"),
     ("demux", "demux.rs"),
     ("demuxHTTP", "demux_http.rs"),
     ("detectProtocol", "detect_protocol.rs"),
@@ -80,6 +83,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("encodeHTTPResponse", "http_codec.rs"),
     ("encodeRESP", "resp.rs"),
     ("encodeWebSocket", "websocket.rs"),
+    ("exec", "exec.rs"),
     ("fork", "branch.rs"),
     ("handleData", "handle.rs"),
     ("handleMessage", "handle.rs"),

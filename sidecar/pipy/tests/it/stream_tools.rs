@@ -241,3 +241,89 @@ fn pipy_read_streams_a_file_through_a_pipeline_and_then_exits() {
         "{err}"
     );
 }
+
+#[test]
+fn exec_runs_a_child_process_as_a_filter() {
+    // stdin to stdout, while the stream is open.
+    let (_p, port) = serve("pipy().listen(PORT).exec('cat')");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"hello").unwrap();
+    let mut buf = [0u8; 16];
+    let n = s.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hello");
+    drop(s);
+    // The exit code and the standard error go to onExit, whose result is
+    // output; with `stderr: true` standard error is output too.
+    let (_p, port) = serve(
+        "pipy().listen(PORT).exec(['sh', '-c', 'echo out; echo err >&2; exit 3'],
+           {onExit: (code, err) => new Data('[exit ' + code + ' ' + err.toString().trim() + ']')})",
+    );
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"x").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains(']') {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(String::from_utf8_lossy(&got), "out\n[exit 3 err]");
+    let (_p, port) = serve(
+        r#"pipy().listen(PORT).exec('sh -c "echo $FOO; echo e >&2"', {stderr: true, env: {FOO: 'bar baz', PATH: '/usr/bin:/bin'}})"#,
+    );
+    // (The end of the input kills the process, as upstream: the client
+    // waits for the output before it half-closes.)
+    assert_eq!(exchange(port, &["x", ""]), "bar baz\ne\n");
+}
+
+#[test]
+fn exec_kills_and_reaps_its_process_when_the_stream_ends() {
+    let (p, port) = serve(
+        "pipy().listen(PORT).exec('sleep 60', {onStart: pid => console.log('child=' + pid + '.')})",
+    );
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"x").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let pid: u32 = eventually("the child started", Duration::from_secs(10), || {
+        let log = p.stderr_text();
+        // The last one: the harness's probe of the port was a stream too
+        // (its end started a process and killed it at once, as upstream).
+        let at = log.rfind("child=")?;
+        log[at + 6..].split('.').next()?.parse().ok()
+    });
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "{pid}: {}",
+        p.stderr_text()
+    );
+    drop(s);
+    // Killed, and reaped: no zombie left behind.
+    eventually("the child is gone", Duration::from_secs(10), || {
+        (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+    });
+    let (code, _, err) = run_to_end(&["-e", "pipy().listen(1).exec('x', {pty: true})"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("pty is not supported"), "{err}");
+}
+
+#[test]
+fn deframe_runs_a_state_machine_written_in_the_script() {
+    let (_p, port) = serve(
+        "pipy().listen(PORT).deframe({
+           LEN: c => ['BODY', c, new Data],
+           BODY: d => [new MessageStart, d, new MessageEnd, 'LEN'],
+         }).replaceMessage(m => new Data('[' + m.body.toString() + ']'))",
+    );
+    assert_eq!(
+        exchange(port, &["\u{3}ab", "c\u{2}de\u{1}f"]),
+        "[abc][de][f]"
+    );
+    // A read with no buffer passes the bytes through.
+    let (_p, port) =
+        serve("pipy().listen(PORT).deframe({ A: c => c == 0x2c ? ['B', 3] : 'A', B: c => ['A'] })");
+    assert_eq!(exchange(port, &["xx,123yy,4", "56"]), "123456");
+    // An unknown state ends the stream.
+    let (_p, port) = serve("pipy().listen(PORT).deframe({ A: c => 'NOPE' }).dump()");
+    assert_eq!(exchange(port, &["abc"]), "");
+}

@@ -1,11 +1,13 @@
 //! Configuration methods of the stream tools: `split`, `pack`, `insert`,
-//! `wait`, `loop`, `replay`, `tee`, `read` and the throttles.
+//! `wait`, `loop`, `replay`, `tee`, `read`, `exec`, `deframe` and the
+//! throttles.
 
 use super::{append, append_joint, arg, err, layout_arg, Method};
 use crate::options::{self, Options};
 use boa_engine::{Context, JsResult, JsValue};
 use pipy_filters::{
-    insert, pack, r#loop, read, replay, split, tee, throttle, wait, Callback, SubLayout,
+    deframe, exec, insert, pack, r#loop, read, replay, split, tee, throttle, wait, Callback,
+    SubLayout,
 };
 use std::rc::Rc;
 
@@ -20,6 +22,8 @@ pub(super) fn methods() -> Vec<(&'static str, Method)> {
         ("replay", m_replay),
         ("tee", m_tee),
         ("read", m_read),
+        ("exec", m_exec),
+        ("deframe", m_deframe),
         ("throttleConcurrency", |t, a, c| {
             m_throttle(throttle::Kind::Concurrency, t, a, c)
         }),
@@ -226,4 +230,57 @@ fn m_throttle(
             block_input,
         )),
     )
+}
+
+fn m_exec(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let command = arg(args, 0);
+    let is_array = command.as_object().is_some_and(|o| o.is_array());
+    if !(command.is_callable() || command.is_string() || is_array) {
+        return Err(err(
+            "exec(): expects a command line, an array of words or a function returning either",
+        ));
+    }
+    let mut opts = Options::new("exec", &arg(args, 1), ctx)?;
+    if opts.get("pty", ctx)?.to_boolean() {
+        return Err(err(
+            "exec(): pty is not supported by this build (the output is read from pipes)",
+        ));
+    }
+    let callback = |v: JsValue, what: &str| -> JsResult<Option<Callback>> {
+        if v.is_null_or_undefined() {
+            Ok(None)
+        } else if v.is_callable() {
+            Ok(Some(Callback::new(v, "exec")))
+        } else {
+            Err(err(format!("exec(): {what} expects a function")))
+        }
+    };
+    let env = opts.get("env", ctx)?;
+    let o = exec::ExecOptions {
+        stderr: opts.get("stderr", ctx)?.to_boolean(),
+        env: (!env.is_null_or_undefined()).then(|| Callback::new(env, "exec")),
+        on_start: callback(opts.get("onStart", ctx)?, "onStart")?,
+        on_exit: callback(opts.get("onExit", ctx)?, "onExit")?,
+    };
+    opts.finish(ctx)?;
+    append(
+        this,
+        Rc::new(exec::ExecTemplate::new(Callback::new(command, "exec"), o)),
+    )
+}
+
+fn m_deframe(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let states = arg(args, 0);
+    let Some(obj) = states.as_object().filter(|_| !states.is_callable()) else {
+        return Err(err("deframe(): expects an object of states"));
+    };
+    let mut list = Vec::new();
+    for key in obj.own_property_keys(ctx)? {
+        let v = obj.get(key.clone(), ctx)?;
+        list.push((key.to_string(), Callback::new(v, "deframe")));
+    }
+    if list.is_empty() {
+        return Err(err("deframe(): needs at least one state"));
+    }
+    append(this, Rc::new(deframe::DeframeTemplate::new(list)))
 }
