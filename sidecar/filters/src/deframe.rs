@@ -204,9 +204,8 @@ impl Filter for Deframe {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
             Event::Data(d) => {
-                if !self.failed && !self.feed(d, out) {
-                    self.failed = true;
-                }
+                let ok = !self.failed && self.feed(d, out);
+                self.failed = !ok;
             }
             Event::StreamEnd(e) => {
                 self.state = 0;
