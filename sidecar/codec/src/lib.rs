@@ -40,6 +40,7 @@
 pub mod compression;
 pub mod detect;
 pub mod http1;
+pub mod mqtt;
 pub mod proxy_protocol;
 pub mod resp;
 pub mod socks;

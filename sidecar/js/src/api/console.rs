@@ -300,7 +300,7 @@ mod tests {
         );
         assert_eq!(
             show("[new Message({ status: 200 }, 'ok')]"),
-            r#"{ head: { status: 200 }, body: Data[ 6f 6b ], tail: undefined }"#
+            r#"{ head: { status: 200 }, body: Data[ 6f 6b ], tail: undefined, payload: undefined }"#
         );
         assert_eq!(show("[new URL('http://a/b').searchParams]"), "{  }");
         assert_eq!(eval("typeof console.debug"), "function");

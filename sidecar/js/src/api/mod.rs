@@ -5,6 +5,7 @@
 //! (`prelude.js`), which runs once per engine.
 
 pub mod algo;
+pub mod algo_load_balancer;
 pub mod console;
 pub mod crypto;
 pub mod data;

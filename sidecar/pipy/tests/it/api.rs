@@ -223,3 +223,24 @@ fn console_prints_upstream_lines_on_stderr() {
     find(" [WRN] w [ [  ] ]");
     find(" [ERR] e Function{  }");
 }
+
+#[test]
+fn algo_load_balancer_allocates_pooled_resources_as_upstream() {
+    // Weighted round robin: 'a' weighs 2. Results as upstream 1.5.18 gives
+    // them for the same script.
+    assert_eq!(
+        eval("(lb => { var r1 = lb.allocate(), r2 = lb.allocate(), r3 = lb.allocate(), r4 = lb.allocate(); var s = lb.schedule(6); r1.free(); var r5 = lb.allocate(null, t => t != 'c'); var r6 = lb.allocate('c'); return [r1.target, r2.target, r3.target, r4.target, s, r5.target, r6.target] })(new algo.LoadBalancer(['a', 'b', 'c'], {weight: t => t == 'a' ? 2 : 1}))"),
+        r#"["a","b","c","a",["a","b","c","a","a","b"],"a","c"]"#
+    );
+    // Least load: freed resources give their target back its turn;
+    // provision keeps the targets that stay.
+    assert_eq!(
+        eval("(lb => { var r = []; for (var i = 0; i < 6; i++) r.push(lb.allocate()); r[0].free(); r[1].free(); var x = lb.allocate(); lb.provision(['b', 'c', 'd']); var y = []; for (var i = 0; i < 4; i++) y.push(lb.allocate().target); return [r.map(x => x.target), x.target, y] })(new algo.LoadBalancer(['a', 'b', 'c'], {algorithm: 'least-load'}))"),
+        r#"[["a","b","c","a","b","c"],"a",["d","b","d","c"]]"#
+    );
+    // Capacity: shared beyond it; a freed resource is the same object again.
+    assert_eq!(
+        eval("(lb => { var a = lb.allocate('a'), b = lb.allocate('a'), c = lb.allocate('a'); var d = lb.allocate('b'); d.free(); var e = lb.allocate('b'); return [a === b, a === c, b === c, d === e, lb.allocate('zz', t => false), lb.schedule(3, t => t == 'b')] })(new algo.LoadBalancer(['a', 'b'], {capacity: t => t == 'a' ? 2 : 0}))"),
+        r#"[false,true,false,true,null,["b","b","b"]]"#
+    );
+}
