@@ -26,6 +26,7 @@ mod http_reply;
 pub mod http_tunnel;
 pub mod insert;
 pub mod r#loop;
+pub mod mqtt;
 pub mod multipart;
 pub mod mux;
 pub mod mux_http;
@@ -68,6 +69,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("connectTLS", "tls.rs"),
     ("decodeHTTPRequest", "http_codec.rs"),
     ("decodeHTTPResponse", "http_codec.rs"),
+    ("decodeMQTT", "mqtt.rs"),
     ("decodeMultipart", "multipart.rs"),
     ("decodeRESP", "resp.rs"),
     ("decodeWebSocket", "websocket.rs"),
@@ -81,6 +83,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("dump", "dump.rs"),
     ("encodeHTTPRequest", "http_codec.rs"),
     ("encodeHTTPResponse", "http_codec.rs"),
+    ("encodeMQTT", "mqtt.rs"),
     ("encodeRESP", "resp.rs"),
     ("encodeWebSocket", "websocket.rs"),
     ("exec", "exec.rs"),

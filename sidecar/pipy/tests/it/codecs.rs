@@ -119,3 +119,98 @@ fn decode_multipart_splits_a_curl_form_upload_into_parts() {
         want.iter().all(|w| log.contains(w)).then_some(())
     });
 }
+
+fn mosquitto(port: u16) -> Peer {
+    let dir = temp_dir();
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+    )
+    .unwrap();
+    let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("mosquitto (Debian's mosquitto)");
+    let peer = Peer(
+        Command::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto"),
+    );
+    eventually("mosquitto listens", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    peer
+}
+
+#[test]
+fn mqtt_311_and_5_sessions_decode_and_re_encode_through_a_proxy_to_mosquitto() {
+    let broker = free_port();
+    let _broker = mosquitto(broker);
+    let port = free_port();
+    // Both directions decoded and encoded again; the broker's direction learns
+    // the level from the client's CONNECT through `protocolLevel`.
+    let p = Pipy::script(
+        &format!(
+            "pipy({{_level: 5}}).listen({port})
+              .decodeMQTT().handleMessageStart(m => (m.head.type == 'CONNECT' && (_level = m.head.protocolLevel), console.log('c>', m.head.type, m.head.protocolLevel))).encodeMQTT()
+              .connect('127.0.0.1:{broker}')
+              .decodeMQTT({{protocolLevel: () => _level}}).handleMessageStart(m => console.log('s>', m.head.type)).encodeMQTT({{protocolLevel: () => _level}})"
+        ),
+        &[port],
+    );
+    for version in ["mqttv311", "5"] {
+        let sub = Command::new("timeout")
+            .args([
+                "10",
+                "mosquitto_sub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .args(["-V", version, "-t", "a/#", "-C", "1", "-q", "1"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("mosquitto_sub (Debian's mosquitto-clients)");
+        // The subscription is in place once the broker's SUBACK went by.
+        let subacks = p.stderr_text().matches("s> SUBACK").count();
+        eventually("the subscription", Duration::from_secs(10), || {
+            (p.stderr_text().matches("s> SUBACK").count() > subacks).then_some(())
+        });
+        let message = format!("hello {version}");
+        let ok = Command::new("timeout")
+            .args([
+                "10",
+                "mosquitto_pub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .args([
+                "-V", version, "-t", "a/b", "-m", &message, "-q", "1", "-u", "user", "-P", "pass",
+            ])
+            .status()
+            .expect("mosquitto_pub")
+            .success();
+        assert!(ok, "mosquitto_pub {version}");
+        let out = sub.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), message);
+    }
+    let log = p.stderr_text();
+    for line in [
+        "c> CONNECT 4",
+        "c> PUBLISH 4",
+        "s> PUBACK",
+        "c> CONNECT 5",
+        "c> PUBLISH 5",
+        "c> DISCONNECT 5",
+    ] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
+}

@@ -1,13 +1,23 @@
 //! Configuration methods of the protocol codecs other than HTTP's:
-//! WebSocket, RESP and multipart.
+//! WebSocket, RESP, MQTT and multipart.
 
-use super::{append, Method};
-use pipy_filters::{multipart, resp, websocket};
+use super::{append, arg, Method};
+use crate::options::Options;
+use boa_engine::{Context, JsResult, JsValue};
+use pipy_filters::{mqtt, multipart, resp, websocket, Callback};
 use std::rc::Rc;
 
 /// Every method of this file, by name.
 pub(super) fn methods() -> Vec<(&'static str, Method)> {
     vec![
+        ("decodeMQTT", |this, args, ctx| {
+            let level = mqtt_level("decodeMQTT", args, ctx)?;
+            append(this, Rc::new(mqtt::DecodeTemplate(level)))
+        }),
+        ("encodeMQTT", |this, args, ctx| {
+            let level = mqtt_level("encodeMQTT", args, ctx)?;
+            append(this, Rc::new(mqtt::EncodeTemplate(level)))
+        }),
         ("decodeMultipart", |this, _, _| {
             append(this, Rc::new(multipart::DecodeTemplate))
         }),
@@ -24,4 +34,16 @@ pub(super) fn methods() -> Vec<(&'static str, Method)> {
             append(this, Rc::new(websocket::EncodeTemplate))
         }),
     ]
+}
+
+/// The `protocolLevel` option of the MQTT codecs: a number or a function.
+fn mqtt_level(
+    method: &'static str,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<Option<Callback>> {
+    let mut opts = Options::new(method, &arg(args, 0), ctx)?;
+    let level = opts.get("protocolLevel", ctx)?;
+    opts.finish(ctx)?;
+    Ok((!level.is_null_or_undefined()).then(|| Callback::new(level, method)))
 }
