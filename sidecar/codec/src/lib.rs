@@ -44,5 +44,6 @@ pub mod mqtt;
 pub mod proxy_protocol;
 pub mod resp;
 pub mod socks;
+pub mod thrift;
 pub mod tls_hello;
 pub mod websocket;

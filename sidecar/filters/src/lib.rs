@@ -41,6 +41,7 @@ mod slot;
 pub mod socks;
 pub mod split;
 pub mod tee;
+pub mod thrift;
 pub mod throttle;
 pub mod tls;
 mod util;
@@ -72,6 +73,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("decodeMQTT", "mqtt.rs"),
     ("decodeMultipart", "multipart.rs"),
     ("decodeRESP", "resp.rs"),
+    ("decodeThrift", "thrift.rs"),
     ("decodeWebSocket", "websocket.rs"),
     ("decompress", "decompress.rs"),
     ("decompressHTTP", "decompress.rs"),
@@ -85,6 +87,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("encodeHTTPResponse", "http_codec.rs"),
     ("encodeMQTT", "mqtt.rs"),
     ("encodeRESP", "resp.rs"),
+    ("encodeThrift", "thrift.rs"),
     ("encodeWebSocket", "websocket.rs"),
     ("exec", "exec.rs"),
     ("fork", "branch.rs"),

@@ -1,15 +1,21 @@
 //! Configuration methods of the protocol codecs other than HTTP's:
-//! WebSocket, RESP, MQTT and multipart.
+//! WebSocket, RESP, MQTT, Thrift and multipart.
 
 use super::{append, arg, Method};
 use crate::options::Options;
 use boa_engine::{Context, JsResult, JsValue};
-use pipy_filters::{mqtt, multipart, resp, websocket, Callback};
+use pipy_filters::{mqtt, multipart, resp, thrift, websocket, Callback};
 use std::rc::Rc;
 
 /// Every method of this file, by name.
 pub(super) fn methods() -> Vec<(&'static str, Method)> {
     vec![
+        ("decodeThrift", |this, _, _| {
+            append(this, Rc::new(thrift::DecodeTemplate))
+        }),
+        ("encodeThrift", |this, _, _| {
+            append(this, Rc::new(thrift::EncodeTemplate))
+        }),
         ("decodeMQTT", |this, args, ctx| {
             let level = mqtt_level("decodeMQTT", args, ctx)?;
             append(this, Rc::new(mqtt::DecodeTemplate(level)))
