@@ -231,7 +231,17 @@ impl DemuxHttp {
                 }
             }
             let key = s.key;
-            let events = h.respond(head, body, tail, out.context());
+            let target = out.reply_target(key);
+            let Some(events) = h.respond(
+                head,
+                body,
+                tail,
+                out.context(),
+                Box::new(move |e| target.send(e)),
+            ) else {
+                // A Promise: the answer comes back through `on_reply`.
+                return;
+            };
             // The whole body is in hand: it keeps a length, however long.
             s.body_length = Some(
                 events

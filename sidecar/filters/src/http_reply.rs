@@ -18,6 +18,15 @@ pub(crate) fn status_for(err: StreamError) -> u16 {
 /// The answer to a request whose sub-pipeline failed before responding: the
 /// status for the error, the error's name in words as reason phrase, no body.
 pub(crate) fn error_response(status: u16, err: StreamError) -> Vec<Event> {
+    let head = error_head(status, err);
+    vec![
+        Event::MessageStart(Head::Response(Box::new(head))),
+        Event::MessageEnd(Head::None),
+    ]
+}
+
+/// The head of such an answer: `status`, and the error's name in words.
+pub(crate) fn error_head(status: u16, err: StreamError) -> ResponseHead {
     let mut text = String::new();
     for (i, c) in err.name().chars().enumerate() {
         if i > 0 && c.is_ascii_uppercase() {
@@ -25,15 +34,11 @@ pub(crate) fn error_response(status: u16, err: StreamError) -> Vec<Event> {
         }
         text.push(c);
     }
-    let head = ResponseHead {
+    ResponseHead {
         status,
         status_text: text,
         ..Default::default()
-    };
-    vec![
-        Event::MessageStart(Head::Response(Box::new(head))),
-        Event::MessageEnd(Head::None),
-    ]
+    }
 }
 
 /// A minimal response with a text body.

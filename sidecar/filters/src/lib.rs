@@ -49,6 +49,19 @@ pub mod wait;
 pub mod websocket;
 
 pub use slot::SubLayout;
+
+/// The HTTP status that stands for a stream that ended with `err` before a
+/// response came (502, 504 for timeouts, 500 for script errors, ...).
+pub fn error_status(err: pipy_core::StreamError) -> u16 {
+    http_reply::status_for(err)
+}
+
+/// The response head that stands for a stream that ended with `err` before
+/// a response came: [`error_status`] and the error's name in words
+/// (`502 Connection Refused`), as upstream answers.
+pub fn error_head(err: pipy_core::StreamError) -> pipy_core::ResponseHead {
+    http_reply::error_head(http_reply::status_for(err), err)
+}
 pub use util::Callback;
 
 /// The source file of every filter, by the name a script calls it.

@@ -83,7 +83,9 @@ impl Handler {
         })))
     }
 
-    /// The response events for one request.
+    /// The response events for one request, or `None` when the handler gave
+    /// a Promise: the events then go to `later` once it settles (a rejected
+    /// Promise answers 500, as a throwing handler does).
     /// The request's tail (sizes on the wire) is the request Message's `tail`.
     pub(crate) fn respond(
         &self,
@@ -91,7 +93,8 @@ impl Handler {
         body: Data,
         mut tail: Head,
         ctx: &Rc<Context>,
-    ) -> Vec<Event> {
+        later: Box<dyn Fn(Event)>,
+    ) -> Option<Vec<Event>> {
         match self {
             Handler::Fixed(r) => {
                 let mut v = vec![Event::MessageStart(Head::Response(Box::new(
@@ -101,28 +104,58 @@ impl Handler {
                     v.push(Event::Data(r.body.clone()));
                 }
                 v.push(Event::MessageEnd(Head::None));
-                v
+                Some(v)
             }
             Handler::Function(cb) => {
                 let msg = js(|c| convert::message_to_js(&mut head, body, &mut tail, c));
                 let Ok(msg) = msg else {
-                    return simple_response(500, "", false);
+                    return Some(simple_response(500, "", false));
                 };
                 let Some(result) = cb.eval(&[msg], ctx) else {
-                    return simple_response(500, "", false);
+                    return Some(simple_response(500, "", false));
                 };
-                let mut events = Vec::new();
-                if let Err(e) = js(|c| convert::js_to_events(&result, c, &mut events)) {
-                    tracing::error!("serveHTTP: bad response: {e}");
-                    return simple_response(500, "", false);
+                if pipy_js::promise::is_promise(&result) {
+                    let r = js(|c| {
+                        pipy_js::promise::when_settled(
+                            &result,
+                            c,
+                            Box::new(move |settled| {
+                                let events = match settled {
+                                    Ok(v) => response_events(&v),
+                                    Err(e) => {
+                                        tracing::error!(
+                                            "serveHTTP: Promise rejected: {}",
+                                            e.display()
+                                        );
+                                        simple_response(500, "", false)
+                                    }
+                                };
+                                events.into_iter().for_each(|e| later(e));
+                            }),
+                        )
+                    });
+                    return match r {
+                        Ok(()) => None,
+                        Err(_) => Some(simple_response(500, "", false)),
+                    };
                 }
-                if !events.iter().any(|e| matches!(e, Event::MessageStart(_))) {
-                    // A handler that returns only a body still answers 200.
-                    events.insert(0, Event::MessageStart(Head::None));
-                    events.push(Event::MessageEnd(Head::None));
-                }
-                events
+                Some(response_events(&result))
             }
         }
     }
+}
+
+/// The events of a handler's answer (a body alone answers 200).
+fn response_events(result: &JsValue) -> Vec<Event> {
+    let mut events = Vec::new();
+    if let Err(e) = js(|c| convert::js_to_events(result, c, &mut events)) {
+        tracing::error!("serveHTTP: bad response: {e}");
+        return simple_response(500, "", false);
+    }
+    if !events.iter().any(|e| matches!(e, Event::MessageStart(_))) {
+        // A handler that returns only a body still answers 200.
+        events.insert(0, Event::MessageStart(Head::None));
+        events.push(Event::MessageEnd(Head::None));
+    }
+    events
 }

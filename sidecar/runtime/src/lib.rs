@@ -12,6 +12,7 @@ pub mod config;
 mod dry_run;
 mod file_reader;
 pub mod graph;
+mod http_agent;
 mod listener;
 pub mod options;
 mod outbound;

@@ -93,6 +93,7 @@ fn load(
 ) -> Result<Option<Rc<RefCell<ConfigState>>>> {
     pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
     pipy_js::with_js(crate::file_reader::install).map_err(|e| anyhow!("{e}"))?;
+    pipy_js::with_js(crate::http_agent::install).map_err(|e| anyhow!("{e}"))?;
     evaluate(opts, print_value)
 }
 

@@ -178,8 +178,15 @@ async fn serve_stream(
                 respond.send_reset(Reason::REFUSED_STREAM);
                 return;
             };
-            let events = handler.respond(Head::Request(Box::new(head)), body, tail, ctx);
-            for e in events {
+            let q = answers.clone();
+            let events = handler.respond(
+                Head::Request(Box::new(head)),
+                body,
+                tail,
+                ctx,
+                Box::new(move |e| q.push(e)),
+            );
+            for e in events.into_iter().flatten() {
                 answers.push(e);
             }
             send_answer(&answers, respond, false).await;

@@ -10,6 +10,7 @@ pub mod console;
 pub mod crypto;
 pub mod data;
 pub mod head;
+pub mod http;
 pub mod load_balancer;
 pub mod message;
 pub mod os;
@@ -40,6 +41,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     algo::install(ctx)?;
     stats::install(ctx)?;
     url::install(ctx)?;
+    http::install(ctx)?;
     crate::vars::install_builtins(ctx)?;
     ctx.eval(Source::from_bytes(PRELUDE))?;
     Ok(())

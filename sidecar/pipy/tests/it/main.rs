@@ -15,6 +15,7 @@ mod filters;
 mod harness;
 mod http2;
 mod http_fuzz;
+mod http_helpers;
 mod http_limits;
 mod http_proxy;
 mod metrics;
