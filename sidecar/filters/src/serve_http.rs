@@ -130,7 +130,7 @@ impl Handler {
                                         simple_response(500, "", false)
                                     }
                                 };
-                                events.into_iter().for_each(|e| later(e));
+                                events.into_iter().for_each(later);
                             }),
                         )
                     });
