@@ -596,8 +596,34 @@ async fn run_task_body(task: config::Task, mut shutdown: watch::Receiver<bool>) 
                 runs.retain(|(_, done)| !done.get());
             }
         }
+        TaskWhen::Watch(path) => {
+            let digest = |p: &str| {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                pipy_js::module::read_file(p).hash(&mut h);
+                h.finish()
+            };
+            let mut last = digest(&path);
+            let mut current: Option<(Pipeline, Rc<Cell<bool>>)> = None;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(WATCH_PERIOD) => {}
+                    _ = shutdown.wait_for(|v| *v) => return,
+                }
+                let now = digest(&path);
+                if now != last {
+                    last = now;
+                    if current.as_ref().is_none_or(|(_, done)| done.get()) {
+                        current = Some(run_once(&task.layout));
+                    }
+                }
+            }
+        }
     }
 }
+
+/// How often `watch` looks at its file.
+const WATCH_PERIOD: Duration = Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {

@@ -327,3 +327,31 @@ fn deframe_runs_a_state_machine_written_in_the_script() {
     let (_p, port) = serve("pipy().listen(PORT).deframe({ A: c => 'NOPE' }).dump()");
     assert_eq!(exchange(port, &["abc"]), "");
 }
+
+#[test]
+fn watch_runs_its_pipeline_when_the_file_changes() {
+    // Upstream 1.5.18 runs nothing for a file of a local codebase (and exits
+    // when there is nothing but a watch); here the file is looked at every
+    // second and each change starts the pipeline once.
+    let port = free_port();
+    let dir = temp_dir();
+    std::fs::write(dir.join("conf.txt"), "v1").unwrap();
+    std::fs::write(
+        dir.join("main.js"),
+        format!(
+            "pipy().listen({port}).serveHTTP(new Message('up'))
+               .watch('conf.txt').onStart(() => (console.log('changed:', pipy.load('conf.txt').toString().trim()), new StreamEnd))"
+        ),
+    )
+    .unwrap();
+    let p = Pipy::spawn(&[&dir.join("main.js").to_string_lossy()], &[port]);
+    for v in ["v2", "v3"] {
+        std::fs::write(dir.join("conf.txt"), v).unwrap();
+        eventually("the watch ran", Duration::from_secs(10), || {
+            p.stderr_text()
+                .contains(&format!("changed: {v}"))
+                .then_some(())
+        });
+    }
+    assert!(!p.stderr_text().contains("changed: v1"));
+}

@@ -122,6 +122,38 @@ pub(super) fn m_task(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsR
     Ok(())
 }
 
+/// `watch(filename)`: a pipeline started (as a task, with no input but what
+/// its `onStart` gives) each time that file of the codebase changes, one run
+/// at a time, as upstream. The file is looked at every second; a file that
+/// appears or goes counts as a change.
+pub(super) fn m_watch(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let name = arg(args, 0);
+    let name = if name.is_string() {
+        name.to_string(ctx)?.to_std_string_escaped()
+    } else {
+        String::new()
+    };
+    if name.is_empty() {
+        return Err(err("watch(): filename cannot be empty"));
+    }
+    let path = if name.starts_with('/') {
+        name
+    } else {
+        format!("/{name}")
+    };
+    let layout = Layout::new("Watch");
+    layout.mark_defined();
+    let st = state(this)?;
+    let mut s = st.borrow_mut();
+    s.tasks.push(Task {
+        layout: layout.clone(),
+        when: TaskWhen::Watch(path),
+    });
+    s.current = Some(layout);
+    s.joint = None;
+    Ok(())
+}
+
 pub(super) fn m_exit(this: &JsValue, _args: &[JsValue], _ctx: &mut Context) -> JsResult<()> {
     let layout = Layout::new("Exit");
     layout.mark_defined();

@@ -55,6 +55,8 @@ pub enum TaskWhen {
     Every(std::time::Duration),
     /// When the process receives this signal (`SIGHUP`, `SIGINT`, ...).
     Signal(String),
+    /// Each time this file of the codebase changes (`watch(filename)`).
+    Watch(String),
 }
 
 /// Signal names `task('SIGxxx')` accepts: upstream's list, plus `SIGUSR1` and
@@ -322,6 +324,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("pipeline", m_pipeline),
         ("task", m_task),
         ("exit", m_exit),
+        ("watch", m_watch),
         ("to", m_to),
         ("export", m_export),
         ("import", m_import),
