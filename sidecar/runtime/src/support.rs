@@ -99,7 +99,7 @@ const UPSTREAM_METHODS: &[&str] = &[
 /// Methods that define pipelines rather than append filters; they live in the
 /// Configuration builder.
 const BUILDER_METHODS: &[&str] = &[
-    "listen", "pipeline", "task", "exit", "to", "export", "import", "repeat",
+    "listen", "pipeline", "task", "exit", "to", "export", "import", "repeat", "watch",
 ];
 
 /// The members of upstream's reference, one page each (`Class/member`; `new` is
@@ -195,6 +195,7 @@ fn probe_api(paths: Vec<String>) -> Result<Vec<bool>> {
             restart: std::rc::Rc::new(|| {}),
         };
         pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
+        pipy_js::with_js(crate::http_agent::install).map_err(|e| anyhow!("{e}"))?;
         let list = serde_json::to_string(&paths)?;
         let json = pipy_js::with_js(|ctx| -> Result<String> {
             let src = format!("{PROBE}({list})");

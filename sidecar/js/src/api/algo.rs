@@ -68,9 +68,8 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     class_onto::<super::load_balancer::HashingLoadBalancer>(&algo, ctx)?;
     class_onto::<super::quota::QuotaObject>(&algo, ctx)?;
     class_onto::<super::algo_load_balancer::AlgoLoadBalancer>(&algo, ctx)?;
-    ctx.register_global_class::<super::algo_load_balancer::PoolResource>()?;
-    ctx.global_object()
-        .delete_property_or_throw(js_string!("LoadBalancerResource"), ctx)?;
+    // Made by allocate() only; on `algo` as the reference lists it.
+    class_onto::<super::algo_load_balancer::PoolResource>(&algo, ctx)?;
     // Resources are made by next(); the class needs registering, not a global.
     ctx.register_global_class::<super::load_balancer::Resource>()?;
     ctx.global_object()
