@@ -78,6 +78,9 @@ pub const PROPERTIES: &[(u8, &str, PropType)] = &[
 /// The id of a user property.
 pub const USER_PROPERTY: u8 = 38;
 
+/// Most properties one section may have.
+pub const MAX_PROPERTIES: usize = 1024;
+
 /// A property value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PropValue {
@@ -323,6 +326,9 @@ impl Reader {
                 };
                 (Bytes::from_static(name.as_bytes()), v)
             };
+            if props.len() >= MAX_PROPERTIES {
+                return None;
+            }
             // A repeated name keeps its first place and takes the last value.
             match props.iter_mut().find(|(n, _)| *n == name) {
                 Some(slot) => slot.1 = value,

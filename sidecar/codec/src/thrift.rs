@@ -6,12 +6,19 @@
 //! limit), and so is nesting ([`MAX_DEPTH`]). A message is parsed again from
 //! its start when more bytes come, but only once the bytes it was known to
 //! need have come, which keeps a long string or binary arriving in pieces
-//! from being parsed over and over.
+//! from being parsed over and over. Parsing again is still quadratic for a
+//! message of many small values that arrives in small pieces, so the work
+//! spent on one message is bounded too ([`WORK_FACTOR`] times the limit):
+//! past it the message is refused as too large. (A parser that resumes where
+//! it stopped would lift that bound.)
 
 use bytes::Bytes;
 
 /// Deepest nesting of structs and collections.
 pub const MAX_DEPTH: usize = 64;
+
+/// Bytes parsed for one message, at most, as a multiple of the limit.
+pub const WORK_FACTOR: usize = 64;
 
 /// A protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -414,11 +421,16 @@ impl Parser<'_> {
                     (self.kind_code(p, kc)?, self.kind_code(p, vc)?, n)
                 };
                 self.guard_count(n)?;
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(Fail::Bad(Error::TooLarge));
+                }
                 let mut pairs = Vec::new();
                 for _ in 0..n {
                     let key = self.value(p, k)?;
                     pairs.push((key, self.value(p, v)?));
                 }
+                self.depth -= 1;
                 Value::Map(k, v, pairs)
             }
         })
@@ -463,6 +475,8 @@ pub struct Decoder {
     buf: Vec<u8>,
     /// Bytes the current message is known to need before parsing again.
     need: usize,
+    /// Bytes parsed so far for the current message, attempts included.
+    work: usize,
     limit: usize,
     failed: bool,
 }
@@ -473,6 +487,7 @@ impl Decoder {
         Self {
             buf: Vec::new(),
             need: 1,
+            work: 0,
             limit,
             failed: false,
         }
@@ -501,6 +516,11 @@ impl Decoder {
                 out.push(Step::Raw(input.split_to(take)));
                 continue;
             }
+            self.work += self.buf.len();
+            if self.work > self.limit.saturating_mul(WORK_FACTOR) {
+                self.failed = true;
+                return Err(Error::TooLarge);
+            }
             let mut p = Parser {
                 buf: &self.buf,
                 pos: 0,
@@ -513,6 +533,7 @@ impl Decoder {
                     out.push(Step::End(m));
                     self.buf.clear();
                     self.need = 1;
+                    self.work = 0;
                 }
                 Err(Fail::Short(Short(n))) => {
                     if n > self.limit {
@@ -781,6 +802,12 @@ mod tests {
             d.feed(&Bytes::copy_from_slice(&big), &mut steps),
             Err(Error::TooLarge)
         );
+        // Maps of maps: compact `01 BB` is a map of one MAP->MAP pair.
+        let maps: Vec<u8> = [0x82, 0x21, 0x01, 0x00, 0x0b, 0x00]
+            .into_iter()
+            .chain(std::iter::repeat_n([0x01, 0xbb], 200).flatten())
+            .collect();
+        assert_eq!(decode_one(&maps), Err(Error::TooLarge));
         let deep: Vec<u8> = [0x80, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]
             .into_iter()
             .chain(std::iter::repeat_n([0x0c, 0, 1], 70).flatten())

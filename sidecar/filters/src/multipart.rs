@@ -6,8 +6,9 @@
 //! part's bytes up to the next delimiter (the line break before it
 //! included, as upstream keeps it). The preamble and epilogue are dropped; a
 //! part that is itself multipart is decoded into its parts in turn. Other
-//! messages pass unchanged. A part's header block is cut at 4 KiB, as
-//! upstream cuts it; nesting stops at [`MAX_DEPTH`].
+//! messages pass unchanged. A part whose header block is over 4 KiB or
+//! [`MAX_FIELDS`] fields is skipped (upstream cuts each line at 4 KiB and
+//! reads on without a bound); nesting stops at [`MAX_DEPTH`].
 
 use crate::split::{Matcher, Piece, Splitter};
 use crate::util::{headers, js};
@@ -16,6 +17,8 @@ use pipy_core::{Data, Event, Filter, FilterTemplate, Head, Output};
 
 /// Most bytes of one part's header block.
 pub const MAX_HEADER_SIZE: usize = 4096;
+/// Most header fields of one part.
+pub const MAX_FIELDS: usize = 100;
 /// Deepest nesting of multipart parts decoded.
 pub const MAX_DEPTH: usize = 8;
 
@@ -48,6 +51,7 @@ fn start(content_type: &str, depth: usize) -> Option<Multipart> {
         splitter: Splitter::new(matcher),
         state: State::Start,
         header: Vec::new(),
+        header_total: 0,
         head: Vec::new(),
         child: None,
         depth,
@@ -74,6 +78,8 @@ struct Multipart {
     splitter: Splitter,
     state: State,
     header: Vec<u8>,
+    /// Bytes of the current part's header block so far.
+    header_total: usize,
     head: Vec<(String, String)>,
     child: Option<Box<Multipart>>,
     depth: usize,
@@ -112,6 +118,7 @@ impl Multipart {
         self.state = State::Start;
         self.head.clear();
         self.header.clear();
+        self.header_total = 0;
     }
 
     fn bytes(&mut self, mut d: Data, out: &mut Output<'_>) {
@@ -127,6 +134,12 @@ impl Multipart {
                 State::End => return,
                 State::Header => {
                     let line = d.shift_to(|c| c == b'\n');
+                    self.header_total += line.len();
+                    if self.header_total > MAX_HEADER_SIZE || self.head.len() >= MAX_FIELDS {
+                        // A header block past its bound: the part is skipped.
+                        self.state = State::End;
+                        continue;
+                    }
                     let room = MAX_HEADER_SIZE.saturating_sub(self.header.len());
                     self.header.extend(line.bytes().take(room));
                     if self.header.last() == Some(&b'\n') || line.bytes().last() == Some(b'\n') {

@@ -85,7 +85,13 @@ impl Replay {
         let v = d.call(&[], out)?;
         let parsed = js(|ctx| -> Result<Duration, String> {
             if let Some(n) = v.as_number() {
-                return Ok(Duration::from_secs_f64(n.max(0.0)));
+                // NaN and huge values are clamped (a day at most).
+                let n = if n.is_nan() {
+                    0.0
+                } else {
+                    n.clamp(0.0, 86400.0)
+                };
+                return Ok(Duration::from_secs_f64(n));
             }
             let text = v
                 .to_string(ctx)
@@ -106,10 +112,13 @@ impl Replay {
 
 impl Filter for Replay {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        // While a replay is due, events are only kept: the new sub-pipeline
+        // gets them all when it starts.
         let p = match &self.pipeline {
-            Some(p) => p.clone(),
+            Some(p) => Some(p.clone()),
+            None if self.scheduled => None,
             None => match self.start(out) {
-                Some(p) => p,
+                Some(p) => Some(p),
                 None => return out.push(evt),
             },
         };
@@ -122,7 +131,7 @@ impl Filter for Replay {
             }
         }
         self.kept.push(evt.clone());
-        if !self.scheduled {
+        if let Some(p) = p.filter(|_| !self.scheduled) {
             p.input(evt);
         }
     }

@@ -247,7 +247,12 @@ struct SharedFile {
     sink: Sink,
     created: SystemTime,
     written: u64,
+    last_write: std::time::Instant,
 }
+
+/// A shared file nobody wrote to for this long is closed (and opened again
+/// when written to).
+const SHARED_IDLE: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 struct Files {
@@ -289,6 +294,8 @@ impl Files {
     }
 
     fn write_shared(&mut self, path: &Path, o: &TeeOptions, bytes: &[Bytes], len: u64) {
+        self.shared
+            .retain(|p, f| p == path || f.last_write.elapsed() < SHARED_IDLE);
         let is_file = path != Path::new("-");
         if let Some(f) = self.shared.get(path) {
             let too_big = o.max_file_size > 0 && f.written + len > o.max_file_size;
@@ -316,6 +323,7 @@ impl Files {
                             sink,
                             created,
                             written,
+                            last_write: std::time::Instant::now(),
                         },
                     );
                 }
@@ -326,6 +334,7 @@ impl Files {
             }
         }
         if let Some(f) = self.shared.get_mut(path) {
+            f.last_write = std::time::Instant::now();
             match f.sink.write(bytes) {
                 Ok(()) => f.written += len,
                 Err(e) => tracing::error!("tee: write to {} failed: {e}", path.display()),
@@ -351,13 +360,21 @@ fn rotate(path: &Path, created: SystemTime, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    // Only this file's rotated names: a date prefix, then the name.
+    let dated = |n: &str| {
+        n.len() == base.len() + 20
+            && n.ends_with(base.as_ref())
+            && n.bytes().take(20).enumerate().all(|(i, c)| match i {
+                4 | 7 | 10 | 13 | 16 | 19 => c == b'-',
+                _ => c.is_ascii_digit(),
+            })
+    };
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(base.as_ref()))
+        .filter(|n| dated(n))
         .collect();
-    // Newest first: the dated names sort by their date, and the live file
-    // (the bare name) sorts before them.
+    // Newest first: the dated names sort by their date.
     names.sort_by(|a, b| b.cmp(a));
     for old in names.iter().skip(keep) {
         let _ = std::fs::remove_file(dir.join(old));

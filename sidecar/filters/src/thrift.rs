@@ -206,7 +206,7 @@ fn value_from_js(kind: Kind, v: &JsValue, ctx: &mut Context) -> JsResult<Value> 
                     .chars()
                     .filter(|c| *c != '-')
                     .collect();
-                if hex.len() == 32 {
+                if hex.len() == 32 && hex.is_ascii() {
                     for (i, b) in u.iter_mut().enumerate() {
                         *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
                     }

@@ -9,7 +9,6 @@
 
 use boa_engine::{Context, JsResult, JsValue, NativeFunction};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 /// What a Promise settled with: `Ok(value)` or `Err(reason)`.
 pub type Settled = Result<JsValue, JsValue>;
@@ -17,11 +16,14 @@ pub type Settled = Result<JsValue, JsValue>;
 type Waiter = Box<dyn FnOnce(Settled)>;
 
 thread_local! {
-    static WAITERS: RefCell<HashMap<u64, Waiter>> = RefCell::new(HashMap::new());
-    static NEXT: Cell<u64> = const { Cell::new(1) };
     static READY: RefCell<Vec<(Waiter, Settled)>> = const { RefCell::new(Vec::new()) };
     static ANY_READY: Cell<bool> = const { Cell::new(false) };
 }
+
+/// The continuation, shared by the two reactions; it lives with them, so a
+/// Promise that never settles takes it along when it is collected.
+#[derive(Clone, boa_gc::Trace, boa_gc::Finalize)]
+struct Slot(#[unsafe_ignore_trace] std::rc::Rc<RefCell<Option<Waiter>>>);
 
 /// Whether `v` is a Promise.
 pub fn is_promise(v: &JsValue) -> bool {
@@ -36,20 +38,15 @@ pub fn when_settled(promise: &JsValue, ctx: &mut Context, then: Waiter) -> JsRes
         then(Ok(promise.clone()));
         return Ok(());
     };
-    let id = NEXT.with(|n| {
-        let id = n.get();
-        n.set(id + 1);
-        id
-    });
-    WAITERS.with(|w| w.borrow_mut().insert(id, then));
+    let slot = Slot(std::rc::Rc::new(RefCell::new(Some(then))));
     let reaction = |ok: bool| {
         NativeFunction::from_copy_closure_with_captures(
-            move |_, args, id: &u64, _| {
+            move |_, args, slot: &Slot, _| {
                 let v = args.first().cloned().unwrap_or_default();
-                settle(*id, if ok { Ok(v) } else { Err(v) });
+                settle(slot, if ok { Ok(v) } else { Err(v) });
                 Ok(JsValue::undefined())
             },
-            id,
+            slot.clone(),
         )
         .to_js_function(ctx.realm())
     };
@@ -60,8 +57,8 @@ pub fn when_settled(promise: &JsValue, ctx: &mut Context, then: Waiter) -> JsRes
     ctx.run_jobs()
 }
 
-fn settle(id: u64, result: Settled) {
-    if let Some(f) = WAITERS.with(|w| w.borrow_mut().remove(&id)) {
+fn settle(slot: &Slot, result: Settled) {
+    if let Some(f) = slot.0.borrow_mut().take() {
         READY.with(|r| r.borrow_mut().push((f, result)));
         ANY_READY.with(|a| a.set(true));
     }

@@ -193,6 +193,10 @@ fn request(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
         Event::Data(d) => {
             if r.borrow().body.len() + d.len() <= pipy_filters::handle::DEFAULT_BODY_LIMIT {
                 r.borrow_mut().body.push(d);
+            } else {
+                // A body past the limit: the answer is an error, not a
+                // body with a gap.
+                s(Some(StreamError::BufferOverflow));
             }
         }
         Event::MessageEnd(_) => s(None),

@@ -167,6 +167,8 @@ pub struct Quota {
     waiters: RefCell<VecDeque<EventTarget>>,
     notify: Arc<Notify>,
     listening: Cell<bool>,
+    /// Whether `notify` is in the counter's list (once for good).
+    registered: Cell<bool>,
     timer_at: Cell<Option<Instant>>,
     me: Weak<Quota>,
 }
@@ -184,6 +186,7 @@ impl Quota {
             waiters: RefCell::new(VecDeque::new()),
             notify: Arc::new(Notify::new()),
             listening: Cell::new(false),
+            registered: Cell::new(false),
             timer_at: Cell::new(None),
             me: me.clone(),
         })
@@ -255,11 +258,13 @@ impl Quota {
         if self.listening.replace(true) {
             return;
         }
-        self.counter
-            .waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::downgrade(&self.notify));
+        if !self.registered.replace(true) {
+            self.counter
+                .waiting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Arc::downgrade(&self.notify));
+        }
         let notify = self.notify.clone();
         let me = self.me.clone();
         pipy_core::io::spawn(Box::pin(async move {

@@ -184,6 +184,8 @@ fn tee_writes_data_to_files_and_read_streams_one_back() {
 fn tee_shared_files_rotate_by_size_and_keep_a_count() {
     let dir = temp_dir();
     let log = dir.join("access.log");
+    // A file whose name merely ends the same is not a rotated one.
+    std::fs::write(dir.join("old-access.log"), "keep me").unwrap();
     let (_p, port) = serve(&format!(
         "pipy().listen(PORT).tee('{}', {{shared: true, maxFileSize: 4, maxFileCount: 2}})",
         log.display()
@@ -200,12 +202,16 @@ fn tee_shared_files_rotate_by_size_and_keep_a_count() {
     let mut rotated: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "access.log" && n.ends_with("access.log"))
+        .filter(|n| n != "access.log" && n != "old-access.log" && n.ends_with("access.log"))
         .collect();
     rotated.sort();
     assert_eq!(rotated.len(), 2, "{rotated:?}");
     let newest = std::fs::read_to_string(dir.join(&rotated[1])).unwrap();
     assert_eq!(newest, "ccc");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("old-access.log")).unwrap(),
+        "keep me"
+    );
 }
 
 #[test]
