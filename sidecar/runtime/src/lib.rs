@@ -8,6 +8,7 @@
 //! - [`dry_run()`]: loads a codebase as a worker would, opening no port (the
 //!   operator validates codebases with it).
 
+pub mod admin_pipelines;
 pub mod config;
 mod dry_run;
 mod file_reader;

@@ -99,7 +99,7 @@ const UPSTREAM_METHODS: &[&str] = &[
 /// Methods that define pipelines rather than append filters; they live in the
 /// Configuration builder.
 const BUILDER_METHODS: &[&str] = &[
-    "listen", "pipeline", "task", "exit", "to", "export", "import", "repeat", "watch",
+    "listen", "pipeline", "task", "exit", "to", "export", "import", "repeat", "watch", "admin",
 ];
 
 /// The members of upstream's reference, one page each (`Class/member`; `new` is

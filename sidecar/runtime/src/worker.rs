@@ -225,6 +225,8 @@ struct Running {
     /// Replaced versions: their modules, the live-pipeline counters of their layouts,
     /// and whether the last sweep already found them idle.
     retired: Vec<Retired>,
+    /// Worker 0: the running version, as its admin pipelines see it.
+    admin_state: Option<Rc<RefCell<Rc<RefCell<ConfigState>>>>>,
 }
 
 /// A replaced version, kept until no pipeline of it is left.
@@ -359,6 +361,10 @@ impl Running {
         for t in state.borrow().tasks.iter().cloned() {
             tokio::task::spawn_local(run_task(t, self.shutdown.clone(), tasks_rx.clone()));
         }
+        if let Some(a) = &self.admin_state {
+            *a.borrow_mut() = state.clone();
+            crate::admin_pipelines::publish(&state.borrow(), None);
+        }
         self.state = state;
         Ok(())
     }
@@ -478,7 +484,11 @@ fn worker(
             shutdown: shutdown.clone(),
             modules: pipy_js::module::current(),
             retired: Vec::new(),
+            admin_state: (index == 0).then(|| Rc::new(RefCell::new(state.clone()))),
         };
+        if let Some(a) = &running.admin_state {
+            crate::admin_pipelines::serve(a.clone());
+        }
         if let Err(e) = running.apply(state.clone()) {
             let _ = ready.send(Err(e));
             return;
@@ -488,7 +498,9 @@ fn worker(
         }
         let _ = ready.send(Ok(index));
         tracing::debug!(target: "thread", "[thread] Thread {index} started");
-        let reads_only = state.borrow().listens.is_empty() && state.borrow().tasks.is_empty();
+        let reads_only = state.borrow().listens.is_empty()
+            && state.borrow().tasks.is_empty()
+            && state.borrow().admins.is_empty();
         if reads_only && crate::file_reader::pending() == 0 {
             return;
         }

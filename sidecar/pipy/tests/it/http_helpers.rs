@@ -109,3 +109,33 @@ fn an_agent_sends_requests_from_callbacks_on_kept_alive_connections() {
     // No answer: a 502 made for the error, as upstream resolves with.
     assert_eq!(parts[4], " 502 Connection Refused", "{text}");
 }
+
+#[test]
+fn admin_pipelines_answer_their_paths_on_the_admin_port() {
+    let port = free_port();
+    let admin = free_port();
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("main.js"),
+        format!(
+            "pipy({{_n: 0}}).listen({port}).serveHTTP(new Message('app'))
+               .admin('/admin/hello').replaceMessage(req => new Message({{status: 201, headers: {{'x-admin': 'yes'}}}},
+                  req.head.method + ' ' + req.head.path + ' ' + (req.body ? req.body.toString() : '')))"
+        ),
+    )
+    .unwrap();
+    let admin_arg = format!("--admin-port=127.0.0.1:{admin}");
+    let _p = Pipy::spawn(
+        &[&admin_arg, &dir.join("main.js").to_string_lossy()],
+        &[port, admin],
+    );
+    let r = post(admin, "/admin/hello?q=1", b"body");
+    assert_eq!((r.status, r.header("x-admin")), (201, Some("yes")));
+    assert_eq!(r.text(), "POST /admin/hello?q=1 body");
+    // Other paths are the admin port's own or not found.
+    assert_eq!(get(admin, "/admin/other").status, 404);
+    assert_eq!(get(admin, "/readyz").status, 200);
+    let (code, _, err) = run_to_end(&["-e", "pipy().admin('/x')"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("path must start with /admin/"), "{err}");
+}

@@ -154,6 +154,29 @@ pub(super) fn m_watch(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> Js
     Ok(())
 }
 
+/// `admin(path)`: a pipeline answering the admin port's requests for `path`
+/// (which starts with `/admin/`, as upstream requires); its input is the
+/// request Message, its output the response Message.
+pub(super) fn m_admin(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let path = arg(args, 0);
+    let path = if path.is_string() {
+        path.to_string(ctx)?.to_std_string_escaped()
+    } else {
+        String::new()
+    };
+    if !path.starts_with("/admin/") {
+        return Err(err("admin(): path must start with /admin/"));
+    }
+    let layout = Layout::new("Admin");
+    layout.mark_defined();
+    let st = state(this)?;
+    let mut s = st.borrow_mut();
+    s.admins.push((path, layout.clone()));
+    s.current = Some(layout);
+    s.joint = None;
+    Ok(())
+}
+
 pub(super) fn m_exit(this: &JsValue, _args: &[JsValue], _ctx: &mut Context) -> JsResult<()> {
     let layout = Layout::new("Exit");
     layout.mark_defined();

@@ -119,6 +119,8 @@ pub struct ConfigState {
     pub tasks: Vec<Task>,
     /// Pipelines run when the process is exiting.
     pub exits: Vec<Layout>,
+    /// Pipelines answering admin-port requests, by path (`admin('/admin/x')`).
+    pub admins: Vec<(String, Layout)>,
     /// Named pipelines, including ones only referred to so far.
     pub named: HashMap<String, Layout>,
     /// Where each name was first referred to (`file:line:column`), for the
@@ -168,6 +170,7 @@ impl ConfigState {
             .map(|l| &l.layout)
             .chain(self.tasks.iter().map(|t| &t.layout))
             .chain(self.exits.iter())
+            .chain(self.admins.iter().map(|(_, l)| l))
             .chain(named.into_iter().map(|(_, l)| l))
             .collect()
     }
@@ -325,6 +328,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("task", m_task),
         ("exit", m_exit),
         ("watch", m_watch),
+        ("admin", m_admin),
         ("to", m_to),
         ("export", m_export),
         ("import", m_import),
