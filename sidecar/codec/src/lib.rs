@@ -47,3 +47,15 @@ pub mod socks;
 pub mod thrift;
 pub mod tls_hello;
 pub mod websocket;
+
+/// What a decoder of messages that keep their bytes (RESP, Thrift) found,
+/// in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step<T> {
+    /// A message begins.
+    Start,
+    /// Bytes of the message, as they were on the wire.
+    Raw(bytes::Bytes),
+    /// The message is complete, decoded.
+    End(T),
+}

@@ -31,15 +31,7 @@ pub enum Value {
 }
 
 /// What the decoder found, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// A top-level value begins.
-    Start,
-    /// Bytes of the value, as they were on the wire.
-    Raw(Bytes),
-    /// The value is complete.
-    End(Value),
-}
+pub type Step = crate::Step<Value>;
 
 /// Why decoding stopped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -460,15 +460,7 @@ impl Parser<'_> {
 }
 
 /// What the decoder found, in order.
-#[derive(Debug)]
-pub enum Step {
-    /// A message begins.
-    Start,
-    /// Bytes of the message as they came.
-    Raw(Bytes),
-    /// The message is complete.
-    End(Message),
-}
+pub type Step = crate::Step<Message>;
 
 /// A streaming decoder of back-to-back messages.
 pub struct Decoder {

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use pipy_codec::compression::{Algorithm, Compressor};
 use pipy_core::{Data, Event, Filter, FilterTemplate, Output, StreamError};
 
-fn push(out: &mut Output<'_>, bytes: Vec<u8>) {
+/// Outputs `bytes` as Data, unless there are none.
+pub(crate) fn push(out: &mut Output<'_>, bytes: Vec<u8>) {
     if !bytes.is_empty() {
         out.push(Event::Data(Data::from(Bytes::from(bytes))));
     }
@@ -27,6 +28,29 @@ fn feed(c: &mut Compressor, d: &Data, out: &mut Output<'_>) {
         let packed = c.input(chunk);
         push(out, packed);
     }
+}
+
+/// The algorithm a filter's argument names (a name or a function giving
+/// one), by `algorithm_of`; `None` when the stream ended here (a throwing
+/// function, not a string, an unknown name).
+pub(crate) fn choose_algorithm(
+    filter: &str,
+    algorithm: &Callback,
+    algorithm_of: fn(&str) -> Option<Algorithm>,
+    out: &Output<'_>,
+) -> Option<Algorithm> {
+    let v = algorithm.call(&[], out)?;
+    let Some(name) = v.as_string().map(|s| s.to_std_string_escaped()) else {
+        tracing::error!("{filter}: algorithm is not or did not return a string");
+        out.fail(StreamError::RuntimeError);
+        return None;
+    };
+    let alg = algorithm_of(&name);
+    if alg.is_none() {
+        tracing::error!("{filter}: unknown compression algorithm: {name}");
+        out.fail(StreamError::RuntimeError);
+    }
+    alg
 }
 
 /// An algorithm's name as `compress` takes it.
@@ -64,18 +88,12 @@ impl Filter for Compress {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if !self.started {
             self.started = true;
-            let Some(v) = self.algorithm.call(&[], out) else {
+            let alg = choose_algorithm("compress", &self.algorithm, algorithm_of, out);
+            // Both algorithms `compress` names have a compressor.
+            self.compressor = alg.and_then(Compressor::new);
+            if self.compressor.is_none() {
                 return;
-            };
-            let Some(name) = v.as_string().map(|s| s.to_std_string_escaped()) else {
-                tracing::error!("compress: algorithm is not or did not return a string");
-                return out.fail(StreamError::RuntimeError);
-            };
-            let Some(c) = algorithm_of(&name).and_then(Compressor::new) else {
-                tracing::error!("compress: unknown compression algorithm: {name}");
-                return out.fail(StreamError::RuntimeError);
-            };
-            self.compressor = Some(c);
+            }
         }
         match evt {
             Event::Data(d) => {

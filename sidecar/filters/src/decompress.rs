@@ -11,8 +11,8 @@
 //! [`MAX_EXPANSION`] bytes (a compression bomb ends the stream with
 //! `BufferOverflow`).
 
+use crate::compress::{choose_algorithm, push};
 use crate::util::{headers, Callback};
-use bytes::Bytes;
 use pipy_codec::compression::{Algorithm, Decompressor, Error};
 use pipy_core::{Data, Event, Filter, FilterTemplate, Output, StreamError};
 
@@ -47,12 +47,6 @@ fn finish(dec: &mut Decompressor, out: &mut Output<'_>) -> bool {
             true
         }
         Err(e) => fail(e, out),
-    }
-}
-
-fn push(out: &mut Output<'_>, bytes: Vec<u8>) {
-    if !bytes.is_empty() {
-        out.push(Event::Data(Data::from(Bytes::from(bytes))));
     }
 }
 
@@ -91,16 +85,9 @@ impl Filter for Decompress {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if !self.started {
             self.started = true;
-            let Some(v) = self.algorithm.call(&[], out) else {
+            let Some(alg) = choose_algorithm("decompress", &self.algorithm, algorithm_of, out)
+            else {
                 return;
-            };
-            let Some(name) = v.as_string().map(|s| s.to_std_string_escaped()) else {
-                tracing::error!("decompress: algorithm is not or did not return a string");
-                return out.fail(StreamError::RuntimeError);
-            };
-            let Some(alg) = algorithm_of(&name) else {
-                tracing::error!("decompress: unknown compression algorithm: {name}");
-                return out.fail(StreamError::RuntimeError);
             };
             self.dec = Some(Decompressor::new(alg, MAX_EXPANSION));
         }

@@ -31,6 +31,7 @@ pub mod multipart;
 pub mod mux;
 pub mod mux_http;
 pub mod pack;
+mod payload_codec;
 pub mod proxy_protocol;
 pub mod read;
 pub mod replace;

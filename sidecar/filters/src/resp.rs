@@ -11,13 +11,12 @@
 //! nesting deeper than 64 ends the stream with `ProtocolError`, where
 //! upstream stops decoding without a word.
 
-use crate::util::js;
+use crate::payload_codec::{self, PayloadEncoder};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{js_string, Context, JsNativeError, JsResult, JsValue};
 use bytes::Bytes;
 use pipy_codec::resp::{encode, Decoder, Step, Value};
-use pipy_core::{Data, Event, Filter, FilterTemplate, Head, Output, StreamError};
-use pipy_js::convert;
+use pipy_core::{Data, Event, Filter, FilterTemplate, Output};
 
 /// Most bytes one decoded message may have.
 pub const MAX_MESSAGE: usize = crate::handle::DEFAULT_BODY_LIMIT;
@@ -101,27 +100,15 @@ impl Filter for Decode {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
             Event::Data(d) => {
-                let mut steps = std::mem::take(&mut self.steps);
-                for chunk in d.chunks() {
-                    if let Err(e) = self.decoder.feed(chunk, &mut steps) {
-                        tracing::error!("decodeRESP: {e}");
-                        return out.fail(StreamError::ProtocolError);
-                    }
-                }
-                for step in steps.drain(..) {
-                    match step {
-                        Step::Start => out.push(Event::MessageStart(Head::None)),
-                        Step::Raw(b) => out.push(Event::Data(Data::from(b))),
-                        Step::End(v) => match js(|ctx| to_js(&v, ctx)) {
-                            Ok(p) => out.push(Event::MessageEnd(convert::end_head(
-                                JsValue::undefined(),
-                                p,
-                            ))),
-                            Err(_) => return out.fail(StreamError::RuntimeError),
-                        },
-                    }
-                }
-                self.steps = steps;
+                let decoder = &mut self.decoder;
+                payload_codec::decode(
+                    "decodeRESP",
+                    &d,
+                    &mut self.steps,
+                    |c, steps| decoder.feed(c, steps),
+                    to_js,
+                    out,
+                );
             }
             Event::StreamEnd(e) => {
                 self.decoder = Decoder::new(MAX_MESSAGE);
@@ -140,47 +127,18 @@ impl FilterTemplate for EncodeTemplate {
         "encodeRESP"
     }
     fn create(&self) -> Box<dyn Filter> {
-        Box::new(Encode { started: false })
+        Box::new(Encode(PayloadEncoder::new()))
     }
 }
 
-struct Encode {
-    started: bool,
-}
+struct Encode(PayloadEncoder);
 
 impl Filter for Encode {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
-        match evt {
-            Event::MessageStart(h) => {
-                if !self.started {
-                    self.started = true;
-                    out.push(Event::MessageStart(h));
-                }
-            }
-            Event::MessageEnd(t) => {
-                if !self.started {
-                    return;
-                }
-                self.started = false;
-                let payload = convert::payload_of(&t);
-                match js(|ctx| from_js(&payload, ctx)) {
-                    Ok(v) => {
-                        let mut buf = Vec::new();
-                        encode(&v, &mut buf);
-                        out.push(Event::Data(Data::from(Bytes::from(buf))));
-                        out.push(Event::MessageEnd(t));
-                    }
-                    Err(e) => {
-                        tracing::error!("encodeRESP: {e}");
-                        out.fail(StreamError::RuntimeError);
-                    }
-                }
-            }
-            Event::StreamEnd(e) => {
-                self.started = false;
-                out.push(Event::StreamEnd(e));
-            }
-            Event::Data(_) => {}
-        }
+        self.0.process("encodeRESP", evt, out, |payload, ctx| {
+            let mut buf = Vec::new();
+            encode(&from_js(payload, ctx)?, &mut buf);
+            Ok(buf)
+        });
     }
 }

@@ -17,16 +17,15 @@
 //! [`MAX_MESSAGE`] bytes or nesting deeper than 64 ends the stream with
 //! `ProtocolError` (upstream drops the rest of the stream silently).
 
-use crate::util::js;
+use crate::payload_codec::{self, PayloadEncoder};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsBigInt, JsNativeError, JsObject, JsResult, JsValue};
 use bytes::Bytes;
 use pipy_codec::thrift::{encode, Decoder, Field, Kind, Message, Protocol, Step, Value};
-use pipy_core::{Data, Event, Filter, FilterTemplate, Head, Output, StreamError};
+use pipy_core::{Data, Event, Filter, FilterTemplate, Output};
 use pipy_js::api::data::{data_of, new_data};
-use pipy_js::convert;
 
 /// Most bytes one message may have.
 pub const MAX_MESSAGE: usize = 4 << 20;
@@ -327,27 +326,15 @@ impl Filter for Decode {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
             Event::Data(d) => {
-                let mut steps = std::mem::take(&mut self.steps);
-                for chunk in d.chunks() {
-                    if let Err(e) = self.decoder.feed(chunk, &mut steps) {
-                        tracing::error!("decodeThrift: {e}");
-                        return out.fail(StreamError::ProtocolError);
-                    }
-                }
-                for s in steps.drain(..) {
-                    match s {
-                        Step::Start => out.push(Event::MessageStart(Head::None)),
-                        Step::Raw(b) => out.push(Event::Data(Data::from(b))),
-                        Step::End(m) => match js(|ctx| message_to_js(&m, ctx)) {
-                            Ok(p) => out.push(Event::MessageEnd(convert::end_head(
-                                JsValue::undefined(),
-                                p,
-                            ))),
-                            Err(_) => return out.fail(StreamError::RuntimeError),
-                        },
-                    }
-                }
-                self.steps = steps;
+                let decoder = &mut self.decoder;
+                payload_codec::decode(
+                    "decodeThrift",
+                    &d,
+                    &mut self.steps,
+                    |c, steps| decoder.feed(c, steps),
+                    message_to_js,
+                    out,
+                );
             }
             Event::StreamEnd(e) => {
                 self.decoder = Decoder::new(MAX_MESSAGE);
@@ -366,13 +353,11 @@ impl FilterTemplate for EncodeTemplate {
         "encodeThrift"
     }
     fn create(&self) -> Box<dyn Filter> {
-        Box::new(Encode { started: false })
+        Box::new(Encode(PayloadEncoder::new()))
     }
 }
 
-struct Encode {
-    started: bool,
-}
+struct Encode(PayloadEncoder);
 
 fn encode_payload(p: &JsValue, ctx: &mut Context) -> JsResult<Vec<u8>> {
     let mut out = Vec::new();
@@ -400,37 +385,6 @@ fn encode_payload(p: &JsValue, ctx: &mut Context) -> JsResult<Vec<u8>> {
 
 impl Filter for Encode {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
-        match evt {
-            Event::MessageStart(h) => {
-                if !self.started {
-                    self.started = true;
-                    out.push(Event::MessageStart(h));
-                }
-            }
-            Event::MessageEnd(t) => {
-                if !self.started {
-                    return;
-                }
-                self.started = false;
-                let payload = convert::payload_of(&t);
-                match js(|ctx| encode_payload(&payload, ctx)) {
-                    Ok(bytes) => {
-                        if !bytes.is_empty() {
-                            out.push(Event::Data(Data::from(Bytes::from(bytes))));
-                        }
-                        out.push(Event::MessageEnd(t));
-                    }
-                    Err(e) => {
-                        tracing::error!("encodeThrift: {e}");
-                        out.fail(StreamError::RuntimeError);
-                    }
-                }
-            }
-            Event::StreamEnd(e) => {
-                self.started = false;
-                out.push(Event::StreamEnd(e));
-            }
-            Event::Data(_) => {}
-        }
+        self.0.process("encodeThrift", evt, out, encode_payload);
     }
 }
