@@ -189,6 +189,8 @@ impl FilterTemplate for MuxHttpTemplate {
             h2_stream: None,
             sending: false,
             done: false,
+            id: next_stream_id(),
+            backlog: Rc::default(),
         })
     }
 }
@@ -211,6 +213,22 @@ struct MuxHttp {
     /// A request is between its start and its end.
     sending: bool,
     done: bool,
+    /// Names this stream's requests in its session's queue.
+    id: u64,
+    /// Pauses this stream's source while its queued request is over the limit.
+    backlog: Rc<pipy_core::flow::Congestion>,
+}
+
+/// A number for each `muxHTTP` stream of this thread.
+fn next_stream_id() -> u64 {
+    thread_local! {
+        static NEXT: Cell<u64> = const { Cell::new(0) };
+    }
+    NEXT.with(|n| {
+        let id = n.get();
+        n.set(id + 1);
+        id
+    })
 }
 
 impl MuxHttp {
@@ -246,7 +264,7 @@ impl MuxHttp {
                 // limit holds the excess back).
                 !st.closed
                     && !st.tunnel
-                    && (st.h2.is_some() || max_queue == 0 || st.waiting.len() < max_queue)
+                    && (st.h2.is_some() || max_queue == 0 || s.load() < max_queue)
                     && (max_messages == 0 || s.requests.get() < max_messages)
             }) {
                 return Some(s.clone());
@@ -282,6 +300,8 @@ impl MuxHttp {
                 h2: None,
                 version: promise.map(session::PendingVersion::new),
             }),
+            wire: Cell::new(None),
+            queue: RefCell::new(VecDeque::new()),
             inbox: RefCell::new(VecDeque::new()),
             scratch: Cell::new(Vec::new()),
             busy: Cell::new(false),
@@ -419,19 +439,9 @@ impl Filter for MuxHttp {
                     }
                     return;
                 }
-                {
-                    let mut st = s.state.borrow_mut();
-                    match &evt {
-                        Event::MessageStart(Head::Request(r)) => {
-                            st.decoder.expect_response_to(&r.method)
-                        }
-                        _ => st.decoder.expect_response(false),
-                    }
-                    st.waiting.push_back(out.reply_target(0));
-                }
                 s.requests.set(s.requests.get() + 1);
                 self.sending = true;
-                s.send(evt);
+                s.submit(self.id, evt, Some(out.reply_target(0)), &self.backlog);
             }
             Event::Data(_) | Event::MessageEnd(_) if self.h2_stream.is_some() => {
                 self.sending &= !matches!(evt, Event::MessageEnd(_));
@@ -455,7 +465,7 @@ impl Filter for MuxHttp {
             Event::Data(_) | Event::MessageEnd(_) => {
                 self.sending &= !matches!(evt, Event::MessageEnd(_));
                 if let Some(s) = self.session.clone() {
-                    s.send(evt);
+                    s.submit(self.id, evt, None, &self.backlog);
                 }
             }
             // A stream that ends in error before its first request (a callback in
@@ -517,7 +527,7 @@ impl MuxHttp {
     fn abandon(&mut self) {
         self.sending = false;
         if let Some(s) = &self.session {
-            s.close(StreamError::ConnectionReset);
+            s.abandon(self.id);
         }
     }
 }

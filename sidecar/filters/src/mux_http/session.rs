@@ -3,6 +3,7 @@
 
 use super::{PoolInner, PoolKey};
 use pipy_codec::http1::{Decoder, Encoder};
+use pipy_core::flow::Congestion;
 use pipy_core::{Event, EventTarget, Head, Pipeline, StreamError};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -39,10 +40,35 @@ impl PendingVersion {
     }
 }
 
+/// A request waiting for its turn on a session's connection (another stream's
+/// request is on the wire), with its reply target and the events so far.
+pub(super) struct Queued {
+    stream: u64,
+    target: EventTarget,
+    events: Vec<Event>,
+    bytes: usize,
+    complete: bool,
+    /// Holds the stream's source paused while its queued body is over the limit.
+    backlog: Rc<Congestion>,
+}
+
+/// Bytes of a queued request at which it counts as ready to take the wire (it
+/// then streams the rest) and its source pauses until it does.
+const QUEUE_LIMIT: usize = 64 * 1024;
+
 /// One upstream session shared by streams. Events from its pipeline go through
 /// an inbox so that a session busy sending a request can take a reply at once.
+///
+/// Requests go on the wire one at a time, each from its start to its end: a
+/// request arriving while another is being sent waits in `queue`. When the
+/// wire frees, a queued request that is whole (or has `QUEUE_LIMIT` bytes)
+/// goes before one still arriving, so a slow uploader holds back few others.
+/// (Upstream buffers each message whole before sending it.)
 pub(super) struct Session {
     pub(super) state: RefCell<SessionState>,
+    /// The stream whose request is on the wire, between its start and its end.
+    pub(super) wire: Cell<Option<u64>>,
+    pub(super) queue: RefCell<VecDeque<Queued>>,
     pub(super) inbox: RefCell<VecDeque<Event>>,
     /// Reused buffer of decoded response events.
     pub(super) scratch: Cell<Vec<Event>>,
@@ -240,7 +266,12 @@ impl Session {
             st.h2 = None;
             std::mem::take(&mut st.waiting)
         };
-        for t in waiting {
+        let queued = std::mem::take(&mut *self.queue.borrow_mut());
+        self.wire.set(None);
+        for t in waiting
+            .into_iter()
+            .chain(queued.into_iter().map(|q| q.target))
+        {
             t.send(Event::StreamEnd(err));
         }
         self.leave_pool();
@@ -270,6 +301,116 @@ impl Session {
                 self.deliver(e);
             }
         }
+    }
+
+    /// Takes one event of a stream's request: onto the wire if the request is
+    /// there (or the wire is free), otherwise into the queue. `target` comes
+    /// with a request's start and gets the response.
+    pub(super) fn submit(
+        self: &Rc<Self>,
+        stream: u64,
+        evt: Event,
+        target: Option<EventTarget>,
+        backlog: &Rc<Congestion>,
+    ) {
+        if self.state.borrow().tunnel || self.wire.get() == Some(stream) {
+            let end = matches!(evt, Event::MessageEnd(_));
+            self.send(evt);
+            if end && self.wire.get() == Some(stream) {
+                self.wire.set(None);
+                self.pump();
+            }
+            return;
+        }
+        {
+            let mut q = self.queue.borrow_mut();
+            match (target, q.iter_mut().rev().find(|e| e.stream == stream)) {
+                (Some(target), _) => q.push_back(Queued {
+                    stream,
+                    target,
+                    events: vec![evt],
+                    bytes: 0,
+                    complete: false,
+                    backlog: backlog.clone(),
+                }),
+                (None, Some(e)) if !e.complete => {
+                    match &evt {
+                        Event::Data(d) => e.bytes += d.len(),
+                        Event::MessageEnd(_) => e.complete = true,
+                        _ => {}
+                    }
+                    e.events.push(evt);
+                    if e.bytes >= QUEUE_LIMIT && self.wire.get().is_some() {
+                        // We are handling this stream's input: its source pauses.
+                        e.backlog.begin();
+                    }
+                }
+                _ => {
+                    drop(q);
+                    // Bytes outside any request (none in practice): as before,
+                    // straight on when nothing else is being sent.
+                    if self.wire.get().is_none() {
+                        self.send(evt);
+                    }
+                    return;
+                }
+            }
+        }
+        self.pump();
+    }
+
+    /// While the wire is free, puts the first ready queued request on it.
+    fn pump(self: &Rc<Self>) {
+        while self.wire.get().is_none() {
+            let next = {
+                let mut q = self.queue.borrow_mut();
+                // A whole request first; else the oldest, to stream the rest.
+                let ready = q.iter().position(|e| e.complete || e.bytes >= QUEUE_LIMIT);
+                q.remove(ready.unwrap_or(0))
+            };
+            let Some(req) = next else { break };
+            if self.state.borrow().closed {
+                req.target
+                    .send(Event::StreamEnd(StreamError::ConnectionReset));
+                continue;
+            }
+            {
+                let mut st = self.state.borrow_mut();
+                match req.events.first() {
+                    Some(Event::MessageStart(Head::Request(r))) => {
+                        st.decoder.expect_response_to(&r.method)
+                    }
+                    _ => st.decoder.expect_response(false),
+                }
+                st.waiting.push_back(req.target);
+            }
+            if !req.complete {
+                self.wire.set(Some(req.stream));
+            }
+            for e in req.events {
+                self.send(e);
+            }
+            req.backlog.end();
+        }
+    }
+
+    /// The stream `stream` ended before its request did. A request cut on the
+    /// wire leaves the connection's framing broken: the session closes. One
+    /// still queued is simply dropped.
+    pub(super) fn abandon(self: &Rc<Self>, stream: u64) {
+        if self.wire.get() == Some(stream) {
+            self.wire.set(None);
+            self.close(StreamError::ConnectionReset);
+            return;
+        }
+        self.queue
+            .borrow_mut()
+            .retain(|e| e.stream != stream || e.complete);
+    }
+
+    /// Requests sent or waiting to be sent.
+    pub(super) fn load(&self) -> usize {
+        self.state.borrow().waiting.len() + self.queue.borrow().len()
     }
 
     pub(super) fn acquire(&self) {

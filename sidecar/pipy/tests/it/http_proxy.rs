@@ -336,3 +336,59 @@ fn a_request_cut_short_closes_its_upstream_connection() {
     assert!(closed, "the upstream connection was left open");
     t.join().unwrap();
 }
+
+/// Two clients whose requests share one upstream session (a fixed key): a
+/// request arriving while another's body is still coming waits for it to end,
+/// so neither request's bytes land inside the other's. (Upstream's `test/mux`
+/// hung on this when requests were interleaved on the wire.)
+#[test]
+fn requests_sharing_a_session_go_upstream_one_at_a_time() {
+    let (port, up) = (free_port(), free_port());
+    let _p = Pipy::script(
+        &format!(
+            "pipy()
+            .listen({up}).serveHTTP(msg => new Message(msg.head.path + ':' + msg.body.toString()))
+            .listen({port}).demuxHTTP().to($=>$
+              .muxHTTP(() => 'shared').to($=>$.connect('127.0.0.1:{up}')))"
+        ),
+        &[port, up],
+    );
+    let pause = || thread::sleep(Duration::from_millis(50));
+    let mut a = client(port);
+    a.get_mut()
+        .write_all(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+        .unwrap();
+    pause();
+    let mut b = client(port);
+    b.get_mut()
+        .write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nhello-B")
+        .unwrap();
+    pause();
+    // A third client starts a request and leaves while queued: the others go on.
+    let mut c = client(port);
+    c.get_mut()
+        .write_all(b"POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nabc")
+        .unwrap();
+    pause();
+    drop(c);
+    pause();
+    a.get_mut().write_all(b"56789").unwrap();
+    for (r, want) in [(&mut a, "/a:0123456789"), (&mut b, "/b:hello-B")] {
+        let head = read_head(r);
+        assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+        let len: usize = header(&head, "content-length").unwrap().parse().unwrap();
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).unwrap();
+        assert_eq!(String::from_utf8_lossy(&body), want);
+    }
+    // The session still works after the dropped request.
+    let mut d = client(port);
+    d.get_mut()
+        .write_all(b"GET /d HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut d);
+    assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+    let mut body = vec![0; 3];
+    d.read_exact(&mut body).unwrap();
+    assert_eq!(body, b"/d:");
+}
