@@ -37,6 +37,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bgp;
 pub mod compression;
 pub mod detect;
 pub mod http1;

@@ -8,6 +8,7 @@
 //! Where each filter lives, by the name a script calls it: [`SOURCE_FILES`]
 //! (a test checks each file names its filters).
 
+pub mod bgp;
 pub mod branch;
 pub mod chain;
 pub mod compress;
@@ -82,6 +83,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("connectProxyProtocol", "proxy_protocol.rs"),
     ("connectSOCKS", "socks.rs"),
     ("connectTLS", "tls.rs"),
+    ("decodeBGP", "bgp.rs"),
     ("decodeHTTPRequest", "http_codec.rs"),
     ("decodeHTTPResponse", "http_codec.rs"),
     ("decodeMQTT", "mqtt.rs"),
@@ -97,6 +99,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("detectProtocol", "detect_protocol.rs"),
     ("dummy", "dump.rs"),
     ("dump", "dump.rs"),
+    ("encodeBGP", "bgp.rs"),
     ("encodeHTTPRequest", "http_codec.rs"),
     ("encodeHTTPResponse", "http_codec.rs"),
     ("encodeMQTT", "mqtt.rs"),

@@ -5,7 +5,7 @@
 use crate::handle::{BodyLimit, Kind, MessageBuffer};
 use crate::util::{js, Callback};
 use boa_engine::JsValue;
-use pipy_core::{Event, Filter, FilterTemplate, Output, StreamError};
+use pipy_core::{Event, Filter, FilterTemplate, Head, Output, StreamError};
 use pipy_js::convert;
 
 /// Template of a replace filter. The replacement is a constant or a function of
@@ -115,33 +115,20 @@ impl Filter for Replace {
                         out.fail(StreamError::BufferOverflow);
                     }
                 }
-                Event::MessageEnd(mut t) if self.msg.in_message() => {
-                    let mut head = self.msg.head.take().unwrap_or_default();
-                    let body = std::mem::take(&mut self.msg.body);
-                    if !self.replacement.is_function() {
-                        if self.kind == Kind::MessageBody {
-                            self.emit(None, out);
-                            out.push(Event::MessageEnd(t));
-                        } else {
-                            self.emit(None, out);
-                        }
+                // A stream ending inside a message ends that message (as
+                // upstream: the replacement goes out, then the StreamEnd,
+                // which upstream's replaceMessage swallows; we pass it on so
+                // that the stream still ends).
+                Event::StreamEnd(e) if self.msg.in_message() => {
+                    self.replace_message(Head::default(), out);
+                    if out.failed() {
                         return;
                     }
-                    let arg = js(|ctx| {
-                        if self.kind == Kind::Message {
-                            convert::message_to_js(&mut head, body, &mut t, ctx)
-                        } else {
-                            pipy_js::api::data::new_data(body, ctx)
-                        }
-                    });
-                    match arg {
-                        Ok(a) => self.emit(Some(a), out),
-                        Err(e) => {
-                            tracing::error!("{}: {}", self.replacement.origin, e);
-                            out.fail(StreamError::RuntimeError);
-                        }
-                    }
-                    if self.kind == Kind::MessageBody {
+                    out.push(Event::StreamEnd(e));
+                }
+                Event::MessageEnd(t) if self.msg.in_message() => {
+                    let t = self.replace_message(t, out);
+                    if self.kind == Kind::MessageBody && !out.failed() {
                         out.push(Event::MessageEnd(t));
                     }
                 }
@@ -149,5 +136,33 @@ impl Filter for Replace {
             },
             _ => out.push(evt),
         }
+    }
+}
+
+impl Replace {
+    /// Replaces the message gathered so far (its end `t`, which comes back
+    /// for `replaceMessageBody` to pass on after the new body).
+    fn replace_message(&mut self, mut t: Head, out: &mut Output<'_>) -> Head {
+        let mut head = self.msg.head.take().unwrap_or_default();
+        let body = std::mem::take(&mut self.msg.body);
+        if !self.replacement.is_function() {
+            self.emit(None, out);
+            return t;
+        }
+        let arg = js(|ctx| {
+            if self.kind == Kind::Message {
+                convert::message_to_js(&mut head, body, &mut t, ctx)
+            } else {
+                pipy_js::api::data::new_data(body, ctx)
+            }
+        });
+        match arg {
+            Ok(a) => self.emit(Some(a), out),
+            Err(e) => {
+                tracing::error!("{}: {}", self.replacement.origin, e);
+                out.fail(StreamError::RuntimeError);
+            }
+        }
+        t
     }
 }

@@ -15,6 +15,7 @@ pub mod load_balancer;
 pub mod message;
 pub mod os;
 pub mod pipy;
+pub mod protobuf;
 pub mod quota;
 pub mod stats;
 pub mod url;
@@ -42,6 +43,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     stats::install(ctx)?;
     url::install(ctx)?;
     http::install(ctx)?;
+    protobuf::install(ctx)?;
     crate::vars::install_builtins(ctx)?;
     ctx.eval(Source::from_bytes(PRELUDE))?;
     Ok(())

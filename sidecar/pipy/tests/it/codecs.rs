@@ -1,5 +1,6 @@
 //! Protocol codecs with real peers: `decodeRESP`/`encodeRESP` with
-//! `redis-server` and `redis-cli`. Answers are those upstream Pipy 1.5.18
+//! `redis-server` and `redis-cli`, `decodeBGP`/`encodeBGP` between two
+//! `gobgpd` speakers, MQTT with mosquitto, Thrift with Apache Thrift. Answers are those upstream Pipy 1.5.18
 //! gives for the same scripts (compared side by side).
 
 use crate::harness::*;
@@ -285,4 +286,197 @@ print('same' if got == sent else 'differ %r' % got)
         log.contains(r#"thrift compact compute 300 {"id":1,"type":"I32","value":-70000}"#),
         "{log}"
     );
+}
+
+/// `gobgp` (Debian's gobgpd) against the daemon whose API is on `api`.
+fn gobgp(api: u16, args: &[&str]) -> String {
+    let o = Command::new("gobgp")
+        .args(["-u", "127.0.0.1", "-p", &api.to_string()])
+        .args(args)
+        .output()
+        .expect("gobgp (Debian's gobgpd)");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A `gobgpd` with `config` (TOML), its API on `api`.
+fn gobgpd(dir: &std::path::Path, name: &str, config: &str, api: u16) -> Peer {
+    let path = dir.join(name);
+    std::fs::write(&path, config).unwrap();
+    Peer(
+        Command::new("gobgpd")
+            .args(["-f", path.to_str().unwrap(), "-p", "--pprof-disable"])
+            .arg(format!("--api-hosts=127.0.0.1:{api}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gobgpd (Debian's gobgpd)"),
+    )
+}
+
+/// Two BGP speakers peer through a proxy that decodes every message and
+/// encodes it again from its payload: the session comes up (OPEN with its
+/// capabilities, KEEPALIVEs), a route announced on one side with MED and a
+/// community reaches the other with its attributes, and its withdrawal too.
+#[test]
+fn bgp_speakers_peer_through_a_decoding_and_re_encoding_proxy() {
+    let dir = temp_dir();
+    let (proxy, bgp_a, bgp_b, api_a, api_b) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({proxy})
+              .decodeBGP({{ enableAS4: true }})
+              .handleMessageEnd(e => console.log('a->b', e.payload.type,
+                 JSON.stringify(e.payload.body?.destinations ?? e.payload.body?.withdrawnRoutes ?? null)))
+              .encodeBGP({{ enableAS4: () => true }})
+              .connect('127.0.0.3:{bgp_b}')
+              .decodeBGP({{ enableAS4: true }})
+              .handleMessageEnd(e => console.log('b->a', e.payload.type))
+              .encodeBGP({{ enableAS4: true }})"
+        ),
+        &[proxy],
+    );
+    let _b = gobgpd(
+        &dir,
+        "b.toml",
+        &format!(
+            r#"[global.config]
+as = 65002
+router-id = "10.0.0.2"
+port = {bgp_b}
+local-address-list = ["127.0.0.3"]
+[[neighbors]]
+[neighbors.config]
+neighbor-address = "127.0.0.1"
+peer-as = 65001
+[neighbors.transport.config]
+passive-mode = true
+local-address = "127.0.0.3"
+"#
+        ),
+        api_b,
+    );
+    let _a = gobgpd(
+        &dir,
+        "a.toml",
+        &format!(
+            r#"[global.config]
+as = 65001
+router-id = "10.0.0.1"
+port = {bgp_a}
+local-address-list = ["127.0.0.4"]
+[[neighbors]]
+[neighbors.config]
+neighbor-address = "127.0.0.1"
+peer-as = 65002
+[neighbors.transport.config]
+remote-port = {proxy}
+local-address = "127.0.0.4"
+[neighbors.timers.config]
+connect-retry = 1
+"#
+        ),
+        api_a,
+    );
+    eventually("the session is up", Duration::from_secs(30), || {
+        gobgp(api_a, &["neighbor"]).contains("Establ").then_some(())
+    });
+    gobgp(
+        api_a,
+        &[
+            "global",
+            "rib",
+            "add",
+            "10.8.0.0/16",
+            "nexthop",
+            "192.0.2.1",
+            "med",
+            "50",
+            "community",
+            "65001:100",
+            "-a",
+            "ipv4",
+        ],
+    );
+    let rib = eventually("b learns the route", Duration::from_secs(20), || {
+        let rib = gobgp(api_b, &["global", "rib", "-a", "ipv4"]);
+        rib.contains("10.8.0.0/16").then_some(rib)
+    });
+    assert!(rib.contains("192.0.2.1"), "{rib}");
+    assert!(rib.contains("65001"), "{rib}");
+    assert!(rib.contains("Med: 50"), "{rib}");
+    assert!(rib.contains("65001:100"), "{rib}");
+    gobgp(
+        api_a,
+        &["global", "rib", "del", "10.8.0.0/16", "-a", "ipv4"],
+    );
+    eventually("b forgets the route", Duration::from_secs(20), || {
+        (!gobgp(api_b, &["global", "rib", "-a", "ipv4"]).contains("10.8.0.0/16")).then_some(())
+    });
+    let log = p.stderr_text();
+    for line in [
+        "a->b OPEN",
+        "b->a OPEN",
+        "b->a KEEPALIVE",
+        r#"a->b UPDATE ["10.8.0.0/16"]"#,
+    ] {
+        assert!(log.contains(line), "{line} in {log}");
+    }
+}
+
+/// The shape of upstream's `test/codec/protobuf`: a file read whole as one
+/// message (its end is the stream's end), decoded without a schema, read
+/// through getters, extended with setters and encoded again.
+#[test]
+fn protobuf_messages_decode_read_and_encode_without_a_schema() {
+    let dir = temp_dir();
+    // AddressBook { person { name: "Pipy", id: 150, phone { number: "555", type: 2 } } }
+    let person = [
+        &[0x0a, 4][..],
+        b"Pipy",
+        &[0x10, 0x96, 0x01],
+        &[0x22, 7, 0x0a, 3],
+        b"555",
+        &[0x10, 2],
+    ]
+    .concat();
+    let book = [&[0x0a, person.len() as u8][..], &person].concat();
+    std::fs::write(dir.join("book.bin"), &book).unwrap();
+    let script = dir.join("main.js");
+    let book_path = dir.join("book.bin");
+    std::fs::write(
+        &script,
+        format!("pipy.read('{}', $=>$
+          .replaceStreamStart(evt => [new MessageStart, evt])
+          .replaceMessageBody(data => {{
+            const book = protobuf.decode(data);
+            const p = book.getMessageArray(1)[0];
+            console.log('person', p.getString(1), p.getInt32(2), p.getMessageArray(4)[0].getString(1), book.getWireType(1));
+            console.log('same', protobuf.encode(book).toString('hex') === data.toString('hex'));
+            console.log('bad', protobuf.decode(new Data([0x0a, 9, 1])));
+            p.setSint32(5, -2).setStringArray(6, ['a', 'b']);
+            console.log('new', protobuf.encode(p).toString('hex'));
+            return data;
+          }})
+          .handleStreamEnd(() => console.log('ended'))
+        )", book_path.display()),
+    )
+    .unwrap();
+    let (code, _, err) = run_to_end(&[script.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "person Pipy 150 555 LEN",
+        "same true",
+        "bad null",
+        // Fields in ascending order: the new 5 (zigzag 3) and two 6s after 4.
+        "new 0a045069707910960122070a0335353510022803320161320162",
+        "ended",
+    ] {
+        assert!(err.contains(line), "{line} in {err}");
+    }
 }

@@ -1,15 +1,23 @@
 //! Configuration methods of the protocol codecs other than HTTP's:
-//! WebSocket, RESP, MQTT, Thrift and multipart.
+//! WebSocket, RESP, MQTT, Thrift, BGP and multipart.
 
 use super::{append, arg, Method};
 use crate::options::Options;
 use boa_engine::{Context, JsResult, JsValue};
-use pipy_filters::{mqtt, multipart, resp, thrift, websocket, Callback};
+use pipy_filters::{bgp, mqtt, multipart, resp, thrift, websocket, Callback};
 use std::rc::Rc;
 
 /// Every method of this file, by name.
 pub(super) fn methods() -> Vec<(&'static str, Method)> {
     vec![
+        ("decodeBGP", |this, args, ctx| {
+            let as4 = bgp_as4("decodeBGP", args, ctx)?;
+            append(this, Rc::new(bgp::DecodeTemplate(as4)))
+        }),
+        ("encodeBGP", |this, args, ctx| {
+            let as4 = bgp_as4("encodeBGP", args, ctx)?;
+            append(this, Rc::new(bgp::EncodeTemplate(as4)))
+        }),
         ("decodeThrift", |this, _, _| {
             append(this, Rc::new(thrift::DecodeTemplate))
         }),
@@ -52,4 +60,27 @@ fn mqtt_level(
     let level = opts.get("protocolLevel", ctx)?;
     opts.finish(ctx)?;
     Ok((!level.is_null_or_undefined()).then(|| Callback::new(level, method)))
+}
+
+/// The `enableAS4` option of the BGP codecs: a boolean, `'true'`/`'false'`
+/// or a function.
+fn bgp_as4(
+    method: &'static str,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<Option<Callback>> {
+    let mut opts = Options::new(method, &arg(args, 0), ctx)?;
+    let v = opts.get("enableAS4", ctx)?;
+    opts.finish(ctx)?;
+    if v.is_null_or_undefined() {
+        return Ok(None);
+    }
+    if !(v.is_boolean() || v.is_string() || v.is_callable()) {
+        return Err(boa_engine::JsNativeError::typ()
+            .with_message(format!(
+                "{method}: options.enableAS4 expects a boolean or a function"
+            ))
+            .into());
+    }
+    Ok(Some(Callback::new(v, method)))
 }
