@@ -40,6 +40,8 @@
 pub mod bgp;
 pub mod compression;
 pub mod detect;
+pub mod dubbo;
+pub mod hessian;
 pub mod http1;
 pub mod mqtt;
 pub mod proxy_protocol;

@@ -299,7 +299,7 @@ pub struct Inner {
     output: RefCell<EventTarget>,
     queue: RefCell<VecDeque<Work>>,
     busy: Cell<bool>,
-    scratch: RefCell<(Vec<Event>, Vec<Event>)>,
+    scratch: RefCell<Vec<Vec<Event>>>,
     chain: Option<Rc<Chain>>,
     /// A value given by whoever started the pipeline (`fork`'s startup value),
     /// for its `onStart` handler.
@@ -349,7 +349,7 @@ impl Pipeline {
             output: RefCell::new(output),
             queue: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
-            scratch: RefCell::new((Vec::new(), Vec::new())),
+            scratch: RefCell::new(Vec::new()),
             chain,
             start: RefCell::new(None),
             active: layout.0.active.clone(),
@@ -436,17 +436,19 @@ fn run(p: &Rc<Inner>, w: Work) {
 }
 
 /// Calls `call` on the filter at `stage` (or, past the last stage, sends what it
-/// pushes to the output), then passes what it pushed down the pipeline. A stage
-/// whose filter failed ([`Output::fail`]) gets nothing more.
+/// pushes to the output), then passes what it pushed down the pipeline, each
+/// event through every later filter before the next event (as upstream: a
+/// callback sees the state the previous event left, not the batch's last).
+/// A stage whose filter failed ([`Output::fail`]) gets nothing more.
 fn run_stage(p: &Rc<Inner>, stage: usize, call: impl FnOnce(&mut dyn Filter, &mut Output<'_>)) {
     if is_dead(p, stage) {
         return;
     }
-    let (mut cur, mut next) = std::mem::take(&mut *p.scratch.borrow_mut());
+    let mut bufs = std::mem::take(&mut *p.scratch.borrow_mut());
+    let mut sink = Vec::new();
     {
         let mut filters = p.filters.borrow_mut();
-        let n = filters.len();
-        let mut stage = stage;
+        let mut cur = take_buf(&mut bufs, stage);
         {
             let mut out = Output {
                 buf: &mut cur,
@@ -459,37 +461,59 @@ fn run_stage(p: &Rc<Inner>, stage: usize, call: impl FnOnce(&mut dyn Filter, &mu
             }
             settle_failure(p, stage, &mut cur, 0);
         }
-        stage += 1;
-        while stage < n && !cur.is_empty() {
-            if is_dead(p, stage) {
-                cur.clear();
-                break;
-            }
-            for evt in cur.drain(..) {
-                if is_dead(p, stage) {
-                    // An earlier event of this batch made the filter fail.
-                    break;
-                }
-                let before = next.len();
-                let mut out = Output {
-                    buf: &mut next,
-                    pipeline: p,
-                    stage,
-                };
-                filters[stage].process(evt, &mut out);
-                settle_failure(p, stage, &mut next, before);
-            }
-            std::mem::swap(&mut cur, &mut next);
-            stage += 1;
-        }
+        descend(p, &mut filters, &mut bufs, stage + 1, &mut cur, &mut sink);
+        bufs[stage] = cur;
     }
-    if !cur.is_empty() {
+    if !sink.is_empty() {
         let target = p.output.borrow().clone();
-        for evt in cur.drain(..) {
+        for evt in sink {
             target.send(evt);
         }
     }
-    *p.scratch.borrow_mut() = (cur, next);
+    *p.scratch.borrow_mut() = bufs;
+}
+
+/// The reusable buffer of what the filter at `stage` outputs.
+fn take_buf(bufs: &mut Vec<Vec<Event>>, stage: usize) -> Vec<Event> {
+    if bufs.len() <= stage {
+        bufs.resize_with(stage + 1, Vec::new);
+    }
+    std::mem::take(&mut bufs[stage])
+}
+
+/// Passes `events` through the filters from `stage` on, depth first; what
+/// leaves the last one goes to `sink`.
+fn descend(
+    p: &Rc<Inner>,
+    filters: &mut [Box<dyn Filter>],
+    bufs: &mut Vec<Vec<Event>>,
+    stage: usize,
+    events: &mut Vec<Event>,
+    sink: &mut Vec<Event>,
+) {
+    if events.is_empty() {
+        return;
+    }
+    if stage >= filters.len() {
+        sink.append(events);
+        return;
+    }
+    let mut next = take_buf(bufs, stage);
+    for evt in events.drain(..) {
+        if is_dead(p, stage) {
+            // An earlier event of this batch made the filter fail.
+            break;
+        }
+        let mut out = Output {
+            buf: &mut next,
+            pipeline: p,
+            stage,
+        };
+        filters[stage].process(evt, &mut out);
+        settle_failure(p, stage, &mut next, 0);
+        descend(p, filters, bufs, stage + 1, &mut next, sink);
+    }
+    bufs[stage] = next;
 }
 
 fn is_dead(p: &Inner, stage: usize) -> bool {

@@ -18,6 +18,7 @@ pub mod deframe;
 pub mod demux;
 pub mod demux_http;
 pub mod detect_protocol;
+pub mod dubbo;
 pub mod dump;
 pub mod exec;
 pub mod handle;
@@ -84,6 +85,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("connectSOCKS", "socks.rs"),
     ("connectTLS", "tls.rs"),
     ("decodeBGP", "bgp.rs"),
+    ("decodeDubbo", "dubbo.rs"),
     ("decodeHTTPRequest", "http_codec.rs"),
     ("decodeHTTPResponse", "http_codec.rs"),
     ("decodeMQTT", "mqtt.rs"),
@@ -100,6 +102,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("dummy", "dump.rs"),
     ("dump", "dump.rs"),
     ("encodeBGP", "bgp.rs"),
+    ("encodeDubbo", "dubbo.rs"),
     ("encodeHTTPRequest", "http_codec.rs"),
     ("encodeHTTPResponse", "http_codec.rs"),
     ("encodeMQTT", "mqtt.rs"),

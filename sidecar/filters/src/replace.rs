@@ -115,11 +115,11 @@ impl Filter for Replace {
                         out.fail(StreamError::BufferOverflow);
                     }
                 }
-                // A stream ending inside a message ends that message (as
-                // upstream: the replacement goes out, then the StreamEnd,
+                // A stream ending cleanly inside a message ends that message
+                // (as upstream: the replacement goes out, then the StreamEnd,
                 // which upstream's replaceMessage swallows; we pass it on so
-                // that the stream still ends).
-                Event::StreamEnd(e) if self.msg.in_message() => {
+                // that the stream still ends). An error end replaces nothing.
+                Event::StreamEnd(e) if self.msg.in_message() && e == StreamError::NoError => {
                     self.replace_message(Head::default(), out);
                     if out.failed() {
                         return;

@@ -10,7 +10,9 @@ pub mod console;
 pub mod crypto;
 pub mod data;
 pub mod head;
+pub mod hessian;
 pub mod http;
+pub mod int;
 pub mod load_balancer;
 pub mod message;
 pub mod os;
@@ -43,6 +45,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     stats::install(ctx)?;
     url::install(ctx)?;
     http::install(ctx)?;
+    hessian::install(ctx)?;
     protobuf::install(ctx)?;
     crate::vars::install_builtins(ctx)?;
     ctx.eval(Source::from_bytes(PRELUDE))?;

@@ -123,6 +123,79 @@
   Object.defineProperty(URL.prototype, '_authority', { enumerable: false });
   global.URL = URL;
 
+  // ---- Int: a 64-bit (or narrower) integer that keeps its width ----
+  // Upstream's pjs has it built in; Hessian and Dubbo use it so that an int
+  // stays an int, a long a long. Arithmetic goes through valueOf (a number:
+  // exact to 2^53); toString is exact. (Upstream overloads operators to
+  // give Ints back.)
+  var INT_TYPES = {
+    i8: [8, true], i16: [16, true], i32: [32, true], i64: [64, true],
+    u8: [8, false], u16: [16, false], u32: [32, false], u64: [64, false],
+  };
+  var toBig = function (v) {
+    if (v instanceof Int) return v._v;
+    if (typeof v === 'bigint') return v;
+    if (typeof v === 'string') { try { return BigInt(v.trim()); } catch (e) { return 0n; } }
+    var n = Number(v);
+    return Number.isFinite(n) ? BigInt(Math.trunc(n)) : 0n;
+  };
+  class Int {
+    constructor(a, b, c) {
+      var t = 'i64', v = 0n;
+      if (typeof a === 'string' && a in INT_TYPES) {
+        t = a;
+        if (c !== undefined) v = (toBig(c) << 32n) | BigInt(Number(b) >>> 0);
+        else if (Array.isArray(b)) v = Int._bytes(b, INT_TYPES[t][0]);
+        else if (b !== undefined) v = toBig(b);
+      } else if (a instanceof Int) {
+        t = a._t; v = a._v;
+      } else if (Array.isArray(a)) {
+        t = a.length > 4 ? 'u64' : a.length > 2 ? 'u32' : a.length > 1 ? 'u16' : 'u8';
+        v = Int._bytes(a, INT_TYPES[t][0]);
+      } else if (typeof a === 'number' && b !== undefined) {
+        v = (toBig(b) << 32n) | BigInt(a >>> 0);
+      } else if (a !== undefined) {
+        v = toBig(a);
+      }
+      var w = INT_TYPES[t];
+      Object.defineProperty(this, '_t', { value: t, enumerable: false });
+      Object.defineProperty(this, '_v', {
+        value: w[1] ? BigInt.asIntN(w[0], v) : BigInt.asUintN(w[0], v),
+        enumerable: false,
+      });
+    }
+    static _bytes(a, width) {
+      var v = 0n;
+      for (var i = 0; i < width / 8; i++) v |= BigInt(Number(a[i]) & 255) << BigInt(i * 8);
+      return v;
+    }
+    static parse(s, base) {
+      var str = String(s).trim(), neg = false;
+      if (str[0] === '-' || str[0] === '+') { neg = str[0] === '-'; str = str.substring(1); }
+      var radix = BigInt(base || 10), v = 0n;
+      if (str.length === 0) return null;
+      for (var ch of str.toLowerCase()) {
+        var d = parseInt(ch, 36);
+        if (Number.isNaN(d) || BigInt(d) >= radix) return null;
+        v = v * radix + BigInt(d);
+      }
+      return new Int('i64', neg ? -v : v);
+    }
+    get type() { return this._t; }
+    get width() { return INT_TYPES[this._t][0]; }
+    get isUnsigned() { return !INT_TYPES[this._t][1]; }
+    get low() { return Number(BigInt.asUintN(32, this._v)); }
+    get high() { return Number(this.isUnsigned ? this._v >> 32n : BigInt.asIntN(64, this._v) >> 32n); }
+    toBytes() {
+      var out = [], u = BigInt.asUintN(64, this._v);
+      for (var i = 0; i < this.width / 8; i++) out.push(Number((u >> BigInt(i * 8)) & 255n));
+      return out;
+    }
+    valueOf() { return Number(this._v); }
+    toString(radix) { return this._v.toString(radix || 10); }
+  }
+  global.Int = Int;
+
   var algo = global.algo;
 
   // ---- algo.Cache ----

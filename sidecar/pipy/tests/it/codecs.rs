@@ -480,3 +480,67 @@ fn protobuf_messages_decode_read_and_encode_without_a_schema() {
         assert!(err.contains(line), "{line} in {err}");
     }
 }
+
+/// A Dubbo client with its own Hessian 2 (Python's `dubbo-ssl-python`)
+/// calls a provider written in PipyJS through a proxy that decodes every
+/// frame, re-encodes each body value by value and encodes the frame again.
+#[test]
+fn a_dubbo_client_calls_a_pipy_provider_through_a_re_encoding_proxy() {
+    let (proxy, provider) = (free_port(), free_port());
+    let p = Pipy::script(
+        &format!(
+            "pipy()
+            .listen({provider})
+            .decodeDubbo()
+            .replaceMessage(msg => ((args = Hessian.decode(msg.body)) => new Message(
+              {{ requestID: msg.head.requestID, isRequest: false, serializationType: 2, status: 20 }},
+              Hessian.encode([
+                new Int('i32', 1),
+                args[3] === 'add' ? new Int('i32', args[5] + args[6]) :
+                args[3] === 'echo' ? {{ kind: 'object', type: 'demo.Reply', elements: {{
+                  text: 'hello ' + args[5], count: new Int('i64', 7), score: 1.5,
+                  tags: {{ kind: 'list', type: 'java.util.ArrayList', elements: ['a', 'b'] }} }} }} :
+                'unknown ' + args[3],
+              ])
+            ))())
+            .encodeDubbo()
+
+            .listen({proxy})
+            .decodeDubbo()
+            .handleMessage(msg => console.log('call', Hessian.decode(msg.body)[3], msg.head.requestID.type))
+            .replaceMessageBody(body => Hessian.encode(Hessian.decode(body)))
+            .encodeDubbo()
+            .connect('127.0.0.1:{provider}')
+            .decodeDubbo()
+            .replaceMessageBody(body => Hessian.encode(Hessian.decode(body)))
+            .encodeDubbo()"
+        ),
+        &[proxy, provider],
+    );
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "from dubbo_ssl.client import DubboClient
+c = DubboClient('demo.Calc', group=None, host='127.0.0.1:{proxy}')
+print(repr(c.call('add', [3, 4])))
+print(repr(c.call('echo', 'world')))
+print(repr(c.call('nope', [])))"
+        ))
+        .output()
+        .expect("python3 with dubbo-ssl-python");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "7",
+            "{'text': 'hello world', 'count': 7, 'score': 1.5, 'tags': ['a', 'b']}",
+            "'unknown nope'",
+        ],
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let log = p.stderr_text();
+    for line in ["call add u64", "call echo u64", "call nope u64"] {
+        assert!(log.contains(line), "{line} in {log}");
+    }
+}

@@ -362,3 +362,27 @@ fn an_exception_after_the_head_closes_the_connection() {
     assert!(!text.ends_with("0\r\n\r\n"), "{text}");
     assert_eq!(p.stderr_text().matches("Error: late").count(), 1);
 }
+
+/// Each event goes through every filter before the next one does: two
+/// requests arriving in one read each see the context their own
+/// `handleMessageStart` set (as upstream; a batch passed filter by filter
+/// would show both the second request's path).
+#[test]
+fn events_of_one_read_pass_the_whole_pipeline_one_by_one() {
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!(
+            "pipy({{ _p: '' }})
+              .listen({port})
+              .decodeHTTPRequest()
+              .handleMessageStart(m => _p = m.head.path)
+              .replaceMessage(() => new Message(_p))
+              .encodeHTTPResponse()"
+        ),
+        &[port],
+    );
+    let mut c = Conn::open(port);
+    c.send(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    assert_eq!(c.read(false).text(), "/a");
+    assert_eq!(c.read(false).text(), "/b");
+}

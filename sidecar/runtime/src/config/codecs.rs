@@ -1,10 +1,10 @@
 //! Configuration methods of the protocol codecs other than HTTP's:
-//! WebSocket, RESP, MQTT, Thrift, BGP and multipart.
+//! WebSocket, RESP, MQTT, Thrift, BGP, Dubbo and multipart.
 
 use super::{append, arg, Method};
 use crate::options::Options;
 use boa_engine::{Context, JsResult, JsValue};
-use pipy_filters::{bgp, mqtt, multipart, resp, thrift, websocket, Callback};
+use pipy_filters::{bgp, dubbo, mqtt, multipart, resp, thrift, websocket, Callback};
 use std::rc::Rc;
 
 /// Every method of this file, by name.
@@ -17,6 +17,12 @@ pub(super) fn methods() -> Vec<(&'static str, Method)> {
         ("encodeBGP", |this, args, ctx| {
             let as4 = bgp_as4("encodeBGP", args, ctx)?;
             append(this, Rc::new(bgp::EncodeTemplate(as4)))
+        }),
+        ("decodeDubbo", |this, _, _| {
+            append(this, Rc::new(dubbo::DecodeTemplate))
+        }),
+        ("encodeDubbo", |this, _, _| {
+            append(this, Rc::new(dubbo::EncodeTemplate))
         }),
         ("decodeThrift", |this, _, _| {
             append(this, Rc::new(thrift::DecodeTemplate))
