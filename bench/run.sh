@@ -10,6 +10,8 @@
 #   proxy    pipy demuxHTTP->muxHTTP->connect   vs nginx proxy_pass (upstream keepalive)
 #   routing  proxy + URLRouter/RoundRobin in JS vs nginx proxy_pass
 # Both proxies forward to the same nginx upstream (1 worker) on :9001.
+# Then (unless CODECS=0) bench/codecs.sh: compressHTTP against nginx `gzip on`
+# and WebSocket proxying against nginx's upgrade proxy, each with its ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -132,3 +134,10 @@ round_ratio() { # pipy-case nginx-case
   printf '%-14s %12s %10s %7s %9s %16s %12s\n' pipy-proxy "${R[pipy-proxy]}" "${P[pipy-proxy]}" "${E[pipy-proxy]}" "$(rss_mb "$PROXY_PID")" "$(ratio "${R[pipy-proxy]}" "${R[nginx-proxy]}")" "$(round_ratio pipy-proxy nginx-proxy)"
   printf '%-14s %12s %10s %7s %9s %16s %12s\n' pipy-routing "${R[pipy-routing]}" "${P[pipy-routing]}" "${E[pipy-routing]}" "$(rss_mb "$ROUTING_PID")" "$(ratio "${R[pipy-routing]}" "${R[nginx-proxy]}")" "$(round_ratio pipy-routing nginx-proxy)"
 } | tee "$OUT/results.txt"
+
+# The codec scenarios, each against nginx doing the same, in this same run.
+if [ "${CODECS:-1}" = 1 ]; then
+  cleanup
+  trap - EXIT
+  ROUNDS=$ROUNDS DURATION=$DURATION bench/codecs.sh
+fi

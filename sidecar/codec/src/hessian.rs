@@ -727,7 +727,11 @@ mod tests {
         let defs = e.out.windows(class.len()).filter(|w| w == class).count();
         assert_eq!(defs, 1, "the second User reuses its class definition");
         let list_type = b"[string";
-        let named = e.out.windows(list_type.len()).filter(|w| w == list_type).count();
+        let named = e
+            .out
+            .windows(list_type.len())
+            .filter(|w| w == list_type)
+            .count();
         assert_eq!(named, 1, "the second list names its type by number");
     }
 

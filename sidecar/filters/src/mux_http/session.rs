@@ -322,6 +322,19 @@ impl Session {
             }
             return;
         }
+        if let Some(t) = &target {
+            if self.state.borrow().closed {
+                // Nothing will answer on a closed session.
+                t.send(Event::StreamEnd(StreamError::ConnectionReset));
+                return;
+            }
+            if self.wire.get().is_none() && self.queue.borrow().is_empty() {
+                // The wire is free and nobody waits: straight on.
+                self.start(stream, t.clone(), &evt, false);
+                self.send(evt);
+                return;
+            }
+        }
         {
             let mut q = self.queue.borrow_mut();
             match (target, q.iter_mut().rev().find(|e| e.stream == stream)) {
@@ -374,23 +387,28 @@ impl Session {
                     .send(Event::StreamEnd(StreamError::ConnectionReset));
                 continue;
             }
-            {
-                let mut st = self.state.borrow_mut();
-                match req.events.first() {
-                    Some(Event::MessageStart(Head::Request(r))) => {
-                        st.decoder.expect_response_to(&r.method)
-                    }
-                    _ => st.decoder.expect_response(false),
-                }
-                st.waiting.push_back(req.target);
-            }
-            if !req.complete {
-                self.wire.set(Some(req.stream));
+            match req.events.first() {
+                Some(first) => self.start(req.stream, req.target, first, req.complete),
+                None => continue,
             }
             for e in req.events {
                 self.send(e);
             }
             req.backlog.end();
+        }
+    }
+
+    /// Puts a request on the wire: its response is awaited in this order, and
+    /// unless it is `whole` already, the wire is its own until its end.
+    fn start(&self, stream: u64, target: EventTarget, first: &Event, whole: bool) {
+        let mut st = self.state.borrow_mut();
+        match first {
+            Event::MessageStart(Head::Request(r)) => st.decoder.expect_response_to(&r.method),
+            _ => st.decoder.expect_response(false),
+        }
+        st.waiting.push_back(target);
+        if !whole {
+            self.wire.set(Some(stream));
         }
     }
 
