@@ -154,6 +154,9 @@ pub enum Body {
     RouteRefresh {
         /// Address family.
         afi: u16,
+        /// The octet between them: 0, or an enhanced refresh's subtype
+        /// (RFC 7313: 1 begins, 2 ends a refresh).
+        subtype: u8,
         /// Subsequent address family.
         safi: u8,
     },
@@ -350,8 +353,12 @@ pub fn parse(frame: &Frame, as4: bool) -> Result<Message, Error> {
                 what: "ROUTE-REFRESH",
             };
             let afi = r.u16()?;
-            r.u8()?;
-            Body::RouteRefresh { afi, safi: r.u8()? }
+            let subtype = r.u8()?;
+            Body::RouteRefresh {
+                afi,
+                subtype,
+                safi: r.u8()?,
+            }
         }
         _ if b.is_empty() => Body::None,
         _ => Body::Raw(b.clone()),
@@ -493,8 +500,10 @@ fn parse_update(b: &Bytes, as4: bool) -> Result<Update, Error> {
     })
 }
 
-/// Largest body a message may carry (RFC 4271's 4096-octet message).
-pub const MAX_BODY: usize = 4096 - HEADER;
+/// Largest body a message may carry: what its length field can say (RFC
+/// 8654's extended messages; a peer that did not negotiate them wants 4096
+/// octets at most, which is the script's business, as it is the sender's).
+pub const MAX_BODY: usize = 0xffff - HEADER;
 
 /// Writes a message, header included. Fields that outgrow their length
 /// octets are cut (as upstream does): a body to [`MAX_BODY`], parameters to
@@ -555,9 +564,9 @@ pub fn encode(m: &Message, as4: bool, out: &mut Vec<u8>) {
             body.extend_from_slice(&n.data);
         }
         // RFC 2918's four octets. (Upstream writes the AFI as one octet.)
-        Body::RouteRefresh { afi, safi } => {
+        Body::RouteRefresh { afi, subtype, safi } => {
             body.extend_from_slice(&afi.to_be_bytes());
-            body.push(0);
+            body.push(*subtype);
             body.push(*safi);
         }
     }
@@ -581,11 +590,15 @@ fn prefixes(list: &[Prefix]) -> Vec<u8> {
     out
 }
 
+/// AS_TRANS: the 2-octet stand-in for an AS number that needs four (RFC 6793).
+const AS_TRANS: u16 = 23456;
+
 fn write_asn(n: u32, as4: bool, out: &mut Vec<u8>) {
     if as4 {
         out.extend_from_slice(&n.to_be_bytes());
     } else {
-        out.extend_from_slice(&(n as u16).to_be_bytes());
+        let n = u16::try_from(n).unwrap_or(AS_TRANS);
+        out.extend_from_slice(&n.to_be_bytes());
     }
 }
 
@@ -747,7 +760,14 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert_eq!(parse(&f[0].0, false).unwrap().body, Body::None);
         let m = parse(&f[1].0, false).unwrap();
-        assert_eq!(m.body, Body::RouteRefresh { afi: 1, safi: 1 });
+        assert_eq!(
+            m.body,
+            Body::RouteRefresh {
+                afi: 1,
+                subtype: 0,
+                safi: 1
+            }
+        );
         let mut again = Vec::new();
         encode(&m, false, &mut again);
         assert_eq!(again, f[1].1, "23 octets, the AFI in two");

@@ -53,6 +53,9 @@ pub enum Error {
     /// Nesting deeper than [`MAX_DEPTH`].
     #[error("Hessian values nest too deep")]
     TooDeep,
+    /// Values that would take far more memory than their bytes.
+    #[error("Hessian values too large for their input")]
+    TooLarge,
 }
 
 /// Deepest nesting of lists, maps and objects read.
@@ -67,6 +70,7 @@ pub fn decode_all(input: &[u8]) -> (Vec<Value>, Option<Error>) {
         classes: Vec::new(),
         types: Vec::new(),
         refs: 0,
+        budget: input.len().saturating_mul(8).saturating_add(1 << 20),
     };
     let mut out = Vec::new();
     while r.at < input.len() {
@@ -93,6 +97,10 @@ struct Reader<'a> {
     types: Vec<String>,
     /// Lists, maps and objects started so far.
     refs: u32,
+    /// Bytes names may still be copied for (class names, field names and
+    /// types repeated by reference), so that small input cannot ask for
+    /// huge output.
+    budget: usize,
 }
 
 impl Reader<'_> {
@@ -116,6 +124,12 @@ impl Reader<'_> {
             .take(n)?
             .iter()
             .fold(0u64, |a, b| a << 8 | u64::from(*b)))
+    }
+
+    /// Counts `n` copied bytes against the budget.
+    fn charge(&mut self, n: usize) -> Result<(), Error> {
+        self.budget = self.budget.checked_sub(n).ok_or(Error::TooLarge)?;
+        Ok(())
     }
 
     fn bad(&self) -> Error {
@@ -148,7 +162,8 @@ impl Reader<'_> {
             0x5f => Value::Double(f64::from(self.be(4)? as u32 as i32) / 1000.0),
             b'D' => Value::Double(f64::from_bits(self.be(8)?)),
             0x4a => Value::Date(self.be(8)? as i64),
-            0x4b => Value::Date(self.be(4)? as i64 * 60_000),
+            // Minutes, signed (dates before 1970 are negative).
+            0x4b => Value::Date(i64::from(self.be(4)? as u32 as i32) * 60_000),
             0x00..=0x1f => Value::String(self.chars(usize::from(c))?),
             0x30..=0x33 => {
                 let n = usize::from(c - 0x30) << 8 | usize::from(self.byte()?);
@@ -257,7 +272,11 @@ impl Reader<'_> {
                 self.types.push(s.clone());
                 Ok(s)
             }
-            Value::Int(n) => self.types.get(n as usize).cloned().ok_or(self.bad()),
+            Value::Int(n) => {
+                let t = self.types.get(n as usize).cloned().ok_or(self.bad())?;
+                self.charge(t.len())?;
+                Ok(t)
+            }
             _ => Err(self.bad()),
         }
     }
@@ -303,6 +322,7 @@ impl Reader<'_> {
         let Some((name, fields)) = self.classes.get(def).cloned() else {
             return Err(self.bad());
         };
+        self.charge(name.len() + fields.iter().map(|f| f.len() + 16).sum::<usize>())?;
         self.refs += 1;
         let mut out = Vec::with_capacity(fields.len());
         for f in fields {
@@ -312,24 +332,42 @@ impl Reader<'_> {
         Ok(Value::Object(name, out))
     }
 
-    /// `n` UTF-16 units of UTF-8 text.
+    /// `n` UTF-16 units of text as Java writes it: UTF-8 whose characters
+    /// past the BMP come as two 3-byte surrogates (4-byte forms are read
+    /// too). Unpaired surrogates become U+FFFD.
     fn chars(&mut self, n: usize) -> Result<String, Error> {
-        let start = self.at;
-        let mut units = 0;
-        while units < n {
-            let c = self.byte()?;
-            let (len, u) = match c {
-                0x00..=0x7f => (1, 1),
-                0xc0..=0xdf => (2, 1),
-                0xe0..=0xef => (3, 1),
-                0xf0..=0xf7 => (4, 2),
+        let mut units: Vec<u16> = Vec::with_capacity(n.min(self.b.len() - self.at));
+        let cont = |r: &mut Self| -> Result<u32, Error> {
+            let b = r.byte()?;
+            if b & 0xc0 != 0x80 {
+                return Err(r.bad());
+            }
+            Ok(u32::from(b & 0x3f))
+        };
+        while units.len() < n {
+            let c = u32::from(self.byte()?);
+            match c {
+                0x00..=0x7f => units.push(c as u16),
+                0xc0..=0xdf => {
+                    let u = (c & 0x1f) << 6 | cont(self)?;
+                    units.push(u as u16);
+                }
+                0xe0..=0xef => {
+                    let u = (c & 0x0f) << 12 | cont(self)? << 6 | cont(self)?;
+                    units.push(u as u16);
+                }
+                0xf0..=0xf7 => {
+                    let cp = (c & 0x07) << 18 | cont(self)? << 12 | cont(self)? << 6 | cont(self)?;
+                    let mut pair = [0u16; 2];
+                    match char::from_u32(cp) {
+                        Some(ch) => units.extend_from_slice(ch.encode_utf16(&mut pair)),
+                        None => units.push(0xfffd),
+                    }
+                }
                 _ => return Err(self.bad()),
-            };
-            self.take(len - 1)?;
-            units += u;
+            }
         }
-        // Java writes lone surrogates as 3-byte sequences: read them lossily.
-        Ok(String::from_utf8_lossy(&self.b[start..self.at]).into_owned())
+        Ok(String::from_utf16_lossy(&units))
     }
 
     fn chunked_string(&mut self, mut c: u8) -> Result<String, Error> {
@@ -458,18 +496,40 @@ impl Encoder {
         o.extend_from_slice(&d.to_bits().to_be_bytes());
     }
 
+    /// Writes text as Java does: UTF-8, a character past the BMP as two
+    /// 3-byte surrogates (what Java's Hessian reader takes).
+    fn text(&mut self, s: &str) {
+        for ch in s.chars() {
+            if (ch as u32) < 0x10000 {
+                let mut b = [0u8; 4];
+                self.out
+                    .extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+            } else {
+                let mut pair = [0u16; 2];
+                for u in ch.encode_utf16(&mut pair) {
+                    let u = u32::from(*u);
+                    self.out.extend_from_slice(&[
+                        0xe0 | (u >> 12) as u8,
+                        0x80 | ((u >> 6) & 0x3f) as u8,
+                        0x80 | (u & 0x3f) as u8,
+                    ]);
+                }
+            }
+        }
+    }
+
     /// Writes a string, in 32768-unit chunks when long.
     pub fn string(&mut self, s: &str) {
         let units = s.encode_utf16().count();
         if units < 32 {
             self.out.push(units as u8);
-            self.out.extend_from_slice(s.as_bytes());
+            self.text(s);
             return;
         }
         if units < 1024 {
             self.out.push(0x30 + (units >> 8) as u8);
             self.out.push(units as u8);
-            self.out.extend_from_slice(s.as_bytes());
+            self.text(s);
             return;
         }
         // Chunks of at most 32768 units, never splitting a surrogate pair.
@@ -486,7 +546,7 @@ impl Encoder {
             let last = end == rest.len();
             self.out.push(if last { b'S' } else { b'R' });
             self.out.extend_from_slice(&(n as u16).to_be_bytes());
-            self.out.extend_from_slice(&rest.as_bytes()[..end]);
+            self.text(&rest[..end]);
             rest = &rest[end..];
         }
     }
@@ -759,6 +819,36 @@ mod tests {
             Value::Object("P".into(), vec![("x".into(), Value::Int(5))])
         );
         assert_eq!(v[5], Value::Ref(0));
+    }
+
+    #[test]
+    fn characters_past_the_bmp_travel_as_java_writes_them() {
+        // U+1F30D as Java writes it: two 3-byte surrogates, 2 units.
+        let java = [0x02, 0xed, 0xa0, 0xbc, 0xed, 0xbc, 0x8d];
+        let (v, err) = decode_all(&java);
+        assert_eq!(err, None);
+        assert_eq!(v, vec![Value::String("\u{1F30D}".into())]);
+        round_trip(&java);
+        // A 4-byte form is read too, and written back as Java would.
+        let (v, _) = decode_all(&[0x02, 0xf0, 0x9f, 0x8c, 0x8d]);
+        assert_eq!(v, vec![Value::String("\u{1F30D}".into())]);
+        // Dates before 1970 in minutes are negative.
+        let (v, _) = decode_all(&[0x4b, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(v, vec![Value::Date(-60_000)]);
+    }
+
+    #[test]
+    fn names_repeated_by_reference_are_bounded_by_the_input() {
+        // A class with a 60 KB field name, then 100 000 two-byte instances.
+        let mut wire = vec![b'C', 0x01, b'P', 0x91, 0x53];
+        wire.extend_from_slice(&60_000u16.to_be_bytes());
+        wire.extend(std::iter::repeat_n(b'x', 60_000));
+        for _ in 0..100_000 {
+            wire.extend_from_slice(&[0x60, b'N']);
+        }
+        let (v, err) = decode_all(&wire);
+        assert_eq!(err, Some(Error::TooLarge));
+        assert!(v.len() < 100_000);
     }
 
     #[test]

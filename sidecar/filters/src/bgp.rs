@@ -17,13 +17,18 @@
 //!   keyed by them), NEXT_HOP text, MULTI_EXIT_DISC and LOCAL_PREF numbers,
 //!   AGGREGATOR `[as, ip]`, others a Data;
 //! - NOTIFICATION `{ errorCode, errorSubcode, data }`, ROUTE_REFRESH
-//!   `{ afi, safi }`, KEEPALIVE `null`, another type's bytes a Data.
+//!   `{ afi, safi, subtype }` (`subtype` is RFC 7313's, kept so that an
+//!   enhanced refresh's begin and end pass through), KEEPALIVE `null`,
+//!   another type's bytes a Data.
 //!
 //! The encoder writes each MessageEnd's payload (a missing type is a
 //! KEEPALIVE) and drops the body. Where upstream strays from RFC 4271 we
 //! follow the RFC: a bad marker or length (and a malformed body) ends the
 //! stream with `ProtocolError` where upstream silently drops the rest, and a
-//! ROUTE-REFRESH has its two-octet AFI (upstream writes one octet).
+//! ROUTE-REFRESH has its two-octet AFI (upstream writes one octet); with
+//! 2-octet AS numbers, one that needs four is written as AS_TRANS (RFC
+//! 6793); bodies are not cut to 4096 octets (RFC 8654's extended messages
+//! pass through a decoding proxy).
 
 use crate::payload_codec::PayloadEncoder;
 use crate::util::{js, Callback};
@@ -230,9 +235,10 @@ pub fn message_to_js(m: &Message, ctx: &mut Context) -> JsResult<JsValue> {
                 .build()
                 .into()
         }
-        Body::RouteRefresh { afi, safi } => ObjectInitializer::new(ctx)
+        Body::RouteRefresh { afi, subtype, safi } => ObjectInitializer::new(ctx)
             .property(js_string!("afi"), i32::from(*afi), a)
             .property(js_string!("safi"), i32::from(*safi), a)
+            .property(js_string!("subtype"), i32::from(*subtype), a)
             .build()
             .into(),
     };
@@ -481,6 +487,7 @@ pub fn message_of(o: &JsObject, ctx: &mut Context) -> JsResult<Message> {
             }),
             kind::ROUTE_REFRESH => Body::RouteRefresh {
                 afi: int_field(&bo, "afi", 0, ctx)? as u16,
+                subtype: int_field(&bo, "subtype", 0, ctx)? as u8,
                 safi: int_field(&bo, "safi", 0, ctx)? as u8,
             },
             _ => Body::None,

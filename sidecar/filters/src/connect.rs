@@ -19,11 +19,16 @@ pub struct Hooks {
     pub on_state: Option<Callback>,
 }
 
+/// Reads an options object (the Configuration's reader).
+pub type OptionsParser =
+    fn(&JsValue, &mut boa_engine::Context) -> boa_engine::JsResult<(ConnectOptions, Hooks)>;
+
 /// Template of `connect`.
 pub struct ConnectTemplate {
     target: Callback,
     options: ConnectOptions,
     hooks: Hooks,
+    options_fn: Option<(Callback, OptionsParser)>,
 }
 
 impl ConnectTemplate {
@@ -33,7 +38,16 @@ impl ConnectTemplate {
             target,
             options,
             hooks,
+            options_fn: None,
         }
+    }
+
+    /// `connect(target, () => options)`: the options asked per connection
+    /// and read by `parse` (as upstream's code takes them; its pages do not
+    /// say so).
+    pub fn with_options_fn(mut self, f: Callback, parse: OptionsParser) -> Self {
+        self.options_fn = Some((f, parse));
+        self
     }
 }
 
@@ -46,6 +60,7 @@ impl FilterTemplate for ConnectTemplate {
             target: self.target.clone(),
             options: self.options.clone(),
             hooks: self.hooks.clone(),
+            options_fn: self.options_fn.clone(),
             outbox: None,
             ended: false,
         })
@@ -56,6 +71,7 @@ struct Connect {
     target: Callback,
     options: ConnectOptions,
     hooks: Hooks,
+    options_fn: Option<(Callback, OptionsParser)>,
     /// What goes to the peer; read by the runtime's socket loop.
     outbox: Option<Rc<Outbox>>,
     ended: bool,
@@ -72,6 +88,25 @@ impl Drop for Connect {
 
 impl Connect {
     fn start(&mut self, out: &mut Output<'_>) {
+        if let Some((f, parse)) = self.options_fn.take() {
+            // A function that throws ends the stream (`Callback::call`).
+            let Some(v) = f.call(&[], out) else {
+                self.ended = true;
+                return;
+            };
+            match js(|ctx| parse(&v, ctx)) {
+                Ok((o, h)) => {
+                    self.options = o;
+                    self.hooks = h;
+                }
+                Err(e) => {
+                    tracing::error!("connect(): options: {e}");
+                    out.fail(StreamError::RuntimeError);
+                    self.ended = true;
+                    return;
+                }
+            }
+        }
         // A target function that throws ends the stream (`Callback::call`).
         let Some(target) = self.target.call(&[], out) else {
             self.ended = true;

@@ -4,6 +4,7 @@
 //! sub-pipeline outputs, as upstream 1.5 does (its reference pages still say
 //! "no output", but scripts see the answers; compared side by side).
 
+use crate::util::Callback;
 use crate::SubLayout;
 use pipy_core::flow::Congestion;
 use pipy_core::{
@@ -19,12 +20,24 @@ const HELD_LIMIT: usize = 1 << 20;
 pub struct DemuxTemplate {
     sub: SubLayout,
     output_count: usize,
+    output_count_fn: Option<Callback>,
 }
 
 impl DemuxTemplate {
     /// `demux(options?)`; `output_count` is `outputCount`.
     pub fn new(sub: SubLayout, output_count: usize) -> Self {
-        Self { sub, output_count }
+        Self {
+            sub,
+            output_count,
+            output_count_fn: None,
+        }
+    }
+
+    /// The same, with `outputCount` given by a function of each message's
+    /// `MessageStart` (as upstream asks it per message).
+    pub fn with_output_count_fn(mut self, f: Callback) -> Self {
+        self.output_count_fn = Some(f);
+        self
     }
 }
 
@@ -39,6 +52,7 @@ impl FilterTemplate for DemuxTemplate {
         Box::new(Demux {
             sub: self.sub.clone(),
             output_count: self.output_count,
+            output_count_fn: self.output_count_fn.clone(),
             current: None,
             slots: VecDeque::new(),
             next_key: 0,
@@ -65,6 +79,7 @@ struct Slot {
 struct Demux {
     sub: SubLayout,
     output_count: usize,
+    output_count_fn: Option<Callback>,
     current: Option<Pipeline>,
     slots: VecDeque<Slot>,
     next_key: u64,
@@ -103,15 +118,24 @@ impl Filter for Demux {
         match evt {
             Event::MessageStart(_) => {
                 let Some(layout) = self.sub.get() else { return };
+                let mut evt = evt;
+                let mut count = self.output_count;
+                if let Some(f) = &self.output_count_fn {
+                    let arg = crate::util::js(|ctx| pipy_js::convert::event_to_js(&mut evt, ctx));
+                    let Ok(arg) = arg else { return };
+                    // A function that throws ends the stream (`Callback::call`).
+                    let Some(v) = f.call(&[arg], out) else { return };
+                    count = v.as_number().map_or(1, |n| n.max(0.0) as usize);
+                }
                 let key = self.next_key;
                 self.next_key += 1;
                 let p = out.sub_pipeline(&layout, true, key);
                 self.slots.push_back(Slot {
                     key,
                     held: Vec::new(),
-                    left: self.output_count,
+                    left: count,
                     in_message: false,
-                    done: self.output_count == 0,
+                    done: count == 0,
                     _pipeline: p.clone(),
                 });
                 p.input(evt);

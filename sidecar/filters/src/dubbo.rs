@@ -76,6 +76,7 @@ impl FilterTemplate for DecodeTemplate {
         Box::new(Decode {
             decoder: Decoder::new(),
             steps: Vec::new(),
+            dead: false,
         })
     }
 }
@@ -83,10 +84,15 @@ impl FilterTemplate for DecodeTemplate {
 struct Decode {
     decoder: Decoder,
     steps: Vec<Step>,
+    /// A bad frame ended the stream; nothing more goes out.
+    dead: bool,
 }
 
 impl Filter for Decode {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.dead {
+            return;
+        }
         match evt {
             Event::Data(d) => {
                 let mut failed = None;
@@ -107,8 +113,10 @@ impl Filter for Decode {
                     }
                 }
                 if let Some(e) = failed {
+                    // The frames before the bad one are delivered, then the end.
                     tracing::error!("decodeDubbo: {e}");
-                    out.fail(StreamError::ProtocolError);
+                    self.dead = true;
+                    out.push(Event::StreamEnd(StreamError::ProtocolError));
                 }
             }
             Event::StreamEnd(e) => {

@@ -2,7 +2,7 @@
 //! `encodeHTTPResponse`: HTTP/1 framing as plain filters.
 
 use crate::util::{js, Callback};
-use pipy_codec::http1::{Decoder, Encoder, DEFAULT_MAX_HEAD_SIZE};
+use pipy_codec::http1::{Decoder, Encoder, RequestHook, DEFAULT_MAX_HEAD_SIZE};
 use pipy_core::{Event, Filter, FilterTemplate, Head, Output, StreamError};
 use pipy_js::convert;
 
@@ -77,6 +77,7 @@ impl FilterTemplate for DecodeWithHandler {
             decoder: self.0.decoder(),
             handler: Some(self.1.clone()),
             events: Vec::new(),
+            hooked: false,
         })
     }
 }
@@ -93,6 +94,7 @@ impl FilterTemplate for DecodeTemplate {
             decoder: self.decoder(),
             handler: None,
             events: Vec::new(),
+            hooked: false,
         })
     }
 }
@@ -110,18 +112,51 @@ impl DecodeTemplate {
 
 struct Decode {
     decoder: Decoder,
-    /// Told of each head. For responses upstream also takes the request head
-    /// it returns to learn of answers to `HEAD`; that return is not used here.
+    /// Told of each head. For responses, what it returns is the request the
+    /// response answers (`{ method: 'HEAD' }`: a bodiless answer), as upstream.
     handler: Option<Callback>,
     /// Reused buffer of decoded events.
     events: Vec<Event>,
+    /// The handler of a response decoder is given to the decoder itself (it
+    /// must answer before the body is framed).
+    hooked: bool,
 }
 
 impl Decode {
+    /// Hands a response decoder's handler to the decoder, once.
+    fn hook(&mut self, out: &Output<'_>) {
+        if self.hooked || !self.decoder.is_response() {
+            return;
+        }
+        self.hooked = true;
+        let Some(h) = self.handler.clone() else {
+            return;
+        };
+        let ctx = out.context().clone();
+        self.decoder
+            .set_request_hook(RequestHook(Box::new(move |head| {
+                let v = js(|c| convert::touch_head(head, c)).ok()?;
+                let req = h.eval(&[v], &ctx)?;
+                let method = js(|c| -> boa_engine::JsResult<Option<String>> {
+                    let Some(o) = req.as_object() else {
+                        return Ok(None);
+                    };
+                    let m = o.get(boa_engine::js_string!("method"), c)?;
+                    Ok(m.as_string().map(|s| s.to_std_string_escaped()))
+                });
+                method.ok().flatten()
+            })));
+    }
+
     fn emit(&mut self, out: &mut Output<'_>) {
         let mut events = std::mem::take(&mut self.events);
+        let handler = if self.hooked {
+            None
+        } else {
+            self.handler.as_ref()
+        };
         for mut e in events.drain(..) {
-            if let (Some(h), Event::MessageStart(head)) = (&self.handler, &mut e) {
+            if let (Some(h), Event::MessageStart(head)) = (handler, &mut e) {
                 if let Ok(v) = js(|ctx| convert::touch_head(head, ctx)) {
                     if h.call(&[v], out).is_none() {
                         return; // it threw: the stream ends here
@@ -138,6 +173,7 @@ impl Filter for Decode {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
             Event::Data(d) => {
+                self.hook(out);
                 let mut events = std::mem::take(&mut self.events);
                 let r = self.decoder.decode(d, &mut |e| events.push(e));
                 self.events = events;

@@ -301,6 +301,7 @@ impl MuxHttp {
                 version: promise.map(session::PendingVersion::new),
             }),
             wire: Cell::new(None),
+            tunnel_owner: Cell::new(None),
             queue: RefCell::new(VecDeque::new()),
             inbox: RefCell::new(VecDeque::new()),
             scratch: Cell::new(Vec::new()),
@@ -405,6 +406,13 @@ impl Filter for MuxHttp {
                         }
                     }
                 }
+                if let Some(s) = &self.session {
+                    // Closed, or another stream's tunnel now: a new session.
+                    if !s.takes_requests_from(self.id) {
+                        s.release();
+                        self.session = None;
+                    }
+                }
                 if self.session.is_none() {
                     let Some(s) = self.open_session(out) else {
                         if !out.failed() {
@@ -441,7 +449,9 @@ impl Filter for MuxHttp {
                 }
                 s.requests.set(s.requests.get() + 1);
                 self.sending = true;
-                s.submit(self.id, evt, Some(out.reply_target(0)), &self.backlog);
+                if !s.submit(self.id, evt, Some(out.reply_target(0)), &self.backlog) {
+                    self.overflow(out);
+                }
             }
             Event::Data(_) | Event::MessageEnd(_) if self.h2_stream.is_some() => {
                 self.sending &= !matches!(evt, Event::MessageEnd(_));
@@ -465,7 +475,9 @@ impl Filter for MuxHttp {
             Event::Data(_) | Event::MessageEnd(_) => {
                 self.sending &= !matches!(evt, Event::MessageEnd(_));
                 if let Some(s) = self.session.clone() {
-                    s.submit(self.id, evt, None, &self.backlog);
+                    if !s.submit(self.id, evt, None, &self.backlog) {
+                        self.overflow(out);
+                    }
                 }
             }
             // A stream that ends in error before its first request (a callback in
@@ -475,7 +487,7 @@ impl Filter for MuxHttp {
                 out.push(Event::StreamEnd(err));
             }
             Event::StreamEnd(_) => match self.session.clone() {
-                Some(s) if s.state.borrow().tunnel => s.send(evt),
+                Some(s) if s.is_tunnel_of(self.id) => s.send(evt),
                 Some(_) if self.sending => self.abandon(),
                 _ => {}
             },
@@ -520,6 +532,15 @@ impl MuxHttp {
             }
         }
         self.held.push(evt);
+    }
+
+    /// The stream's queued request outgrew its hard limit: it is dropped
+    /// and the stream ends.
+    fn overflow(&mut self, out: &mut Output<'_>) {
+        tracing::error!("muxHTTP: a queued request over its limit");
+        self.abandon();
+        self.done = true;
+        out.fail(StreamError::BufferOverflow);
     }
 
     /// The stream ended in the middle of its request: the rest will never come,

@@ -77,6 +77,22 @@ pub struct Decoder {
     upgrade: bool,
     /// Whether bytes after an `Upgrade` request are held.
     hold_upgrades: bool,
+    /// Asked, for each response, which request it answers (its method).
+    request_of: Option<RequestHook>,
+}
+
+/// A function telling a response decoder the method of the request a
+/// response answers, given the response's head (which it may turn into
+/// another form of head, as scripts see it).
+pub struct RequestHook(pub Box<RequestOf>);
+
+/// See [`RequestHook`].
+pub type RequestOf = dyn FnMut(&mut Head) -> Option<String>;
+
+impl std::fmt::Debug for RequestHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestHook")
+    }
 }
 
 impl Decoder {
@@ -101,6 +117,7 @@ impl Decoder {
             tail: MessageTail::default(),
             upgrade: false,
             hold_upgrades: false,
+            request_of: None,
         }
     }
 
@@ -123,6 +140,19 @@ impl Decoder {
     pub fn expect_response_to(&mut self, method: &str) {
         self.expect
             .push_back((method.eq_ignore_ascii_case("HEAD"), method == "CONNECT"));
+    }
+
+    /// Whether this decoder reads responses.
+    pub fn is_response(&self) -> bool {
+        self.is_response
+    }
+
+    /// Has `hook` tell, for each response, the method of the request it
+    /// answers (instead of the requests announced with
+    /// [`expect_response_to`](Self::expect_response_to)): a `HEAD`'s answer is
+    /// bodiless, a `CONNECT`'s 2xx a tunnel. `None` from it: a `GET`.
+    pub fn set_request_hook(&mut self, hook: RequestHook) {
+        self.request_of = Some(hook);
     }
 
     /// Whether the decoder is between messages with nothing buffered: the
@@ -325,13 +355,21 @@ impl Decoder {
             let Some(head) = res.head else {
                 return Ok(Some(n)); // interim response: dropped
             };
-            let (is_head, is_connect) = self.expect.pop_front().unwrap_or((false, false));
+            let version = head.version;
+            let mut head = Head::Response(head);
+            let (is_head, is_connect) = match &mut self.request_of {
+                Some(hook) => match (hook.0)(&mut head) {
+                    Some(m) => (m.eq_ignore_ascii_case("HEAD"), m == "CONNECT"),
+                    None => (false, false),
+                },
+                None => self.expect.pop_front().unwrap_or((false, false)),
+            };
             let body = if is_connect && (200..300).contains(&res.status) {
                 Body::Upgrade
             } else {
-                response_body(res.status, is_head, head.version, res.framing)?
+                response_body(res.status, is_head, version, res.framing)?
             };
-            (n, Head::Response(head), body)
+            (n, head, body)
         } else {
             let Some((n, head, framing)) = head::parse_request(src, self.max_head)? else {
                 return Ok(None);

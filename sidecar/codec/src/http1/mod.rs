@@ -18,7 +18,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use decoder::{Decoder, DEFAULT_MAX_HEAD_SIZE};
+pub use decoder::{Decoder, RequestHook, RequestOf, DEFAULT_MAX_HEAD_SIZE};
 pub use encoder::{Encoder, DEFAULT_BUFFER_SIZE};
 pub use error::DecodeError;
 pub use status::reason_phrase;

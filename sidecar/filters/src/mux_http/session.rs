@@ -15,7 +15,9 @@ pub(super) struct SessionState {
     pub(super) pipeline: Option<Pipeline>,
     pub(super) encoder: Encoder,
     pub(super) decoder: Decoder,
-    pub(super) waiting: VecDeque<EventTarget>,
+    /// The streams whose requests are on the wire, in order, with the
+    /// targets of their responses.
+    pub(super) waiting: VecDeque<(u64, EventTarget)>,
     pub(super) closed: bool,
     /// After a `101`: the session belongs to the front waiting stream for good.
     pub(super) tunnel: bool,
@@ -53,8 +55,13 @@ pub(super) struct Queued {
 }
 
 /// Bytes of a queued request at which it counts as ready to take the wire (it
-/// then streams the rest) and its source pauses until it does.
+/// then streams the rest) and its source pauses until it does; four times
+/// this ends the stream (a source that cannot be paused).
 const QUEUE_LIMIT: usize = 64 * 1024;
+
+/// What one queued event counts for besides its bytes (so that a body in
+/// one-byte pieces is bounded too).
+const EVENT_COST: usize = 64;
 
 /// One upstream session shared by streams. Events from its pipeline go through
 /// an inbox so that a session busy sending a request can take a reply at once.
@@ -68,6 +75,8 @@ pub(super) struct Session {
     pub(super) state: RefCell<SessionState>,
     /// The stream whose request is on the wire, between its start and its end.
     pub(super) wire: Cell<Option<u64>>,
+    /// After a `101`: the stream the tunnel belongs to.
+    pub(super) tunnel_owner: Cell<Option<u64>>,
     pub(super) queue: RefCell<VecDeque<Queued>>,
     pub(super) inbox: RefCell<VecDeque<Event>>,
     /// Reused buffer of decoded response events.
@@ -215,7 +224,7 @@ impl Session {
                 Event::MessageEnd(_) => true,
                 _ => false,
             };
-            let target = self.state.borrow().waiting.front().cloned();
+            let target = self.state.borrow().waiting.front().map(|w| w.1.clone());
             if let Some(t) = target {
                 t.send(e);
             }
@@ -236,13 +245,33 @@ impl Session {
         let others: Vec<EventTarget> = {
             let mut st = self.state.borrow_mut();
             st.tunnel = true;
+            self.tunnel_owner.set(st.waiting.front().map(|w| w.0));
             let front = st.waiting.len().min(1);
-            st.waiting.drain(front..).collect()
+            st.waiting.drain(front..).map(|w| w.1).collect()
         };
+        let queued = std::mem::take(&mut *self.queue.borrow_mut());
+        self.wire.set(None);
         self.leave_pool();
         for t in others {
             t.send(Event::StreamEnd(StreamError::ConnectionReset));
         }
+        for q in queued {
+            q.backlog.end();
+            q.target
+                .send(Event::StreamEnd(StreamError::ConnectionReset));
+        }
+    }
+
+    /// Whether the session is a tunnel that belongs to `stream`.
+    pub(super) fn is_tunnel_of(&self, stream: u64) -> bool {
+        self.state.borrow().tunnel && self.tunnel_owner.get() == Some(stream)
+    }
+
+    /// Whether `stream` can send a new request here: not once the session
+    /// closed, or became another stream's tunnel.
+    pub(super) fn takes_requests_from(&self, stream: u64) -> bool {
+        let st = self.state.borrow();
+        !st.closed && (!st.tunnel || self.tunnel_owner.get() == Some(stream))
     }
 
     pub(super) fn leave_pool(self: &Rc<Self>) {
@@ -268,8 +297,12 @@ impl Session {
         };
         let queued = std::mem::take(&mut *self.queue.borrow_mut());
         self.wire.set(None);
+        for q in &queued {
+            q.backlog.end();
+        }
         for t in waiting
             .into_iter()
+            .map(|w| w.1)
             .chain(queued.into_iter().map(|q| q.target))
         {
             t.send(Event::StreamEnd(err));
@@ -305,35 +338,54 @@ impl Session {
 
     /// Takes one event of a stream's request: onto the wire if the request is
     /// there (or the wire is free), otherwise into the queue. `target` comes
-    /// with a request's start and gets the response.
+    /// with a request's start and gets the response. `false`: the stream's
+    /// queued request is over its hard limit (the stream should end).
     pub(super) fn submit(
         self: &Rc<Self>,
         stream: u64,
         evt: Event,
         target: Option<EventTarget>,
         backlog: &Rc<Congestion>,
-    ) {
-        if self.state.borrow().tunnel || self.wire.get() == Some(stream) {
+    ) -> bool {
+        if self.state.borrow().tunnel {
+            if self.tunnel_owner.get() == Some(stream) {
+                self.send(evt);
+            } else if let Some(t) = target {
+                // Another stream's tunnel: no request of ours goes there.
+                t.send(Event::StreamEnd(StreamError::ConnectionReset));
+            }
+            return true;
+        }
+        if let Some(t) = &target {
+            if self.state.borrow().closed {
+                // Nothing will answer on a closed session.
+                t.send(Event::StreamEnd(StreamError::ConnectionReset));
+                return true;
+            }
+            // A new start ends this stream's previous request, if open (the
+            // encoder ends that message where it stands).
+            if self.wire.get() == Some(stream) {
+                self.wire.set(None);
+            }
+            for e in self.queue.borrow_mut().iter_mut() {
+                if e.stream == stream {
+                    e.complete = true;
+                }
+            }
+            if self.wire.get().is_none() && self.queue.borrow().is_empty() {
+                // The wire is free and nobody waits: straight on.
+                self.start(stream, t.clone(), &evt);
+                self.send(evt);
+                return true;
+            }
+        } else if self.wire.get() == Some(stream) {
             let end = matches!(evt, Event::MessageEnd(_));
             self.send(evt);
             if end && self.wire.get() == Some(stream) {
                 self.wire.set(None);
                 self.pump();
             }
-            return;
-        }
-        if let Some(t) = &target {
-            if self.state.borrow().closed {
-                // Nothing will answer on a closed session.
-                t.send(Event::StreamEnd(StreamError::ConnectionReset));
-                return;
-            }
-            if self.wire.get().is_none() && self.queue.borrow().is_empty() {
-                // The wire is free and nobody waits: straight on.
-                self.start(stream, t.clone(), &evt, false);
-                self.send(evt);
-                return;
-            }
+            return true;
         }
         {
             let mut q = self.queue.borrow_mut();
@@ -342,19 +394,24 @@ impl Session {
                     stream,
                     target,
                     events: vec![evt],
-                    bytes: 0,
+                    bytes: EVENT_COST,
                     complete: false,
                     backlog: backlog.clone(),
                 }),
                 (None, Some(e)) if !e.complete => {
+                    e.bytes += EVENT_COST;
                     match &evt {
                         Event::Data(d) => e.bytes += d.len(),
                         Event::MessageEnd(_) => e.complete = true,
                         _ => {}
                     }
                     e.events.push(evt);
-                    if e.bytes >= QUEUE_LIMIT && self.wire.get().is_some() {
-                        // We are handling this stream's input: its source pauses.
+                    if e.bytes > QUEUE_LIMIT * 4 {
+                        return false;
+                    }
+                    // We are handling this stream's input (unless inside the
+                    // session's own I/O): its source pauses.
+                    if e.bytes >= QUEUE_LIMIT && self.wire.get().is_some() && !self.busy.get() {
                         e.backlog.begin();
                     }
                 }
@@ -365,11 +422,12 @@ impl Session {
                     if self.wire.get().is_none() {
                         self.send(evt);
                     }
-                    return;
+                    return true;
                 }
             }
         }
         self.pump();
+        true
     }
 
     /// While the wire is free, puts the first ready queued request on it.
@@ -382,34 +440,37 @@ impl Session {
                 q.remove(ready.unwrap_or(0))
             };
             let Some(req) = next else { break };
+            req.backlog.end();
             if self.state.borrow().closed {
                 req.target
                     .send(Event::StreamEnd(StreamError::ConnectionReset));
                 continue;
             }
             match req.events.first() {
-                Some(first) => self.start(req.stream, req.target, first, req.complete),
+                Some(first) => self.start(req.stream, req.target, first),
                 None => continue,
             }
+            // The wire is this request's while its events go (a whole one's
+            // too: nothing may slip in between them).
             for e in req.events {
                 self.send(e);
             }
-            req.backlog.end();
+            if req.complete && self.wire.get() == Some(req.stream) {
+                self.wire.set(None);
+            }
         }
     }
 
     /// Puts a request on the wire: its response is awaited in this order, and
-    /// unless it is `whole` already, the wire is its own until its end.
-    fn start(&self, stream: u64, target: EventTarget, first: &Event, whole: bool) {
+    /// the wire is its own until its end.
+    fn start(&self, stream: u64, target: EventTarget, first: &Event) {
         let mut st = self.state.borrow_mut();
         match first {
             Event::MessageStart(Head::Request(r)) => st.decoder.expect_response_to(&r.method),
             _ => st.decoder.expect_response(false),
         }
-        st.waiting.push_back(target);
-        if !whole {
-            self.wire.set(Some(stream));
-        }
+        st.waiting.push_back((stream, target));
+        self.wire.set(Some(stream));
     }
 
     /// The stream `stream` ended before its request did. A request cut on the

@@ -130,7 +130,8 @@ fn decode(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
 /// Writes script values, numbering lists, maps and objects as they start.
 struct Writer {
     e: Encoder,
-    seen: Vec<JsObject>,
+    /// Lists, maps and objects written so far, by identity, with their numbers.
+    seen: std::collections::HashMap<JsObject, u32>,
 }
 
 fn too_deep() -> boa_engine::JsError {
@@ -220,11 +221,12 @@ impl Writer {
             self.e.out.extend_from_slice(&ms.to_be_bytes());
             return Ok(());
         }
-        if let Some(i) = self.seen.iter().position(|s| JsObject::equals(s, &o)) {
-            self.e.reference(i as u32);
+        if let Some(i) = self.seen.get(&o) {
+            self.e.reference(*i);
             return Ok(());
         }
-        self.seen.push(o.clone());
+        let n = self.seen.len() as u32;
+        self.seen.insert(o.clone(), n);
         if let Some(list) = items(v, ctx)? {
             self.e.list_start(None, list.len());
             for i in &list {
@@ -295,7 +297,7 @@ fn encode(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
     let v = args.first().cloned().unwrap_or_default();
     let mut w = Writer {
         e: Encoder::new(),
-        seen: Vec::new(),
+        seen: Default::default(),
     };
     match items(&v, ctx)? {
         Some(list) => {

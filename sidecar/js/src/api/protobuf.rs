@@ -14,8 +14,8 @@
 //! (`getInt32(n)`, `setStringArray(n, [...])`, ...), which take the field
 //! number and interpret the record bits the way the named protobuf type would.
 //!
-//! This codebase has no 64-bit `Int` class, so the 64-bit getters return a JS
-//! number when the value's magnitude is at most 2^53 and a `BigInt` otherwise,
+//! The 64-bit getters return a JS number when the value's magnitude is at
+//! most 2^53 and a `BigInt` otherwise (upstream returns its `Int` objects),
 //! and numeric setters accept either a number or a `BigInt`.
 //!
 //! Where upstream Pipy deviates from the protobuf standard, this follows the
@@ -196,7 +196,9 @@ impl WireMessage {
 
     /// Parses `bytes` as a sequence of records; `None` on any malformed
     /// record, an unsupported wire type (groups, 6, 7), or a field that shows
-    /// up with two different wire types. `LEN` payloads share `bytes`.
+    /// up with two different scalar wire types (upstream also refuses a
+    /// scalar mixed with `LEN`, which the protobuf specification allows for
+    /// packed and unpacked repeated fields). `LEN` payloads share `bytes`.
     pub fn decode(bytes: &Bytes) -> Option<Self> {
         let mut msg = WireMessage::new();
         let mut r = Reader::new(bytes);
@@ -212,10 +214,14 @@ impl WireMessage {
                 _ => return None,
             };
             let list = msg.fields.entry(field).or_default();
-            if list
-                .first()
-                .is_some_and(|first| first.wire_type() != record.wire_type())
-            {
+            // Packed (LEN) and unpacked records of one repeated scalar may
+            // mix (merged messages have both, and parsers must take them);
+            // two different scalar wire types may not.
+            let clash = |a: &Record, b: &Record| {
+                let (x, y) = (a.wire_type(), b.wire_type());
+                x != y && !matches!(a, Record::Len(_)) && !matches!(b, Record::Len(_))
+            };
+            if list.first().is_some_and(|first| clash(first, &record)) {
                 return None;
             }
             list.push(record);
@@ -985,8 +991,7 @@ mod tests {
             "0affffffffffffffffff01",   // length of 2^64 - 1
             "0d010203",                 // short I32
             "09010203040506",           // short I64
-            "08010a00",                 // VARINT then LEN for one field
-            "0a0008",                   // LEN then VARINT for one field
+            "08010d00000000",           // VARINT then I32 for one field
             "080180",                   // trailing garbage
         ] {
             assert_eq!(decoded(hex), None, "{hex}");
@@ -994,6 +999,11 @@ mod tests {
         }
         assert_eq!(from_hex("", "protobuf.encode(m).size"), "0");
         assert_eq!(from_hex("", "m.getWireType(1)"), "");
+        // Unpacked and packed records of one repeated field mix.
+        assert_eq!(
+            from_hex("08010a020203", "m.getInt32Array(1).join()"),
+            "1,2,3"
+        );
         // A field number of 0 and a ten-byte varint are accepted.
         assert!(decoded("0001").is_some());
         assert_eq!(

@@ -533,3 +533,89 @@ fn dump_lines_follow_upstream() {
         assert!(err.contains(want), "no {want:?} in:\n{err}");
     }
 }
+
+/// Argument forms of upstream's reference that scripts use: `listen(null)`
+/// switches a layout off, `connect` takes its options from a function, and
+/// `demux`'s `outputCount` may be a function of each message.
+#[test]
+fn listen_null_connect_options_function_and_demux_output_count_function() {
+    let (port, back, two) = (free_port(), free_port(), free_port());
+    let _p = Pipy::script(
+        &format!(
+            "pipy()
+            .listen(null).serveHTTP(new Message('never'))
+            .listen({back}).serveHTTP(msg => new Message('back ' + msg.head.path))
+            .listen({port}).demuxHTTP().to($=>$
+              .muxHTTP().to($=>$.connect('127.0.0.1:{back}', () => ({{ connectTimeout: '2s' }}))))
+            .listen({two}).decodeHTTPRequest()
+              .demux({{ outputCount: msg => msg.head.path === '/two' ? 2 : 1 }}).to($=>$
+                .replaceMessage(() => [new Message('a'), new Message('b')]))
+              .encodeHTTPResponse()"
+        ),
+        &[port, back, two],
+    );
+    assert_eq!(get(port, "/x").text(), "back /x");
+    let mut c = Conn::open(two);
+    c.send(b"GET /two HTTP/1.1\r\n\r\nGET /one HTTP/1.1\r\n\r\n");
+    assert_eq!(c.read(false).text(), "a");
+    assert_eq!(c.read(false).text(), "b");
+    assert_eq!(c.read(false).text(), "a");
+}
+
+/// `encodeHTTPRequest({ bufferSize })`: a body over it goes out chunked.
+#[test]
+fn encode_http_request_takes_its_buffer_size() {
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!(
+            "pipy().listen({port})
+              .replaceStreamStart(() => [new Message({{ method: 'POST', path: '/up' }}, 'hello world'), new StreamEnd])
+              .encodeHTTPRequest({{ bufferSize: 4 }})"
+        ),
+        &[port],
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    std::io::Write::write_all(&mut s, b"go").unwrap();
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut s, &mut got).unwrap();
+    assert!(got.starts_with("POST /up HTTP/1.1\r\n"), "{got}");
+    assert!(got.contains("transfer-encoding: chunked"), "{got}");
+    assert!(!got.contains("content-length"), "{got}");
+}
+
+/// `decodeHTTPResponse(handler)`: what the handler returns is the request
+/// the response answers, so an answer to `HEAD` has no body however long
+/// its `content-length` says (as upstream).
+#[test]
+fn decode_http_response_learns_the_request_from_its_handler() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("wire"),
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nhi",
+    )
+    .unwrap();
+    let script = dir.join("main.js");
+    std::fs::write(
+        &script,
+        format!(
+            "((n = 0) => pipy.read('{}', $=>$
+              .decodeHTTPResponse(head => (console.log('handler', head.status), n++ === 0 ? {{ method: 'HEAD' }} : {{ method: 'GET' }}))
+              .handleMessage(m => console.log('response', m.head.status, m.body.size))
+            ))()",
+            dir.join("wire").display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = run_to_end(&[script.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "handler 200",
+        "response 200 0",
+        "handler 201",
+        "response 201 2",
+    ] {
+        assert!(err.contains(line), "{line} in {err}");
+    }
+}

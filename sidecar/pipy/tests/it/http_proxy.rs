@@ -392,3 +392,85 @@ fn requests_sharing_a_session_go_upstream_one_at_a_time() {
     d.read_exact(&mut body).unwrap();
     assert_eq!(body, b"/d:");
 }
+
+/// A backend for many connections: `/ws` switches protocols and echoes,
+/// anything else gets `ok` (kept alive).
+fn upgrading_backend() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in l.incoming().take(8) {
+            let Ok(s) = s else { return };
+            thread::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut w = s.try_clone().unwrap();
+                let mut r = BufReader::new(s);
+                loop {
+                    let head = read_head(&mut r);
+                    if head.is_empty() {
+                        return;
+                    }
+                    if head[0].starts_with("GET /ws") {
+                        w.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: upgrade\r\n\r\n")
+                            .unwrap();
+                        let mut buf = [0u8; 1024];
+                        while let Ok(n) = r.read(&mut buf) {
+                            if n == 0 || w.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                        return;
+                    }
+                    w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .unwrap();
+                }
+            });
+        }
+    });
+    port
+}
+
+/// An upgrade on a session other streams share makes it that stream's
+/// tunnel: a client that used the session before gets its next request
+/// answered on another session, not through the tunnel, which carries on.
+#[test]
+fn an_upgrade_on_a_shared_session_keeps_the_tunnel_to_its_stream() {
+    let up = upgrading_backend();
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!(
+            "pipy().listen({port}).demuxHTTP().to($=>$
+              .muxHTTP(() => 'shared').to($=>$.connect('127.0.0.1:{up}')))"
+        ),
+        &[port],
+    );
+    let get_ok = |b: &mut BufReader<TcpStream>| {
+        b.get_mut()
+            .write_all(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let head = read_head(b);
+        assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+        let mut body = [0u8; 2];
+        b.read_exact(&mut body).unwrap();
+        assert_eq!(&body, b"ok");
+    };
+    // B is on the shared session before A upgrades it.
+    let mut b = client(port);
+    get_ok(&mut b);
+    let mut a = client(port);
+    a.get_mut()
+        .write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: upgrade\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut a);
+    assert!(head[0].starts_with("HTTP/1.1 101"), "{head:?}");
+    let echo = |a: &mut BufReader<TcpStream>, what: &[u8]| {
+        a.get_mut().write_all(what).unwrap();
+        let mut got = vec![0; what.len()];
+        a.read_exact(&mut got).unwrap();
+        assert_eq!(got, what);
+    };
+    echo(&mut a, b"ping");
+    // B's next request must not go into A's tunnel.
+    get_ok(&mut b);
+    echo(&mut a, b"pong");
+}

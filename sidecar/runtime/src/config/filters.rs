@@ -195,6 +195,26 @@ pub(super) fn m_encode_http_response(
     )
 }
 
+/// `encodeHTTPRequest({ bufferSize })`: bodies up to `bufferSize` go out
+/// with their length, longer ones chunked.
+pub(super) fn m_encode_http_request(
+    this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<()> {
+    let mut opts = options_arg("encodeHTTPRequest", args, ctx)?;
+    let o = http_codec::EncodeOptions {
+        buffer_size: opts
+            .size("bufferSize", ctx)?
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+    };
+    opts.finish(ctx)?;
+    append(
+        this,
+        Rc::new(http_codec::EncodeTemplate(http_codec::Side::Request, o)),
+    )
+}
+
 /// Appends a decoder, with the `handler` function among `args` when there is one.
 fn decode_with(this: &JsValue, args: &[JsValue], t: http_codec::DecodeTemplate) -> JsResult<()> {
     match args.iter().find(|v| v.is_callable()) {
@@ -236,22 +256,32 @@ pub(super) fn decode_http(side: http_codec::Side) -> Method {
 pub(super) fn m_demux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a0 = arg(args, 0);
     let mut opts = options_arg("demux", args, ctx)?;
-    let output_count = match opts.number("outputCount", ctx)? {
-        Some(n) if n >= 0.0 => n as usize,
-        Some(n) => return Err(err(format!("demux(): option outputCount: {n} is negative"))),
-        None => 1,
+    let count = opts.get("outputCount", ctx)?;
+    let count_fn = count
+        .is_callable()
+        .then(|| Callback::new(count.clone(), "demux"));
+    let output_count = match count_fn {
+        Some(_) => 1,
+        None => match opts.number("outputCount", ctx)? {
+            Some(n) if n >= 0.0 => n as usize,
+            Some(n) => return Err(err(format!("demux(): option outputCount: {n} is negative"))),
+            None => 1,
+        },
     };
     opts.finish(ctx)?;
+    let template = |sub| {
+        let t = demux::DemuxTemplate::new(sub, output_count);
+        match count_fn {
+            Some(f) => t.with_output_count_fn(f),
+            None => t,
+        }
+    };
     if a0.is_string() {
         let sub = layout_arg(this, &a0, ctx)?;
-        return append(this, Rc::new(demux::DemuxTemplate::new(sub, output_count)));
+        return append(this, Rc::new(template(sub)));
     }
     let sub = SubLayout::new();
-    append_joint(
-        this,
-        Rc::new(demux::DemuxTemplate::new(sub.clone(), output_count)),
-        sub,
-    )
+    append_joint(this, Rc::new(template(sub.clone())), sub)
 }
 
 pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
@@ -419,7 +449,25 @@ pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> 
         )));
     }
     let target = Callback::new(target, "connect");
-    let mut opts = options::Options::new("connect", &arg(args, 1), ctx)?;
+    let options = arg(args, 1);
+    if options.is_callable() {
+        let t = connect::ConnectTemplate::new(target, Default::default(), Default::default())
+            .with_options_fn(Callback::new(options, "connect"), connect_options);
+        return append(this, Rc::new(t));
+    }
+    let (o, hooks) = connect_options(&options, ctx)?;
+    append(
+        this,
+        Rc::new(connect::ConnectTemplate::new(target, o, hooks)),
+    )
+}
+
+/// `connect`'s options object (given, or returned by a function).
+fn connect_options(
+    v: &JsValue,
+    ctx: &mut Context,
+) -> JsResult<(pipy_core::io::ConnectOptions, connect::Hooks)> {
+    let mut opts = options::Options::new("connect", v, ctx)?;
     let mut o = pipy_core::io::ConnectOptions {
         protocol: super::layouts::protocol_option(&mut opts, "connect", ctx)?,
         socket: super::socket_options::socket_options(&mut opts, ctx)?,
@@ -441,10 +489,7 @@ pub(super) fn m_connect(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> 
             .is_callable()
             .then(|| Callback::new(on_state, "connect")),
     };
-    append(
-        this,
-        Rc::new(connect::ConnectTemplate::new(target, o, hooks)),
-    )
+    Ok((o, hooks))
 }
 
 /// `bufferLimit` of the whole-message variants (`handleMessage(cb, { bufferLimit })`):

@@ -8,6 +8,17 @@ use pipy_core::Layout;
 use std::net::SocketAddr;
 
 pub(super) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    if arg(args, 0).is_null() {
+        // `listen(null)`: the filters that follow build a layout nothing
+        // listens for (as upstream: a way to switch a port off).
+        let layout = Layout::new("Listen on nothing".to_string());
+        layout.mark_defined();
+        let st = state(this)?;
+        let mut s = st.borrow_mut();
+        s.current = Some(layout);
+        s.joint = None;
+        return Ok(());
+    }
     let addr = parse_addr(&arg(args, 0), ctx)?;
     let mut opts = options::Options::new("listen", &arg(args, 1), ctx)?;
     let protocol = protocol_option(&mut opts, "listen", ctx)?;

@@ -367,15 +367,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
             "decodeHTTPResponse",
             decode_http(http_codec::Side::Response),
         ),
-        ("encodeHTTPRequest", |t, _, _| {
-            append(
-                t,
-                Rc::new(http_codec::EncodeTemplate(
-                    http_codec::Side::Request,
-                    Default::default(),
-                )),
-            )
-        }),
+        ("encodeHTTPRequest", filters::m_encode_http_request),
         ("encodeHTTPResponse", m_encode_http_response),
         ("dump", m_dump),
         ("print", |t, _, _| {
