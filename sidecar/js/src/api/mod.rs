@@ -15,6 +15,7 @@ pub mod http;
 pub mod int;
 pub mod load_balancer;
 pub mod message;
+pub mod netmask;
 pub mod os;
 pub mod pipy;
 pub mod protobuf;
@@ -37,6 +38,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<message::MessageStartObject>()?;
     ctx.register_global_class::<message::MessageEndObject>()?;
     ctx.register_global_class::<message::StreamEndObject>()?;
+    ctx.register_global_class::<netmask::Netmask>()?;
     console::install(ctx)?;
     os::install(ctx)?;
     pipy::install(ctx)?;

@@ -186,11 +186,23 @@ impl Class for Counter {
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         common::<Self>(class);
-        class.method(
-            js_string!("increase"),
-            1,
-            NativeFunction::from_fn_ptr(add::<Self, false>),
-        );
+        class
+            .method(
+                js_string!("increase"),
+                1,
+                NativeFunction::from_fn_ptr(add::<Self, false>),
+            )
+            // Upstream lets a counter go down; a Prometheus counter only goes
+            // up (or resets), so here `decrease` leaves it as it is.
+            .method(
+                js_string!("decrease"),
+                1,
+                NativeFunction::from_fn_ptr(|this, _, _| {
+                    this_handle::<Counter>(this)?;
+                    tracing::debug!("stats.Counter.decrease(): a counter only goes up");
+                    Ok(JsValue::undefined())
+                }),
+            );
         Ok(())
     }
 }
@@ -298,6 +310,7 @@ mod tests {
             c.withLabels('/a').increase();
             c.withLabels('/a').increase(2);
             c.withLabels('/b').increase();
+            c.withLabels('/a').decrease(10);
             var g = new stats.Gauge('js_test_gauge');
             g.set(5); g.decrease(); g.increase(0.5);
             var h = new stats.Histogram('js_test_hist', [1, 10, Infinity]);
