@@ -29,6 +29,7 @@ fn class_constructor<C: boa_engine::class::Class>(ctx: &mut Context) -> JsResult
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let classes = [
         ("Hash", class_constructor::<hash::HashObject>(ctx)?),
+        ("Hmac", class_constructor::<hash::HmacObject>(ctx)?),
         ("Certificate", class_constructor::<CertificateObject>(ctx)?),
         (
             "CertificateChain",
