@@ -244,3 +244,75 @@ fn algo_load_balancer_allocates_pooled_resources_as_upstream() {
         r#"[false,true,false,true,null,["b","b","b"]]"#
     );
 }
+
+/// JWTs made by PyJWT with keys made by `cryptography`: HS256, RS256 (PEM,
+/// JWK and `crypto.PublicKey`), ES256 and ES384; a tampered token and a
+/// wrong key do not verify; header and payload read back.
+#[test]
+fn jwts_made_by_pyjwt_verify() {
+    let py = r#"
+import json, jwt
+from cryptography.hazmat.primitives.asymmetric import rsa, ec
+from cryptography.hazmat.primitives import serialization as s
+def pem(k):
+    return k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo).decode()
+r = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+e256 = ec.generate_private_key(ec.SECP256R1())
+e384 = ec.generate_private_key(ec.SECP384R1())
+claims = {"sub": "pipy", "n": 42}
+out = {
+  "hs": jwt.encode(claims, "s3cret", algorithm="HS256"),
+  "hs512": jwt.encode(claims, "s3cret", algorithm="HS512"),
+  "rs": jwt.encode(claims, r, algorithm="RS256", headers={"kid": "k1"}),
+  "rs512": jwt.encode(claims, r, algorithm="RS512"),
+  "es256": jwt.encode(claims, e256, algorithm="ES256"),
+  "es384": jwt.encode(claims, e384, algorithm="ES384"),
+  "rsPem": pem(r), "es256Pem": pem(e256), "es384Pem": pem(e384),
+  "rsJwk": json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(r.public_key())),
+  "esJwk": json.loads(jwt.algorithms.ECAlgorithm.to_jwk(e256.public_key())),
+}
+print(json.dumps(out))
+"#;
+    let o = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(py)
+        .output()
+        .expect("python3 with PyJWT and cryptography");
+    let tokens = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        tokens.starts_with('{'),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = temp_dir();
+    std::fs::write(dir.join("tokens.json"), tokens.trim()).unwrap();
+    let script = dir.join("main.js");
+    std::fs::write(
+        &script,
+        format!(
+            "((t = JSON.parse(os.readFile('{}').toString()), J = s => new crypto.JWT(s)) => (
+              console.log('hs', J(t.hs).isValid, J(t.hs).verify('s3cret'), J(t.hs).verify('wrong'), J(t.hs512).verify(new Data('s3cret'))),
+              console.log('rs', J(t.rs).verify(t.rsPem), J(t.rs).verify(new crypto.JWK(t.rsJwk)), J(t.rs).verify(new crypto.PublicKey(t.rsPem)), J(t.rs512).verify(t.rsPem), J(t.rs).verify(t.es256Pem)),
+              console.log('es', J(t.es256).verify(t.es256Pem), J(t.es256).verify(new crypto.JWK(t.esJwk)), J(t.es384).verify(t.es384Pem), J(t.es384).verify(t.es256Pem)),
+              console.log('claims', J(t.rs).header.kid, J(t.rs).payload.sub, J(t.rs).payload.n),
+              console.log('tampered', J(t.hs.replace(/\\.[^.]*\\./, '.' + 'eyJzdWIiOiJldmUifQ' + '.')).verify('s3cret'), J('a.b').isValid, J('x.y.z').isValid),
+              console.log('bad jwk', (() => {{ try {{ new crypto.JWK({{ kty: 'RSA' }}) }} catch (e) {{ return e.message }} }})()),
+              pipy()
+            ))()",
+            dir.join("tokens.json").display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = run_to_end(&[script.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "hs true true false true",
+        "rs true true true true false",
+        "es true true true false",
+        "claims k1 pipy 42",
+        "tampered false false false",
+        "bad jwk missing \"n\"",
+    ] {
+        assert!(err.contains(line), "{line} in {err}");
+    }
+}

@@ -106,6 +106,13 @@ impl Hmac {
     }
 }
 
+/// HMAC of `data` under `key` with `algorithm` (`None`: no such digest).
+pub(crate) fn hmac(algorithm: &str, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    let mut h = Hmac::new(algorithm, key)?;
+    h.inner.update(data);
+    h.finish()
+}
+
 /// The Rust side of `new crypto.Hmac(algorithm, key)`.
 #[derive(Trace, Finalize, JsData)]
 pub struct HmacObject {

@@ -3,6 +3,7 @@
 
 pub mod certificate;
 pub mod hash;
+pub mod jwt;
 pub mod key;
 
 use boa_engine::object::ObjectInitializer;
@@ -37,6 +38,8 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         ),
         ("PrivateKey", class_constructor::<PrivateKeyObject>(ctx)?),
         ("PublicKey", class_constructor::<PublicKeyObject>(ctx)?),
+        ("JWK", class_constructor::<jwt::JwkObject>(ctx)?),
+        ("JWT", class_constructor::<jwt::JwtObject>(ctx)?),
     ];
     let mut crypto = ObjectInitializer::new(ctx);
     for (name, ctor) in classes {
