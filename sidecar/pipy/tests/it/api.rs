@@ -316,3 +316,100 @@ print(json.dumps(out))
         assert!(err.contains(line), "{line} in {err}");
     }
 }
+
+/// `crypto.Sign`/`crypto.Verify` against Python's `cryptography`: its
+/// RSA (PKCS#1 v1.5), ECDSA (P-256, P-384) and Ed25519 signatures verify
+/// here, and ours verify there.
+#[test]
+fn signatures_cross_check_with_python_cryptography() {
+    let dir = temp_dir();
+    let keys = dir.join("keys.json");
+    let made = dir.join("ours.json");
+    let py_make = format!(
+        r#"
+import json
+from cryptography.hazmat.primitives.asymmetric import rsa, ec, ed25519, padding
+from cryptography.hazmat.primitives import hashes, serialization as s
+msg = b"hello pipy"
+def priv(k): return k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode()
+def pub(k): return k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo).decode()
+r = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+p256 = ec.generate_private_key(ec.SECP256R1())
+p384 = ec.generate_private_key(ec.SECP384R1())
+ed = ed25519.Ed25519PrivateKey.generate()
+out = {{
+  "rsa": [priv(r), pub(r), "sha256", r.sign(msg, padding.PKCS1v15(), hashes.SHA256()).hex()],
+  "rsa512": [priv(r), pub(r), "sha512", r.sign(msg, padding.PKCS1v15(), hashes.SHA512()).hex()],
+  "p256": [priv(p256), pub(p256), "sha256", p256.sign(msg, ec.ECDSA(hashes.SHA256())).hex()],
+  "p384": [priv(p384), pub(p384), "sha384", p384.sign(msg, ec.ECDSA(hashes.SHA384())).hex()],
+  "ed25519": [priv(ed), pub(ed), "sha256", ed.sign(msg).hex()],
+}}
+open("{}", "w").write(json.dumps(out))
+"#,
+        keys.display()
+    );
+    let o = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&py_make)
+        .output()
+        .expect("python3 with cryptography");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = dir.join("main.js");
+    std::fs::write(
+        &script,
+        format!(
+            "((k = JSON.parse(os.readFile('{keys}').toString()), ours = {{}}) => (
+              Object.keys(k).forEach(name => {{
+                const [priv, pub, alg, sig] = k[name];
+                const v = new crypto.Verify(alg); v.update('hello pipy');
+                const w = new crypto.Verify(alg); w.update('hello there');
+                console.log('theirs', name, v.verify(new crypto.PublicKey(pub), sig, 'hex'), w.verify(new crypto.PublicKey(pub), new Data(sig, 'hex')));
+                const s = new crypto.Sign(alg); s.update('hello '); s.update(new Data('pipy'));
+                ours[name] = s.sign(new crypto.PrivateKey(priv), 'hex');
+              }}),
+              os.writeFile('{made}', JSON.stringify(ours)),
+              pipy()
+            ))()",
+            keys = keys.display(),
+            made = made.display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = run_to_end(&[script.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for name in ["rsa", "rsa512", "p256", "p384", "ed25519"] {
+        let line = format!("theirs {name} true false");
+        assert!(err.contains(&line), "{line} in {err}");
+    }
+    let py_check = format!(
+        r#"
+import json
+from cryptography.hazmat.primitives.asymmetric import ec, padding, ed25519
+from cryptography.hazmat.primitives import hashes, serialization as s
+keys = json.load(open("{}"))
+ours = json.load(open("{}"))
+H = {{"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}}
+for name, (priv, pub, alg, _) in keys.items():
+    k = s.load_pem_public_key(pub.encode())
+    sig = bytes.fromhex(ours[name])
+    if name.startswith("rsa"): k.verify(sig, b"hello pipy", padding.PKCS1v15(), H[alg])
+    elif name == "ed25519": k.verify(sig, b"hello pipy")
+    else: k.verify(sig, b"hello pipy", ec.ECDSA(H[alg]))
+    print("ok", name)
+"#,
+        keys.display(),
+        made.display()
+    );
+    let o = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&py_check)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["ok rsa", "ok rsa512", "ok p256", "ok p384", "ok ed25519"],
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

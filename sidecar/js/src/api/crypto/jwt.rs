@@ -47,6 +47,8 @@ pub enum Key {
     Rsa { n: Vec<u8>, e: Vec<u8> },
     /// An EC point (uncompressed, `04 || x || y`) on a named curve.
     Ec { curve: Curve, point: Vec<u8> },
+    /// An Ed25519 public key.
+    Ed25519(Vec<u8>),
 }
 
 /// Named curves.
@@ -86,7 +88,7 @@ impl Alg {
 }
 
 /// Reads a public key out of SubjectPublicKeyInfo DER.
-fn key_of_spki(der: &[u8]) -> Option<Key> {
+pub(super) fn key_of_spki(der: &[u8]) -> Option<Key> {
     use x509_parser::prelude::FromDer;
     let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(der).ok()?;
     let oid = spki.algorithm.algorithm.to_id_string();
@@ -112,6 +114,7 @@ fn key_of_spki(der: &[u8]) -> Option<Key> {
             };
             Some(Key::Ec { curve, point: bits })
         }
+        "1.3.101.112" => Some(Key::Ed25519(bits)),
         _ => None,
     }
 }

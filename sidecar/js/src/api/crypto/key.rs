@@ -40,7 +40,7 @@ impl PrivateKey {
 
     /// The key as PKCS#8 DER: PKCS#1 (RSA) and SEC1 (EC) keys are wrapped in
     /// a PrivateKeyInfo (RFC 5208) with their algorithm.
-    fn pkcs8(&self) -> Option<Vec<u8>> {
+    pub(crate) fn pkcs8(&self) -> Option<Vec<u8>> {
         const RSA: &[u8] = &[
             0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
         ];

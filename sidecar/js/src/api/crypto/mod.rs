@@ -5,6 +5,7 @@ pub mod certificate;
 pub mod hash;
 pub mod jwt;
 pub mod key;
+pub mod sign;
 
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
@@ -38,6 +39,8 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         ),
         ("PrivateKey", class_constructor::<PrivateKeyObject>(ctx)?),
         ("PublicKey", class_constructor::<PublicKeyObject>(ctx)?),
+        ("Sign", class_constructor::<sign::SignObject>(ctx)?),
+        ("Verify", class_constructor::<sign::VerifyObject>(ctx)?),
         ("JWK", class_constructor::<jwt::JwkObject>(ctx)?),
         ("JWT", class_constructor::<jwt::JwtObject>(ctx)?),
     ];
