@@ -2,6 +2,7 @@
 //! options take.
 
 pub mod certificate;
+pub mod cipher;
 pub mod hash;
 pub mod jwt;
 pub mod key;
@@ -39,6 +40,11 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         ),
         ("PrivateKey", class_constructor::<PrivateKeyObject>(ctx)?),
         ("PublicKey", class_constructor::<PublicKeyObject>(ctx)?),
+        ("Cipher", class_constructor::<cipher::CipherObject>(ctx)?),
+        (
+            "Decipher",
+            class_constructor::<cipher::DecipherObject>(ctx)?,
+        ),
         ("Sign", class_constructor::<sign::SignObject>(ctx)?),
         ("Verify", class_constructor::<sign::VerifyObject>(ctx)?),
         ("JWK", class_constructor::<jwt::JwkObject>(ctx)?),
