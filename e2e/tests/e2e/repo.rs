@@ -91,10 +91,13 @@ fn publishes_under_load_lose_no_request() {
     let url = format!("http://127.0.0.1:{port}/repo/load/");
     let _w = Pipy::spawn(&[&url], &[app]);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Answers so far, so that each version is served a while before the next.
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     // Bounded load: 4 clients, a new connection per request, at most 20k each.
     let clients: Vec<_> = (0..4)
         .map(|_| {
             let stop = stop.clone();
+            let served = served.clone();
             std::thread::spawn(move || {
                 let (mut ok, mut errors) = (0u32, Vec::new());
                 let mut seen = std::collections::BTreeSet::new();
@@ -104,6 +107,7 @@ fn publishes_under_load_lose_no_request() {
                         Ok(r) if r.status == 200 => {
                             ok += 1;
                             seen.insert(r.text());
+                            served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         }
                         Ok(r) => errors.push(format!("status {}", r.status)),
                         Err(_) => errors.push("connection failed".to_string()),
@@ -114,6 +118,12 @@ fn publishes_under_load_lose_no_request() {
         })
         .collect();
     for v in 2..=4 {
+        // The clients get answers from the running version before the next
+        // one is published (a loaded machine may start them late).
+        let before = served.load(std::sync::atomic::Ordering::SeqCst);
+        wait_for("answers under load", Duration::from_secs(15), || {
+            served.load(std::sync::atomic::Ordering::SeqCst) >= before + 50
+        });
         publish(port, "/load", &script(v), &v.to_string());
         let want = format!("v{v}");
         wait_for(&want, Duration::from_secs(15), || {

@@ -23,6 +23,7 @@ pub mod quota;
 pub mod stats;
 pub mod url;
 pub mod url_router;
+pub mod xml;
 
 use boa_engine::{Context, JsResult, Source};
 
@@ -47,6 +48,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     stats::install(ctx)?;
     url::install(ctx)?;
     http::install(ctx)?;
+    xml::install(ctx)?;
     hessian::install(ctx)?;
     protobuf::install(ctx)?;
     crate::vars::install_builtins(ctx)?;

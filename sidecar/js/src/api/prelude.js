@@ -123,6 +123,81 @@
   Object.defineProperty(URL.prototype, '_authority', { enumerable: false });
   global.URL = URL;
 
+  // ---- XML.Node, XML.stringify, XML.encode (XML.parse/decode are native) ----
+  // As upstream: a text child with <, > or & is written as CDATA (split at
+  // any "]]>"); `space` (0-10) indents. Unlike upstream, attribute values
+  // are escaped (upstream writes them raw, which can make invalid XML).
+  class XMLNode {
+    constructor(name, attributes, children) {
+      if (arguments.length < 1) throw new TypeError('XML.Node: requires 1 or more arguments');
+      Object.defineProperty(this, '_name', { value: String(name), enumerable: false });
+      Object.defineProperty(this, '_attributes', { value: attributes == null ? null : attributes, enumerable: false });
+      Object.defineProperty(this, '_children', { value: children == null ? null : children, enumerable: false });
+    }
+    get name() { return this._name; }
+    get attributes() { return this._attributes; }
+    get children() { return this._children; }
+  }
+  var xmlAttr = function (v) {
+    return String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+  };
+  var xmlText = function (v, out) {
+    var s = String(v);
+    if (!/[<>&]/.test(s)) { out.push(s); return; }
+    var i = 0;
+    while (i < s.length) {
+      var j = s.indexOf(']]>', i);
+      j = j < 0 ? s.length : j + 2;
+      out.push('<![CDATA[' + s.substring(i, j) + ']]>');
+      i = j;
+    }
+  };
+  var xmlStringify = function (doc, space) {
+    if (!(doc instanceof XMLNode)) throw new TypeError('XML.stringify: argument #1 expects an XML.Node');
+    var top = doc.children;
+    if (!top || top.length !== 1 || !(top[0] instanceof XMLNode)) return '';
+    space = Math.max(0, Math.min(10, space | 0));
+    var out = [];
+    var write = function (node, l) {
+      if (!node.name) return;
+      var pad = ' '.repeat(space * l);
+      if (space) out.push(pad);
+      out.push('<' + node.name);
+      var attrs = node.attributes;
+      if (attrs) Object.keys(attrs).forEach(function (k) { out.push(' ' + k + '="' + xmlAttr(attrs[k]) + '"'); });
+      var closed = false, isText = false, c = node.children;
+      if (c) {
+        if (c.length === 1 && !(c[0] instanceof XMLNode)) {
+          out.push('>'); xmlText(c[0], out); closed = isText = true;
+        }
+        if (!isText && c.length > 0) {
+          out.push('>'); if (space) out.push('\n'); closed = true;
+          var inner = ' '.repeat(space * l + space);
+          c.forEach(function (v) {
+            if (v instanceof XMLNode) { write(v, l + 1); }
+            else { if (space) out.push(inner); xmlText(v, out); if (space) out.push('\n'); }
+          });
+        }
+      }
+      if (closed) {
+        if (space && !isText) out.push(pad);
+        out.push('</' + node.name + '>');
+        if (space) out.push('\n');
+      } else {
+        out.push('/>');
+        if (space) out.push('\n');
+      }
+    };
+    write(top[0], 0);
+    return out.join('');
+  };
+  Object.defineProperty(XMLNode, 'name', { value: 'Node' });
+  global.XML.Node = XMLNode;
+  global.XML.stringify = xmlStringify;
+  global.XML.encode = function (doc, space) {
+    return doc == null ? null : new Data(xmlStringify(doc, space));
+  };
+
   // ---- Int: a 64-bit (or narrower) integer that keeps its width ----
   // Upstream's pjs has it built in; Hessian and Dubbo use it so that an int
   // stays an int, a long a long. Arithmetic goes through valueOf (a number:
