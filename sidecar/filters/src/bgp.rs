@@ -280,15 +280,7 @@ fn ip_of(v: &JsValue, ctx: &mut Context) -> JsResult<[u8; 4]> {
 }
 
 fn items(v: &JsValue, ctx: &mut Context) -> JsResult<Vec<JsValue>> {
-    let Some(o) = v.as_object().filter(|o| o.is_array()) else {
-        return Ok(Vec::new());
-    };
-    let a = JsArray::from_object(o.clone())?;
-    let mut out = Vec::new();
-    for i in 0..a.length(ctx)? {
-        out.push(a.get(i, ctx)?);
-    }
-    Ok(out)
+    Ok(convert::array_values(v, ctx)?.unwrap_or_default())
 }
 
 fn bytes_of(v: &JsValue) -> Option<Bytes> {

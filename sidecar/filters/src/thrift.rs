@@ -26,6 +26,7 @@ use bytes::Bytes;
 use pipy_codec::thrift::{encode, Decoder, Field, Kind, Message, Protocol, Step, Value};
 use pipy_core::{Data, Event, Filter, FilterTemplate, Output};
 use pipy_js::api::data::{data_of, new_data};
+use pipy_js::convert;
 
 /// Most bytes one message may have.
 pub const MAX_MESSAGE: usize = 4 << 20;
@@ -158,15 +159,7 @@ fn kind_of(v: &JsValue, default: Kind) -> Kind {
 }
 
 fn array_items(v: &JsValue, ctx: &mut Context) -> JsResult<Vec<JsValue>> {
-    let Some(o) = v.as_object().filter(|o| o.is_array()) else {
-        return Ok(Vec::new());
-    };
-    let a = JsArray::from_object(o.clone())?;
-    let mut out = Vec::new();
-    for i in 0..a.length(ctx)? {
-        out.push(a.get(i, ctx)?);
-    }
-    Ok(out)
+    Ok(convert::array_values(v, ctx)?.unwrap_or_default())
 }
 
 fn int(v: &JsValue, ctx: &mut Context) -> JsResult<i64> {

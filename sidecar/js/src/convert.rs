@@ -366,3 +366,16 @@ pub fn to_json_text(v: &JsValue, ctx: &mut Context) -> Option<String> {
     }
     Some(s.to_string(ctx).ok()?.to_std_string_escaped())
 }
+
+/// The elements of a script array, in order (`None` when `v` is not one).
+pub fn array_values(v: &JsValue, ctx: &mut Context) -> JsResult<Option<Vec<JsValue>>> {
+    let Some(o) = v.as_object().filter(|o| o.is_array()) else {
+        return Ok(None);
+    };
+    let a = boa_engine::object::builtins::JsArray::from_object(o.clone())?;
+    let mut out = Vec::new();
+    for i in 0..a.length(ctx)? {
+        out.push(a.get(i, ctx)?);
+    }
+    Ok(Some(out))
+}

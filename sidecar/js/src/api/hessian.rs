@@ -141,15 +141,7 @@ fn too_deep() -> boa_engine::JsError {
 }
 
 fn items(v: &JsValue, ctx: &mut Context) -> JsResult<Option<Vec<JsValue>>> {
-    let Some(o) = v.as_object().filter(|o| o.is_array()) else {
-        return Ok(None);
-    };
-    let a = JsArray::from_object(o.clone())?;
-    let mut out = Vec::new();
-    for i in 0..a.length(ctx)? {
-        out.push(a.get(i, ctx)?);
-    }
-    Ok(Some(out))
+    crate::convert::array_values(v, ctx)
 }
 
 /// Own enumerable string keys of `o` (as `Object.keys` gives them), with

@@ -131,7 +131,7 @@ fn with_hmac<R>(this: &JsValue, f: impl FnOnce(&mut Hmac) -> R) -> JsResult<R> {
 }
 
 /// `update(data)` / `update(text, encoding?)`: the bytes it means.
-fn update_bytes(args: &[JsValue], ctx: &mut Context) -> JsResult<pipy_core::Data> {
+pub(super) fn update_bytes(args: &[JsValue], ctx: &mut Context) -> JsResult<pipy_core::Data> {
     let enc = match args.get(1) {
         Some(v) if !v.is_undefined() => Some(v.to_string(ctx)?.to_std_string_escaped()),
         _ => None,

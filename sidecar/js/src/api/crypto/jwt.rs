@@ -121,26 +121,7 @@ pub(super) fn key_of_spki(der: &[u8]) -> Option<Key> {
 
 /// The modulus and exponent of a PKCS#1 RSAPublicKey.
 fn rsa_components(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    fn read(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-        let (&t, rest) = der.split_first()?;
-        if t != tag {
-            return None;
-        }
-        let (&first, rest) = rest.split_first()?;
-        let (len, rest) = if first < 0x80 {
-            (usize::from(first), rest)
-        } else {
-            let n = usize::from(first & 0x7f);
-            if n == 0 || n > 4 || rest.len() < n {
-                return None;
-            }
-            let len = rest[..n]
-                .iter()
-                .fold(0usize, |a, b| a << 8 | usize::from(*b));
-            (len, &rest[n..])
-        };
-        (rest.len() >= len).then(|| rest.split_at(len))
-    }
+    use super::key::der_read as read;
     let (seq, _) = read(der, 0x30)?;
     let (n, rest) = read(seq, 0x02)?;
     let (e, _) = read(rest, 0x02)?;

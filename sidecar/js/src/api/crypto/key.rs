@@ -104,7 +104,7 @@ fn sec1_split(der: &[u8]) -> Option<(&[u8], Vec<u8>)> {
 }
 
 /// Reads one DER element of `tag`: its value and what follows it.
-fn der_read(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+pub(super) fn der_read(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     let (&t, rest) = der.split_first()?;
     if t != tag {
         return None;

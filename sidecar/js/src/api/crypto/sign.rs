@@ -49,16 +49,7 @@ struct Gathered {
 }
 
 impl Gathered {
-    fn update(&mut self, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
-        let enc = match args.get(1) {
-            Some(v) if !v.is_undefined() => Some(v.to_string(ctx)?.to_std_string_escaped()),
-            _ => None,
-        };
-        let d = to_bytes(
-            args.first().unwrap_or(&JsValue::undefined()),
-            enc.as_deref(),
-            ctx,
-        )?;
+    fn push(&mut self, d: &pipy_core::Data) -> JsResult<()> {
         if self.message.len() + d.len() > MAX_MESSAGE {
             return Err(JsNativeError::range()
                 .with_message(format!("more than {MAX_MESSAGE} bytes to sign"))
@@ -80,9 +71,22 @@ impl Gathered {
     }
 }
 
-fn gathered(this: &JsValue) -> JsResult<boa_engine::JsObject> {
-    this.as_object()
-        .ok_or_else(|| type_error("not a Sign or Verify object"))
+/// Runs `f` on what a Sign or Verify object gathered.
+fn with_gathered<R>(this: &JsValue, f: impl FnOnce(&mut Gathered) -> R) -> JsResult<R> {
+    let not_one = || type_error("not a Sign or Verify object");
+    let o = this.as_object().ok_or_else(not_one)?;
+    if let Some(mut s) = o.downcast_mut::<SignObject>() {
+        return Ok(f(&mut s.state));
+    }
+    let mut v = o.downcast_mut::<VerifyObject>().ok_or_else(not_one)?;
+    Ok(f(&mut v.state))
+}
+
+/// `update(data)` / `update(text, encoding?)` of both classes.
+fn update(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let d = super::hash::update_bytes(args, ctx)?;
+    with_gathered(this, |g| g.push(&d))??;
+    Ok(JsValue::undefined())
 }
 
 /// The Rust side of `new crypto.Sign(algorithm)`.
@@ -193,18 +197,7 @@ impl Class for SignObject {
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
-        class.method(
-            js_string!("update"),
-            2,
-            NativeFunction::from_fn_ptr(|this, args, ctx| {
-                let o = gathered(this)?;
-                let mut s = o
-                    .downcast_mut::<SignObject>()
-                    .ok_or_else(|| type_error("not a Sign"))?;
-                s.state.update(args, ctx)?;
-                Ok(JsValue::undefined())
-            }),
-        );
+        class.method(js_string!("update"), 2, NativeFunction::from_fn_ptr(update));
         class.method(
             js_string!("sign"),
             2,
@@ -215,13 +208,7 @@ impl Class for SignObject {
                         "Sign.sign: argument #1 expects a PrivateKey object",
                     ));
                 };
-                let (digest, message) = {
-                    let o = gathered(this)?;
-                    let mut s = o
-                        .downcast_mut::<SignObject>()
-                        .ok_or_else(|| type_error("not a Sign"))?;
-                    (s.state.digest, s.state.take()?)
-                };
+                let (digest, message) = with_gathered(this, |g| g.take().map(|m| (g.digest, m)))??;
                 let pkcs8 = key
                     .pkcs8()
                     .ok_or_else(|| type_error("unsupported private key form"))?;
@@ -250,18 +237,7 @@ impl Class for VerifyObject {
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
-        class.method(
-            js_string!("update"),
-            2,
-            NativeFunction::from_fn_ptr(|this, args, ctx| {
-                let o = gathered(this)?;
-                let mut s = o
-                    .downcast_mut::<VerifyObject>()
-                    .ok_or_else(|| type_error("not a Verify"))?;
-                s.state.update(args, ctx)?;
-                Ok(JsValue::undefined())
-            }),
-        );
+        class.method(js_string!("update"), 2, NativeFunction::from_fn_ptr(update));
         class.method(
             js_string!("verify"),
             3,
@@ -286,13 +262,7 @@ impl Class for VerifyObject {
                         "Verify.verify: argument #2 expects a Data object or a string",
                     ));
                 };
-                let (digest, message) = {
-                    let o = gathered(this)?;
-                    let mut s = o
-                        .downcast_mut::<VerifyObject>()
-                        .ok_or_else(|| type_error("not a Verify"))?;
-                    (s.state.digest, s.state.take()?)
-                };
+                let (digest, message) = with_gathered(this, |g| g.take().map(|m| (g.digest, m)))??;
                 let ok =
                     key_of_spki(&key.spki).is_some_and(|k| verify_with(&k, digest, &message, &sig));
                 Ok(JsValue::from(ok))
