@@ -201,6 +201,21 @@ fn send(job: Job) {
     }
 }
 
+/// Appends `bytes` to the file at `path` shared by everything writing it (as
+/// a `shared` tee), rotated by `options`: what a logger's `toFile` writes.
+/// Never blocks; past [`MAX_QUEUED`] the bytes are left out and counted.
+pub fn append_shared(path: PathBuf, options: TeeOptions, bytes: Bytes) {
+    let len = bytes.len();
+    write(
+        Job::Shared {
+            path,
+            options,
+            bytes: vec![bytes],
+        },
+        len,
+    );
+}
+
 fn write(job: Job, len: usize) {
     if QUEUED.fetch_add(len, Ordering::AcqRel) + len > MAX_QUEUED {
         QUEUED.fetch_sub(len, Ordering::AcqRel);
@@ -250,6 +265,9 @@ struct SharedFile {
     last_write: std::time::Instant,
 }
 
+/// Shared paths remembered as opened before, at most.
+const MAX_STARTED: usize = 4096;
+
 /// A shared file nobody wrote to for this long is closed (and opened again
 /// when written to).
 const SHARED_IDLE: Duration = Duration::from_secs(60);
@@ -258,6 +276,9 @@ const SHARED_IDLE: Duration = Duration::from_secs(60);
 struct Files {
     own: HashMap<u64, Sink>,
     shared: HashMap<PathBuf, SharedFile>,
+    /// Shared paths opened before: one closed while idle is opened again
+    /// for appending, never truncated.
+    started: std::collections::HashSet<PathBuf>,
 }
 
 impl Files {
@@ -308,14 +329,20 @@ impl Files {
             }
         }
         if !self.shared.contains_key(path) {
+            if self.started.len() >= MAX_STARTED {
+                // Bounded: past this many paths, forgetting costs at most a
+                // truncation on reopening a non-append file idle for a minute.
+                self.started.clear();
+            }
+            let append = o.append || !self.started.insert(path.to_owned());
             let (mut created, mut written) = (SystemTime::now(), 0);
             if let Some(m) = std::fs::metadata(path).ok().filter(|_| is_file) {
-                if m.is_file() && o.append {
+                if m.is_file() && append {
                     created = m.created().or_else(|_| m.modified()).unwrap_or(created);
                     written = m.len();
                 }
             }
-            match Sink::open(path, o.append) {
+            match Sink::open(path, append) {
                 Ok(sink) => {
                     self.shared.insert(
                         path.to_owned(),
@@ -351,7 +378,8 @@ fn rotate(path: &Path, created: SystemTime, keep: usize) {
     };
     let base = base.to_string_lossy();
     let stamp = date_prefix(created);
-    if let Err(e) = std::fs::rename(path, dir.join(format!("{stamp}{base}"))) {
+    let dated = dir.join(format!("{stamp}{base}"));
+    if let Err(e) = move_aside(path, &dated) {
         tracing::error!("tee: cannot rotate {}: {e}", path.display());
     }
     if keep == 0 {
@@ -381,6 +409,19 @@ fn rotate(path: &Path, created: SystemTime, keep: usize) {
     }
 }
 
+/// Renames `path` to `dated`. Files made within one second share a dated
+/// name; upstream's rename then replaces the older one, losing it: here the
+/// newer one's lines are appended to it instead.
+fn move_aside(path: &Path, dated: &Path) -> std::io::Result<()> {
+    if !dated.exists() {
+        return std::fs::rename(path, dated);
+    }
+    let mut from = File::open(path)?;
+    let mut to = OpenOptions::new().append(true).open(dated)?;
+    std::io::copy(&mut from, &mut to)?;
+    std::fs::remove_file(path)
+}
+
 /// `YYYY-MM-DD-HH-MM-SS-` of a time, in UTC.
 fn date_prefix(t: SystemTime) -> String {
     let secs = t
@@ -402,6 +443,23 @@ fn date_prefix(t: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rotating_twice_in_one_second_loses_nothing() {
+        let dir = std::env::temp_dir().join(format!("pipy-tee-rot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.log");
+        let now = std::time::SystemTime::now();
+        for text in ["one\n", "two\n"] {
+            std::fs::write(&path, text).unwrap();
+            super::rotate(&path, now, 0);
+        }
+        let dated = dir.join(format!("{}a.log", super::date_prefix(now)));
+        assert_eq!(std::fs::read_to_string(dated).unwrap(), "one\ntwo\n");
+        assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn date_prefix_is_upstreams_format() {
         let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);

@@ -35,6 +35,26 @@ const BUILDER: &str = r#"(function (target, options, tls) {
     : function ($) { return $.muxHTTP(mux).to(function ($) { return $.connect(target, conn) }) };
 })"#;
 
+/// An Agent's pipeline to `target` (`host:port`): `options` go to `muxHTTP`
+/// and `connect`, and a `tls` object (connectTLS's options) puts TLS between.
+pub(crate) fn agent_layout(
+    target: &str,
+    options: JsValue,
+    tls: JsValue,
+    ctx: &mut Context,
+) -> JsResult<Layout> {
+    let make = ctx.eval(Source::from_bytes(BUILDER))?;
+    let builder = make
+        .as_callable()
+        .ok_or_else(|| JsNativeError::typ().with_message("http.Agent: builder"))?
+        .call(
+            &JsValue::undefined(),
+            &[js_string!(target).into(), options, tls],
+            ctx,
+        )?;
+    crate::config::build_layout(&builder, ctx)
+}
+
 /// The script object of `http.Agent`.
 #[derive(Trace, Finalize, JsData)]
 pub(crate) struct Agent {
@@ -45,7 +65,7 @@ pub(crate) struct Agent {
 }
 
 /// `host:port` for a host as given.
-fn target_of(host: &str, tls: bool) -> String {
+pub(crate) fn target_of(host: &str, tls: bool) -> String {
     let port = if tls { 443 } else { 80 };
     if host.parse::<std::net::Ipv6Addr>().is_ok() {
         return format!("[{host}]:{port}");
@@ -77,16 +97,7 @@ impl Class for Agent {
             None => JsValue::undefined(),
         };
         let target = target_of(&host, tls.is_object());
-        let make = ctx.eval(Source::from_bytes(BUILDER))?;
-        let builder = make
-            .as_callable()
-            .ok_or_else(|| JsNativeError::typ().with_message("http.Agent: builder"))?
-            .call(
-                &JsValue::undefined(),
-                &[js_string!(target).into(), options, tls],
-                ctx,
-            )?;
-        let layout = crate::config::build_layout(&builder, ctx)?;
+        let layout = agent_layout(&target, options, tls, ctx)?;
         Ok(Agent { host, layout })
     }
 
@@ -143,7 +154,49 @@ fn request(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
         v => pipy_js::api::data::to_bytes(&v, None, ctx)?,
     };
     let (promise, resolvers) = JsPromise::new_pending(ctx);
+    exchange(
+        &layout,
+        head,
+        body,
+        Box::new(move |head, body, end| {
+            pipy_js::with_js(|ctx| {
+                // No response: upstream's muxHTTP answers for the error
+                // (`502 Connection Refused`), and the Promise resolves with that.
+                let (mut head, body) = match (head, end) {
+                    (Some(h), None) => (h, body),
+                    (_, e) => {
+                        let err = e.unwrap_or(StreamError::ConnectionReset);
+                        let h = pipy_filters::error_head(err);
+                        (Head::Response(Box::new(h)), Data::new())
+                    }
+                };
+                let mut tail = Head::None;
+                if let Ok(msg) = pipy_js::convert::message_to_js(&mut head, body, &mut tail, ctx) {
+                    let _ = resolvers.resolve.call(&JsValue::undefined(), &[msg], ctx);
+                }
+                let _ = ctx.run_jobs();
+            });
+        }),
+    );
+    Ok(promise.into())
+}
+
+/// What [`exchange`] calls once with the answer: the response head (none
+/// when no response came), its body, and the error that ended the exchange.
+pub(crate) type OnReply = Box<dyn FnOnce(Option<Head>, Data, Option<StreamError>)>;
+
+/// Sends one request through `layout` (an Agent's pipeline) on a later turn
+/// of the worker's loop and calls `on_reply` once, on a later turn too (it
+/// may use the engine), with what came back.
+pub(crate) fn exchange(
+    layout: &Layout,
+    head: pipy_core::RequestHead,
+    body: Data,
+    on_reply: OnReply,
+) {
+    let layout = layout.clone();
     let reply = Rc::new(RefCell::new(Reply::default()));
+    let on_reply = RefCell::new(Some(on_reply));
     let settle = {
         let reply = reply.clone();
         move |end: Option<StreamError>| {
@@ -156,32 +209,15 @@ fn request(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
                 (r.head.take(), std::mem::take(&mut r.body))
             };
             let pipeline = reply.borrow_mut().pipeline.take();
-            // Resolved on a later turn: this may run inside a filter.
-            let resolvers = resolvers.clone();
+            let Some(on_reply) = on_reply.borrow_mut().take() else {
+                return;
+            };
+            // Answered on a later turn: this may run inside a filter.
             pipy_core::io::after(
                 Duration::ZERO,
                 Box::new(move || {
                     drop(pipeline);
-                    pipy_js::with_js(|ctx| {
-                        // No response: upstream's muxHTTP answers for the
-                        // error (`502 Connection Refused`), and the Promise
-                        // resolves with that.
-                        let (mut head, body) = match (head, end) {
-                            (Some(h), None) => (h, body),
-                            (_, e) => {
-                                let err = e.unwrap_or(StreamError::ConnectionReset);
-                                let h = pipy_filters::error_head(err);
-                                (Head::Response(Box::new(h)), Data::new())
-                            }
-                        };
-                        let mut tail = Head::None;
-                        if let Ok(msg) =
-                            pipy_js::convert::message_to_js(&mut head, body, &mut tail, ctx)
-                        {
-                            let _ = resolvers.resolve.call(&JsValue::undefined(), &[msg], ctx);
-                        }
-                        let _ = ctx.run_jobs();
-                    });
+                    on_reply(head, body, end);
                 }),
             );
         }
@@ -214,7 +250,6 @@ fn request(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
             p.input(Event::MessageEnd(Head::None));
         }),
     );
-    Ok(promise.into())
 }
 
 /// Adds `Agent` to the `http` object.

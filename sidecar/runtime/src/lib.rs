@@ -15,6 +15,7 @@ mod file_reader;
 pub mod graph;
 mod http_agent;
 mod listener;
+pub mod logging;
 pub mod options;
 mod outbound;
 mod socket;

@@ -196,6 +196,7 @@ fn probe_api(paths: Vec<String>) -> Result<Vec<bool>> {
         };
         pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
         pipy_js::with_js(crate::http_agent::install).map_err(|e| anyhow!("{e}"))?;
+        pipy_js::with_js(crate::logging::install).map_err(|e| anyhow!("{e}"))?;
         let list = serde_json::to_string(&paths)?;
         let json = pipy_js::with_js(|ctx| -> Result<String> {
             let src = format!("{PROBE}({list})");

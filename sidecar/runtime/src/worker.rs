@@ -94,6 +94,7 @@ fn load(
     pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
     pipy_js::with_js(crate::file_reader::install).map_err(|e| anyhow!("{e}"))?;
     pipy_js::with_js(crate::http_agent::install).map_err(|e| anyhow!("{e}"))?;
+    pipy_js::with_js(crate::logging::install).map_err(|e| anyhow!("{e}"))?;
     evaluate(opts, print_value)
 }
 
@@ -186,6 +187,7 @@ pub fn run(
     }
     // What `tee` queued last reaches its file before the process ends.
     pipy_filters::tee::drain(Duration::from_secs(5));
+    crate::logging::drain(Duration::from_secs(5));
     Ok(exit_code.load(Ordering::SeqCst))
 }
 

@@ -18,6 +18,7 @@ mod http_fuzz;
 mod http_helpers;
 mod http_limits;
 mod http_proxy;
+mod logging;
 mod metrics;
 mod protocol;
 mod scripts;

@@ -11,6 +11,7 @@ mod filters;
 mod layouts;
 mod socket_options;
 mod stream_tools;
+pub(crate) use stream_tools::{pack_options, tee_options};
 mod transports;
 
 use boa_engine::{

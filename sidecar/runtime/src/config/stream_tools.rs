@@ -60,6 +60,22 @@ fn text(
     Ok(Some(bytes::Bytes::from(s)))
 }
 
+/// `pack`'s options (also the `batch` of a logger's `toHTTP`).
+pub(crate) fn pack_options(opts: &mut Options, ctx: &mut Context) -> JsResult<pack::PackOptions> {
+    let mut o = pack::PackOptions::default();
+    if let Some(t) = opts.duration("timeout", ctx)? {
+        o.timeout = Some(t);
+    }
+    if let Some(t) = opts.duration("interval", ctx)? {
+        o.interval = Some(t);
+    }
+    opts.number("vacancy", ctx)?;
+    o.prefix = text(opts, "prefix", ctx)?;
+    o.postfix = text(opts, "postfix", ctx)?;
+    o.separator = text(opts, "separator", ctx)?;
+    Ok(o)
+}
+
 fn m_pack(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a0 = arg(args, 0);
     let batch = if a0.is_null_or_undefined() {
@@ -73,17 +89,7 @@ fn m_pack(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
         }
     };
     let mut opts = Options::new("pack", &arg(args, 1), ctx)?;
-    let mut o = pack::PackOptions::default();
-    if let Some(t) = opts.duration("timeout", ctx)? {
-        o.timeout = Some(t);
-    }
-    if let Some(t) = opts.duration("interval", ctx)? {
-        o.interval = Some(t);
-    }
-    opts.number("vacancy", ctx)?;
-    o.prefix = text(&mut opts, "prefix", ctx)?;
-    o.postfix = text(&mut opts, "postfix", ctx)?;
-    o.separator = text(&mut opts, "separator", ctx)?;
+    let o = pack_options(&mut opts, ctx)?;
     opts.finish(ctx)?;
     append(this, Rc::new(pack::PackTemplate::new(batch, o)))
 }
@@ -158,10 +164,8 @@ fn string_or_function(v: &JsValue, method: &str) -> JsResult<()> {
     }
 }
 
-fn m_tee(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
-    let filename = arg(args, 0);
-    string_or_function(&filename, "tee")?;
-    let mut opts = Options::new("tee", &arg(args, 1), ctx)?;
+/// `tee`'s options (also those of a logger's `toFile`).
+pub(crate) fn tee_options(opts: &mut Options, ctx: &mut Context) -> JsResult<tee::TeeOptions> {
     let mut o = tee::TeeOptions {
         append: opts.get("append", ctx)?.to_boolean(),
         shared: opts.get("shared", ctx)?.to_boolean(),
@@ -176,6 +180,14 @@ fn m_tee(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     if let Some(d) = opts.duration("rotateInterval", ctx)? {
         o.rotate_interval = d;
     }
+    Ok(o)
+}
+
+fn m_tee(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let filename = arg(args, 0);
+    string_or_function(&filename, "tee")?;
+    let mut opts = Options::new("tee", &arg(args, 1), ctx)?;
+    let o = tee_options(&mut opts, ctx)?;
     opts.finish(ctx)?;
     append(
         this,
