@@ -99,10 +99,78 @@ pub(crate) fn publish_layouts(thread: usize, layouts: Vec<(String, String, Arc<A
     }
 }
 
-/// Every metric of the process now, summed over worker threads.
+/// Every metric of the process now, summed over worker threads (after the
+/// scripts' gauge callbacks ran, see [`collect_script_gauges`]).
 pub fn snapshot() -> MetricData {
     init();
+    collect_script_gauges(COLLECT_WAIT);
     Registry::global().snapshot()
+}
+
+/// How long a snapshot waits for the workers' gauge callbacks at most.
+const COLLECT_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Requests for gauge callbacks to run: each worker waits on a receiver.
+fn collect_requests() -> &'static tokio::sync::watch::Sender<u64> {
+    static REQUESTS: OnceLock<tokio::sync::watch::Sender<u64>> = OnceLock::new();
+    REQUESTS.get_or_init(|| tokio::sync::watch::channel(0).0)
+}
+
+/// (request answered, workers that answered it), and its signal.
+static ANSWERS: Mutex<(u64, usize)> = Mutex::new((0, 0));
+static ANSWERED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Has every worker run its scripts' `stats.Gauge` collection callbacks (as
+/// upstream does before its metrics are read), waiting at most `limit` for
+/// them: a busy worker's gauges then show their last values.
+fn collect_script_gauges(limit: std::time::Duration) {
+    if !pipy_js::api::stats::has_collect_callbacks() {
+        return;
+    }
+    let tx = collect_requests();
+    let workers = tx.receiver_count();
+    if workers == 0 {
+        return;
+    }
+    let mut request = 0;
+    tx.send_modify(|n| {
+        *n += 1;
+        request = *n;
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let mut answers = ANSWERS.lock().unwrap_or_else(|e| e.into_inner());
+    while !(answers.0 == request && answers.1 >= workers) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        answers = ANSWERED
+            .wait_timeout(answers, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
+
+/// A worker's side of [`collect_script_gauges`]: runs on the worker's loop
+/// until the loop ends.
+pub(crate) fn serve_collect_requests() {
+    let mut rx = collect_requests().subscribe();
+    pipy_core::io::spawn(Box::pin(async move {
+        while rx.changed().await.is_ok() {
+            let request = *rx.borrow_and_update();
+            pipy_js::api::stats::collect();
+            let mut answers = ANSWERS.lock().unwrap_or_else(|e| e.into_inner());
+            // A newer request restarts the count; an answer to an older
+            // one (this worker saw only the newest) counts for nothing.
+            if request > answers.0 {
+                *answers = (request, 0);
+            }
+            if request == answers.0 {
+                answers.1 += 1;
+            }
+            ANSWERED.notify_all();
+        }
+    }));
 }
 
 /// [`snapshot`] as Prometheus (OpenMetrics) text, served as

@@ -491,6 +491,7 @@ fn worker(
         if let Some(a) = &running.admin_state {
             crate::admin_pipelines::serve(a.clone());
         }
+        crate::stats::serve_collect_requests();
         if let Err(e) = running.apply(state.clone()) {
             let _ = ready.send(Err(e));
             return;
@@ -503,15 +504,24 @@ fn worker(
         let reads_only = state.borrow().listens.is_empty()
             && state.borrow().tasks.is_empty()
             && state.borrow().admins.is_empty();
-        if reads_only && crate::file_reader::pending() == 0 {
+        // As upstream, a worker with no port runs until its reads and timers
+        // are done.
+        let idle = || crate::file_reader::pending() == 0 && pipy_js::api::timeout::pending() == 0;
+        if reads_only && idle() {
             return;
         }
+        let all_done = || async move {
+            while !idle() {
+                crate::file_reader::all_done().await;
+                pipy_js::api::timeout::all_done().await;
+            }
+        };
         let mut shutdown = shutdown;
         let mut sweep = tokio::time::interval(SWEEP_PERIOD);
         loop {
             tokio::select! {
                 _ = shutdown.wait_for(|v| *v) => break,
-                _ = crate::file_reader::all_done(), if reads_only => break,
+                _ = all_done(), if reads_only => break,
                 _ = sweep.tick() => {
                     running.sweep();
                     // What ordinary collections swept since the last tick.

@@ -21,9 +21,11 @@ pub mod pipy;
 pub mod protobuf;
 pub mod quota;
 pub mod stats;
+pub mod timeout;
 pub mod url;
 pub mod url_router;
 pub mod xml;
+pub mod yaml;
 
 use boa_engine::{Context, JsResult, Source};
 
@@ -40,6 +42,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<message::MessageEndObject>()?;
     ctx.register_global_class::<message::StreamEndObject>()?;
     ctx.register_global_class::<netmask::Netmask>()?;
+    ctx.register_global_class::<timeout::Timeout>()?;
     console::install(ctx)?;
     os::install(ctx)?;
     pipy::install(ctx)?;
@@ -49,6 +52,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     url::install(ctx)?;
     http::install(ctx)?;
     xml::install(ctx)?;
+    yaml::install(ctx)?;
     hessian::install(ctx)?;
     protobuf::install(ctx)?;
     crate::vars::install_builtins(ctx)?;

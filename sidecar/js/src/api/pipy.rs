@@ -1,5 +1,5 @@
 //! The global `pipy`: a function (`pipy({...})` starts a Configuration) with
-//! `solve`, `load`, `exit` and `restart`.
+//! `solve`, `load`, `exit`, `restart` and `pid`.
 
 use crate::{host, module};
 use boa_engine::object::FunctionObjectBuilder;
@@ -61,6 +61,8 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         let fo = func.to_js_function(ctx.realm());
         f.set(js_string!(name), fo, false, ctx)?;
     }
+    // `pipy.pid`, as upstream's declarations have it.
+    f.set(js_string!("pid"), std::process::id(), false, ctx)?;
     ctx.register_global_property(js_string!("pipy"), f, Attribute::all())?;
     Ok(())
 }

@@ -325,4 +325,29 @@
   }
   algo.Cache = Cache;
 
+  // ---- YAML (beyond the reference; see yaml.rs) ----
+  var yamlToJson = global.__pipy_yaml_to_json;
+  var jsonToYaml = global.__pipy_json_to_yaml;
+  delete global.__pipy_yaml_to_json;
+  delete global.__pipy_json_to_yaml;
+  var YAML = {
+    parse: function (text, reviver) {
+      var json = yamlToJson(String(text));
+      return json === undefined ? undefined : JSON.parse(json, reviver);
+    },
+    stringify: function (value, replacer) {
+      if (value === undefined) return undefined;
+      var json = JSON.stringify(value, replacer);
+      return json === undefined ? undefined : jsonToYaml(json);
+    },
+    decode: function (data, reviver) {
+      return data ? YAML.parse(data.toString(), reviver) : null;
+    },
+    encode: function (value, replacer) {
+      var text = YAML.stringify(value, replacer);
+      return new Data(text === undefined ? '' : text);
+    },
+  };
+  Object.defineProperty(global, 'YAML', { value: YAML, writable: true, configurable: true });
+
 })(this);

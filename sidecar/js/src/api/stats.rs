@@ -8,6 +8,7 @@
 //! or more label levels down.
 
 use boa_engine::class::{Class, ClassBuilder};
+use boa_engine::object::builtins::JsFunction;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{
@@ -15,6 +16,7 @@ use boa_engine::{
 };
 use boa_gc::{Finalize, Trace};
 use pipy_metrics::live::{Handle, Kind, Registry};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A script-visible metric class: a series handle in a JS object.
 trait MetricClass: Class + Sized {
@@ -207,17 +209,73 @@ impl Class for Counter {
     }
 }
 
+thread_local! {
+    /// `new stats.Gauge(name, labels, onCollect)`'s callbacks of this thread's
+    /// engine, with their gauges.
+    static ON_COLLECT: std::cell::RefCell<Vec<(JsObject, JsFunction)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Gauges with a collection callback, on every thread.
+static CALLBACKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any engine has a gauge with a collection callback.
+pub fn has_collect_callbacks() -> bool {
+    CALLBACKS.load(Ordering::Relaxed) > 0
+}
+
+/// Forgets this thread's callbacks (its engine is being replaced).
+pub(crate) fn reset_thread() {
+    let n = ON_COLLECT.with(|c| std::mem::take(&mut *c.borrow_mut()).len());
+    CALLBACKS.fetch_sub(n, Ordering::Relaxed);
+}
+
+/// Runs this thread's gauge callbacks, each with its gauge, as upstream does
+/// before its metrics are read; a callback that throws is logged.
+pub fn collect() {
+    let callbacks = ON_COLLECT.with(|c| c.borrow().clone());
+    if callbacks.is_empty() {
+        return;
+    }
+    crate::with_js(|ctx| {
+        for (gauge, f) in callbacks {
+            if let Err(e) = f.call(&JsValue::undefined(), &[gauge.into()], ctx) {
+                tracing::error!("stats.Gauge collection callback: {e}");
+            }
+        }
+        let _ = ctx.run_jobs();
+    });
+}
+
 impl Class for Gauge {
     const NAME: &'static str = "Gauge";
     const LENGTH: usize = 2;
 
     fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
+        let on_collect = arg(args, 2);
+        if !on_collect.is_null_or_undefined() && !on_collect.is_callable() {
+            return Err(JsNativeError::typ()
+                .with_message("stats.Gauge(): argument #3 expects a function")
+                .into());
+        }
         Ok(Gauge(define(
             &arg(args, 0),
             Kind::Gauge,
             &arg(args, 1),
             ctx,
         )?))
+    }
+
+    fn object_constructor(
+        instance: &JsObject<Self>,
+        args: &[JsValue],
+        _: &mut Context,
+    ) -> JsResult<()> {
+        if let Some(f) = arg(args, 2).as_callable().and_then(JsFunction::from_object) {
+            ON_COLLECT.with(|c| c.borrow_mut().push((instance.clone().upcast(), f)));
+            CALLBACKS.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {

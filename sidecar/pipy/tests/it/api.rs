@@ -413,3 +413,39 @@ for name, (priv, pub, alg, _) in keys.items():
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// `Timeout` (a global beyond upstream's reference that its samples use):
+/// `wait()` resolves with the Timeout when it fires, rejects when canceled,
+/// and a wait after it fired resolves at once; `restart(s)` starts it again.
+/// Compared side by side with upstream 1.5.18 (whose `restart(s)` throws;
+/// see `timeout.rs`).
+#[test]
+fn timeouts_fire_cancel_and_restart() {
+    let script = "((t0 = Date.now(), el = () => Math.round((Date.now() - t0) / 100) / 10) => (\n\
+  new Timeout(0.3).wait().then(t => console.log('fired', el(), t instanceof Timeout)),\n\
+  ((t) => (t.wait().then(() => console.log('not'), (e) => console.log('canceled', el(), e === t)), t.cancel()))(new Timeout(0.2)),\n\
+  ((t) => (new Timeout(0.1).wait().then(() => t.restart(0.5)), t.wait().then(() => console.log('restarted', el()))))(new Timeout(0.4)),\n\
+  ((t) => new Timeout(0.5).wait().then(() => t.wait().then(() => console.log('late wait', el()))))(new Timeout(0.1)),\n\
+  new Timeout(1).wait().then(() => pipy.exit(0)),\n\
+  pipy()\n\
+))()";
+    let dir = temp_dir();
+    std::fs::write(dir.join("main.js"), script).unwrap();
+    let (code, _, err) = run_to_end(&[dir.join("main.js").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.split_once(" [INF] ").map(|(_, m)| m))
+        .filter(|m| !m.starts_with('['))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "canceled 0 true",
+            "fired 0.3 true",
+            "late wait 0.5",
+            "restarted 0.6"
+        ],
+        "{err}"
+    );
+}
