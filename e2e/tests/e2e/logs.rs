@@ -102,3 +102,43 @@ fn a_watcher_gets_the_tail_then_new_lines_of_a_worker() {
     );
     drop(r);
 }
+
+/// A script logger's lines go into the history of its name, whatever its
+/// targets (here none), as upstream's: the worker reports the name with
+/// `pipy_log`, and a watcher of `/api/v1/log/UUID/NAME` gets its tail, then
+/// its new lines.
+#[test]
+fn a_script_loggers_lines_reach_a_watcher_by_its_name() {
+    let (r, port) = repo(&[]);
+    let app = free_port();
+    publish(
+        port,
+        "/named",
+        &format!(
+            "((access = new logging.JSONLogger('access')) => (access.log({{ event: 'loaded' }}), pipy().listen({app})
+               .serveHTTP(req => (access.log({{ path: req.head.path }}), new Message('hi')))))()"
+        ),
+        "1",
+    );
+    let uuid = "5a1e4f00-named-log";
+    let url = format!("http://127.0.0.1:{port}/repo/named/");
+    let _w = Pipy::spawn(&[&url, &format!("--instance-uuid={uuid}")], &[app]);
+    wait_for("the logger in the report", Duration::from_secs(15), || {
+        request(port, "GET", "/api/v1/repo/named", "")
+            .text()
+            .contains(r#""logs":["pipy_log","access"]"#)
+    });
+    let mut ws = watch(port, &format!("/api/v1/log/{uuid}/access"));
+    let (tail, found) = read_until(&mut ws, r#"{"event":"loaded"}"#, Duration::from_secs(15));
+    assert!(found, "no tail: {tail:?}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut lines = String::new();
+    while !lines.contains(r#"{"path":"/seen"}"#) {
+        assert!(Instant::now() < deadline, "no streamed line: {lines:?}");
+        assert_eq!(get(app, "/seen").text(), "hi");
+        lines += &read_until(&mut ws, "/seen", Duration::from_secs(2)).0;
+    }
+    // Lines of the log are bare, as the logger wrote them.
+    assert!(lines.contains("{\"path\":\"/seen\"}\n"), "{lines}");
+    drop(r);
+}

@@ -6,10 +6,10 @@
 //! [`pipy_repo::api::log_time`]). The history keeps the newest lines up to 256 KiB of
 //! text, upstream's size for a log history.
 
-use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use pipy_runtime::logging::history::{self, LogBuffer};
 use tokio::sync::mpsc;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -18,102 +18,8 @@ use tracing_subscriber::layer::{Context, Layer};
 /// Upstream's history size per log, in bytes of line text.
 pub(crate) const HISTORY_MAX: usize = 256 * 1024;
 
-/// Lines a watcher may fall behind by before it misses some: a stalled watcher must not
-/// grow the process's memory.
-const WATCHER_QUEUE: usize = 4096;
-
 /// The process log, `pipy_log`.
 pub(crate) static PIPY_LOG: LogBuffer = LogBuffer::new("pipy_log", HISTORY_MAX);
-
-/// A named log: its recent history and the watchers of new lines.
-#[derive(Debug)]
-pub(crate) struct LogBuffer {
-    name: &'static str,
-    max: std::sync::atomic::AtomicUsize,
-    state: Mutex<State>,
-}
-
-#[derive(Debug)]
-struct State {
-    /// Lines without their `\n`, oldest first.
-    lines: VecDeque<String>,
-    /// Bytes of text in `lines`.
-    size: usize,
-    watchers: Vec<mpsc::Sender<Arc<str>>>,
-}
-
-impl LogBuffer {
-    /// Keeps at most `max` bytes of lines from now on (`--log-history-limit`).
-    pub(crate) fn set_limit(&self, max: usize) {
-        self.max.store(max, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// An empty log `name` that keeps at most `max` bytes of lines.
-    pub(crate) const fn new(name: &'static str, max: usize) -> Self {
-        Self {
-            name,
-            max: std::sync::atomic::AtomicUsize::new(max),
-            state: Mutex::new(State {
-                lines: VecDeque::new(),
-                size: 0,
-                watchers: Vec::new(),
-            }),
-        }
-    }
-
-    /// The log's name.
-    pub(crate) fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while logging leaves the history consistent enough to keep using.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Appends one line (without `\n`), dropping the oldest ones beyond the size limit,
-    /// and hands it to the watchers.
-    pub(crate) fn push(&self, line: String) {
-        let mut s = self.state();
-        if !s.watchers.is_empty() {
-            // The one extra allocation, and only while someone watches.
-            let shared: Arc<str> = Arc::from(line.as_str());
-            s.watchers.retain(|w| match w.try_send(shared.clone()) {
-                Ok(()) => true,
-                // A watcher too slow to keep up misses lines rather than piling them up.
-                Err(mpsc::error::TrySendError::Full(_)) => true,
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            });
-        }
-        s.size += line.len();
-        s.lines.push_back(line);
-        let max = self.max.load(std::sync::atomic::Ordering::Relaxed);
-        while s.size > max {
-            match s.lines.pop_front() {
-                Some(old) => s.size -= old.len(),
-                None => break,
-            }
-        }
-    }
-
-    /// The history as text, each line with its `\n`.
-    pub(crate) fn tail(&self) -> String {
-        let s = self.state();
-        let mut out = String::with_capacity(s.size + s.lines.len());
-        for line in &s.lines {
-            out.push_str(line);
-            out.push('\n');
-        }
-        out
-    }
-
-    /// New lines from now on, while the receiver lives.
-    pub(crate) fn subscribe(&self) -> mpsc::Receiver<Arc<str>> {
-        let (tx, rx) = mpsc::channel(WATCHER_QUEUE);
-        self.state().watchers.push(tx);
-        rx
-    }
-}
 
 /// `PIPY_LOG` for the repo service: `GET /log` and the watchers of its own log.
 #[derive(Debug)]
@@ -121,12 +27,27 @@ pub(crate) struct ProcessLogs;
 
 impl pipy_repo::api::ProcessLog for ProcessLogs {
     fn tail(&self, name: &str) -> Option<String> {
-        (name == PIPY_LOG.name()).then(|| PIPY_LOG.tail())
+        with_log(name, LogBuffer::tail)
     }
 
     fn subscribe(&self, name: &str) -> Option<mpsc::Receiver<Arc<str>>> {
-        (name == PIPY_LOG.name()).then(|| PIPY_LOG.subscribe())
+        with_log(name, LogBuffer::subscribe)
     }
+}
+
+/// Calls `f` with the log `name`: `pipy_log` or a script logger's.
+pub(crate) fn with_log<R>(name: &str, f: impl FnOnce(&LogBuffer) -> R) -> Option<R> {
+    if name == PIPY_LOG.name() {
+        return Some(f(&PIPY_LOG));
+    }
+    history::find(name).map(|h| f(&h))
+}
+
+/// The names of every log: `pipy_log`, then the script loggers'.
+pub(crate) fn names() -> Vec<String> {
+    let mut names = vec![PIPY_LOG.name().to_owned()];
+    names.extend(history::names());
+    names
 }
 
 /// The tracing layer that writes every enabled event into a [`LogBuffer`].
@@ -214,31 +135,6 @@ impl Visit for LineVisitor<'_> {
 mod tests {
     use super::*;
     use tracing_subscriber::layer::SubscriberExt;
-
-    #[test]
-    fn history_keeps_the_newest_lines_within_the_limit() {
-        let log = LogBuffer::new("t", 10);
-        log.push("aaaa".into());
-        log.push("bbbb".into());
-        assert_eq!(log.tail(), "aaaa\nbbbb\n");
-        log.push("cccc".into());
-        assert_eq!(log.tail(), "bbbb\ncccc\n");
-        // A line longer than the limit does not fit at all, as upstream.
-        log.push("x".repeat(11));
-        assert_eq!(log.tail(), "");
-    }
-
-    #[test]
-    fn watchers_get_new_lines_until_they_leave() {
-        let log = LogBuffer::new("t", 100);
-        log.push("old".into());
-        let mut rx = log.subscribe();
-        log.push("new".into());
-        assert_eq!(&*rx.try_recv().unwrap(), "new");
-        drop(rx);
-        log.push("later".into());
-        assert!(log.state().watchers.is_empty());
-    }
 
     #[test]
     fn events_become_upstream_style_lines() {

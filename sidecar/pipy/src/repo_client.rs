@@ -303,36 +303,53 @@ async fn next_command(link: &mut Option<Link>) -> Option<String> {
     }
 }
 
-/// Streamed lines of `pipy_log` while the repo watches it (`log/on`), as `Arc`s from
-/// the log buffer.
-type LogStream = tokio::sync::mpsc::Receiver<Arc<str>>;
+/// Streamed lines of the logs the repo watches (`log/on/NAME`), by name, as
+/// `Arc`s from their histories.
+type LogStreams = Vec<(String, tokio::sync::mpsc::Receiver<Arc<str>>)>;
 
 /// Obeys a log command from the repo (spec §5.4): `log/tail/NAME` answers
 /// `log-tail/NAME\n<history>`, `log/on/NAME` starts streaming, `log/off/NAME` stops it.
-/// Other commands and logs of other names are ignored, as upstream does.
-async fn obey_log(command: &str, link: &mut Option<Link>, stream: &mut Option<LogStream>) {
-    let log = &crate::log_buffer::PIPY_LOG;
+/// NAME is `pipy_log` or a script logger's name; other commands and unknown
+/// names are ignored, as upstream does.
+async fn obey_log(command: &str, link: &mut Option<Link>, streams: &mut LogStreams) {
     let command = command.lines().next().unwrap_or_default();
-    if command.strip_prefix("log/tail/") == Some(log.name()) {
-        let reply = format!("log-tail/{}\n{}", log.name(), log.tail());
-        send_on_link(link, reply).await;
-    } else if command.strip_prefix("log/on/") == Some(log.name()) {
-        if stream.is_none() {
-            *stream = Some(log.subscribe());
+    if let Some(name) = command.strip_prefix("log/tail/") {
+        if let Some(history) = crate::log_buffer::with_log(name, |l| l.tail()) {
+            send_on_link(link, format!("log-tail/{name}\n{history}")).await;
         }
-    } else if command.strip_prefix("log/off/") == Some(log.name()) {
-        *stream = None;
+    } else if let Some(name) = command.strip_prefix("log/on/") {
+        if streams.iter().all(|(n, _)| n != name) {
+            if let Some(rx) = crate::log_buffer::with_log(name, |l| l.subscribe()) {
+                streams.push((name.to_owned(), rx));
+            }
+        }
+    } else if let Some(name) = command.strip_prefix("log/off/") {
+        streams.retain(|(n, _)| n != name);
     }
 }
 
-/// The next frame of streamed lines, `log/NAME\n` and every line waiting by then (so
-/// lines logged together go in one frame). Pending while not streaming.
-async fn next_log_lines(stream: &mut Option<LogStream>) -> Option<String> {
-    let Some(rx) = stream else {
+/// The next frame of streamed lines, `log/NAME\n` and every line of that log
+/// waiting by then (so lines logged together go in one frame). Pending while
+/// nothing is streamed.
+async fn next_log_lines(streams: &mut LogStreams) -> Option<String> {
+    if streams.is_empty() {
         return std::future::pending().await;
+    }
+    let (i, first) = std::future::poll_fn(|cx| {
+        for (i, (_, rx)) in streams.iter_mut().enumerate() {
+            if let std::task::Poll::Ready(line) = rx.poll_recv(cx) {
+                return std::task::Poll::Ready((i, line));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await;
+    let Some(first) = first else {
+        streams.remove(i);
+        return None;
     };
-    let first = rx.recv().await?;
-    let mut frame = format!("log/{}\n{first}\n", crate::log_buffer::PIPY_LOG.name());
+    let (name, rx) = &mut streams[i];
+    let mut frame = format!("log/{name}\n{first}\n");
     while let Ok(line) = rx.try_recv() {
         frame.push_str(&line);
         frame.push('\n');
@@ -404,7 +421,7 @@ pub(crate) async fn poll(
     let mut ip = String::new();
     let mut link: Option<Link> = None;
     let mut pushed = false;
-    let mut log_stream: Option<LogStream> = None;
+    let mut log_streams: LogStreams = Vec::new();
     loop {
         if !opts.no_reload || pushed {
             if let Some(p) = check_update(&url, &mut current, &shared, &control).await {
@@ -418,7 +435,8 @@ pub(crate) async fn poll(
             }
         }
         if !opts.no_status {
-            let logs = [crate::log_buffer::PIPY_LOG.name()];
+            let names = crate::log_buffer::names();
+            let logs: Vec<&str> = names.iter().map(String::as_str).collect();
             let body = reporter.body(crate::now_ms(), &ip, &reported, &logs);
             let mut answer = None;
             if let Ok(mut conn) = Conn::open(&url).await {
@@ -441,10 +459,10 @@ pub(crate) async fn poll(
             tokio::select! {
                 _ = tokio::time::sleep_until(tick) => break,
                 _ = shutdown.wait_for(|v| *v) => return,
-                Some(lines) = next_log_lines(&mut log_stream) => {
+                Some(lines) = next_log_lines(&mut log_streams) => {
                     send_on_link(&mut link, lines).await;
                     if link.is_none() {
-                        log_stream = None;
+                        log_streams.clear();
                     }
                 }
                 cmd = next_command(&mut link) => match cmd {
@@ -452,11 +470,11 @@ pub(crate) async fn poll(
                         pushed = true;
                         break;
                     }
-                    Some(c) => obey_log(&c, &mut link, &mut log_stream).await,
+                    Some(c) => obey_log(&c, &mut link, &mut log_streams).await,
                     None => {
                         // The repo asks again (`log/on`) once the link is back.
                         link = None;
-                        log_stream = None;
+                        log_streams.clear();
                         break;
                     }
                 },
@@ -499,12 +517,17 @@ mod tests {
             .build()
             .unwrap();
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        let mut stream = Some(rx);
+        let (tx2, rx2) = tokio::sync::mpsc::channel(8);
+        let mut streams: LogStreams = vec![("pipy_log".into(), rx), ("access".into(), rx2)];
+        tx2.try_send(Arc::from("x")).unwrap();
         tx.try_send(Arc::from("a")).unwrap();
         tx.try_send(Arc::from("b")).unwrap();
-        let frame = rt.block_on(next_log_lines(&mut stream));
+        let frame = rt.block_on(next_log_lines(&mut streams));
         assert_eq!(frame.as_deref(), Some("log/pipy_log\na\nb\n"));
+        let frame = rt.block_on(next_log_lines(&mut streams));
+        assert_eq!(frame.as_deref(), Some("log/access\nx\n"));
         drop(tx);
-        assert_eq!(rt.block_on(next_log_lines(&mut stream)), None);
+        assert_eq!(rt.block_on(next_log_lines(&mut streams)), None);
+        assert_eq!(streams.len(), 1);
     }
 }

@@ -13,6 +13,9 @@
 //! - BinaryLogger: Data as its bytes, strings as UTF-8, arrays as one byte
 //!   per number, anything else as its text.
 //!
+//! Every line also goes into the history of the logger's name
+//! ([`history`]), which a repo shows (and streams) as upstream's does.
+//!
 //! Logging never blocks a worker: the standard streams and syslog are written
 //! by a background thread ([`writer`]), files by `tee`'s ([`pipy_filters::tee`],
 //! always shared and appended to, rotated by `tee`'s options), collectors by
@@ -23,6 +26,7 @@
 //! (`[object pjs::Array]:[1]`); here it is the script's `String(value)`, as
 //! ECMAScript defines it (`1:[1]`).
 
+pub mod history;
 mod http;
 mod syslog;
 mod writer;
@@ -59,14 +63,18 @@ enum Target {
     Http(http::HttpTarget),
 }
 
-/// A logger: its format and its targets.
+/// A logger: its format, its targets and the history of its name.
 struct Logger {
     format: Format,
     targets: RefCell<Vec<Target>>,
+    history: Option<std::sync::Arc<history::LogBuffer>>,
 }
 
 impl Logger {
     fn write(&self, line: Vec<u8>) {
+        if let Some(h) = &self.history {
+            h.push(String::from_utf8_lossy(&line).into_owned());
+        }
         let targets = self.targets.borrow();
         let with_newline = || {
             let mut l = Vec::with_capacity(line.len() + 1);
@@ -254,15 +262,23 @@ fn methods(class: &mut ClassBuilder<'_>) {
 }
 
 /// `new X(name)`: the name is required (it names the log in the repo's GUI).
-fn new_logger(args: &[JsValue], format: Format, class: &str) -> JsResult<Rc<Logger>> {
-    if !arg(args, 0).is_string() {
+fn new_logger(
+    args: &[JsValue],
+    format: Format,
+    class: &str,
+    ctx: &mut Context,
+) -> JsResult<Rc<Logger>> {
+    let name = arg(args, 0);
+    if !name.is_string() {
         return Err(JsNativeError::typ()
             .with_message(format!("logging.{class}(): argument #1 expects a name"))
             .into());
     }
+    let name = name.to_string(ctx)?.to_std_string_escaped();
     Ok(Rc::new(Logger {
         format,
         targets: RefCell::new(Vec::new()),
+        history: history::history(&name),
     }))
 }
 
@@ -276,8 +292,12 @@ macro_rules! logger_class {
             const NAME: &'static str = $name;
             const LENGTH: usize = 1;
 
-            fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
-                new_logger(args, $format, $name).map($ty)
+            fn data_constructor(
+                _: &JsValue,
+                args: &[JsValue],
+                ctx: &mut Context,
+            ) -> JsResult<Self> {
+                new_logger(args, $format, $name, ctx).map($ty)
             }
 
             fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
