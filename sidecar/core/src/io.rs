@@ -160,6 +160,13 @@ pub fn install(io: Rc<dyn Io>) {
     IO.with(|cell| *cell.borrow_mut() = Some(io));
 }
 
+/// Removes this thread's I/O: what asks for it later (a script object
+/// dropped with the engine as the thread ends) gets none, instead of a loop
+/// that is gone.
+pub fn uninstall() {
+    IO.with(|cell| *cell.borrow_mut() = None);
+}
+
 fn current() -> Option<Rc<dyn Io>> {
     IO.with(|cell| cell.borrow().clone())
 }

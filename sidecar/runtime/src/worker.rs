@@ -545,6 +545,9 @@ fn worker(
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
+    // The engine (and script objects that may still ask for timers) goes
+    // with the thread, after its loop: they get no loop from now on.
+    pipy_core::io::uninstall();
 }
 
 /// Starts one run of a task or exit pipeline: as upstream, it gets no input but

@@ -335,6 +335,12 @@ fn http_target_posts_batches_to_a_collector() {
         head.contains("content-type: application/json\r\n"),
         "{head}"
     );
+    // A line still waiting when the worker stops does not crash it (it used
+    // to ask the gone loop for a timer as the engine was dropped).
+    assert_eq!(get(port, "/").text(), "ok");
+    let mut p = p;
+    assert_eq!(p.terminate(), Some(0), "{}", p.stderr_text());
+    assert!(!p.stderr_text().contains("panicked"), "{}", p.stderr_text());
 }
 
 #[test]
