@@ -56,6 +56,7 @@ pub fn init_thread(hooks: HostHooks) -> Result<(), ScriptError> {
     vars::reset_thread();
     crate::module::reset_thread();
     api::stats::reset_thread();
+    api::head::reset_thread();
     api::install(&mut ctx).map_err(|e| ScriptError::from_js(&e))?;
     ENGINE.with(|e| *e.borrow_mut() = Some(ctx));
     Ok(())

@@ -116,6 +116,7 @@ impl Class for Agent {
 struct Reply {
     head: Option<Head>,
     body: Data,
+    tail: Head,
     done: bool,
     /// The request's pipeline, kept until its answer came.
     pipeline: Option<Pipeline>,
@@ -158,7 +159,7 @@ fn request(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
         &layout,
         head,
         body,
-        Box::new(move |head, body, end| {
+        Box::new(move |head, body, mut tail, end| {
             pipy_js::with_js(|ctx| {
                 // No response: upstream's muxHTTP answers for the error
                 // (`502 Connection Refused`), and the Promise resolves with that.
@@ -170,7 +171,6 @@ fn request(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
                         (Head::Response(Box::new(h)), Data::new())
                     }
                 };
-                let mut tail = Head::None;
                 if let Ok(msg) = pipy_js::convert::message_to_js(&mut head, body, &mut tail, ctx) {
                     let _ = resolvers.resolve.call(&JsValue::undefined(), &[msg], ctx);
                 }
@@ -182,8 +182,9 @@ fn request(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
 }
 
 /// What [`exchange`] calls once with the answer: the response head (none
-/// when no response came), its body, and the error that ended the exchange.
-pub(crate) type OnReply = Box<dyn FnOnce(Option<Head>, Data, Option<StreamError>)>;
+/// when no response came), its body, its tail, and the error that ended the
+/// exchange.
+pub(crate) type OnReply = Box<dyn FnOnce(Option<Head>, Data, Head, Option<StreamError>)>;
 
 /// Sends one request through `layout` (an Agent's pipeline) on a later turn
 /// of the worker's loop and calls `on_reply` once, on a later turn too (it
@@ -200,13 +201,17 @@ pub(crate) fn exchange(
     let settle = {
         let reply = reply.clone();
         move |end: Option<StreamError>| {
-            let (head, body) = {
+            let (head, body, tail) = {
                 let mut r = reply.borrow_mut();
                 if r.done {
                     return;
                 }
                 r.done = true;
-                (r.head.take(), std::mem::take(&mut r.body))
+                (
+                    r.head.take(),
+                    std::mem::take(&mut r.body),
+                    std::mem::take(&mut r.tail),
+                )
             };
             let pipeline = reply.borrow_mut().pipeline.take();
             let Some(on_reply) = on_reply.borrow_mut().take() else {
@@ -217,7 +222,7 @@ pub(crate) fn exchange(
                 Duration::ZERO,
                 Box::new(move || {
                     drop(pipeline);
-                    on_reply(head, body, end);
+                    on_reply(head, body, tail, end);
                 }),
             );
         }
@@ -235,7 +240,10 @@ pub(crate) fn exchange(
                 s(Some(StreamError::BufferOverflow));
             }
         }
-        Event::MessageEnd(_) => s(None),
+        Event::MessageEnd(t) => {
+            r.borrow_mut().tail = t;
+            s(None)
+        }
         Event::StreamEnd(e) => s(Some(e)),
     }));
     pipy_core::io::after(

@@ -181,7 +181,9 @@ fn dump_object(obj: &JsObject, ctx: &mut Context, seen: &mut Vec<JsObject>, out:
             };
             let is_getter = own_property(&proto, &key)
                 .is_some_and(|d| d.get().is_some_and(|g| !g.is_undefined()));
-            if !is_getter || name.to_std_string_escaped().starts_with('_') {
+            // Shadowed by an own property (a head's fields): listed below.
+            let shadowed = own_property(obj, &key).is_some();
+            if !is_getter || shadowed || name.to_std_string_escaped().starts_with('_') {
                 continue;
             }
             if !std::mem::take(&mut first) {
@@ -300,7 +302,11 @@ mod tests {
         );
         assert_eq!(
             show("[new Message({ status: 200 }, 'ok')]"),
-            r#"{ head: { status: 200 }, body: Data[ 6f 6b ], tail: undefined, payload: undefined }"#
+            r#"{ head: { status: 200 }, tail: null, body: Data[ 6f 6b ], payload: undefined }"#
+        );
+        assert_eq!(
+            show("[new StreamEnd('ConnectionReset'), new MessageStart()]"),
+            r#"{ type: "StreamEnd", error: "ConnectionReset" } { type: "MessageStart", head: null }"#
         );
         assert_eq!(show("[new URL('http://a/b').searchParams]"), "{  }");
         assert_eq!(eval("typeof console.debug"), "function");

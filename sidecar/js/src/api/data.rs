@@ -226,6 +226,7 @@ impl Class for DataObject {
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        super::message::type_accessor(class, "Data");
         class
             .method(js_string!("push"), 1, NativeFunction::from_fn_ptr(push))
             .method(js_string!("shift"), 1, NativeFunction::from_fn_ptr(shift))

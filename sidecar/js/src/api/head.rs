@@ -1,14 +1,14 @@
 //! HTTP message heads as scripts see them, built lazily.
 //!
 //! A decoded head stays native; a script that touches `msg.head` gets a small
-//! object whose fields (`method`, `path`, `protocol`, `status`, `statusText`,
-//! `headers`) are accessors over the native head. Strings are made only for
-//! the fields read, the `headers` object only when asked for. Turning the head
+//! object whose fields (`protocol`, `headers`, `headerNames`, then `method`,
+//! `scheme`, `authority`, `path` or `status`, `statusText`, in upstream's
+//! order) are its own enumerable accessors over the native head. Strings are
+//! made only for the fields read, the `headers` object only when asked for. Turning the head
 //! back into a native one (to encode it) copies nothing a script did not touch.
 
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
-use boa_engine::property::Attribute;
 use boa_engine::{
     js_string, Context, JsData, JsNativeError, JsObject, JsResult, JsValue, NativeFunction,
 };
@@ -34,18 +34,111 @@ pub struct HeadObject {
     headers: Option<JsObject>,
 }
 
+/// The fields a head object has as its own, in upstream's order (which
+/// `Object.keys`, `JSON.stringify` and console output follow).
+const REQUEST_FIELDS: &[&str] = &[
+    "protocol",
+    "headers",
+    "headerNames",
+    "method",
+    "scheme",
+    "authority",
+    "path",
+];
+const RESPONSE_FIELDS: &[&str] = &["protocol", "headers", "headerNames", "status", "statusText"];
+
+thread_local! {
+    /// The getter and setter of each field, made once per engine.
+    static ACCESSORS: std::cell::RefCell<Vec<(&'static str, JsValue, JsValue)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Forgets the accessors of the engine being replaced.
+pub(crate) fn reset_thread() {
+    ACCESSORS.with(|a| a.borrow_mut().clear());
+}
+
+fn accessors(ctx: &mut Context) -> Vec<(&'static str, JsValue, JsValue)> {
+    let cached = ACCESSORS.with(|a| a.borrow().clone());
+    if !cached.is_empty() {
+        return cached;
+    }
+    let made: Vec<_> = REQUEST_FIELDS
+        .iter()
+        .chain(RESPONSE_FIELDS)
+        .copied()
+        .filter(|f| *f != "scheme" && *f != "authority")
+        .map(|field| {
+            let get = NativeFunction::from_copy_closure(move |this, _, ctx| read(this, field, ctx))
+                .to_js_function(ctx.realm());
+            let set = NativeFunction::from_copy_closure(move |this, args, ctx| {
+                write(this, field, &args.first().cloned().unwrap_or_default(), ctx)?;
+                Ok(JsValue::undefined())
+            })
+            .to_js_function(ctx.realm());
+            (field, JsValue::from(get), JsValue::from(set))
+        })
+        .collect();
+    ACCESSORS.with(|a| *a.borrow_mut() = made.clone());
+    made
+}
+
 impl HeadObject {
-    /// A script object over a native head.
+    /// A script object over a native head. Its fields are its own enumerable
+    /// properties, as upstream's (so `Object.keys`, `Object.assign` and
+    /// spreading see them), read and written through to the native head.
     pub fn wrap(native: NativeHead, ctx: &mut Context) -> JsResult<JsValue> {
-        Ok(HeadObject::from_data(
+        let fields = match native {
+            NativeHead::Request(_) => REQUEST_FIELDS,
+            NativeHead::Response(_) => RESPONSE_FIELDS,
+        };
+        let object = HeadObject::from_data(
             HeadObject {
                 native,
                 headers: None,
             },
             ctx,
-        )?
-        .into())
+        )?;
+        let accessors = accessors(ctx);
+        for field in fields {
+            let desc = match accessors.iter().find(|(f, _, _)| f == field) {
+                Some((_, get, set)) => boa_engine::property::PropertyDescriptor::builder()
+                    .maybe_get(get.as_object())
+                    .maybe_set(set.as_object())
+                    .enumerable(true)
+                    .configurable(true)
+                    .build(),
+                // `scheme` and `authority`: HTTP/2's, unset here.
+                None => boa_engine::property::PropertyDescriptor::builder()
+                    .value(JsValue::undefined())
+                    .writable(true)
+                    .enumerable(true)
+                    .configurable(true)
+                    .build(),
+            };
+            object.define_property_or_throw(js_string!(*field), desc, ctx)?;
+        }
+        Ok(object.into())
     }
+}
+
+/// `headerNames`: the names whose case the wire had other than lower case,
+/// by their lower-case form (`{ "user-agent": "User-Agent" }`).
+fn header_names(map: &HeaderMap, ctx: &mut Context) -> JsResult<JsObject> {
+    let obj = JsObject::with_object_proto(ctx.intrinsics());
+    for (name, _) in map.iter() {
+        let original = String::from_utf8_lossy(name);
+        let lower = original.to_ascii_lowercase();
+        if lower != original {
+            obj.set(
+                js_string!(lower.as_str()),
+                js_string!(original.as_ref()),
+                false,
+                ctx,
+            )?;
+        }
+    }
+    Ok(obj)
 }
 
 /// The native head of a script head object, with the script's header edits.
@@ -173,6 +266,13 @@ fn read(this: &JsValue, field: &str, ctx: &mut Context) -> JsResult<JsValue> {
         }
         return Ok(h.into());
     }
+    if field == "headerNames" {
+        let map = match &o.downcast_ref::<HeadObject>().expect("checked").native {
+            NativeHead::Request(r) => r.headers.clone(),
+            NativeHead::Response(r) => r.headers.clone(),
+        };
+        return Ok(header_names(&map, ctx)?.into());
+    }
     let head = o.downcast_ref::<HeadObject>().expect("checked");
     Ok(match (&head.native, field) {
         (NativeHead::Request(r), "method") => js_string!(r.method.as_str()).into(),
@@ -238,25 +338,6 @@ fn write(this: &JsValue, field: &str, v: &JsValue, ctx: &mut Context) -> JsResul
     Ok(())
 }
 
-/// Read/write accessor for one field.
-macro_rules! field {
-    ($class:expr, $name:literal) => {{
-        let get = NativeFunction::from_fn_ptr(|this, _, ctx| read(this, $name, ctx))
-            .to_js_function($class.context().realm());
-        let set = NativeFunction::from_fn_ptr(|this, args, ctx| {
-            write(this, $name, &args.first().cloned().unwrap_or_default(), ctx)?;
-            Ok(JsValue::undefined())
-        })
-        .to_js_function($class.context().realm());
-        $class.accessor(
-            js_string!($name),
-            Some(get),
-            Some(set),
-            Attribute::CONFIGURABLE | Attribute::ENUMERABLE,
-        );
-    }};
-}
-
 impl Class for HeadObject {
     const NAME: &'static str = "HttpHead";
 
@@ -266,37 +347,8 @@ impl Class for HeadObject {
             .into())
     }
 
-    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
-        field!(class, "method");
-        field!(class, "path");
-        field!(class, "protocol");
-        field!(class, "status");
-        field!(class, "statusText");
-        field!(class, "headers");
-        // JSON.stringify sees accessors on the prototype as nothing: give it the
-        // fields of the head's kind.
-        class.method(
-            js_string!("toJSON"),
-            0,
-            NativeFunction::from_fn_ptr(|this, _, ctx| {
-                let o = this_head(this)?;
-                let is_request = matches!(
-                    o.downcast_ref::<HeadObject>().expect("checked").native,
-                    NativeHead::Request(_)
-                );
-                let fields: &[&str] = if is_request {
-                    &["protocol", "method", "path", "headers"]
-                } else {
-                    &["protocol", "status", "statusText", "headers"]
-                };
-                let out = JsObject::with_object_proto(ctx.intrinsics());
-                for f in fields {
-                    let v = read(this, f, ctx)?;
-                    out.set(js_string!(*f), v, false, ctx)?;
-                }
-                Ok(out.into())
-            }),
-        );
+    fn init(_: &mut ClassBuilder<'_>) -> JsResult<()> {
+        // The fields are each object's own (see `HeadObject::wrap`).
         Ok(())
     }
 }

@@ -460,6 +460,28 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     let global = ctx.global_object();
     let ctor = global.get(js_string!("Directory"), ctx)?;
     global.delete_property_or_throw(js_string!("Directory"), ctx)?;
+    // `http.Directory.defaultContentTypes`: a fresh object on each read, in
+    // name order, as upstream's.
+    if let Some(c) = ctor.as_object() {
+        let get = NativeFunction::from_fn_ptr(|_, _, ctx| {
+            let o = boa_engine::object::ObjectInitializer::new(ctx).build();
+            let mut types = CONTENT_TYPES.to_vec();
+            types.sort();
+            for (ext, ty) in types {
+                o.set(js_string!(ext), js_string!(ty), false, ctx)?;
+            }
+            Ok(o.into())
+        })
+        .to_js_function(ctx.realm());
+        c.define_property_or_throw(
+            js_string!("defaultContentTypes"),
+            boa_engine::property::PropertyDescriptor::builder()
+                .get(get)
+                .enumerable(false)
+                .configurable(true),
+            ctx,
+        )?;
+    }
     http.set(js_string!("Directory"), ctor, false, ctx)?;
     ctx.register_global_property(js_string!("http"), http, Attribute::all())?;
     Ok(())

@@ -57,6 +57,22 @@ fn body_value(v: &JsValue, ctx: &mut Context) -> JsResult<JsValue> {
     new_data(d, ctx)
 }
 
+/// An argument, with null for one not given (upstream's events and
+/// messages have `null`, not `undefined`, where nothing was given).
+fn arg_or_null(args: &[JsValue], i: usize) -> JsValue {
+    match args.get(i) {
+        Some(v) if !v.is_undefined() => v.clone(),
+        _ => JsValue::null(),
+    }
+}
+
+/// `event.type`: the event's class name, as upstream's events have it.
+pub(crate) fn type_accessor(class: &mut ClassBuilder<'_>, name: &'static str) {
+    let get = NativeFunction::from_copy_closure(move |_, _, _| Ok(js_string!(name).into()))
+        .to_js_function(class.context().realm());
+    class.accessor(js_string!("type"), Some(get), None, Attribute::CONFIGURABLE);
+}
+
 fn is_body_like(v: &JsValue) -> bool {
     v.is_string() || super::data::data_of(v).is_some()
 }
@@ -103,24 +119,29 @@ impl Class for MessageObject {
         // `new Message(body)` when the only argument is text or Data.
         if args.len() == 1 && is_body_like(&a0) {
             return Ok(MessageObject {
-                head: JsValue::undefined(),
+                head: JsValue::null(),
                 body: body_value(&a0, ctx)?,
-                tail: JsValue::undefined(),
+                tail: JsValue::null(),
                 payload: JsValue::undefined(),
             });
         }
+        let body = match body_value(&args.get(1).cloned().unwrap_or_default(), ctx)? {
+            b if b.is_undefined() => JsValue::null(),
+            b => b,
+        };
         Ok(MessageObject {
-            head: a0,
-            body: body_value(&args.get(1).cloned().unwrap_or_default(), ctx)?,
-            tail: args.get(2).cloned().unwrap_or_default(),
+            head: arg_or_null(args, 0),
+            body,
+            tail: arg_or_null(args, 2),
             payload: JsValue::undefined(),
         })
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        // Upstream's order, which console output follows.
         field_accessor!(class, MessageObject, "head", head);
-        field_accessor!(class, MessageObject, "body", body);
         field_accessor!(class, MessageObject, "tail", tail);
+        field_accessor!(class, MessageObject, "body", body);
         field_accessor!(class, MessageObject, "payload", payload);
         Ok(())
     }
@@ -132,11 +153,12 @@ impl Class for MessageStartObject {
 
     fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
         Ok(MessageStartObject {
-            head: args.first().cloned().unwrap_or_default(),
+            head: arg_or_null(args, 0),
         })
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        type_accessor(class, "MessageStart");
         field_accessor!(class, MessageStartObject, "head", head);
         Ok(())
     }
@@ -148,12 +170,13 @@ impl Class for MessageEndObject {
 
     fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
         Ok(MessageEndObject {
-            tail: args.first().cloned().unwrap_or_default(),
+            tail: arg_or_null(args, 0),
             payload: args.get(1).cloned().unwrap_or_default(),
         })
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        type_accessor(class, "MessageEnd");
         field_accessor!(class, MessageEndObject, "tail", tail);
         field_accessor!(class, MessageEndObject, "payload", payload);
         Ok(())
@@ -173,6 +196,7 @@ impl Class for StreamEndObject {
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        type_accessor(class, "StreamEnd");
         let get = NativeFunction::from_fn_ptr(|this, _, _| {
             let o = this
                 .as_object()

@@ -109,9 +109,11 @@ impl HttpTarget {
             .unwrap_or(DEFAULT_BUFFER_LIMIT);
         let batch_v = opts.get("batch", ctx)?;
         let mut batch = Options::new("toHTTP", &batch_v, ctx)?;
+        // As upstream's: a size under 1 posts every line alone.
         let batch_size = match batch.number("size", ctx)? {
             Some(n) if n >= 1.0 => n as usize,
-            _ => DEFAULT_BATCH_SIZE,
+            Some(_) => 1,
+            None => DEFAULT_BATCH_SIZE,
         };
         let pack = crate::config::pack_options(&mut batch, ctx)?;
         batch.finish(ctx)?;
@@ -197,7 +199,7 @@ impl Drop for HttpTarget {
             &s.layout,
             s.head.clone(),
             s.body(&lines),
-            Box::new(|_, _, _| {}),
+            Box::new(|_, _, _, _| {}),
         );
     }
 }
@@ -248,7 +250,7 @@ fn flush(state: &Rc<RefCell<State>>) {
         &layout,
         head,
         body,
-        Box::new(move |head, _, end| {
+        Box::new(move |head, _, _, end| {
             if let Some(state) = weak.upgrade() {
                 posted(&state, head.is_some() && end.is_none());
             }

@@ -300,12 +300,50 @@ macro_rules! logger_class {
                 new_logger(args, $format, $name, ctx).map($ty)
             }
 
+            fn object_constructor(
+                instance: &JsObject<Self>,
+                _: &[JsValue],
+                ctx: &mut Context,
+            ) -> JsResult<()> {
+                let logger = instance.borrow().data().0.clone();
+                bind_log(&instance.clone().upcast(), logger, ctx)
+            }
+
             fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
                 methods(class);
                 Ok(())
             }
         }
     };
+}
+
+/// The logger a bound `log` writes to.
+#[derive(Trace, Finalize)]
+struct Bound(#[unsafe_ignore_trace] Rc<Logger>);
+
+/// Gives a logger its own `log`, bound to it: upstream's methods keep their
+/// object when taken off it, and its own tests log with `logger.log` passed
+/// around alone (`log = new logging.JSONLogger(n).toHTTP(url).log`).
+fn bind_log(object: &JsObject, logger: Rc<Logger>, ctx: &mut Context) -> JsResult<()> {
+    let f = NativeFunction::from_copy_closure_with_captures(
+        |_, args, bound: &Bound, ctx| {
+            let line = format_line(bound.0.format, args, ctx)?;
+            bound.0.write(line);
+            Ok(JsValue::undefined())
+        },
+        Bound(logger),
+    )
+    .to_js_function(ctx.realm());
+    object.define_property_or_throw(
+        js_string!("log"),
+        boa_engine::property::PropertyDescriptor::builder()
+            .value(f)
+            .writable(true)
+            .enumerable(false)
+            .configurable(true),
+        ctx,
+    )?;
+    Ok(())
 }
 
 logger_class!(TextLogger, "TextLogger", Format::Text);
