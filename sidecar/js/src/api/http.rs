@@ -492,6 +492,14 @@ mod tests {
     use super::normalize;
 
     #[test]
+    fn default_content_types_are_upstreams() {
+        assert_eq!(
+            crate::testing::run("JSON.stringify(http.Directory.defaultContentTypes)"),
+            r#"{"css":"text/css","gif":"image/gif","html":"text/html","ico":"image/x-icon","jpg":"image/jpeg","js":"application/javascript","json":"application/json","png":"image/png","svg":"image/svg+xml","txt":"text/plain","woff":"font/woff","woff2":"font/woff2","xml":"text/xml"}"#
+        );
+    }
+
+    #[test]
     fn paths_never_leave_the_root() {
         assert_eq!(normalize("/a/./b/../c"), "/a/c");
         assert_eq!(normalize("/../../etc/passwd"), "/etc/passwd");

@@ -88,14 +88,21 @@ fn an_agent_sends_requests_from_callbacks_on_kept_alive_connections() {
                agent.request('POST', '/hello', {{'x-test': 'yes'}}, 'payload').then(a =>
                agent.request('GET', '/again').then(b =>
                bad.request('GET', '/').then(e =>
-                 new Message(a.head.status + ' ' + a.head.headers['x-echo'] + ' [' + a.body.toString() + '] [' + b.body.toString() + '] ' + e.head.status + ' ' + e.head.statusText))))))
+                 new Message({{ headers: {{ 'x-tail': a.tail.bodySize + '/' + (a.tail.headSize > 0) }} }}, a.head.status + ' ' + a.head.headers['x-echo'] + ' [' + a.body.toString() + '] [' + b.body.toString() + '] ' + e.head.status + ' ' + e.head.statusText))))))
              (new http.Agent('127.0.0.1:{up}'), new http.Agent('127.0.0.1:1'))"
         ),
         &[port],
     );
-    let text = get(port, "/").text();
+    let r = get(port, "/");
+    let text = r.text();
     let parts: Vec<&str> = text.split(['[', ']']).collect();
     assert_eq!(parts[0], "201 yes ", "{text}");
+    // The response's tail, as upstream's: its body and head sizes.
+    assert_eq!(
+        r.header("x-tail"),
+        Some(format!("{}/true", parts[1].len()).as_str()),
+        "{text}"
+    );
     let first: Vec<&str> = parts[1].split(' ').collect();
     let second: Vec<&str> = parts[3].split(' ').collect();
     assert_eq!(

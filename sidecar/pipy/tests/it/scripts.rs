@@ -386,3 +386,30 @@ fn events_of_one_read_pass_the_whole_pipeline_one_by_one() {
     assert_eq!(c.read(false).text(), "/a");
     assert_eq!(c.read(false).text(), "/b");
 }
+
+/// A decoded head's fields are its own enumerable properties in upstream's
+/// order, so `Object.keys`, `Object.assign` and `JSON.stringify` see what
+/// upstream 1.5.18 gives for the same request (compared side by side), and a
+/// copy made with `Object.assign` still encodes; `headerNames` keeps the
+/// case the client wrote.
+#[test]
+fn decoded_heads_enumerate_as_upstreams() {
+    let port = free_port();
+    let script = format!(
+        "pipy().listen({port}).serveHTTP(req => new Message(\n\
+           {{ status: 200, headers: Object.assign({{}}, {{ 'x-keys': Object.keys(req.head).join(',') }}) }},\n\
+           JSON.stringify(Object.assign({{}}, req.head))))"
+    );
+    let _p = Pipy::script(&script, &[port]);
+    let mut c = Conn::open(port);
+    c.send(b"GET /p?q HTTP/1.1\r\nHost: h\r\nX-Case: v\r\nx-low: w\r\n\r\n");
+    let r = c.read(false);
+    assert_eq!(
+        r.header("x-keys"),
+        Some("protocol,headers,headerNames,method,scheme,authority,path")
+    );
+    assert_eq!(
+        r.text(),
+        r#"{"protocol":"HTTP/1.1","headers":{"host":"h","x-case":"v","x-low":"w"},"headerNames":{"host":"Host","x-case":"X-Case"},"method":"GET","path":"/p?q"}"#
+    );
+}
