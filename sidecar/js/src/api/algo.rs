@@ -24,19 +24,6 @@ fn hash(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     Ok(JsValue::from(hash_value(&v, ctx)? as f64))
 }
 
-/// Registers a native class and moves it from the global object onto `algo`.
-fn class_onto<C: boa_engine::class::Class>(
-    algo: &boa_engine::JsObject,
-    ctx: &mut Context,
-) -> JsResult<()> {
-    ctx.register_global_class::<C>()?;
-    let global = ctx.global_object();
-    let ctor = global.get(js_string!(C::NAME), ctx)?;
-    global.delete_property_or_throw(js_string!(C::NAME), ctx)?;
-    algo.set(js_string!(C::NAME), ctor, false, ctx)?;
-    Ok(())
-}
-
 fn uuid(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     Ok(js_string!(uuid::Uuid::new_v4().to_string()).into())
 }
@@ -62,14 +49,14 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         .function(NativeFunction::from_fn_ptr(hash), js_string!("hash"), 1)
         .function(NativeFunction::from_fn_ptr(uuid), js_string!("uuid"), 0)
         .build();
-    class_onto::<super::url_router::UrlRouter>(&algo, ctx)?;
-    class_onto::<super::load_balancer::RoundRobinLoadBalancer>(&algo, ctx)?;
-    class_onto::<super::load_balancer::LeastWorkLoadBalancer>(&algo, ctx)?;
-    class_onto::<super::load_balancer::HashingLoadBalancer>(&algo, ctx)?;
-    class_onto::<super::quota::QuotaObject>(&algo, ctx)?;
-    class_onto::<super::algo_load_balancer::AlgoLoadBalancer>(&algo, ctx)?;
+    super::class_onto::<super::url_router::UrlRouter>(&algo, ctx)?;
+    super::class_onto::<super::load_balancer::RoundRobinLoadBalancer>(&algo, ctx)?;
+    super::class_onto::<super::load_balancer::LeastWorkLoadBalancer>(&algo, ctx)?;
+    super::class_onto::<super::load_balancer::HashingLoadBalancer>(&algo, ctx)?;
+    super::class_onto::<super::quota::QuotaObject>(&algo, ctx)?;
+    super::class_onto::<super::algo_load_balancer::AlgoLoadBalancer>(&algo, ctx)?;
     // Made by allocate() only; on `algo` as the reference lists it.
-    class_onto::<super::algo_load_balancer::PoolResource>(&algo, ctx)?;
+    super::class_onto::<super::algo_load_balancer::PoolResource>(&algo, ctx)?;
     // Resources are made by next(); the class needs registering, not a global.
     ctx.register_global_class::<super::load_balancer::Resource>()?;
     ctx.global_object()

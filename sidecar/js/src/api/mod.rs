@@ -31,6 +31,21 @@ use boa_engine::{Context, JsResult, Source};
 
 const PRELUDE: &str = include_str!("prelude.js");
 
+/// Registers native class `C` and moves its constructor from the global
+/// object onto `target` (`algo.Cache`, `stats.Gauge`, `logging.TextLogger`).
+pub fn class_onto<C: boa_engine::class::Class>(
+    target: &boa_engine::JsObject,
+    ctx: &mut Context,
+) -> JsResult<()> {
+    use boa_engine::js_string;
+    ctx.register_global_class::<C>()?;
+    let global = ctx.global_object();
+    let ctor = global.get(js_string!(C::NAME), ctx)?;
+    global.delete_property_or_throw(js_string!(C::NAME), ctx)?;
+    target.set(js_string!(C::NAME), ctor, false, ctx)?;
+    Ok(())
+}
+
 /// Installs every global of PipyJS into a fresh engine.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<data::DataObject>()?;

@@ -334,22 +334,12 @@ impl Class for Histogram {
     }
 }
 
-/// Registers a class and moves its constructor from the global object onto `stats`.
-fn class_onto<C: Class>(stats: &JsObject, ctx: &mut Context) -> JsResult<()> {
-    ctx.register_global_class::<C>()?;
-    let global = ctx.global_object();
-    let ctor = global.get(js_string!(C::NAME), ctx)?;
-    global.delete_property_or_throw(js_string!(C::NAME), ctx)?;
-    stats.set(js_string!(C::NAME), ctor, false, ctx)?;
-    Ok(())
-}
-
 /// Installs the global `stats`.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let stats = ObjectInitializer::new(ctx).build();
-    class_onto::<Counter>(&stats, ctx)?;
-    class_onto::<Gauge>(&stats, ctx)?;
-    class_onto::<Histogram>(&stats, ctx)?;
+    super::class_onto::<Counter>(&stats, ctx)?;
+    super::class_onto::<Gauge>(&stats, ctx)?;
+    super::class_onto::<Histogram>(&stats, ctx)?;
     ctx.register_global_property(js_string!("stats"), stats, Attribute::all())?;
     Ok(())
 }

@@ -350,22 +350,12 @@ logger_class!(TextLogger, "TextLogger", Format::Text);
 logger_class!(JsonLogger, "JSONLogger", Format::Json);
 logger_class!(BinaryLogger, "BinaryLogger", Format::Binary);
 
-/// Registers a class and moves its constructor from the global object onto `logging`.
-fn class_onto<C: Class>(logging: &JsObject, ctx: &mut Context) -> JsResult<()> {
-    ctx.register_global_class::<C>()?;
-    let global = ctx.global_object();
-    let ctor = global.get(js_string!(C::NAME), ctx)?;
-    global.delete_property_or_throw(js_string!(C::NAME), ctx)?;
-    logging.set(js_string!(C::NAME), ctor, false, ctx)?;
-    Ok(())
-}
-
 /// Installs the global `logging`.
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     let logging = ObjectInitializer::new(ctx).build();
-    class_onto::<TextLogger>(&logging, ctx)?;
-    class_onto::<JsonLogger>(&logging, ctx)?;
-    class_onto::<BinaryLogger>(&logging, ctx)?;
+    pipy_js::api::class_onto::<TextLogger>(&logging, ctx)?;
+    pipy_js::api::class_onto::<JsonLogger>(&logging, ctx)?;
+    pipy_js::api::class_onto::<BinaryLogger>(&logging, ctx)?;
     ctx.register_global_property(js_string!("logging"), logging, Attribute::all())?;
     Ok(())
 }
