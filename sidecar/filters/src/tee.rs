@@ -24,7 +24,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 /// Bytes queued for the writer thread at most.
@@ -178,9 +178,10 @@ pub fn drain(limit: Duration) {
     }
 }
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+static DROPS: AtomicU64 = AtomicU64::new(0);
 
-fn writer() -> &'static Mutex<Sender<Job>> {
-    static WRITER: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
+fn writer() -> &'static Sender<Job> {
+    static WRITER: OnceLock<Sender<Job>> = OnceLock::new();
     WRITER.get_or_init(|| {
         let (tx, rx) = channel::<Job>();
         let _ = std::thread::Builder::new()
@@ -191,14 +192,13 @@ fn writer() -> &'static Mutex<Sender<Job>> {
                     files.run(job);
                 }
             });
-        Mutex::new(tx)
+        tx
     })
 }
 
-fn send(job: Job) {
-    if let Ok(tx) = writer().lock() {
-        let _ = tx.send(job);
-    }
+/// Hands a job to the writer thread; false when it is gone.
+fn send(job: Job) -> bool {
+    writer().send(job).is_ok()
 }
 
 /// Appends `bytes` to the file at `path` shared by everything writing it (as
@@ -220,10 +220,16 @@ fn write(job: Job, len: usize) {
     if QUEUED.fetch_add(len, Ordering::AcqRel) + len > MAX_QUEUED {
         QUEUED.fetch_sub(len, Ordering::AcqRel);
         let n = DROPPED.fetch_add(len as u64, Ordering::Relaxed) + len as u64;
-        tracing::warn!("tee: the disk is behind; {n} bytes left out of files so far");
+        // One warning per 1000 writes left out, not one each (a logger
+        // writes a line at a time).
+        if (DROPS.fetch_add(1, Ordering::Relaxed) + 1) % 1000 == 1 {
+            tracing::warn!("tee: the disk is behind; {n} bytes left out of files so far");
+        }
         return;
     }
-    send(job);
+    if !send(job) {
+        QUEUED.fetch_sub(len, Ordering::AcqRel);
+    }
 }
 
 enum Sink {

@@ -42,6 +42,8 @@ impl boa_engine::job::JobExecutor for Jobs {
 
 thread_local! {
     static ENGINE: RefCell<Option<Context>> = const { RefCell::new(None) };
+    /// Counts the engines this thread made: script objects remember theirs.
+    static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     static HOOKS: RefCell<Option<HostHooks>> = const { RefCell::new(None) };
 }
 
@@ -53,6 +55,7 @@ pub fn init_thread(hooks: HostHooks) -> Result<(), ScriptError> {
         .build()
         .map_err(|e| ScriptError::from_js(&e))?;
     HOOKS.with(|h| *h.borrow_mut() = Some(hooks));
+    GENERATION.with(|g| g.set(g.get() + 1));
     vars::reset_thread();
     crate::module::reset_thread();
     api::stats::reset_thread();
@@ -60,6 +63,19 @@ pub fn init_thread(hooks: HostHooks) -> Result<(), ScriptError> {
     api::install(&mut ctx).map_err(|e| ScriptError::from_js(&e))?;
     ENGINE.with(|e| *e.borrow_mut() = Some(ctx));
     Ok(())
+}
+
+/// Which engine of this thread runs now (a reload makes a new one).
+pub(crate) fn engine_generation() -> u64 {
+    GENERATION.with(std::cell::Cell::get)
+}
+
+/// Lets go of what this thread's API objects hold for the engine, before the
+/// thread ends (its loop is gone: nothing may run on it any more).
+pub fn end_thread() {
+    api::stats::reset_thread();
+    api::head::reset_thread();
+    GENERATION.with(|g| g.set(g.get() + 1));
 }
 
 /// The hooks given to [`init_thread`].

@@ -27,4 +27,4 @@ mod tests;
 pub mod vars;
 
 pub use error::{script_location, ScriptError};
-pub use host::{call, init_thread, with_js, HostHooks};
+pub use host::{call, end_thread, init_thread, with_js, HostHooks};

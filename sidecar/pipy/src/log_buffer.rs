@@ -19,7 +19,7 @@ use tracing_subscriber::layer::{Context, Layer};
 pub(crate) const HISTORY_MAX: usize = 256 * 1024;
 
 /// The process log, `pipy_log`.
-pub(crate) static PIPY_LOG: LogBuffer = LogBuffer::new("pipy_log", HISTORY_MAX);
+pub(crate) static PIPY_LOG: LogBuffer = LogBuffer::new(history::PROCESS_LOG, HISTORY_MAX);
 
 /// `PIPY_LOG` for the repo service: `GET /log` and the watchers of its own log.
 #[derive(Debug)]

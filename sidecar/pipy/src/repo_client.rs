@@ -303,6 +303,9 @@ async fn next_command(link: &mut Option<Link>) -> Option<String> {
     }
 }
 
+/// The most text one frame of streamed lines gathers (more goes in the next).
+const MAX_FRAME: usize = 1 << 20;
+
 /// Streamed lines of the logs the repo watches (`log/on/NAME`), by name, as
 /// `Arc`s from their histories.
 type LogStreams = Vec<(String, tokio::sync::mpsc::Receiver<Arc<str>>)>;
@@ -348,9 +351,15 @@ async fn next_log_lines(streams: &mut LogStreams) -> Option<String> {
         streams.remove(i);
         return None;
     };
-    let (name, rx) = &mut streams[i];
+    // The log served goes last: a busy one does not starve the others.
+    let stream = streams.remove(i);
+    streams.push(stream);
+    let (name, rx) = streams.last_mut()?;
     let mut frame = format!("log/{name}\n{first}\n");
-    while let Ok(line) = rx.try_recv() {
+    while frame.len() < MAX_FRAME {
+        let Ok(line) = rx.try_recv() else {
+            break;
+        };
         frame.push_str(&line);
         frame.push('\n');
     }

@@ -108,7 +108,7 @@ pub fn snapshot() -> MetricData {
 }
 
 /// How long a snapshot waits for the workers' gauge callbacks at most.
-const COLLECT_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+const COLLECT_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Requests for gauge callbacks to run: each worker waits on a receiver.
 fn collect_requests() -> &'static tokio::sync::watch::Sender<u64> {
@@ -139,7 +139,8 @@ fn collect_script_gauges(limit: std::time::Duration) {
     });
     let deadline = std::time::Instant::now() + limit;
     let mut answers = ANSWERS.lock().unwrap_or_else(|e| e.into_inner());
-    while !(answers.0 == request && answers.1 >= workers) {
+    // A newer request answered by every worker answers this one too.
+    while !(answers.0 > request || (answers.0 == request && answers.1 >= workers)) {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             break;

@@ -179,6 +179,9 @@ pub fn run(
         for h in handles {
             let _ = h.join();
         }
+        // What the workers that loaded wrote still reaches its files.
+        pipy_filters::tee::drain(Duration::from_secs(5));
+        crate::logging::drain(Duration::from_secs(5));
         return Err(e);
     }
     opts.control.started.store(true, Ordering::SeqCst);
@@ -190,6 +193,9 @@ pub fn run(
     crate::logging::drain(Duration::from_secs(5));
     Ok(exit_code.load(Ordering::SeqCst))
 }
+
+/// How long a stopping worker gives its loggers to post what they hold.
+const LOG_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 /// How often a worker looks for replaced versions it can release.
 const SWEEP_PERIOD: Duration = Duration::from_secs(5);
@@ -508,6 +514,12 @@ fn worker(
         // are done.
         let idle = || crate::file_reader::pending() == 0 && pipy_js::api::timeout::pending() == 0;
         if reads_only && idle() {
+            // What its loggers still hold goes to their collectors first.
+            crate::logging::flush_http();
+            let deadline = tokio::time::Instant::now() + LOG_FLUSH_LIMIT;
+            while crate::logging::unsent() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             return;
         }
         let all_done = || async move {
@@ -536,10 +548,15 @@ fn worker(
                 }
             }
         }
-        // Drain: listeners stopped accepting; give open connections time to finish.
+        // Drain: listeners stopped accepting; give open connections time to
+        // finish, and loggers time to post what they hold.
         let deadline = tokio::time::Instant::now() + opts.drain_timeout;
         let exits: Vec<_> = running.state.borrow().exits.iter().map(run_once).collect();
-        while (running.active.get() > 0 || exits.iter().any(|(_, done)| !done.get()))
+        crate::logging::flush_http();
+        let log_deadline = tokio::time::Instant::now() + LOG_FLUSH_LIMIT;
+        while (running.active.get() > 0
+            || exits.iter().any(|(_, done)| !done.get())
+            || (crate::logging::unsent() > 0 && tokio::time::Instant::now() < log_deadline))
             && tokio::time::Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -548,6 +565,7 @@ fn worker(
     // The engine (and script objects that may still ask for timers) goes
     // with the thread, after its loop: they get no loop from now on.
     pipy_core::io::uninstall();
+    pipy_js::end_thread();
 }
 
 /// Starts one run of a task or exit pipeline: as upstream, it gets no input but

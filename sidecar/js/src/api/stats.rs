@@ -272,8 +272,24 @@ impl Class for Gauge {
         _: &mut Context,
     ) -> JsResult<()> {
         if let Some(f) = arg(args, 2).as_callable().and_then(JsFunction::from_object) {
-            ON_COLLECT.with(|c| c.borrow_mut().push((instance.clone().upcast(), f)));
-            CALLBACKS.fetch_add(1, Ordering::Relaxed);
+            // One callback per gauge name on a thread: a gauge made again
+            // (per request, say) replaces the earlier one, not adds to it.
+            let name = instance.borrow().data().0.name().to_owned();
+            let gauge: JsObject = instance.clone().upcast();
+            ON_COLLECT.with(|c| {
+                let mut c = c.borrow_mut();
+                let same = c.iter().position(|(g, _)| {
+                    g.downcast_ref::<Gauge>()
+                        .is_some_and(|g| g.0.name() == name)
+                });
+                match same {
+                    Some(i) => c[i] = (gauge, f),
+                    None => {
+                        c.push((gauge, f));
+                        CALLBACKS.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
         }
         Ok(())
     }

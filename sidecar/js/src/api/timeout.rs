@@ -17,7 +17,7 @@ use boa_engine::{
 use boa_gc::{Finalize, Trace};
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, PartialEq)]
 enum State {
@@ -30,10 +30,19 @@ enum State {
 struct Shared {
     duration: Duration,
     state: State,
-    /// Which schedule is current: a restart or cancel makes older timers moot.
-    round: u64,
+    /// When it fires; a restart moves it.
+    deadline: Instant,
+    /// Whether a timer runs for it: one at most, whatever the restarts.
+    timer_live: bool,
+    /// Whether it counts in [`pending`] (until it fires or is canceled).
+    counted: bool,
+    /// The engine it was made in: a reload's new engine never runs its
+    /// callbacks.
+    engine: u64,
     /// (resolve, reject) of each pending `wait()`.
     waiters: Vec<(JsFunction, JsFunction)>,
+    /// The object to settle waiters with, held only while some wait.
+    object: Option<JsObject>,
 }
 
 /// The script object of `Timeout`.
@@ -61,19 +70,18 @@ fn this_timeout(this: &JsValue) -> JsResult<(JsObject, Rc<RefCell<Shared>>)> {
 }
 
 thread_local! {
-    /// Timers of this thread not yet run out (canceled ones included until
-    /// their time).
+    /// Timeouts of this thread that have neither fired nor been canceled.
     static PENDING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     static DONE: Rc<tokio::sync::Notify> = Rc::new(tokio::sync::Notify::new());
 }
 
-/// Timers of this thread still to run out: a worker with no port stays
-/// while there are some, as upstream's event loop does.
+/// Timeouts of this thread still to fire: a worker with no port stays while
+/// there are some, as upstream's event loop does.
 pub fn pending() -> usize {
     PENDING.with(std::cell::Cell::get)
 }
 
-/// Waits until no timer of this thread is left.
+/// Waits until no timeout of this thread is left.
 pub async fn all_done() {
     let done = DONE.with(Rc::clone);
     while pending() > 0 {
@@ -81,45 +89,83 @@ pub async fn all_done() {
     }
 }
 
-/// Starts (again) the timer of `object`. The timer holds the object until it
-/// fires, as upstream's does, so `new Timeout(1).wait()` keeps it alive.
-fn schedule(object: JsObject, shared: &Rc<RefCell<Shared>>) {
-    let (round, duration) = {
-        let mut s = shared.borrow_mut();
-        s.round += 1;
-        s.state = State::Pending;
-        (s.round, s.duration)
-    };
-    let shared = shared.clone();
-    PENDING.with(|p| p.set(p.get() + 1));
-    pipy_core::io::after(
-        duration,
-        Box::new(move || {
-            PENDING.with(|p| p.set(p.get().saturating_sub(1)));
-            if pending() == 0 {
-                DONE.with(|d| d.notify_waiters());
-            }
-            if shared.borrow().round != round {
-                return;
-            }
-            shared.borrow_mut().state = State::Fired;
-            if !shared.borrow().waiters.is_empty() {
-                crate::with_js(|ctx| {
-                    notify(&object, &shared, ctx);
-                    let _ = ctx.run_jobs();
-                });
-            }
-        }),
-    );
+fn uncount(s: &mut Shared) {
+    if std::mem::take(&mut s.counted) {
+        PENDING.with(|p| p.set(p.get().saturating_sub(1)));
+        if pending() == 0 {
+            DONE.with(|d| d.notify_waiters());
+        }
+    }
 }
 
-/// Settles every waiting `wait()`: resolved when fired, rejected when canceled.
-fn notify(object: &JsObject, shared: &Rc<RefCell<Shared>>, ctx: &mut Context) {
-    let (state, waiters) = {
+/// Starts (again) the timer: the deadline moves, and a timer is armed unless
+/// one runs already (it re-arms itself for a moved deadline).
+fn schedule(shared: &Rc<RefCell<Shared>>) {
+    let arm = {
         let mut s = shared.borrow_mut();
-        (s.state, std::mem::take(&mut s.waiters))
+        s.state = State::Pending;
+        s.deadline = Instant::now() + s.duration;
+        if !std::mem::replace(&mut s.counted, true) {
+            PENDING.with(|p| p.set(p.get() + 1));
+        }
+        !std::mem::replace(&mut s.timer_live, true)
     };
-    let v: JsValue = object.clone().into();
+    if arm {
+        let d = shared.borrow().duration;
+        arm_timer(shared.clone(), d);
+    }
+}
+
+fn arm_timer(shared: Rc<RefCell<Shared>>, after: Duration) {
+    pipy_core::io::after(after, Box::new(move || tick(shared)));
+}
+
+/// The timer ran out: fire, or wait on for a deadline a restart moved.
+fn tick(shared: Rc<RefCell<Shared>>) {
+    let fire = {
+        let mut s = shared.borrow_mut();
+        if s.state != State::Pending {
+            s.timer_live = false;
+            return;
+        }
+        let now = Instant::now();
+        if now < s.deadline {
+            let left = s.deadline - now;
+            drop(s);
+            return arm_timer(shared, left);
+        }
+        s.timer_live = false;
+        s.state = State::Fired;
+        uncount(&mut s);
+        !s.waiters.is_empty()
+    };
+    if fire {
+        crate::with_js(|ctx| {
+            notify(&shared, ctx);
+            let _ = ctx.run_jobs();
+        });
+    }
+}
+
+/// Settles every waiting `wait()`: resolved when fired, rejected when
+/// canceled (nothing when the engine that made them is gone).
+fn notify(shared: &Rc<RefCell<Shared>>, ctx: &mut Context) {
+    let (state, waiters, object, engine) = {
+        let mut s = shared.borrow_mut();
+        (
+            s.state,
+            std::mem::take(&mut s.waiters),
+            s.object.take(),
+            s.engine,
+        )
+    };
+    let Some(object) = object else {
+        return;
+    };
+    if engine != crate::host::engine_generation() {
+        return;
+    }
+    let v: JsValue = object.into();
     for (resolve, reject) in waiters {
         let f = if state == State::Fired {
             resolve
@@ -133,38 +179,42 @@ fn notify(object: &JsObject, shared: &Rc<RefCell<Shared>>, ctx: &mut Context) {
 fn wait(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let (object, shared) = this_timeout(this)?;
     let state = shared.borrow().state;
-    let v: JsValue = object.into();
     match state {
-        State::Fired => Ok(JsPromise::resolve(v, ctx)?.into()),
-        State::Canceled => Ok(JsPromise::reject(boa_engine::JsError::from_opaque(v), ctx)?.into()),
+        State::Fired => Ok(JsPromise::resolve(JsValue::from(object), ctx)?.into()),
+        State::Canceled => {
+            let v = JsValue::from(object);
+            Ok(JsPromise::reject(boa_engine::JsError::from_opaque(v), ctx)?.into())
+        }
         State::Pending => {
             let (promise, resolvers) = JsPromise::new_pending(ctx);
-            shared
-                .borrow_mut()
-                .waiters
-                .push((resolvers.resolve, resolvers.reject));
+            let mut s = shared.borrow_mut();
+            s.waiters.push((resolvers.resolve, resolvers.reject));
+            s.object = Some(object);
             Ok(promise.into())
         }
     }
 }
 
 fn restart(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let (object, shared) = this_timeout(this)?;
+    let (_, shared) = this_timeout(this)?;
     if let Some(v) = args.first().filter(|v| !v.is_undefined()) {
         shared.borrow_mut().duration = seconds(v, ctx)?;
     }
-    schedule(object, &shared);
+    schedule(&shared);
     Ok(JsValue::undefined())
 }
 
 fn cancel(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let (object, shared) = this_timeout(this)?;
+    let (_, shared) = this_timeout(this)?;
     {
         let mut s = shared.borrow_mut();
-        s.round += 1;
+        if s.state != State::Pending {
+            return Ok(JsValue::undefined());
+        }
         s.state = State::Canceled;
+        uncount(&mut s);
     }
-    notify(&object, &shared, ctx);
+    notify(&shared, ctx);
     Ok(JsValue::undefined())
 }
 
@@ -184,8 +234,12 @@ impl Class for Timeout {
         Ok(Timeout(Rc::new(RefCell::new(Shared {
             duration,
             state: State::Pending,
-            round: 0,
+            deadline: Instant::now() + duration,
+            timer_live: false,
+            counted: false,
+            engine: crate::host::engine_generation(),
             waiters: Vec::new(),
+            object: None,
         }))))
     }
 
@@ -196,7 +250,7 @@ impl Class for Timeout {
     ) -> JsResult<()> {
         // The timer starts with the object.
         let shared = instance.borrow().data().0.clone();
-        schedule(instance.clone().upcast(), &shared);
+        schedule(&shared);
         Ok(())
     }
 

@@ -449,3 +449,24 @@ fn timeouts_fire_cancel_and_restart() {
         "{err}"
     );
 }
+
+/// A canceled Timeout no longer keeps a worker with no port, and restarts
+/// move one timer rather than adding timers.
+#[test]
+fn canceled_timeouts_let_a_portless_worker_end() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("main.js"),
+        "((t = new Timeout(0.2)) => (new Timeout(3600).cancel(), t.restart(), t.restart(0.3),\n\
+           t.wait().then(() => console.log('once')), pipy()))()",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (code, _, err) = run_to_end(&[dir.join("main.js").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{err}"
+    );
+    assert_eq!(err.matches("[INF] once").count(), 1, "{err}");
+}

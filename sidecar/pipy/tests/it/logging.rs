@@ -448,3 +448,33 @@ fn a_stdout_nobody_reads_never_blocks_the_worker() {
     let _ = child.wait();
     assert!(took < Duration::from_secs(10), "{took:?} {err}");
 }
+
+#[test]
+fn a_stopping_worker_posts_what_its_loggers_hold() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let cport = listener.local_addr().unwrap().port();
+    let seen = collector(listener);
+    // No port: the worker stops once loaded. The first line goes at once;
+    // the others would wait a minute for their batch.
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("main.js"),
+        format!(
+            "((l = new logging.TextLogger('bye').toHTTP('http://127.0.0.1:{cport}/', {{\n\
+               batch: {{ size: 100, timeout: 60, interval: 60, separator: '|' }} }})) =>\n\
+             (l.log('first'), l.log('second'), l.log('third'), pipy()))()"
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let (code, _, err) = run_to_end(&[dir.join("main.js").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    let bodies: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.body.clone())
+        .collect();
+    assert_eq!(bodies, ["first", "second|third"], "{err}");
+}

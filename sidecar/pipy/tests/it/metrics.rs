@@ -130,13 +130,20 @@ fn gauge_callbacks_run_before_each_scrape() {
     );
     let admin_arg = format!("--admin-port=127.0.0.1:{admin}");
     let _worker = Pipy::script_with(&script, &[], &[&admin_arg, "--threads=2"], &[app, admin]);
-    let scrape = || get(admin, "/metrics").text();
-    let first = scrape();
-    let second = scrape();
-    // Two threads, one callback each: each scrape adds 10 per thread.
-    assert!(first.contains("it_collected{k=\"a\"} 20\n"), "{first}");
-    assert!(first.contains("it_collected{k=\"b\"} 14\n"), "{first}");
-    assert!(second.contains("it_collected{k=\"a\"} 40\n"), "{second}");
+    let value = |text: &str, k: &str| -> Option<u64> {
+        let prefix = format!("it_collected{{k=\"{k}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str())?.parse().ok())
+    };
+    // Two threads, one callback each: once both have loaded (the port opens
+    // with the first), each scrape adds 10 per thread, and `b` is 7 on each.
+    let second = eventually("both threads' callbacks", Duration::from_secs(15), || {
+        let first = get(admin, "/metrics").text();
+        let second = get(admin, "/metrics").text();
+        let (a1, a2) = (value(&first, "a")?, value(&second, "a")?);
+        (a2 == a1 + 20 && value(&second, "b") == Some(14)).then_some(second)
+    });
+    assert!(second.contains("# TYPE it_collected gauge\n"), "{second}");
     // `g => ...` throws nothing and the worker serves as before.
     assert!(get(app, "/").text().starts_with("n="));
 }

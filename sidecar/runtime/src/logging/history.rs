@@ -12,12 +12,32 @@ use tokio::sync::mpsc;
 /// Upstream's history size per script log, in bytes of line text.
 pub const SCRIPT_HISTORY_MAX: usize = 1 << 20;
 
+/// The name of the process log, which no script logger may take.
+pub const PROCESS_LOG: &str = "pipy_log";
+
 /// Script logs kept at most: past this many names, a new name keeps none.
 const MAX_NAMES: usize = 256;
 
 /// Lines a watcher may fall behind by before it misses some: a stalled watcher must not
 /// grow the process's memory.
-const WATCHER_QUEUE: usize = 4096;
+const WATCHER_QUEUE: usize = 1024;
+
+/// The longest line kept (longer ones are cut, with `...`): with
+/// [`WATCHER_QUEUE`], what a stalled watcher can hold stays bounded (16 MiB).
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// `line` cut to [`MAX_LINE`] bytes at a character boundary.
+fn cut(mut line: String) -> String {
+    if line.len() > MAX_LINE {
+        let mut end = MAX_LINE - 3;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.push_str("...");
+    }
+    line
+}
 
 /// A named log: its recent history and the watchers of new lines.
 #[derive(Debug)]
@@ -72,6 +92,7 @@ impl LogBuffer {
     /// Appends one line (without `\n`), dropping the oldest ones beyond the size limit,
     /// and hands it to the watchers.
     pub fn push(&self, line: String) {
+        let line = cut(line);
         let mut s = self.state();
         if !s.watchers.is_empty() {
             // The one extra allocation, and only while someone watches.
@@ -122,6 +143,10 @@ fn named() -> std::sync::MutexGuard<'static, Vec<Arc<LogBuffer>>> {
 /// The history of script log `name`, made on first use (`None` past
 /// [`MAX_NAMES`] names).
 pub fn history(name: &str) -> Option<Arc<LogBuffer>> {
+    // The process log's name is taken.
+    if name == PROCESS_LOG {
+        return None;
+    }
     let mut all = named();
     if let Some(h) = all.iter().find(|h| h.name() == name) {
         return Some(h.clone());
@@ -174,6 +199,19 @@ mod tests {
         drop(rx);
         log.push("later".into());
         assert!(log.state().watchers.is_empty());
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_the_process_log_name_is_taken() {
+        let log = LogBuffer::new("t", 1 << 20);
+        log.push("é".repeat(MAX_LINE));
+        let tail = log.tail();
+        assert!(
+            tail.len() <= MAX_LINE + 1 && tail.ends_with("...\n"),
+            "{}",
+            tail.len()
+        );
+        assert!(history(PROCESS_LOG).is_none());
     }
 
     #[test]

@@ -61,21 +61,58 @@ struct State {
     last_flush: Option<Instant>,
     dropped: u64,
     failing: bool,
+    /// The worker is stopping: post everything now, and drop what fails.
+    closing: bool,
+}
+
+thread_local! {
+    /// This thread's targets, for the flush as the worker stops.
+    static TARGETS: RefCell<Vec<std::rc::Weak<RefCell<State>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Posts everything this thread's targets hold, without waiting for batches
+/// to fill; what fails now is dropped (the worker is stopping).
+pub(crate) fn flush_http() {
+    let live: Vec<_> = TARGETS.with(|t| t.borrow().iter().filter_map(|w| w.upgrade()).collect());
+    for state in live {
+        state.borrow_mut().closing = true;
+        flush(&state);
+    }
+}
+
+/// Lines this thread's targets hold, posted or not yet.
+pub(crate) fn unsent() -> usize {
+    TARGETS.with(|t| {
+        t.borrow()
+            .iter()
+            .filter_map(|w| w.upgrade())
+            .map(|s| {
+                let s = s.borrow();
+                s.queue.len() + s.in_flight.as_ref().map_or(0, Vec::len)
+            })
+            .sum()
+    })
 }
 
 /// `scheme://authority/path?query` taken apart: (tls, authority, path).
-fn split_url(url: &str) -> Option<(bool, &str, &str)> {
+fn split_url(url: &str) -> Option<(bool, &str, String)> {
     let (scheme, rest) = url.split_once("://")?;
     let tls = match scheme.to_ascii_lowercase().as_str() {
         "http" => false,
         "https" => true,
         _ => return None,
     };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, target) = rest.split_at(end);
+    // `user@host`: the user is not part of the host.
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // The fragment stays with the client; the target starts with `/`.
+    let target = target.split_once('#').map_or(target, |(t, _)| t);
+    let target = match target.strip_prefix('/') {
+        Some(_) => target.to_owned(),
+        None => format!("/{target}"),
     };
-    (!authority.is_empty()).then_some((tls, authority, path))
+    (!authority.is_empty()).then_some((tls, authority, target))
 }
 
 fn type_error(msg: String) -> boa_engine::JsError {
@@ -95,7 +132,7 @@ impl HttpTarget {
         };
         let mut head = RequestHead {
             method,
-            path: path.to_owned(),
+            path,
             ..Default::default()
         };
         if let Some(h) = opts.get("headers", ctx)?.as_object() {
@@ -133,7 +170,7 @@ impl HttpTarget {
         let layout = agent_layout(&target_of(authority, tls), conn.into(), tls_v, ctx)?;
         let now = Instant::now();
         let text = |b: Option<Bytes>| b.unwrap_or_default();
-        Ok(Self {
+        let target = Self {
             state: Rc::new(RefCell::new(State {
                 layout,
                 head,
@@ -153,8 +190,15 @@ impl HttpTarget {
                 last_flush: None,
                 dropped: 0,
                 failing: false,
+                closing: false,
             })),
-        })
+        };
+        TARGETS.with(|t| {
+            let mut t = t.borrow_mut();
+            t.retain(|w| w.strong_count() > 0);
+            t.push(Rc::downgrade(&target.state));
+        });
+        Ok(target)
     }
 
     /// Queues a line (without `\n`); never blocks.
@@ -176,7 +220,9 @@ impl HttpTarget {
             s.queue.push_back(line);
             let now = Instant::now();
             s.last_input = now;
-            s.queue.len() >= s.batch_size || s.interval_passed(now)
+            // With neither a timeout nor an interval, nothing waits.
+            let untimed = s.timeout.is_none() && s.interval.is_none();
+            s.queue.len() >= s.batch_size || s.interval_passed(now) || untimed
         };
         if due {
             flush(&self.state);
@@ -235,7 +281,7 @@ impl State {
 fn flush(state: &Rc<RefCell<State>>) {
     let (layout, head, body) = {
         let mut s = state.borrow_mut();
-        if s.in_flight.is_some() || s.retry_pending || s.queue.is_empty() {
+        if s.in_flight.is_some() || (s.retry_pending && !s.closing) || s.queue.is_empty() {
             return;
         }
         let n = s.queue.len().min(s.batch_size);
@@ -250,25 +296,32 @@ fn flush(state: &Rc<RefCell<State>>) {
         &layout,
         head,
         body,
-        Box::new(move |head, _, _, end| {
+        Box::new(move |head, _, _, _| {
             if let Some(state) = weak.upgrade() {
-                posted(&state, head.is_some() && end.is_none());
+                posted(&state, head.is_some());
             }
         }),
     );
 }
 
-/// The answer to a post: any response delivers the batch (as upstream, which
-/// reads none); no response puts it back for a retry.
+/// The answer to a post: a response (its head, whatever follows) delivers
+/// the batch, as upstream, which reads none; no response puts it back for a
+/// retry, or drops it when the worker is stopping.
 fn posted(state: &Rc<RefCell<State>>, answered: bool) {
     let retry = {
         let mut s = state.borrow_mut();
         let Some(lines) = s.in_flight.take() else {
             return;
         };
-        if answered {
+        if answered || s.closing {
             s.held -= lines.iter().map(Bytes::len).sum::<usize>();
-            if s.failing {
+            if !answered {
+                tracing::warn!(
+                    "logging: {} lines for {} lost as the worker stops",
+                    lines.len(),
+                    s.head.path
+                );
+            } else if s.failing {
                 tracing::info!("logging: {} reachable again", s.head.path);
                 s.failing = false;
             }
@@ -302,11 +355,11 @@ fn posted(state: &Rc<RefCell<State>>, answered: bool) {
         );
         return;
     }
-    let full = {
+    let now = {
         let s = state.borrow();
-        s.queue.len() >= s.batch_size
+        s.closing || s.queue.len() >= s.batch_size
     };
-    if full {
+    if now {
         flush(state);
     } else {
         arm_timer(state);
@@ -353,16 +406,17 @@ mod tests {
     #[test]
     fn urls_split_into_scheme_authority_and_path() {
         use super::split_url;
+        let s = |u: &str| split_url(u).map(|(t, a, p)| (t, a.to_owned(), p));
+        let ok = |t: bool, a: &str, p: &str| Some((t, a.to_owned(), p.to_owned()));
         assert_eq!(
-            split_url("http://127.0.0.1:9/log?a=1"),
-            Some((false, "127.0.0.1:9", "/log?a=1"))
+            s("http://127.0.0.1:9/log?a=1"),
+            ok(false, "127.0.0.1:9", "/log?a=1")
         );
-        assert_eq!(
-            split_url("https://collector"),
-            Some((true, "collector", "/"))
-        );
-        assert_eq!(split_url("ftp://x/"), None);
-        assert_eq!(split_url("http:///x"), None);
-        assert_eq!(split_url("collector:80/x"), None);
+        assert_eq!(s("https://collector"), ok(true, "collector", "/"));
+        assert_eq!(s("http://h?q=1"), ok(false, "h", "/?q=1"));
+        assert_eq!(s("http://user:pw@h:8/x#frag"), ok(false, "h:8", "/x"));
+        assert_eq!(s("ftp://x/"), None);
+        assert_eq!(s("http:///x"), None);
+        assert_eq!(s("collector:80/x"), None);
     }
 }

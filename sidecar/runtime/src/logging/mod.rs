@@ -31,6 +31,7 @@ mod http;
 mod syslog;
 mod writer;
 
+pub(crate) use http::{flush_http, unsent};
 pub use writer::drain;
 
 use boa_engine::class::{Class, ClassBuilder};

@@ -39,14 +39,23 @@ fn socket_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/dev/log"))
 }
 
+/// How long a send may wait for a busy daemon; the line is lost after that,
+/// so the writer (which also serves the standard streams) moves on.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn open() -> std::io::Result<Socket> {
     let path = socket_path();
     let dgram = UnixDatagram::unbound()?;
     match dgram.connect(&path) {
-        Ok(()) => Ok(Socket::Datagram(dgram)),
+        Ok(()) => {
+            dgram.set_write_timeout(Some(SEND_TIMEOUT))?;
+            Ok(Socket::Datagram(dgram))
+        }
         // EPROTOTYPE: the daemon listens on a stream socket.
         Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
-            UnixStream::connect(&path).map(Socket::Stream)
+            let stream = UnixStream::connect(&path)?;
+            stream.set_write_timeout(Some(SEND_TIMEOUT))?;
+            Ok(Socket::Stream(stream))
         }
         Err(e) => Err(e),
     }

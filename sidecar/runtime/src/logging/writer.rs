@@ -7,7 +7,7 @@ use super::syslog::Syslog;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Bytes queued for the writer at most.
@@ -34,14 +34,14 @@ impl Line {
 static QUEUED: AtomicUsize = AtomicUsize::new(0);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-fn sender() -> &'static Mutex<Sender<Line>> {
-    static SENDER: OnceLock<Mutex<Sender<Line>>> = OnceLock::new();
+fn sender() -> &'static Sender<Line> {
+    static SENDER: OnceLock<Sender<Line>> = OnceLock::new();
     SENDER.get_or_init(|| {
         let (tx, rx) = channel::<Line>();
         let _ = std::thread::Builder::new()
             .name("pipy-log".into())
             .spawn(move || run(rx));
-        Mutex::new(tx)
+        tx
     })
 }
 
@@ -57,10 +57,8 @@ pub(crate) fn send(line: Line) {
         }
         return;
     }
-    if let Ok(tx) = sender().lock() {
-        if tx.send(line).is_err() {
-            QUEUED.fetch_sub(len, Ordering::AcqRel);
-        }
+    if sender().send(line).is_err() {
+        QUEUED.fetch_sub(len, Ordering::AcqRel);
     }
 }
 
