@@ -20,6 +20,7 @@ pub mod gc;
 mod host;
 pub mod module;
 pub mod promise;
+pub mod statement;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

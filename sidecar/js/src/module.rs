@@ -1,9 +1,16 @@
 //! Modules: script files whose value is a Configuration.
 //!
-//! A module's source is one expression. It is evaluated as the body of a function
+//! A module's source is one expression (the form upstream's reference
+//! documents). It is evaluated as the body of a function
 //! `with (scope) { return (SOURCE) }`, on the same first line so that positions in
 //! errors match the file, and `pipy({...})` inside it declares the module's context
 //! variables on `scope`.
+//!
+//! Or it is written in statements, as upstream 1.5 also runs them (see
+//! [`crate::statement`]): a `#!` line, top-level statements, `import` and
+//! `export` between files of the codebase. Its body runs inside the same
+//! `with (scope)`, where its top-level `var $name`s are context variables;
+//! its value is its default export, and importers get its exports object.
 
 use crate::{host, vars, ScriptError};
 use boa_engine::{Context, JsObject, JsResult, JsValue, Source};
@@ -15,6 +22,9 @@ struct ModuleEntry {
     path: String,
     scope: JsObject,
     value: Option<JsValue>,
+    /// What importers get: a statement module's exports, or `{ default:
+    /// value }` made for an expression module when first imported.
+    exports: Option<JsObject>,
 }
 
 thread_local! {
@@ -159,13 +169,29 @@ pub fn load_with_source(
             path: key.clone(),
             scope: scope.clone(),
             value: None,
+            exports: None,
         }))
     });
     BY_PATH.with(|b| b.borrow_mut().insert(key.clone(), id));
+    if crate::statement::is_statement_module(&src) {
+        return load_statements(id, &key, &src, &scope, ctx);
+    }
     let wrapped = format!("{WRAPPER_PREFIX}{}\n)}}}})", expression_body(&src));
     LOADING.with(|l| l.borrow_mut().push(id));
     let result = evaluate(&key, &wrapped, &scope, ctx);
     LOADING.with(|l| l.borrow_mut().pop());
+    // Not one expression, but it may be statements that start like one
+    // (`pipy.listen(...)` on two lines): nothing ran, so try them as such.
+    if let Err(e) = &result {
+        let is_syntax = e
+            .as_native()
+            .is_some_and(|n| matches!(n.kind(), boa_engine::error::JsNativeErrorKind::Syntax));
+        if is_syntax && crate::statement::transform(&src).is_ok() {
+            if let Ok(r) = load_statements(id, &key, &src, &scope, ctx) {
+                return Ok(r);
+            }
+        }
+    }
     let value = result
         .map_err(|e| ScriptError::in_file(&key, &e, WRAPPER_PREFIX.len(), expression_body(&src)))?;
     MODULES.with(|m| {
@@ -174,6 +200,115 @@ pub fn load_with_source(
         }
     });
     Ok((id, value))
+}
+
+/// What goes before a statement module's body, on its first line.
+pub(crate) const STATEMENT_PREFIX: &str =
+    "(function(__pipy_scope__,__pipy_import__,__pipy_exports__){with(__pipy_scope__){";
+
+/// Loads a module written in statements (see the module docs).
+fn load_statements(
+    id: usize,
+    key: &str,
+    src: &str,
+    scope: &JsObject,
+    ctx: &mut Context,
+) -> Result<(usize, JsValue), ScriptError> {
+    let t =
+        crate::statement::transform(src).map_err(|e| ScriptError::new(format!("{key}: {e}")))?;
+    let fail = |e: boa_engine::JsError| ScriptError::in_file(key, &e, STATEMENT_PREFIX.len(), src);
+    vars::declare_plain(id, scope, &t.context_vars, ctx).map_err(fail)?;
+    let exports = JsObject::with_object_proto(ctx.intrinsics());
+    let referrer = key.to_string();
+    let import = boa_engine::NativeFunction::from_copy_closure_with_captures(
+        |_, args, referrer: &Referrer, ctx| {
+            let spec = args
+                .first()
+                .cloned()
+                .unwrap_or_default()
+                .to_string(ctx)?
+                .to_std_string_escaped();
+            import(&referrer.0, &spec, ctx)
+        },
+        Referrer(referrer),
+    )
+    .to_js_function(ctx.realm());
+    let wrapped = format!("{STATEMENT_PREFIX}{}\n;{}}}}})", t.body, t.epilogue);
+    LOADING.with(|l| l.borrow_mut().push(id));
+    let result = (|| -> JsResult<()> {
+        let source = Source::from_bytes(&wrapped).with_path(Path::new(key));
+        let func = ctx.eval(source)?;
+        let func = func.as_callable().ok_or_else(|| {
+            boa_engine::JsNativeError::typ().with_message("module wrapper is not callable")
+        })?;
+        func.call(
+            &JsValue::undefined(),
+            &[scope.clone().into(), import.into(), exports.clone().into()],
+            ctx,
+        )?;
+        ctx.run_jobs()
+    })();
+    LOADING.with(|l| l.borrow_mut().pop());
+    result.map_err(fail)?;
+    // What the body gave its context variables is where each pipeline's start.
+    vars::capture_defaults(id, ctx).map_err(fail)?;
+    let value = exports
+        .get(boa_engine::js_string!("default"), ctx)
+        .map_err(fail)?;
+    MODULES.with(|m| {
+        if let Some(Some(entry)) = m.borrow_mut().get_mut(id) {
+            entry.value = Some(value.clone());
+            entry.exports = Some(exports);
+        }
+    });
+    Ok((id, value))
+}
+
+/// The importing module's path, for resolving what it imports.
+#[derive(Clone, boa_gc::Trace, boa_gc::Finalize)]
+struct Referrer(#[unsafe_ignore_trace] String);
+
+/// `spec` as seen from module `referrer`: relative to its folder unless it
+/// starts with `/`, with `.` and `..` resolved.
+pub fn resolve(referrer: &str, spec: &str) -> String {
+    let joined = if spec.starts_with('/') {
+        spec.to_string()
+    } else {
+        let dir = referrer.rsplit_once('/').map_or("", |(d, _)| d);
+        format!("{dir}/{spec}")
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+/// `import ... from spec` in module `referrer`, and `pipy.import(spec)`: the
+/// exports of the module (loaded once).
+pub fn import(referrer: &str, spec: &str, ctx: &mut Context) -> JsResult<JsValue> {
+    let path = resolve(referrer, spec);
+    let (id, value) = load(&path, ctx).map_err(|e| {
+        boa_engine::JsNativeError::error()
+            .with_message(format!("cannot import {spec}: {}", e.message))
+    })?;
+    if let Some(exports) = MODULES.with(|m| m.borrow().get(id)?.as_ref()?.exports.clone()) {
+        return Ok(exports.into());
+    }
+    let exports = JsObject::with_object_proto(ctx.intrinsics());
+    exports.set(boa_engine::js_string!("default"), value, false, ctx)?;
+    MODULES.with(|m| {
+        if let Some(Some(entry)) = m.borrow_mut().get_mut(id) {
+            entry.exports = Some(exports.clone());
+        }
+    });
+    Ok(exports.into())
 }
 
 fn evaluate(path: &str, wrapped: &str, scope: &JsObject, ctx: &mut Context) -> JsResult<JsValue> {

@@ -19,6 +19,10 @@ use std::rc::Rc;
 struct ModuleVars {
     names: Vec<String>,
     defaults: Vec<JsValue>,
+    /// Whether a default is a plain value even when callable (a statement
+    /// module's `var $f = function ...`), not an initialiser called per
+    /// context (`pipy({ _x: () => ... })`).
+    plain: Vec<bool>,
     /// (namespace, name) exported, with the slot holding it.
     exports: Vec<(String, String, usize)>,
 }
@@ -139,7 +143,16 @@ fn ensure_module(pctx: &pipy_core::Context, module: usize, ctx: &mut Context) ->
     with_vars(pctx, |v| {
         v.modules.borrow_mut().push((module, defaults.clone()))
     });
+    let plain = MODULES.with(|m| {
+        m.borrow()
+            .get(module)
+            .map(|m| m.plain.clone())
+            .unwrap_or_default()
+    });
     for (i, d) in defaults.iter().enumerate() {
+        if plain.get(i).copied().unwrap_or(false) {
+            continue;
+        }
         if let Some(f) = d.as_callable() {
             let value = f.call(&JsValue::undefined(), &[], ctx)?;
             with_vars(pctx, |v| {
@@ -298,10 +311,12 @@ pub fn declare(
             let mv = &mut m[module];
             if let Some(i) = mv.names.iter().position(|n| *n == name) {
                 mv.defaults[i] = value.clone();
+                mv.plain[i] = false;
                 i
             } else {
                 mv.names.push(name.clone());
                 mv.defaults.push(value.clone());
+                mv.plain.push(false);
                 mv.names.len() - 1
             }
         });
@@ -309,6 +324,48 @@ pub fn declare(
         out.push((name, slot));
     }
     Ok(out)
+}
+
+/// Declares a statement module's context variables (`var $name`), undefined
+/// until [`capture_defaults`] takes what its body gave them.
+pub fn declare_plain(
+    module: usize,
+    scope: &JsObject,
+    names: &[String],
+    ctx: &mut Context,
+) -> JsResult<()> {
+    for name in names {
+        let slot = MODULES.with(|m| {
+            let mut m = m.borrow_mut();
+            let mv = &mut m[module];
+            match mv.names.iter().position(|n| n == name) {
+                Some(i) => i,
+                None => {
+                    mv.names.push(name.clone());
+                    mv.defaults.push(JsValue::undefined());
+                    mv.plain.push(true);
+                    mv.names.len() - 1
+                }
+            }
+        });
+        slot_accessors(scope, name, SlotRef { module, slot }, ctx)?;
+    }
+    Ok(())
+}
+
+/// After a statement module's body ran (outside any pipeline), the values
+/// it left in its context variables become where each new pipeline context
+/// starts, as upstream's `var $x = 5` does.
+pub fn capture_defaults(module: usize, ctx: &mut Context) -> JsResult<()> {
+    let n = MODULES.with(|m| m.borrow().get(module).map_or(0, |m| m.names.len()));
+    for slot in 0..n {
+        let plain = MODULES.with(|m| m.borrow()[module].plain[slot]);
+        if plain {
+            let v = read(module, slot, ctx)?;
+            MODULES.with(|m| m.borrow_mut()[module].defaults[slot] = v);
+        }
+    }
+    Ok(())
 }
 
 /// `export(namespace, {vars})`: declares the variables and publishes them.

@@ -1,5 +1,5 @@
 //! The global `pipy`: a function (`pipy({...})` starts a Configuration) with
-//! `solve`, `load`, `exit`, `restart` and `pid`.
+//! `solve`, `load`, `import`, `exit`, `restart` and `pid`.
 
 use crate::{host, module};
 use boa_engine::object::FunctionObjectBuilder;
@@ -29,6 +29,14 @@ fn solve(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
     module::solve(&path, ctx)
 }
 
+/// `pipy.import(path)`: the exports of a module of the codebase, relative to
+/// the module loading now (or to the root).
+fn import(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let spec = path_arg(args, ctx)?;
+    let referrer = module::loading().and_then(module::path).unwrap_or_default();
+    module::import(&referrer, &spec, ctx)
+}
+
 fn exit(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let code = match args.first() {
         Some(v) if !v.is_undefined() => v.to_i32(ctx)?,
@@ -55,6 +63,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     for (name, func) in [
         ("load", NativeFunction::from_fn_ptr(load)),
         ("solve", NativeFunction::from_fn_ptr(solve)),
+        ("import", NativeFunction::from_fn_ptr(import)),
         ("exit", NativeFunction::from_fn_ptr(exit)),
         ("restart", NativeFunction::from_fn_ptr(restart)),
     ] {

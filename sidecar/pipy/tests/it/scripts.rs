@@ -413,3 +413,86 @@ fn decoded_heads_enumerate_as_upstreams() {
         r#"{"protocol":"HTTP/1.1","headers":{"host":"h","x-case":"v","x-low":"w"},"headerNames":{"host":"Host","x-case":"X-Case"},"method":"GET","path":"/p?q"}"#
     );
 }
+
+/// A module written in statements, as upstream 1.5 runs them: a `#!` line,
+/// `import`/`export` between files, top-level `var`s and functions, and
+/// `$` variables that hold one value per pipeline context (each starting
+/// from what the body gave it). Compared side by side with upstream for the
+/// parts upstream runs (it refuses `$` variables in `pipy()` pipelines).
+#[test]
+fn statement_modules_import_export_and_keep_context_variables() {
+    let port = free_port();
+    let main = format!(
+        "#!/usr/bin/env pipy\n\
+         import cfg from './cfg.js'\n\
+         import {{ greet, counter, bump as inc }} from './lib/greet.js'\n\
+         import * as all from './lib/greet.js'\n\
+         var $n = 100\n\
+         var total = 0\n\
+         function describe() {{ return greet(cfg.name) + ' ' + typeof all.greet }}\n\
+         export default pipy().listen({port}).serveHTTP(\n\
+           () => (inc(), new Message(describe() + ' n=' + (++$n) + ' total=' + (++total) + ' counter=' + all.counter + ',' + counter + ' ' + pipy.import('./cfg.js').default.name))\n\
+         )\n"
+    );
+    let p = Pipy::script_with(
+        &main,
+        &[
+            ("cfg.js", "export default { name: 'world' }\n"),
+            (
+                "lib/greet.js",
+                "import cfg from '../cfg.js'\n\
+                 export var counter = 0\n\
+                 export function bump() { counter++ }\n\
+                 export function greet(n) { return 'hello ' + n + (cfg.name === n ? '!' : '') }\n",
+            ),
+        ],
+        &[],
+        &[port],
+    );
+    let mut c = Conn::open(port);
+    c.send(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n");
+    assert_eq!(
+        c.read(false).text(),
+        "hello world! function n=101 total=1 counter=1,1 world",
+        "{}",
+        p.stderr_text()
+    );
+    // The same connection is the same context: `$n` goes on; imports are
+    // live, named ones as the namespace.
+    c.send(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n");
+    assert_eq!(
+        c.read(false).text(),
+        "hello world! function n=102 total=2 counter=2,2 world"
+    );
+    // Another connection starts from 100 again; plain variables are shared.
+    assert_eq!(
+        get(port, "/").text(),
+        "hello world! function n=101 total=3 counter=3,3 world"
+    );
+}
+
+#[test]
+fn statement_module_errors_point_into_the_file() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("main.js"),
+        "#!/usr/bin/env pipy\nimport x from './x.js'\n\nfunction f() { return undefinedFunction() }\nf()\nexport default pipy()\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("x.js"), "export default 1\n").unwrap();
+    let (code, _, err) = run_to_end(&[dir.join("main.js").to_str().unwrap()]);
+    assert_ne!(code, 0);
+    // The lines of the file as written, the rewritten import included.
+    assert!(
+        err.contains("main.js:4:") && err.contains("main.js:5:"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("main.js"),
+        "import x from './missing.js'\nexport default pipy()\n",
+    )
+    .unwrap();
+    let (code, _, err) = run_to_end(&[dir.join("main.js").to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot import ./missing.js"), "{err}");
+}
