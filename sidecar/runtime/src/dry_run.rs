@@ -67,6 +67,7 @@ fn load_only(codebase: Arc<dyn Codebase>, entry: String) -> Result<()> {
     // The globals a worker adds, so that a script using them loads here too.
     pipy_js::with_js(crate::http_agent::install).map_err(|e| anyhow!("{e}"))?;
     pipy_js::with_js(crate::logging::install).map_err(|e| anyhow!("{e}"))?;
+    pipy_js::with_js(crate::config::pipeline_api::install).map_err(|e| anyhow!("{e}"))?;
     pipy_js::with_js(|ctx| {
         ctx.runtime_limits_mut()
             .set_loop_iteration_limit(LOOP_LIMIT)

@@ -95,6 +95,7 @@ fn load(
     pipy_js::with_js(crate::file_reader::install).map_err(|e| anyhow!("{e}"))?;
     pipy_js::with_js(crate::http_agent::install).map_err(|e| anyhow!("{e}"))?;
     pipy_js::with_js(crate::logging::install).map_err(|e| anyhow!("{e}"))?;
+    pipy_js::with_js(config::pipeline_api::install).map_err(|e| anyhow!("{e}"))?;
     evaluate(opts, print_value)
 }
 
@@ -116,7 +117,15 @@ pub(crate) fn evaluate(
         pipy_js::module::load_with_source(&entry, opts.eval.as_deref(), ctx)
     })
     .map_err(|e| anyhow!("{e}"))?;
-    let Some(state) = config::state_of(&value.1) else {
+    // A Configuration the module's value is, or the one its `pipy.listen`
+    // and `pipeline()` calls made.
+    let state = config::state_of(&value.1)
+        .or_else(|| config::pipeline_api::implicit_state(value.0))
+        .or_else(config::pipeline_api::any_implicit_state);
+    if let Some(state) = &state {
+        config::pipeline_api::merge_into(state);
+    }
+    let Some(state) = state else {
         // A module of `pipy.read(...)` calls alone: the worker runs them.
         if crate::file_reader::pending() > 0 {
             return Ok(Some(Rc::new(RefCell::new(ConfigState::default()))));
@@ -129,7 +138,7 @@ pub(crate) fn evaluate(
             return Ok(None);
         }
         return Err(anyhow!(
-            "{}: the script did not result in a Configuration (pipy() ...)",
+            "{}: the script did not result in a Configuration (pipy() ...) nor listen (pipy.listen)",
             opts.entry
         ));
     };

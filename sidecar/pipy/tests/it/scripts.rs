@@ -496,3 +496,69 @@ fn statement_module_errors_point_into_the_file() {
     assert_ne!(code, 0);
     assert!(err.contains("cannot import ./missing.js"), "{err}");
 }
+
+/// Upstream 1.5's pipeline API in statement modules: `pipeline(builder)`
+/// values and `pipy.listen(port | 'ip:port', [protocol], [options],
+/// builder | pipeline)`, from the entry module and from a module it imports;
+/// `$` variables hold one value per connection. Answers as upstream 1.5.18
+/// gives them for the same files (compared side by side).
+#[test]
+fn pipy_listen_and_pipeline_values() {
+    let (a, b, c) = (free_port(), free_port(), free_port());
+    let main = format!(
+        "#!/usr/bin/env pipy\n\
+         import './listener.js'\n\
+         var $n = 0\n\
+         var hello = pipeline($=>$.serveHTTP(() => new Message('hello n=' + (++$n))))\n\
+         pipy.listen({a}, hello)\n\
+         pipy.listen('127.0.0.1:{b}', 'tcp', {{ maxConnections: 10 }}, $=>$\n\
+           .demuxHTTP().to($=>$.replaceMessage(req => new Message('path ' + req.head.path)))\n\
+         )\n"
+    );
+    let _p = Pipy::script_with(
+        &main,
+        &[(
+            "listener.js",
+            &format!("pipy.listen({c}, $=>$.serveHTTP(new Message('from an import')))\n"),
+        )],
+        &[],
+        &[a, b, c],
+    );
+    let mut conn = Conn::open(a);
+    for n in 1..=2 {
+        conn.send(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n");
+        assert_eq!(conn.read(false).text(), format!("hello n={n}"));
+    }
+    assert_eq!(get(a, "/").text(), "hello n=1");
+    assert_eq!(get(b, "/x").text(), "path /x");
+    assert_eq!(get(c, "/").text(), "from an import");
+}
+
+#[test]
+fn pipy_listen_refuses_what_it_cannot_use() {
+    for (script, message) in [
+        ("pipy.listen({}, $=>$)\n", "argument #1 expects a port"),
+        (
+            "pipy.listen(8080, 'tcp', {})\n",
+            "argument #4 expects a function or a pipeline",
+        ),
+        ("pipy.listen(8080, 'sctp', $=>$)\n", "sctp"),
+        (
+            "var p = pipeline(1)\n",
+            "pipeline(): argument #1 expects a function",
+        ),
+    ] {
+        let dir = temp_dir();
+        std::fs::write(
+            dir.join("main.js"),
+            format!("#!/usr/bin/env pipy\n{script}"),
+        )
+        .unwrap();
+        let (code, _, err) = run_to_end(&[dir.join("main.js").to_str().unwrap()]);
+        assert_ne!(code, 0, "{script}");
+        assert!(
+            err.contains(message) && err.contains("main.js:2"),
+            "{script}: {err}"
+        );
+    }
+}

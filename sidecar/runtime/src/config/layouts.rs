@@ -7,7 +7,7 @@ use boa_engine::{js_string, Context, JsResult, JsValue};
 use pipy_core::Layout;
 use std::net::SocketAddr;
 
-pub(super) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+pub(crate) fn m_listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     if arg(args, 0).is_null() {
         // `listen(null)`: the filters that follow build a layout nothing
         // listens for (as upstream: a way to switch a port off).

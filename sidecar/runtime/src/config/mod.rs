@@ -9,6 +9,7 @@ mod codecs;
 mod compression;
 mod filters;
 mod layouts;
+pub mod pipeline_api;
 mod socket_options;
 mod stream_tools;
 pub(crate) use stream_tools::{pack_options, tee_options};
@@ -255,6 +256,9 @@ pub(super) fn append_joint(
 
 /// A sub-pipeline argument: a pipeline name or a `$=>$...` builder function.
 pub(super) fn layout_arg(this: &JsValue, v: &JsValue, ctx: &mut Context) -> JsResult<SubLayout> {
+    if let Some(layout) = pipeline_api::layout_of(v) {
+        return Ok(SubLayout::of(layout));
+    }
     let st = state(this)?;
     if let Some(f) = v.as_callable() {
         let layout = Layout::new("");

@@ -1,0 +1,209 @@
+//! Upstream 1.5's pipeline API, which statement-style modules use instead of
+//! a Configuration chain: `pipeline($=>$...)` makes a pipeline value, and
+//! `pipy.listen(port, [protocol], [options], builder or pipeline)` listens.
+//!
+//! Both work on a Configuration each module gets when it first uses them,
+//! which the worker runs as the module's own (`export default pipy()...`
+//! works beside them, in one module or across several). A pipeline value
+//! goes wherever a sub-pipeline does (`.to(p)`, `demuxHTTP().to(p)`, ...).
+//!
+//! Not yet: `pipy.listen` once the worker runs (upstream opens and closes
+//! ports at any time); here it is refused after the module loaded.
+
+use super::{layout_arg, layouts::m_listen, make_configuration, state_of, ConfigState};
+use boa_engine::object::ObjectInitializer;
+use boa_engine::property::Attribute;
+use boa_engine::{
+    js_string, Context, JsData, JsNativeError, JsObject, JsResult, JsValue, NativeFunction,
+};
+use boa_gc::{Finalize, Trace};
+use pipy_core::Layout;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+thread_local! {
+    /// The Configuration of each module that used the pipeline API, by id.
+    static IMPLICIT: RefCell<Vec<(usize, JsValue)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A pipeline value: what `pipeline(builder)` returns.
+#[derive(Trace, Finalize, JsData)]
+pub struct PipelineValue {
+    #[unsafe_ignore_trace]
+    layout: Layout,
+}
+
+/// The layout of a pipeline value.
+pub fn layout_of(v: &JsValue) -> Option<Layout> {
+    v.as_object()?
+        .downcast_ref::<PipelineValue>()
+        .map(|p| p.layout.clone())
+}
+
+fn type_error(msg: impl Into<String>) -> boa_engine::JsError {
+    JsNativeError::typ().with_message(msg.into()).into()
+}
+
+/// The Configuration the pipeline API adds to for module `id`.
+fn implicit(id: usize, ctx: &mut Context) -> JsResult<JsValue> {
+    if let Some(v) = IMPLICIT.with(|m| {
+        m.borrow()
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, v)| v.clone())
+    }) {
+        return Ok(v);
+    }
+    let conf = make_configuration(ctx, id)?;
+    let current = pipy_js::module::current();
+    IMPLICIT.with(|m| {
+        let mut m = m.borrow_mut();
+        // Modules of versions gone are forgotten here too.
+        m.retain(|(i, _)| current.contains(i) || *i == id);
+        m.push((id, conf.clone()));
+    });
+    Ok(conf)
+}
+
+/// The Configuration the pipeline API made for module `id`, if it made one.
+pub fn implicit_state(id: usize) -> Option<Rc<RefCell<ConfigState>>> {
+    IMPLICIT.with(|m| {
+        m.borrow()
+            .iter()
+            .find(|(i, _)| *i == id)
+            .and_then(|(_, v)| state_of(v))
+    })
+}
+
+/// The first Configuration the pipeline API made in the version loaded last
+/// (an entry module that only imports the modules that listen).
+pub fn any_implicit_state() -> Option<Rc<RefCell<ConfigState>>> {
+    let current = pipy_js::module::current();
+    IMPLICIT.with(|m| {
+        m.borrow()
+            .iter()
+            .filter(|(id, _)| current.contains(id))
+            .find_map(|(_, v)| state_of(v))
+    })
+}
+
+/// Adds to `state` what the pipeline API declared in every module of the
+/// version loaded last but `state` itself: their ports, tasks, exit and
+/// admin pipelines (upstream's listeners are the process's, whichever module
+/// opened them).
+pub fn merge_into(state: &Rc<RefCell<ConfigState>>) {
+    let current = pipy_js::module::current();
+    let others: Vec<Rc<RefCell<ConfigState>>> = IMPLICIT.with(|m| {
+        m.borrow()
+            .iter()
+            .filter(|(id, _)| current.contains(id))
+            .filter_map(|(_, v)| state_of(v))
+            .filter(|s| !Rc::ptr_eq(s, state))
+            .collect()
+    });
+    let mut target = state.borrow_mut();
+    for other in others {
+        let o = other.borrow();
+        target.listens.extend(o.listens.iter().cloned());
+        target.tasks.extend(o.tasks.iter().cloned());
+        target.exits.extend(o.exits.iter().cloned());
+        target.admins.extend(o.admins.iter().cloned());
+    }
+}
+
+/// The module loading now, which the pipeline API may only be used in.
+fn loading(what: &str) -> JsResult<usize> {
+    pipy_js::module::loading().ok_or_else(|| {
+        type_error(format!(
+            "{what}: only while a module loads (not yet once the worker runs)"
+        ))
+    })
+}
+
+/// `pipeline(builder)`.
+fn pipeline(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let builder = args.first().cloned().unwrap_or_default();
+    if !builder.is_callable() {
+        return Err(type_error("pipeline(): argument #1 expects a function"));
+    }
+    let conf = implicit(loading("pipeline()")?, ctx)?;
+    let layout = layout_arg(&conf, &builder, ctx)?
+        .get()
+        .ok_or_else(|| type_error("pipeline(): not a pipeline builder"))?;
+    let value = JsObject::from_proto_and_data(
+        Some(ctx.intrinsics().constructors().object().prototype()),
+        PipelineValue { layout },
+    );
+    Ok(value.into())
+}
+
+/// `pipy.listen(port | 'ip:port', ['tcp' | 'udp'], [options], builder | pipeline)`.
+fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let id = loading("pipy.listen()")?;
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    let port = arg(0);
+    if !(port.is_number() || port.is_string()) {
+        return Err(type_error(
+            "pipy.listen(): argument #1 expects a port or 'address:port'",
+        ));
+    }
+    let mut i = 1;
+    let mut protocol = None;
+    if arg(i).is_string() {
+        protocol = Some(arg(i));
+        i += 1;
+    }
+    let is_target = |v: &JsValue| v.is_callable() || layout_of(v).is_some();
+    let mut options = JsValue::undefined();
+    if !is_target(&arg(i)) {
+        options = arg(i);
+        i += 1;
+    }
+    let target = arg(i);
+    if !is_target(&target) {
+        return Err(type_error(format!(
+            "pipy.listen(): argument #{} expects a function or a pipeline",
+            i + 1
+        )));
+    }
+    // The protocol goes in with the options, into a copy of them.
+    let opts = ObjectInitializer::new(ctx).build();
+    if let Some(o) = options.as_object() {
+        for key in o.own_property_keys(ctx)? {
+            let v = o.get(key.clone(), ctx)?;
+            opts.set(key, v, false, ctx)?;
+        }
+    } else if !options.is_null_or_undefined() {
+        return Err(type_error("pipy.listen(): options must be an object"));
+    }
+    if let Some(p) = protocol {
+        opts.set(js_string!("protocol"), p, false, ctx)?;
+    }
+    let conf = implicit(id, ctx)?;
+    m_listen(&conf, &[port, opts.into()], ctx)?;
+    let st = state_of(&conf).ok_or_else(|| type_error("pipy.listen(): no Configuration"))?;
+    if let Some(layout) = layout_of(&target) {
+        let mut s = st.borrow_mut();
+        if let Some(l) = s.listens.last_mut() {
+            l.layout = layout;
+        }
+        s.current = None;
+    } else if let Some(f) = target.as_callable() {
+        let r = f.call(&JsValue::undefined(), std::slice::from_ref(&conf), ctx);
+        st.borrow_mut().current = None;
+        r?;
+    }
+    Ok(JsValue::undefined())
+}
+
+/// Installs `pipeline` and `pipy.listen`.
+pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
+    let f = NativeFunction::from_fn_ptr(pipeline).to_js_function(ctx.realm());
+    ctx.register_global_property(js_string!("pipeline"), f, Attribute::all())?;
+    let pipy = ctx.global_object().get(js_string!("pipy"), ctx)?;
+    if let Some(pipy) = pipy.as_object() {
+        let f = NativeFunction::from_fn_ptr(listen).to_js_function(ctx.realm());
+        pipy.set(js_string!("listen"), f, false, ctx)?;
+    }
+    Ok(())
+}
