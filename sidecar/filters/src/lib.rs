@@ -34,6 +34,7 @@ pub mod mux;
 pub mod mux_http;
 pub mod pack;
 mod payload_codec;
+pub mod pipe;
 pub mod proxy_protocol;
 pub mod read;
 pub mod replace;
@@ -137,6 +138,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("replaceStreamEnd", "replace.rs"),
     ("replaceStreamStart", "replace.rs"),
     ("replay", "replay.rs"),
+    ("pipe", "pipe.rs"),
     ("serveHTTP", "serve_http.rs"),
     ("split", "split.rs"),
     ("tee", "tee.rs"),

@@ -562,3 +562,33 @@ fn pipy_listen_refuses_what_it_cannot_use() {
         );
     }
 }
+
+/// `pipe(target, [targetMap])`: the pipeline a function picks per stream (a
+/// value, or a name in the map); events wait while it gives none. Answers as
+/// upstream 1.5.18 gives them for the same script (compared side by side).
+#[test]
+fn pipe_passes_each_stream_through_the_pipeline_picked() {
+    let port = free_port();
+    let script = format!(
+        "#!/usr/bin/env pipy\n\
+         var a = pipeline($=>$.replaceMessage(req => new Message('A ' + req.head.path)))\n\
+         var b = pipeline($=>$.replaceMessage(req => new Message('B ' + req.head.path)))\n\
+         pipy.listen({port}, $=>$.demuxHTTP().to($=>$\n\
+           .pipe(evt => evt instanceof MessageStart ? (\n\
+             evt.head.path.startsWith('/a') ? a : evt.head.path.startsWith('/b') ? 'bee' : 'nobody'\n\
+           ) : null, {{ bee: b }})\n\
+         ))\n"
+    );
+    let p = Pipy::script(&script, &[port]);
+    assert_eq!(get(port, "/a1").text(), "A /a1");
+    assert_eq!(get(port, "/b2").text(), "B /b2");
+    // A name the map does not have ends the stream with an error.
+    let r = get(port, "/c3");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(
+        p.stderr_text()
+            .contains("pipe(): pipeline 'nobody' not found"),
+        "{}",
+        p.stderr_text()
+    );
+}

@@ -338,6 +338,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("export", m_export),
         ("import", m_import),
         ("link", m_link),
+        ("pipe", pipeline_api::m_pipe),
         ("chain", m_chain),
         ("use", m_use),
         ("repeat", m_repeat),

@@ -196,6 +196,51 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
     Ok(JsValue::undefined())
 }
 
+/// `pipe(target, [targetMap])` (see `pipy_filters::pipe`): target values are
+/// pipeline values, or names in `targetMap`.
+pub(super) fn m_pipe(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<()> {
+    let target = args.first().cloned().unwrap_or_default();
+    let map = args.get(1).and_then(|v| v.as_object());
+    if target.is_null_or_undefined() {
+        return Err(type_error(
+            "pipe(): argument #1 expects a pipeline or a function",
+        ));
+    }
+    let resolve: pipy_filters::pipe::Resolve = Rc::new(move |v: &JsValue| {
+        if v.is_null_or_undefined() {
+            return Ok(None);
+        }
+        if let Some(layout) = layout_of(v) {
+            return Ok(Some(layout));
+        }
+        if v.as_object().is_some_and(|o| o.is_array()) {
+            return Err("arrays of pipelines are not supported yet".into());
+        }
+        pipy_js::with_js(|ctx| {
+            let name = v
+                .to_string(ctx)
+                .map(|s| s.to_std_string_escaped())
+                .map_err(|e| e.to_string())?;
+            let entry = match &map {
+                Some(m) => m
+                    .get(js_string!(name.as_str()), ctx)
+                    .map_err(|e| e.to_string())?,
+                None => JsValue::undefined(),
+            };
+            match layout_of(&entry) {
+                Some(l) => Ok(Some(l)),
+                None if entry.is_undefined() => Err(format!("pipeline '{name}' not found")),
+                None => Err(format!("map entry '{name}' is not a pipeline")),
+            }
+        })
+    });
+    let target = pipy_filters::Callback::new(target, "pipe");
+    super::append(
+        this,
+        Rc::new(pipy_filters::pipe::PipeTemplate::new(target, resolve)),
+    )
+}
+
 /// Installs `pipeline` and `pipy.listen`.
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     let f = NativeFunction::from_fn_ptr(pipeline).to_js_function(ctx.realm());
