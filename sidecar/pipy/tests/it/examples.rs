@@ -145,3 +145,35 @@ fn gateway_routes_balances_and_answers_health() {
     assert_eq!(h.text(), r#"{"status":"ok"}"#);
     assert_eq!(get(8000, "/nothing").status, 404);
 }
+
+#[test]
+fn statements_route_with_pipeline_values() {
+    let _g = fixed_ports();
+    let _u = upstreams();
+    let _p = Pipy::spawn(&[&example("08-statements")], &[8000]);
+    check_routes("No route");
+}
+
+#[test]
+fn access_log_writes_a_json_line_per_request() {
+    let _g = fixed_ports();
+    let p = Pipy::spawn(&[&example("09-access-log")], &[8080]);
+    assert_eq!(get(8080, "/x").text(), "Hi, there!\n");
+    assert_eq!(get(8080, "/y/z").text(), "Hi, there!\n");
+    let out = eventually("two log lines", std::time::Duration::from_secs(10), || {
+        let t = p.stdout_text();
+        (t.lines().count() >= 2).then_some(t)
+    });
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(lines[0]["path"], "/x");
+    assert_eq!(lines[1]["path"], "/y/z");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["method"] == "GET" && l["status"] == 200 && l["ms"].is_number()),
+        "{out}"
+    );
+}
