@@ -592,3 +592,35 @@ fn pipe_passes_each_stream_through_the_pipeline_picked() {
         p.stderr_text()
     );
 }
+
+/// In the pipeline API `onEnd` may follow the filters (upstream keeps it on
+/// the layout): upstream's samples free a balancer's connection with
+/// `.onStart(...).connect(...).onEnd(...)`. The Configuration API still
+/// refuses it, as upstream's does.
+#[test]
+fn on_end_after_filters_in_the_pipeline_api() {
+    let (front, back, count) = (free_port(), free_port(), free_port());
+    let script = format!(
+        "#!/usr/bin/env pipy\n\
+         var ended = 0\n\
+         var $conn\n\
+         pipy.listen({front}, $=>$\n\
+           .onStart(() => {{ $conn = 'x'; return new Data }})\n\
+           .connect('127.0.0.1:{back}')\n\
+           .onEnd(() => {{ if ($conn === 'x') ended++ }})\n\
+         )\n\
+         pipy.listen({back}, $=>$.serveHTTP(new Message('backend')))\n\
+         pipy.listen({count}, $=>$.serveHTTP(() => new Message('ended=' + ended)))\n"
+    );
+    let _p = Pipy::script(&script, &[front, back, count]);
+    assert_eq!(get(front, "/").text(), "backend");
+    pipy_e2e::wait_for("onEnd", std::time::Duration::from_secs(10), || {
+        get(count, "/").text() == "ended=1"
+    });
+    let (code, _, err) = run_to_end(&["-e", "pipy().listen(1).dummy().onEnd(() => 0)"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("onEnd() is only allowed prior to filters"),
+        "{err}"
+    );
+}

@@ -133,6 +133,9 @@ pub struct ConfigState {
     pub defined_order: Vec<String>,
     current: Option<Layout>,
     joint: Option<SubLayout>,
+    /// Made by the pipeline API (`pipy.listen`, `pipeline()`), whose rules
+    /// differ a little (`onEnd` may come after filters).
+    pub pipeline_api: bool,
     _live: Live,
 }
 
@@ -308,7 +311,8 @@ fn hook(this: &JsValue, at_start: bool, f: JsValue) -> JsResult<()> {
             f.type_of()
         )));
     }
-    let names = state(this)?
+    let st = state(this)?;
+    let names = st
         .borrow()
         .current
         .as_ref()
@@ -317,7 +321,11 @@ fn hook(this: &JsValue, at_start: bool, f: JsValue) -> JsResult<()> {
     if names.contains(&name) {
         return Err(err(format!("duplicated {name}()")));
     }
-    if names.iter().any(|n| *n != "onStart" && *n != "onEnd") {
+    // Upstream's pipeline API keeps `onEnd` on the layout, wherever it is
+    // called: here it goes where it is called, and fires as the stream's end
+    // passes it.
+    let late_end_allowed = !at_start && st.borrow().pipeline_api;
+    if !late_end_allowed && names.iter().any(|n| *n != "onStart" && *n != "onEnd") {
         return Err(err(format!("{name}() is only allowed prior to filters")));
     }
     append(

@@ -55,6 +55,9 @@ fn implicit(id: usize, ctx: &mut Context) -> JsResult<JsValue> {
         return Ok(v);
     }
     let conf = make_configuration(ctx, id)?;
+    if let Some(st) = state_of(&conf) {
+        st.borrow_mut().pipeline_api = true;
+    }
     let current = pipy_js::module::current();
     IMPLICIT.with(|m| {
         let mut m = m.borrow_mut();
