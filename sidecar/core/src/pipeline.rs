@@ -283,6 +283,9 @@ pub struct Chain {
     pub layouts: Rc<[Layout]>,
     /// Position of the pipeline in the list.
     pub index: usize,
+    /// The startup value every pipeline of the chain gets (`pipe`'s initial
+    /// arguments), if any.
+    pub start: Option<Rc<dyn std::any::Any>>,
 }
 
 struct Work {
@@ -607,12 +610,17 @@ impl Output<'_> {
     /// comes back to this filter under `key`.
     pub fn chain_pipeline(&self, chain: Rc<Chain>, key: u64) -> Option<Pipeline> {
         let layout = chain.layouts.get(chain.index)?.clone();
-        Some(Pipeline::with_chain(
+        let start = chain.start.clone();
+        let p = Pipeline::with_chain(
             &layout,
             self.pipeline.context.clone(),
             self.reply_target(key),
             Some(chain),
-        ))
+        );
+        if let Some(v) = start {
+            p.set_start_value(v);
+        }
+        Some(p)
     }
 }
 

@@ -311,6 +311,10 @@ struct Fork {
 /// of an array, its index (upstream's arguments).
 pub type StartArgs = Vec<JsValue>;
 
+/// The startup value of a listener's pipeline: its `onStart` gets the
+/// connection's `__inbound` object, as upstream's does.
+pub struct InboundStart;
+
 impl Fork {
     /// One `onStart` argument list per sub-pipeline, and whether each gets a
     /// context of its own: an array gives one forked branch per element (with its

@@ -198,9 +198,18 @@ impl Hook {
     /// was never started), and pushes the events it returns.
     fn fire_start(&mut self, first: Option<&mut Event>, out: &mut Output<'_>) {
         self.fired = true;
-        let start = out
-            .start_value()
-            .and_then(|v| v.downcast_ref::<crate::branch::StartArgs>().cloned());
+        let start_value = out.start_value();
+        let start = start_value
+            .as_ref()
+            .and_then(|v| v.downcast_ref::<crate::branch::StartArgs>().cloned())
+            .or_else(|| {
+                // A listener's pipeline: `onStart(inbound => ...)`.
+                start_value
+                    .as_ref()
+                    .filter(|v| v.is::<crate::branch::InboundStart>())
+                    .and_then(|_| js(|ctx| pipy_js::vars::inbound_value(out.context(), ctx)).ok())
+                    .map(|ib| vec![ib])
+            });
         let args = match (start, first) {
             (Some(args), _) => args,
             (None, Some(evt)) => js(|ctx| convert::event_to_js(evt, ctx))

@@ -139,6 +139,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("replaceStreamStart", "replace.rs"),
     ("replay", "replay.rs"),
     ("pipe", "pipe.rs"),
+    ("pipeNext", "chain.rs"),
     ("serveHTTP", "serve_http.rs"),
     ("split", "split.rs"),
     ("tee", "tee.rs"),

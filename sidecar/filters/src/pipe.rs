@@ -1,5 +1,7 @@
-//! `pipe(target, [targetMap])`: passes the stream through a pipeline chosen
-//! at run time (upstream 1.5's pipeline API).
+//! `pipe(target, [targetMap], [initArgs])`: passes the stream through a
+//! pipeline chosen at run time (upstream 1.5's pipeline API); `initArgs`
+//! (an array, or a function of the first event) are what the pipeline's
+//! `onStart` is called with. An array target is a chain (see `chain.rs`).
 //!
 //! As upstream: `target` is a pipeline value, a function of the event giving
 //! one, or a name looked up in `targetMap`. The function is asked at each
@@ -7,7 +9,9 @@
 //! [`MAX_WAITING`] bytes of Data, past which the stream ends with
 //! `BufferOverflow`), then go to the pipeline, which shares the stream's
 //! context and outputs where the filter outputs. A stream that ends before
-//! a pipeline was chosen ends here (upstream keeps it waiting forever). Upstream's arrays of
+//! a pipeline was chosen ends here (upstream keeps it waiting forever).
+//! Arrays given by a function (a chain chosen per stream) are not supported
+//! yet: they end the stream with an error naming the filter. Upstream's arrays of
 //! pipelines (a chain of them) are not supported here yet: they end the
 //! stream with an error naming the filter.
 
@@ -28,12 +32,19 @@ pub type Resolve = Rc<dyn Fn(&JsValue) -> Result<Option<Layout>, String>>;
 pub struct PipeTemplate {
     target: Callback,
     resolve: Resolve,
+    init: Option<Callback>,
 }
 
 impl PipeTemplate {
-    /// `pipe(target)`, with target values resolved by `resolve`.
-    pub fn new(target: Callback, resolve: Resolve) -> Self {
-        Self { target, resolve }
+    /// `pipe(target, [map], [initArgs])`, with target values resolved by
+    /// `resolve`; the pipeline's `onStart` gets the arguments `init` gives
+    /// (an array, or a function of the first event giving them).
+    pub fn new(target: Callback, resolve: Resolve, init: Option<Callback>) -> Self {
+        Self {
+            target,
+            resolve,
+            init,
+        }
     }
 }
 
@@ -45,6 +56,7 @@ impl FilterTemplate for PipeTemplate {
         Box::new(Pipe {
             target: self.target.clone(),
             resolve: self.resolve.clone(),
+            init: self.init.clone(),
             chosen: None,
             waiting: Vec::new(),
             held: 0,
@@ -55,6 +67,7 @@ impl FilterTemplate for PipeTemplate {
 struct Pipe {
     target: Callback,
     resolve: Resolve,
+    init: Option<Callback>,
     chosen: Option<Pipeline>,
     waiting: Vec<Event>,
     held: usize,
@@ -106,7 +119,17 @@ impl Filter for Pipe {
                     return;
                 }
                 Ok(Some(layout)) => {
+                    let args = match &self.init {
+                        Some(init) => match crate::chain::start_args(init, &mut evt, out) {
+                            Some(a) => Some(a),
+                            None => return out.fail(StreamError::RuntimeError),
+                        },
+                        None => None,
+                    };
                     let p = out.sub_pipeline(&layout, false, 0);
+                    if let Some(args) = args {
+                        p.set_start_value(Rc::new(args));
+                    }
                     for e in std::mem::take(&mut self.waiting) {
                         p.input(e);
                     }

@@ -187,9 +187,8 @@ pub fn load_with_source(
             .as_native()
             .is_some_and(|n| matches!(n.kind(), boa_engine::error::JsNativeErrorKind::Syntax));
         if is_syntax && crate::statement::transform(&src).is_ok() {
-            if let Ok(r) = load_statements(id, &key, &src, &scope, ctx) {
-                return Ok(r);
-            }
+            // Its error then says more than "not one expression" would.
+            return load_statements(id, &key, &src, &scope, ctx);
         }
     }
     let value = result

@@ -424,6 +424,11 @@ pub fn inbound_id_of(o: &JsObject) -> Option<u64> {
     o.downcast_ref::<InboundTag>().map(|t| t.0)
 }
 
+/// The `__inbound` object of pipeline context `pctx` (null outside one).
+pub fn inbound_value(pctx: &Rc<pipy_core::Context>, ctx: &mut Context) -> JsResult<JsValue> {
+    enter(pctx, || inbound_object(ctx))
+}
+
 fn inbound_object(ctx: &mut Context) -> JsResult<JsValue> {
     let Some(i) = current_inbound() else {
         return Ok(JsValue::null());

@@ -255,6 +255,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    pipy_js::api::pipy::set_argv(&cli.args);
     let threads = threads(&cli.threads)?;
     let is_repo = cli.eval.is_none() && cli.target.as_deref().is_none_or(|t| Path::new(t).is_dir());
     if cli.init_repo.is_some() && !is_repo {

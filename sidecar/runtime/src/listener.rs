@@ -143,6 +143,7 @@ async fn connection(
         ctx.clone(),
         EventTarget::Func(Rc::new(move |e| sink.push(e))),
     );
+    pipeline.set_start_value(Rc::new(pipy_filters::branch::InboundStart));
     // Busy unless a protocol filter counts requests and none is in progress.
     let busy = || ctx.requests.get().is_none_or(|n| n > 0);
     crate::socket::pump(

@@ -1,5 +1,5 @@
 //! The global `pipy`: a function (`pipy({...})` starts a Configuration) with
-//! `solve`, `load`, `import`, `exit`, `restart` and `pid`.
+//! `solve`, `load`, `import`, `exit`, `restart`, `pid` and `argv`.
 
 use crate::{host, module};
 use boa_engine::object::FunctionObjectBuilder;
@@ -51,6 +51,18 @@ fn restart(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     Ok(JsValue::undefined())
 }
 
+/// The process's `pipy.argv`: the program, then the script's arguments.
+static ARGV: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Sets `pipy.argv` for every engine made from now on: the program's path,
+/// then the arguments given after `--args` (or `--`), as upstream's.
+pub fn set_argv(script_args: &[String]) {
+    let program = std::env::args().next().unwrap_or_else(|| "pipy".into());
+    let mut argv = vec![program];
+    argv.extend(script_args.iter().cloned());
+    let _ = ARGV.set(argv);
+}
+
 /// Installs `pipy`.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let f = FunctionObjectBuilder::new(
@@ -72,6 +84,12 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     }
     // `pipy.pid`, as upstream's declarations have it.
     f.set(js_string!("pid"), std::process::id(), false, ctx)?;
+    let argv: Vec<JsValue> = ARGV
+        .get()
+        .map(|a| a.iter().map(|s| js_string!(s.as_str()).into()).collect())
+        .unwrap_or_default();
+    let argv = boa_engine::object::builtins::JsArray::from_iter(argv, ctx);
+    f.set(js_string!("argv"), argv, false, ctx)?;
     ctx.register_global_property(js_string!("pipy"), f, Attribute::all())?;
     Ok(())
 }

@@ -624,3 +624,43 @@ fn on_end_after_filters_in_the_pipeline_api() {
         "{err}"
     );
 }
+
+/// `pipe([p1, p2, ...], initArgs)` walks a chain of pipeline values, each
+/// going on with `pipeNext()` and starting with the arguments `initArgs`
+/// gives (a map's entries may be builders); a listener's `onStart` gets the
+/// connection's `__inbound`. The structure of upstream's samples/gateway,
+/// whose answers are the same on upstream 1.5.18 and ours (compared side by
+/// side with the sample itself).
+#[test]
+fn pipe_chains_with_pipe_next_and_initial_arguments() {
+    let port = free_port();
+    let script = format!(
+        "#!/usr/bin/env pipy\n\
+         var $ctx\n\
+         var $inbound\n\
+         var tagger = pipeline($=>$\n\
+           .onStart(ctx => void ($ctx = ctx))\n\
+           .handleMessageStart(msg => {{ $ctx.route = msg.head.path.substring(1) }})\n\
+           .pipeNext()\n\
+         )\n\
+         var hello = pipeline($=>$\n\
+           .onStart(ctx => void ($ctx = ctx))\n\
+           .pipe(evt => evt instanceof MessageStart ? ($ctx.route === 'hi' ? 'greet' : 'pass') : null, {{\n\
+             greet: $=>$.replaceData().replaceMessage(() => new Message('hi from ' + $ctx.ip)),\n\
+             pass: $=>$.pipeNext(),\n\
+           }})\n\
+         )\n\
+         var last = pipeline($=>$.replaceMessage(() => new Message({{ status: 404 }}, 'no ' + $ctx.route)))\n\
+         pipy.listen({port}, $=>$\n\
+           .onStart(ib => void ($inbound = ib))\n\
+           .demuxHTTP().to($=>$\n\
+             .onStart(() => void ($ctx = {{ ip: $inbound.remoteAddress, route: null }}))\n\
+             .pipe([tagger, hello, last], () => $ctx)\n\
+           )\n\
+         )\n"
+    );
+    let _p = Pipy::script(&script, &[port]);
+    assert_eq!(get(port, "/hi").text(), "hi from 127.0.0.1");
+    let r = get(port, "/other");
+    assert_eq!((r.status, r.text().as_str()), (404, "no other"));
+}

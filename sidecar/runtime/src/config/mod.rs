@@ -347,6 +347,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("import", m_import),
         ("link", m_link),
         ("pipe", pipeline_api::m_pipe),
+        ("pipeNext", pipeline_api::m_pipe_next),
         ("chain", m_chain),
         ("use", m_use),
         ("repeat", m_repeat),

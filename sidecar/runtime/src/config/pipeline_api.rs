@@ -201,13 +201,72 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
 
 /// `pipe(target, [targetMap])` (see `pipy_filters::pipe`): target values are
 /// pipeline values, or names in `targetMap`.
-pub(super) fn m_pipe(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<()> {
+pub(super) fn m_pipe(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let target = args.first().cloned().unwrap_or_default();
-    let map = args.get(1).and_then(|v| v.as_object());
+    // As upstream: `pipe(target, initArgs)` when the second is an array or a
+    // function, else `pipe(target, map, initArgs)`.
+    let a1 = args.get(1).cloned().unwrap_or_default();
+    let is_init = |v: &JsValue| v.is_callable() || v.as_object().is_some_and(|o| o.is_array());
+    let (map, init) = if is_init(&a1) {
+        (None, Some(a1))
+    } else {
+        (
+            a1.as_object(),
+            args.get(2).cloned().filter(|v| !v.is_null_or_undefined()),
+        )
+    };
+    if let Some(i) = &init {
+        if !is_init(i) {
+            return Err(type_error(
+                "pipe(): initial arguments must be an array or a function",
+            ));
+        }
+    }
+    let init = init.map(|v| pipy_filters::Callback::new(v, "pipe"));
+    // Map entries may be builders: each becomes a pipeline now.
+    if let Some(m) = &map {
+        for key in m.own_property_keys(ctx)? {
+            let v = m.get(key.clone(), ctx)?;
+            if v.is_callable() {
+                let layout = layout_arg(this, &v, ctx)?
+                    .get()
+                    .ok_or_else(|| type_error("pipe(): not a pipeline builder"))?;
+                let value = JsObject::from_proto_and_data(
+                    Some(ctx.intrinsics().constructors().object().prototype()),
+                    PipelineValue { layout },
+                );
+                m.set(key, value, false, ctx)?;
+            }
+        }
+    }
     if target.is_null_or_undefined() {
         return Err(type_error(
             "pipe(): argument #1 expects a pipeline or a function",
         ));
+    }
+    // `pipe([p1, p2, ...])`: a chain the pipelines walk with `pipeNext()`.
+    if let Some(items) = pipy_js::convert::array_values(&target, ctx)? {
+        let mut layouts = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let layout = match (layout_of(item), &map) {
+                (Some(l), _) => Some(l),
+                (None, Some(m)) => {
+                    let name = item.to_string(ctx)?;
+                    layout_of(&m.get(name, ctx)?)
+                }
+                (None, None) => None,
+            };
+            layouts.push(
+                layout.ok_or_else(|| {
+                    type_error(format!("pipe(): array item #{i} is not a pipeline"))
+                })?,
+            );
+        }
+        let chain = match init {
+            Some(init) => pipy_filters::chain::ChainTemplate::start_with(layouts, "pipe", init),
+            None => pipy_filters::chain::ChainTemplate::start(layouts, "pipe"),
+        };
+        return super::append(this, Rc::new(chain));
     }
     let resolve: pipy_filters::pipe::Resolve = Rc::new(move |v: &JsValue| {
         if v.is_null_or_undefined() {
@@ -240,7 +299,16 @@ pub(super) fn m_pipe(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsRes
     let target = pipy_filters::Callback::new(target, "pipe");
     super::append(
         this,
-        Rc::new(pipy_filters::pipe::PipeTemplate::new(target, resolve)),
+        Rc::new(pipy_filters::pipe::PipeTemplate::new(target, resolve, init)),
+    )
+}
+
+/// `pipeNext()`: the next pipeline of the chain `pipe([...])` started, or on
+/// to `pipe`'s output after the last.
+pub(super) fn m_pipe_next(this: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<()> {
+    super::append(
+        this,
+        Rc::new(pipy_filters::chain::ChainTemplate::next_named("pipeNext")),
     )
 }
 
