@@ -519,9 +519,13 @@ fn worker(
         let reads_only = state.borrow().listens.is_empty()
             && state.borrow().tasks.is_empty()
             && state.borrow().admins.is_empty();
-        // As upstream, a worker with no port runs until its reads and timers
-        // are done.
-        let idle = || crate::file_reader::pending() == 0 && pipy_js::api::timeout::pending() == 0;
+        // As upstream, a worker with no port runs until its reads, timers
+        // and spawned pipelines are done.
+        let idle = || {
+            crate::file_reader::pending() == 0
+                && pipy_js::api::timeout::pending() == 0
+                && config::pipeline_api::running() == 0
+        };
         if reads_only && idle() {
             // What its loggers still hold goes to their collectors first.
             crate::logging::flush_http();
@@ -535,6 +539,7 @@ fn worker(
             while !idle() {
                 crate::file_reader::all_done().await;
                 pipy_js::api::timeout::all_done().await;
+                config::pipeline_api::all_ended().await;
             }
         };
         let mut shutdown = shutdown;

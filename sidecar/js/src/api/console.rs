@@ -250,6 +250,24 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         .function(log(Level::ERROR), js_string!("error"), 0)
         .build();
     ctx.register_global_property(js_string!("console"), console, Attribute::all())?;
+    // `print(...)` and `println(...)`: upstream's globals (its samples use
+    // them) writing the values as `console.log` shows them to the standard
+    // output, without a header.
+    for (name, newline) in [("print", false), ("println", true)] {
+        let f = NativeFunction::from_copy_closure(move |_, args, ctx| {
+            use std::io::Write;
+            let mut text = format_args(args, ctx);
+            if newline {
+                text.push('\n');
+            }
+            let mut out = std::io::stdout().lock();
+            // A closed standard output loses the text and nothing else.
+            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+            Ok(JsValue::undefined())
+        })
+        .to_js_function(ctx.realm());
+        ctx.register_global_property(js_string!(name), f, Attribute::all())?;
+    }
     Ok(())
 }
 

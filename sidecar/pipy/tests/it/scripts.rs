@@ -664,3 +664,32 @@ fn pipe_chains_with_pipe_next_and_initial_arguments() {
     let r = get(port, "/other");
     assert_eq!((r.status, r.text().as_str()), (404, "no other"));
 }
+
+/// `pipeline(...).spawn(...args)` and `.process(events)` run a pipeline on
+/// its own (its `onStart` gets the arguments) and resolve when it ends; a
+/// worker with no port waits for them. `print`/`println` write values as
+/// `console.log` shows them, to the standard output. (Upstream 1.5.18 runs
+/// the same script's pipelines alike, then crashes on `process`.)
+#[test]
+fn spawned_pipelines_and_println() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("main.js"),
+        "#!/usr/bin/env pipy\n\
+         var p = pipeline($=>$\n\
+           .onStart((a, b) => { println('start', a, b); return new Message('x') })\n\
+           .handleMessage(m => println('msg', m.body.toString()))\n\
+           .replaceMessage(new StreamEnd)\n\
+         )\n\
+         print('a', { b: 1 }, [2], '\\n')\n\
+         p.spawn(1, 'two').then(() => p.process(new Message('y'))).then(() => println('done'))\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_to_end(&[dir.join("main.js").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "a { b: 1 } [ 2 ] \nstart 1 two\nmsg x\nstart undefined undefined\nmsg x\nmsg y\ndone\n",
+        "{err}"
+    );
+}

@@ -7,8 +7,13 @@
 //! works beside them, in one module or across several). A pipeline value
 //! goes wherever a sub-pipeline does (`.to(p)`, `demuxHTTP().to(p)`, ...).
 //!
+//! A pipeline value also runs on its own: `spawn(...args)` (its `onStart`
+//! gets `args`) and `process(events)`, each returning a Promise that
+//! resolves when the pipeline's stream ends.
+//!
 //! Not yet: `pipy.listen` once the worker runs (upstream opens and closes
-//! ports at any time); here it is refused after the module loaded.
+//! ports at any time); here it is refused after the module loaded; `process`
+//! with a generator function or a Hub.
 
 use super::{layout_arg, layouts::m_listen, make_configuration, state_of, ConfigState};
 use boa_engine::object::ObjectInitializer;
@@ -24,6 +29,23 @@ use std::rc::Rc;
 thread_local! {
     /// The Configuration of each module that used the pipeline API, by id.
     static IMPLICIT: RefCell<Vec<(usize, JsValue)>> = const { RefCell::new(Vec::new()) };
+    /// Pipelines `spawn` and `process` run that have not ended.
+    static RUNNING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static ALL_ENDED: Rc<tokio::sync::Notify> = Rc::new(tokio::sync::Notify::new());
+}
+
+/// Pipelines of this thread started by `spawn`/`process` still running: a
+/// worker with no port stays while there are some, as upstream's does.
+pub fn running() -> usize {
+    RUNNING.with(std::cell::Cell::get)
+}
+
+/// Waits until every pipeline `spawn`/`process` started on this thread ended.
+pub async fn all_ended() {
+    let notify = ALL_ENDED.with(Rc::clone);
+    while running() > 0 {
+        notify.notified().await;
+    }
 }
 
 /// A pipeline value: what `pipeline(builder)` returns.
@@ -133,11 +155,115 @@ fn pipeline(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
     let layout = layout_arg(&conf, &builder, ctx)?
         .get()
         .ok_or_else(|| type_error("pipeline(): not a pipeline builder"))?;
+    Ok(new_value(layout, ctx)?.into())
+}
+
+/// A pipeline value over `layout`, with its `spawn` and `process`.
+fn new_value(layout: Layout, ctx: &mut Context) -> JsResult<JsObject> {
     let value = JsObject::from_proto_and_data(
         Some(ctx.intrinsics().constructors().object().prototype()),
         PipelineValue { layout },
     );
-    Ok(value.into())
+    for (name, f) in [
+        ("spawn", NativeFunction::from_fn_ptr(spawn)),
+        ("process", NativeFunction::from_fn_ptr(process)),
+    ] {
+        let f = f.to_js_function(ctx.realm());
+        value.define_property_or_throw(
+            js_string!(name),
+            boa_engine::property::PropertyDescriptor::builder()
+                .value(f)
+                .writable(true)
+                .enumerable(false)
+                .configurable(true),
+            ctx,
+        )?;
+    }
+    Ok(value)
+}
+
+/// Runs a pipeline of `layout` with a context of its own, on a later turn of
+/// the worker's loop: started with `args` (what its `onStart` gets), then
+/// fed `events`; the Promise resolves when the pipeline's stream ends. What it
+/// outputs is dropped.
+fn run_detached(
+    layout: Layout,
+    args: Vec<JsValue>,
+    events: Vec<pipy_core::Event>,
+    ctx: &mut Context,
+) -> JsValue {
+    let (promise, resolvers) = boa_engine::object::builtins::JsPromise::new_pending(ctx);
+    let holder: Rc<RefCell<Option<pipy_core::Pipeline>>> = Rc::new(RefCell::new(None));
+    let done = {
+        let holder = holder.clone();
+        let resolve = resolvers.resolve.clone();
+        move || {
+            let pipeline = holder.borrow_mut().take();
+            let resolve = resolve.clone();
+            pipy_core::io::after(
+                std::time::Duration::ZERO,
+                Box::new(move || {
+                    drop(pipeline);
+                    pipy_js::with_js(|ctx| {
+                        let _ = resolve.call(&JsValue::undefined(), &[], ctx);
+                        let _ = ctx.run_jobs();
+                    });
+                    // Ended once what waited on it ran.
+                    RUNNING.with(|r| r.set(r.get().saturating_sub(1)));
+                    if running() == 0 {
+                        ALL_ENDED.with(|n| n.notify_waiters());
+                    }
+                }),
+            );
+        }
+    };
+    let ended = Rc::new(std::cell::Cell::new(false));
+    let output = pipy_core::EventTarget::Func(Rc::new(move |e: pipy_core::Event| {
+        if e.is_stream_end() && !ended.replace(true) {
+            done();
+        }
+    }));
+    RUNNING.with(|r| r.set(r.get() + 1));
+    pipy_core::io::after(
+        std::time::Duration::ZERO,
+        Box::new(move || {
+            let p = pipy_core::Pipeline::new(&layout, pipy_core::Context::new(None), output);
+            if !args.is_empty() {
+                p.set_start_value(Rc::new(args));
+            }
+            *holder.borrow_mut() = Some(p.clone());
+            p.start();
+            for e in events {
+                p.input(e);
+            }
+        }),
+    );
+    promise.into()
+}
+
+fn this_layout(this: &JsValue) -> JsResult<Layout> {
+    layout_of(this).ok_or_else(|| type_error("not a pipeline"))
+}
+
+/// `pipeline.spawn(...args)`: runs the pipeline, its `onStart` getting `args`.
+fn spawn(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let layout = this_layout(this)?;
+    Ok(run_detached(layout, args.to_vec(), Vec::new(), ctx))
+}
+
+/// `pipeline.process(events)`: runs the pipeline on events (an Event, a
+/// Message or an array of them).
+fn process(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let layout = this_layout(this)?;
+    let v = args.first().cloned().unwrap_or_default();
+    if v.is_callable() {
+        return Err(type_error(
+            "pipeline.process(): a generator function is not supported yet",
+        ));
+    }
+    let mut events = Vec::new();
+    pipy_js::convert::js_to_events(&v, ctx, &mut events)?;
+    Ok(run_detached(layout, Vec::new(), events, ctx))
 }
 
 /// `pipy.listen(port | 'ip:port', ['tcp' | 'udp'], [options], builder | pipeline)`.
@@ -231,10 +357,7 @@ pub(super) fn m_pipe(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsR
                 let layout = layout_arg(this, &v, ctx)?
                     .get()
                     .ok_or_else(|| type_error("pipe(): not a pipeline builder"))?;
-                let value = JsObject::from_proto_and_data(
-                    Some(ctx.intrinsics().constructors().object().prototype()),
-                    PipelineValue { layout },
-                );
+                let value = new_value(layout, ctx)?;
                 m.set(key, value, false, ctx)?;
             }
         }
