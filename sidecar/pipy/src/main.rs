@@ -256,6 +256,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<i32> {
     pipy_js::api::pipy::set_argv(&cli.args);
+    pipy_js::api::pipy::set_instance(pipy_js::api::pipy::Instance {
+        name: cli.instance_name.clone().unwrap_or_default(),
+        uuid: cli.instance_uuid.clone().unwrap_or_default(),
+        source: cli.target.clone().unwrap_or_default(),
+    });
     let threads = threads(&cli.threads)?;
     let is_repo = cli.eval.is_none() && cli.target.as_deref().is_none_or(|t| Path::new(t).is_dir());
     if cli.init_repo.is_some() && !is_repo {
@@ -373,6 +378,11 @@ pub(crate) fn worker_mode(
         no_status: cli.no_status,
         no_metrics: cli.no_metrics,
     };
+    pipy_js::api::pipy::set_instance(pipy_js::api::pipy::Instance {
+        name: opts.name.clone(),
+        uuid: opts.uuid.clone(),
+        source: cli.target.clone().unwrap_or_default(),
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

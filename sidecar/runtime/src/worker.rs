@@ -126,8 +126,11 @@ pub(crate) fn evaluate(
         config::pipeline_api::merge_into(state);
     }
     let Some(state) = state else {
-        // A module of `pipy.read(...)` calls alone: the worker runs them.
-        if crate::file_reader::pending() > 0 {
+        // A module of `pipy.read(...)` calls alone, or a script in
+        // statements that listens on nothing (it may have timers or spawned
+        // pipelines): the worker runs until they are done, as upstream's.
+        let script_only = value.1.is_undefined() && opts.eval.is_none();
+        if crate::file_reader::pending() > 0 || script_only {
             return Ok(Some(Rc::new(RefCell::new(ConfigState::default()))));
         }
         if opts.eval.is_some() {
@@ -455,6 +458,7 @@ fn worker(
         }
     };
     let local = tokio::task::LocalSet::new();
+    pipy_js::api::pipy::set_thread(index, opts.threads.max(1));
     local.block_on(&rt, async move {
         crate::outbound::install();
         let Signals {

@@ -18,6 +18,7 @@ pub mod message;
 pub mod netmask;
 pub mod os;
 pub mod pipy;
+pub mod pipy_exec;
 pub mod protobuf;
 pub mod quota;
 pub mod stats;

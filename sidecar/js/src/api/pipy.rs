@@ -1,5 +1,6 @@
 //! The global `pipy`: a function (`pipy({...})` starts a Configuration) with
-//! `solve`, `load`, `import`, `exit`, `restart`, `pid` and `argv`.
+//! `solve`, `load`, `import`, `exit`, `restart`, `exec`, `pid`, `argv`, `now`,
+//! `since`, `version`, `name`, `uuid`, `source`, `thread` and `performance`.
 
 use crate::{host, module};
 use boa_engine::object::FunctionObjectBuilder;
@@ -63,6 +64,139 @@ pub fn set_argv(script_args: &[String]) {
     let _ = ARGV.set(argv);
 }
 
+/// What `pipy.name`, `pipy.uuid` and `pipy.source` tell: the instance's
+/// name and uuid (a repo's worker), and where its codebase came from.
+#[derive(Clone, Default)]
+pub struct Instance {
+    /// `--instance-name`.
+    pub name: String,
+    /// The uuid the instance reports with.
+    pub uuid: String,
+    /// The script file or the repo URL.
+    pub source: String,
+}
+
+static INSTANCE: std::sync::Mutex<Option<Instance>> = std::sync::Mutex::new(None);
+
+/// When the process started, in ms since the epoch (`pipy.since`), and as an
+/// instant (`pipy.now()` counts from it).
+fn started() -> &'static (f64, std::time::Instant) {
+    static STARTED: std::sync::OnceLock<(f64, std::time::Instant)> = std::sync::OnceLock::new();
+    STARTED.get_or_init(|| {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as f64)
+            .unwrap_or(0.0);
+        (ms, std::time::Instant::now())
+    })
+}
+
+/// Sets what `pipy.name`, `pipy.uuid` and `pipy.source` tell engines made
+/// from now on.
+pub fn set_instance(instance: Instance) {
+    started();
+    if let Ok(mut i) = INSTANCE.lock() {
+        *i = Some(instance);
+    }
+}
+
+thread_local! {
+    /// (worker index, worker count) of this thread, for `pipy.thread`.
+    static THREAD: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 1)) };
+}
+
+/// Tells this thread's engines which worker they run in (`pipy.thread`).
+pub fn set_thread(index: usize, concurrency: usize) {
+    THREAD.with(|t| t.set((index, concurrency)));
+}
+
+fn now(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    Ok(JsValue::from(started().1.elapsed().as_secs_f64() * 1000.0))
+}
+
+/// The members of `pipy` that describe the process: `since`, `now()`,
+/// `version`, `name`, `uuid`, `source`, `thread` and `performance`.
+fn install_info(f: &boa_engine::JsObject, ctx: &mut Context) -> JsResult<()> {
+    let instance = INSTANCE
+        .lock()
+        .ok()
+        .and_then(|i| i.clone())
+        .unwrap_or_default();
+    f.set(js_string!("since"), started().0, false, ctx)?;
+    f.set(
+        js_string!("name"),
+        js_string!(instance.name.as_str()),
+        false,
+        ctx,
+    )?;
+    f.set(
+        js_string!("uuid"),
+        js_string!(instance.uuid.as_str()),
+        false,
+        ctx,
+    )?;
+    f.set(
+        js_string!("source"),
+        js_string!(instance.source.as_str()),
+        false,
+        ctx,
+    )?;
+    let version = boa_engine::object::ObjectInitializer::new(ctx)
+        .property(
+            js_string!("tag"),
+            js_string!(env!("CARGO_PKG_VERSION")),
+            boa_engine::property::Attribute::all(),
+        )
+        .property(
+            js_string!("commit"),
+            js_string!(""),
+            boa_engine::property::Attribute::all(),
+        )
+        .property(
+            js_string!("date"),
+            js_string!(""),
+            boa_engine::property::Attribute::all(),
+        )
+        .build();
+    f.set(js_string!("version"), version, false, ctx)?;
+    let (index, concurrency) = THREAD.with(std::cell::Cell::get);
+    let thread = boa_engine::object::ObjectInitializer::new(ctx)
+        .property(
+            js_string!("id"),
+            index as u32,
+            boa_engine::property::Attribute::READONLY,
+        )
+        .property(
+            js_string!("concurrency"),
+            concurrency as u32,
+            boa_engine::property::Attribute::READONLY,
+        )
+        .build();
+    f.set(js_string!("thread"), thread, false, ctx)?;
+    let now_fn = NativeFunction::from_fn_ptr(now).to_js_function(ctx.realm());
+    f.set(js_string!("now"), now_fn.clone(), false, ctx)?;
+    let performance = boa_engine::object::ObjectInitializer::new(ctx)
+        .property(
+            js_string!("timeOrigin"),
+            started().0,
+            boa_engine::property::Attribute::READONLY,
+        )
+        .property(
+            js_string!("now"),
+            now_fn,
+            boa_engine::property::Attribute::all(),
+        )
+        .build();
+    f.set(js_string!("performance"), performance, false, ctx)?;
+    f.set(
+        js_string!("exec"),
+        NativeFunction::from_fn_ptr(super::pipy_exec::exec).to_js_function(ctx.realm()),
+        false,
+        ctx,
+    )?;
+    Ok(())
+}
+
 /// Installs `pipy`.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let f = FunctionObjectBuilder::new(
@@ -90,6 +224,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         .unwrap_or_default();
     let argv = boa_engine::object::builtins::JsArray::from_iter(argv, ctx);
     f.set(js_string!("argv"), argv, false, ctx)?;
+    install_info(&f, ctx)?;
     ctx.register_global_property(js_string!("pipy"), f, Attribute::all())?;
     Ok(())
 }

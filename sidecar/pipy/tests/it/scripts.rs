@@ -693,3 +693,39 @@ fn spawned_pipelines_and_println() {
         "{err}"
     );
 }
+
+/// The members of `pipy` that describe the process, as upstream's: `argv`
+/// (the program, then what follows `--args`), `thread` (each worker runs a
+/// script in statements; one with no port ends when done), `now()`,
+/// `since`, `version.tag`, `uuid` and `source`.
+#[test]
+fn pipy_describes_the_process_and_its_threads() {
+    let dir = temp_dir();
+    let main = dir.join("main.js");
+    std::fs::write(
+        &main,
+        "#!/usr/bin/env pipy\n\
+         println([pipy.thread.id, pipy.thread.concurrency, pipy.argv.slice(1).join(' '), typeof pipy.now(),\n\
+           pipy.since > 1.7e12, pipy.version.tag.length > 0, pipy.uuid, pipy.source.endsWith('main.js')].join(','))\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_to_end(&[
+        "--threads=2",
+        "--instance-uuid=u-1",
+        main.to_str().unwrap(),
+        "--args",
+        "a",
+        "b c",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "0,2,a b c,number,true,true,u-1,true",
+            "1,2,a b c,number,true,true,u-1,true"
+        ],
+        "{err}"
+    );
+}
