@@ -276,27 +276,63 @@ impl Filter for Branch {
 pub struct ForkTemplate {
     sub: SubLayout,
     count: Option<Callback>,
+    mode: ForkMode,
+}
+
+/// What a fork does with its branches' output.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ForkMode {
+    /// `fork`: the branches' output is dropped; the stream goes on at once.
+    Fork,
+    /// `forkJoin`: the stream goes on once every branch's stream ended
+    /// (upstream 1.5's pipeline API); their output is dropped.
+    Join,
+    /// `forkRace`: the output is that of the branch that outputs first; the
+    /// stream itself goes no further.
+    Race,
 }
 
 impl ForkTemplate {
     /// `fork(startupValues?)`; one sub-pipeline per startup value (one if none).
     pub fn new(sub: SubLayout, count: Option<Callback>) -> Self {
-        Self { sub, count }
+        Self::with_mode(sub, count, ForkMode::Fork)
+    }
+
+    /// `fork`, `forkJoin` or `forkRace`.
+    pub fn with_mode(sub: SubLayout, count: Option<Callback>, mode: ForkMode) -> Self {
+        Self { sub, count, mode }
     }
 }
 
+/// Events of the stream a `forkJoin` holds while its branches run, at most
+/// (in bytes of Data); past that the stream ends with `BufferOverflow`.
+pub const MAX_JOIN_HELD: usize = 1 << 20;
+
 impl FilterTemplate for ForkTemplate {
     fn name(&self) -> &'static str {
-        "fork"
+        match self.mode {
+            ForkMode::Fork => "fork",
+            ForkMode::Join => "forkJoin",
+            ForkMode::Race => "forkRace",
+        }
     }
     fn dump(&self) -> Option<FilterDump> {
-        Some(FilterDump::joint(self.name(), vec![self.sub.get()]).with_output(OutputFrom::Myself))
+        let from = match self.mode {
+            ForkMode::Fork => OutputFrom::Myself,
+            _ => OutputFrom::Subs,
+        };
+        Some(FilterDump::joint(self.name(), vec![self.sub.get()]).with_output(from))
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Fork {
             sub: self.sub.clone(),
             count: self.count.clone(),
+            mode: self.mode,
             forks: None,
+            ended: 0,
+            held: Vec::new(),
+            held_bytes: 0,
+            winner: None,
         })
     }
 }
@@ -304,7 +340,15 @@ impl FilterTemplate for ForkTemplate {
 struct Fork {
     sub: SubLayout,
     count: Option<Callback>,
+    mode: ForkMode,
     forks: Option<Vec<Pipeline>>,
+    /// `forkJoin`: branches whose stream ended.
+    ended: usize,
+    /// `forkJoin`: the stream's events waiting for the branches.
+    held: Vec<Event>,
+    held_bytes: usize,
+    /// `forkRace`: the branch whose output is the filter's.
+    winner: Option<u64>,
 }
 
 /// What a fork branch's `onStart` receives: its startup value and, for an element
@@ -356,8 +400,12 @@ impl Filter for Fork {
                     .into_iter()
                     .enumerate()
                     .map(|(i, args)| {
-                        let p = out.sub_pipeline(&l, fork, i as u64);
-                        p.set_output(pipy_core::EventTarget::Discard);
+                        // forkJoin and forkRace fork their branches whatever
+                        // the startup value, as upstream.
+                        let p = out.sub_pipeline(&l, fork || self.mode != ForkMode::Fork, i as u64);
+                        if self.mode == ForkMode::Fork {
+                            p.set_output(pipy_core::EventTarget::Discard);
+                        }
                         p.set_start_value(std::rc::Rc::new(args));
                         p.start();
                         p
@@ -369,6 +417,48 @@ impl Filter for Fork {
         for p in self.forks.iter().flatten() {
             p.input(evt.clone());
         }
-        out.push(evt);
+        match self.mode {
+            ForkMode::Fork => out.push(evt),
+            ForkMode::Race => {}
+            ForkMode::Join => {
+                let n = self.forks.as_ref().map_or(0, Vec::len);
+                if self.ended >= n {
+                    out.push(evt);
+                    return;
+                }
+                if let Event::Data(d) = &evt {
+                    self.held_bytes += d.len();
+                }
+                self.held.push(evt);
+                if self.held_bytes > MAX_JOIN_HELD {
+                    self.held.clear();
+                    out.fail(pipy_core::StreamError::BufferOverflow);
+                }
+            }
+        }
+    }
+
+    fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
+        match self.mode {
+            ForkMode::Fork => {}
+            ForkMode::Race => {
+                let winner = *self.winner.get_or_insert(key);
+                if winner == key {
+                    out.push(evt);
+                }
+            }
+            ForkMode::Join => {
+                if evt.is_stream_end() {
+                    self.ended += 1;
+                    let n = self.forks.as_ref().map_or(0, Vec::len);
+                    if self.ended == n {
+                        self.held_bytes = 0;
+                        for e in std::mem::take(&mut self.held) {
+                            out.push(e);
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! input messages, the first `outputCount` messages (1 by default) each
 //! sub-pipeline outputs, as upstream 1.5 does (its reference pages still say
 //! "no output", but scripts see the answers; compared side by side).
+//! `demuxQueue(options?)` is its name in upstream 1.5's pipeline API.
 
 use crate::util::Callback;
 use crate::SubLayout;

@@ -1,6 +1,7 @@
 //! `handleStreamStart`, `handleMessageStart`, `handleData`, `handleMessageBody`,
 //! `handleMessageEnd`, `handleMessage`, `handleStreamEnd`: call a script function
-//! on some events and pass every event on unchanged.
+//! on some events and pass every event on unchanged; `handle` on every event
+//! (upstream 1.5's pipeline API).
 
 use crate::util::{js, Callback};
 use pipy_core::{Data, Event, Filter, FilterTemplate, Head, Output, StreamError};
@@ -23,6 +24,8 @@ pub enum Kind {
     Message,
     /// The `StreamEnd`.
     StreamEnd,
+    /// Every event (`handle`, `replace`: upstream 1.5's pipeline API).
+    Event,
 }
 
 impl Kind {
@@ -47,6 +50,7 @@ impl Kind {
             Kind::MessageEnd => "handleMessageEnd",
             Kind::Message => "handleMessage",
             Kind::StreamEnd => "handleStreamEnd",
+            Kind::Event => "handle",
         }
     }
 
@@ -60,6 +64,7 @@ impl Kind {
             Kind::MessageEnd => "replaceMessageEnd",
             Kind::Message => "replaceMessage",
             Kind::StreamEnd => "replaceStreamEnd",
+            Kind::Event => "replace",
         }
     }
 }
@@ -213,6 +218,7 @@ impl Filter for Handle {
                 self.call_with_event(&mut evt, out)
             }
             Kind::StreamEnd if evt.is_stream_end() => self.call_with_event(&mut evt, out),
+            Kind::Event => self.call_with_event(&mut evt, out),
             Kind::Message | Kind::MessageBody => match &mut evt {
                 Event::MessageStart(h) => {
                     if self.kind == Kind::Message {

@@ -1,4 +1,5 @@
-//! `mux(key?, options?)`: the messages of many streams go, each whole and one
+//! `mux(key?, options?)` (`muxQueue` in upstream 1.5's pipeline API): the
+//! messages of many streams go, each whole and one
 //! after another, into one shared sub-pipeline per key (by default the
 //! inbound connection); the first `outputCount` messages (1 by default) the
 //! shared pipeline outputs for each are that stream's answers, in order. This

@@ -1,6 +1,7 @@
 //! `replaceStreamStart`, `replaceMessageStart`, `replaceData`,
 //! `replaceMessageBody`, `replaceMessageEnd`, `replaceMessage`,
-//! `replaceStreamEnd`: swap some events for what a script value gives.
+//! `replaceStreamEnd`, and `replace` for every event (upstream 1.5's
+//! pipeline API): swap some events for what a script value gives.
 
 use crate::handle::{BodyLimit, Kind, MessageBuffer};
 use crate::util::{js, Callback};
@@ -103,6 +104,7 @@ impl Filter for Replace {
                 self.emit_for_event(evt, out)
             }
             Kind::StreamEnd if evt.is_stream_end() => self.emit_for_event(evt, out),
+            Kind::Event => self.emit_for_event(evt, out),
             Kind::Message | Kind::MessageBody => match evt {
                 Event::MessageStart(h) => {
                     self.msg.start(&h);

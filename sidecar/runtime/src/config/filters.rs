@@ -105,6 +105,26 @@ pub(super) fn call_builder(this: &JsValue, f: &JsValue, ctx: &mut Context) -> Js
     Ok(())
 }
 
+/// `forkJoin(initArgs)` and `forkRace(initArgs)` (upstream 1.5's pipeline API).
+pub(super) fn fork_with(mode: branch::ForkMode) -> super::Method {
+    match mode {
+        branch::ForkMode::Join => |this, args, _| fork_joint(this, args, branch::ForkMode::Join),
+        branch::ForkMode::Race => |this, args, _| fork_joint(this, args, branch::ForkMode::Race),
+        branch::ForkMode::Fork => |this, args, _| fork_joint(this, args, branch::ForkMode::Fork),
+    }
+}
+
+fn fork_joint(this: &JsValue, args: &[JsValue], mode: branch::ForkMode) -> JsResult<()> {
+    let a0 = arg(args, 0);
+    let init = (!a0.is_undefined()).then(|| Callback::new(a0, "fork"));
+    let sub = SubLayout::new();
+    append_joint(
+        this,
+        Rc::new(branch::ForkTemplate::with_mode(sub.clone(), init, mode)),
+        sub,
+    )
+}
+
 pub(super) fn m_fork(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a0 = arg(args, 0);
     // Old form: fork('layout', startupValues).
@@ -549,6 +569,8 @@ pub(super) fn handler(kind: handle::Kind, replace_it: bool) -> Method {
         (MessageEnd, false) => m!(MessageEnd, false),
         (Message, false) => m!(Message, false),
         (StreamEnd, false) => m!(StreamEnd, false),
+        (Event, false) => m!(Event, false),
+        (Event, true) => m!(Event, true),
         (StreamStart, true) => m!(StreamStart, true),
         (MessageStart, true) => m!(MessageStart, true),
         (Data, true) => m!(Data, true),

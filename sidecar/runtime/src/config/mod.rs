@@ -358,8 +358,13 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ),
         ("branchMessage", branch_with(branch::Trigger::Message)),
         ("fork", m_fork),
+        ("forkJoin", fork_with(branch::ForkMode::Join)),
+        ("forkRace", fork_with(branch::ForkMode::Race)),
         ("demux", m_demux),
         ("mux", m_mux),
+        // Upstream 1.5's pipeline API names for the same filters.
+        ("demuxQueue", m_demux),
+        ("muxQueue", m_mux),
         ("demuxHTTP", m_demux_http),
         ("serveHTTP", m_serve_http),
         ("muxHTTP", m_mux_http),
@@ -403,7 +408,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
     v.extend(stream_tools::methods());
     v.extend(compression::methods());
     v.extend(codecs::methods());
-    for k in handle::Kind::ALL {
+    for k in handle::Kind::ALL.into_iter().chain([handle::Kind::Event]) {
         v.push((k.handle_name(), handler(k, false)));
         v.push((k.replace_name(), handler(k, true)));
     }
