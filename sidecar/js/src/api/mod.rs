@@ -21,6 +21,7 @@ pub mod pipy;
 pub mod pipy_exec;
 pub mod protobuf;
 pub mod quota;
+pub mod sqlite;
 pub mod stats;
 pub mod timeout;
 pub mod url;
@@ -71,6 +72,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     yaml::install(ctx)?;
     hessian::install(ctx)?;
     protobuf::install(ctx)?;
+    sqlite::install(ctx)?;
     crate::vars::install_builtins(ctx)?;
     ctx.eval(Source::from_bytes(PRELUDE))?;
     Ok(())

@@ -793,3 +793,43 @@ fn handle_and_replace_every_event_and_queue_names() {
         || get(q, "/x").text().ends_with("data,end /x"),
     );
 }
+
+/// `sqlite(file)`: rows a worker writes are in the file for the next
+/// process (answers as upstream's samples/webapp gives them, compared side by
+/// side with the sample itself).
+#[test]
+fn sqlite_rows_outlive_the_process() {
+    let dir = temp_dir();
+    let file = dir.join("todo.db");
+    let port = free_port();
+    let script = format!(
+        "#!/usr/bin/env pipy\n\
+         var db = sqlite({file:?})\n\
+         if (db.exec(\"SELECT name FROM sqlite_schema WHERE type = 'table' AND name = 'todos'\").length === 0) {{\n\
+           db.exec('CREATE TABLE todos (id INTEGER PRIMARY KEY, content TEXT NOT NULL)')\n\
+         }}\n\
+         pipy.listen({port}, $=>$.serveHTTP(function (req) {{\n\
+           if (req.head.method === 'POST') {{\n\
+             db.sql('INSERT INTO todos (content) VALUES (?)').bind(1, req.body.toString()).exec()\n\
+           }}\n\
+           return new Message(JSON.stringify(db.sql('SELECT * FROM todos ORDER BY id').exec()))\n\
+         }}))\n",
+        file = file.to_string_lossy()
+    );
+    {
+        let _p = Pipy::script(&script, &[port]);
+        assert_eq!(
+            post(port, "/", b"buy milk").text(),
+            r#"[{"id":1,"content":"buy milk"}]"#
+        );
+        assert_eq!(
+            post(port, "/", b"walk").text(),
+            r#"[{"id":1,"content":"buy milk"},{"id":2,"content":"walk"}]"#
+        );
+    }
+    let _p = Pipy::script(&script, &[port]);
+    assert_eq!(
+        get(port, "/").text(),
+        r#"[{"id":1,"content":"buy milk"},{"id":2,"content":"walk"}]"#
+    );
+}
