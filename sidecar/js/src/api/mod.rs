@@ -17,6 +17,7 @@ pub mod load_balancer;
 pub mod message;
 pub mod netmask;
 pub mod os;
+pub mod os_path;
 pub mod pipy;
 pub mod pipy_exec;
 pub mod protobuf;

@@ -1,5 +1,9 @@
 //! `os`: `env`, and the file functions of upstream's reference: `readFile`,
-//! `writeFile`, `readDir`, `stat`, `unlink`.
+//! `writeFile`, `readDir`, `stat`, `unlink`; and those upstream 1.5 has
+//! beyond it (its samples use them): `read`/`write` (which throw), `list`,
+//! `rename`, `mkdir`, `rmdir`, `rm`, `chdir`, `home`, `abspath`, `platform`
+//! and `os.path` (`os_path.rs`). `kill` is not here (it needs a system call
+//! this build does not make).
 //!
 //! As upstream 1.5.18 behaves (compared side by side): `readFile` gives the
 //! whole file as Data, or `null` with an error logged; `writeFile` takes
@@ -116,6 +120,104 @@ fn unlink(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     Ok(JsValue::from(std::fs::remove_file(path).is_ok()))
 }
 
+fn text_arg(args: &[JsValue], i: usize, f: &str, ctx: &mut Context) -> JsResult<String> {
+    match args.get(i) {
+        Some(v) if v.is_string() => Ok(v.to_string(ctx)?.to_std_string_escaped()),
+        _ => Err(JsNativeError::typ()
+            .with_message(format!("os.{f}: argument #{} expects a string", i + 1))
+            .into()),
+    }
+}
+
+fn fs_error(f: &str, path: &str, e: std::io::Error) -> boa_engine::JsError {
+    JsNativeError::error()
+        .with_message(format!("os.{f}: {path}: {e}"))
+        .into()
+}
+
+/// An option of `mkdir`/`rmdir`/`rm`'s options object.
+fn flag(args: &[JsValue], name: &str, ctx: &mut Context) -> JsResult<bool> {
+    match args.get(1).and_then(|v| v.as_object()) {
+        Some(o) => Ok(o.get(js_string!(name), ctx)?.to_boolean()),
+        None => Ok(false),
+    }
+}
+
+/// `os.read(file)`: like `readFile`, but a failure throws (upstream's).
+fn read(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let path = text_arg(args, 0, "read", ctx)?;
+    let b = std::fs::read(&path).map_err(|e| fs_error("read", &path, e))?;
+    new_data(Data::from(bytes::Bytes::from(b)), ctx)
+}
+
+/// `os.write(file, data)`: like `writeFile`, but a failure throws.
+fn write(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let path = text_arg(args, 0, "write", ctx)?;
+    let v = args.get(1).cloned().unwrap_or_default();
+    let bytes = match (data_of(&v), v.is_string()) {
+        (Some(d), _) => d.to_vec(),
+        (None, true) => v.to_string(ctx)?.to_std_string_escaped().into_bytes(),
+        _ => {
+            return Err(JsNativeError::typ()
+                .with_message("os.write: argument #2 expects a Data or string")
+                .into())
+        }
+    };
+    std::fs::write(&path, bytes).map_err(|e| fs_error("write", &path, e))?;
+    Ok(JsValue::undefined())
+}
+
+fn rename(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let from = text_arg(args, 0, "rename", ctx)?;
+    let to = text_arg(args, 1, "rename", ctx)?;
+    std::fs::rename(&from, &to).map_err(|e| fs_error("rename", &from, e))?;
+    Ok(JsValue::undefined())
+}
+
+/// `os.mkdir(path, { recursive })`.
+fn mkdir(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let path = text_arg(args, 0, "mkdir", ctx)?;
+    let r = if flag(args, "recursive", ctx)? {
+        std::fs::create_dir_all(&path)
+    } else {
+        std::fs::create_dir(&path)
+    };
+    r.map_err(|e| fs_error("mkdir", &path, e))?;
+    Ok(JsValue::undefined())
+}
+
+/// `os.rmdir(path, { recursive, force })` and `os.rm(path, { recursive,
+/// force })`: `force` makes a missing path no error; they say whether
+/// something went.
+fn remove(args: &[JsValue], f: &str, dir_only: bool, ctx: &mut Context) -> JsResult<JsValue> {
+    let path = text_arg(args, 0, f, ctx)?;
+    let (recursive, force) = (flag(args, "recursive", ctx)?, flag(args, "force", ctx)?);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(_) if force => return Ok(JsValue::from(false)),
+        Err(e) => return Err(fs_error(f, &path, e)),
+    };
+    let r = if meta.is_dir() {
+        if recursive {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_dir(&path)
+        }
+    } else if dir_only {
+        Err(std::io::Error::other("not a directory"))
+    } else {
+        std::fs::remove_file(&path)
+    };
+    r.map_err(|e| fs_error(f, &path, e))?;
+    Ok(JsValue::from(true))
+}
+
+fn chdir(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let path = text_arg(args, 0, "chdir", ctx)?;
+    std::env::set_current_dir(&path).map_err(|e| fs_error("chdir", &path, e))?;
+    Ok(JsValue::undefined())
+}
+
 /// Installs `os` with `os.env` holding the process environment. Names and values
 /// that are not UTF-8 are read with U+FFFD in place of their bad bytes: the
 /// environment comes from outside the process and must not stop it.
@@ -144,7 +246,46 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         )
         .function(NativeFunction::from_fn_ptr(stat), js_string!("stat"), 1)
         .function(NativeFunction::from_fn_ptr(unlink), js_string!("unlink"), 1)
+        .function(NativeFunction::from_fn_ptr(read), js_string!("read"), 1)
+        .function(NativeFunction::from_fn_ptr(write), js_string!("write"), 2)
+        .function(NativeFunction::from_fn_ptr(read_dir), js_string!("list"), 1)
+        .function(NativeFunction::from_fn_ptr(rename), js_string!("rename"), 2)
+        .function(NativeFunction::from_fn_ptr(mkdir), js_string!("mkdir"), 2)
+        .function(
+            NativeFunction::from_fn_ptr(|_, args, ctx| remove(args, "rmdir", true, ctx)),
+            js_string!("rmdir"),
+            2,
+        )
+        .function(
+            NativeFunction::from_fn_ptr(|_, args, ctx| remove(args, "rm", false, ctx)),
+            js_string!("rm"),
+            2,
+        )
+        .function(NativeFunction::from_fn_ptr(chdir), js_string!("chdir"), 1)
+        .function(
+            NativeFunction::from_fn_ptr(|_, _, _| {
+                let home = std::env::var("HOME").unwrap_or_default();
+                Ok(js_string!(home.as_str()).into())
+            }),
+            js_string!("home"),
+            0,
+        )
+        .function(
+            NativeFunction::from_fn_ptr(|_, args, ctx| {
+                let p = text_arg(args, 0, "abspath", ctx)?;
+                Ok(js_string!(super::os_path::resolve(&[p]).as_str()).into())
+            }),
+            js_string!("abspath"),
+            1,
+        )
+        .property(
+            js_string!("platform"),
+            js_string!(std::env::consts::OS),
+            Attribute::all(),
+        )
         .build();
+    let path = super::os_path::object(ctx);
+    os.set(js_string!("path"), path, false, ctx)?;
     ctx.register_global_property(js_string!("os"), os, Attribute::all())?;
     Ok(())
 }
