@@ -531,10 +531,14 @@ fn worker(
                 && config::pipeline_api::running() == 0
         };
         if reads_only && idle() {
-            // What its loggers still hold goes to their collectors first.
+            // Its `pipy.exit(fn)` callbacks run, and what its loggers still
+            // hold goes to their collectors.
+            let exit_callbacks = pipy_js::api::pipy::run_exit_callbacks();
             crate::logging::flush_http();
             let deadline = tokio::time::Instant::now() + LOG_FLUSH_LIMIT;
-            while crate::logging::unsent() > 0 && tokio::time::Instant::now() < deadline {
+            while (crate::logging::unsent() > 0 || exit_callbacks.get() > 0)
+                && tokio::time::Instant::now() < deadline
+            {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             return;
@@ -570,10 +574,13 @@ fn worker(
         // finish, and loggers time to post what they hold.
         let deadline = tokio::time::Instant::now() + opts.drain_timeout;
         let exits: Vec<_> = running.state.borrow().exits.iter().map(run_once).collect();
+        // `pipy.exit(fn)` callbacks, and the Promises they gave.
+        let exit_callbacks = pipy_js::api::pipy::run_exit_callbacks();
         crate::logging::flush_http();
         let log_deadline = tokio::time::Instant::now() + LOG_FLUSH_LIMIT;
         while (running.active.get() > 0
             || exits.iter().any(|(_, done)| !done.get())
+            || exit_callbacks.get() > 0
             || (crate::logging::unsent() > 0 && tokio::time::Instant::now() < log_deadline))
             && tokio::time::Instant::now() < deadline
         {

@@ -6,6 +6,7 @@ use crate::{host, module};
 use boa_engine::object::FunctionObjectBuilder;
 use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsNativeError, JsResult, JsValue, NativeFunction};
+use std::rc::Rc;
 
 fn path_arg(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
     match args.first() {
@@ -38,7 +39,52 @@ fn import(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
     module::import(&referrer, &spec, ctx)
 }
 
+thread_local! {
+    /// `pipy.exit(fn)`'s callbacks of this thread's engine.
+    static EXIT_CALLBACKS: std::cell::RefCell<Vec<boa_engine::object::builtins::JsFunction>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs (once) the callbacks `pipy.exit(fn)` registered on this thread, as
+/// the worker stops; returns how many of the Promises they gave are still
+/// pending, which the worker waits for (within its drain time).
+pub fn run_exit_callbacks() -> Rc<std::cell::Cell<usize>> {
+    let pending = Rc::new(std::cell::Cell::new(0));
+    let callbacks = EXIT_CALLBACKS.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    if callbacks.is_empty() {
+        return pending;
+    }
+    crate::with_js(|ctx| {
+        for f in callbacks {
+            match f.call(&JsValue::undefined(), &[], ctx) {
+                Ok(v) if crate::promise::is_promise(&v) => {
+                    pending.set(pending.get() + 1);
+                    let p = pending.clone();
+                    let _ = crate::promise::when_settled(
+                        &v,
+                        ctx,
+                        Box::new(move |_| p.set(p.get().saturating_sub(1))),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("pipy.exit() callback: {e}"),
+            }
+        }
+        let _ = ctx.run_jobs();
+    });
+    pending
+}
+
 fn exit(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    // `pipy.exit(fn)`: run `fn` when the worker stops, as upstream.
+    if let Some(f) = args
+        .first()
+        .and_then(|v| v.as_callable())
+        .and_then(boa_engine::object::builtins::JsFunction::from_object)
+    {
+        EXIT_CALLBACKS.with(|c| c.borrow_mut().push(f));
+        return Ok(JsValue::undefined());
+    }
     let code = match args.first() {
         Some(v) if !v.is_undefined() => v.to_i32(ctx)?,
         _ => 0,
@@ -197,6 +243,39 @@ fn install_info(f: &boa_engine::JsObject, ctx: &mut Context) -> JsResult<()> {
     Ok(())
 }
 
+/// How often `pipy.watch` looks at the file.
+const WATCH_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `pipy.watch(path)`: a Promise that resolves once the codebase's file
+/// changes (looked at every second).
+fn watch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let path = path_arg(args, ctx)?;
+    let key = crate::codebase::normalize(&path).to_string();
+    let first = module::read_file(&key);
+    let (promise, resolvers) = boa_engine::object::builtins::JsPromise::new_pending(ctx);
+    fn look(
+        key: String,
+        first: Option<Vec<u8>>,
+        resolve: boa_engine::object::builtins::JsFunction,
+    ) {
+        pipy_core::io::after(
+            WATCH_PERIOD,
+            Box::new(move || {
+                if module::read_file(&key) != first {
+                    crate::with_js(|ctx| {
+                        let _ = resolve.call(&JsValue::undefined(), &[], ctx);
+                        let _ = ctx.run_jobs();
+                    });
+                } else {
+                    look(key, first, resolve);
+                }
+            }),
+        );
+    }
+    look(key, first, resolvers.resolve);
+    Ok(promise.into())
+}
+
 /// Installs `pipy`.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let f = FunctionObjectBuilder::new(
@@ -210,6 +289,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         ("load", NativeFunction::from_fn_ptr(load)),
         ("solve", NativeFunction::from_fn_ptr(solve)),
         ("import", NativeFunction::from_fn_ptr(import)),
+        ("watch", NativeFunction::from_fn_ptr(watch)),
         ("exit", NativeFunction::from_fn_ptr(exit)),
         ("restart", NativeFunction::from_fn_ptr(restart)),
     ] {

@@ -833,3 +833,41 @@ fn sqlite_rows_outlive_the_process() {
         r#"[{"id":1,"content":"buy milk"},{"id":2,"content":"walk"}]"#
     );
 }
+
+/// `pipy.watch(file)` resolves once the codebase's file changes, and
+/// `pipy.exit(fn)` callbacks run as the worker stops (upstream runs them on
+/// SIGINT, with their Promises waited for).
+#[test]
+fn watch_and_exit_callbacks() {
+    let port = free_port();
+    let mut p = Pipy::script_with(
+        &format!(
+            "#!/usr/bin/env pipy\n\
+             pipy.watch('conf.txt').then(() => println('changed to', pipy.load('conf.txt').toString().trim()))\n\
+             pipy.exit(() => {{ println('bye'); return new Timeout(0.2).wait().then(() => println('bye after wait')) }})\n\
+             pipy.listen({port}, $=>$.serveHTTP(new Message('x')))\n"
+        ),
+        &[("conf.txt", "v1\n")],
+        &[],
+        &[port],
+    );
+    // The harness keeps main.js and conf.txt in one folder: the one main.js
+    // was started from.
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", p.child.id())).unwrap();
+    let main = String::from_utf8_lossy(&cmdline)
+        .split('\0')
+        .find(|a| a.ends_with("main.js"))
+        .map(String::from)
+        .unwrap();
+    let conf = std::path::Path::new(&main).with_file_name("conf.txt");
+    assert_eq!(get(port, "/").text(), "x");
+    std::fs::write(&conf, "v2\n").unwrap();
+    pipy_e2e::wait_for(
+        "the change seen",
+        std::time::Duration::from_secs(10),
+        || p.stdout_text().contains("changed to v2"),
+    );
+    assert_eq!(p.terminate(), Some(0));
+    let out = p.stdout_text();
+    assert!(out.ends_with("bye\nbye after wait\n"), "{out}");
+}
