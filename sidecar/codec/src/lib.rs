@@ -40,6 +40,7 @@
 pub mod bgp;
 pub mod compression;
 pub mod detect;
+pub mod dns;
 pub mod dubbo;
 pub mod hessian;
 pub mod http1;

@@ -9,6 +9,7 @@ pub mod algo_load_balancer;
 pub mod console;
 pub mod crypto;
 pub mod data;
+pub mod dns;
 pub mod head;
 pub mod hessian;
 pub mod http;
@@ -74,6 +75,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     hessian::install(ctx)?;
     protobuf::install(ctx)?;
     sqlite::install(ctx)?;
+    dns::install(ctx)?;
     crate::vars::install_builtins(ctx)?;
     ctx.eval(Source::from_bytes(PRELUDE))?;
     Ok(())

@@ -544,3 +544,72 @@ print(repr(c.call('nope', [])))"
         assert!(log.contains(line), "{line} in {log}");
     }
 }
+
+/// `DNS.decode`/`DNS.encode` between real DNS software (Python's dnslib,
+/// a server and a client), through a UDP proxy that drops blocked names
+/// from answers, as upstream's samples/dns does.
+#[test]
+fn dns_answers_filtered_between_a_real_client_and_server() {
+    let (front, back) = (free_port(), free_port());
+    let server = format!(
+        r#"
+import time
+from dnslib import RR, QTYPE, A
+from dnslib.server import DNSServer, BaseResolver
+class R(BaseResolver):
+    def resolve(self, request, handler):
+        reply = request.reply()
+        for name, ip in [("ok.example", "1.2.3.4"), ("blocked.example", "6.6.6.6")]:
+            reply.add_answer(RR(name, QTYPE.A, rdata=A(ip), ttl=60))
+        return reply
+s = DNSServer(R(), port={back}, address="127.0.0.1")
+s.start_thread()
+time.sleep(60)
+"#
+    );
+    let mut peer = Command::new("python3")
+        .args(["-c", &server])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 with dnslib");
+    let script = format!(
+        "#!/usr/bin/env pipy\n\
+         var block = ['blocked.example']\n\
+         pipy.listen({front}, 'udp', $=>$\n\
+           .connect('127.0.0.1:{back}', {{ protocol: 'udp' }})\n\
+           .replaceData(function (dgram) {{\n\
+             var msg = DNS.decode(dgram)\n\
+             msg.answer = msg.answer.filter(rec => !block.includes(rec.name))\n\
+             return DNS.encode(msg)\n\
+           }})\n\
+         )\n"
+    );
+    let _p = Pipy::script(&script, &[]);
+    let client = format!(
+        r#"
+import socket, time
+from dnslib import DNSRecord
+q = DNSRecord.question("any.example", "A")
+for _ in range(50):
+    try:
+        a = DNSRecord.parse(q.send("127.0.0.1", {front}, timeout=0.5))
+        print(" ".join(f"{{rr.rname}}={{rr.rdata}}" for rr in a.rr), a.header.id == q.header.id)
+        break
+    except (socket.timeout, ConnectionRefusedError):
+        time.sleep(0.1)
+"#
+    );
+    let out = Command::new("python3")
+        .args(["-c", &client])
+        .output()
+        .unwrap();
+    let _ = peer.kill();
+    let _ = peer.wait();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok.example.=1.2.3.4 True",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
