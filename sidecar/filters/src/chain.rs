@@ -80,7 +80,7 @@ impl Filter for ChainFilter {
             let start = match &self.init {
                 Some(init) => match start_args(init, &mut evt, out) {
                     Some(args) => Some(Rc::new(args) as Rc<dyn std::any::Any>),
-                    None => return,
+                    None => return out.fail(pipy_core::StreamError::RuntimeError),
                 },
                 None => None,
             };

@@ -25,6 +25,8 @@ struct ModuleEntry {
     /// What importers get: a statement module's exports, or `{ default:
     /// value }` made for an expression module when first imported.
     exports: Option<JsObject>,
+    /// Written in statements.
+    statements: bool,
 }
 
 thread_local! {
@@ -47,6 +49,7 @@ pub(crate) fn reset_thread() {
 /// and evaluated again, while modules of the running version keep their ids (and
 /// so their context variables) for the streams still using them.
 pub fn begin_reload() {
+    crate::api::pipy::reset_exit_callbacks();
     BY_PATH.with(|m| m.borrow_mut().clear());
     LOADING.with(|m| m.borrow_mut().clear());
     SOLVED.with(|m| m.borrow_mut().clear());
@@ -130,6 +133,17 @@ pub fn release(ids: &[usize]) {
     });
 }
 
+/// Whether module `id` was written in statements (a script that may
+/// listen on nothing), not as one expression.
+pub fn is_statements(id: usize) -> bool {
+    MODULES.with(|m| {
+        m.borrow()
+            .get(id)
+            .and_then(|e| e.as_ref())
+            .is_some_and(|e| e.statements)
+    })
+}
+
 /// How many modules this thread holds (released ones not counted).
 pub fn held() -> usize {
     MODULES.with(|m| m.borrow().iter().flatten().count())
@@ -170,6 +184,7 @@ pub fn load_with_source(
             scope: scope.clone(),
             value: None,
             exports: None,
+            statements: false,
         }))
     });
     BY_PATH.with(|b| b.borrow_mut().insert(key.clone(), id));
@@ -177,20 +192,27 @@ pub fn load_with_source(
         return load_statements(id, &key, &src, &scope, ctx);
     }
     let wrapped = format!("{WRAPPER_PREFIX}{}\n)}}}})", expression_body(&src));
-    LOADING.with(|l| l.borrow_mut().push(id));
-    let result = evaluate(&key, &wrapped, &scope, ctx);
-    LOADING.with(|l| l.borrow_mut().pop());
     // Not one expression, but it may be statements that start like one
-    // (`pipy.listen(...)` on two lines): nothing ran, so try them as such.
-    if let Err(e) = &result {
-        let is_syntax = e
-            .as_native()
-            .is_some_and(|n| matches!(n.kind(), boa_engine::error::JsNativeErrorKind::Syntax));
-        if is_syntax && crate::statement::transform(&src).is_ok() {
-            // Its error then says more than "not one expression" would.
-            return load_statements(id, &key, &src, &scope, ctx);
+    // (`pipy.listen(...)` on two lines): it did not parse, so nothing ran,
+    // and it is tried as such (whose error then says more).
+    let source = Source::from_bytes(&wrapped).with_path(Path::new(&key));
+    let func = match ctx.eval(source) {
+        Ok(f) => f,
+        Err(e) => {
+            if crate::statement::transform(&src).is_ok() {
+                return load_statements(id, &key, &src, &scope, ctx);
+            }
+            return Err(ScriptError::in_file(
+                &key,
+                &e,
+                WRAPPER_PREFIX.len(),
+                expression_body(&src),
+            ));
         }
-    }
+    };
+    LOADING.with(|l| l.borrow_mut().push(id));
+    let result = call_wrapper(&func, &scope, ctx);
+    LOADING.with(|l| l.borrow_mut().pop());
     let value = result
         .map_err(|e| ScriptError::in_file(&key, &e, WRAPPER_PREFIX.len(), expression_body(&src)))?;
     MODULES.with(|m| {
@@ -258,6 +280,7 @@ fn load_statements(
         if let Some(Some(entry)) = m.borrow_mut().get_mut(id) {
             entry.value = Some(value.clone());
             entry.exports = Some(exports);
+            entry.statements = true;
         }
     });
     Ok((id, value))
@@ -310,9 +333,8 @@ pub fn import(referrer: &str, spec: &str, ctx: &mut Context) -> JsResult<JsValue
     Ok(exports.into())
 }
 
-fn evaluate(path: &str, wrapped: &str, scope: &JsObject, ctx: &mut Context) -> JsResult<JsValue> {
-    let source = Source::from_bytes(wrapped).with_path(Path::new(path));
-    let func = ctx.eval(source)?;
+/// Calls a module's parsed wrapper with its scope.
+fn call_wrapper(func: &JsValue, scope: &JsObject, ctx: &mut Context) -> JsResult<JsValue> {
     let func = func.as_callable().ok_or_else(|| {
         boa_engine::JsNativeError::typ().with_message("module wrapper is not callable")
     })?;

@@ -8,10 +8,12 @@
 //! two names the wrapper provides, keeping every line where it was (errors
 //! point into the file as written):
 //!
-//! - `import d, { a, b as c } from './m.js'` becomes
-//!   `var d = __pipy_import__('./m.js').default, { a, b: c } = ...`, and
-//!   `import * as ns from 'm'` a `var` holding the module's exports;
-//! - `export default EXPR` becomes `__pipy_exports__.default = EXPR`;
+//! - `import d, { a, b as c } from './m.js'` defines `d`, `a` and `c` as
+//!   getters of the module's scope over what `__pipy_import__('./m.js')`
+//!   exports (live, as ES bindings), and `import * as ns from 'm'` `ns`;
+//!   imports run where they stand (not hoisted); circular imports fail;
+//! - `export default EXPR` becomes `__pipy_exports__.default = EXPR`, and
+//!   `export default function name() {}` keeps its declaration (and name);
 //! - `export var|let|const|function|class NAME ...` loses its `export`, and
 //!   `export { a, b as c }` goes; the names become getters on the exports
 //!   object once the body ran, so importers see their current values;
@@ -28,7 +30,7 @@ pub struct Transformed {
     pub body: String,
     /// Code to run after the body (on its last line): the exports' getters.
     pub epilogue: String,
-    /// Top-level `var $name` (and `let $name`) names, in order.
+    /// Top-level `var $name` names, in order.
     pub context_vars: Vec<String>,
 }
 
@@ -210,7 +212,14 @@ fn regex_may_start(src: &str, prev: Option<&Token>) -> bool {
     match prev {
         None => true,
         Some(t) => match t.kind {
-            Kind::Punct => !matches!(&src[t.start..t.end], ")" | "]" | "}"),
+            // After `)`, `]`, `}` or a postfix `++`/`--` (the tokenizer sees
+            // their last `+`/`-`), a `/` divides.
+            Kind::Punct => {
+                let prev_is_pair =
+                    t.start > 0 && src.as_bytes()[t.start - 1] == src.as_bytes()[t.start];
+                let postfix = matches!(&src[t.start..t.end], "+" | "-") && prev_is_pair;
+                !postfix && !matches!(&src[t.start..t.end], ")" | "]" | "}")
+            }
             Kind::Ident => BEFORE_REGEX.contains(&&src[t.start..t.end]),
             _ => false,
         },
@@ -220,6 +229,7 @@ fn regex_may_start(src: &str, prev: Option<&Token>) -> bool {
 /// Whether a module is written in statements (a `#!` line, or a first word
 /// that starts a statement) rather than as one expression.
 pub fn is_statement_module(src: &str) -> bool {
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     if src.starts_with("#!") {
         return true;
     }
@@ -359,8 +369,47 @@ fn binding_list(src: &str, tokens: &[Token], open: usize) -> Result<(Names, usiz
     Ok((pairs, j + 1))
 }
 
+/// The end (token index) of a statement that ends with the module name at
+/// `name`: the name, or a `;` right after it on the same line.
+fn module_statement_end(src: &str, tokens: &[Token], name: usize) -> usize {
+    if text(src, tokens, name + 1) == ";"
+        && !src[tokens[name].end..tokens[name + 1].start].contains('\n')
+    {
+        name + 1
+    } else {
+        name
+    }
+}
+
+/// The index of the module name of an `import` starting at `i`: the first
+/// string after `from`, or right after `import`.
+fn import_name_index(src: &str, tokens: &[Token], i: usize) -> Result<usize, String> {
+    if tokens.get(i + 1).map(|t| t.kind) == Some(Kind::Str) {
+        return Ok(i + 1);
+    }
+    let mut depth = 0;
+    let mut j = i + 1;
+    while j < tokens.len() {
+        match text(src, tokens, j) {
+            "{" => depth += 1,
+            "}" => depth -= 1,
+            "from" if depth == 0 => {
+                return match tokens.get(j + 1) {
+                    Some(t) if t.kind == Kind::Str => Ok(j + 1),
+                    _ => Err("expected a module name after 'from'".into()),
+                }
+            }
+            ";" if depth == 0 => break,
+            _ => {}
+        }
+        j += 1;
+    }
+    Err("an import without 'from'".into())
+}
+
 /// Rewrites a statement-style module (see the module docs).
 pub fn transform(src: &str) -> Result<Transformed, String> {
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     // `#!...` is a comment here; its line stays.
     let src_owned;
     let src = if src.starts_with("#!") {
@@ -394,8 +443,9 @@ pub fn transform(src: &str) -> Result<Transformed, String> {
             continue;
         }
         match t {
-            "var" | "let" => {
-                // Context variables: `var $a`, `var $a = 1, $b`.
+            "var" => {
+                // Context variables: `var $a`, `var $a = 1, $b` (a `let`
+                // inside the module's `with` would shadow them: only `var`).
                 let end = statement_end(src, &tokens, i);
                 let mut j = i + 1;
                 let mut d = 0;
@@ -419,7 +469,8 @@ pub fn transform(src: &str) -> Result<Transformed, String> {
                 i = end + 1;
             }
             "import" if !matches!(text(src, &tokens, i + 1), "(" | ".") => {
-                let end = statement_end(src, &tokens, i);
+                // It ends at its module name: what follows is code of its own.
+                let end = module_statement_end(src, &tokens, import_name_index(src, &tokens, i)?);
                 let stmt_end = tokens[end].end;
                 let replacement = rewrite_import(src, &tokens, i, end)?;
                 body.push_str(&src[copied..tokens[i].start]);
@@ -545,6 +596,28 @@ fn rewrite_export(src: &str, tokens: &[Token], i: usize) -> Result<ExportRewrite
     let after = tokens.get(i + 1).ok_or("nothing after 'export'")?;
     match next {
         "default" => {
+            // `export default function name() {}` (or a class, or async):
+            // the declaration stays, with its name bound in the module.
+            let mut k = i + 2;
+            if text(src, tokens, k) == "async" {
+                k += 1;
+            }
+            if matches!(text(src, tokens, k), "function" | "class") {
+                let mut n = k + 1;
+                if text(src, tokens, n) == "*" {
+                    n += 1;
+                }
+                if tokens.get(n).map(|t| t.kind) == Some(Kind::Ident) {
+                    let name = text(src, tokens, n).to_string();
+                    let to = tokens[i + 2].start;
+                    return Ok((
+                        to,
+                        String::new(),
+                        (i + 2, None),
+                        vec![(name, "default".into())],
+                    ));
+                }
+            }
             let to = tokens.get(i + 2).map_or(after.end, |t| t.start);
             Ok((
                 to,
@@ -605,7 +678,7 @@ fn rewrite_export(src: &str, tokens: &[Token], i: usize) -> Result<ExportRewrite
             let (pairs, j) = binding_list(src, tokens, i + 1)?;
             if text(src, tokens, j) == "from" {
                 let m = module_name(src, tokens, j + 1)?;
-                let end = statement_end(src, tokens, j + 1);
+                let end = module_statement_end(src, tokens, j + 1);
                 let to = tokens[end].end;
                 let getters: String = pairs
                     .iter()
@@ -630,7 +703,7 @@ fn rewrite_export(src: &str, tokens: &[Token], i: usize) -> Result<ExportRewrite
                 return Err("expected 'from' after 'export *'".into());
             }
             let m = module_name(src, tokens, i + 3)?;
-            let end = statement_end(src, tokens, i + 3);
+            let end = module_statement_end(src, tokens, i + 3);
             let to = tokens[end].end;
             let copy = format!(
                 "((m) => Object.keys(m).forEach((k) => k !== 'default' && Object.defineProperty(__pipy_exports__, k, {{ get: () => m[k], enumerable: true, configurable: true }})))(__pipy_import__({m}));"
@@ -704,7 +777,7 @@ mod tests {
     #[test]
     fn context_variables_are_listed_and_the_shebang_kept_as_a_comment() {
         let out = t("#!/usr/bin/env pipy\nvar $a, b = 1, $c = { x: [1, 2] }\nlet $d\nfunction f() { var $inner }\nvar e = $a");
-        assert_eq!(out.context_vars, ["$a", "$c", "$d"]);
+        assert_eq!(out.context_vars, ["$a", "$c"]);
         assert!(out.body.starts_with("///usr/bin/env pipy\n"));
     }
 
@@ -714,6 +787,44 @@ mod tests {
         assert!(out.body.contains("'import x from \"y\"'"));
         assert!(out.body.contains("// export default 1"));
         assert!(out.body.ends_with("__pipy_exports__.default = s"));
+    }
+
+    #[test]
+    fn a_line_after_an_import_is_code_of_its_own() {
+        let out = t("import a from './a.js'\n(function () { x() })()\nexport * from './b.js'\n[1, 2].forEach(f)\nexport { c } from './c.js';\n+y");
+        let lines: Vec<&str> = out.body.lines().collect();
+        assert_eq!(lines[1], "(function () { x() })()");
+        assert_eq!(lines[3], "[1, 2].forEach(f)");
+        assert_eq!(lines[5], "+y");
+    }
+
+    #[test]
+    fn a_named_default_export_keeps_its_name() {
+        let out = t("export default function handler(req) { return 1 }\nuse(handler)\nexport default async function g() {}");
+        assert!(
+            out.body.starts_with("function handler(req)"),
+            "{}",
+            out.body
+        );
+        assert!(
+            out.epilogue.contains("\"default\", { get: () => handler"),
+            "{}",
+            out.epilogue
+        );
+        let out = t("export default class C {}");
+        assert_eq!(out.body, "class C {}");
+    }
+
+    #[test]
+    fn only_var_makes_context_variables_and_a_bom_is_skipped() {
+        let out = t("\u{feff}var $a = i++ / 2, $b\nlet $c\nimport d from './d.js'");
+        assert_eq!(out.context_vars, ["$a", "$b"]);
+        assert!(
+            out.body.contains("__pipy_import__('./d.js')"),
+            "{}",
+            out.body
+        );
+        assert!(is_statement_module("\u{feff}import x from 'y'"));
     }
 
     #[test]

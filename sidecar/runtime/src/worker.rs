@@ -113,10 +113,13 @@ pub(crate) fn evaluate(
     print_value: bool,
 ) -> Result<Option<Rc<RefCell<ConfigState>>>> {
     let entry = opts.codebase.entry().unwrap_or_else(|| opts.entry.clone());
+    // `pipy.listen` and `pipeline()` count only while a version loads.
+    config::pipeline_api::set_loading(true);
     let value = pipy_js::with_js(|ctx| {
         pipy_js::module::load_with_source(&entry, opts.eval.as_deref(), ctx)
-    })
-    .map_err(|e| anyhow!("{e}"))?;
+    });
+    config::pipeline_api::set_loading(false);
+    let value = value.map_err(|e| anyhow!("{e}"))?;
     // A Configuration the module's value is, or the one its `pipy.listen`
     // and `pipeline()` calls made.
     let state = config::state_of(&value.1)
@@ -129,7 +132,7 @@ pub(crate) fn evaluate(
         // A module of `pipy.read(...)` calls alone, or a script in
         // statements that listens on nothing (it may have timers or spawned
         // pipelines): the worker runs until they are done, as upstream's.
-        let script_only = value.1.is_undefined() && opts.eval.is_none();
+        let script_only = pipy_js::module::is_statements(value.0) && opts.eval.is_none();
         if crate::file_reader::pending() > 0 || script_only {
             return Ok(Some(Rc::new(RefCell::new(ConfigState::default()))));
         }

@@ -45,6 +45,15 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// `pipy.exit(fn)` callbacks kept per thread at most.
+const MAX_EXIT_CALLBACKS: usize = 1024;
+
+/// Forgets the exit callbacks of the version being replaced (a new version
+/// registers its own).
+pub(crate) fn reset_exit_callbacks() {
+    EXIT_CALLBACKS.with(|c| c.borrow_mut().clear());
+}
+
 /// Runs (once) the callbacks `pipy.exit(fn)` registered on this thread, as
 /// the worker stops; returns how many of the Promises they gave are still
 /// pending, which the worker waits for (within its drain time).
@@ -82,7 +91,16 @@ fn exit(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
         .and_then(|v| v.as_callable())
         .and_then(boa_engine::object::builtins::JsFunction::from_object)
     {
-        EXIT_CALLBACKS.with(|c| c.borrow_mut().push(f));
+        EXIT_CALLBACKS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() < MAX_EXIT_CALLBACKS {
+                c.push(f);
+            } else {
+                tracing::warn!(
+                    "pipy.exit(): more than {MAX_EXIT_CALLBACKS} callbacks; this one is left out"
+                );
+            }
+        });
         return Ok(JsValue::undefined());
     }
     let code = match args.first() {
@@ -243,6 +261,13 @@ fn install_info(f: &boa_engine::JsObject, ctx: &mut Context) -> JsResult<()> {
     Ok(())
 }
 
+/// Files `pipy.watch` looks at at once per thread, at most.
+const MAX_WATCHES: usize = 256;
+
+thread_local! {
+    static WATCHES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// How often `pipy.watch` looks at the file.
 const WATCH_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -253,26 +278,42 @@ fn watch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
     let key = crate::codebase::normalize(&path).to_string();
     let first = module::read_file(&key);
     let (promise, resolvers) = boa_engine::object::builtins::JsPromise::new_pending(ctx);
+    if WATCHES.with(std::cell::Cell::get) >= MAX_WATCHES {
+        return Err(JsNativeError::error()
+            .with_message(format!(
+                "pipy.watch(): more than {MAX_WATCHES} files watched"
+            ))
+            .into());
+    }
+    WATCHES.with(|w| w.set(w.get() + 1));
+    let engine = host::engine_generation();
     fn look(
         key: String,
         first: Option<Vec<u8>>,
         resolve: boa_engine::object::builtins::JsFunction,
+        engine: u64,
     ) {
         pipy_core::io::after(
             WATCH_PERIOD,
             Box::new(move || {
+                // The engine that asked is gone: stop looking.
+                if host::engine_generation() != engine {
+                    WATCHES.with(|w| w.set(w.get().saturating_sub(1)));
+                    return;
+                }
                 if module::read_file(&key) != first {
+                    WATCHES.with(|w| w.set(w.get().saturating_sub(1)));
                     crate::with_js(|ctx| {
                         let _ = resolve.call(&JsValue::undefined(), &[], ctx);
                         let _ = ctx.run_jobs();
                     });
                 } else {
-                    look(key, first, resolve);
+                    look(key, first, resolve, engine);
                 }
             }),
         );
     }
-    look(key, first, resolvers.resolve);
+    look(key, first, resolvers.resolve, engine);
     Ok(promise.into())
 }
 

@@ -871,3 +871,35 @@ fn watch_and_exit_callbacks() {
     let out = p.stdout_text();
     assert!(out.ends_with("bye\nbye after wait\n"), "{out}");
 }
+
+/// What a review found: a SyntaxError thrown while an expression module runs
+/// (bad JSON) is reported, not taken as a reason to run the module again in
+/// statements; an expression module whose value is undefined is still an
+/// error; a named default export keeps its name in its module.
+#[test]
+fn module_forms_are_not_confused() {
+    let dir = temp_dir();
+    let main = dir.join("main.js");
+    std::fs::write(&main, "(console.log('ran'), JSON.parse('{bad'), pipy())").unwrap();
+    let (code, out, err) = run_to_end(&[main.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("SyntaxError") && err.matches("[INF] ran").count() == 1,
+        "{out}{err}"
+    );
+    std::fs::write(&main, "(console.log('x'), undefined)").unwrap();
+    let (code, _, err) = run_to_end(&[main.to_str().unwrap()]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("did not result in a Configuration"), "{err}");
+    let port = free_port();
+    let _p = Pipy::script_with(
+        &format!("import h from './h.js'\npipy.listen({port}, $=>$.serveHTTP(h))\n"),
+        &[(
+            "h.js",
+            "export default function handler() { return new Message('named ' + typeof handler) }\n(function () { void 0 })()\n",
+        )],
+        &[],
+        &[port],
+    );
+    assert_eq!(get(port, "/").text(), "named function");
+}

@@ -136,13 +136,27 @@ pub fn merge_into(state: &Rc<RefCell<ConfigState>>) {
     }
 }
 
+thread_local! {
+    /// Whether a version of the codebase loads on this thread now.
+    static VERSION_LOADING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Tells the pipeline API whether a version loads now (its listeners count
+/// only then; a module imported later by `pipy.import` cannot open ports).
+pub fn set_loading(on: bool) {
+    VERSION_LOADING.with(|l| l.set(on));
+}
+
 /// The module loading now, which the pipeline API may only be used in.
 fn loading(what: &str) -> JsResult<usize> {
-    pipy_js::module::loading().ok_or_else(|| {
-        type_error(format!(
-            "{what}: only while a module loads (not yet once the worker runs)"
-        ))
-    })
+    let loading = VERSION_LOADING.with(std::cell::Cell::get);
+    pipy_js::module::loading()
+        .filter(|_| loading)
+        .ok_or_else(|| {
+            type_error(format!(
+                "{what}: only while a module loads (not yet once the worker runs)"
+            ))
+        })
 }
 
 /// `pipeline(builder)`.
@@ -263,6 +277,10 @@ fn process(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
     }
     let mut events = Vec::new();
     pipy_js::convert::js_to_events(&v, ctx, &mut events)?;
+    // The events are all there is: the stream ends after them.
+    if !events.last().is_some_and(|e| e.is_stream_end()) {
+        events.push(pipy_core::Event::StreamEnd(pipy_core::StreamError::NoError));
+    }
     Ok(run_detached(layout, Vec::new(), events, ctx))
 }
 
