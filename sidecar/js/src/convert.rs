@@ -379,3 +379,33 @@ pub fn array_values(v: &JsValue, ctx: &mut Context) -> JsResult<Option<Vec<JsVal
     }
     Ok(Some(out))
 }
+
+/// The text of argument `i` (`undefined` as `"undefined"`, as `String()`).
+pub fn arg_text(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<String> {
+    Ok(args
+        .get(i)
+        .cloned()
+        .unwrap_or_default()
+        .to_string(ctx)?
+        .to_std_string_escaped())
+}
+
+/// Gives `object` an own property `name` that enumerations skip (a method
+/// bound to the object, say).
+pub fn define_hidden(
+    object: &JsObject,
+    name: &str,
+    value: impl Into<JsValue>,
+    ctx: &mut Context,
+) -> JsResult<()> {
+    object.define_property_or_throw(
+        js_string!(name),
+        boa_engine::property::PropertyDescriptor::builder()
+            .value(value)
+            .writable(true)
+            .enumerable(false)
+            .configurable(true),
+        ctx,
+    )?;
+    Ok(())
+}

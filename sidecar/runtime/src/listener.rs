@@ -118,6 +118,31 @@ fn original_destination(stream: &TcpStream) -> Option<SocketAddr> {
     dst.ok()?.as_socket()
 }
 
+thread_local! {
+    /// This thread's open inbound connections, by id (`pipy.inbound`).
+    static OPEN: std::cell::RefCell<std::collections::BTreeMap<u64, std::rc::Weak<Context>>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// Keeps a connection in [`OPEN`] while it lives.
+struct Open(u64);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        OPEN.with(|o| o.borrow_mut().remove(&self.0));
+    }
+}
+
+/// The contexts of this thread's open inbound connections, oldest first.
+pub(crate) fn open_connections() -> Vec<Rc<Context>> {
+    OPEN.with(|o| {
+        o.borrow()
+            .values()
+            .filter_map(std::rc::Weak::upgrade)
+            .collect()
+    })
+}
+
 /// Runs one inbound connection through a pipeline until either side ends it.
 async fn connection(
     stream: TcpStream,
@@ -136,6 +161,8 @@ async fn connection(
         local,
         destination,
     }));
+    OPEN.with(|o| o.borrow_mut().insert(id, Rc::downgrade(&ctx)));
+    let _open = Open(id);
     let outbox = Outbox::with_limits(options.limits);
     let sink = outbox.clone();
     let pipeline = Pipeline::new(

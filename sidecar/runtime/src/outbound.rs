@@ -35,18 +35,30 @@ pub(crate) fn install() {
     pipy_core::io::install(Rc::new(TokioIo));
 }
 
+thread_local! {
+    /// This thread's open outbound connections (`pipy.outbound.count`).
+    static OPEN_COUNT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many outbound connections this thread has open.
+pub(crate) fn open_count() -> usize {
+    OPEN_COUNT.with(std::cell::Cell::get)
+}
+
 /// Counts a connection as open until dropped.
 struct Open(Rc<OutboundStats>);
 
 impl Drop for Open {
     fn drop(&mut self) {
         self.0.count.dec_by(1);
+        OPEN_COUNT.with(|c| c.set(c.get().saturating_sub(1)));
     }
 }
 
 async fn run(ob: Outbound) {
     let stats = OutboundStats::of(&ob.target);
     stats.count.inc_by(1);
+    OPEN_COUNT.with(|c| c.set(c.get() + 1));
     let _open = Open(stats.clone());
     let target_port = ob
         .target

@@ -164,12 +164,7 @@ fn with_statement<R>(this: &JsValue, f: impl FnOnce(&Statement) -> JsResult<R>) 
 }
 
 fn text_arg(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
-    Ok(args
-        .first()
-        .cloned()
-        .unwrap_or_default()
-        .to_string(ctx)?
-        .to_std_string_escaped())
+    crate::convert::arg_text(args, 0, ctx)
 }
 
 /// `db.exec(sql)`: every statement of `sql`; rows as text, as sqlite3_exec.

@@ -43,12 +43,7 @@ pub fn json_to_yaml(text: &str) -> Result<String, String> {
 }
 
 fn text_arg(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
-    Ok(args
-        .first()
-        .cloned()
-        .unwrap_or_default()
-        .to_string(ctx)?
-        .to_std_string_escaped())
+    crate::convert::arg_text(args, 0, ctx)
 }
 
 fn error(msg: String) -> boa_engine::JsError {

@@ -903,3 +903,27 @@ fn module_forms_are_not_confused() {
     );
     assert_eq!(get(port, "/").text(), "named function");
 }
+
+/// `pipy.inbound` (`count`, `forEach`) and `pipy.outbound.count`: this
+/// thread's open connections, as upstream 1.5.18 gives them side by side.
+#[test]
+fn open_connections_are_counted() {
+    let (front, back) = (free_port(), free_port());
+    let script = format!(
+        "#!/usr/bin/env pipy\n\
+         pipy.listen({back}, $=>$.serveHTTP(() => {{\n\
+           var peers = []\n\
+           pipy.inbound.forEach(ib => peers.push(ib.remoteAddress))\n\
+           return new Message(pipy.inbound.count + ' ' + pipy.outbound.count + ' ' + peers.join(','))\n\
+         }}))\n\
+         pipy.listen({front}, $=>$.connect('127.0.0.1:{back}'))\n"
+    );
+    let _p = Pipy::script(&script, &[front, back]);
+    // Through the proxy: the client's and the proxy's connections come in,
+    // the proxy's goes out (once the harness's probes of the ports closed).
+    pipy_e2e::wait_for(
+        "two in, one out",
+        std::time::Duration::from_secs(10),
+        || get(front, "/").text() == "2 1 127.0.0.1,127.0.0.1",
+    );
+}

@@ -7,6 +7,8 @@
 //! works beside them, in one module or across several). A pipeline value
 //! goes wherever a sub-pipeline does (`.to(p)`, `demuxHTTP().to(p)`, ...).
 //!
+//! `pipy.inbound` and `pipy.outbound` tell this thread's open connections.
+//!
 //! A pipeline value also runs on its own: `spawn(...args)` (its `onStart`
 //! gets `args`) and `process(events)`, each returning a Promise that
 //! resolves when the pipeline's stream ends.
@@ -183,15 +185,7 @@ fn new_value(layout: Layout, ctx: &mut Context) -> JsResult<JsObject> {
         ("process", NativeFunction::from_fn_ptr(process)),
     ] {
         let f = f.to_js_function(ctx.realm());
-        value.define_property_or_throw(
-            js_string!(name),
-            boa_engine::property::PropertyDescriptor::builder()
-                .value(f)
-                .writable(true)
-                .enumerable(false)
-                .configurable(true),
-            ctx,
-        )?;
+        pipy_js::convert::define_hidden(&value, name, f, ctx)?;
     }
     Ok(value)
 }
@@ -453,6 +447,50 @@ pub(super) fn m_pipe_next(this: &JsValue, _: &[JsValue], _: &mut Context) -> JsR
     )
 }
 
+/// `pipy.inbound` and `pipy.outbound`: this thread's open connections
+/// (`count`), and for inbound ones `forEach(f)` with each `__inbound`.
+fn connections(ctx: &mut Context) -> JsResult<(JsObject, JsObject)> {
+    let count_in = NativeFunction::from_fn_ptr(|_, _, _| {
+        Ok(JsValue::from(
+            crate::listener::open_connections().len() as u32
+        ))
+    })
+    .to_js_function(ctx.realm());
+    let for_each = NativeFunction::from_fn_ptr(|_, args, ctx| {
+        let f = args
+            .first()
+            .and_then(|f| f.as_callable())
+            .ok_or_else(|| type_error("pipy.inbound.forEach(): expects a function"))?;
+        for c in crate::listener::open_connections() {
+            let ib = pipy_js::vars::inbound_value(&c, ctx)?;
+            f.call(&JsValue::undefined(), &[ib], ctx)?;
+        }
+        Ok(JsValue::undefined())
+    });
+    let inbound = ObjectInitializer::new(ctx)
+        .accessor(
+            js_string!("count"),
+            Some(count_in),
+            None,
+            Attribute::CONFIGURABLE,
+        )
+        .function(for_each, js_string!("forEach"), 1)
+        .build();
+    let count_out = NativeFunction::from_fn_ptr(|_, _, _| {
+        Ok(JsValue::from(crate::outbound::open_count() as u32))
+    })
+    .to_js_function(ctx.realm());
+    let outbound = ObjectInitializer::new(ctx)
+        .accessor(
+            js_string!("count"),
+            Some(count_out),
+            None,
+            Attribute::CONFIGURABLE,
+        )
+        .build();
+    Ok((inbound, outbound))
+}
+
 /// Installs `pipeline` and `pipy.listen`.
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     let f = NativeFunction::from_fn_ptr(pipeline).to_js_function(ctx.realm());
@@ -461,6 +499,9 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     if let Some(pipy) = pipy.as_object() {
         let f = NativeFunction::from_fn_ptr(listen).to_js_function(ctx.realm());
         pipy.set(js_string!("listen"), f, false, ctx)?;
+        let (inbound, outbound) = connections(ctx)?;
+        pipy.set(js_string!("inbound"), inbound, false, ctx)?;
+        pipy.set(js_string!("outbound"), outbound, false, ctx)?;
     }
     Ok(())
 }

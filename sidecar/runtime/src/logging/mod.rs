@@ -335,16 +335,7 @@ fn bind_log(object: &JsObject, logger: Rc<Logger>, ctx: &mut Context) -> JsResul
         Bound(logger),
     )
     .to_js_function(ctx.realm());
-    object.define_property_or_throw(
-        js_string!("log"),
-        boa_engine::property::PropertyDescriptor::builder()
-            .value(f)
-            .writable(true)
-            .enumerable(false)
-            .configurable(true),
-        ctx,
-    )?;
-    Ok(())
+    pipy_js::convert::define_hidden(object, "log", f, ctx)
 }
 
 logger_class!(TextLogger, "TextLogger", Format::Text);
