@@ -17,6 +17,23 @@ pub trait Codebase: Send + Sync {
     fn entry(&self) -> Option<String> {
         None
     }
+
+    /// The files under folder `dir`, at any depth, by their paths from it
+    /// (`pipy.list`), sorted; at most [`MAX_LISTED`].
+    fn list(&self, dir: &str) -> Vec<String>;
+}
+
+/// Files `Codebase::list` gives at most.
+pub const MAX_LISTED: usize = 10_000;
+
+/// `dir` as a prefix of the paths under it (`a/b/`, or empty for the root).
+fn dir_prefix(dir: &str) -> String {
+    let d = normalize(dir).trim_end_matches('/');
+    if d.is_empty() || d == "." {
+        String::new()
+    } else {
+        format!("{d}/")
+    }
 }
 
 /// A codebase whose content can be replaced as a whole (a worker fed by a repo
@@ -60,6 +77,10 @@ impl Codebase for SharedCodebase {
     fn entry(&self) -> Option<String> {
         self.get().1
     }
+
+    fn list(&self, dir: &str) -> Vec<String> {
+        self.get().0.list(dir)
+    }
 }
 
 /// Normalizes a script path to the form `dir/file.js`.
@@ -95,6 +116,31 @@ impl Codebase for DirCodebase {
     fn describe(&self) -> String {
         self.root.display().to_string()
     }
+
+    fn list(&self, dir: &str) -> Vec<String> {
+        let base = self.root.join(dir_prefix(dir));
+        let mut out = Vec::new();
+        let mut folders = vec![(base, String::new())];
+        while let Some((folder, rel)) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let path = format!("{rel}{name}");
+                match e.file_type() {
+                    Ok(t) if t.is_dir() => folders.push((e.path(), format!("{path}/"))),
+                    Ok(t) if t.is_file() => out.push(path),
+                    _ => {}
+                }
+                if out.len() >= MAX_LISTED {
+                    break;
+                }
+            }
+        }
+        out.sort();
+        out
+    }
 }
 
 /// A codebase held in memory.
@@ -127,6 +173,18 @@ impl Codebase for MemoryCodebase {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    fn list(&self, dir: &str) -> Vec<String> {
+        let prefix = dir_prefix(dir);
+        let mut out: Vec<String> = self
+            .files
+            .keys()
+            .filter_map(|k| k.strip_prefix(prefix.as_str()).map(String::from))
+            .take(MAX_LISTED)
+            .collect();
+        out.sort();
+        out
     }
 }
 

@@ -177,6 +177,20 @@ fn read(module: usize, slot: usize, ctx: &mut Context) -> JsResult<JsValue> {
 }
 
 fn write(module: usize, slot: usize, value: JsValue, ctx: &mut Context) -> JsResult<()> {
+    // Outside any pipeline (a statement module's body as it loads), a
+    // `var $x` written is where new contexts start from, at once: a
+    // `pipy.fork` further down the body already sees it, as upstream.
+    if CURRENT.with(|c| c.borrow().is_none()) {
+        MODULES.with(|m| {
+            if let Some(mv) = m.borrow_mut().get_mut(module) {
+                if mv.plain.get(slot).copied().unwrap_or(false) {
+                    if let Some(d) = mv.defaults.get_mut(slot) {
+                        *d = value.clone();
+                    }
+                }
+            }
+        });
+    }
     let pctx = current();
     ensure_module(&pctx, module, ctx)?;
     with_vars(&pctx, |v| {

@@ -317,6 +317,29 @@ fn watch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
     Ok(promise.into())
 }
 
+/// `pipy.list(dir)`: the codebase's files under `dir`, at any depth.
+fn list(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let dir = path_arg(args, ctx)?;
+    let names: Vec<JsValue> = host::hooks()
+        .codebase
+        .list(&dir)
+        .into_iter()
+        .map(|n| js_string!(n.as_str()).into())
+        .collect();
+    Ok(boa_engine::object::builtins::JsArray::from_iter(names, ctx).into())
+}
+
+/// `pipy.fork(f)`: calls `f` in a new context (its context variables start
+/// afresh), as upstream's, and gives what it returns.
+fn fork(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let f = args
+        .first()
+        .and_then(|f| f.as_callable())
+        .ok_or_else(|| JsNativeError::typ().with_message("pipy.fork(): expects a function"))?;
+    let pctx = pipy_core::Context::new(None);
+    crate::vars::enter(&pctx, || f.call(&JsValue::undefined(), &[], ctx))
+}
+
 /// Installs `pipy`.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let f = FunctionObjectBuilder::new(
@@ -331,6 +354,8 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         ("solve", NativeFunction::from_fn_ptr(solve)),
         ("import", NativeFunction::from_fn_ptr(import)),
         ("watch", NativeFunction::from_fn_ptr(watch)),
+        ("list", NativeFunction::from_fn_ptr(list)),
+        ("fork", NativeFunction::from_fn_ptr(fork)),
         ("exit", NativeFunction::from_fn_ptr(exit)),
         ("restart", NativeFunction::from_fn_ptr(restart)),
     ] {

@@ -927,3 +927,29 @@ fn open_connections_are_counted() {
         || get(front, "/").text() == "2 1 127.0.0.1,127.0.0.1",
     );
 }
+
+/// `pipy.list(dir)` gives the codebase's files at any depth (sorted here;
+/// upstream gives the file system's order), and `pipy.fork(f)` runs `f` in a
+/// new context whose `$` variables start from the module's values.
+#[test]
+fn pipy_list_and_fork() {
+    let dir = temp_dir();
+    std::fs::create_dir_all(dir.join("sub/deep")).unwrap();
+    std::fs::write(dir.join("a.txt"), "a").unwrap();
+    std::fs::write(dir.join("sub/b.txt"), "b").unwrap();
+    std::fs::write(dir.join("sub/deep/c.txt"), "c").unwrap();
+    std::fs::write(
+        dir.join("main.js"),
+        "#!/usr/bin/env pipy\n\
+         var $v = 1\n\
+         println(JSON.stringify(pipy.list('/')), JSON.stringify(pipy.list('sub')))\n\
+         println(pipy.fork(() => { var old = $v; $v = 5; return old + ':' + $v }), $v)\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_to_end(&[dir.join("main.js").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "[\"a.txt\",\"main.js\",\"sub/b.txt\",\"sub/deep/c.txt\"] [\"b.txt\",\"deep/c.txt\"]\n1:5 1\n"
+    );
+}
