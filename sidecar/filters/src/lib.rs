@@ -44,6 +44,7 @@ pub mod serve_http;
 mod slot;
 pub mod socks;
 pub mod split;
+pub mod swap;
 pub mod tee;
 pub mod thrift;
 pub mod throttle;
@@ -148,6 +149,7 @@ pub const SOURCE_FILES: &[(&str, &str)] = &[
     ("replace", "replace.rs"),
     ("serveHTTP", "serve_http.rs"),
     ("split", "split.rs"),
+    ("swap", "swap.rs"),
     ("tee", "tee.rs"),
     ("throttleConcurrency", "throttle.rs"),
     ("throttleDataRate", "throttle.rs"),

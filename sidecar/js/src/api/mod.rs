@@ -13,6 +13,7 @@ pub mod dns;
 pub mod head;
 pub mod hessian;
 pub mod http;
+pub mod hub;
 pub mod int;
 pub mod load_balancer;
 pub mod message;

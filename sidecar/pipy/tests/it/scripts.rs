@@ -953,3 +953,35 @@ fn pipy_list_and_fork() {
         "[\"a.txt\",\"main.js\",\"sub/b.txt\",\"sub/deep/c.txt\"] [\"b.txt\",\"deep/c.txt\"]\n1:5 1\n"
     );
 }
+
+/// `swap(hub)` with `new pipeline.Hub()`: what one connection sends comes
+/// out of the other (upstream 1.5.18 splices the same two clients alike).
+#[test]
+fn swap_splices_two_connections_through_a_hub() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let script = format!(
+        "#!/usr/bin/env pipy\n\
+         var hub = new pipeline.Hub\n\
+         pipy.listen({port}, $=>$.swap(() => hub))\n"
+    );
+    let _p = Pipy::script(&script, &[port]);
+    let connect = || {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        s
+    };
+    let (mut a, mut b) = (connect(), connect());
+    // Each joins with its first bytes: `a` alone first (its bytes reach
+    // nobody), then `b`, whose bytes reach `a`.
+    a.write_all(b"a:").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    b.write_all(b"b:").unwrap();
+    let mut buf = [0u8; 2];
+    a.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"b:");
+    a.write_all(b"hi").unwrap();
+    b.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hi");
+}

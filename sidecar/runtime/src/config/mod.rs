@@ -348,6 +348,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("link", m_link),
         ("pipe", pipeline_api::m_pipe),
         ("pipeNext", pipeline_api::m_pipe_next),
+        ("swap", pipeline_api::m_swap),
         ("chain", m_chain),
         ("use", m_use),
         ("repeat", m_repeat),

@@ -438,6 +438,22 @@ pub(super) fn m_pipe(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsR
     )
 }
 
+/// `swap(hub)` (see `pipy_filters::swap`).
+pub(super) fn m_swap(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<()> {
+    let hub = args.first().cloned().unwrap_or_default();
+    if !(hub.is_callable() || pipy_js::api::hub::hub_of(&hub).is_some()) {
+        return Err(type_error(
+            "swap(): argument #1 expects a Hub or a function",
+        ));
+    }
+    super::append(
+        this,
+        Rc::new(pipy_filters::swap::SwapTemplate(
+            pipy_filters::Callback::new(hub, "swap"),
+        )),
+    )
+}
+
 /// `pipeNext()`: the next pipeline of the chain `pipe([...])` started, or on
 /// to `pipe`'s output after the last.
 pub(super) fn m_pipe_next(this: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<()> {
@@ -494,6 +510,8 @@ fn connections(ctx: &mut Context) -> JsResult<(JsObject, JsObject)> {
 /// Installs `pipeline` and `pipy.listen`.
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     let f = NativeFunction::from_fn_ptr(pipeline).to_js_function(ctx.realm());
+    // `pipeline.Hub`, as upstream's (the class comes from pipy_js).
+    pipy_js::api::class_onto::<pipy_js::api::hub::HubObject>(&f, ctx)?;
     ctx.register_global_property(js_string!("pipeline"), f, Attribute::all())?;
     let pipy = ctx.global_object().get(js_string!("pipy"), ctx)?;
     if let Some(pipy) = pipy.as_object() {
