@@ -202,14 +202,15 @@ while True:
     s.sendall(c.data_to_send())
 "#;
 
-/// An HTTP/1 origin that answers `/slow` after a second.
+/// An HTTP/1 origin that answers `/slow` after two seconds (time for a
+/// reload to happen first on a machine busy with the other tests).
 const SLOW_ORIGIN: &str = r#"
 import http.server, sys, time, threading
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     def do_GET(self):
         if self.path == '/slow':
-            time.sleep(1)
+            time.sleep(2)
         body = ('done ' + self.path).encode()
         self.send_response(200)
         self.send_header('content-length', str(len(body)))
