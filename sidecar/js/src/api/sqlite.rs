@@ -107,6 +107,15 @@ fn run(conn: &Connection, sql: &str, binds: &[(usize, Value)]) -> JsResult<Vec<R
     for (i, v) in binds {
         stmt.raw_bind_parameter(*i, v).map_err(sql_error)?;
     }
+    collect_rows(&mut stmt, |v| v.into())
+}
+
+/// The rows a prepared statement gives, each value made by `value`, within
+/// [`MAX_RESULT`].
+fn collect_rows(
+    stmt: &mut rusqlite::Statement<'_>,
+    value: fn(ValueRef<'_>) -> Value,
+) -> JsResult<Vec<Row>> {
     let names: Rc<[String]> = stmt.column_names().iter().map(|n| n.to_string()).collect();
     let n = names.len();
     let mut rows = stmt.raw_query();
@@ -115,7 +124,7 @@ fn run(conn: &Connection, sql: &str, binds: &[(usize, Value)]) -> JsResult<Vec<R
     while let Some(row) = rows.next().map_err(sql_error)? {
         let mut values = Vec::with_capacity(n);
         for i in 0..n {
-            let v: Value = row.get_ref(i).map_err(sql_error)?.into();
+            let v = value(row.get_ref(i).map_err(sql_error)?);
             size += value_size(&v);
             values.push(v);
         }
@@ -125,6 +134,27 @@ fn run(conn: &Connection, sql: &str, binds: &[(usize, Value)]) -> JsResult<Vec<R
         out.push(Rc::new((names.clone(), values)));
     }
     Ok(out)
+}
+
+/// A value as `sqlite3_exec` hands it over: text, or null.
+fn as_text(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Text(i.to_string()),
+        ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 1e15 => Value::Text(format!("{f:.1}")),
+        ValueRef::Real(f) => Value::Text(f.to_string()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            Value::Text(String::from_utf8_lossy(t).into_owned())
+        }
+    }
+}
+
+fn rows_to_js(rows: &[Row], ctx: &mut Context) -> JsResult<JsValue> {
+    let items = rows
+        .iter()
+        .map(|r| row_to_js(r, ctx))
+        .collect::<JsResult<Vec<_>>>()?;
+    Ok(JsArray::from_iter(items, ctx).into())
 }
 
 fn value_to_js(v: &Value, ctx: &mut Context) -> JsResult<JsValue> {
@@ -177,40 +207,11 @@ fn db_exec(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
         let mut batch = rusqlite::Batch::new(conn, &sql);
         let mut all = Vec::new();
         while let Some(mut stmt) = batch.next().map_err(sql_error)? {
-            let names: Rc<[String]> = stmt.column_names().iter().map(|n| n.to_string()).collect();
-            let n = names.len();
-            let mut rows = stmt.raw_query();
-            let mut size = 0;
-            while let Some(row) = rows.next().map_err(sql_error)? {
-                let mut values = Vec::with_capacity(n);
-                for i in 0..n {
-                    let text = match row.get_ref(i).map_err(sql_error)? {
-                        ValueRef::Null => Value::Null,
-                        ValueRef::Integer(i) => Value::Text(i.to_string()),
-                        ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
-                            Value::Text(format!("{f:.1}"))
-                        }
-                        ValueRef::Real(f) => Value::Text(f.to_string()),
-                        ValueRef::Text(t) | ValueRef::Blob(t) => {
-                            Value::Text(String::from_utf8_lossy(t).into_owned())
-                        }
-                    };
-                    size += value_size(&text);
-                    values.push(text);
-                }
-                if size > MAX_RESULT {
-                    return Err(sql_error(format!("result larger than {MAX_RESULT} bytes")));
-                }
-                all.push(Rc::new((names.clone(), values)));
-            }
+            all.extend(collect_rows(&mut stmt, as_text)?);
         }
         all
     };
-    let items = rows
-        .iter()
-        .map(|r| row_to_js(r, ctx))
-        .collect::<JsResult<Vec<_>>>()?;
-    Ok(JsArray::from_iter(items, ctx).into())
+    rows_to_js(&rows, ctx)
 }
 
 /// `db.sql(sql)`: a statement (checked now, as upstream prepares it).
@@ -291,11 +292,7 @@ fn st_exec(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
         s.cursor.borrow_mut().take();
         gather(s)
     })?;
-    let items = rows
-        .iter()
-        .map(|r| row_to_js(r, ctx))
-        .collect::<JsResult<Vec<_>>>()?;
-    Ok(JsArray::from_iter(items, ctx).into())
+    rows_to_js(&rows, ctx)
 }
 
 /// `step()`: `false` when it moved onto a row, `true` when there is none left.
