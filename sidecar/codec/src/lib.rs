@@ -42,6 +42,7 @@ pub mod compression;
 pub mod detect;
 pub mod dns;
 pub mod dubbo;
+pub mod fastcgi;
 pub mod hessian;
 pub mod http1;
 pub mod mqtt;

@@ -4,23 +4,18 @@
 //! inbound connection); the first `outputCount` messages (1 by default) the
 //! shared pipeline outputs for each are that stream's answers, in order. This
 //! is upstream 1.5's behaviour (its reference pages still say a mux outputs
-//! its input; compared side by side).
-//!
-//! A shared pipeline lives while streams use it, then `maxIdle` more (60 s by
-//! default, as upstream), and no longer: its input ends and it leaves the map.
-//! It also leaves when it ends by itself, after `maxMessages` messages it
-//! takes no new streams, and at `maxQueue` streams another one opens for the
-//! same key.
+//! its input; compared side by side). How long shared pipelines live and how
+//! many streams share one: `mux_pool`.
 
+use crate::mux_pool::{session_key, Pool, Session, Sharing, Wire};
 use crate::util::Callback;
 use crate::SubLayout;
 use pipy_core::{
-    Event, EventTarget, Filter, FilterDump, FilterTemplate, Output, Pipeline, StreamError, SubKind,
+    Event, EventTarget, Filter, FilterDump, FilterTemplate, Output, StreamError, SubKind,
 };
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
-use std::rc::{Rc, Weak};
-use std::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
 
 /// Options of `mux`.
 #[derive(Clone, Debug)]
@@ -47,11 +42,13 @@ impl Default for MuxOptions {
     }
 }
 
-/// The shared pipelines of one `mux` in a worker, by key.
-#[derive(Default)]
-struct Pool {
-    sessions: RefCell<HashMap<String, Vec<Rc<Session>>>>,
-    sweeping: Cell<bool>,
+impl MuxOptions {
+    pub(crate) fn sharing(&self) -> Sharing {
+        Sharing {
+            max_idle: self.max_idle,
+            max_queue: self.max_queue,
+        }
+    }
 }
 
 /// A stream waiting for answers.
@@ -60,113 +57,31 @@ struct Waiter {
     left: usize,
 }
 
-struct Session {
-    pipeline: RefCell<Option<Pipeline>>,
-    /// Streams whose messages went in, in order, waiting for their answers.
-    waiting: RefCell<VecDeque<Waiter>>,
-    users: Cell<usize>,
-    messages: Cell<usize>,
-    /// Past `maxMessages`: closes as soon as its last user leaves.
-    retired: Cell<bool>,
-    idle_since: Cell<Option<Instant>>,
-    /// How long it stays once idle (`maxIdle` of the stream that opened it).
-    max_idle: Duration,
-    key: String,
-    pool: Weak<Pool>,
+/// `mux`'s routing: answers go to the streams in the order their messages
+/// went in.
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Waiter>,
 }
 
-impl Session {
-    /// Passes what the shared pipeline outputs to the stream it answers.
-    fn route(self: &Rc<Self>, evt: Event) {
-        if let Event::StreamEnd(err) = evt {
-            self.forget();
-            // Not while `close` holds it: it is taking it anyway.
-            if let Ok(mut p) = self.pipeline.try_borrow_mut() {
-                p.take();
-            }
-            let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
-            for w in waiting {
-                w.target.send(Event::StreamEnd(err));
-            }
+impl Wire for Queue {
+    fn route(&mut self, evt: Event, deliveries: &mut Vec<(EventTarget, Event)>) {
+        let Some(front) = self.waiting.front_mut() else {
             return;
-        }
-        let target = {
-            let mut q = self.waiting.borrow_mut();
-            let Some(front) = q.front_mut() else { return };
-            let target = front.target.clone();
-            if matches!(evt, Event::MessageEnd(_)) {
-                front.left -= 1;
-                if front.left == 0 {
-                    q.pop_front();
-                }
-            }
-            target
         };
-        target.send(evt);
-    }
-
-    fn acquire(&self) {
-        self.users.set(self.users.get() + 1);
-        self.idle_since.set(None);
-    }
-
-    fn release(&self) {
-        let n = self.users.get().saturating_sub(1);
-        self.users.set(n);
-        if n == 0 {
-            self.idle_since.set(Some(Instant::now()));
-        }
-    }
-
-    /// Takes the session out of its pool (if still there).
-    fn forget(self: &Rc<Self>) {
-        if let Some(pool) = self.pool.upgrade() {
-            let mut sessions = pool.sessions.borrow_mut();
-            if let Some(list) = sessions.get_mut(&self.key) {
-                list.retain(|s| !Rc::ptr_eq(s, self));
-                if list.is_empty() {
-                    sessions.remove(&self.key);
-                }
+        let target = front.target.clone();
+        if matches!(evt, Event::MessageEnd(_)) {
+            front.left -= 1;
+            if front.left == 0 {
+                self.waiting.pop_front();
             }
         }
+        deliveries.push((target, evt));
     }
 
-    /// Ends the shared pipeline's input and forgets it.
-    fn close(self: &Rc<Self>) {
-        self.forget();
-        let pipeline = self.pipeline.borrow_mut().take();
-        if let Some(p) = pipeline {
-            p.input(Event::StreamEnd(StreamError::NoError));
-        }
+    fn end(&mut self) -> Vec<EventTarget> {
+        self.waiting.drain(..).map(|w| w.target).collect()
     }
-}
-
-/// Closes the sessions idle for `max_idle`, every so often, while the pool lives.
-fn sweep(pool: Weak<Pool>, max_idle: Duration) {
-    let period = (max_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
-    pipy_core::io::after(
-        period,
-        Box::new(move || {
-            let Some(live) = pool.upgrade() else { return };
-            let now = Instant::now();
-            let idle: Vec<Rc<Session>> = live
-                .sessions
-                .borrow()
-                .values()
-                .flatten()
-                .filter(|s| {
-                    s.idle_since
-                        .get()
-                        .is_some_and(|t| now.duration_since(t) >= s.max_idle)
-                })
-                .cloned()
-                .collect();
-            for s in idle {
-                s.close();
-            }
-            sweep(pool, max_idle);
-        }),
-    );
 }
 
 /// Template of `mux()`.
@@ -176,7 +91,7 @@ pub struct MuxTemplate {
     options: MuxOptions,
     options_fn: Option<(Callback, OptionsParser)>,
     output_count_fn: Option<Callback>,
-    pool: Rc<Pool>,
+    pool: Rc<Pool<Queue>>,
 }
 
 impl MuxTemplate {
@@ -243,8 +158,8 @@ struct Mux {
     /// Asked once, at the stream's first message; then `None`.
     options_fn: Option<(Callback, OptionsParser)>,
     output_count_fn: Option<Callback>,
-    pool: Rc<Pool>,
-    session: Option<Rc<Session>>,
+    pool: Rc<Pool<Queue>>,
+    session: Option<Rc<Session<Queue>>>,
     /// The message being gathered, to go into the shared pipeline whole.
     message: Vec<Event>,
     /// Bytes of body in `message`.
@@ -256,75 +171,21 @@ struct Mux {
 }
 
 impl Mux {
-    fn key(&self, out: &Output<'_>) -> Option<String> {
-        Some(match &self.key {
-            // A key function that throws ends the stream (`Callback::call`).
-            Some(k) => k.call(&[], out)?.display().to_string(),
-            None => out
-                .context()
-                .inbound
-                .map(|i| i.id.to_string())
-                .unwrap_or_default(),
-        })
-    }
-
-    fn session(&mut self, out: &Output<'_>) -> Option<Rc<Session>> {
+    fn session(&mut self, out: &Output<'_>) -> Option<Rc<Session<Queue>>> {
         if let Some(s) = &self.session {
             return Some(s.clone());
         }
-        let key = self.key(out)?;
-        let max_queue = self.options.max_queue;
-        let existing = self.pool.sessions.borrow().get(&key).and_then(|list| {
-            list.iter()
-                .find(|s| max_queue == 0 || s.users.get() < max_queue)
-                .cloned()
-        });
-        let s = match existing {
-            Some(s) => s,
-            None => {
-                let layout = self.sub.get()?;
-                let s = Rc::new(Session {
-                    pipeline: RefCell::new(None),
-                    waiting: RefCell::new(VecDeque::new()),
-                    users: Cell::new(0),
-                    messages: Cell::new(0),
-                    retired: Cell::new(false),
-                    idle_since: Cell::new(None),
-                    max_idle: self.options.max_idle,
-                    key: key.clone(),
-                    pool: Rc::downgrade(&self.pool),
-                });
-                let weak = Rc::downgrade(&s);
-                let target = EventTarget::Func(Rc::new(move |e: Event| {
-                    if let Some(s) = weak.upgrade() {
-                        s.route(e);
-                    }
-                }));
-                let p = Pipeline::new(&layout, out.context().fork(), target);
-                *s.pipeline.borrow_mut() = Some(p);
-                self.pool
-                    .sessions
-                    .borrow_mut()
-                    .entry(key)
-                    .or_default()
-                    .push(s.clone());
-                if !self.pool.sweeping.replace(true) {
-                    sweep(Rc::downgrade(&self.pool), self.options.max_idle);
-                }
-                s
-            }
-        };
-        s.acquire();
+        // A key function that throws ends the stream (`Callback::call`).
+        let key = session_key(&self.key, out)?;
+        let layout = self.sub.get()?;
+        let s = self.pool.join(key, self.options.sharing(), &layout, out);
         self.session = Some(s.clone());
         Some(s)
     }
 
     fn leave(&mut self) {
         if let Some(s) = self.session.take() {
-            s.release();
-            if s.retired.get() && s.users.get() == 0 {
-                s.close();
-            }
+            s.leave();
         }
     }
 }
@@ -345,28 +206,17 @@ impl Mux {
             self.message.clear();
             return;
         };
-        let n = s.messages.get() + 1;
-        s.messages.set(n);
-        if self.options.max_messages > 0 && n >= self.options.max_messages {
-            // Takes no new streams; ends when its users leave.
-            s.retired.set(true);
-            s.forget();
-        }
+        s.count_message(self.options.max_messages);
         if count > 0 {
-            s.waiting.borrow_mut().push_back(Waiter {
+            s.wire().waiting.push_back(Waiter {
                 target: out.reply_target(0),
                 left: count,
             });
             self.expected += count;
         }
-        let p = s.pipeline.borrow().clone();
         let message = std::mem::take(&mut self.message);
         self.held = 0;
-        if let Some(p) = p {
-            for e in message {
-                p.input(e);
-            }
-        }
+        s.input(message);
     }
 
     fn finish(&mut self, err: StreamError, out: &mut Output<'_>) {

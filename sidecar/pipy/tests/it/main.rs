@@ -21,6 +21,7 @@ mod http_proxy;
 mod logging;
 mod metrics;
 mod protocol;
+mod samples;
 mod scripts;
 mod sessions;
 mod socket_options;

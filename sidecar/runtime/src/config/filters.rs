@@ -6,8 +6,8 @@ use crate::options;
 use boa_engine::{js_string, Context, JsResult, JsValue};
 use pipy_core::{FilterTemplate as _, Layout};
 use pipy_filters::{
-    branch, chain, connect, demux, demux_http, dump, handle, http_codec, mux, mux_http, replace,
-    serve_http, Callback, SubLayout,
+    branch, chain, connect, demux, demux_http, dump, fastcgi, handle, http_codec, mux, mux_http,
+    replace, serve_http, Callback, SubLayout,
 };
 use std::rc::Rc;
 
@@ -331,6 +331,30 @@ pub(super) fn m_mux(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsRe
     } else {
         append_joint(this, t, sub)
     }
+}
+
+/// `demuxFastCGI()`, its per-request pipeline by `.to(...)`.
+pub(super) fn m_demux_fastcgi(this: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<()> {
+    let sub = SubLayout::new();
+    append_joint(this, Rc::new(fastcgi::DemuxTemplate::new(sub.clone())), sub)
+}
+
+/// `muxFastCGI(key?, options?)`, the session's pipeline by `.to(...)`: as
+/// upstream, the key a function (of nothing, asked per stream) and the
+/// options `mux`'s `maxIdle`, `maxQueue` and `maxMessages`.
+pub(super) fn m_mux_fastcgi(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let (key, options_fn, options_obj) = mux_args(args, "muxFastCGI");
+    if options_fn.is_some() || key.as_ref().is_some_and(|k| !k.is_function()) {
+        return Err(err(
+            "muxFastCGI(): expects a session key function and an options object",
+        ));
+    }
+    let mut opts = options::Options::new("muxFastCGI", &options_obj, ctx)?;
+    let o = mux_options(&mut opts, ctx)?;
+    opts.finish(ctx)?;
+    let sub = SubLayout::new();
+    let t = Rc::new(fastcgi::MuxTemplate::new(key, sub.clone(), o));
+    append_joint(this, t, sub)
 }
 
 /// The (key?, options?) arguments of `mux` and `muxHTTP`: the key is a

@@ -366,6 +366,8 @@ fn method_table() -> Vec<(&'static str, Method)> {
         // Upstream 1.5's pipeline API names for the same filters.
         ("demuxQueue", m_demux),
         ("muxQueue", m_mux),
+        ("demuxFastCGI", filters::m_demux_fastcgi),
+        ("muxFastCGI", filters::m_mux_fastcgi),
         ("demuxHTTP", m_demux_http),
         ("serveHTTP", m_serve_http),
         ("muxHTTP", m_mux_http),

@@ -1,0 +1,251 @@
+//! The shared sessions of a mux filter (`mux`/`muxQueue`, `muxFastCGI`): one
+//! sub-pipeline per session, found by a key (by default the inbound
+//! connection), shared by the streams that join it. What a session's pipeline
+//! outputs goes to its streams as its [`Wire`] routes it: in order for
+//! `mux`, by request ID for `muxFastCGI`.
+//!
+//! A session lives while streams use it, then `maxIdle` more (60 s by
+//! default, as upstream), and no longer: its input ends and it leaves the
+//! pool. It also leaves when it ends by itself, after `maxMessages` messages
+//! it takes no new streams, and at `maxQueue` streams another one opens for
+//! the same key.
+
+use crate::util::Callback;
+use pipy_core::{Event, EventTarget, Layout, Output, Pipeline, StreamError};
+use std::cell::{Cell, RefCell, RefMut};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+/// How a session's output reaches the streams that share it.
+pub(crate) trait Wire: Default + 'static {
+    /// Routes one event of the session's output (never a `StreamEnd`),
+    /// pushing what goes where to `deliveries`.
+    fn route(&mut self, evt: Event, deliveries: &mut Vec<(EventTarget, Event)>);
+    /// The session's output ended: the streams still waiting.
+    fn end(&mut self) -> Vec<EventTarget>;
+}
+
+/// Where and how long sessions are shared.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sharing {
+    /// How long a session nobody uses stays open.
+    pub max_idle: Duration,
+    /// Streams one session takes at once (0: no limit).
+    pub max_queue: usize,
+}
+
+/// The sessions of one mux filter in a worker, by key.
+pub(crate) struct Pool<W> {
+    sessions: RefCell<HashMap<String, Vec<Rc<Session<W>>>>>,
+    sweeping: Cell<bool>,
+}
+
+impl<W> Default for Pool<W> {
+    fn default() -> Self {
+        Self {
+            sessions: RefCell::default(),
+            sweeping: Cell::new(false),
+        }
+    }
+}
+
+/// One shared sub-pipeline and the streams using it.
+pub(crate) struct Session<W> {
+    pipeline: RefCell<Option<Pipeline>>,
+    wire: RefCell<W>,
+    users: Cell<usize>,
+    messages: Cell<usize>,
+    /// Past `maxMessages`: closes as soon as its last user leaves.
+    retired: Cell<bool>,
+    idle_since: Cell<Option<Instant>>,
+    /// How long it stays once idle (`maxIdle` of the stream that opened it).
+    max_idle: Duration,
+    key: String,
+    pool: Weak<Pool<W>>,
+}
+
+/// The key of a stream's session: the key function's answer or value, else
+/// the inbound connection. `None` when the function threw (the stream ends).
+pub(crate) fn session_key(key: &Option<Callback>, out: &Output<'_>) -> Option<String> {
+    Some(match key {
+        Some(k) => k.call(&[], out)?.display().to_string(),
+        None => out
+            .context()
+            .inbound
+            .map(|i| i.id.to_string())
+            .unwrap_or_default(),
+    })
+}
+
+impl<W: Wire> Pool<W> {
+    /// Joins a session of `key` with room for one more stream, opening one
+    /// from `layout` if there is none.
+    pub(crate) fn join(
+        self: &Rc<Self>,
+        key: String,
+        sharing: Sharing,
+        layout: &Layout,
+        out: &Output<'_>,
+    ) -> Rc<Session<W>> {
+        let existing = self.sessions.borrow().get(&key).and_then(|list| {
+            list.iter()
+                .find(|s| sharing.max_queue == 0 || s.users.get() < sharing.max_queue)
+                .cloned()
+        });
+        let s = existing.unwrap_or_else(|| self.open(key, sharing, layout, out));
+        s.users.set(s.users.get() + 1);
+        s.idle_since.set(None);
+        s
+    }
+
+    fn open(
+        self: &Rc<Self>,
+        key: String,
+        sharing: Sharing,
+        layout: &Layout,
+        out: &Output<'_>,
+    ) -> Rc<Session<W>> {
+        let s = Rc::new(Session {
+            pipeline: RefCell::new(None),
+            wire: RefCell::new(W::default()),
+            users: Cell::new(0),
+            messages: Cell::new(0),
+            retired: Cell::new(false),
+            idle_since: Cell::new(None),
+            max_idle: sharing.max_idle,
+            key: key.clone(),
+            pool: Rc::downgrade(self),
+        });
+        let weak = Rc::downgrade(&s);
+        let target = EventTarget::Func(Rc::new(move |e: Event| {
+            if let Some(s) = weak.upgrade() {
+                s.route(e);
+            }
+        }));
+        let p = Pipeline::new(layout, out.context().fork(), target);
+        *s.pipeline.borrow_mut() = Some(p);
+        self.sessions
+            .borrow_mut()
+            .entry(key)
+            .or_default()
+            .push(s.clone());
+        if !self.sweeping.replace(true) {
+            sweep(Rc::downgrade(self), sharing.max_idle);
+        }
+        s
+    }
+}
+
+impl<W: Wire> Session<W> {
+    /// The session's routing state.
+    pub(crate) fn wire(&self) -> RefMut<'_, W> {
+        self.wire.borrow_mut()
+    }
+
+    /// Sends events into the shared pipeline.
+    pub(crate) fn input(&self, events: impl IntoIterator<Item = Event>) {
+        let p = self.pipeline.borrow().clone();
+        if let Some(p) = p {
+            for e in events {
+                p.input(e);
+            }
+        }
+    }
+
+    /// Counts one message; past `max_messages` the session takes no new
+    /// streams and ends when its users leave.
+    pub(crate) fn count_message(self: &Rc<Self>, max_messages: usize) {
+        let n = self.messages.get() + 1;
+        self.messages.set(n);
+        if max_messages > 0 && n >= max_messages {
+            self.retired.set(true);
+            self.forget();
+        }
+    }
+
+    /// A stream stops using the session.
+    pub(crate) fn leave(self: &Rc<Self>) {
+        let n = self.users.get().saturating_sub(1);
+        self.users.set(n);
+        if n == 0 {
+            self.idle_since.set(Some(Instant::now()));
+            if self.retired.get() {
+                self.close();
+            }
+        }
+    }
+
+    /// Passes what the shared pipeline outputs to the streams it is for.
+    fn route(self: &Rc<Self>, evt: Event) {
+        if let Event::StreamEnd(err) = evt {
+            self.forget();
+            // Not while `close` holds it: it is taking it anyway.
+            if let Ok(mut p) = self.pipeline.try_borrow_mut() {
+                p.take();
+            }
+            let waiting = self.wire.borrow_mut().end();
+            for target in waiting {
+                target.send(Event::StreamEnd(err));
+            }
+            return;
+        }
+        let mut deliveries = Vec::new();
+        self.wire.borrow_mut().route(evt, &mut deliveries);
+        // Sent with the wire released: a stream may answer at once.
+        for (target, e) in deliveries {
+            target.send(e);
+        }
+    }
+
+    /// Takes the session out of its pool (if still there).
+    fn forget(self: &Rc<Self>) {
+        if let Some(pool) = self.pool.upgrade() {
+            let mut sessions = pool.sessions.borrow_mut();
+            if let Some(list) = sessions.get_mut(&self.key) {
+                list.retain(|s| !Rc::ptr_eq(s, self));
+                if list.is_empty() {
+                    sessions.remove(&self.key);
+                }
+            }
+        }
+    }
+
+    /// Ends the shared pipeline's input and forgets it.
+    fn close(self: &Rc<Self>) {
+        self.forget();
+        let pipeline = self.pipeline.borrow_mut().take();
+        if let Some(p) = pipeline {
+            p.input(Event::StreamEnd(StreamError::NoError));
+        }
+    }
+}
+
+/// Closes the sessions idle for their `max_idle`, every so often, while the
+/// pool lives.
+fn sweep<W: Wire>(pool: Weak<Pool<W>>, max_idle: Duration) {
+    let period = (max_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    pipy_core::io::after(
+        period,
+        Box::new(move || {
+            let Some(live) = pool.upgrade() else { return };
+            let now = Instant::now();
+            let idle: Vec<Rc<Session<W>>> = live
+                .sessions
+                .borrow()
+                .values()
+                .flatten()
+                .filter(|s| {
+                    s.idle_since
+                        .get()
+                        .is_some_and(|t| now.duration_since(t) >= s.max_idle)
+                })
+                .cloned()
+                .collect();
+            for s in idle {
+                s.close();
+            }
+            sweep(pool, max_idle);
+        }),
+    );
+}
