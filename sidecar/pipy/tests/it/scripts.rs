@@ -985,3 +985,64 @@ fn swap_splices_two_connections_through_a_hub() {
     b.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"hi");
 }
+
+/// `produce` (a function answering Promises, then a `StreamEnd`; an array
+/// once; a function answering at once, many times), `linkAsync` (by name
+/// and by a function of the stream) and `depositMessage` (a body past its
+/// threshold goes through a file, kept with `keep`, and comes back whole).
+#[test]
+fn produce_link_async_and_deposit_message() {
+    let dir = temp_dir();
+    let deposit = dir.join("deposit.bin");
+    let script = format!(
+        r#"#!/usr/bin/env pipy
+var n = 0
+var count = 0
+pipeline($=>$
+  .onStart(new Data)
+  .produce(() => n < 3 ? new Timeout(0.01).wait().then(() => new Message('m' + (n++))) : new StreamEnd)
+  .handleMessage(m => println('got', m.body.toString()))
+  .handleStreamEnd(() => println('end'))
+).spawn()
+pipeline($=>$
+  .onStart(new Data)
+  .produce([new Message('a'), new Message('b'), new StreamEnd])
+  .handleMessage(m => println('array', m.body.toString()))
+).spawn()
+pipeline($=>$
+  .onStart(new Data)
+  .produce(() => count++ < 200 ? new Message('x') : new StreamEnd)
+  .handleStreamEnd(() => println('at once', count))
+).spawn()
+"#
+    );
+    let path = dir.join("main.js");
+    std::fs::write(&path, script).unwrap();
+    let (code, out, err) = run_to_end(&[path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["array a", "array b", "at once 201", "end", "got m0", "got m1", "got m2"]
+    );
+
+    let (a, b, c) = (free_port(), free_port(), free_port());
+    let script = format!(
+        "pipy()\n\
+         .listen({a}).demuxHTTP().to($=>$\n\
+           .depositMessage('{deposit}', {{ threshold: 0, keep: true }})\n\
+           .replaceMessage(m => new Message(m.body.size + ':' + m.body.toString().slice(0, 4)))\n\
+         )\n\
+         .listen({b}).demuxHTTP().to($=>$.linkAsync(() => 'echo'))\n\
+         .listen({c}).demuxHTTP().to($=>$.linkAsync('echo'))\n\
+         .pipeline('echo').replaceMessage(m => new Message('echo ' + m.body.toString()))\n",
+        deposit = deposit.display()
+    );
+    let _p = Pipy::script(&script, &[a, b, c]);
+    let body: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    assert_eq!(post(a, "/", &body).text(), "300000:abcd");
+    assert_eq!(std::fs::read(&deposit).unwrap(), body);
+    assert_eq!(post(b, "/", b"hi").text(), "echo hi");
+    assert_eq!(post(c, "/", b"ho").text(), "echo ho");
+}

@@ -6,21 +6,26 @@ use crate::options;
 use boa_engine::{js_string, Context, JsResult, JsValue};
 use pipy_core::{FilterTemplate as _, Layout};
 use pipy_filters::{
-    branch, chain, connect, demux, demux_http, dump, fastcgi, handle, http_codec, mux, mux_http,
-    replace, serve_http, Callback, SubLayout,
+    branch, chain, connect, demux, demux_http, dump, fastcgi, handle, http_codec, link_async, mux,
+    mux_http, replace, serve_http, Callback, SubLayout,
 };
 use std::rc::Rc;
+
+/// Looks up the module's pipelines by name at run time (`link(() => name)`).
+fn named_resolver(this: &JsValue) -> JsResult<branch::Resolver> {
+    let st = Rc::downgrade(&super::state(this)?);
+    Ok(Rc::new(move |name: &str| {
+        let st = st.upgrade()?;
+        let st = st.borrow();
+        st.named.get(name).filter(|l| l.is_defined()).cloned()
+    }))
+}
 
 pub(super) fn m_link(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let a0 = arg(args, 0);
     if a0.is_callable() {
         // Upstream 1.5: a function picks the pipeline's name per stream.
-        let st = Rc::downgrade(&super::state(this)?);
-        let resolve: branch::Resolver = Rc::new(move |name: &str| {
-            let st = st.upgrade()?;
-            let st = st.borrow();
-            st.named.get(name).filter(|l| l.is_defined()).cloned()
-        });
+        let resolve = named_resolver(this)?;
         let pick = Callback::new(a0, "link");
         return append(
             this,
@@ -29,6 +34,21 @@ pub(super) fn m_link(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsR
     }
     let sub = layout_arg(this, &a0, ctx)?;
     append(this, Rc::new(branch::LinkTemplate(sub)))
+}
+
+/// `linkAsync(name | pick)`: as `link`, with the sub-pipeline's input a turn
+/// of the loop later.
+pub(super) fn m_link_async(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let a0 = arg(args, 0);
+    let target = if a0.is_callable() {
+        let resolve = named_resolver(this)?;
+        link_async::Target::Pick(Callback::new(a0, "linkAsync"), resolve)
+    } else if a0.is_string() {
+        link_async::Target::Fixed(layout_arg(this, &a0, ctx)?)
+    } else {
+        return Err(err("linkAsync(): expects a string or a function"));
+    };
+    append(this, Rc::new(link_async::LinkAsyncTemplate(target)))
 }
 
 pub(super) fn branch_arms(

@@ -346,6 +346,7 @@ fn method_table() -> Vec<(&'static str, Method)> {
         ("export", m_export),
         ("import", m_import),
         ("link", m_link),
+        ("linkAsync", filters::m_link_async),
         ("pipe", pipeline_api::m_pipe),
         ("pipeNext", pipeline_api::m_pipe_next),
         ("swap", pipeline_api::m_swap),

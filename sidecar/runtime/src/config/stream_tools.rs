@@ -1,13 +1,13 @@
 //! Configuration methods of the stream tools: `split`, `pack`, `insert`,
-//! `wait`, `loop`, `replay`, `tee`, `read`, `exec`, `deframe` and the
-//! throttles.
+//! `produce`, `depositMessage`, `wait`, `loop`, `replay`, `tee`, `read`,
+//! `exec`, `deframe` and the throttles.
 
 use super::{append, append_joint, arg, err, layout_arg, Method};
 use crate::options::{self, Options};
 use boa_engine::{Context, JsResult, JsValue};
 use pipy_filters::{
-    deframe, exec, insert, pack, r#loop, read, replay, split, tee, throttle, wait, Callback,
-    SubLayout,
+    deframe, deposit_message, exec, insert, pack, produce, r#loop, read, replay, split, tee,
+    throttle, wait, Callback, SubLayout,
 };
 use std::rc::Rc;
 
@@ -17,6 +17,8 @@ pub(super) fn methods() -> Vec<(&'static str, Method)> {
         ("split", m_split),
         ("pack", m_pack),
         ("insert", m_insert),
+        ("produce", m_produce),
+        ("depositMessage", m_deposit_message),
         ("wait", m_wait),
         ("loop", m_loop),
         ("replay", m_replay),
@@ -92,6 +94,36 @@ fn m_pack(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let o = pack_options(&mut opts, ctx)?;
     opts.finish(ctx)?;
     append(this, Rc::new(pack::PackTemplate::new(batch, o)))
+}
+
+fn m_produce(this: &JsValue, args: &[JsValue], _ctx: &mut Context) -> JsResult<()> {
+    let v = arg(args, 0);
+    if !(v.is_callable() || pipy_js::convert::is_event_value(&v)) {
+        return Err(err(
+            "produce(): expects an Event, a Message, a function or an array",
+        ));
+    }
+    append(
+        this,
+        Rc::new(produce::ProduceTemplate(Callback::new(v, "produce"))),
+    )
+}
+
+fn m_deposit_message(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
+    let filename = arg(args, 0);
+    if filename.is_null_or_undefined() {
+        return Err(err("depositMessage(): expects a filename"));
+    }
+    let mut opts = Options::new("depositMessage", &arg(args, 1), ctx)?;
+    let threshold = opts.size("threshold", ctx)?.unwrap_or(0) as usize;
+    let keep = opts.get("keep", ctx)?.to_boolean();
+    opts.finish(ctx)?;
+    let t = deposit_message::DepositMessageTemplate::new(
+        Callback::new(filename, "depositMessage"),
+        threshold,
+        keep,
+    );
+    append(this, Rc::new(t))
 }
 
 fn m_insert(this: &JsValue, args: &[JsValue], _ctx: &mut Context) -> JsResult<()> {
