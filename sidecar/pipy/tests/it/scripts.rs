@@ -994,8 +994,7 @@ fn swap_splices_two_connections_through_a_hub() {
 fn produce_link_async_and_deposit_message() {
     let dir = temp_dir();
     let deposit = dir.join("deposit.bin");
-    let script = format!(
-        r#"#!/usr/bin/env pipy
+    let script = r#"#!/usr/bin/env pipy
 var n = 0
 var count = 0
 pipeline($=>$
@@ -1014,8 +1013,7 @@ pipeline($=>$
   .produce(() => count++ < 200 ? new Message('x') : new StreamEnd)
   .handleStreamEnd(() => println('at once', count))
 ).spawn()
-"#
-    );
+"#;
     let path = dir.join("main.js");
     std::fs::write(&path, script).unwrap();
     let (code, out, err) = run_to_end(&[path.to_str().unwrap()]);
@@ -1024,7 +1022,15 @@ pipeline($=>$
     lines.sort();
     assert_eq!(
         lines,
-        ["array a", "array b", "at once 201", "end", "got m0", "got m1", "got m2"]
+        [
+            "array a",
+            "array b",
+            "at once 201",
+            "end",
+            "got m0",
+            "got m1",
+            "got m2"
+        ]
     );
 
     let (a, b, c) = (free_port(), free_port(), free_port());
