@@ -176,18 +176,46 @@ pub(crate) fn now_ms() -> u64 {
 const START_UP_FAILURE: u8 = 255;
 
 /// Upstream also takes single-dash long names (`-version`, `-eval`...) and
-/// `--args` / `-args` for the end of the options.
+/// `--args` / `-args` for the end of the options. As upstream's, the first
+/// plain word after the end of the options is the script when none came
+/// before (a `#!/usr/bin/env -S pipy --args` line runs `pipy --args
+/// main.js a b`), and `--pipy-options` goes back to options.
 fn upstream_argv() -> Vec<std::ffi::OsString> {
-    std::env::args_os()
-        .map(|a| match a.to_str() {
-            Some("-v" | "-version") => "--version".into(),
-            Some("-help") => "--help".into(),
-            Some("-eval") => "--eval".into(),
-            Some("-file") => "--file".into(),
-            Some("-args" | "--args") => "--".into(),
-            _ => a,
-        })
-        .collect()
+    let mut args = std::env::args_os().map(|a| match a.to_str() {
+        Some("-v" | "-version") => "--version".into(),
+        Some("-help") => "--help".into(),
+        Some("-eval") => "--eval".into(),
+        Some("-file") => "--file".into(),
+        Some("-args" | "--args") => "--".into(),
+        _ => a,
+    });
+    let mut options: Vec<std::ffi::OsString> = args.next().into_iter().collect();
+    let mut script_args = Vec::new();
+    let mut in_options = true;
+    let is_word = |a: &std::ffi::OsString| !a.to_string_lossy().starts_with('-');
+    let mut has_target = false;
+    for a in args {
+        if in_options {
+            if a == "--" {
+                in_options = false;
+            } else {
+                has_target |= is_word(&a);
+                options.push(a);
+            }
+        } else if a == "--pipy-options" {
+            in_options = true;
+        } else if !has_target && is_word(&a) {
+            has_target = true;
+            options.push(a);
+        } else {
+            script_args.push(a);
+        }
+    }
+    if !script_args.is_empty() {
+        options.push("--".into());
+        options.extend(script_args);
+    }
+    options
 }
 
 /// Sets up logging from the log options; an error names the bad option.
@@ -271,11 +299,11 @@ fn run(cli: Cli) -> Result<i32> {
     }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let tx = Arc::new(tx);
-    spawn_signal_watcher(tx.clone())?;
+    let control = pipy_runtime::Control::new();
+    spawn_signal_watcher(tx.clone(), (!is_repo).then(|| control.clone()))?;
     if is_repo {
         return repo_mode::run(&cli, rx).map(|()| 0);
     }
-    let control = pipy_runtime::Control::new();
     if let (Some(spec), false) = (&cli.admin_port, cli.admin_port_off) {
         let addr = repo_mode::admin_addr(Some(spec))?;
         let since = now_ms();
@@ -404,8 +432,13 @@ pub(crate) fn worker_mode(
     Ok((entry, shared))
 }
 
-/// Ctrl-C and SIGTERM start a graceful drain.
-fn spawn_signal_watcher(tx: Arc<tokio::sync::watch::Sender<bool>>) -> Result<()> {
+/// Ctrl-C and SIGTERM start a graceful drain; SIGHUP reloads the codebase
+/// (as upstream's: a script's new files are taken without a restart), where
+/// there is one to reload (`reload`; a repo ignores it).
+fn spawn_signal_watcher(
+    tx: Arc<tokio::sync::watch::Sender<bool>>,
+    reload: Option<Arc<pipy_runtime::Control>>,
+) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -414,15 +447,24 @@ fn spawn_signal_watcher(tx: Arc<tokio::sync::watch::Sender<bool>>) -> Result<()>
         .spawn(move || {
             rt.block_on(async move {
                 use tokio::signal::unix::{signal, SignalKind};
-                let (Ok(mut term), Ok(mut int)) = (
+                let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
                     signal(SignalKind::terminate()),
                     signal(SignalKind::interrupt()),
+                    signal(SignalKind::hangup()),
                 ) else {
                     return;
                 };
-                tokio::select! {
-                    _ = term.recv() => {},
-                    _ = int.recv() => {},
+                loop {
+                    tokio::select! {
+                        _ = term.recv() => break,
+                        _ = int.recv() => break,
+                        _ = hup.recv() => {
+                            if let Some(control) = &reload {
+                                tracing::info!("[codebase] SIGHUP: reloading the codebase");
+                                control.request_reload();
+                            }
+                        }
+                    }
                 }
                 tracing::info!(target: "shutdown", "[shutdown] Shutting down...");
                 let _ = tx.send(true);

@@ -174,6 +174,38 @@ fn rename(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
     Ok(JsValue::undefined())
 }
 
+/// `os.kill(pid, signal = 0)`: sends a signal to a process, as upstream's
+/// (signal 0 only checks it exists). A pid of 0 or below, which would reach
+/// a whole process group or every process, is refused.
+fn kill(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let pid = args.first().cloned().unwrap_or_default().to_i32(ctx)?;
+    let signal = args.get(1).cloned().unwrap_or_default().to_i32(ctx)?;
+    if pid <= 0 {
+        return Err(JsNativeError::range()
+            .with_message(format!("os.kill: pid {pid} is not a process"))
+            .into());
+    }
+    use rustix::process::{kill_process, test_kill_process, Pid, Signal};
+    let Some(target) = Pid::from_raw(pid) else {
+        return Ok(JsValue::undefined());
+    };
+    let r = match signal {
+        0 => test_kill_process(target),
+        n => match Signal::from_named_raw(n) {
+            Some(sig) => kill_process(target, sig),
+            None => {
+                return Err(JsNativeError::range()
+                    .with_message(format!("os.kill: no signal {n}"))
+                    .into())
+            }
+        },
+    };
+    if let Err(e) = r {
+        tracing::error!("os.kill({pid}, {signal}): {e}");
+    }
+    Ok(JsValue::undefined())
+}
+
 /// `os.mkdir(path, { recursive })`.
 fn mkdir(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let path = text_arg(args, 0, "mkdir", ctx)?;
@@ -246,6 +278,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         )
         .function(NativeFunction::from_fn_ptr(stat), js_string!("stat"), 1)
         .function(NativeFunction::from_fn_ptr(unlink), js_string!("unlink"), 1)
+        .function(NativeFunction::from_fn_ptr(kill), js_string!("kill"), 2)
         .function(NativeFunction::from_fn_ptr(read), js_string!("read"), 1)
         .function(NativeFunction::from_fn_ptr(write), js_string!("write"), 2)
         .function(NativeFunction::from_fn_ptr(read_dir), js_string!("list"), 1)
