@@ -13,6 +13,7 @@
 //! - [`call`] to run a script callback inside a pipeline's context.
 
 pub mod api;
+pub mod busy;
 pub mod codebase;
 pub mod convert;
 mod error;

@@ -13,7 +13,7 @@ use boa_engine::{js_string, Context, JsNativeError, JsResult, JsValue, NativeFun
 use bytes::Bytes;
 use pipy_core::flow::Tap;
 use pipy_core::{Data, Event, EventTarget, Pipeline, StreamError};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -22,24 +22,6 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 const CHUNK: usize = 16 << 10;
 /// How long a pipeline may take to end once its input ended.
 const END_TIMEOUT: Duration = Duration::from_secs(10);
-
-thread_local! {
-    static PENDING: Cell<usize> = const { Cell::new(0) };
-    static DONE: Rc<tokio::sync::Notify> = Rc::new(tokio::sync::Notify::new());
-}
-
-/// Reads still running on this thread.
-pub(crate) fn pending() -> usize {
-    PENDING.with(Cell::get)
-}
-
-/// Waits until no read runs on this thread.
-pub(crate) async fn all_done() {
-    let done = DONE.with(Rc::clone);
-    while pending() > 0 {
-        done.notified().await;
-    }
-}
 
 /// Adds `read` to the `pipy` object.
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
@@ -67,7 +49,8 @@ fn read(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     }
     let layout = crate::config::build_layout(&builder, ctx)?;
     let (promise, resolvers) = JsPromise::new_pending(ctx);
-    PENDING.with(|p| p.set(p.get() + 1));
+    // A worker with no port stays while it reads.
+    let busy = pipy_js::busy::Busy::begin();
     let settle = move |result: Result<(), String>| {
         pipy_js::with_js(|ctx| {
             let _ = match result {
@@ -81,8 +64,7 @@ fn read(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
             };
             let _ = ctx.run_jobs();
         });
-        PENDING.with(|p| p.set(p.get().saturating_sub(1)));
-        DONE.with(|d| d.notify_waiters());
+        drop(busy);
     };
     tokio::task::spawn_local(async move {
         let r = run(&name, layout).await;

@@ -155,11 +155,14 @@ fn request(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
         v => pipy_js::api::data::to_bytes(&v, None, ctx)?,
     };
     let (promise, resolvers) = JsPromise::new_pending(ctx);
+    // A worker with no port stays until the answer came.
+    let busy = pipy_js::busy::Busy::begin();
     exchange(
         &layout,
         head,
         body,
         Box::new(move |head, body, mut tail, end| {
+            let _busy = busy;
             pipy_js::with_js(|ctx| {
                 // No response: upstream's muxHTTP answers for the error
                 // (`502 Connection Refused`), and the Promise resolves with that.

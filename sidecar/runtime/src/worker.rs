@@ -133,7 +133,7 @@ pub(crate) fn evaluate(
         // statements that listens on nothing (it may have timers or spawned
         // pipelines): the worker runs until they are done, as upstream's.
         let script_only = pipy_js::module::is_statements(value.0) && opts.eval.is_none();
-        if crate::file_reader::pending() > 0 || script_only {
+        if pipy_js::busy::count() > 0 || script_only {
             return Ok(Some(Rc::new(RefCell::new(ConfigState::default()))));
         }
         if opts.eval.is_some() {
@@ -528,11 +528,7 @@ fn worker(
             && state.borrow().admins.is_empty();
         // As upstream, a worker with no port runs until its reads, timers
         // and spawned pipelines are done.
-        let idle = || {
-            crate::file_reader::pending() == 0
-                && pipy_js::api::timeout::pending() == 0
-                && config::pipeline_api::running() == 0
-        };
+        let idle = || pipy_js::busy::count() == 0;
         if reads_only && idle() {
             // Its `pipy.exit(fn)` callbacks run, and what its loggers still
             // hold goes to their collectors.
@@ -547,11 +543,7 @@ fn worker(
             return;
         }
         let all_done = || async move {
-            while !idle() {
-                crate::file_reader::all_done().await;
-                pipy_js::api::timeout::all_done().await;
-                config::pipeline_api::all_ended().await;
-            }
+            pipy_js::busy::idle().await;
         };
         let mut shutdown = shutdown;
         let mut sweep = tokio::time::interval(SWEEP_PERIOD);

@@ -34,8 +34,9 @@ struct Shared {
     deadline: Instant,
     /// Whether a timer runs for it: one at most, whatever the restarts.
     timer_live: bool,
-    /// Whether it counts in [`pending`] (until it fires or is canceled).
-    counted: bool,
+    /// Counts as work in flight (`crate::busy`) until it fires or is
+    /// canceled.
+    busy: Option<crate::busy::Busy>,
     /// The engine it was made in: a reload's new engine never runs its
     /// callbacks.
     engine: u64,
@@ -69,33 +70,8 @@ fn this_timeout(this: &JsValue) -> JsResult<(JsObject, Rc<RefCell<Shared>>)> {
     Ok((o.clone(), shared))
 }
 
-thread_local! {
-    /// Timeouts of this thread that have neither fired nor been canceled.
-    static PENDING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    static DONE: Rc<tokio::sync::Notify> = Rc::new(tokio::sync::Notify::new());
-}
-
-/// Timeouts of this thread still to fire: a worker with no port stays while
-/// there are some, as upstream's event loop does.
-pub fn pending() -> usize {
-    PENDING.with(std::cell::Cell::get)
-}
-
-/// Waits until no timeout of this thread is left.
-pub async fn all_done() {
-    let done = DONE.with(Rc::clone);
-    while pending() > 0 {
-        done.notified().await;
-    }
-}
-
 fn uncount(s: &mut Shared) {
-    if std::mem::take(&mut s.counted) {
-        PENDING.with(|p| p.set(p.get().saturating_sub(1)));
-        if pending() == 0 {
-            DONE.with(|d| d.notify_waiters());
-        }
-    }
+    s.busy = None;
 }
 
 /// Starts (again) the timer: the deadline moves, and a timer is armed unless
@@ -105,8 +81,8 @@ fn schedule(shared: &Rc<RefCell<Shared>>) {
         let mut s = shared.borrow_mut();
         s.state = State::Pending;
         s.deadline = Instant::now() + s.duration;
-        if !std::mem::replace(&mut s.counted, true) {
-            PENDING.with(|p| p.set(p.get() + 1));
+        if s.busy.is_none() {
+            s.busy = Some(crate::busy::Busy::begin());
         }
         !std::mem::replace(&mut s.timer_live, true)
     };
@@ -236,7 +212,7 @@ impl Class for Timeout {
             state: State::Pending,
             deadline: Instant::now() + duration,
             timer_live: false,
-            counted: false,
+            busy: None,
             engine: crate::host::engine_generation(),
             waiters: Vec::new(),
             object: None,

@@ -31,23 +31,6 @@ use std::rc::Rc;
 thread_local! {
     /// The Configuration of each module that used the pipeline API, by id.
     static IMPLICIT: RefCell<Vec<(usize, JsValue)>> = const { RefCell::new(Vec::new()) };
-    /// Pipelines `spawn` and `process` run that have not ended.
-    static RUNNING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    static ALL_ENDED: Rc<tokio::sync::Notify> = Rc::new(tokio::sync::Notify::new());
-}
-
-/// Pipelines of this thread started by `spawn`/`process` still running: a
-/// worker with no port stays while there are some, as upstream's does.
-pub fn running() -> usize {
-    RUNNING.with(std::cell::Cell::get)
-}
-
-/// Waits until every pipeline `spawn`/`process` started on this thread ended.
-pub async fn all_ended() {
-    let notify = ALL_ENDED.with(Rc::clone);
-    while running() > 0 {
-        notify.notified().await;
-    }
 }
 
 /// A pipeline value: what `pipeline(builder)` returns.
@@ -167,10 +150,17 @@ fn pipeline(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
     if !builder.is_callable() {
         return Err(type_error("pipeline(): argument #1 expects a function"));
     }
-    let conf = implicit(loading("pipeline()")?, ctx)?;
-    let layout = layout_arg(&conf, &builder, ctx)?
-        .get()
-        .ok_or_else(|| type_error("pipeline(): not a pipeline builder"))?;
+    let layout = match loading("pipeline()") {
+        Ok(id) => {
+            let conf = implicit(id, ctx)?;
+            layout_arg(&conf, &builder, ctx)?
+                .get()
+                .ok_or_else(|| type_error("pipeline(): not a pipeline builder"))?
+        }
+        // Once the worker runs (in a callback, as upstream's samples do):
+        // a layout of its own, outside any module's pipelines.
+        Err(_) => super::build_layout(&builder, ctx)?,
+    };
     Ok(new_value(layout, ctx)?.into())
 }
 
@@ -202,11 +192,14 @@ fn run_detached(
 ) -> JsValue {
     let (promise, resolvers) = boa_engine::object::builtins::JsPromise::new_pending(ctx);
     let holder: Rc<RefCell<Option<pipy_core::Pipeline>>> = Rc::new(RefCell::new(None));
+    // A worker with no port stays while the pipeline runs.
+    let busy = Rc::new(RefCell::new(Some(pipy_js::busy::Busy::begin())));
     let done = {
         let holder = holder.clone();
         let resolve = resolvers.resolve.clone();
         move || {
             let pipeline = holder.borrow_mut().take();
+            let busy = busy.borrow_mut().take();
             let resolve = resolve.clone();
             pipy_core::io::after(
                 std::time::Duration::ZERO,
@@ -217,10 +210,7 @@ fn run_detached(
                         let _ = ctx.run_jobs();
                     });
                     // Ended once what waited on it ran.
-                    RUNNING.with(|r| r.set(r.get().saturating_sub(1)));
-                    if running() == 0 {
-                        ALL_ENDED.with(|n| n.notify_waiters());
-                    }
+                    drop(busy);
                 }),
             );
         }
@@ -231,7 +221,6 @@ fn run_detached(
             done();
         }
     }));
-    RUNNING.with(|r| r.set(r.get() + 1));
     pipy_core::io::after(
         std::time::Duration::ZERO,
         Box::new(move || {
