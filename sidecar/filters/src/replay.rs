@@ -1,5 +1,8 @@
 //! `replay({ delay })`: runs its sub-pipeline again, from the start of the
-//! stream, when it ends with `StreamEnd('Replay')`.
+//! stream, when it ends with `StreamEnd('Replay')`. `repeat(condition)`
+//! (upstream 1.5's pipeline API) does the same whenever the sub-pipeline
+//! ends and `condition(streamEnd)` gives a truthy value (or a Promise of
+//! one); otherwise its `StreamEnd` goes on.
 //!
 //! As upstream: every input event is kept and streamed into the
 //! sub-pipeline; when the sub-pipeline outputs a `StreamEnd` whose error is
@@ -14,10 +17,19 @@ use pipy_core::io;
 use pipy_core::{Data, Event, Filter, FilterDump, FilterTemplate, Output, Pipeline, StreamError};
 use std::time::Duration;
 
-/// Template of `replay`.
+/// When the sub-pipeline runs again.
+#[derive(Clone)]
+enum Again {
+    /// `replay`: on `StreamEnd('Replay')`, after the delay.
+    OnReplay(Option<Callback>),
+    /// `repeat`: when the condition holds for the sub-pipeline's end.
+    While(Callback),
+}
+
+/// Template of `replay` and `repeat`.
 pub struct ReplayTemplate {
     sub: SubLayout,
-    delay: Option<Callback>,
+    again: Again,
     limit: usize,
 }
 
@@ -26,7 +38,16 @@ impl ReplayTemplate {
     pub fn new(sub: SubLayout, delay: Option<Callback>) -> Self {
         Self {
             sub,
-            delay,
+            again: Again::OnReplay(delay),
+            limit: crate::handle::DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// `repeat(condition)`: runs `sub` again while `condition` holds.
+    pub fn repeat(sub: SubLayout, condition: Callback) -> Self {
+        Self {
+            sub,
+            again: Again::While(condition),
             limit: crate::handle::DEFAULT_BODY_LIMIT,
         }
     }
@@ -34,12 +55,15 @@ impl ReplayTemplate {
 
 impl FilterTemplate for ReplayTemplate {
     fn name(&self) -> &'static str {
-        "replay"
+        match self.again {
+            Again::OnReplay(_) => "replay",
+            Again::While(_) => "repeat",
+        }
     }
     fn create(&self) -> Box<dyn Filter> {
         Box::new(Replay {
             sub: self.sub.clone(),
-            delay: self.delay.clone(),
+            again: self.again.clone(),
             limit: self.limit,
             kept: Vec::new(),
             kept_bytes: 0,
@@ -49,13 +73,13 @@ impl FilterTemplate for ReplayTemplate {
         })
     }
     fn dump(&self) -> Option<FilterDump> {
-        Some(FilterDump::joint("replay", vec![self.sub.get()]))
+        Some(FilterDump::joint(self.name(), vec![self.sub.get()]))
     }
 }
 
 struct Replay {
     sub: SubLayout,
-    delay: Option<Callback>,
+    again: Again,
     limit: usize,
     kept: Vec<Event>,
     kept_bytes: usize,
@@ -67,6 +91,8 @@ struct Replay {
 }
 
 const TIMER: u64 = u64::MAX;
+/// A condition's Promise settled falsy (the end goes on) or rejected.
+const STOP: u64 = u64::MAX - 1;
 
 impl Replay {
     fn start(&mut self, out: &Output<'_>) -> Option<Pipeline> {
@@ -79,7 +105,7 @@ impl Replay {
     }
 
     fn delay(&self, out: &Output<'_>) -> Option<Duration> {
-        let Some(d) = &self.delay else {
+        let Again::OnReplay(Some(d)) = &self.again else {
             return Some(Duration::ZERO);
         };
         let v = d.call(&[], out)?;
@@ -107,6 +133,53 @@ impl Replay {
                 None
             }
         }
+    }
+}
+
+impl Replay {
+    /// A new sub-pipeline after `delay`; the current one's output is
+    /// dropped from now on.
+    fn schedule(&mut self, delay: Duration, out: &Output<'_>) {
+        self.scheduled = true;
+        self.pipeline = None;
+        let reply = out.reply_target(TIMER);
+        io::after(
+            delay,
+            Box::new(move || reply.send(Event::Data(Data::new()))),
+        );
+    }
+
+    /// Whether `repeat`'s condition holds for the end `eos`; `None` when it
+    /// gave a Promise (or threw: the stream ended), which answers later
+    /// with a reply: `TIMER` to run again, `STOP` with the end to pass on.
+    fn ask(&mut self, condition: &Callback, eos: Event, out: &mut Output<'_>) -> Option<bool> {
+        let mut arg_event = eos.clone();
+        let arg = js(|ctx| pipy_js::convert::event_to_js(&mut arg_event, ctx)).ok()?;
+        let v = condition.call(&[arg], out)?;
+        if !pipy_js::promise::is_promise(&v) {
+            return Some(v.to_boolean());
+        }
+        self.scheduled = true;
+        self.pipeline = None;
+        let (again, stop) = (out.reply_target(TIMER), out.reply_target(STOP));
+        let r = js(|ctx| {
+            pipy_js::promise::when_settled(
+                &v,
+                ctx,
+                Box::new(move |r| match r {
+                    Ok(v) if v.to_boolean() => again.send(Event::Data(Data::new())),
+                    Ok(_) => stop.send(eos),
+                    Err(e) => {
+                        tracing::error!("repeat: Promise rejected: {}", e.display());
+                        stop.send(Event::StreamEnd(StreamError::RuntimeError));
+                    }
+                }),
+            )
+        });
+        if r.is_err() {
+            out.fail(StreamError::RuntimeError);
+        }
+        None
     }
 }
 
@@ -148,22 +221,31 @@ impl Filter for Replay {
             }
             return;
         }
+        if key == STOP {
+            self.kept.clear();
+            return out.push(evt);
+        }
         if key != self.generation || self.scheduled {
             return;
         }
-        if let Event::StreamEnd(StreamError::Replay) = evt {
-            let Some(delay) = self.delay(out) else {
-                return;
-            };
-            self.scheduled = true;
-            self.pipeline = None;
-            let reply = out.reply_target(TIMER);
-            io::after(
-                delay,
-                Box::new(move || reply.send(Event::Data(Data::new()))),
-            );
-            return;
+        let again = match (&self.again, &evt) {
+            (Again::OnReplay(_), Event::StreamEnd(StreamError::Replay)) => true,
+            (Again::While(condition), Event::StreamEnd(_)) => {
+                let condition = condition.clone();
+                match self.ask(&condition, evt.clone(), out) {
+                    Some(again) => again,
+                    // Asked a Promise: its answer comes as a reply.
+                    None => return,
+                }
+            }
+            _ => false,
+        };
+        if !again {
+            return out.push(evt);
         }
-        out.push(evt);
+        let Some(delay) = self.delay(out) else {
+            return;
+        };
+        self.schedule(delay, out);
     }
 }

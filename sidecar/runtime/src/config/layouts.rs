@@ -233,6 +233,13 @@ pub(super) fn m_import(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> J
 
 pub(super) fn m_repeat(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let what = arg(args, 0);
+    if what.is_callable() {
+        // Upstream 1.5's filter `repeat(condition).to(...)`.
+        let sub = pipy_filters::SubLayout::new();
+        let condition = pipy_filters::Callback::new(what, "repeat");
+        let t = pipy_filters::replay::ReplayTemplate::repeat(sub.clone(), condition);
+        return super::append_joint(this, std::rc::Rc::new(t), sub);
+    }
     let f = arg(args, 1);
     let f = f
         .as_callable()
