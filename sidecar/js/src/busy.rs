@@ -25,9 +25,16 @@ impl Busy {
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        COUNT.with(|c| c.set(c.get().saturating_sub(1)));
-        if count() == 0 {
-            IDLE.with(|n| n.notify_waiters());
+        // `try_with`: guards may drop while the thread ends and its locals go.
+        let left = COUNT
+            .try_with(|c| {
+                let n = c.get().saturating_sub(1);
+                c.set(n);
+                n
+            })
+            .unwrap_or(1);
+        if left == 0 {
+            let _ = IDLE.try_with(|n| n.notify_waiters());
         }
     }
 }

@@ -125,15 +125,23 @@ impl Class for MessageObject {
                 payload: JsValue::undefined(),
             });
         }
-        let body = match body_value(&args.get(1).cloned().unwrap_or_default(), ctx)? {
-            b if b.is_undefined() => JsValue::null(),
-            b => b,
+        // As upstream: a second argument that is neither text, Data nor
+        // null is the message's payload (a decoded body, as codecs give).
+        let a1 = args.get(1).cloned().unwrap_or_default();
+        let (body, payload) = if is_body_like(&a1) || a1.is_null_or_undefined() {
+            let body = match body_value(&a1, ctx)? {
+                b if b.is_undefined() => JsValue::null(),
+                b => b,
+            };
+            (body, JsValue::undefined())
+        } else {
+            (JsValue::null(), a1)
         };
         Ok(MessageObject {
             head: arg_or_null(args, 0),
             body,
             tail: arg_or_null(args, 2),
-            payload: JsValue::undefined(),
+            payload,
         })
     }
 
