@@ -238,10 +238,22 @@ impl Filter for Encode {
                     .encode(Event::StreamEnd(err), &mut |d| out.push(Event::Data(d)));
                 out.push(Event::StreamEnd(err));
             }
-            e => {
-                let e = native_head(e, self.side == Side::Request);
+            // As upstream's encoders: the bytes of a message go out between
+            // its MessageStart (with the head it came with) and its
+            // MessageEnd, so that message filters after the encoder (a
+            // `mux`, say) still see messages.
+            Event::MessageStart(head) => {
+                out.push(Event::MessageStart(head.clone()));
+                let e = native_head(Event::MessageStart(head), self.side == Side::Request);
                 self.enc.encode(e, &mut |d| out.push(Event::Data(d)));
             }
+            Event::MessageEnd(tail) => {
+                self.enc.encode(Event::MessageEnd(tail.clone()), &mut |d| {
+                    out.push(Event::Data(d))
+                });
+                out.push(Event::MessageEnd(tail));
+            }
+            e => self.enc.encode(e, &mut |d| out.push(Event::Data(d))),
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod protobuf;
 pub mod quota;
 pub mod sqlite;
 pub mod stats;
+mod stats_sum;
 pub mod timeout;
 pub mod url;
 pub mod url_router;

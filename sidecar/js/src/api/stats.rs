@@ -356,6 +356,8 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     super::class_onto::<Counter>(&stats, ctx)?;
     super::class_onto::<Gauge>(&stats, ctx)?;
     super::class_onto::<Histogram>(&stats, ctx)?;
+    let sum = NativeFunction::from_fn_ptr(super::stats_sum::sum).to_js_function(ctx.realm());
+    stats.set(js_string!("sum"), sum, false, ctx)?;
     ctx.register_global_property(js_string!("stats"), stats, Attribute::all())?;
     Ok(())
 }
