@@ -18,6 +18,17 @@ impl Drop for Peer {
     }
 }
 
+/// Writes a codebase of `files` into a new folder; returns its path.
+fn codebase(files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = temp_dir();
+    for (name, content) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    dir
+}
+
 fn wait_port(port: u16) {
     pipy_e2e::wait_for("the peer's port", Duration::from_secs(10), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -129,4 +140,321 @@ pipy.listen({server_port}, $=>$
         String::from_utf8_lossy(&out.stdout),
         "Content-Type: text/plain\r\n\r\nrole=1 keep=false q=x=1 body=abc\n"
     );
+}
+
+/// samples/serve: a YAML configuration read with `pipy.load`, HTTP routed
+/// by `algo.URLRouter` to files (`http.Directory`) or to a balanced proxy
+/// (`muxHTTP` keyed by the `algo.LoadBalancer`'s allocation, the path
+/// rewritten), a 404 page, and TCP ports balanced over targets with
+/// `onStart`/`connect`/`onEnd`.
+#[test]
+fn serve_files_proxies_and_balances_tcp() {
+    let (http, tcp, b1, b2) = (free_port(), free_port(), free_port(), free_port());
+    let config = format!(
+        "http:\n  listen: [{http}]\n  routes:\n    /api/*: api\n    /*: files\n\
+         tcp:\n  listen: [{tcp}]\n  targets: ['127.0.0.1:{b1}', '127.0.0.1:{b2}']\n\
+         backends: [{b1}, {b2}]\n"
+    );
+    let script = r#"#!/usr/bin/env pipy
+var config = YAML.decode(pipy.load('config.yml'))
+var page404 = new Message({ status: 404 }, 'Not found')
+var files = new http.Directory('www')
+var router = new algo.URLRouter(config.http.routes)
+var balancer = new algo.LoadBalancer(config.tcp.targets)
+var $conn
+var $route
+
+config.backends.forEach(port => pipy.listen(port, $=>$
+  .serveHTTP(req => new Message(`backend ${port} ${req.head.path}`))
+))
+
+config.tcp.listen.forEach(port => pipy.listen(port, $=>$
+  .onStart(function () {
+    $conn = balancer.allocate()
+    return $conn ? new Data : new StreamEnd
+  })
+  .connect(() => $conn.target)
+  .onEnd(() => $conn?.free?.())
+))
+
+var serveFiles = pipeline($=>$.replaceData().replaceMessage(req => files.serve(req) || page404))
+var serveProxy = pipeline($=>$
+  .handleMessageStart(msg => void (msg.head.path = msg.head.path.replace(/^\/api/, '')))
+  .muxHTTP(() => $conn = balancer.allocate()).to($=>$.connect(() => $conn.target))
+  .onEnd(() => $conn.free())
+)
+config.http.listen.forEach(port => pipy.listen(port, $=>$
+  .demuxHTTP().to($=>$
+    .pipe(function (evt) {
+      if (evt instanceof MessageStart) {
+        $route = router.find(evt.head.headers.host, evt.head.path)
+        return $route === 'api' ? serveProxy : serveFiles
+      }
+    })
+  )
+))
+"#;
+    let dir = codebase(&[
+        ("main.js", script),
+        ("config.yml", &config),
+        ("www/index.html", "<h1>home</h1>"),
+    ]);
+    let main = dir.join("main.js");
+    let _p = Pipy::spawn(&[main.to_str().unwrap()], &[http, tcp, b1, b2]);
+    let home = get(http, "/index.html");
+    assert_eq!((home.status, home.text().as_str()), (200, "<h1>home</h1>"));
+    assert_eq!(home.header("content-type"), Some("text/html"));
+    let missing = get(http, "/missing.txt");
+    assert_eq!(
+        (missing.status, missing.text().as_str()),
+        (404, "Not found")
+    );
+    // Round robin over both backends, the prefix gone.
+    let mut seen: Vec<String> = (0..4).map(|_| get(http, "/api/x").text()).collect();
+    seen.sort();
+    seen.dedup();
+    let mut expected = vec![format!("backend {b1} /x"), format!("backend {b2} /x")];
+    expected.sort();
+    assert_eq!(seen, expected);
+    let mut tcp_seen: Vec<String> = (0..4).map(|_| get(tcp, "/t").text()).collect();
+    tcp_seen.sort();
+    tcp_seen.dedup();
+    let expected: Vec<String> = expected.iter().map(|e| e.replace("/x", "/t")).collect();
+    assert_eq!(tcp_seen, expected);
+}
+
+/// samples/gateway: `import`/`export` between the files of a codebase, a
+/// configuration module, plugins loaded with `pipy.import` and chained with
+/// `pipe(plugins, () => $ctx)` (each gets the context as its start
+/// argument and hands on with `pipeNext()`), a router that rewrites paths.
+#[test]
+fn gateway_plugins_chain_with_pipe_next() {
+    let port = free_port();
+    let config = format!(
+        "listen: {port}\nplugins: [router, hello, default]\n\
+         endpoints:\n  /hi:\n    route: hi\n  /api/*:\n    route: api\n    rewrite: ['^/api/?', '/']\n\
+         hello:\n  hi:\n    head:\n      status: 200\n      headers:\n        content-type: text/plain\n    body: \"Hi, there!\\n\"\n"
+    );
+    let main = r#"import config from './config.js'
+var plugins = config.plugins.map(name => pipy.import(`./plugins/${name}.js`).default)
+var $ctx
+pipy.listen(config.listen, $=>$
+  .demuxHTTP().to($=>$
+    .onStart(() => void ($ctx = { route: null, path: null }))
+    .pipe(plugins, () => $ctx)
+  )
+)
+"#;
+    let config_js = "export default YAML.decode(pipy.load('config.yml'))\n";
+    let router = r#"import config from '/config.js'
+var router = new algo.URLRouter(Object.fromEntries(
+  Object.entries(config.endpoints).map(([url, { route, rewrite }]) => [url, { route, rewrite: rewrite && [new RegExp(rewrite[0]), rewrite[1]] }])
+))
+var $ctx
+export default pipeline($=>$
+  .onStart(ctx => void ($ctx = ctx))
+  .handleMessageStart(function (msg) {
+    var r = router.find(msg.head.headers.host, msg.head.path)
+    if (r?.rewrite) msg.head.path = msg.head.path.replace(r.rewrite[0], r.rewrite[1])
+    $ctx.route = r?.route
+    $ctx.path = msg.head.path
+  })
+  .pipeNext()
+)
+"#;
+    let hello = r#"import config from '/config.js'
+var greetings = Object.fromEntries(
+  Object.entries(config.hello).map(([name, { head, body }]) => [name, new Message(head, body)])
+)
+var $ctx
+export default pipeline($=>$
+  .onStart(ctx => void ($ctx = ctx))
+  .pipe(evt => {
+    if (evt instanceof MessageStart) return greetings[$ctx.route] ? 'greet' : 'pass'
+  }, {
+    greet: $=>$.replaceData().replaceMessage(() => greetings[$ctx.route]),
+    pass: $=>$.pipeNext(),
+  })
+)
+"#;
+    let default = r#"var $ctx
+export default pipeline($=>$
+  .onStart(ctx => void ($ctx = ctx))
+  .replaceMessage(() => new Message({ status: 404 }, `No handler for ${$ctx.route} ${$ctx.path}`))
+)
+"#;
+    let dir = codebase(&[
+        ("main.js", main),
+        ("config.js", config_js),
+        ("config.yml", &config),
+        ("plugins/router.js", router),
+        ("plugins/hello.js", hello),
+        ("plugins/default.js", default),
+    ]);
+    let _p = Pipy::spawn(&[dir.join("main.js").to_str().unwrap()], &[port]);
+    let hi = get(port, "/hi");
+    assert_eq!((hi.status, hi.text().as_str()), (200, "Hi, there!\n"));
+    assert_eq!(hi.header("content-type"), Some("text/plain"));
+    let api = get(port, "/api/users");
+    assert_eq!(
+        (api.status, api.text().as_str()),
+        (404, "No handler for api /users")
+    );
+    let other = get(port, "/elsewhere");
+    assert_eq!(other.text(), "No handler for undefined /elsewhere");
+}
+
+/// samples/webapp: a todo REST API on SQLite (`sqlite(file)`, `sql()`,
+/// `bind`, `exec`), its functions imported with `import * as db`, routes by
+/// `algo.URLRouter`; the rows outlive the process.
+#[test]
+fn webapp_todos_on_sqlite() {
+    use pipy_e2e::request;
+    let port = free_port();
+    let main = format!(
+        r#"import * as db from './db.js'
+var json = (status, obj) => new Message(
+  {{ status, headers: {{ 'content-type': 'application/json' }} }},
+  status === 204 ? undefined : JSON.encode(obj || {{ status }})
+)
+var api = new algo.URLRouter({{
+  '/api/todos': req => req.head.method === 'GET' ? json(200, db.list()) : json(201, db.insert(req.body.toString())),
+  '/api/todos/*': function (req) {{
+    var id = req.head.path.substring(11) | 0
+    switch (req.head.method) {{
+      case 'GET': return json(200, db.get(id))
+      case 'PATCH': return json(200, db.update(id, req.body.toString()))
+      case 'DELETE': db.remove(id); return json(204)
+      default: return json(405)
+    }}
+  }},
+  '/*': () => json(404),
+}})
+pipy.listen({port}, $=>$.serveHTTP(req => api.find(req.head.path)(req)))
+"#
+    );
+    // (A path of its own: a relative one is the process's working folder's.)
+    let data = temp_dir().join("data.db");
+    let db = r#"var db = sqlite(pipy.argv[1])
+if (db.exec(`SELECT * FROM sqlite_schema WHERE type = 'table' AND name = 'todos'`).length === 0) {
+  db.exec(`CREATE TABLE todos (id INTEGER PRIMARY KEY, content TEXT NOT NULL, checked INTEGER NOT NULL DEFAULT 0)`)
+}
+export function list() { return db.sql(`SELECT * FROM todos`).exec() }
+export function get(id) { return db.sql(`SELECT * FROM todos WHERE id = ${id}`).exec()[0] }
+export function insert(content) {
+  db.sql(`INSERT INTO todos (content) VALUES (?)`).bind(1, content).exec()
+  return db.sql(`SELECT * FROM todos WHERE id = last_insert_rowid()`).exec()[0]
+}
+export function update(id, content) {
+  db.sql(`UPDATE todos SET content = ? WHERE id = ?`).bind(1, content).bind(2, id).exec()
+  return get(id)
+}
+export function remove(id) { return db.exec(`DELETE FROM todos WHERE id = ${id}`) }
+"#;
+    let dir = codebase(&[("main.js", &main), ("db.js", db)]);
+    let main_path = dir.join("main.js");
+    {
+        let _p = Pipy::spawn(
+            &[main_path.to_str().unwrap(), "--", data.to_str().unwrap()],
+            &[port],
+        );
+        let a = request(port, "POST", "/api/todos", "write tests");
+        assert_eq!(a.status, 201);
+        assert_eq!(a.text(), r#"{"id":1,"content":"write tests","checked":0}"#);
+        request(port, "POST", "/api/todos", "ship it");
+        let b = request(port, "PATCH", "/api/todos/2", "ship it today");
+        assert_eq!(
+            b.text(),
+            r#"{"id":2,"content":"ship it today","checked":0}"#
+        );
+        assert_eq!(request(port, "DELETE", "/api/todos/1", "").status, 204);
+        assert_eq!(request(port, "PUT", "/api/todos/1", "").status, 405);
+        assert_eq!(get(port, "/nope").text(), r#"{"status":404}"#);
+    }
+    // The database is a real file: a new process sees the rows.
+    let _p = Pipy::spawn(
+        &[main_path.to_str().unwrap(), "--", data.to_str().unwrap()],
+        &[port],
+    );
+    assert_eq!(
+        get(port, "/api/todos").text(),
+        r#"[{"id":2,"content":"ship it today","checked":0}]"#
+    );
+}
+
+/// samples/proxy: a SOCKS proxy and an HTTP proxy (forwarding, `CONNECT`
+/// tunnels) sharing one pipeline that detects the protocol, a blacklist
+/// answered with `403`, each checked with curl.
+#[test]
+fn proxy_socks_http_and_connect_with_a_blacklist() {
+    let (socks, http, backend) = (free_port(), free_port(), free_port());
+    let script = format!(
+        r#"#!/usr/bin/env pipy
+var blackList = ['blocked.test']
+var allowed = host => !blackList.includes(host.split(':')[0])
+var $target
+var $host
+pipy.listen({backend}, $=>$.serveHTTP(req => new Message(`backend saw ${{req.head.path}}`)))
+var connectTarget = pipeline($=>$
+  .pipe(() => allowed($target) ? 'pass' : 'deny', {{
+    pass: $=>$.connect(() => $target),
+    deny: $=>$.replaceStreamStart(new StreamEnd),
+  }})
+)
+var proxy = pipeline($=>$
+  .detectProtocol(() => {{}})
+  .pipe(connectTarget)
+)
+pipy.listen({socks}, $=>$
+  .acceptSOCKS(req => {{ $target = `${{req.domain || req.ip}}:${{req.port}}`; return true }})
+  .to(proxy)
+)
+pipy.listen({http}, $=>$
+  .demuxHTTP().to($=>$
+    .pipe(function (req) {{
+      if (req instanceof MessageStart) {{
+        var head = req.head
+        if (head.method === 'CONNECT') {{
+          $target = head.path
+          return 'tunnel'
+        }}
+        var url = new URL(head.path)
+        if (!allowed(url.hostname)) return 'forbidden'
+        $host = `${{url.hostname}}:${{url.port}}`
+        head.path = url.path
+        return 'forward'
+      }}
+    }}, {{
+      tunnel: $=>$.acceptHTTPTunnel(() => new Message({{ status: 200 }})).to(proxy),
+      forward: $=>$.muxHTTP(() => $host).to($=>$.connect(() => $host)),
+      forbidden: $=>$.replaceMessage(new Message({{ status: 403 }})),
+    }})
+  )
+)
+"#
+    );
+    let _p = Pipy::script(&script, &[socks, http, backend]);
+    let url = format!("http://127.0.0.1:{backend}/a");
+    let (ok, out) = curl(&["--socks5", &format!("127.0.0.1:{socks}"), &url]);
+    assert!(ok && out == "backend saw /a", "{out}");
+    let (ok, out) = curl(&["-x", &format!("127.0.0.1:{http}"), &url]);
+    assert!(ok && out == "backend saw /a", "{out}");
+    let (ok, out) = curl(&["-p", "-x", &format!("127.0.0.1:{http}"), &url]);
+    assert!(ok && out == "backend saw /a", "{out}");
+    let (_, code) = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-x",
+        &format!("127.0.0.1:{http}"),
+        "http://blocked.test/",
+    ]);
+    assert_eq!(code, "403");
+    let (ok, _) = curl(&[
+        "--socks5-hostname",
+        &format!("127.0.0.1:{socks}"),
+        "http://blocked.test/",
+    ]);
+    assert!(!ok, "a blocked SOCKS target is refused");
 }
