@@ -458,3 +458,173 @@ pipy.listen({http}, $=>$
     ]);
     assert!(!ok, "a blocked SOCKS target is refused");
 }
+
+/// samples/rate-limit: each request first asks a rate-limiting service
+/// (`forkJoin` of one branch, over HTTP/2 by `muxHTTP({ version: 2 })`),
+/// which holds it with `throttleMessageRate` by a quota chosen per path
+/// (`pipe` by a function of the MessageStart); only then does the request go
+/// on to the backend.
+#[test]
+fn rate_limit_holds_requests_by_their_path_quota() {
+    let (front, limiter, backend) = (free_port(), free_port(), free_port());
+    let script = format!(
+        r#"#!/usr/bin/env pipy
+pipy.listen({backend}, $=>$.serveHTTP(new Message('hi!\n')))
+var $path
+pipy.listen({front}, $=>$
+  .demuxHTTP().to($=>$
+    .handleMessageStart(msg => void ($path = msg.head.path))
+    .forkJoin([1]).to($=>$
+      .onStart(() => new Message({{ path: $path }}))
+      .muxHTTP({{ version: 2 }}).to($=>$.connect('127.0.0.1:{limiter}'))
+      .replaceMessage(new StreamEnd)
+    )
+    .muxHTTP().to($=>$.connect('127.0.0.1:{backend}'))
+  )
+)
+var router = new algo.URLRouter({{ '/slow/*': new algo.Quota(4, {{ per: 1 }}), '/*': null }})
+var $quota
+var pass = pipeline($=>$)
+var throttled = pipeline($=>$.throttleMessageRate(() => $quota))
+pipy.listen({limiter}, $=>$
+  .demuxHTTP().to($=>$
+    .pipe(function (evt) {{
+      if (evt instanceof MessageStart) {{
+        $quota = router.find(evt.head.path)
+        return $quota ? throttled : pass
+      }}
+    }})
+    .replaceMessage(new Message)
+  )
+)
+"#
+    );
+    let _p = Pipy::script(&script, &[front, limiter, backend]);
+    let started = std::time::Instant::now();
+    for _ in 0..8 {
+        assert_eq!(get(front, "/fast").text(), "hi!\n");
+    }
+    let fast = started.elapsed();
+    let started = std::time::Instant::now();
+    for _ in 0..10 {
+        assert_eq!(get(front, "/slow/x").text(), "hi!\n");
+    }
+    let slow = started.elapsed();
+    // 4 a second: the first 4 pass at once, the next 6 take at least 1 s.
+    assert!(slow >= Duration::from_millis(1000), "{slow:?}");
+    assert!(fast < Duration::from_millis(1000), "{fast:?}");
+}
+
+/// samples/stress: a load generator in a pipeline (`forkJoin` of
+/// connections, `repeat` until a deadline, `mux` per connection over
+/// `encodeHTTPRequest`/`decodeHTTPResponse`), counted in `stats.Counter`
+/// and `stats.Histogram` and reported with `stats.sum`.
+#[test]
+fn stress_counts_and_reports_with_stats_sum() {
+    let target = free_port();
+    let _server = Pipy::script(
+        &format!("pipy().listen({target}).serveHTTP(new Message('ok'))"),
+        &[target],
+    );
+    let script = format!(
+        r#"#!/usr/bin/env pipy
+var endTime = Date.now() + 700
+var counts = new stats.Counter('counts', ['status'])
+var latency = new stats.Histogram('latency', [0.5, 1, 5, 50, 1000, Number.POSITIVE_INFINITY])
+var $time
+var $conn
+pipeline($=>$
+  .onStart(new Message({{ path: '/', headers: {{ host: 'x' }} }}))
+  .forkJoin(Array(3)).to($=>$
+    .onStart((_, i) => void ($conn = i))
+    .encodeHTTPRequest()
+    .repeat(() => Date.now() < endTime).to($=>$
+      .handleMessageStart(() => void ($time = pipy.now()))
+      .mux(() => $conn).to($=>$
+        .connect('127.0.0.1:{target}')
+        .decodeHTTPResponse()
+      )
+      .handleMessageStart(function (res) {{
+        latency.observe(pipy.now() - $time)
+        counts.increase()
+        counts.withLabels(res.head.status).increase()
+      }})
+      .replaceMessage(new StreamEnd)
+    )
+  )
+  .replaceStreamStart(new StreamEnd)
+).spawn().then(() => stats.sum(['counts', 'latency']).then(({{ counts, latency }}) => {{
+  println('total', counts.value > 10)
+  counts.submetrics().forEach(m => println('status', m.label, m.value === counts.value))
+  println('p50', latency.percentile.calculate(50) > 0, latency.percentile.calculate(100) <= 1000)
+  println('count', latency.value[latency.value.length - 2] === counts.value)
+}}))
+"#
+    );
+    let dir = codebase(&[("main.js", &script)]);
+    let (code, out, err) = run_to_end(&[dir.join("main.js").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out, "total true\nstatus 200 true\np50 true true\ncount true\n",
+        "{err}"
+    );
+}
+
+/// samples/scan: a port scanner (`repeat` in each of a `forkJoin`'s
+/// branches, `connect` with a connect timeout, `pipe` by name), options from
+/// `pipy.argv` after `--args`, results printed when the spawned pipeline's
+/// Promise resolves.
+#[test]
+fn scan_finds_open_ports_from_its_arguments() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let _ = c.write_all(b"HELLO\r\n");
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+    });
+    let script = r#"#!/usr/bin/env -S pipy --args
+var host = pipy.argv[1]
+var first = Number.parseInt(pipy.argv[2])
+var last = Number.parseInt(pipy.argv[3])
+var current = first
+var found = []
+var $port
+var $data
+pipeline($=>$
+  .onStart(new Data)
+  .forkJoin(Array(2)).to($=>$
+    .repeat(() => current <= last).to($=>$
+      .onStart(() => void ($port = current++, $data = new Data))
+      .pipe(() => $port <= last ? 'probe' : 'end', {
+        probe: $=>$
+          .connect(() => `${host}:${$port}`, { connectTimeout: 1, idleTimeout: 0.5 })
+          .handleData(d => $data.push(d))
+          .handleStreamEnd(evt => {
+            if (evt.error === 'IdleTimeout') found.push(`${$port} ${$data.toString().trim()}`)
+          }),
+        end: $=>$.replaceStreamStart(new StreamEnd),
+      })
+    )
+  )
+  .replaceStreamStart(new StreamEnd)
+).spawn().then(() => {
+  println(`Scanned ${last - first + 1} ports`)
+  found.forEach(f => println('open', f))
+})
+"#;
+    let dir = codebase(&[("main.js", script)]);
+    let main = dir.join("main.js");
+    let (first, last) = (open.saturating_sub(2).to_string(), (open + 2).to_string());
+    let (code, out, err) =
+        run_to_end(&["--args", main.to_str().unwrap(), "127.0.0.1", &first, &last]);
+    assert_eq!(code, 0, "{err}");
+    // (Ports beside it may belong to other tests running meanwhile.)
+    assert!(out.starts_with("Scanned 5 ports\n"), "{out}{err}");
+    assert!(
+        out.contains(&format!("\nopen {open} HELLO\n")),
+        "{out}{err}"
+    );
+}
