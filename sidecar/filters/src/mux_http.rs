@@ -388,6 +388,17 @@ impl Filter for MuxHttp {
             self.hold(evt);
             return;
         }
+        // Once this stream's session is its tunnel, only bytes cross it:
+        // message boundaries (of a framing filter in front, such as
+        // encodeWebSocket) are not new requests, as upstream's.
+        if matches!(evt, Event::MessageStart(_) | Event::MessageEnd(_))
+            && self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.is_tunnel_of(self.id))
+        {
+            return;
+        }
         match evt {
             Event::MessageStart(_) => {
                 if let Some((f, parse)) = self.options_fn.take() {

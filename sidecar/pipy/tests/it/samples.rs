@@ -628,3 +628,167 @@ pipeline($=>$
         "{out}{err}"
     );
 }
+
+/// A process to signal when the test ends (a child the script started).
+struct Pid(u32);
+
+impl Drop for Pid {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .status();
+    }
+}
+
+/// The text on `port`, or empty while nothing answers there.
+fn text_or_empty(port: u16) -> String {
+    match std::net::TcpStream::connect(("127.0.0.1", port)) {
+        Ok(_) => get(port, "/").text(),
+        Err(_) => String::new(),
+    }
+}
+
+/// samples/bootload: a bootloader in PipyJS (`--args` for its options)
+/// polls a repo's codebase with `http.Agent`, writes the files with `os`,
+/// starts `pipy` on them with the `exec` filter (`onStart` gives the pid)
+/// in a pipeline spawned from a callback, and on a new version sends the
+/// child SIGHUP with `os.kill`: the child reloads its files and serves the
+/// new version.
+#[test]
+fn bootload_downloads_starts_and_reloads_a_codebase() {
+    let repo_dir = temp_dir();
+    let (_repo, admin) = pipy_e2e::repo(&[repo_dir.to_str().unwrap()]);
+    let child_port = free_port();
+    let version =
+        |v: &str| format!("pipy.listen({child_port}, $=>$.serveHTTP(new Message('{v}')))\n");
+    pipy_e2e::publish(admin, "/hello", &version("v1"), "1");
+    let script = r#"#!/usr/bin/env -S pipy --args
+var url = new URL(pipy.argv[1])
+var root = pipy.argv[2]
+var client = new http.Agent(url.host)
+var etag
+var pid = 0
+
+function start() {
+  if (pid) return os.kill(pid, 1)
+  pipeline($=>$
+    .onStart(new Data)
+    .exec([pipy.argv[0], os.path.join(root, 'main.js')], {
+      onStart: p => { pid = p; println('started', p) },
+      onExit: () => void (pid = 0),
+    })
+  ).spawn()
+}
+
+function check() {
+  client.request('GET', url.path).then(res => {
+    var tag = res.head.headers.etag
+    if (res.head.status !== 200 || tag === etag) return
+    return Promise.all(
+      res.body.toString().split('\n').filter(p => p).map(
+        path => client.request('GET', os.path.join(url.path, path)).then(
+          file => [path, file.body]
+        )
+      )
+    ).then(files => {
+      files.forEach(([path, body]) => {
+        var full = os.path.join(root, path)
+        os.mkdir(os.path.dirname(full), { recursive: true })
+        os.write(full, body)
+      })
+      etag = tag
+      start()
+    })
+  }).then(() => new Timeout(0.2).wait()).then(check)
+}
+
+check()
+"#;
+    let dir = codebase(&[("boot.js", script)]);
+    let root = temp_dir();
+    let url = format!("http://127.0.0.1:{admin}/repo/hello/");
+    let boot = Pipy::spawn(
+        &[
+            "--args",
+            dir.join("boot.js").to_str().unwrap(),
+            &url,
+            root.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let pid: u32 = pipy_e2e::eventually("the child's pid", Duration::from_secs(20), || {
+        boot.stdout_text()
+            .lines()
+            .find_map(|l| l.strip_prefix("started ")?.trim().parse().ok())
+    });
+    let _child = Pid(pid);
+    pipy_e2e::wait_for("v1 served", Duration::from_secs(20), || {
+        text_or_empty(child_port) == "v1"
+    });
+    pipy_e2e::publish(admin, "/hello", &version("v2"), "2");
+    pipy_e2e::wait_for("v2 served after SIGHUP", Duration::from_secs(20), || {
+        text_or_empty(child_port) == "v2"
+    });
+    // The same child: reloaded, not restarted.
+    assert_eq!(boot.stdout_text().matches("started ").count(), 1);
+}
+
+/// samples/ws-udp: UDP datagrams carried over WebSocket tunnels: the
+/// client side takes datagrams on a UDP port, frames them
+/// (`encodeWebSocket`) into an HTTP tunnel (`connectHTTPTunnel` over
+/// `muxHTTP`); the server side accepts the tunnel (`acceptHTTPTunnel`),
+/// unframes them and sends them on to a UDP target (`pipe` to a pipeline
+/// value). Checked with real UDP sockets at both ends.
+#[test]
+fn ws_udp_carries_datagrams_through_a_websocket_tunnel() {
+    let (tunnel, udp_in) = (free_port(), free_port());
+    let target = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    target
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let target_addr = target.local_addr().unwrap();
+    let server = format!(
+        r#"#!/usr/bin/env pipy
+var $target
+var send = pipeline($=>$.connect(() => $target, {{ protocol: 'udp' }}))
+pipy.listen({tunnel}, $=>$
+  .demuxHTTP().to($=>$
+    .acceptHTTPTunnel(function (req) {{
+      var path = req.head.path
+      if (!path.startsWith('/send/')) return new Message({{ status: 404 }})
+      $target = path.substring(6)
+      return new Message({{ status: 101, headers: {{ connection: 'upgrade', upgrade: 'websocket' }} }})
+    }}).to($=>$
+      .decodeWebSocket()
+      .pipe(() => send)
+      .replaceData(data => new Message(data))
+      .encodeWebSocket()
+    )
+  )
+)
+pipy.listen('127.0.0.1:{udp_in}', 'udp', $=>$
+  .replaceData(data => new Message(data))
+  .encodeWebSocket()
+  .connectHTTPTunnel(
+    new Message({{ path: '/send/{target_addr}', headers: {{ connection: 'upgrade', upgrade: 'websocket' }} }})
+  ).to($=>$
+    .muxHTTP().to($=>$.connect('127.0.0.1:{tunnel}'))
+  )
+  .decodeWebSocket()
+)
+"#
+    );
+    let _p = Pipy::script(&server, &[tunnel]);
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut buf = [0u8; 64];
+    for i in 0..3 {
+        let msg = format!("datagram {i}");
+        sender
+            .send_to(msg.as_bytes(), ("127.0.0.1", udp_in))
+            .unwrap();
+        let (n, _) = target
+            .recv_from(&mut buf)
+            .expect("a datagram through the tunnel");
+        assert_eq!(&buf[..n], msg.as_bytes());
+    }
+}
