@@ -16,7 +16,6 @@ use pipy_core::{
 use session::{Session, SessionState};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -85,14 +84,7 @@ impl Default for MuxOptions {
     }
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum PoolKey {
-    Inbound(SocketAddr, SocketAddr),
-    /// An object key, by identity (a load balancer's resource, say).
-    Object(boa_engine::JsObject),
-    Value(String),
-    None,
-}
+use crate::mux_pool::SessionKey as PoolKey;
 
 type Sessions = RefCell<HashMap<PoolKey, Vec<Rc<Session>>>>;
 
@@ -236,18 +228,10 @@ impl MuxHttp {
         match &self.key {
             // A key function that throws ends the stream (`Callback::call`).
             Some(cb) => match cb.call(&[], out) {
-                Some(v) => match (v.as_object(), v.as_string()) {
-                    (Some(o), _) => PoolKey::Object(o.clone()),
-                    (None, Some(s)) => PoolKey::Value(s.to_std_string_escaped()),
-                    _ if v.is_undefined() || v.is_null() => PoolKey::None,
-                    _ => PoolKey::Value(v.display().to_string()),
-                },
+                Some(v) => PoolKey::of_value(&v),
                 None => PoolKey::None,
             },
-            None => match out.context().inbound {
-                Some(i) => PoolKey::Inbound(i.remote, i.local),
-                None => PoolKey::None,
-            },
+            None => PoolKey::inbound(out),
         }
     }
 

@@ -11,9 +11,11 @@
 //! the same key.
 
 use crate::util::Callback;
+use boa_engine::JsValue;
 use pipy_core::{Event, EventTarget, Layout, Output, Pipeline, StreamError};
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -37,7 +39,7 @@ pub(crate) struct Sharing {
 
 /// The sessions of one mux filter in a worker, by key.
 pub(crate) struct Pool<W> {
-    sessions: RefCell<HashMap<String, Vec<Rc<Session<W>>>>>,
+    sessions: RefCell<HashMap<SessionKey, Vec<Rc<Session<W>>>>>,
     sweeping: Cell<bool>,
 }
 
@@ -61,20 +63,51 @@ pub(crate) struct Session<W> {
     idle_since: Cell<Option<Instant>>,
     /// How long it stays once idle (`maxIdle` of the stream that opened it).
     max_idle: Duration,
-    key: String,
+    key: SessionKey,
     pool: Weak<Pool<W>>,
+}
+
+/// What streams share a session by: an object by identity (a load
+/// balancer's resource, a peer), other values by their text, or the inbound
+/// connection (the default).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) enum SessionKey {
+    /// The inbound connection, by its addresses.
+    Inbound(SocketAddr, SocketAddr),
+    /// An object, by identity.
+    Object(boa_engine::JsObject),
+    /// Any other value, by its text.
+    Value(String),
+    /// No key (null, undefined, or no inbound connection).
+    None,
+}
+
+impl SessionKey {
+    /// The key a script value stands for.
+    pub(crate) fn of_value(v: &JsValue) -> Self {
+        match (v.as_object(), v.as_string()) {
+            (Some(o), _) => SessionKey::Object(o.clone()),
+            (None, Some(s)) => SessionKey::Value(s.to_std_string_escaped()),
+            _ if v.is_null_or_undefined() => SessionKey::None,
+            _ => SessionKey::Value(v.display().to_string()),
+        }
+    }
+
+    /// The key of the stream's inbound connection.
+    pub(crate) fn inbound(out: &Output<'_>) -> Self {
+        match out.context().inbound {
+            Some(i) => SessionKey::Inbound(i.remote, i.local),
+            None => SessionKey::None,
+        }
+    }
 }
 
 /// The key of a stream's session: the key function's answer or value, else
 /// the inbound connection. `None` when the function threw (the stream ends).
-pub(crate) fn session_key(key: &Option<Callback>, out: &Output<'_>) -> Option<String> {
+pub(crate) fn session_key(key: &Option<Callback>, out: &Output<'_>) -> Option<SessionKey> {
     Some(match key {
-        Some(k) => k.call(&[], out)?.display().to_string(),
-        None => out
-            .context()
-            .inbound
-            .map(|i| i.id.to_string())
-            .unwrap_or_default(),
+        Some(k) => SessionKey::of_value(&k.call(&[], out)?),
+        None => SessionKey::inbound(out),
     })
 }
 
@@ -83,7 +116,7 @@ impl<W: Wire> Pool<W> {
     /// from `layout` if there is none.
     pub(crate) fn join(
         self: &Rc<Self>,
-        key: String,
+        key: SessionKey,
         sharing: Sharing,
         layout: &Layout,
         out: &Output<'_>,
@@ -101,7 +134,7 @@ impl<W: Wire> Pool<W> {
 
     fn open(
         self: &Rc<Self>,
-        key: String,
+        key: SessionKey,
         sharing: Sharing,
         layout: &Layout,
         out: &Output<'_>,

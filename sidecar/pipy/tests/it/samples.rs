@@ -792,3 +792,139 @@ pipy.listen('127.0.0.1:{udp_in}', 'udp', $=>$
         assert_eq!(&buf[..n], msg.as_bytes());
     }
 }
+
+/// samples/bgp: a BGP speaker in PipyJS: a session per peer shared through
+/// `mux`, messages built as payloads (`new Message(null, { type, body })`)
+/// and framed by `encodeBGP`, answers read by `decodeBGP`, a tick pipeline
+/// spawned every so often with `fork` per peer and `demux` into the
+/// session. Peered with a real `gobgpd`: the session comes up and the route
+/// the script announces reaches gobgpd's table.
+#[test]
+fn bgp_speaker_peers_with_gobgpd_and_announces_a_route() {
+    let dir = temp_dir();
+    let (bgp, api) = (free_port(), free_port());
+    let config = format!(
+        r#"[global.config]
+as = 65002
+router-id = "10.0.0.2"
+port = {bgp}
+local-address-list = ["127.0.0.6"]
+[[neighbors]]
+[neighbors.config]
+neighbor-address = "127.0.0.1"
+peer-as = 65001
+[neighbors.transport.config]
+passive-mode = true
+local-address = "127.0.0.6"
+"#
+    );
+    let path = dir.join("gobgpd.toml");
+    std::fs::write(&path, config).unwrap();
+    let _gobgpd = Peer(
+        Command::new("gobgpd")
+            .args(["-f", path.to_str().unwrap(), "-p", "--pprof-disable"])
+            .arg(format!("--api-hosts=127.0.0.1:{api}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gobgpd (Debian's gobgpd)"),
+    );
+    let script = format!(
+        r#"#!/usr/bin/env pipy
+var peers = [{{ destination: '127.0.0.6:{bgp}', state: 'Idle', announced: false }}]
+var $peer
+
+var open = () => new Message(null, {{
+  type: 'OPEN',
+  body: {{
+    myAS: 65001, identifier: '10.0.0.1', holdTime: 90,
+    parameters: [{{ name: 'Capabilities', value: [
+      {{ code: 1, value: new Data([0, 1, 0, 1]) }},
+      {{ code: 65, value: new Data([0, 0, 0xfd, 0xe9]) }},
+    ] }}],
+  }},
+}})
+var keepalive = () => new Message(null, {{ type: 'KEEPALIVE' }})
+var update = () => new Message(null, {{
+  type: 'UPDATE',
+  body: {{
+    pathAttributes: [
+      {{ name: 'ORIGIN', value: 0, transitive: true }},
+      {{ name: 'AS_PATH', value: [[65001]], transitive: true }},
+      {{ name: 'NEXT_HOP', value: '192.0.2.1', transitive: true }},
+    ],
+    withdrawnRoutes: [],
+    destinations: ['10.9.0.0/16'],
+  }},
+}})
+
+function receive(peer, msg) {{
+  var type = msg.payload?.type
+  if (type === 'OPEN') peer.state = 'OpenConfirm'
+  if (type === 'KEEPALIVE' && peer.state === 'OpenConfirm') {{
+    peer.state = 'Established'
+    console.info('established')
+  }}
+}}
+
+function tick(peer) {{
+  switch (peer.state) {{
+    case 'Idle': peer.state = 'OpenSent'; return open()
+    case 'OpenSent': return null
+    case 'OpenConfirm': return keepalive()
+    default:
+      if (peer.announced) return keepalive()
+      peer.announced = true
+      return [keepalive(), update()]
+  }}
+}}
+
+var session = pipeline($=>$
+  .mux(() => $peer, {{ maxQueue: 0 }}).to($=>$
+    .encodeBGP({{ enableAS4: true }})
+    .connect(() => $peer.destination, {{ idleTimeout: 0 }})
+    .decodeBGP({{ enableAS4: true }})
+    .handleMessage(msg => receive($peer, msg))
+    .handleStreamEnd(() => void ($peer.state = 'Idle', $peer.announced = false))
+  )
+)
+
+var ticker = pipeline($=>$
+  .onStart(new Message)
+  .fork(peers).to($=>$
+    .onStart(p => void ($peer = p))
+    .replaceMessage(() => tick($peer))
+    .demux().to(session)
+  )
+  .replaceMessage(new StreamEnd)
+)
+
+function again() {{
+  ticker.spawn()
+  new Timeout(0.3).wait().then(again)
+}}
+again()
+"#
+    );
+    let dir = codebase(&[("main.js", &script)]);
+    let p = Pipy::spawn(&[dir.join("main.js").to_str().unwrap()], &[]);
+    let gobgp = |args: &[&str]| {
+        let o = Command::new("gobgp")
+            .args(["-u", "127.0.0.1", "-p", &api.to_string()])
+            .args(args)
+            .output()
+            .expect("gobgp (Debian's gobgpd)");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let rib = pipy_e2e::eventually("gobgpd learns the route", Duration::from_secs(30), || {
+        let rib = gobgp(&["global", "rib", "-a", "ipv4"]);
+        rib.contains("10.9.0.0/16").then_some(rib)
+    });
+    assert!(rib.contains("192.0.2.1"), "{rib}");
+    assert!(gobgp(&["neighbor"]).contains("Establ"));
+    assert!(
+        p.stderr_text().contains("established"),
+        "{}",
+        p.stderr_text()
+    );
+}
