@@ -303,9 +303,56 @@ impl Running {
     /// ports that are gone, and restarts the tasks.
     fn apply(&mut self, state: Rc<RefCell<ConfigState>>) -> Result<()> {
         let listens = state.borrow().listens.clone();
+        self.apply_listens(&listens)?;
+        self.publish_layouts();
+        let _ = self.tasks_stop.send(true);
+        let (tasks_stop, tasks_rx) = watch::channel(false);
+        self.tasks_stop = tasks_stop;
+        for t in state.borrow().tasks.iter().cloned() {
+            tokio::task::spawn_local(run_task(t, self.shutdown.clone(), tasks_rx.clone()));
+        }
+        if let Some(a) = &self.admin_state {
+            *a.borrow_mut() = state.clone();
+            crate::admin_pipelines::publish(&state.borrow(), None);
+        }
+        self.state = state;
+        Ok(())
+    }
+
+    /// What `pipy.listen` changed once the worker ran: this thread's
+    /// listeners now, kept in the running version's list (a reload replaces
+    /// them with the new version's, as upstream's does).
+    fn apply_listen_changes(&mut self) {
+        let changes = config::pipeline_api::take_listen_changes();
+        if changes.is_empty() {
+            return;
+        }
+        let mut listens = self.state.borrow().listens.clone();
+        for change in changes {
+            match change {
+                config::pipeline_api::ListenChange::Set(l) => {
+                    listens.retain(|o| (o.addr, o.protocol) != (l.addr, l.protocol));
+                    listens.push(l);
+                }
+                config::pipeline_api::ListenChange::Remove(addr, protocol) => {
+                    listens.retain(|o| (o.addr, o.protocol) != (addr, protocol));
+                }
+            }
+        }
+        let force = std::mem::replace(&mut self.force_start, true);
+        let _ = self.apply_listens(&listens);
+        self.force_start = force;
+        self.state.borrow_mut().listens = listens;
+        self.publish_layouts();
+    }
+
+    /// Binds new ports, points kept ports at their new pipelines
+    /// (connections already open stay on the old ones) and closes ports that
+    /// are gone.
+    fn apply_listens(&mut self, listens: &[Listen]) -> Result<()> {
         let key = |l: &Listen| (l.addr, l.protocol);
         let mut fresh = Vec::new();
-        for l in &listens {
+        for l in listens {
             if !self.listeners.contains_key(&key(l)) {
                 let bound = match l.protocol {
                     Protocol::Tcp => {
@@ -355,18 +402,33 @@ impl Running {
             };
             self.listeners.insert(key(&l), (spec, stop_tx));
         }
-        for l in &listens {
+        for l in listens {
             if let Some((spec, _)) = self.listeners.get(&key(l)) {
                 *spec.borrow_mut() = l.clone();
             }
         }
+        let index = self.index;
         self.listeners.retain(|k, (_, stop)| {
             let keep = listens.iter().any(|l| key(l) == *k);
             if !keep {
                 let _ = stop.send(true);
+                if index == 0 {
+                    tracing::info!(
+                        target: "listener",
+                        "[listener] Stopped listening on {} port {} at {}",
+                        k.1.label(),
+                        k.0.port(),
+                        k.0.ip()
+                    );
+                }
             }
             keep
         });
+        Ok(())
+    }
+
+    /// Tells the metrics and the graphs which pipelines run.
+    fn publish_layouts(&self) {
         crate::stats::publish_layouts(
             self.index,
             config::live_layouts()
@@ -378,18 +440,6 @@ impl Running {
         if self.index == 0 {
             crate::graph::publish_current();
         }
-        let _ = self.tasks_stop.send(true);
-        let (tasks_stop, tasks_rx) = watch::channel(false);
-        self.tasks_stop = tasks_stop;
-        for t in state.borrow().tasks.iter().cloned() {
-            tokio::task::spawn_local(run_task(t, self.shutdown.clone(), tasks_rx.clone()));
-        }
-        if let Some(a) = &self.admin_state {
-            *a.borrow_mut() = state.clone();
-            crate::admin_pipelines::publish(&state.borrow(), None);
-        }
-        self.state = state;
-        Ok(())
     }
 
     /// Loads the codebase again; a version that fails keeps the old one running.
@@ -523,7 +573,7 @@ fn worker(
         }
         let _ = ready.send(Ok(index));
         tracing::debug!(target: "thread", "[thread] Thread {index} started");
-        let reads_only = state.borrow().listens.is_empty()
+        let mut reads_only = state.borrow().listens.is_empty()
             && state.borrow().tasks.is_empty()
             && state.borrow().admins.is_empty();
         // As upstream, a worker with no port runs until its reads, timers
@@ -551,6 +601,11 @@ fn worker(
             tokio::select! {
                 _ = shutdown.wait_for(|v| *v) => break,
                 _ = all_done(), if reads_only => break,
+                _ = config::pipeline_api::listen_changed() => {
+                    running.apply_listen_changes();
+                    // A worker that listens runs until it is stopped.
+                    reads_only &= running.listeners.is_empty();
+                }
                 _ = sweep.tick() => {
                     running.sweep();
                     // What ordinary collections swept since the last tick.

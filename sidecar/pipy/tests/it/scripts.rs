@@ -1052,3 +1052,31 @@ pipeline($=>$
     assert_eq!(post(b, "/", b"hi").text(), "echo hi");
     assert_eq!(post(c, "/", b"ho").text(), "echo ho");
 }
+
+/// `pipy.listen` once the worker runs (from a timer, from a request): a new
+/// port opens, calling it again for the same port replaces its pipeline,
+/// and `null` closes it, as upstream 1.5.18 does side by side.
+#[test]
+fn pipy_listen_while_running_opens_replaces_and_closes_ports() {
+    let (dynamic, control) = (free_port(), free_port());
+    let script = format!(
+        "#!/usr/bin/env pipy\n\
+         new Timeout(0.05).wait().then(() => pipy.listen({dynamic}, $=>$.serveHTTP(new Message('first'))))\n\
+         pipy.listen({control}, $=>$.serveHTTP(req => {{\n\
+           if (req.head.path === '/replace') pipy.listen({dynamic}, $=>$.serveHTTP(new Message('second')))\n\
+           if (req.head.path === '/remove') pipy.listen({dynamic}, null)\n\
+           return new Message('ok')\n\
+         }}))\n"
+    );
+    let p = Pipy::script(&script, &[control, dynamic]);
+    assert_eq!(get(dynamic, "/").text(), "first");
+    assert_eq!(get(control, "/replace").text(), "ok");
+    assert_eq!(get(dynamic, "/").text(), "second");
+    assert_eq!(get(control, "/remove").text(), "ok");
+    pipy_e2e::wait_for("the port closed", Duration::from_secs(5), || {
+        std::net::TcpStream::connect(("127.0.0.1", dynamic)).is_err()
+    });
+    assert!(p
+        .stderr_text()
+        .contains(&format!("Stopped listening on TCP port {dynamic}")));
+}

@@ -268,8 +268,35 @@ fn process(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
 }
 
 /// `pipy.listen(port | 'ip:port', ['tcp' | 'udp'], [options], builder | pipeline)`.
+/// A change `pipy.listen` asked for once the worker runs.
+pub enum ListenChange {
+    /// Listen there (again) with this pipeline.
+    Set(super::Listen),
+    /// Stop listening there (`pipy.listen(port, null)`).
+    Remove(std::net::SocketAddr, pipy_core::io::Protocol),
+}
+
+thread_local! {
+    static LISTEN_CHANGES: RefCell<Vec<ListenChange>> = const { RefCell::new(Vec::new()) };
+    static LISTEN_CHANGED: Rc<tokio::sync::Notify> = Rc::new(tokio::sync::Notify::new());
+}
+
+/// The listener changes asked for since the last call, in order.
+pub fn take_listen_changes() -> Vec<ListenChange> {
+    LISTEN_CHANGES.with(|c| std::mem::take(&mut *c.borrow_mut()))
+}
+
+/// Waits until `pipy.listen` asks for a change while the worker runs.
+pub async fn listen_changed() {
+    let n = LISTEN_CHANGED.with(Rc::clone);
+    n.notified().await;
+}
+
 fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let id = loading("pipy.listen()")?;
+    // While a version loads, its listeners; once the worker runs, a change
+    // of this thread's listeners, made at once (upstream's commit).
+    let loading_id = loading("pipy.listen()");
+    let running = loading_id.is_err();
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     let port = arg(0);
     if !(port.is_number() || port.is_string()) {
@@ -283,7 +310,9 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         protocol = Some(arg(i));
         i += 1;
     }
-    let is_target = |v: &JsValue| v.is_callable() || layout_of(v).is_some();
+    // `null` stops a listener (once the worker runs).
+    let is_target =
+        |v: &JsValue| v.is_callable() || layout_of(v).is_some() || (running && v.is_null());
     let mut options = JsValue::undefined();
     if !is_target(&arg(i)) {
         options = arg(i);
@@ -309,9 +338,18 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
     if let Some(p) = protocol {
         opts.set(js_string!("protocol"), p, false, ctx)?;
     }
-    let conf = implicit(id, ctx)?;
+    let conf = match loading_id {
+        Ok(id) => implicit(id, ctx)?,
+        Err(_) => make_configuration(ctx, usize::MAX)?,
+    };
     m_listen(&conf, &[port, opts.into()], ctx)?;
     let st = state_of(&conf).ok_or_else(|| type_error("pipy.listen(): no Configuration"))?;
+    if running && target.is_null() {
+        if let Some(l) = st.borrow_mut().listens.pop() {
+            push_change(ListenChange::Remove(l.addr, l.protocol));
+        }
+        return Ok(JsValue::undefined());
+    }
     if let Some(layout) = layout_of(&target) {
         let mut s = st.borrow_mut();
         if let Some(l) = s.listens.last_mut() {
@@ -323,7 +361,17 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         st.borrow_mut().current = None;
         r?;
     }
+    if running {
+        if let Some(l) = st.borrow_mut().listens.pop() {
+            push_change(ListenChange::Set(l));
+        }
+    }
     Ok(JsValue::undefined())
+}
+
+fn push_change(change: ListenChange) {
+    LISTEN_CHANGES.with(|c| c.borrow_mut().push(change));
+    LISTEN_CHANGED.with(|n| n.notify_one());
 }
 
 /// `pipe(target, [targetMap])` (see `pipy_filters::pipe`): target values are
