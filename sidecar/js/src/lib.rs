@@ -20,6 +20,7 @@ mod error;
 pub mod gc;
 mod host;
 pub mod module;
+pub mod overlay;
 pub mod promise;
 pub mod statement;
 #[cfg(test)]

@@ -57,7 +57,11 @@ pub fn begin_reload() {
 
 /// Reads a file of the codebase.
 pub fn read_file(path: &str) -> Option<Vec<u8>> {
-    host::hooks().codebase.read(path)
+    // What `pipy.patch` and `pipy.mount` laid over the codebase comes first.
+    match crate::overlay::read(path) {
+        Some(content) => content,
+        None => host::hooks().codebase.read(path),
+    }
 }
 
 fn read_source(path: &str) -> Result<String, ScriptError> {

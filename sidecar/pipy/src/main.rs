@@ -272,7 +272,10 @@ fn main() -> ExitCode {
         eprintln!("pipy: {e:#}");
         return ExitCode::from(START_UP_FAILURE);
     }
-    match run(cli) {
+    let result = run(cli);
+    // A script may have left the terminal raw (`pipy.tty.raw`).
+    pipy_js::api::tty::restore();
+    match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             eprintln!("pipy: {e:#}");

@@ -28,6 +28,7 @@ pub mod sqlite;
 pub mod stats;
 mod stats_sum;
 pub mod timeout;
+pub mod tty;
 pub mod url;
 pub mod url_router;
 pub mod xml;

@@ -320,13 +320,46 @@ fn watch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
 /// `pipy.list(dir)`: the codebase's files under `dir`, at any depth.
 fn list(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let dir = path_arg(args, ctx)?;
-    let names: Vec<JsValue> = host::hooks()
-        .codebase
-        .list(&dir)
+    let names: Vec<JsValue> = crate::overlay::list(&dir, host::hooks().codebase.as_ref())
         .into_iter()
         .map(|n| js_string!(n.as_str()).into())
         .collect();
     Ok(boa_engine::object::builtins::JsArray::from_iter(names, ctx).into())
+}
+
+/// `pipy.mount(name, dir)`: a folder of the file system as `/name/` of the
+/// codebase.
+fn mount(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let name = crate::convert::arg_text(args, 0, ctx)?;
+    let dir = crate::convert::arg_text(args, 1, ctx)?;
+    crate::overlay::mount(&name, &dir, host::hooks().codebase.as_ref())
+        .map_err(|e| JsNativeError::error().with_message(e))?;
+    Ok(JsValue::undefined())
+}
+
+/// `pipy.unmount(name)`.
+fn unmount(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    crate::overlay::unmount(&crate::convert::arg_text(args, 0, ctx)?);
+    Ok(JsValue::undefined())
+}
+
+/// `pipy.patch(path, content)`: the file's content, in memory, for every
+/// later read (a reload included).
+fn patch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let path = crate::convert::arg_text(args, 0, ctx)?;
+    let content = args.get(1).cloned().unwrap_or_default();
+    let bytes = match super::data::data_of(&content) {
+        Some(d) => d.to_bytes().to_vec(),
+        None if content.is_string() => content.to_string(ctx)?.to_std_string_escaped().into_bytes(),
+        None => {
+            return Err(JsNativeError::typ()
+                .with_message("pipy.patch(): argument #2 expects a string or a Data")
+                .into())
+        }
+    };
+    crate::overlay::patch(&path, bytes)
+        .map_err(|e| JsNativeError::range().with_message(format!("pipy.patch(): {e}")))?;
+    Ok(JsValue::undefined())
 }
 
 /// `pipy.fork(f)`: calls `f` in a new context (its context variables start
@@ -358,12 +391,17 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         ("fork", NativeFunction::from_fn_ptr(fork)),
         ("exit", NativeFunction::from_fn_ptr(exit)),
         ("restart", NativeFunction::from_fn_ptr(restart)),
+        ("mount", NativeFunction::from_fn_ptr(mount)),
+        ("unmount", NativeFunction::from_fn_ptr(unmount)),
+        ("patch", NativeFunction::from_fn_ptr(patch)),
     ] {
         let fo = func.to_js_function(ctx.realm());
         f.set(js_string!(name), fo, false, ctx)?;
     }
     // `pipy.pid`, as upstream's declarations have it.
     f.set(js_string!("pid"), std::process::id(), false, ctx)?;
+    let tty = super::tty::object(ctx)?;
+    f.set(js_string!("tty"), tty, false, ctx)?;
     let argv: Vec<JsValue> = ARGV
         .get()
         .map(|a| a.iter().map(|s| js_string!(s.as_str()).into()).collect())

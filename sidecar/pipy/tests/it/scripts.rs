@@ -1080,3 +1080,46 @@ fn pipy_listen_while_running_opens_replaces_and_closes_ports() {
         .stderr_text()
         .contains(&format!("Stopped listening on TCP port {dynamic}")));
 }
+
+/// `pipy.mount`, `pipy.unmount` and `pipy.patch`: a folder of the file
+/// system as `/name/` of the codebase (listed at the root, refused twice),
+/// and a file's content replaced in memory (imports see it), with the same
+/// answers as upstream 1.5.18 side by side (but for `pipy.list`'s order).
+#[test]
+fn mount_unmount_and_patch_lay_files_over_the_codebase() {
+    let ext = temp_dir();
+    std::fs::create_dir_all(ext.join("sub")).unwrap();
+    std::fs::write(ext.join("a.txt"), "from mount").unwrap();
+    std::fs::write(ext.join("sub/b.txt"), "deep").unwrap();
+    let dir = temp_dir();
+    std::fs::write(dir.join("data.txt"), "original").unwrap();
+    std::fs::write(
+        dir.join("main.js"),
+        format!(
+            "#!/usr/bin/env pipy\n\
+             pipy.mount('ext', '{ext}')\n\
+             println(pipy.load('/ext/a.txt').toString(), pipy.load('ext/sub/b.txt').toString())\n\
+             println(JSON.stringify(pipy.list('/')), JSON.stringify(pipy.list('/ext')))\n\
+             try {{ pipy.mount('ext', '/tmp') }} catch (e) {{ println('again:', e.message) }}\n\
+             pipy.patch('/data.txt', 'patched')\n\
+             println(pipy.load('/data.txt').toString())\n\
+             pipy.patch('/more.js', new Data('println(\"imported patch\")'))\n\
+             pipy.import('./more.js')\n\
+             pipy.unmount('ext')\n\
+             println(pipy.load('/ext/a.txt'))\n",
+            ext = ext.display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run_to_end(&[dir.join("main.js").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "from mount deep\n\
+         [\"data.txt\",\"ext/a.txt\",\"ext/sub/b.txt\",\"main.js\"] [\"a.txt\",\"sub/b.txt\"]\n\
+         again: mount path already exists\n\
+         patched\n\
+         imported patch\n\
+         null\n"
+    );
+}
