@@ -46,6 +46,7 @@ pub mod fastcgi;
 pub mod hessian;
 pub mod http1;
 pub mod mqtt;
+pub mod netlink;
 pub mod proxy_protocol;
 pub mod resp;
 pub mod socks;

@@ -144,8 +144,14 @@ pub struct Outbound {
 pub trait Io {
     /// Opens and runs an outbound connection.
     fn connect(&self, outbound: Outbound);
-    /// Runs `f` on this thread after `delay`.
+    /// Runs `f` on this thread after `delay`; a worker with no port waits
+    /// for it before it ends.
     fn after(&self, delay: Duration, f: Box<dyn FnOnce()>);
+    /// The same for housekeeping (sweeps of idle sessions, log batches): a
+    /// worker with no port does not wait for it.
+    fn after_background(&self, delay: Duration, f: Box<dyn FnOnce()>) {
+        self.after(delay, f);
+    }
     /// Runs a task on this thread (a protocol engine that is async inside,
     /// such as HTTP/2's).
     fn spawn(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>);
@@ -217,5 +223,31 @@ pub fn spawn(task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
 pub fn after(delay: Duration, f: Box<dyn FnOnce()>) {
     if let Some(io) = current() {
         io.after(delay, f);
+    }
+}
+
+thread_local! {
+    static BACKGROUND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` as housekeeping: connections it opens do not keep a worker with
+/// no port running (a logger's connections to its collector, say).
+pub fn in_background<R>(f: impl FnOnce() -> R) -> R {
+    let was = BACKGROUND.with(|b| b.replace(true));
+    let r = f();
+    BACKGROUND.with(|b| b.set(was));
+    r
+}
+
+/// Whether housekeeping runs now ([`in_background`]).
+pub fn is_background() -> bool {
+    BACKGROUND.with(std::cell::Cell::get)
+}
+
+/// Runs housekeeping `f` after `delay` (a portless worker does not wait for
+/// it); without a runtime on this thread, never.
+pub fn after_background(delay: Duration, f: Box<dyn FnOnce()>) {
+    if let Some(io) = current() {
+        io.after_background(delay, f);
     }
 }

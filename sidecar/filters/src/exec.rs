@@ -389,6 +389,8 @@ async fn wait_child(
     exit: Rc<Cell<Option<i32>>>,
     reply: EventTarget,
 ) {
+    // A worker with no port stays while the child runs.
+    let _busy = pipy_js::busy::Busy::begin();
     let status = tokio::select! {
         s = child.wait() => s,
         _ = kill.notified() => {

@@ -36,6 +36,7 @@ pub mod multipart;
 pub mod mux;
 pub mod mux_http;
 mod mux_pool;
+pub mod netlink;
 pub mod pack;
 mod payload_codec;
 pub mod pipe;

@@ -102,7 +102,7 @@ type Pool = Rc<PoolInner>;
 /// as its pool lives (one timer per pool, not one per request).
 fn sweep(pool: Weak<PoolInner>, max_idle: Duration) {
     let period = (max_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
-    pipy_core::io::after(
+    pipy_core::io::after_background(
         period,
         Box::new(move || {
             let Some(live) = pool.upgrade() else { return };

@@ -258,7 +258,7 @@ impl<W: Wire> Session<W> {
 /// pool lives.
 fn sweep<W: Wire>(pool: Weak<Pool<W>>, max_idle: Duration) {
     let period = (max_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
-    pipy_core::io::after(
+    pipy_core::io::after_background(
         period,
         Box::new(move || {
             let Some(live) = pool.upgrade() else { return };

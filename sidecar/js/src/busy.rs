@@ -1,7 +1,8 @@
 //! Work in flight on this thread that a worker with no port waits for
 //! before it ends, as upstream's event loop runs while it has something to
-//! do: timers, reads, spawned pipelines, HTTP requests of `http.Agent`.
-//! Each piece of work holds a [`Busy`] guard for as long as it runs.
+//! do: timers, reads, outbound connections, child processes, HTTP requests
+//! of `http.Agent`. Each piece of work holds a [`Busy`] guard for as long
+//! as it runs. (A pipeline holds a worker only through such work.)
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -148,7 +148,7 @@ fn run(layout: pipy_core::Layout, req: AdminRequest) {
     p.input(Event::MessageEnd(Head::None));
     // A pipeline that never answers is let go after a while.
     let weak = Rc::downgrade(&out);
-    pipy_core::io::after(
+    pipy_core::io::after_background(
         ANSWER_TIMEOUT,
         Box::new(move || {
             if let Some(o) = weak.upgrade() {

@@ -161,6 +161,7 @@ fn request(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
         &layout,
         head,
         body,
+        false,
         Box::new(move |head, body, mut tail, end| {
             let _busy = busy;
             pipy_js::with_js(|ctx| {
@@ -191,11 +192,14 @@ pub(crate) type OnReply = Box<dyn FnOnce(Option<Head>, Data, Head, Option<Stream
 
 /// Sends one request through `layout` (an Agent's pipeline) on a later turn
 /// of the worker's loop and calls `on_reply` once, on a later turn too (it
-/// may use the engine), with what came back.
+/// may use the engine), with what came back. As `background`
+/// housekeeping (a logger's batches), it does not keep a worker with no
+/// port running.
 pub(crate) fn exchange(
     layout: &Layout,
     head: pipy_core::RequestHead,
     body: Data,
+    background: bool,
     on_reply: OnReply,
 ) {
     let layout = layout.clone();
@@ -249,18 +253,23 @@ pub(crate) fn exchange(
         }
         Event::StreamEnd(e) => s(Some(e)),
     }));
-    pipy_core::io::after(
-        Duration::ZERO,
-        Box::new(move || {
-            let p = Pipeline::new(&layout, pipy_core::Context::new(None), output);
-            reply.borrow_mut().pipeline = Some(p.clone());
-            p.input(Event::MessageStart(Head::Request(Box::new(head))));
-            if !body.is_empty() {
-                p.input(Event::Data(body));
-            }
-            p.input(Event::MessageEnd(Head::None));
-        }),
-    );
+    let send = move || {
+        let p = Pipeline::new(&layout, pipy_core::Context::new(None), output);
+        reply.borrow_mut().pipeline = Some(p.clone());
+        p.input(Event::MessageStart(Head::Request(Box::new(head))));
+        if !body.is_empty() {
+            p.input(Event::Data(body));
+        }
+        p.input(Event::MessageEnd(Head::None));
+    };
+    if background {
+        pipy_core::io::after_background(
+            Duration::ZERO,
+            Box::new(move || pipy_core::io::in_background(send)),
+        );
+    } else {
+        pipy_core::io::after(Duration::ZERO, Box::new(send));
+    }
 }
 
 /// Adds `Agent` to the `http` object.

@@ -15,7 +15,13 @@ struct TokioIo;
 
 impl Io for TokioIo {
     fn connect(&self, outbound: Outbound) {
-        tokio::task::spawn_local(run(outbound));
+        // A worker with no port stays while it has connections open, but for
+        // housekeeping's.
+        let busy = (!pipy_core::io::is_background()).then(pipy_js::busy::Busy::begin);
+        tokio::task::spawn_local(async move {
+            run(outbound).await;
+            drop(busy);
+        });
     }
 
     fn spawn(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
@@ -23,6 +29,16 @@ impl Io for TokioIo {
     }
 
     fn after(&self, delay: Duration, f: Box<dyn FnOnce()>) {
+        // A worker with no port stays for its timers, as upstream's loop.
+        let busy = pipy_js::busy::Busy::begin();
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(delay).await;
+            f();
+            drop(busy);
+        });
+    }
+
+    fn after_background(&self, delay: Duration, f: Box<dyn FnOnce()>) {
         tokio::task::spawn_local(async move {
             tokio::time::sleep(delay).await;
             f();

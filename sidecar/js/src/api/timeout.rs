@@ -93,7 +93,9 @@ fn schedule(shared: &Rc<RefCell<Shared>>) {
 }
 
 fn arm_timer(shared: Rc<RefCell<Shared>>, after: Duration) {
-    pipy_core::io::after(after, Box::new(move || tick(shared)));
+    // Its own count (`busy`) keeps a portless worker while it is pending; a
+    // canceled one's timer does not.
+    pipy_core::io::after_background(after, Box::new(move || tick(shared)));
 }
 
 /// The timer ran out: fire, or wait on for a deadline a restart moved.

@@ -1,10 +1,10 @@
 //! Configuration methods of the protocol codecs other than HTTP's:
-//! WebSocket, RESP, MQTT, Thrift, BGP, Dubbo and multipart.
+//! WebSocket, RESP, MQTT, Thrift, BGP, Dubbo, Netlink and multipart.
 
 use super::{append, arg, Method};
 use crate::options::Options;
 use boa_engine::{Context, JsResult, JsValue};
-use pipy_filters::{bgp, dubbo, mqtt, multipart, resp, thrift, websocket, Callback};
+use pipy_filters::{bgp, dubbo, mqtt, multipart, netlink, resp, thrift, websocket, Callback};
 use std::rc::Rc;
 
 /// Every method of this file, by name.
@@ -23,6 +23,12 @@ pub(super) fn methods() -> Vec<(&'static str, Method)> {
         }),
         ("encodeDubbo", |this, _, _| {
             append(this, Rc::new(dubbo::EncodeTemplate))
+        }),
+        ("decodeNetlink", |this, _, _| {
+            append(this, Rc::new(netlink::DecodeTemplate))
+        }),
+        ("encodeNetlink", |this, _, _| {
+            append(this, Rc::new(netlink::EncodeTemplate))
         }),
         ("decodeThrift", |this, _, _| {
             append(this, Rc::new(thrift::DecodeTemplate))

@@ -192,14 +192,14 @@ fn run_detached(
 ) -> JsValue {
     let (promise, resolvers) = boa_engine::object::builtins::JsPromise::new_pending(ctx);
     let holder: Rc<RefCell<Option<pipy_core::Pipeline>>> = Rc::new(RefCell::new(None));
-    // A worker with no port stays while the pipeline runs.
-    let busy = Rc::new(RefCell::new(Some(pipy_js::busy::Busy::begin())));
+    // As upstream's, a spawned pipeline keeps a worker with no port only
+    // through what it waits on (timers, connections, processes, reads), not
+    // by itself: one that waits on nothing does not hold the process.
     let done = {
         let holder = holder.clone();
         let resolve = resolvers.resolve.clone();
         move || {
             let pipeline = holder.borrow_mut().take();
-            let busy = busy.borrow_mut().take();
             let resolve = resolve.clone();
             pipy_core::io::after(
                 std::time::Duration::ZERO,
@@ -209,8 +209,6 @@ fn run_detached(
                         let _ = resolve.call(&JsValue::undefined(), &[], ctx);
                         let _ = ctx.run_jobs();
                     });
-                    // Ended once what waited on it ran.
-                    drop(busy);
                 }),
             );
         }

@@ -245,6 +245,7 @@ impl Drop for HttpTarget {
             &s.layout,
             s.head.clone(),
             s.body(&lines),
+            true,
             Box::new(|_, _, _, _| {}),
         );
     }
@@ -296,6 +297,7 @@ fn flush(state: &Rc<RefCell<State>>) {
         &layout,
         head,
         body,
+        true,
         Box::new(move |head, _, _, _| {
             if let Some(state) = weak.upgrade() {
                 posted(&state, head.is_some());
@@ -344,7 +346,7 @@ fn posted(state: &Rc<RefCell<State>>, answered: bool) {
     };
     if retry {
         let weak = Rc::downgrade(state);
-        pipy_core::io::after(
+        pipy_core::io::after_background(
             RETRY_DELAY,
             Box::new(move || {
                 if let Some(state) = weak.upgrade() {
@@ -381,7 +383,7 @@ fn arm_timer(state: &Rc<RefCell<State>>) {
         shortest.min(TICK)
     };
     let weak = Rc::downgrade(state);
-    pipy_core::io::after(
+    pipy_core::io::after_background(
         tick,
         Box::new(move || {
             let Some(state) = weak.upgrade() else {
