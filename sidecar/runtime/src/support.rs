@@ -96,6 +96,37 @@ const UPSTREAM_METHODS: &[&str] = &[
     "watch",
 ];
 
+/// Filters of upstream 1.5's pipeline API that its reference does not
+/// document (statement-style modules use them; its source is the reference).
+const PIPELINE_API_METHODS: &[&str] = &[
+    "decodeNetlink",
+    "demuxFastCGI",
+    "demuxQueue",
+    "depositMessage",
+    "encodeNetlink",
+    "forkJoin",
+    "forkRace",
+    "handle",
+    "linkAsync",
+    "muxFastCGI",
+    "muxQueue",
+    "pipe",
+    "pipeNext",
+    "produce",
+    "replace",
+    "swap",
+];
+
+/// Globals and members of upstream 1.5 beyond its reference (its samples and
+/// `docs/dts` use them), probed like [`UPSTREAM_API`].
+const PIPELINE_API: &str = "pipeline pipeline/Hub pipy/argv pipy/exec pipy/fork pipy/import \
+pipy/inbound pipy/list pipy/listen pipy/mount pipy/now pipy/outbound pipy/patch pipy/performance \
+pipy/pid pipy/read pipy/since pipy/source pipy/thread pipy/tty pipy/unmount pipy/uuid \
+pipy/version pipy/watch DNS/decode DNS/encode YAML/decode YAML/encode YAML/parse \
+YAML/stringify Timeout Timeout/cancel Timeout/new Timeout/restart Timeout/wait os/kill os/mkdir \
+os/read os/rename os/rmdir os/write os/path/join os/path/resolve print println sqlite \
+stats/sum";
+
 /// Methods that define pipelines rather than append filters; they live in the
 /// Configuration builder.
 const BUILDER_METHODS: &[&str] = &[
@@ -195,8 +226,7 @@ fn probe_api(paths: Vec<String>) -> Result<Vec<bool>> {
             restart: std::rc::Rc::new(|| {}),
         };
         pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
-        pipy_js::with_js(crate::http_agent::install).map_err(|e| anyhow!("{e}"))?;
-        pipy_js::with_js(crate::logging::install).map_err(|e| anyhow!("{e}"))?;
+        crate::worker::install_runtime_api()?;
         let list = serde_json::to_string(&paths)?;
         let json = pipy_js::with_js(|ctx| -> Result<String> {
             let src = format!("{PROBE}({list})");
@@ -236,7 +266,29 @@ pub fn render() -> Result<String> {
             if here { "yes" } else { "not yet" }
         ));
     }
-    let paths: Vec<String> = UPSTREAM_API.split_whitespace().map(String::from).collect();
+    api_table(&mut out, UPSTREAM_API)?;
+    out.push_str(
+        "\nUpstream 1.5's pipeline API beyond its reference (statement-style modules):\n\n\
+         | filter | supported | source |\n|---|---|---|\n",
+    );
+    for m in PIPELINE_API_METHODS {
+        let here = ours.contains(m);
+        let source = match pipy_filters::SOURCE_FILES.iter().find(|(n, _)| n == m) {
+            Some((_, f)) if here => format!("[sidecar/filters/src/{f}](sidecar/filters/src/{f})"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "| `{m}` | {} | {source} |\n",
+            if here { "yes" } else { "not yet" }
+        ));
+    }
+    api_table(&mut out, PIPELINE_API)?;
+    Ok(out)
+}
+
+/// A table of the API members `list` names, by class, probed in an engine.
+fn api_table(out: &mut String, list: &str) -> Result<()> {
+    let paths: Vec<String> = list.split_whitespace().map(String::from).collect();
     let found = probe_api(paths.clone())?;
     out.push_str("\n| API | supported | not yet |\n|---|---|---|\n");
     let mut groups: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
@@ -261,7 +313,7 @@ pub fn render() -> Result<String> {
             no.join(", ")
         ));
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -92,11 +92,18 @@ fn load(
     print_value: bool,
 ) -> Result<Option<Rc<RefCell<ConfigState>>>> {
     pipy_js::init_thread(hooks).map_err(|e| anyhow!("{e}"))?;
+    install_runtime_api()?;
+    evaluate(opts, print_value)
+}
+
+/// Adds what the runtime gives scripts to this thread's engine:
+/// `pipy.read`, `http.Agent`, the loggers, `pipeline` and `pipy.listen`.
+pub(crate) fn install_runtime_api() -> Result<()> {
     pipy_js::with_js(crate::file_reader::install).map_err(|e| anyhow!("{e}"))?;
     pipy_js::with_js(crate::http_agent::install).map_err(|e| anyhow!("{e}"))?;
     pipy_js::with_js(crate::logging::install).map_err(|e| anyhow!("{e}"))?;
     pipy_js::with_js(config::pipeline_api::install).map_err(|e| anyhow!("{e}"))?;
-    evaluate(opts, print_value)
+    Ok(())
 }
 
 /// Upstream's line for each module of a version that loaded (it prints the
