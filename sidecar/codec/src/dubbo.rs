@@ -27,15 +27,7 @@ pub struct Head {
 }
 
 /// What a [`Decoder`] found, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// A frame begins.
-    Start(Head),
-    /// Bytes of its body.
-    Body(Bytes),
-    /// The frame is complete.
-    End,
-}
+pub type Step = crate::FrameStep<Head>;
 
 /// Why input was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -54,6 +54,18 @@ pub mod thrift;
 pub mod tls_hello;
 pub mod websocket;
 
+/// What a decoder of frames with a header and a body (Dubbo, Netlink)
+/// found, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrameStep<H> {
+    /// A frame begins, with its header.
+    Start(H),
+    /// Bytes of its body, passed on as they come (never gathered).
+    Body(bytes::Bytes),
+    /// The frame is complete.
+    End,
+}
+
 /// What a decoder of messages that keep their bytes (RESP, Thrift) found,
 /// in order.
 #[derive(Clone, Debug, PartialEq, Eq)]

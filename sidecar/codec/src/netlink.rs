@@ -22,15 +22,7 @@ pub struct Head {
 }
 
 /// What a [`Decoder`] found, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// A message begins.
-    Start(Head),
-    /// Bytes of its payload.
-    Body(bytes::Bytes),
-    /// The message is complete.
-    End,
-}
+pub type Step = crate::FrameStep<Head>;
 
 /// Why input was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -75,13 +67,13 @@ impl Decoder {
     }
 
     /// Feeds bytes; what they complete goes to `out`.
-    pub fn feed(&mut self, mut bytes: &[u8], out: &mut Vec<Step>) -> Result<(), Error> {
+    pub fn feed(&mut self, input: &bytes::Bytes, out: &mut Vec<Step>) -> Result<(), Error> {
+        let mut bytes = input.clone();
         while !bytes.is_empty() && !self.failed {
             if self.in_message {
                 let n = self.left.min(bytes.len());
                 if n > 0 {
-                    out.push(Step::Body(bytes::Bytes::copy_from_slice(&bytes[..n])));
-                    bytes = &bytes[n..];
+                    out.push(Step::Body(bytes.split_to(n)));
                     self.left -= n;
                 }
                 if self.left == 0 {
@@ -92,13 +84,12 @@ impl Decoder {
             }
             if self.skip > 0 {
                 let n = self.skip.min(bytes.len());
-                bytes = &bytes[n..];
+                let _ = bytes.split_to(n);
                 self.skip -= n;
                 continue;
             }
             let n = (HEADER - self.head.len()).min(bytes.len());
-            self.head.extend_from_slice(&bytes[..n]);
-            bytes = &bytes[n..];
+            self.head.extend_from_slice(&bytes.split_to(n));
             if self.head.len() < HEADER {
                 continue;
             }
@@ -156,8 +147,9 @@ mod tests {
         for split in 1..wire.len() {
             let mut d = Decoder::new();
             let mut steps = Vec::new();
-            d.feed(&wire[..split], &mut steps).unwrap();
-            d.feed(&wire[split..], &mut steps).unwrap();
+            let wire = bytes::Bytes::from(wire.clone());
+            d.feed(&wire.slice(..split), &mut steps).unwrap();
+            d.feed(&wire.slice(split..), &mut steps).unwrap();
             let body: Vec<u8> = steps
                 .iter()
                 .filter_map(|s| match s {
@@ -179,7 +171,7 @@ mod tests {
         encode_header(&Head::default(), 0, &mut wire);
         wire[..4].copy_from_slice(&8u32.to_ne_bytes());
         assert_eq!(
-            Decoder::new().feed(&wire, &mut Vec::new()),
+            Decoder::new().feed(&bytes::Bytes::from(wire), &mut Vec::new()),
             Err(Error::BadLength(8))
         );
     }

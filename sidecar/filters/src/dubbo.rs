@@ -13,13 +13,12 @@
 //! no head; here it gets a header of zeros, and an empty body ends its frame
 //! at once (upstream waits for, and loses, the next byte).
 
-use crate::util::js;
+use crate::head_codec::{self, Gather};
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsResult, JsValue};
-use bytes::Bytes;
-use pipy_codec::dubbo::{encode_header, Decoder, Head as DubboHead, Step};
-use pipy_core::{Data, Event, Filter, FilterTemplate, Head, Output, StreamError};
+use pipy_codec::dubbo::{encode_header, Decoder, Head as DubboHead};
+use pipy_core::{Data, Event, Filter, FilterTemplate, Head, Output};
 use pipy_js::api::int::{int64_of, new_int};
 use pipy_js::convert;
 
@@ -73,58 +72,10 @@ impl FilterTemplate for DecodeTemplate {
         "decodeDubbo"
     }
     fn create(&self) -> Box<dyn Filter> {
-        Box::new(Decode {
-            decoder: Decoder::new(),
-            steps: Vec::new(),
-            dead: false,
-        })
-    }
-}
-
-struct Decode {
-    decoder: Decoder,
-    steps: Vec<Step>,
-    /// A bad frame ended the stream; nothing more goes out.
-    dead: bool,
-}
-
-impl Filter for Decode {
-    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
-        if self.dead {
-            return;
-        }
-        match evt {
-            Event::Data(d) => {
-                let mut failed = None;
-                for chunk in d.chunks() {
-                    if let Err(e) = self.decoder.feed(chunk, &mut self.steps) {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-                for step in std::mem::take(&mut self.steps) {
-                    match step {
-                        Step::Start(h) => match js(|ctx| head_to_js(&h, ctx)) {
-                            Ok(h) => out.push(Event::MessageStart(convert::script_head(h))),
-                            Err(_) => return out.fail(StreamError::RuntimeError),
-                        },
-                        Step::Body(b) => out.push(Event::Data(Data::from(b))),
-                        Step::End => out.push(Event::MessageEnd(Head::None)),
-                    }
-                }
-                if let Some(e) = failed {
-                    // The frames before the bad one are delivered, then the end.
-                    tracing::error!("decodeDubbo: {e}");
-                    self.dead = true;
-                    out.push(Event::StreamEnd(StreamError::ProtocolError));
-                }
-            }
-            Event::StreamEnd(e) => {
-                self.decoder = Decoder::new();
-                out.push(Event::StreamEnd(e));
-            }
-            _ => {}
-        }
+        Box::new(head_codec::Decode::<Decoder>::new(
+            "decodeDubbo",
+            head_to_js,
+        ))
     }
 }
 
@@ -136,72 +87,25 @@ impl FilterTemplate for EncodeTemplate {
         "encodeDubbo"
     }
     fn create(&self) -> Box<dyn Filter> {
-        Box::new(Encode {
-            head: None,
-            body: Data::new(),
-        })
+        Box::new(Encode(Gather::new("encodeDubbo", MAX_BODY)))
     }
 }
 
-struct Encode {
-    /// The head of the message being gathered.
-    head: Option<Head>,
-    body: Data,
-}
+struct Encode(Gather);
 
-impl Encode {
-    /// Writes the gathered message; `end` is what ended it.
-    fn flush(&mut self, end: Event, out: &mut Output<'_>) {
-        let Some(h) = self.head.take() else {
-            return;
-        };
-        let body = std::mem::take(&mut self.body);
-        let head = match js(|ctx| head_of(&h, ctx)) {
-            Ok(head) => head,
-            Err(e) => {
-                tracing::error!("encodeDubbo: {e}");
-                return out.fail(StreamError::RuntimeError);
-            }
-        };
-        let mut wire = Vec::with_capacity(16 + body.len());
-        encode_header(&head, body.len() as u32, &mut wire);
-        for c in body.chunks() {
-            wire.extend_from_slice(c);
-        }
-        out.push(Event::MessageStart(h));
-        out.push(Event::Data(Data::from(Bytes::from(wire))));
-        out.push(end);
+/// A frame: the header from the message's head, then the body.
+fn frame(h: &Head, body: &Data, ctx: &mut Context) -> JsResult<Vec<u8>> {
+    let head = head_of(h, ctx)?;
+    let mut wire = Vec::with_capacity(16 + body.len());
+    encode_header(&head, body.len() as u32, &mut wire);
+    for c in body.chunks() {
+        wire.extend_from_slice(c);
     }
+    Ok(wire)
 }
 
 impl Filter for Encode {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
-        match evt {
-            Event::MessageStart(h) => {
-                if self.head.is_none() {
-                    self.head = Some(h);
-                    self.body = Data::new();
-                }
-            }
-            Event::Data(d) => {
-                if self.head.is_some() {
-                    if self.body.len() + d.len() > MAX_BODY {
-                        tracing::error!("encodeDubbo: a body over {MAX_BODY} bytes");
-                        self.head = None;
-                        self.body = Data::new();
-                        return out.fail(StreamError::BufferOverflow);
-                    }
-                    self.body.push(d);
-                }
-            }
-            Event::MessageEnd(t) => self.flush(Event::MessageEnd(t), out),
-            Event::StreamEnd(e) => {
-                if self.head.is_some() {
-                    self.flush(Event::StreamEnd(e), out);
-                } else {
-                    out.push(Event::StreamEnd(e));
-                }
-            }
-        }
+        self.0.process(evt, frame, out);
     }
 }

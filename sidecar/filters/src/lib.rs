@@ -24,6 +24,7 @@ pub mod dump;
 pub mod exec;
 pub mod fastcgi;
 pub mod handle;
+mod head_codec;
 mod http2;
 pub mod http_codec;
 mod http_reply;

@@ -11,13 +11,12 @@
 //! stream (upstream's encodes the first one only, and outputs its
 //! MessageStart twice).
 
-use crate::util::js;
+use crate::head_codec::{self, Gather};
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsResult, JsValue};
-use bytes::Bytes;
-use pipy_codec::netlink::{encode_header, padding, Decoder, Head as NetlinkHead, Step};
-use pipy_core::{Data, Event, Filter, FilterTemplate, Head, Output, StreamError};
+use pipy_codec::netlink::{encode_header, padding, Decoder, Head as NetlinkHead};
+use pipy_core::{Data, Event, Filter, FilterTemplate, Head, Output};
 use pipy_js::convert;
 
 /// Most bytes of one payload `encodeNetlink` gathers.
@@ -61,55 +60,10 @@ impl FilterTemplate for DecodeTemplate {
         "decodeNetlink"
     }
     fn create(&self) -> Box<dyn Filter> {
-        Box::new(Decode {
-            decoder: Decoder::new(),
-            dead: false,
-        })
-    }
-}
-
-struct Decode {
-    decoder: Decoder,
-    dead: bool,
-}
-
-impl Filter for Decode {
-    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
-        if self.dead {
-            return;
-        }
-        match evt {
-            Event::Data(d) => {
-                let mut steps = Vec::new();
-                let mut failed = None;
-                for chunk in d.chunks() {
-                    if let Err(e) = self.decoder.feed(chunk, &mut steps) {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-                for step in steps {
-                    match step {
-                        Step::Start(h) => match js(|ctx| head_to_js(&h, ctx)) {
-                            Ok(h) => out.push(Event::MessageStart(convert::script_head(h))),
-                            Err(_) => return out.fail(StreamError::RuntimeError),
-                        },
-                        Step::Body(b) => out.push(Event::Data(Data::from(b))),
-                        Step::End => out.push(Event::MessageEnd(Head::None)),
-                    }
-                }
-                if let Some(e) = failed {
-                    tracing::error!("decodeNetlink: {e}");
-                    self.dead = true;
-                    out.push(Event::StreamEnd(StreamError::ProtocolError));
-                }
-            }
-            Event::StreamEnd(e) => {
-                self.decoder = Decoder::new();
-                out.push(Event::StreamEnd(e));
-            }
-            _ => {}
-        }
+        Box::new(head_codec::Decode::<Decoder>::new(
+            "decodeNetlink",
+            head_to_js,
+        ))
     }
 }
 
@@ -121,59 +75,26 @@ impl FilterTemplate for EncodeTemplate {
         "encodeNetlink"
     }
     fn create(&self) -> Box<dyn Filter> {
-        Box::new(Encode {
-            head: None,
-            body: Data::new(),
-        })
+        Box::new(Encode(Gather::new("encodeNetlink", MAX_BODY)))
     }
 }
 
-struct Encode {
-    head: Option<Head>,
-    body: Data,
+struct Encode(Gather);
+
+/// A message: the header, the payload, the padding.
+fn frame(h: &Head, body: &Data, ctx: &mut Context) -> JsResult<Vec<u8>> {
+    let head = head_of(h, ctx)?;
+    let mut wire = Vec::with_capacity(16 + body.len() + 3);
+    encode_header(&head, body.len(), &mut wire);
+    for c in body.chunks() {
+        wire.extend_from_slice(c);
+    }
+    wire.resize(wire.len() + padding(body.len()), 0);
+    Ok(wire)
 }
 
 impl Filter for Encode {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
-        match evt {
-            Event::MessageStart(h) => {
-                if self.head.is_none() {
-                    self.head = Some(h);
-                    self.body = Data::new();
-                }
-            }
-            Event::Data(d) => {
-                if self.head.is_some() {
-                    if self.body.len() + d.len() > MAX_BODY {
-                        tracing::error!("encodeNetlink: a payload over {MAX_BODY} bytes");
-                        self.head = None;
-                        self.body = Data::new();
-                        return out.fail(StreamError::BufferOverflow);
-                    }
-                    self.body.push(d);
-                }
-            }
-            Event::MessageEnd(t) => {
-                let Some(h) = self.head.take() else { return };
-                let body = std::mem::take(&mut self.body);
-                let head = match js(|ctx| head_of(&h, ctx)) {
-                    Ok(head) => head,
-                    Err(e) => {
-                        tracing::error!("encodeNetlink: {e}");
-                        return out.fail(StreamError::RuntimeError);
-                    }
-                };
-                let mut wire = Vec::with_capacity(16 + body.len() + 3);
-                encode_header(&head, body.len(), &mut wire);
-                for c in body.chunks() {
-                    wire.extend_from_slice(c);
-                }
-                wire.resize(wire.len() + padding(body.len()), 0);
-                out.push(Event::MessageStart(h));
-                out.push(Event::Data(Data::from(Bytes::from(wire))));
-                out.push(Event::MessageEnd(t));
-            }
-            Event::StreamEnd(e) => out.push(Event::StreamEnd(e)),
-        }
+        self.0.process(evt, frame, out);
     }
 }

@@ -1123,3 +1123,29 @@ fn mount_unmount_and_patch_lay_files_over_the_codebase() {
          null\n"
     );
 }
+
+/// `pipeline.process(generator)` asks the generator again each time its
+/// events went in (until a StreamEnd), `process(promise)` feeds what the
+/// Promise gives; upstream 1.5.18 gives the generator's lines alike.
+#[test]
+fn process_takes_a_generator_or_a_promise() {
+    let dir = temp_dir();
+    let main = dir.join("main.js");
+    std::fs::write(
+        &main,
+        "#!/usr/bin/env pipy\n\
+         var n = 0\n\
+         var p = pipeline($=>$.handleMessage(m => println('got', m.body.toString())))\n\
+         p.process(() => n < 3 ? new Message('g' + (n++)) : new StreamEnd).then(() => {\n\
+           println('generator done')\n\
+           return p.process(Promise.resolve([new Message('from promise'), new StreamEnd]))\n\
+         }).then(() => println('promise done'))\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_to_end(&[main.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "got g0\ngot g1\ngot g2\ngenerator done\ngot from promise\npromise done\n"
+    );
+}

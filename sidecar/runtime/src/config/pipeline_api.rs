@@ -251,10 +251,20 @@ fn spawn(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
 fn process(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let layout = this_layout(this)?;
     let v = args.first().cloned().unwrap_or_default();
-    if v.is_callable() {
-        return Err(type_error(
-            "pipeline.process(): a generator function is not supported yet",
-        ));
+    if v.is_callable() || v.as_promise().is_some() {
+        // A generator (asked again each time its events went in, until it
+        // gives a StreamEnd) or a Promise of events: `produce` feeding this
+        // pipeline, as upstream's `process` does.
+        let make = ctx.eval(boa_engine::Source::from_bytes(
+            "(g, p) => ($=>$.produce(g).pipe(p))",
+        ))?;
+        let make = make
+            .as_callable()
+            .ok_or_else(|| type_error("pipeline.process(): builder"))?;
+        let builder = make.call(&JsValue::undefined(), &[v, this.clone()], ctx)?;
+        let fed = super::build_layout(&builder, ctx)?;
+        let start = pipy_core::Event::Data(pipy_core::Data::new());
+        return Ok(run_detached(fed, Vec::new(), vec![start], ctx));
     }
     let mut events = Vec::new();
     pipy_js::convert::js_to_events(&v, ctx, &mut events)?;

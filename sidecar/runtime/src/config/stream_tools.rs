@@ -98,9 +98,9 @@ fn m_pack(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
 
 fn m_produce(this: &JsValue, args: &[JsValue], _ctx: &mut Context) -> JsResult<()> {
     let v = arg(args, 0);
-    if !(v.is_callable() || pipy_js::convert::is_event_value(&v)) {
+    if !(v.is_callable() || v.as_promise().is_some() || pipy_js::convert::is_event_value(&v)) {
         return Err(err(
-            "produce(): expects an Event, a Message, a function or an array",
+            "produce(): expects an Event, a Message, an array, a Promise or a function",
         ));
     }
     append(
