@@ -53,6 +53,7 @@ impl FilterTemplate for DepositMessageTemplate {
             passed: Data::new(),
             file: None,
             end: None,
+            trailing: None,
         })
     }
 }
@@ -69,6 +70,17 @@ struct DepositMessage {
     file: Option<(File, PathBuf)>,
     /// The event that ended the message, sent after the file's content.
     end: Option<Event>,
+    /// The stream's end, if it came while the file was read back.
+    trailing: Option<Event>,
+}
+
+impl Drop for DepositMessage {
+    fn drop(&mut self) {
+        // A stream gone while its file was written leaves no file behind.
+        if let (Some((_, path)), false) = (self.file.take(), self.keep) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 impl DepositMessage {
@@ -186,7 +198,17 @@ impl Filter for DepositMessage {
                 }
             }
             Event::MessageEnd(_) | Event::StreamEnd(_) => {
-                if !self.started || self.end.is_some() {
+                if self.end.is_some() {
+                    // Reading back: the stream's end follows the message.
+                    if matches!(evt, Event::StreamEnd(_)) {
+                        self.trailing = Some(evt);
+                    }
+                    return;
+                }
+                if !self.started {
+                    if matches!(evt, Event::StreamEnd(_)) {
+                        out.push(evt);
+                    }
                     return;
                 }
                 if self.file.is_some() {
@@ -207,6 +229,9 @@ impl Filter for DepositMessage {
                 _ => {
                     let end = self.end.take();
                     out.push(end.unwrap_or(Event::MessageEnd(Default::default())));
+                    if let Some(t) = self.trailing.take() {
+                        out.push(t);
+                    }
                 }
             },
             _ => {}

@@ -242,12 +242,18 @@ impl Exec {
         if let Some(r) = child.stderr.take() {
             io::spawn(Box::pin(read_pipe(r, out.reply_target(STDERR))));
         }
-        io::spawn(Box::pin(wait_child(
+        // A worker with no port stays while the child runs.
+        let busy = pipy_js::busy::Busy::begin();
+        let waiting = wait_child(
             child,
             kill.clone(),
             self.exit.clone(),
             out.reply_target(EXITED),
-        )));
+        );
+        io::spawn(Box::pin(async move {
+            waiting.await;
+            drop(busy);
+        }));
         self.child = Some(Child { stdin, kill });
         if let Some(f) = &self.options.on_start {
             f.call(&[JsValue::from(pid)], out)?;
@@ -389,8 +395,6 @@ async fn wait_child(
     exit: Rc<Cell<Option<i32>>>,
     reply: EventTarget,
 ) {
-    // A worker with no port stays while the child runs.
-    let _busy = pipy_js::busy::Busy::begin();
     let status = tokio::select! {
         s = child.wait() => s,
         _ = kill.notified() => {

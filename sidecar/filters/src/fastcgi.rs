@@ -39,8 +39,11 @@ use pipy_js::convert;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// Most bytes of one request's parameters `demuxFastCGI` takes.
+/// Most bytes of parameters `demuxFastCGI` holds on one connection (of the
+/// requests whose parameters are still coming).
 pub const MAX_PARAMS: usize = 1 << 20;
+/// Most requests open at once on one connection `demuxFastCGI` takes.
+pub const MAX_REQUESTS: usize = 1024;
 /// Most bytes of one response's `FCGI_STDERR` stream `muxFastCGI` keeps
 /// for the tail (the rest is dropped).
 pub const MAX_STDERR: usize = 1 << 20;
@@ -49,6 +52,15 @@ fn records(kind: u8, id: u16, body: &[u8]) -> Event {
     let mut out = Vec::with_capacity(body.len() + 16);
     wire::encode_records(kind, id, body, &mut out);
     Event::Data(Data::from(Bytes::from(out)))
+}
+
+/// The records `d` completes.
+fn decode(decoder: &mut Decoder, d: &Data) -> Vec<Record> {
+    let mut recs = Vec::new();
+    for chunk in d.chunks() {
+        decoder.feed(chunk, &mut recs);
+    }
+    recs
 }
 
 fn text(b: &[u8]) -> String {
@@ -143,6 +155,11 @@ impl Demux {
         let id = rec.request_id;
         match rec.kind {
             wire::BEGIN_REQUEST => {
+                if self.requests.len() >= MAX_REQUESTS && !self.requests.contains_key(&id) {
+                    tracing::error!("demuxFastCGI: over {MAX_REQUESTS} requests at once");
+                    self.done = true;
+                    return out.fail(StreamError::ProtocolError);
+                }
                 let (role, flags) = wire::parse_begin_request(&rec.body);
                 self.requests.entry(id).or_insert(ServerRequest {
                     role,
@@ -153,10 +170,13 @@ impl Demux {
                 });
             }
             wire::ABORT_REQUEST => {
-                if let Some(r) = self.requests.remove(&id) {
-                    if let Some(p) = r.pipeline {
+                // Ended, and answered (the specification asks for an
+                // END_REQUEST; upstream sends none).
+                if let Some(r) = self.requests.get_mut(&id) {
+                    if let Some(p) = r.pipeline.take() {
                         p.input(Event::StreamEnd(StreamError::NoError));
                     }
+                    self.end_request(id, (0, 0), out);
                 }
             }
             wire::PARAMS => self.on_params(id, rec.body, out),
@@ -181,14 +201,15 @@ impl Demux {
     }
 
     fn on_params(&mut self, id: u16, body: Bytes, out: &mut Output<'_>) {
+        if self.requests.get(&id).is_none_or(|r| r.pipeline.is_some()) {
+            return;
+        }
+        let held: usize = self.requests.values().map(|r| r.params.len()).sum();
         let Some(r) = self.requests.get_mut(&id) else {
             return;
         };
-        if r.pipeline.is_some() {
-            return;
-        }
         if !body.is_empty() {
-            if r.params.len() + body.len() > MAX_PARAMS {
+            if held + body.len() > MAX_PARAMS {
                 tracing::error!("demuxFastCGI: parameters over {MAX_PARAMS} bytes");
                 self.done = true;
                 return out.fail(StreamError::ProtocolError);
@@ -245,11 +266,7 @@ impl Filter for Demux {
         }
         match evt {
             Event::Data(d) => {
-                let mut recs = Vec::new();
-                for chunk in d.chunks() {
-                    self.decoder.feed(chunk, &mut recs);
-                }
-                for rec in recs {
+                for rec in decode(&mut self.decoder, &d) {
                     self.on_record(rec, out);
                     if self.done {
                         return;
@@ -258,7 +275,19 @@ impl Filter for Demux {
             }
             Event::StreamEnd(_) => {
                 self.input_ended = true;
-                if self.requests.values().all(|r| r.pipeline.is_none()) {
+                // Requests that never began are gone; those still taking
+                // their body end, and answer (or end) in their turn.
+                self.requests.retain(|_, r| r.pipeline.is_some());
+                let open: Vec<Pipeline> = self
+                    .requests
+                    .values()
+                    .filter(|r| !r.request_ended)
+                    .filter_map(|r| r.pipeline.clone())
+                    .collect();
+                for p in open {
+                    p.input(Event::StreamEnd(StreamError::NoError));
+                }
+                if self.requests.is_empty() && !self.done {
                     self.finish(out);
                 }
             }
@@ -292,7 +321,11 @@ impl Filter for Demux {
 
 /// A request waiting for its response on a shared session.
 struct ClientRequest {
-    target: EventTarget,
+    /// Which stream asked (IDs are reused; tokens are not).
+    token: u64,
+    /// `None` once the stream left early: the ID stays taken until the
+    /// application ends the aborted request.
+    target: Option<EventTarget>,
     started: bool,
     stdout_ended: bool,
     stderr: Vec<u8>,
@@ -303,54 +336,74 @@ struct ClientRequest {
 struct Requests {
     decoder: Decoder,
     streams: HashMap<u16, ClientRequest>,
+    next_token: u64,
 }
 
 impl Requests {
     /// A free request ID for a new stream (the lowest, from 1).
-    fn open(&mut self, target: EventTarget) -> Option<u16> {
+    fn open(&mut self, target: EventTarget) -> Option<(u16, u64)> {
         let id = (1..=u16::MAX).find(|id| !self.streams.contains_key(id))?;
+        self.next_token += 1;
+        let token = self.next_token;
         self.streams.insert(
             id,
             ClientRequest {
-                target,
+                token,
+                target: Some(target),
                 started: false,
                 stdout_ended: false,
                 stderr: Vec::new(),
             },
         );
-        Some(id)
+        Some((id, token))
+    }
+
+    /// Whether request `id` is still the one `token`'s stream made and
+    /// waits on.
+    fn owns(&self, id: u16, token: u64) -> bool {
+        self.streams
+            .get(&id)
+            .is_some_and(|r| r.token == token && r.target.is_some())
     }
 
     fn on_record(&mut self, rec: Record, deliveries: &mut Vec<(EventTarget, Event)>) {
         let id = rec.request_id;
+        if rec.kind == wire::END_REQUEST {
+            // The ID is free again (an aborted request's too).
+            let Some(r) = self.streams.remove(&id) else {
+                return;
+            };
+            let Some(target) = r.target else { return };
+            if !r.started {
+                deliveries.push((target.clone(), Event::MessageStart(Head::None)));
+            }
+            let (app, protocol) = wire::parse_end_request(&rec.body);
+            let tail = js(|ctx| response_tail(app, protocol, r.stderr, ctx));
+            deliveries.push((target, Event::MessageEnd(tail.unwrap_or(Head::None))));
+            return;
+        }
         let Some(r) = self.streams.get_mut(&id) else {
             return;
         };
-        if !r.started && matches!(rec.kind, wire::STDOUT | wire::STDERR | wire::END_REQUEST) {
+        let Some(target) = r.target.clone() else {
+            return;
+        };
+        if !r.started && matches!(rec.kind, wire::STDOUT | wire::STDERR) {
             r.started = true;
-            deliveries.push((r.target.clone(), Event::MessageStart(Head::None)));
+            deliveries.push((target.clone(), Event::MessageStart(Head::None)));
         }
         match rec.kind {
             wire::STDOUT if !r.stdout_ended => {
                 if rec.body.is_empty() {
                     r.stdout_ended = true;
                 } else {
-                    deliveries.push((r.target.clone(), Event::Data(Data::from(rec.body))));
+                    deliveries.push((target, Event::Data(Data::from(rec.body))));
                 }
             }
             wire::STDERR => {
                 let room = MAX_STDERR.saturating_sub(r.stderr.len());
                 r.stderr
                     .extend_from_slice(&rec.body[..rec.body.len().min(room)]);
-            }
-            wire::END_REQUEST => {
-                let Some(r) = self.streams.remove(&id) else {
-                    return;
-                };
-                let (app, protocol) = wire::parse_end_request(&rec.body);
-                let tail = js(|ctx| response_tail(app, protocol, r.stderr, ctx));
-                let tail = tail.unwrap_or(Head::None);
-                deliveries.push((r.target, Event::MessageEnd(tail)));
             }
             _ => {}
         }
@@ -371,17 +424,13 @@ fn response_tail(app: u32, protocol: u8, stderr: Vec<u8>, ctx: &mut Context) -> 
 impl Wire for Requests {
     fn route(&mut self, evt: Event, deliveries: &mut Vec<(EventTarget, Event)>) {
         let Event::Data(d) = evt else { return };
-        let mut recs = Vec::new();
-        for chunk in d.chunks() {
-            self.decoder.feed(chunk, &mut recs);
-        }
-        for rec in recs {
+        for rec in decode(&mut self.decoder, &d) {
             self.on_record(rec, deliveries);
         }
     }
 
     fn end(&mut self) -> Vec<EventTarget> {
-        self.streams.drain().map(|(_, r)| r.target).collect()
+        self.streams.drain().filter_map(|(_, r)| r.target).collect()
     }
 }
 
@@ -436,8 +485,9 @@ struct Mux {
     options: MuxOptions,
     pool: Rc<Pool<Requests>>,
     session: Option<Rc<Session<Requests>>>,
-    /// The request ID on the session, once the request began.
-    id: Option<u16>,
+    /// The request ID on the session and this stream's token, once the
+    /// request began.
+    id: Option<(u16, u64)>,
     request_ended: bool,
     response_ended: bool,
     input_ended: bool,
@@ -492,7 +542,7 @@ impl Mux {
         };
         let Some(layout) = self.sub.get() else { return };
         let s = self.pool.join(key, self.options.sharing(), &layout, out);
-        let Some(id) = s.wire().open(out.reply_target(0)) else {
+        let Some((id, token)) = s.wire().open(out.reply_target(0)) else {
             tracing::error!("muxFastCGI: every request ID of a session in use");
             s.leave();
             self.done = true;
@@ -506,17 +556,25 @@ impl Mux {
             wire::encode_records(wire::PARAMS, id, &params, &mut bytes);
         }
         wire::encode_records(wire::PARAMS, id, &[], &mut bytes);
-        self.id = Some(id);
+        self.id = Some((id, token));
         self.session = Some(s.clone());
         s.input([Event::Data(Data::from(Bytes::from(bytes)))]);
     }
 
-    fn end_request(&mut self) {
-        if let (Some(id), Some(s)) = (self.id, &self.session) {
-            if !self.request_ended {
-                self.request_ended = true;
-                s.input([records(wire::STDIN, id, &[])]);
+    /// Sends `record` for this stream's request, while the request is its
+    /// own (an ID the application ended may serve another stream now).
+    fn send(&self, kind: u8, body: &[u8]) {
+        if let (Some((id, token)), Some(s)) = (self.id, &self.session) {
+            if s.wire().owns(id, token) {
+                s.input([records(kind, id, body)]);
             }
+        }
+    }
+
+    fn end_request(&mut self) {
+        if self.id.is_some() && !self.request_ended {
+            self.request_ended = true;
+            self.send(wire::STDIN, &[]);
         }
     }
 
@@ -527,10 +585,23 @@ impl Mux {
     }
 
     fn leave(&mut self) {
-        if let Some(s) = self.session.take() {
-            if let Some(id) = self.id {
-                s.wire().streams.remove(&id);
+        if let Some((id, token)) = self.id {
+            let owned = self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.wire().owns(id, token));
+            if owned && !self.response_ended {
+                // Left before the answer: the application is told, and the
+                // ID stays taken until it ends the request.
+                self.send(wire::ABORT_REQUEST, &[]);
+                if let Some(s) = &self.session {
+                    if let Some(r) = s.wire().streams.get_mut(&id) {
+                        r.target = None;
+                    }
+                }
             }
+        }
+        if let Some(s) = self.session.take() {
             s.leave();
         }
     }
@@ -548,11 +619,8 @@ impl Filter for Mux {
                 }
             }
             Event::Data(d) => {
-                if let (Some(id), Some(s)) = (self.id, &self.session) {
-                    if !self.request_ended && !d.is_empty() {
-                        let bytes = d.to_bytes();
-                        s.input([records(wire::STDIN, id, &bytes)]);
-                    }
+                if self.id.is_some() && !self.request_ended && !d.is_empty() {
+                    self.send(wire::STDIN, &d.to_bytes());
                 }
             }
             Event::MessageEnd(_) => self.end_request(),
@@ -574,7 +642,10 @@ impl Filter for Mux {
             Event::StreamEnd(err) => self.finish(err, out),
             Event::MessageEnd(_) => {
                 out.push(evt);
+                // The application ended the request: its ID may serve
+                // another stream from now on.
                 self.response_ended = true;
+                self.request_ended = true;
                 if self.input_ended {
                     self.finish(StreamError::NoError, out);
                 }

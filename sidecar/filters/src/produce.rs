@@ -9,9 +9,11 @@
 //! or `undefined` ends production (upstream asks it again at once, forever,
 //! and the thread never gets back to its loop); answers that are not
 //! Promises are taken [`BATCH`] at a time, then the loop turns before the
-//! next ones, so other streams are served between them.
+//! next ones, so other streams are served between them (and not before a
+//! congested writer downstream drained what went out).
 
 use crate::util::{js, Callback};
+use pipy_core::flow::Tap;
 use pipy_core::{Event, EventTarget, Filter, FilterTemplate, Output, StreamError};
 use pipy_js::convert;
 use std::time::Duration;
@@ -36,6 +38,7 @@ impl FilterTemplate for ProduceTemplate {
             producer: self.0.clone(),
             started: false,
             done: false,
+            tap: Tap::new(),
         })
     }
 }
@@ -44,6 +47,8 @@ struct Produce {
     producer: Callback,
     started: bool,
     done: bool,
+    /// Closed by a congested writer downstream: the next batch waits.
+    tap: Tap,
 }
 
 /// What an answer held.
@@ -77,6 +82,8 @@ fn deliver(value: &boa_engine::JsValue, target: &mut dyn FnMut(Event)) -> Result
 
 impl Produce {
     fn produce(&mut self, out: &mut Output<'_>) {
+        let tap = self.tap.clone();
+        let entered = tap.enter();
         for _ in 0..BATCH {
             if self.done {
                 return;
@@ -99,12 +106,21 @@ impl Produce {
                 Err(()) => return self.fail(out),
             }
         }
-        // Many answers at once: the rest after a turn of the loop.
+        drop(entered);
+        // Many answers at once: the rest after a turn of the loop, and once
+        // what went out drained if a writer downstream is congested.
         let again = out.reply_target(AGAIN);
-        pipy_core::io::after(
-            Duration::ZERO,
-            Box::new(move || again.send(Event::Data(Default::default()))),
-        );
+        if tap.is_open() {
+            pipy_core::io::after(
+                Duration::ZERO,
+                Box::new(move || again.send(Event::Data(Default::default()))),
+            );
+        } else {
+            pipy_core::io::spawn(Box::pin(async move {
+                tap.opened().await;
+                again.send(Event::Data(Default::default()));
+            }));
+        }
     }
 
     /// Outputs what the Promise gives when it settles, then asks again.

@@ -88,7 +88,12 @@ impl Filter for Read {
             return out.fail(StreamError::RuntimeError);
         };
         let reply = out.reply_target(0);
-        io::spawn(Box::pin(stream_file(name, seek.unwrap_or(0), size, reply)));
+        // A worker with no port stays while the file is read.
+        let busy = pipy_js::busy::Busy::begin();
+        io::spawn(Box::pin(async move {
+            stream_file(name, seek.unwrap_or(0), size, reply).await;
+            drop(busy);
+        }));
     }
 }
 

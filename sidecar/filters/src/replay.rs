@@ -223,6 +223,8 @@ impl Filter for Replay {
         }
         if key == STOP {
             self.kept.clear();
+            self.kept_bytes = 0;
+            self.scheduled = false;
             return out.push(evt);
         }
         if key != self.generation || self.scheduled {

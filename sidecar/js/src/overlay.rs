@@ -52,6 +52,16 @@ pub fn mount(name: &str, dir: &str, under: &dyn Codebase) -> Result<(), String> 
     if !std::path::Path::new(dir).is_dir() {
         return Err("not a directory".into());
     }
+    // The same mount again (another thread, a reload running the module
+    // again) is no change.
+    if with(|o| {
+        o.mounts
+            .get(name)
+            .is_some_and(|d| d == std::path::Path::new(dir))
+    }) == Some(true)
+    {
+        return Ok(());
+    }
     if under.read(name).is_some() || !under.list(name).is_empty() {
         return Err("mount path already exists".into());
     }

@@ -193,13 +193,37 @@ fn upstream_argv() -> Vec<std::ffi::OsString> {
     let mut script_args = Vec::new();
     let mut in_options = true;
     let is_word = |a: &std::ffi::OsString| !a.to_string_lossy().starts_with('-');
+    // Options that take no value: a word after any other option (written
+    // without `=`) is that option's value, not the script.
+    const FLAGS: &[&str] = &[
+        "--version",
+        "--help",
+        "--file",
+        "-f",
+        "--log-local-only",
+        "--no-graph",
+        "--trace-objects",
+        "--force-start",
+        "--reuse-port",
+        "--admin-port-off",
+        "--no-reload",
+        "--no-status",
+        "--no-metrics",
+        "-h",
+        "-V",
+    ];
+    let takes_value = |a: &std::ffi::OsString| {
+        let a = a.to_string_lossy();
+        a.starts_with('-') && !a.contains('=') && !FLAGS.contains(&a.as_ref())
+    };
     let mut has_target = false;
     for a in args {
         if in_options {
             if a == "--" {
                 in_options = false;
             } else {
-                has_target |= is_word(&a);
+                let is_value = options.last().is_some_and(takes_value);
+                has_target |= is_word(&a) && !is_value;
                 options.push(a);
             }
         } else if a == "--pipy-options" {

@@ -30,20 +30,21 @@ impl Io for TokioIo {
 
     fn after(&self, delay: Duration, f: Box<dyn FnOnce()>) {
         // A worker with no port stays for its timers, as upstream's loop.
-        let busy = pipy_js::busy::Busy::begin();
-        tokio::task::spawn_local(async move {
-            tokio::time::sleep(delay).await;
-            f();
-            drop(busy);
-        });
+        timer(delay, f, Some(pipy_js::busy::Busy::begin()));
     }
 
     fn after_background(&self, delay: Duration, f: Box<dyn FnOnce()>) {
-        tokio::task::spawn_local(async move {
-            tokio::time::sleep(delay).await;
-            f();
-        });
+        timer(delay, f, None);
     }
+}
+
+/// Runs `f` after `delay`, counted as work in flight while `busy` lives.
+fn timer(delay: Duration, f: Box<dyn FnOnce()>, busy: Option<pipy_js::busy::Busy>) {
+    tokio::task::spawn_local(async move {
+        tokio::time::sleep(delay).await;
+        f();
+        drop(busy);
+    });
 }
 
 /// Gives this thread's engine its sockets and timers.

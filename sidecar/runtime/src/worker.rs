@@ -349,6 +349,8 @@ impl Running {
         let force = std::mem::replace(&mut self.force_start, true);
         let _ = self.apply_listens(&listens);
         self.force_start = force;
+        // Only what bound (a failed bind was logged).
+        listens.retain(|l| self.listeners.contains_key(&(l.addr, l.protocol)));
         self.state.borrow_mut().listens = listens;
         self.publish_layouts();
     }
@@ -605,14 +607,17 @@ fn worker(
         let mut shutdown = shutdown;
         let mut sweep = tokio::time::interval(SWEEP_PERIOD);
         loop {
+            // Biased: a listener asked for in the same turn as the last work
+            // ended opens before the worker would end.
             tokio::select! {
+                biased;
                 _ = shutdown.wait_for(|v| *v) => break,
-                _ = all_done(), if reads_only => break,
                 _ = config::pipeline_api::listen_changed() => {
                     running.apply_listen_changes();
                     // A worker that listens runs until it is stopped.
                     reads_only &= running.listeners.is_empty();
                 }
+                _ = all_done(), if reads_only => break,
                 _ = sweep.tick() => {
                     running.sweep();
                     // What ordinary collections swept since the last tick.

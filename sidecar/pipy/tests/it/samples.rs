@@ -517,8 +517,9 @@ pipy.listen({limiter}, $=>$
 
 /// samples/stress: a load generator in a pipeline (`forkJoin` of
 /// connections, `repeat` until a deadline, `mux` per connection over
-/// `encodeHTTPRequest`/`decodeHTTPResponse`), counted in `stats.Counter`
-/// and `stats.Histogram` and reported with `stats.sum`.
+/// `encodeHTTPRequest`/`decodeHTTPResponse`, the connections closed at the
+/// end by an inserted StreamEnd so the process can end), counted in
+/// `stats.Counter` and `stats.Histogram` and reported with `stats.sum`.
 #[test]
 fn stress_counts_and_reports_with_stats_sum() {
     let target = free_port();
@@ -533,6 +534,8 @@ var counts = new stats.Counter('counts', ['status'])
 var latency = new stats.Histogram('latency', [0.5, 1, 5, 50, 1000, Number.POSITIVE_INFINITY])
 var $time
 var $conn
+var stopAll
+var stopped = new Promise(r => stopAll = r)
 pipeline($=>$
   .onStart(new Message({{ path: '/', headers: {{ host: 'x' }} }}))
   .forkJoin(Array(3)).to($=>$
@@ -541,6 +544,7 @@ pipeline($=>$
     .repeat(() => Date.now() < endTime).to($=>$
       .handleMessageStart(() => void ($time = pipy.now()))
       .mux(() => $conn).to($=>$
+        .insert(() => stopped.then(() => new StreamEnd))
         .connect('127.0.0.1:{target}')
         .decodeHTTPResponse()
       )
@@ -552,7 +556,7 @@ pipeline($=>$
       .replaceMessage(new StreamEnd)
     )
   )
-  .replaceStreamStart(new StreamEnd)
+  .replaceStreamStart(() => {{ stopAll(); return new StreamEnd }})
 ).spawn().then(() => stats.sum(['counts', 'latency']).then(({{ counts, latency }}) => {{
   println('total', counts.value > 10)
   counts.submetrics().forEach(m => println('status', m.label, m.value === counts.value))
@@ -924,6 +928,60 @@ again()
     assert!(gobgp(&["neighbor"]).contains("Establ"));
     assert!(
         p.stderr_text().contains("established"),
+        "{}",
+        p.stderr_text()
+    );
+}
+
+/// `muxFastCGI` and `demuxFastCGI` back to back, one shared session: a
+/// client that hangs up before its answer gets its request aborted
+/// (`FCGI_ABORT_REQUEST`), and the next client, which may get the same
+/// request ID, gets its own answer, never the abandoned one.
+#[test]
+fn fastcgi_requests_abandoned_midway_do_not_answer_later_streams() {
+    use std::io::Write;
+    let (front, app) = (free_port(), free_port());
+    let script = format!(
+        r#"#!/usr/bin/env pipy
+var $q
+pipy.listen({app}, $=>$
+  .demuxFastCGI().to($=>$
+    .handleMessageStart(req => void ($q = req.head.params.QUERY_STRING))
+    .wait(() => $q === 'slow' ? new Timeout(0.5).wait().then(() => true) : true)
+    .replaceMessage(() => new Message(`Content-Type: text/plain\r\n\r\nanswer for ${{$q}}`))
+  )
+)
+pipy.listen({front}, $=>$
+  .demuxHTTP().to($=>$
+    .replaceMessage(msg => new Message({{ keepAlive: true, params: {{ QUERY_STRING: new URL(msg.head.path).query }} }}, ''))
+    .muxFastCGI(() => 'shared').to($=>$.connect('127.0.0.1:{app}'))
+    .replaceMessageStart(() => new Data('HTTP/1.1 200 OK\r\n'))
+    .replaceMessageEnd(new StreamEnd)
+    .decodeHTTPResponse()
+  )
+)
+"#
+    );
+    let p = Pipy::script(&script, &[front, app]);
+    // A client asks the slow question and hangs up at once.
+    let mut gone = std::net::TcpStream::connect(("127.0.0.1", front)).unwrap();
+    gone.write_all(b"GET /?slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(gone);
+    std::thread::sleep(Duration::from_millis(100));
+    for i in 0..3 {
+        let q = format!("fast{i}");
+        assert_eq!(
+            get(front, &format!("/?{q}")).text(),
+            format!("answer for {q}")
+        );
+    }
+    // Past the slow answer's time: still every client its own.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        get(front, "/?late").text(),
+        "answer for late",
         "{}",
         p.stderr_text()
     );

@@ -1149,3 +1149,24 @@ fn process_takes_a_generator_or_a_promise() {
         "got g0\ngot g1\ngot g2\ngenerator done\ngot from promise\npromise done\n"
     );
 }
+
+/// A spawned pipeline that reads a file (`read`) holds a worker with no
+/// port until the file is read, as upstream's loop does.
+#[test]
+fn a_portless_worker_waits_for_a_spawned_read() {
+    let dir = temp_dir();
+    std::fs::write(dir.join("data.txt"), "line one\nline two\n").unwrap();
+    let main = dir.join("main.js");
+    std::fs::write(
+        &main,
+        format!(
+            "#!/usr/bin/env pipy\n\
+             pipeline($=>$.onStart(new Data).read('{}').handleData(d => print(d.toString()))).spawn()\n",
+            dir.join("data.txt").display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run_to_end(&[main.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "line one\nline two\n");
+}
