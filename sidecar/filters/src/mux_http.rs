@@ -15,9 +15,9 @@ use pipy_core::{
 };
 use session::{Session, SessionState};
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod session;
 
@@ -86,46 +86,8 @@ impl Default for MuxOptions {
 
 use crate::mux_pool::SessionKey as PoolKey;
 
-type Sessions = RefCell<HashMap<PoolKey, Vec<Rc<Session>>>>;
-
-/// Sessions of one `muxHTTP` in a worker, and whether a sweeper closes the idle
-/// ones (one timer per pool, not one per request).
-#[derive(Default)]
-struct PoolInner {
-    sessions: Sessions,
-    sweeping: Cell<bool>,
-}
-
-type Pool = Rc<PoolInner>;
-
-/// Closes sessions that nobody used for `max_idle`, every so often, for as long
-/// as its pool lives (one timer per pool, not one per request).
-fn sweep(pool: Weak<PoolInner>, max_idle: Duration) {
-    let period = (max_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
-    pipy_core::io::after_background(
-        period,
-        Box::new(move || {
-            let Some(live) = pool.upgrade() else { return };
-            let now = Instant::now();
-            let idle: Vec<Rc<Session>> = live
-                .sessions
-                .borrow()
-                .values()
-                .flatten()
-                .filter(|s| {
-                    s.idle_since
-                        .get()
-                        .is_some_and(|t| now.duration_since(t) >= max_idle)
-                })
-                .cloned()
-                .collect();
-            for s in idle {
-                s.close(StreamError::NoError);
-            }
-            sweep(pool, max_idle);
-        }),
-    );
-}
+/// Sessions of one `muxHTTP` in a worker.
+type Pool = Rc<crate::mux_pool::Sessions<Session>>;
 
 /// Template of `muxHTTP`.
 pub struct MuxHttpTemplate {
@@ -241,7 +203,7 @@ impl MuxHttp {
             return None;
         }
         let (max_queue, max_messages) = (self.options.max_queue, self.options.max_messages);
-        if let Some(list) = self.pool.sessions.borrow().get(&key) {
+        if let Some(list) = self.pool.by_key.borrow().get(&key) {
             if let Some(s) = list.iter().find(|s| {
                 let st = s.state.borrow();
                 // HTTP/2 sessions take any number of streams (the server's
@@ -295,6 +257,7 @@ impl MuxHttp {
             key: key.clone(),
             pool: Rc::downgrade(&self.pool),
             idle_since: Cell::new(None),
+            max_idle: self.options.max_idle,
         });
         let weak = Rc::downgrade(&session);
         let target = EventTarget::Func(Rc::new(move |e| {
@@ -314,14 +277,12 @@ impl MuxHttp {
             session.start_http2();
         }
         self.pool
-            .sessions
+            .by_key
             .borrow_mut()
             .entry(key)
             .or_default()
             .push(session.clone());
-        if !self.pool.sweeping.replace(true) {
-            sweep(Rc::downgrade(&self.pool), self.options.max_idle);
-        }
+        self.pool.sweep_from_now(self.options.max_idle);
         Some(session)
     }
 }

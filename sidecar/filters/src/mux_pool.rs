@@ -37,20 +37,53 @@ pub(crate) struct Sharing {
     pub max_queue: usize,
 }
 
-/// The sessions of one mux filter in a worker, by key.
-pub(crate) struct Pool<W> {
-    sessions: RefCell<HashMap<SessionKey, Vec<Rc<Session<W>>>>>,
+/// The sessions of one mux filter in a worker, by key, and whether a
+/// sweeper closes the idle ones (one timer per pool, not one per request).
+/// `mux`'s and `muxFastCGI`'s hold [`Session`]s, `muxHTTP`'s its own.
+pub(crate) struct Sessions<S> {
+    pub(crate) by_key: RefCell<HashMap<SessionKey, Vec<Rc<S>>>>,
     sweeping: Cell<bool>,
 }
 
-impl<W> Default for Pool<W> {
+impl<S> Default for Sessions<S> {
     fn default() -> Self {
         Self {
-            sessions: RefCell::default(),
+            by_key: RefCell::default(),
             sweeping: Cell::new(false),
         }
     }
 }
+
+/// A session a pool's sweeper closes once idle long enough.
+pub(crate) trait Pooled: 'static {
+    /// Whether it has been idle for its whole `maxIdle` by `now`.
+    fn expired(&self, now: Instant) -> bool;
+    /// Closes it (it leaves its pool).
+    fn close_idle(self: &Rc<Self>);
+}
+
+impl<S: Pooled> Sessions<S> {
+    /// Takes `session` out of the list of `key` (if still there).
+    pub(crate) fn forget(&self, key: &SessionKey, session: &Rc<S>) {
+        let mut by_key = self.by_key.borrow_mut();
+        if let Some(list) = by_key.get_mut(key) {
+            list.retain(|s| !Rc::ptr_eq(s, session));
+            if list.is_empty() {
+                by_key.remove(key);
+            }
+        }
+    }
+
+    /// Starts the sweeper, every so often for `max_idle`, unless it runs.
+    pub(crate) fn sweep_from_now(self: &Rc<Self>, max_idle: Duration) {
+        if !self.sweeping.replace(true) {
+            sweep(Rc::downgrade(self), max_idle);
+        }
+    }
+}
+
+/// The sessions of one `mux` or `muxFastCGI`.
+pub(crate) type Pool<W> = Sessions<Session<W>>;
 
 /// One shared sub-pipeline and the streams using it.
 pub(crate) struct Session<W> {
@@ -121,7 +154,7 @@ impl<W: Wire> Pool<W> {
         layout: &Layout,
         out: &Output<'_>,
     ) -> Rc<Session<W>> {
-        let existing = self.sessions.borrow().get(&key).and_then(|list| {
+        let existing = self.by_key.borrow().get(&key).and_then(|list| {
             list.iter()
                 .find(|s| sharing.max_queue == 0 || s.users.get() < sharing.max_queue)
                 .cloned()
@@ -158,14 +191,12 @@ impl<W: Wire> Pool<W> {
         }));
         let p = Pipeline::new(layout, out.context().fork(), target);
         *s.pipeline.borrow_mut() = Some(p);
-        self.sessions
+        self.by_key
             .borrow_mut()
             .entry(key)
             .or_default()
             .push(s.clone());
-        if !self.sweeping.replace(true) {
-            sweep(Rc::downgrade(self), sharing.max_idle);
-        }
+        self.sweep_from_now(sharing.max_idle);
         s
     }
 }
@@ -234,13 +265,7 @@ impl<W: Wire> Session<W> {
     /// Takes the session out of its pool (if still there).
     fn forget(self: &Rc<Self>) {
         if let Some(pool) = self.pool.upgrade() {
-            let mut sessions = pool.sessions.borrow_mut();
-            if let Some(list) = sessions.get_mut(&self.key) {
-                list.retain(|s| !Rc::ptr_eq(s, self));
-                if list.is_empty() {
-                    sessions.remove(&self.key);
-                }
-            }
+            pool.forget(&self.key, self);
         }
     }
 
@@ -254,29 +279,37 @@ impl<W: Wire> Session<W> {
     }
 }
 
-/// Closes the sessions idle for their `max_idle`, every so often, while the
-/// pool lives.
-fn sweep<W: Wire>(pool: Weak<Pool<W>>, max_idle: Duration) {
+impl<W: Wire> Pooled for Session<W> {
+    fn expired(&self, now: Instant) -> bool {
+        self.idle_since
+            .get()
+            .is_some_and(|t| now.duration_since(t) >= self.max_idle)
+    }
+
+    fn close_idle(self: &Rc<Self>) {
+        self.close();
+    }
+}
+
+/// Closes the sessions idle for their `maxIdle`, every so often, while the
+/// pool lives (housekeeping: a portless worker does not wait for it).
+fn sweep<S: Pooled>(pool: Weak<Sessions<S>>, max_idle: Duration) {
     let period = (max_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
     pipy_core::io::after_background(
         period,
         Box::new(move || {
             let Some(live) = pool.upgrade() else { return };
             let now = Instant::now();
-            let idle: Vec<Rc<Session<W>>> = live
-                .sessions
+            let idle: Vec<Rc<S>> = live
+                .by_key
                 .borrow()
                 .values()
                 .flatten()
-                .filter(|s| {
-                    s.idle_since
-                        .get()
-                        .is_some_and(|t| now.duration_since(t) >= s.max_idle)
-                })
+                .filter(|s| s.expired(now))
                 .cloned()
                 .collect();
             for s in idle {
-                s.close();
+                s.close_idle();
             }
             sweep(pool, max_idle);
         }),

@@ -1,7 +1,8 @@
 //! One upstream session of `muxHTTP`: the encoder of the requests it sends, the
 //! decoder of the responses it reads, and the streams waiting for them in order.
 
-use super::{PoolInner, PoolKey};
+use super::PoolKey;
+use crate::mux_pool::{Pooled, Sessions};
 use pipy_codec::http1::{Decoder, Encoder};
 use pipy_core::flow::Congestion;
 use pipy_core::{Event, EventTarget, Head, Pipeline, StreamError};
@@ -86,9 +87,23 @@ pub(super) struct Session {
     /// Requests sent on this session so far (`maxMessages`).
     pub(super) requests: Cell<usize>,
     pub(super) key: PoolKey,
-    pub(super) pool: Weak<PoolInner>,
+    pub(super) pool: Weak<Sessions<Session>>,
     /// When the last user left, if none came back since.
     pub(super) idle_since: Cell<Option<Instant>>,
+    /// How long it stays once idle (`maxIdle` of the stream that opened it).
+    pub(super) max_idle: std::time::Duration,
+}
+
+impl Pooled for Session {
+    fn expired(&self, now: Instant) -> bool {
+        self.idle_since
+            .get()
+            .is_some_and(|t| now.duration_since(t) >= self.max_idle)
+    }
+
+    fn close_idle(self: &Rc<Self>) {
+        self.close(StreamError::NoError);
+    }
 }
 
 impl Session {
@@ -276,13 +291,7 @@ impl Session {
 
     pub(super) fn leave_pool(self: &Rc<Self>) {
         if let Some(pool) = self.pool.upgrade() {
-            let mut sessions = pool.sessions.borrow_mut();
-            if let Some(list) = sessions.get_mut(&self.key) {
-                list.retain(|s| !Rc::ptr_eq(s, self));
-                if list.is_empty() {
-                    sessions.remove(&self.key);
-                }
-            }
+            pool.forget(&self.key, self);
         }
     }
 

@@ -289,7 +289,7 @@ print('same' if got == sent else 'differ %r' % got)
 }
 
 /// `gobgp` (Debian's gobgpd) against the daemon whose API is on `api`.
-fn gobgp(api: u16, args: &[&str]) -> String {
+pub(crate) fn gobgp(api: u16, args: &[&str]) -> String {
     let o = Command::new("gobgp")
         .args(["-u", "127.0.0.1", "-p", &api.to_string()])
         .args(args)
@@ -299,7 +299,7 @@ fn gobgp(api: u16, args: &[&str]) -> String {
 }
 
 /// A `gobgpd` with `config` (TOML), its API on `api`.
-fn gobgpd(dir: &std::path::Path, name: &str, config: &str, api: u16) -> Peer {
+pub(crate) fn gobgpd(dir: &std::path::Path, name: &str, config: &str, api: u16) -> Peer {
     let path = dir.join(name);
     std::fs::write(&path, config).unwrap();
     Peer(

@@ -822,17 +822,7 @@ passive-mode = true
 local-address = "127.0.0.6"
 "#
     );
-    let path = dir.join("gobgpd.toml");
-    std::fs::write(&path, config).unwrap();
-    let _gobgpd = Peer(
-        Command::new("gobgpd")
-            .args(["-f", path.to_str().unwrap(), "-p", "--pprof-disable"])
-            .arg(format!("--api-hosts=127.0.0.1:{api}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gobgpd (Debian's gobgpd)"),
-    );
+    let _gobgpd = crate::codecs::gobgpd(&dir, "gobgpd.toml", &config, api);
     let script = format!(
         r#"#!/usr/bin/env pipy
 var peers = [{{ destination: '127.0.0.6:{bgp}', state: 'Idle', announced: false }}]
@@ -912,14 +902,7 @@ again()
     );
     let dir = codebase(&[("main.js", &script)]);
     let p = Pipy::spawn(&[dir.join("main.js").to_str().unwrap()], &[]);
-    let gobgp = |args: &[&str]| {
-        let o = Command::new("gobgp")
-            .args(["-u", "127.0.0.1", "-p", &api.to_string()])
-            .args(args)
-            .output()
-            .expect("gobgp (Debian's gobgpd)");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let gobgp = |args: &[&str]| crate::codecs::gobgp(api, args);
     let rib = pipy_e2e::eventually("gobgpd learns the route", Duration::from_secs(30), || {
         let rib = gobgp(&["global", "rib", "-a", "ipv4"]);
         rib.contains("10.9.0.0/16").then_some(rib)
