@@ -969,3 +969,64 @@ pipy.listen({front}, $=>$
         p.stderr_text()
     );
 }
+
+/// FastCGI records written by hand.
+fn fcgi_record(kind: u8, id: u16, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![1, kind, (id >> 8) as u8, id as u8];
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(&[0, 0]);
+    r.extend_from_slice(body);
+    r
+}
+
+/// A misbehaving FastCGI client: parameters past the per-connection bound,
+/// or parameters cut short, end that connection only; the next, proper
+/// request on a new connection is answered.
+#[test]
+fn demux_fastcgi_refuses_hostile_clients_and_keeps_serving() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let script = format!(
+        "#!/usr/bin/env pipy\n\
+         pipy.listen({port}, $=>$.demuxFastCGI().to($=>$\n\
+           .replaceMessage(req => new Message({{}}, 'ok ' + req.head.params.Q))))\n"
+    );
+    let _p = Pipy::script(&script, &[port]);
+    let begin = fcgi_record(1, 1, &[0, 1, 0, 0, 0, 0, 0, 0]);
+    let closed_after = |records: Vec<u8>| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // The server may close while we still write: that is the answer too.
+        let _ = s.write_all(&records);
+        let mut buf = Vec::new();
+        let n = s.read_to_end(&mut buf);
+        assert!(
+            n.is_ok() || buf.is_empty(),
+            "the connection should end, not hang"
+        );
+        buf
+    };
+    // Over 1 MiB of parameters, in full records.
+    let mut flood = begin.clone();
+    for _ in 0..20 {
+        flood.extend(fcgi_record(4, 1, &vec![b'x'; 60_000]));
+    }
+    assert!(closed_after(flood).is_empty());
+    // A name-value pair cut short (a 4-byte length announcing more than
+    // there is), then the end of the parameters.
+    let mut cut = begin.clone();
+    cut.extend(fcgi_record(4, 1, &[0x80, 0, 1, 0, 1, b'a']));
+    cut.extend(fcgi_record(4, 1, &[]));
+    assert!(closed_after(cut).is_empty());
+    // A proper request still gets its answer.
+    let mut good = begin;
+    good.extend(fcgi_record(4, 1, &[1, 2, b'Q', b'h', b'i']));
+    good.extend(fcgi_record(4, 1, &[]));
+    good.extend(fcgi_record(5, 1, &[]));
+    let answer = closed_after(good);
+    assert!(
+        answer.windows(5).any(|w| w == b"ok hi"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
