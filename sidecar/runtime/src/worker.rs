@@ -310,7 +310,7 @@ impl Running {
     /// ports that are gone, and restarts the tasks.
     fn apply(&mut self, state: Rc<RefCell<ConfigState>>) -> Result<()> {
         let listens = state.borrow().listens.clone();
-        self.apply_listens(&listens)?;
+        self.apply_listens(&listens, self.force_start)?;
         self.publish_layouts();
         let _ = self.tasks_stop.send(true);
         let (tasks_stop, tasks_rx) = watch::channel(false);
@@ -346,9 +346,8 @@ impl Running {
                 }
             }
         }
-        let force = std::mem::replace(&mut self.force_start, true);
-        let _ = self.apply_listens(&listens);
-        self.force_start = force;
+        // A port that cannot be bound is logged, not fatal, once running.
+        let _ = self.apply_listens(&listens, true);
         // Only what bound (a failed bind was logged).
         listens.retain(|l| self.listeners.contains_key(&(l.addr, l.protocol)));
         self.state.borrow_mut().listens = listens;
@@ -357,8 +356,9 @@ impl Running {
 
     /// Binds new ports, points kept ports at their new pipelines
     /// (connections already open stay on the old ones) and closes ports that
-    /// are gone.
-    fn apply_listens(&mut self, listens: &[Listen]) -> Result<()> {
+    /// are gone. With `force`, a port that cannot be bound is logged and
+    /// skipped instead of failing the whole.
+    fn apply_listens(&mut self, listens: &[Listen], force: bool) -> Result<()> {
         let key = |l: &Listen| (l.addr, l.protocol);
         let mut fresh = Vec::new();
         for l in listens {
@@ -371,7 +371,7 @@ impl Running {
                 };
                 match bound {
                     Ok(sock) => fresh.push((l.clone(), sock)),
-                    Err(e) if self.force_start => tracing::error!(
+                    Err(e) if force => tracing::error!(
                         target: "listener",
                         "[listener] Cannot start listening on {} port {} at {}: {e}",
                         l.protocol.label(),
