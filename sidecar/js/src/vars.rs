@@ -513,8 +513,67 @@ fn inbound_object(ctx: &mut Context) -> JsResult<JsValue> {
     Ok(o.into())
 }
 
-/// Installs the global `__inbound` accessor (the current connection).
+/// A callback and the pipeline context it was given in.
+#[derive(Clone, Trace, Finalize)]
+struct Bound {
+    f: JsObject,
+    #[unsafe_ignore_trace]
+    pipeline: Rc<pipy_core::Context>,
+}
+
+/// `Promise.prototype.then`'s callbacks, bound to the pipeline context
+/// current when `then` was called: as upstream's, a callback that runs once
+/// a Promise settles (a timer's, say) reads and writes the context
+/// variables of the stream that asked, not the module's defaults. Outside
+/// any pipeline, or for what is not a function, the value as it is.
+fn bind_to_context(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let f = args.first().cloned().unwrap_or_default();
+    let (Some(pipeline), Some(obj)) = (CURRENT.with(|c| c.borrow().clone()), f.as_callable())
+    else {
+        return Ok(f);
+    };
+    let bound = Bound {
+        f: obj.clone(),
+        pipeline,
+    };
+    Ok(NativeFunction::from_copy_closure_with_captures(
+        |this, args, b: &Bound, ctx| enter(&b.pipeline, || b.f.call(this, args, ctx)),
+        bound,
+    )
+    .to_js_function(ctx.realm())
+    .into())
+}
+
+/// Installs the global `__inbound` accessor (the current connection) and
+/// the binding of `then` callbacks to their pipeline context.
 pub(crate) fn install_builtins(ctx: &mut Context) -> JsResult<()> {
+    let bind = NativeFunction::from_fn_ptr(bind_to_context).to_js_function(ctx.realm());
+    let then = ctx
+        .intrinsics()
+        .constructors()
+        .promise()
+        .prototype()
+        .get(js_string!("then"), ctx)?;
+    let wrapper = ctx.eval(boa_engine::Source::from_bytes(
+        "(original, bind) => function (onFulfilled, onRejected) { \
+           return original.call(this, bind(onFulfilled), bind(onRejected)) }",
+    ))?;
+    let wrapped = wrapper
+        .as_callable()
+        .ok_or_else(|| JsNativeError::typ().with_message("then wrapper"))?
+        .call(&JsValue::undefined(), &[then, bind.into()], ctx)?;
+    let desc = PropertyDescriptor::builder()
+        .value(wrapped)
+        .writable(true)
+        .enumerable(false)
+        .configurable(true)
+        .build();
+    ctx.intrinsics()
+        .constructors()
+        .promise()
+        .prototype()
+        .define_property_or_throw(js_string!("then"), desc, ctx)?;
+
     let get =
         NativeFunction::from_fn_ptr(|_, _, ctx| inbound_object(ctx)).to_js_function(ctx.realm());
     let desc = PropertyDescriptor::builder()

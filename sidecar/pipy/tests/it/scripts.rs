@@ -1170,3 +1170,30 @@ fn a_portless_worker_waits_for_a_spawned_read() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "line one\nline two\n");
 }
+
+/// A `then` callback runs in the pipeline context it was given in: it
+/// writes the stream's context variable, not the module's default (upstream
+/// 1.5.18 answers `n=1` to each request alike); and `task(events)` starts
+/// its pipeline with those events, as upstream's.
+#[test]
+fn then_callbacks_keep_their_stream_context_and_tasks_take_starting_events() {
+    let port = free_port();
+    let script = format!(
+        "pipy({{ _n: 0 }})\n\
+         .listen({port})\n\
+         .demuxHTTP().to($=>$\n\
+           .handleMessageStart(() => new Timeout(0.05).wait().then(() => {{ _n = _n + 1 }}))\n\
+           .wait(() => new Timeout(0.2).wait().then(() => true))\n\
+           .replaceMessage(() => new Message('n=' + _n))\n\
+         )\n\
+         .task(new Data)\n\
+         .produce(() => new Timeout(0.05).wait().then(() => new Message('tick')))\n\
+         .handleMessage(() => console.log('produced'))\n"
+    );
+    let p = Pipy::script(&script, &[port]);
+    assert_eq!(get(port, "/").text(), "n=1");
+    assert_eq!(get(port, "/").text(), "n=1");
+    pipy_e2e::wait_for("the task's producer", Duration::from_secs(5), || {
+        p.stderr_text().matches("produced").count() >= 3
+    });
+}

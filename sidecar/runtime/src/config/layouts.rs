@@ -89,7 +89,20 @@ pub(super) fn m_pipeline(this: &JsValue, args: &[JsValue], ctx: &mut Context) ->
 }
 
 pub(super) fn m_task(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
-    let a = arg(args, 0);
+    // As upstream 1.5: `task([when], [startingEvents])`, the events (or a
+    // function giving them) its `onStart`.
+    let (a, starting) = match arg(args, 0) {
+        a if a.is_string() || a.is_number() || a.is_null_or_undefined() => (a, arg(args, 1)),
+        events => (JsValue::undefined(), events),
+    };
+    let events_or_none = starting.is_null_or_undefined()
+        || starting.is_callable()
+        || pipy_js::convert::is_event_value(&starting);
+    if !events_or_none {
+        return Err(err(
+            "task(): starting events must be an Event, a Message, a function or an array of them",
+        ));
+    }
     // As upstream: a text starting with a digit is an interval, any other a
     // signal name.
     let when = if a.is_undefined() || a.is_null() {
@@ -130,6 +143,10 @@ pub(super) fn m_task(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsR
     });
     s.current = Some(layout);
     s.joint = None;
+    drop(s);
+    if !starting.is_null_or_undefined() {
+        super::hook(this, true, starting)?;
+    }
     Ok(())
 }
 

@@ -303,7 +303,7 @@ pub(super) type Method = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<()>;
 
 /// `onStart(f)` / `onEnd(f)`: as upstream, only before the pipeline's filters and
 /// once each.
-fn hook(this: &JsValue, at_start: bool, f: JsValue) -> JsResult<()> {
+pub(super) fn hook(this: &JsValue, at_start: bool, f: JsValue) -> JsResult<()> {
     let name = if at_start { "onStart" } else { "onEnd" };
     if !at_start && !f.is_callable() {
         return Err(err(format!(
