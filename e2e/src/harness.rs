@@ -16,13 +16,27 @@ pub fn fixed_ports() -> MutexGuard<'static, ()> {
     FIXED_PORTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A free port on 127.0.0.1.
+/// Ports handed out so far by this process (each test its own).
+static NEXT_PORT: AtomicUsize = AtomicUsize::new(0);
+
+/// A free port, bindable on every address. Taken below Linux's ephemeral
+/// range (32768 up), so that no outbound connection of a concurrent test
+/// holds it as its local port by the time the test binds it (a port the
+/// system handed out as "free" could be, and `0.0.0.0:port` then failed).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    const FIRST: usize = 20_000;
+    const SPAN: usize = 12_000;
+    let start = (std::process::id() as usize * 97) % SPAN;
+    loop {
+        let n = NEXT_PORT.fetch_add(1, Ordering::SeqCst);
+        assert!(n < SPAN, "free_port: no free port left below 32000");
+        let port = (FIRST + (start + n) % SPAN) as u16;
+        let free = TcpListener::bind(("0.0.0.0", port)).is_ok()
+            && std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok();
+        if free {
+            return port;
+        }
+    }
 }
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
