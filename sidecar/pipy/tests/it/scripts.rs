@@ -604,10 +604,12 @@ fn on_end_after_filters_in_the_pipeline_api() {
         "#!/usr/bin/env pipy\n\
          var ended = 0\n\
          var $conn\n\
+         var $answered = false\n\
          pipy.listen({front}, $=>$\n\
            .onStart(() => {{ $conn = 'x'; return new Data }})\n\
            .connect('127.0.0.1:{back}')\n\
-           .onEnd(() => {{ if ($conn === 'x') ended++ }})\n\
+           .handleData(() => void ($answered = true))\n\
+           .onEnd(() => {{ if ($conn === 'x' && $answered) ended++ }})\n\
          )\n\
          pipy.listen({back}, $=>$.serveHTTP(new Message('backend')))\n\
          pipy.listen({count}, $=>$.serveHTTP(() => new Message('ended=' + ended)))\n"
