@@ -182,6 +182,7 @@ impl FilterTemplate for HookTemplate {
             at_start: self.at_start,
             callback: self.callback.clone(),
             fired: false,
+            waiting: None,
         })
     }
 }
@@ -190,7 +191,19 @@ struct Hook {
     at_start: bool,
     callback: Callback,
     fired: bool,
+    /// While `onStart`'s Promise is pending: the stream's events held until
+    /// it settles, and their bytes.
+    waiting: Option<(Vec<Event>, usize)>,
 }
+
+/// Most bytes of the stream held while `onStart`'s Promise is pending; past
+/// it the stream ends with `BufferOverflow`.
+const HELD_LIMIT: usize = 1 << 20;
+/// Keys of the settled Promise's replies.
+const STARTED: u64 = 1;
+const START_REJECTED: u64 = 2;
+/// After what the Promise gave: the held events go on.
+const START_DONE: u64 = 3;
 
 impl Hook {
     /// Calls `onStart` with the pipeline's startup arguments (a fork branch's
@@ -221,6 +234,29 @@ impl Hook {
         let Some(v) = self.callback.call(&args, out) else {
             return;
         };
+        if pipy_js::promise::is_promise(&v) {
+            // Upstream 1.5: the stream waits for the Promise; its events are
+            // held and follow what the Promise gives.
+            self.waiting = Some((Vec::new(), 0));
+            let ok = out.reply_target(STARTED);
+            let bad = out.reply_target(START_REJECTED);
+            let done = out.reply_target(START_DONE);
+            let r = js(|ctx| {
+                pipy_js::promise::when_settled(
+                    &v,
+                    ctx,
+                    Box::new(move |r| {
+                        let target = if r.is_ok() { &ok } else { &bad };
+                        crate::insert::forward_settled(r, target, "onStart");
+                        done.send(Event::StreamEnd(StreamError::NoError));
+                    }),
+                )
+            });
+            if r.is_err() {
+                out.fail(StreamError::RuntimeError);
+            }
+            return;
+        }
         let mut events = Vec::new();
         match js(|ctx| convert::js_to_events(&v, ctx, &mut events)) {
             Ok(()) => events.into_iter().for_each(|e| out.push(e)),
@@ -233,6 +269,26 @@ impl Hook {
 }
 
 impl Filter for Hook {
+    /// What `onStart`'s Promise gave (`STARTED`), then word that it is all
+    /// there (`START_DONE`): the held events follow. A rejected Promise ends
+    /// the stream instead.
+    fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
+        match key {
+            START_REJECTED => {
+                if let Event::StreamEnd(e) = evt {
+                    self.waiting = None;
+                    out.push(Event::StreamEnd(e));
+                }
+            }
+            START_DONE => {
+                if let Some((held, _)) = self.waiting.take() {
+                    held.into_iter().for_each(|e| out.push(e));
+                }
+            }
+            _ => out.push(evt),
+        }
+    }
+
     fn on_start(&mut self, out: &mut Output<'_>) {
         if self.at_start && !self.fired {
             self.fire_start(None, out);
@@ -245,6 +301,21 @@ impl Filter for Hook {
             if out.failed() {
                 return;
             }
+        }
+        if let Some((held, bytes)) = &mut self.waiting {
+            if let Event::Data(d) = &evt {
+                *bytes += d.len();
+            }
+            if *bytes > HELD_LIMIT {
+                self.waiting = None;
+                tracing::error!(
+                    "onStart: more than {HELD_LIMIT} bytes arrived while its Promise was pending"
+                );
+                out.fail(StreamError::BufferOverflow);
+                return;
+            }
+            held.push(evt);
+            return;
         }
         if !self.at_start && !self.fired && evt.is_stream_end() {
             self.fired = true;

@@ -66,7 +66,7 @@ pub fn init_thread(hooks: HostHooks) -> Result<(), ScriptError> {
 }
 
 /// Which engine of this thread runs now (a reload makes a new one).
-pub(crate) fn engine_generation() -> u64 {
+pub fn engine_generation() -> u64 {
     GENERATION.with(std::cell::Cell::get)
 }
 
@@ -103,6 +103,17 @@ pub fn with_js<R>(f: impl FnOnce(&mut Context) -> R) -> R {
     // The engine is free again: Promises settled meanwhile go on now.
     crate::promise::run_settled();
     r
+}
+
+/// [`with_js`], or `None` when the engine is in use further up the stack (a
+/// value dropped while a script runs) or the thread has none.
+pub fn try_with_js<R>(f: impl FnOnce(&mut Context) -> R) -> Option<R> {
+    let r = ENGINE.with(|e| {
+        let mut guard = e.try_borrow_mut().ok()?;
+        guard.as_mut().map(f)
+    })?;
+    crate::promise::run_settled();
+    Some(r)
 }
 
 /// Calls a script function inside the context of a pipeline.

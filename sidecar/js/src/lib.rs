@@ -30,4 +30,4 @@ mod tests;
 pub mod vars;
 
 pub use error::{script_location, ScriptError};
-pub use host::{call, end_thread, init_thread, with_js, HostHooks};
+pub use host::{call, end_thread, engine_generation, init_thread, try_with_js, with_js, HostHooks};

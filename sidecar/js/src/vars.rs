@@ -400,6 +400,47 @@ pub fn export(
     Ok(())
 }
 
+/// Registers the context variables of a native module (`pipy_define_variable`):
+/// `(name, namespace, initial value)`, each exported under its namespace when
+/// it has one. Returns the module id; slots are in the order given.
+pub fn declare_native(vars: &[(String, Option<String>, JsValue)]) -> usize {
+    let module = new_module();
+    MODULES.with(|m| {
+        let mut m = m.borrow_mut();
+        let mv = &mut m[module];
+        for (slot, (name, ns, value)) in vars.iter().enumerate() {
+            mv.names.push(name.clone());
+            mv.defaults.push(value.clone());
+            mv.plain.push(true);
+            if let Some(ns) = ns {
+                mv.exports.push((ns.clone(), name.clone(), slot));
+            }
+        }
+    });
+    module
+}
+
+/// A variable's value in a pipeline's context, for native code.
+pub fn read_in(
+    pctx: &Rc<pipy_core::Context>,
+    module: usize,
+    slot: usize,
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
+    enter(pctx, || read(module, slot, ctx))
+}
+
+/// Sets a variable in a pipeline's context, for native code.
+pub fn write_in(
+    pctx: &Rc<pipy_core::Context>,
+    module: usize,
+    slot: usize,
+    value: JsValue,
+    ctx: &mut Context,
+) -> JsResult<()> {
+    enter(pctx, || write(module, slot, value, ctx))
+}
+
 /// `import({name: namespace})`: names resolved, at first use, to another module's
 /// exported variable.
 pub fn import(module: usize, scope: &JsObject, spec: &JsObject, ctx: &mut Context) -> JsResult<()> {

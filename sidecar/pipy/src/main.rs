@@ -291,6 +291,9 @@ fn init_logging(cli: &Cli) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Keeps every C function of the native module interface in the binary
+    // for the modules scripts load (the linker exports them: build.rs).
+    std::hint::black_box(pipy_nmi::exported_functions());
     let cli = Cli::parse_from(upstream_argv());
     if let Err(e) = init_logging(&cli) {
         eprintln!("pipy: {e:#}");

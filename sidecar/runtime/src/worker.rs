@@ -248,6 +248,9 @@ struct Running {
     state: Rc<RefCell<ConfigState>>,
     listeners: HashMap<(SocketAddr, Protocol), Listening>,
     tasks_stop: watch::Sender<bool>,
+    /// Runs of the version's one-shot tasks (`task()`), kept until a reload
+    /// replaces them or the worker ends.
+    once_runs: Vec<(Pipeline, Rc<Cell<bool>>)>,
     active: Rc<Cell<usize>>,
     shutdown: watch::Receiver<bool>,
     /// The modules of the running version.
@@ -315,8 +318,11 @@ impl Running {
         let _ = self.tasks_stop.send(true);
         let (tasks_stop, tasks_rx) = watch::channel(false);
         self.tasks_stop = tasks_stop;
+        self.once_runs.clear();
         for t in state.borrow().tasks.iter().cloned() {
-            tokio::task::spawn_local(run_task(t, self.shutdown.clone(), tasks_rx.clone()));
+            if !matches!(t.when, config::TaskWhen::Once) {
+                tokio::task::spawn_local(run_task(t, self.shutdown.clone(), tasks_rx.clone()));
+            }
         }
         if let Some(a) = &self.admin_state {
             *a.borrow_mut() = state.clone();
@@ -324,6 +330,17 @@ impl Running {
         }
         self.state = state;
         Ok(())
+    }
+
+    /// Starts the running version's one-shot tasks (`task()`), after its
+    /// modules are logged and before the worker looks for work in flight: a
+    /// one-shot task holds a worker with no port only through the work it
+    /// starts, as upstream's.
+    fn start_once_tasks(&mut self) {
+        self.once_runs = (self.state.borrow().tasks.iter())
+            .filter(|t| matches!(t.when, config::TaskWhen::Once))
+            .map(|t| run_once(&t.layout))
+            .collect();
     }
 
     /// What `pipy.listen` changed once the worker ran: this thread's
@@ -468,6 +485,7 @@ impl Running {
                     if self.index == 0 {
                         log_modules(&self.modules);
                     }
+                    self.start_once_tasks();
                     tracing::info!(target: "codebase", "[restart] Codebase reloaded on thread {}", self.index);
                     // Connections open now run the old version: those that
                     // can (HTTP/2) tell their clients to move on.
@@ -563,6 +581,7 @@ fn worker(
             state: state.clone(),
             listeners: HashMap::new(),
             tasks_stop: watch::channel(false).0,
+            once_runs: Vec::new(),
             active: Rc::new(Cell::new(0usize)),
             shutdown: shutdown.clone(),
             modules: pipy_js::module::current(),
@@ -582,8 +601,13 @@ fn worker(
         }
         let _ = ready.send(Ok(index));
         tracing::debug!(target: "thread", "[thread] Thread {index} started");
+        running.start_once_tasks();
         let mut reads_only = state.borrow().listens.is_empty()
-            && state.borrow().tasks.is_empty()
+            && state
+                .borrow()
+                .tasks
+                .iter()
+                .all(|t| matches!(t.when, config::TaskWhen::Once))
             && state.borrow().admins.is_empty();
         // As upstream, a worker with no port runs until its reads, timers
         // and spawned pipelines are done.
@@ -652,6 +676,7 @@ fn worker(
     // The engine (and script objects that may still ask for timers) goes
     // with the thread, after its loop: they get no loop from now on.
     pipy_core::io::uninstall();
+    pipy_nmi::end_thread();
     pipy_js::end_thread();
 }
 
@@ -691,10 +716,8 @@ async fn run_task(
 async fn run_task_body(task: config::Task, mut shutdown: watch::Receiver<bool>) {
     use config::TaskWhen;
     match task.when {
-        TaskWhen::Once => {
-            let _running = run_once(&task.layout);
-            let _ = shutdown.wait_for(|v| *v).await;
-        }
+        // Started by `Running::apply` itself.
+        TaskWhen::Once => {}
         TaskWhen::Every(period) => {
             let mut current = run_once(&task.layout);
             loop {

@@ -20,6 +20,7 @@ mod http_limits;
 mod http_proxy;
 mod logging;
 mod metrics;
+mod nmi;
 mod protocol;
 mod samples;
 mod scripts;

@@ -65,6 +65,57 @@ fn task_input_is_what_on_start_returns() {
     assert_eq!(infos(&err), ["got a", "got b"], "{err}");
 }
 
+/// A worker with no port and only one-shot tasks ends once their work is
+/// done, as upstream's (a timer it waits for counts; the tasks do not).
+#[test]
+fn one_shot_tasks_end_the_process_when_their_work_is_done() {
+    let started = Instant::now();
+    let (code, err) = run_script(
+        "pipy()
+          .task().onStart(() => new Message('now')).handleMessage(m => console.log(m.body.toString()))
+          .task().onStart(() => new Timeout(0.3).wait().then(() => new Message('later')))
+            .handleMessage(m => console.log(m.body.toString()))",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(infos(&err), ["now", "later"], "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+}
+
+/// `onStart` giving a Promise (upstream 1.5): the stream waits for it, and
+/// what arrived meanwhile follows what the Promise gave.
+#[test]
+fn on_start_waits_for_its_promise_and_holds_the_stream_meanwhile() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({port})
+              .onStart(() => new Timeout(0.2).wait().then(() => new Data('hello ')))
+              .handleData(d => console.log('data', d.toString()))"
+        ),
+        &[port],
+    );
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"abc").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while got.len() < 9 {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"hello abc");
+    // (The harness's port probe is a stream too: it got its "hello" alone.)
+    wait_for(&p, "data abc");
+    let log = infos(&p.stderr_text());
+    assert_eq!(
+        log.iter().filter(|l| *l == "data abc").count(),
+        1,
+        "{log:?}"
+    );
+}
+
 /// `task('SIGxxx')` takes upstream's signal names; a name it does not know stops
 /// the load with its position.
 #[test]

@@ -673,13 +673,21 @@ pub(super) fn m_chain(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> Js
 
 pub(super) fn m_use(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
     let mut list = arg(args, 0);
-    if list.is_string() {
-        list = boa_engine::object::builtins::JsArray::from_iter([list], ctx).into();
-    }
     let name = match args.get(1) {
         Some(v) if !v.is_undefined() => v.to_string(ctx)?.to_std_string_escaped(),
         _ => String::new(),
     };
+    if let Some(path) = list.as_string().map(|s| s.to_std_string_escaped()) {
+        if pipy_nmi::is_native_path(&path) {
+            // A native module (`pipy-nmi`): the path is the process's, as
+            // upstream's dlopen takes it, not the codebase's.
+            let template = pipy_nmi::load(&path, ctx)
+                .and_then(|m| pipy_nmi::UseNativeTemplate::new(m, &name))
+                .map_err(|e| boa_engine::JsNativeError::error().with_message(e))?;
+            return append(this, Rc::new(template));
+        }
+        list = boa_engine::object::builtins::JsArray::from_iter([list], ctx).into();
+    }
     let layouts = module_layouts(&list, &name, ctx)?;
     append(this, Rc::new(chain::ChainTemplate::start(layouts, "use")))
 }
