@@ -334,6 +334,31 @@ fn statement_end(src: &str, tokens: &[Token], i: usize) -> usize {
     tokens.len().saturating_sub(1)
 }
 
+/// The names a `var` statement (tokens `i..=end`) declares; empty when it
+/// destructures (its names are not plain).
+fn declared_names<'a>(src: &'a str, tokens: &[Token], i: usize, end: usize) -> Vec<&'a str> {
+    let mut names = Vec::new();
+    let mut d = 0;
+    let mut expect_name = true;
+    for j in i + 1..=end.min(tokens.len().saturating_sub(1)) {
+        let w = text(src, tokens, j);
+        match w {
+            "(" | "[" | "{" if expect_name && d == 0 => return Vec::new(),
+            "(" | "[" | "{" => d += 1,
+            ")" | "]" | "}" => d -= 1,
+            "," if d == 0 => expect_name = true,
+            _ if expect_name && d == 0 => {
+                if tokens[j].kind == Kind::Ident {
+                    names.push(w);
+                }
+                expect_name = false;
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
 /// Names as (name, local) pairs.
 type Names = Vec<(String, String)>;
 
@@ -438,36 +463,47 @@ pub fn transform(src: &str) -> Result<Transformed, String> {
             ")" | "]" | "}" => depth -= 1,
             _ => {}
         }
+        if t == "var" && tokens[i].kind == Kind::Ident && at_statement_start(i) {
+            // Context variables: `var $a`, `var $a = 1, $b` (a `let` inside
+            // the module's `with` would shadow them: only `var`). Upstream
+            // makes them of `var $name`s in functions too: there the
+            // declaration goes (a local would hide the context variable) and
+            // what it assigns stays, as `   $a = 1, $b;`. A `var` that also
+            // declares other names keeps them all local.
+            let end = statement_end(src, &tokens, i);
+            let names = declared_names(src, &tokens, i, end);
+            if depth == 0 {
+                for n in names.iter().filter(|n| n.starts_with('$')) {
+                    if !context_vars.iter().any(|c| c == n) {
+                        context_vars.push(n.to_string());
+                    }
+                }
+                i = end + 1;
+                continue;
+            }
+            if !names.is_empty() && names.iter().all(|n| n.starts_with('$')) {
+                body.push_str(&src[copied..tokens[i].start]);
+                body.push_str("   ");
+                copied = tokens[i].end;
+                if text(src, &tokens, end) != ";" {
+                    body.push_str(&src[copied..tokens[end].end]);
+                    body.push(';');
+                    copied = tokens[end].end;
+                }
+                for n in names {
+                    if !context_vars.iter().any(|c| c == n) {
+                        context_vars.push(n.to_string());
+                    }
+                }
+                i = end + 1;
+                continue;
+            }
+        }
         if depth != 0 || tokens[i].kind != Kind::Ident || !at_statement_start(i) {
             i += 1;
             continue;
         }
         match t {
-            "var" => {
-                // Context variables: `var $a`, `var $a = 1, $b` (a `let`
-                // inside the module's `with` would shadow them: only `var`).
-                let end = statement_end(src, &tokens, i);
-                let mut j = i + 1;
-                let mut d = 0;
-                let mut expect_name = true;
-                while j <= end {
-                    let w = text(src, &tokens, j);
-                    match w {
-                        "(" | "[" | "{" => d += 1,
-                        ")" | "]" | "}" => d -= 1,
-                        "," if d == 0 => expect_name = true,
-                        _ if expect_name && d == 0 => {
-                            if w.starts_with('$') && tokens[j].kind == Kind::Ident {
-                                context_vars.push(w.to_string());
-                            }
-                            expect_name = false;
-                        }
-                        _ => {}
-                    }
-                    j += 1;
-                }
-                i = end + 1;
-            }
             "import" if !matches!(text(src, &tokens, i + 1), "(" | ".") => {
                 // It ends at its module name: what follows is code of its own.
                 let end = module_statement_end(src, &tokens, import_name_index(src, &tokens, i)?);
@@ -777,8 +813,20 @@ mod tests {
     #[test]
     fn context_variables_are_listed_and_the_shebang_kept_as_a_comment() {
         let out = t("#!/usr/bin/env pipy\nvar $a, b = 1, $c = { x: [1, 2] }\nlet $d\nfunction f() { var $inner }\nvar e = $a");
-        assert_eq!(out.context_vars, ["$a", "$c"]);
+        assert_eq!(out.context_vars, ["$a", "$c", "$inner"]);
         assert!(out.body.starts_with("///usr/bin/env pipy\n"));
+    }
+
+    /// Upstream: `var $name` in a function is a context variable too (the
+    /// ws-udp sample's server keeps `$source` per tunnel so).
+    #[test]
+    fn var_dollar_names_in_functions_become_assignments_to_context_variables() {
+        let out = t("function run() {\n  var $x\n  var $y = 1, $z = [2, 3]\n  var $m = 1, n = 2\n  var { $p } = o\n  return $x\n}");
+        assert_eq!(out.context_vars, ["$x", "$y", "$z"]);
+        assert_eq!(
+            out.body,
+            "function run() {\n      $x;\n      $y = 1, $z = [2, 3];\n  var $m = 1, n = 2\n  var { $p } = o\n  return $x\n}"
+        );
     }
 
     #[test]

@@ -171,6 +171,10 @@ async fn connection(
         EventTarget::Func(Rc::new(move |e| sink.push(e))),
     );
     pipeline.set_start_value(Rc::new(pipy_filters::branch::InboundStart));
+    // As upstream, the stream starts as the connection is accepted: what
+    // `onStart` gives goes out before the client says anything (a server's
+    // greeting).
+    pipeline.start();
     // Busy unless a protocol filter counts requests and none is in progress.
     let busy = || ctx.requests.get().is_none_or(|n| n > 0);
     crate::socket::pump(

@@ -746,40 +746,79 @@ check()
 #[test]
 fn ws_udp_carries_datagrams_through_a_websocket_tunnel() {
     let (tunnel, udp_in) = (free_port(), free_port());
-    let target = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    target
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    let (back_a, back_b) = (free_port(), free_port());
+    let udp = || {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    };
+    let (target, home_a, home_b) = (udp(), udp(), udp());
     let target_addr = target.local_addr().unwrap();
+    let (home_a_addr, home_b_addr) = (home_a.local_addr().unwrap(), home_b.local_addr().unwrap());
+    // The server keeps `$target` and `$source` in a function, as the sample
+    // does: upstream makes them context variables all the same (one per
+    // tunnel), so two receiving tunnels join their own hubs.
     let server = format!(
         r#"#!/usr/bin/env pipy
-var $target
-var send = pipeline($=>$.connect(() => $target, {{ protocol: 'udp' }}))
-pipy.listen({tunnel}, $=>$
-  .demuxHTTP().to($=>$
-    .acceptHTTPTunnel(function (req) {{
-      var path = req.head.path
-      if (!path.startsWith('/send/')) return new Message({{ status: 404 }})
-      $target = path.substring(6)
-      return new Message({{ status: 101, headers: {{ connection: 'upgrade', upgrade: 'websocket' }} }})
-    }}).to($=>$
-      .decodeWebSocket()
-      .pipe(() => send)
-      .replaceData(data => new Message(data))
-      .encodeWebSocket()
+function runServer() {{
+  var $target
+  var $source
+  var hubs = {{}}
+  var ok = new Message({{ status: 101, headers: {{ connection: 'upgrade', upgrade: 'websocket' }} }})
+  var send = pipeline($=>$.connect(() => $target, {{ protocol: 'udp' }}))
+  var recv = pipeline($=>$.swap(() => hubs[$source] ??= new pipeline.Hub))
+  pipy.listen({tunnel}, $=>$
+    .demuxHTTP().to($=>$
+      .acceptHTTPTunnel(function (req) {{
+        var path = req.head.path
+        if (path.startsWith('/send/')) {{ $target = path.substring(6); return ok }}
+        if (path.startsWith('/recv/')) {{ $source = path.substring(6); return ok }}
+        return new Message({{ status: 404 }})
+      }}).to($=>$
+        .decodeWebSocket()
+        .pipe(() => $target ? send : recv)
+        .replaceData(data => new Message(data))
+        .encodeWebSocket()
+      )
     )
   )
-)
-pipy.listen('127.0.0.1:{udp_in}', 'udp', $=>$
-  .replaceData(data => new Message(data))
-  .encodeWebSocket()
-  .connectHTTPTunnel(
-    new Message({{ path: '/send/{target_addr}', headers: {{ connection: 'upgrade', upgrade: 'websocket' }} }})
-  ).to($=>$
-    .muxHTTP().to($=>$.connect('127.0.0.1:{tunnel}'))
+  ;[['{back_a}', '{home_a_addr}'], ['{back_b}', '{home_b_addr}']].forEach(([port, home]) =>
+    pipy.listen('127.0.0.1:' + port, 'udp', $=>$.swap(() => hubs[home] ??= new pipeline.Hub))
   )
-  .decodeWebSocket()
-)
+}}
+function runClient() {{
+  pipy.listen('127.0.0.1:{udp_in}', 'udp', $=>$
+    .replaceData(data => new Message(data))
+    .encodeWebSocket()
+    .connectHTTPTunnel(
+      new Message({{ path: '/send/{target_addr}', headers: {{ connection: 'upgrade', upgrade: 'websocket' }} }})
+    ).to($=>$
+      .muxHTTP().to($=>$.connect('127.0.0.1:{tunnel}'))
+    )
+    .decodeWebSocket()
+  )
+  ;['{home_a_addr}', '{home_b_addr}'].forEach(home =>
+    pipeline($=>$
+      .onStart(new Data)
+      .repeat(() => new Timeout(0.2).wait().then(() => true)).to($=>$
+        .loop($=>$
+          .replaceStreamEnd()
+          .replaceData(data => new Message(data))
+          .encodeWebSocket()
+          .connectHTTPTunnel(
+            new Message({{ path: '/recv/' + home, headers: {{ connection: 'upgrade', upgrade: 'websocket' }} }})
+          ).to($=>$
+            .muxHTTP().to($=>$.connect('127.0.0.1:{tunnel}'))
+          )
+          .decodeWebSocket()
+          .connect(home, {{ protocol: 'udp' }})
+        )
+      )
+    ).spawn()
+  )
+}}
+runServer()
+runClient()
 "#
     );
     let _p = Pipy::script(&server, &[tunnel]);
@@ -794,6 +833,33 @@ pipy.listen('127.0.0.1:{udp_in}', 'udp', $=>$
             .recv_from(&mut buf)
             .expect("a datagram through the tunnel");
         assert_eq!(&buf[..n], msg.as_bytes());
+    }
+    // Back from the server's side: each port reaches its own home, once the
+    // receiving tunnels are up (they retry every 0.2 s until then).
+    for (port, home, name) in [(back_a, &home_a, "a"), (back_b, &home_b, "b")] {
+        let got = pipy_e2e::eventually("a datagram home", Duration::from_secs(10), || {
+            sender
+                .send_to(format!("to {name}").as_bytes(), ("127.0.0.1", port))
+                .unwrap();
+            home.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            home.recv_from(&mut buf)
+                .ok()
+                .map(|(n, _)| buf[..n].to_vec())
+        });
+        assert_eq!(got, format!("to {name}").as_bytes());
+    }
+    // And nothing crossed over.
+    for (home, other) in [(&home_a, "to b"), (&home_b, "to a")] {
+        home.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        while let Ok((n, _)) = home.recv_from(&mut buf) {
+            assert_ne!(
+                &buf[..n],
+                other.as_bytes(),
+                "a datagram reached the other home"
+            );
+        }
     }
 }
 

@@ -81,6 +81,23 @@ fn one_shot_tasks_end_the_process_when_their_work_is_done() {
     assert!(started.elapsed() < Duration::from_secs(5), "{err}");
 }
 
+/// A listener's stream starts as the connection is accepted (upstream's):
+/// what `onStart` gives reaches a client that has said nothing yet.
+#[test]
+fn a_listener_greets_before_the_client_speaks() {
+    use std::io::Read;
+    let port = free_port();
+    let _p = Pipy::script(
+        &format!("pipy().listen({port}).onStart(() => new Data('220 ready\\r\\n'))"),
+        &[port],
+    );
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 32];
+    let n = c.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"220 ready\r\n");
+}
+
 /// `onStart` giving a Promise (upstream 1.5): the stream waits for it, and
 /// what arrived meanwhile follows what the Promise gave.
 #[test]
