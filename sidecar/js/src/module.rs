@@ -110,6 +110,35 @@ pub fn current() -> Vec<usize> {
     ids
 }
 
+/// A native module's place among this thread's modules (its context
+/// variables live there), as part of the version loading now: `id` when
+/// the module it names is still alive (a native module loads once per
+/// thread, as upstream's, and each version that uses it keeps it), else a
+/// new id for it. The key is the module's path, marked as native.
+pub fn native_module(path: &str, known: Option<usize>) -> (usize, bool) {
+    let key = format!("native:{path}");
+    let alive =
+        known.filter(|id| MODULES.with(|m| m.borrow().get(*id).is_some_and(Option::is_some)));
+    if let Some(id) = alive {
+        BY_PATH.with(|b| b.borrow_mut().insert(key, id));
+        return (id, true);
+    }
+    let id = vars::new_module();
+    MODULES.with(|m| {
+        let mut m = m.borrow_mut();
+        debug_assert_eq!(m.len(), id);
+        m.push(Some(ModuleEntry {
+            path: key.clone(),
+            scope: JsObject::with_null_proto(),
+            value: Some(JsValue::undefined()),
+            exports: None,
+            statements: false,
+        }))
+    });
+    BY_PATH.with(|b| b.borrow_mut().insert(key, id));
+    (id, false)
+}
+
 /// The value a module evaluated to (its Configuration), once it has loaded.
 pub fn value(id: usize) -> Option<JsValue> {
     MODULES.with(|m| m.borrow().get(id)?.as_ref().and_then(|e| e.value.clone()))

@@ -400,14 +400,15 @@ pub fn export(
     Ok(())
 }
 
-/// Registers the context variables of a native module (`pipy_define_variable`):
-/// `(name, namespace, initial value)`, each exported under its namespace when
-/// it has one. Returns the module id; slots are in the order given.
-pub fn declare_native(vars: &[(String, Option<String>, JsValue)]) -> usize {
-    let module = new_module();
+/// Registers the context variables of native module `module` (its id from
+/// `module::native_module`; `pipy_define_variable`): `(name, namespace,
+/// initial value)`, each exported under its namespace when it has one.
+/// Slots are in the order given.
+pub fn declare_native(module: usize, vars: &[(String, Option<String>, JsValue)]) {
     MODULES.with(|m| {
         let mut m = m.borrow_mut();
-        let mv = &mut m[module];
+        let Some(mv) = m.get_mut(module) else { return };
+        *mv = ModuleVars::default();
         for (slot, (name, ns, value)) in vars.iter().enumerate() {
             mv.names.push(name.clone());
             mv.defaults.push(value.clone());
@@ -417,7 +418,6 @@ pub fn declare_native(vars: &[(String, Option<String>, JsValue)]) -> usize {
             }
         }
     });
-    module
 }
 
 /// A variable's value in a pipeline's context, for native code.

@@ -10,7 +10,6 @@ use crate::{engine, values};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{js_string, Context, JsData, JsObject, JsString, JsValue};
 use boa_gc::{Finalize, Trace};
-use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 /// `fn_object_free`.
@@ -159,40 +158,60 @@ pub extern "C" fn pjs_type_of(v: c_int) -> c_int {
     }
 }
 
-thread_local! {
-    /// Class ids of this thread: constructors, numbered from 1.
-    static CLASSES: RefCell<Vec<JsObject>> = const { RefCell::new(Vec::new()) };
+/// Class ids, process-wide and by name (as upstream's, the same on every
+/// thread and engine): the names of constructors, numbered from 1.
+static CLASS_NAMES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Most class names numbered (scripts that make classes of new names without
+/// end get 0 past it).
+const MAX_CLASSES: usize = 4096;
+
+fn class_number(name: &str) -> c_int {
+    if name.is_empty() {
+        return 0;
+    }
+    let mut names = CLASS_NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    let i = match names.iter().position(|n| n == name) {
+        Some(i) => i,
+        None if names.len() < MAX_CLASSES => {
+            names.push(name.to_string());
+            names.len() - 1
+        }
+        None => return 0,
+    };
+    c_int::try_from(i + 1).unwrap_or(0)
 }
 
-fn class_number(ctor: &JsObject) -> c_int {
-    CLASSES.with(|c| {
-        let mut c = c.borrow_mut();
-        let i = match c.iter().position(|k| JsObject::equals(k, ctor)) {
-            Some(i) => i,
-            None => {
-                c.push(ctor.clone());
-                c.len() - 1
-            }
-        };
-        c_int::try_from(i + 1).unwrap_or(0)
-    })
+fn class_name(id: c_int) -> Option<String> {
+    let i = usize::try_from(id).ok()?.checked_sub(1)?;
+    let names = CLASS_NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    names.get(i).cloned()
 }
 
-fn constructor_of(v: &JsValue, ctx: &mut Context) -> Option<JsObject> {
+/// The constructor a global name gives, in this engine.
+fn global_constructor(name: &str, ctx: &mut Context) -> Option<JsObject> {
+    let global = ctx.global_object();
+    let v = global.get(JsString::from(name), ctx).ok()?;
+    v.as_object().filter(|c| c.is_constructor())
+}
+
+/// The name of a value's class: its constructor's `name`.
+fn class_name_of(v: &JsValue, ctx: &mut Context) -> Option<String> {
     let proto = v.as_object()?.prototype()?;
-    proto
+    let ctor = proto
         .get(js_string!("constructor"), ctx)
         .ok()?
-        .as_object()
-        .filter(|c| c.is_constructor())
+        .as_object()?;
+    let name = ctor.get(js_string!("name"), ctx).ok()?;
+    name.as_string().map(|s| s.to_std_string_lossy())
 }
 
 #[no_mangle]
 pub extern "C" fn pjs_class_of(v: c_int) -> c_int {
     let Some(v) = get(v) else { return 0 };
-    engine::with(|ctx| constructor_of(&v, ctx))
+    engine::with(|ctx| class_name_of(&v, ctx))
         .flatten()
-        .map_or(0, |c| class_number(&c))
+        .map_or(0, |n| class_number(&n))
 }
 
 /// # Safety
@@ -201,13 +220,13 @@ pub extern "C" fn pjs_class_of(v: c_int) -> c_int {
 pub unsafe extern "C" fn pjs_class_id(name: *const c_char) -> c_int {
     // SAFETY: the caller's contract.
     let name = unsafe { text(name, -1) };
-    engine::with(|ctx| {
-        let global = ctx.global_object();
-        let v = global.get(JsString::from(name.as_str()), ctx).ok()?;
-        v.as_object().filter(|c| c.is_constructor())
-    })
-    .flatten()
-    .map_or(0, |c| class_number(&c))
+    // Only names of classes there are (upstream's answers 0 for others).
+    let known = engine::with(|ctx| global_constructor(&name, ctx).is_some());
+    if known == Some(true) {
+        class_number(&name)
+    } else {
+        0
+    }
 }
 
 #[no_mangle]
@@ -242,13 +261,14 @@ pub extern "C" fn pjs_is_object(v: c_int) -> c_int {
 
 #[no_mangle]
 pub extern "C" fn pjs_is_instance_of(v: c_int, class_id: c_int) -> c_int {
-    let Some(v) = get(v) else { return 0 };
-    let ctor = CLASSES.with(|c| {
-        let i = usize::try_from(class_id).ok()?.checked_sub(1)?;
-        c.borrow().get(i).cloned()
+    let (Some(v), Some(name)) = (get(v), class_name(class_id)) else {
+        return 0;
+    };
+    let is = engine::with(|ctx| {
+        let ctor = global_constructor(&name, ctx)?;
+        v.instance_of(&ctor.into(), ctx).ok()
     });
-    let Some(ctor) = ctor else { return 0 };
-    flag(engine::with(|ctx| v.instance_of(&ctor.into(), ctx).unwrap_or(false)) == Some(true))
+    flag(is.flatten() == Some(true))
 }
 
 #[no_mangle]

@@ -24,14 +24,24 @@ pub(crate) fn lend<R>(ctx: &mut Context, f: impl FnOnce() -> R) -> R {
 /// `f` must not call native code (which could reach the engine again):
 /// callers gather what they need here and call out afterwards.
 pub(crate) fn with<R>(f: impl FnOnce(&mut Context) -> R) -> Option<R> {
-    let ptr = ENGINE.with(Cell::get);
+    // Taken while `f` runs: a C function reached from inside it (a native
+    // object's free function run by the collector) finds no engine instead
+    // of a second `&mut` to it.
+    let ptr = ENGINE.with(|e| e.replace(std::ptr::null_mut()));
     if ptr.is_null() {
         return None;
     }
     // SAFETY: `lend` stored this pointer from a `&mut Context` that its caller
     // does not touch until the native code it runs returns, and it is reset
-    // before that borrow ends. Only one `&mut` made here lives at a time: `f`
-    // calls no native code, so no other C function runs inside it.
+    // before that borrow ends. Only one `&mut` made here lives at a time: the
+    // pointer is out of reach until `f` returns.
     let ctx = unsafe { &mut *ptr };
-    Some(f(ctx))
+    let r = f(ctx);
+    ENGINE.with(|e| e.set(ptr));
+    Some(r)
+}
+
+/// Whether native code runs now (inside [`lend`]).
+pub(crate) fn is_lent() -> bool {
+    ENGINE.with(|e| !e.get().is_null())
 }

@@ -118,10 +118,17 @@ pub fn load(path: &str, ctx: &mut Context) -> Result<Rc<NativeModule>, String> {
         let mut l = l.borrow_mut();
         if l.0 != generation {
             *l = (generation, HashMap::new());
+            // Inits run again for the new engine: ids handed out come out
+            // as the first time (modules keep them in their own globals).
+            LAST_VARIABLE_ID.with(|n| n.set(0));
         }
         l.1.get(path).cloned()
     });
-    if let Some(m) = known {
+    // Once per thread and engine, as upstream's; each version of the
+    // codebase that uses it keeps it (and its variables) alive.
+    let (vars_module, alive) =
+        pipy_js::module::native_module(path, known.as_ref().map(|m| m.vars_module));
+    if let (true, Some(m)) = (alive, known) {
         return Ok(m);
     }
     let init = open(path)?;
@@ -129,14 +136,13 @@ pub fn load(path: &str, ctx: &mut Context) -> Result<Rc<NativeModule>, String> {
     // SAFETY: `init` is the module's `pipy_module_init`, of the C type
     // `void (*)(void)` by the interface's contract.
     engine::lend(ctx, || unsafe { init() });
-    crate::pipeline::after_native_call();
     let defs = DEFINING.with(|d| d.borrow_mut().take()).unwrap_or_default();
-    let module = Rc::new(build(path, defs)?);
+    let module = Rc::new(build(path, vars_module, defs)?);
     LOADED.with(|l| l.borrow_mut().1.insert(path.to_string(), module.clone()));
     Ok(module)
 }
 
-fn build(path: &str, defs: Definitions) -> Result<NativeModule, String> {
+fn build(path: &str, vars_module: usize, defs: Definitions) -> Result<NativeModule, String> {
     let mut vars: Vec<(String, Option<String>, JsValue)> = Vec::new();
     let mut slots = HashMap::new();
     for (id, name, ns, value) in defs.variables {
@@ -159,9 +165,10 @@ fn build(path: &str, defs: Definitions) -> Result<NativeModule, String> {
             ));
         }
     }
+    pipy_js::vars::declare_native(vars_module, &vars);
     Ok(NativeModule {
         path: path.to_string(),
-        vars_module: pipy_js::vars::declare_native(&vars),
+        vars_module,
         slots,
         entry,
         named,
@@ -207,4 +214,5 @@ fn last_dl_error() -> String {
 /// Forgets this thread's modules (its engine is going away).
 pub(crate) fn clear() {
     LOADED.with(|l| *l.borrow_mut() = (0, HashMap::new()));
+    LAST_VARIABLE_ID.with(|n| n.set(0));
 }

@@ -81,14 +81,19 @@ fn poster() -> tokio::sync::mpsc::UnboundedSender<Job> {
 /// Runs native code `f` with the engine lent and a scope of values, then
 /// delivers what it output. `None` when the engine is in use further up.
 pub(crate) fn call<R>(f: impl FnOnce(&mut boa_engine::Context) -> R) -> Option<R> {
-    let r = pipy_js::try_with_js(|ctx| values::scope(|| f(ctx)));
+    let r = pipy_js::try_with_js(|ctx| values::scope(|| f(ctx)))?;
     after_native_call();
-    r
+    Some(r)
 }
 
 /// Delivers the events native code output, and runs the free functions of
-/// native objects the engine let go of meanwhile.
-pub(crate) fn after_native_call() {
+/// native objects the engine let go of meanwhile. Only where the engine is
+/// free: the filters the events reach may run scripts. (Called by [`call`]
+/// once its native code returned, and on the next turn after a collection.)
+fn after_native_call() {
+    if engine::is_lent() {
+        return;
+    }
     loop {
         let out = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
         let freed = FINALIZED.with(|f| std::mem::take(&mut *f.borrow_mut()));
@@ -106,9 +111,26 @@ pub(crate) fn after_native_call() {
     }
 }
 
-/// Queues a native object's free function (see [`after_native_call`]).
+/// Queues a native object's free function (see [`after_native_call`]); it
+/// runs after the native call in progress, or on the next turn of the loop.
 pub(crate) fn finalized(free: crate::api_values::ObjectFree, ptr: usize) {
-    let _ = FINALIZED.try_with(|f| f.borrow_mut().push((free, ptr)));
+    let first = FINALIZED
+        .try_with(|f| {
+            let mut f = f.borrow_mut();
+            f.push((free, ptr));
+            f.len() == 1
+        })
+        .unwrap_or(false);
+    if first {
+        pipy_core::io::after_background(
+            Duration::ZERO,
+            Box::new(|| {
+                if pipy_js::try_with_js(|_| ()).is_some() {
+                    after_native_call();
+                }
+            }),
+        );
+    }
 }
 
 /// Starts a pipeline of `module`: its init runs now.
@@ -185,13 +207,17 @@ pub(crate) fn hold(id: i32) {
         return;
     }
     if let Some(s) = shared(|m| m.get(&id).cloned()) {
-        let holds = s.holds.fetch_add(1, Ordering::AcqRel) + 1;
-        refresh_busy(id, holds);
+        s.holds.fetch_add(1, Ordering::AcqRel);
+        refresh_busy(id);
     }
 }
 
-/// Counts the pipeline as work in flight while native code holds it.
-fn refresh_busy(id: i32, holds: i32) {
+/// Counts the pipeline as work in flight while native code holds it (its
+/// holds now, read afresh: another thread may have scheduled meanwhile).
+fn refresh_busy(id: i32) {
+    let Some(holds) = shared(|m| m.get(&id).map(|s| s.holds.load(Ordering::Acquire))) else {
+        return;
+    };
     LOCAL.with(|l| {
         if let Some(p) = l.borrow_mut().get_mut(&id) {
             if holds > i32::from(p.filter_holds) {
@@ -227,7 +253,7 @@ pub(crate) fn release(id: i32) {
     }
     let left = s.holds.fetch_sub(1, Ordering::AcqRel) - 1;
     if left > 0 {
-        refresh_busy(id, left);
+        refresh_busy(id);
         return;
     }
     if left < 0 {
@@ -270,10 +296,18 @@ pub(crate) fn schedule(
     let Some(s) = shared(|m| m.get(&id).cloned()) else {
         return;
     };
-    s.holds.fetch_add(1, Ordering::AcqRel);
-    let holds = s.holds.clone();
+    // Only a pipeline still held: one whose last hold just went is being
+    // freed on its thread, and its state with it.
+    let held = s
+        .holds
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n > 0).then_some(n + 1)
+        });
+    if held.is_err() {
+        return;
+    }
     let job: Job = Box::new(move || {
-        refresh_busy(id, holds.load(Ordering::Acquire));
+        refresh_busy(id);
         let run = move || {
             call(|ctx| {
                 // SAFETY: the function and pointer the module scheduled.
@@ -313,12 +347,14 @@ pub(crate) fn context_of(id: i32) -> Option<(Rc<NativeModule>, Rc<pipy_core::Con
 /// Forgets this thread's pipelines without calling into their modules (the
 /// thread ends).
 pub(crate) fn clear() {
-    let ids: Vec<i32> = LOCAL.with(|l| l.borrow_mut().drain().map(|(id, _)| id).collect());
+    // Dropped after the borrow: what they hold may reach back here.
+    let gone: Vec<(i32, Local)> = LOCAL.with(|l| l.borrow_mut().drain().collect());
     shared(|m| {
-        for id in ids {
-            m.remove(&id);
+        for (id, _) in &gone {
+            m.remove(id);
         }
     });
+    drop(gone);
     POST.with(|p| *p.borrow_mut() = None);
     PENDING.with(|p| p.borrow_mut().clear());
 }

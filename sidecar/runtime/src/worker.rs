@@ -321,7 +321,14 @@ impl Running {
         self.once_runs.clear();
         for t in state.borrow().tasks.iter().cloned() {
             if !matches!(t.when, config::TaskWhen::Once) {
-                tokio::task::spawn_local(run_task(t, self.shutdown.clone(), tasks_rx.clone()));
+                // A watched file's content is taken now, before the ports
+                // open: a change made once they answer is a change.
+                let watched = match &t.when {
+                    config::TaskWhen::Watch(path) => Some(file_digest(path)),
+                    _ => None,
+                };
+                let run = run_task(t, watched, self.shutdown.clone(), tasks_rx.clone());
+                tokio::task::spawn_local(run);
             }
         }
         if let Some(a) = &self.admin_state {
@@ -700,6 +707,7 @@ fn run_once(layout: &pipy_core::Layout) -> (Pipeline, Rc<Cell<bool>>) {
 
 async fn run_task(
     task: config::Task,
+    watched: Option<u64>,
     shutdown: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
 ) {
@@ -707,13 +715,26 @@ async fn run_task(
     let mut shutdown = shutdown;
     let mut stop = stop;
     tokio::select! {
-        _ = run_task_body(task, shutdown.clone()) => {}
+        _ = run_task_body(task, watched, shutdown.clone()) => {}
         _ = shutdown.wait_for(|v| *v) => {}
         _ = stop.wait_for(|v| *v) => {}
     }
 }
 
-async fn run_task_body(task: config::Task, mut shutdown: watch::Receiver<bool>) {
+/// What a watched file holds now, as a digest.
+fn file_digest(path: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    pipy_js::module::read_file(path).hash(&mut h);
+    h.finish()
+}
+
+/// Runs a task; `watched` is a watched file's digest when the task began.
+async fn run_task_body(
+    task: config::Task,
+    watched: Option<u64>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     use config::TaskWhen;
     match task.when {
         // Started by `Running::apply` itself.
@@ -752,20 +773,14 @@ async fn run_task_body(task: config::Task, mut shutdown: watch::Receiver<bool>) 
             }
         }
         TaskWhen::Watch(path) => {
-            let digest = |p: &str| {
-                use std::hash::{Hash, Hasher};
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                pipy_js::module::read_file(p).hash(&mut h);
-                h.finish()
-            };
-            let mut last = digest(&path);
+            let mut last = watched.unwrap_or_else(|| file_digest(&path));
             let mut current: Option<(Pipeline, Rc<Cell<bool>>)> = None;
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(WATCH_PERIOD) => {}
                     _ = shutdown.wait_for(|v| *v) => return,
                 }
-                let now = digest(&path);
+                let now = file_digest(&path);
                 if now != last {
                     last = now;
                     if current.as_ref().is_none_or(|(_, done)| done.get()) {

@@ -212,3 +212,34 @@ fn a_missing_or_foreign_module_is_refused_with_its_name() {
         "{err}"
     );
 }
+
+/// A reload of the codebase keeps a native module loaded once (as
+/// upstream's, per thread): its variables keep working for the new version.
+#[test]
+fn a_native_module_and_its_variables_survive_reloads() {
+    let module = build_module("rewrite");
+    let port = free_port();
+    let script = format!(
+        "pipy().import({{ __words: 'rewrite' }}).listen({port})\
+         .demuxHTTP().to($=>$\
+           .onStart(() => void (__words = {{ Hello: 'Salut' }}))\
+           .replaceMessage(msg => new Message(msg.body)).use('{}'))",
+        module.display()
+    );
+    let p = Pipy::script(&script, &[port]);
+    assert_eq!(post(port, "/", b"Hello you").text(), "Salut you");
+    for round in 1..=2 {
+        let before = p.stderr_text().matches("Codebase reloaded").count();
+        let _ = Command::new("kill")
+            .args(["-HUP", &p.child.id().to_string()])
+            .status();
+        pipy_e2e::wait_for("the reload", std::time::Duration::from_secs(10), || {
+            p.stderr_text().matches("Codebase reloaded").count() > before
+        });
+        assert_eq!(
+            post(port, "/", b"Hello you").text(),
+            "Salut you",
+            "round {round}"
+        );
+    }
+}
