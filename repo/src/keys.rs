@@ -150,12 +150,13 @@ pub(crate) fn corrupt(what: &str) -> Error {
     Error::Corrupt(format!("malformed {what}"))
 }
 
-/// Checks a codebase or file path: starts with `/`, at most [`MAX_PATH`] bytes, no NUL,
-/// no segment longer than [`MAX_SEGMENT`], no empty, `.` or `..` segment (so no trailing `/`, which would collide with the
-/// manifest key).
+/// Checks a codebase or file path: starts with `/`, at most [`MAX_PATH`] bytes, no
+/// control character (NUL, CR, LF, ESC, ...: names end up in headers, logs and
+/// the console's pages), no segment longer than [`MAX_SEGMENT`], no empty, `.` or `..`
+/// segment (so no trailing `/`, which would collide with the manifest key).
 pub(crate) fn check_path(path: &str) -> Result<()> {
     let bad = path.len() > MAX_PATH
-        || path.contains('\0')
+        || path.chars().any(char::is_control)
         || !path.starts_with('/')
         || path[1..]
             .split('/')
@@ -253,6 +254,11 @@ mod tests {
             "/..",
             "/./a",
             "/a\0",
+            "/a\r\nb",
+            "/a\x1b[31m",
+            "/tab\there",
+            "/del\x7f",
+            "/c1\u{85}",
             &long,
             &long_segment,
         ] {

@@ -45,7 +45,8 @@
 //! `content-length` (RFC 9110; hyper drops it), JSON strings use standard escapes (no
 //! `\a`/`\v`), a request body over [`RepoOptions::max_file_size`] (16 MiB by default)
 //! gets `413` with the limit in its text, and file or codebase paths the model refuses
-//! (NUL, empty, `.` or `..` segments, over 1024 bytes or a segment over 255) get
+//! (control characters such as NUL, CR or LF, empty, `.` or `..` segments, over 1024
+//! bytes or a segment over 255) get
 //! `400 Invalid filename` / `400 Invalid codebase name` instead of being stored
 //! literally. The bodies of `POST`/`PATCH /api/v1/repo/CB` must be empty or a JSON object
 //! of the keys `base`, `main` and `version` (`400 Invalid JSON`, `400 Invalid JSON

@@ -322,6 +322,25 @@ fn routing_rules() {
         c.post("/api/v1/repo-files/hello/nul%00.js", "x").st(),
         (400, "Invalid filename")
     );
+    // Control characters in names (they end up in logs and pages).
+    for name in [
+        "cr%0D%0Alf.js",
+        "esc%1B%5B31m.js",
+        "del%7F.js",
+        "c1%C2%85.js",
+    ] {
+        assert_eq!(
+            c.post(&format!("/api/v1/repo-files/hello/{name}"), "x")
+                .st(),
+            (400, "Invalid filename"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        c.post("/api/v1/repo/bad%0Aname", "").st(),
+        (400, "Invalid codebase name")
+    );
+    assert!(!c.get("/api/v1/repo").text().contains("bad"));
     // Body limit: the header alone is enough to refuse.
     let big = "POST /api/v1/repo-files/hello/big.js HTTP/1.1\r\nhost: x\r\ncontent-length: 16777217\r\n\r\n";
     let mut c2 = server.client();
