@@ -71,7 +71,9 @@
 //! provides, and `/api/v1/files` shows its files (`api/program.rs`). [`tls`] makes the
 //! rustls configurations for `--admin-tls-*` ([`RepoOptions::tls`]) and for workers.
 //!
-//! Not yet: `/api/v1/graph` (§6.6), `/dump`, `/options`, `/admin/…` and the GUI (§6.8).
+//! `/api/v1/graph` (§6.6) and `/api/v1/check/CB` (the dry run of a draft) need the
+//! script engine: the `pipy` binary gives one ([`ScriptCheck`]). Not yet: `/dump`,
+//! `/options`, `/admin/…` and the GUI (§6.8).
 //! These fall through to the last routing rule: `GET` → `404`, other methods → `405`.
 
 pub mod api;
@@ -88,7 +90,7 @@ mod tests;
 
 pub use api::{
     serve, Guard, HoldBack, InstanceReport, ProgramFiles, ProgramHost, RepoOptions, RepoState,
-    Verdict,
+    ScriptCheck, Verdict,
 };
 pub use model::{CodebaseInfo, Repo, TEMPLATE_MAIN};
 pub use publish::Published;

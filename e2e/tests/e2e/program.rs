@@ -116,3 +116,66 @@ fn a_draft_runs_reloads_and_stops_inside_the_repo() {
     assert_eq!(request(port, "POST", "/api/v1/program", "/").status, 201);
     assert_eq!(get(serve, "/").text(), "v3");
 }
+
+/// `POST /api/v1/graph` (upstream's: a script in, its pipeline graph out; a
+/// broken one is `400` with the error) and `POST /api/v1/check/CB` (the dry
+/// run of a draft, where the console marks errors), on a real repo.
+#[test]
+fn scripts_are_drawn_and_drafts_checked_without_running() {
+    let (_r, port) = repo(&[]);
+    let listen = free_port();
+    let script = format!(
+        "pipy()\n.listen({listen})\n.demuxHTTP().to('serve')\n.pipeline('serve')\n.serveHTTP(new Message('hi'))"
+    );
+    let r = request(port, "POST", "/api/v1/graph", &script);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let graph: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    let names: Vec<&str> = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["name"].as_str())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains(&listen.to_string())),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"demuxHTTP") && names.contains(&"serveHTTP"),
+        "{names:?}"
+    );
+    // Drawn, not run: nothing listens.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", listen)).is_err());
+    let r = request(
+        port,
+        "POST",
+        "/api/v1/graph",
+        "pipy()\n.listen(8080)\n.dump(",
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().starts_with("main.js:3:"), "{}", r.text());
+    assert_eq!(request(port, "GET", "/api/v1/graph", "").status, 405);
+
+    // A draft with an error in its second file, then mended.
+    assert_eq!(request(port, "POST", "/api/v1/repo/chk", "").status, 201);
+    write_main(
+        port,
+        "/chk",
+        "import './lib.js'\npipy.listen(0, $=>$.dummy())\n",
+    );
+    let lib = "/api/v1/repo-files/chk/lib.js";
+    assert_eq!(
+        request(port, "POST", lib, "var a = 1\nvar b = (\n").status,
+        201
+    );
+    let r = request(port, "POST", "/api/v1/check/chk", "");
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["file"], "/lib.js", "{v}");
+    assert_eq!(v["line"], 2, "{v}");
+    assert_eq!(request(port, "POST", lib, "var a = 1\n").status, 201);
+    let r = request(port, "POST", "/api/v1/check/chk", "");
+    assert_eq!(r.text(), r#"{"ok":true}"#);
+    assert_eq!(request(port, "POST", "/api/v1/check/none", "").status, 400);
+}

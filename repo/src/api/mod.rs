@@ -10,6 +10,7 @@
 
 mod admin_link;
 mod admin_log;
+mod check;
 mod guard;
 mod instances;
 mod logs;
@@ -19,6 +20,7 @@ mod program;
 mod reply;
 mod worker;
 
+pub use check::ScriptCheck;
 pub use guard::{Guard, HoldBack, Verdict};
 pub use logs::{log_time, ProcessLog};
 pub use program::{ProgramFiles, ProgramHost};
@@ -73,6 +75,9 @@ pub struct RepoOptions {
     /// Asked before an update check (`HEAD /repo/CB/`) offers a worker a version other
     /// than the one it reported running; without one, the served version is offered.
     pub hold_back: Option<Arc<dyn HoldBack>>,
+    /// Loads scripts for `/api/v1/graph` and `/api/v1/check/CB`; without one those
+    /// are `404`.
+    pub script_check: Option<Arc<dyn ScriptCheck>>,
 }
 
 impl Default for RepoOptions {
@@ -86,6 +91,7 @@ impl Default for RepoOptions {
             read_only: None,
             guard: None,
             hold_back: None,
+            script_check: None,
         }
     }
 }
@@ -448,7 +454,15 @@ fn route(state: &RepoState, req: &Req) -> Reply {
         // Only WebSocket upgrades (taken in serve()) watch logs (spec §6.3).
         return bare(StatusCode::METHOD_NOT_ALLOWED);
     }
-    // Not yet: dump, options, program, files, graph, admin and the GUI
+    if p == "/api/v1/graph" {
+        return check::graph(state, req);
+    }
+    if let Some(cb) = p.strip_prefix("/api/v1/check") {
+        if cb.starts_with('/') {
+            return check::draft(state, req, cb);
+        }
+    }
+    // Not yet: dump, options, admin and the GUI
     // all fall through to the last rule.
     if get {
         bare(StatusCode::NOT_FOUND)

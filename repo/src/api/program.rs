@@ -86,7 +86,7 @@ impl RepoState {
 }
 
 /// Why a program did not start: the status and text a client gets.
-type Refusal = (StatusCode, String);
+pub(super) type Refusal = (StatusCode, String);
 
 fn bad(message: impl Into<String>) -> Refusal {
     (StatusCode::BAD_REQUEST, message.into())
@@ -131,7 +131,7 @@ fn launch(state: &RepoState, asked: &str, reload: bool) -> Result<(), Refusal> {
 }
 
 /// The draft view of `cb` (committed, edited and inherited files, less erasures).
-fn draft_files(state: &RepoState, cb: &str) -> Result<ProgramFiles, Refusal> {
+pub(super) fn draft_files(state: &RepoState, cb: &str) -> Result<ProgramFiles, Refusal> {
     let store_error = |e: crate::Error| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     let repo = state.repo();
     let info = match repo.info(cb) {

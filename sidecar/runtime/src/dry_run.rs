@@ -37,6 +37,38 @@ pub fn dry_run(codebase: Arc<dyn Codebase>, entry: &str) -> Result<()> {
 /// [`dry_run`] that gives up after `limit` (an admission webhook must answer before
 /// the API server's own timeout).
 pub fn dry_run_within(codebase: Arc<dyn Codebase>, entry: &str, limit: Duration) -> Result<()> {
+    load_within(codebase, entry, limit).map(|_| ())
+}
+
+/// The pipeline graph of a one-file script (`/main.js`), as a worker would draw it
+/// (upstream's `POST /api/v1/graph`): `{"roots":[…],"nodes":[…]}`. Loaded by the
+/// dry run, so nothing is bound or started.
+pub fn graph_of_script(source: &str) -> Result<serde_json::Value> {
+    let mut cb = pipy_js::codebase::MemoryCodebase::new("graph");
+    cb.insert("/main.js", source.as_bytes());
+    let graphs = load_within(Arc::new(cb), "/main.js", DRY_RUN_TIMEOUT)?;
+    Ok(graphs
+        .get("/main.js")
+        .and_then(|m| m.get("graph"))
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({ "roots": [], "nodes": [] })))
+}
+
+/// The dry run of a codebase's files (`(path, content)`), from `entry`.
+pub fn dry_run_files(files: &[(String, Vec<u8>)], entry: &str) -> Result<()> {
+    let mut cb = pipy_js::codebase::MemoryCodebase::new("draft");
+    for (path, content) in files {
+        cb.insert(path, content.clone());
+    }
+    dry_run(Arc::new(cb), entry)
+}
+
+/// Loads on a fresh thread; the graphs of the modules loaded, by path.
+fn load_within(
+    codebase: Arc<dyn Codebase>,
+    entry: &str,
+    limit: Duration,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
     let entry = entry.to_owned();
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
@@ -56,7 +88,10 @@ pub fn dry_run_within(codebase: Arc<dyn Codebase>, entry: &str, limit: Duration)
 }
 
 /// Runs on the dry-run thread: a fresh host, then the worker's own `evaluate`.
-fn load_only(codebase: Arc<dyn Codebase>, entry: String) -> Result<()> {
+fn load_only(
+    codebase: Arc<dyn Codebase>,
+    entry: String,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
     let hooks = HostHooks {
         codebase: codebase.clone(),
         make_configuration: config::make_configuration,
@@ -83,7 +118,8 @@ fn load_only(codebase: Arc<dyn Codebase>, entry: String) -> Result<()> {
         force_start: false,
     };
     evaluate(&opts, false)?;
-    check_names_of_every_module()
+    check_names_of_every_module()?;
+    Ok(crate::graph::current_graphs())
 }
 
 /// Every module (`use`, `chain`) is checked, so that a wrong name anywhere fails
@@ -126,5 +162,20 @@ mod tests {
         assert!(err.to_string().starts_with("main.js:3:"), "{err}");
         let err = dry_run(codebase(&[]), "/main.js").expect_err("no file");
         assert!(err.to_string().contains("main.js"), "{err}");
+    }
+
+    #[test]
+    fn draws_the_graph_of_a_script() {
+        let g = graph_of_script("pipy()\n.listen(8080)\n.serveHTTP(new Message('hi'))")
+            .expect("a graph");
+        let nodes = g["nodes"].as_array().expect("nodes");
+        assert_eq!(g["roots"], serde_json::json!([0]));
+        assert!(
+            nodes[0]["name"].as_str().unwrap_or("").contains("8080"),
+            "{g}"
+        );
+        assert!(nodes.iter().any(|n| n["name"] == "serveHTTP"), "{g}");
+        let err = graph_of_script("pipy()\n.listen(8080)\n.dump(").expect_err("broken");
+        assert!(err.to_string().starts_with("main.js:3:"), "{err}");
     }
 }

@@ -57,7 +57,7 @@ pub(crate) fn publish_current() {
 
 /// The graphs of the modules of the version loaded last on this thread,
 /// ordered by path as upstream orders them.
-fn current_graphs() -> Map<String, Value> {
+pub(crate) fn current_graphs() -> Map<String, Value> {
     let mut modules: Vec<(String, Value)> = pipy_js::module::current()
         .into_iter()
         .filter_map(|id| {

@@ -24,5 +24,5 @@ pub mod support;
 mod udp;
 pub mod worker;
 
-pub use dry_run::{dry_run, dry_run_within, DRY_RUN_TIMEOUT};
+pub use dry_run::{dry_run, dry_run_files, dry_run_within, graph_of_script, DRY_RUN_TIMEOUT};
 pub use worker::{run, Control, RunOptions};
