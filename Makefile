@@ -3,10 +3,10 @@
 CARGO ?= cargo
 PIPY_RELEASE := target/release/pipy
 
-.PHONY: run build release test unit lint fmt bench clean-bench k8s-tools kube-testenv crds chart-crds chart-golden e2e-kind
+.PHONY: run build release gui test gui-test unit lint fmt bench clean-bench k8s-tools kube-testenv crds chart-crds chart-golden e2e-kind
 
-## Build pipy, start a repo (on-disk store in .pipy-repo/, seeded from examples/)
-## and a worker running its gateway codebase on port 8000.
+## Build pipy, start a repo (on-disk store in .pipy-repo/, seeded from examples/,
+## its console on http://localhost:6060/) and a worker running its gateway on 8000.
 run: release
 	@mkdir -p .pipy-repo
 	@echo
@@ -14,6 +14,7 @@ run: release
 	@echo "  curl localhost:8000/hello       # routed to the backend on 8080"
 	@echo "  curl localhost:8000/api/users   # round robin over 8080 and 8081"
 	@echo "  curl localhost:8000/health      # answered by the gateway itself"
+	@echo "  open http://localhost:6060/     # the console: codebases, editor, publish"
 	@echo "  curl localhost:6060/repo        # the codebases"
 	@echo "  curl localhost:6060/api/v1/repo/gateway"
 	@echo "Change the gateway and publish it (the worker reloads within 5 s):"
@@ -26,16 +27,29 @@ run: release
 	sleep 1; $(PIPY_RELEASE) http://127.0.0.1:6060/repo/gateway/ & \
 	wait
 
-build:
+build: gui
 	$(CARGO) build --workspace
 
-release:
+release: gui
 	$(CARGO) build --release -p pipy
 
+## The console (gui/, Vite) into gui/dist, which pipy embeds when it is built.
+## Without npm the step is skipped: pipy then serves a page saying so.
+gui:
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd gui && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent; \
+	else echo "npm not found: the console is not built into pipy"; fi
+
 ## Every test: formatting, lints, unit tests and the integration suite (which runs a
-## real kube-apiserver: `kube-testenv`, built from Go modules on first use).
-test: lint kube-testenv
+## real kube-apiserver: `kube-testenv`, built from Go modules on first use), then
+## the console's browser tests (headless Chromium).
+test: lint kube-testenv gui
 	$(CARGO) test --workspace
+	$(MAKE) gui-test
+
+## The console in a real browser against a real repo (needs /usr/bin/chromium).
+gui-test:
+	cd gui && node --test tests/
 
 unit:
 	$(CARGO) test --workspace --lib

@@ -11,6 +11,7 @@
 mod admin_link;
 mod admin_log;
 mod check;
+mod console;
 mod guard;
 mod instances;
 mod logs;
@@ -21,6 +22,7 @@ mod reply;
 mod worker;
 
 pub use check::ScriptCheck;
+pub use console::ConsoleFiles;
 pub use guard::{Guard, HoldBack, Verdict};
 pub use logs::{log_time, ProcessLog};
 pub use program::{ProgramFiles, ProgramHost};
@@ -78,6 +80,8 @@ pub struct RepoOptions {
     /// Loads scripts for `/api/v1/graph` and `/api/v1/check/CB`; without one those
     /// are `404`.
     pub script_check: Option<Arc<dyn ScriptCheck>>,
+    /// The Admin console's files (`/`, `/assets/…`); without them those are `404`.
+    pub console: Option<ConsoleFiles>,
 }
 
 impl Default for RepoOptions {
@@ -92,6 +96,7 @@ impl Default for RepoOptions {
             guard: None,
             hold_back: None,
             script_check: None,
+            console: None,
         }
     }
 }
@@ -412,6 +417,9 @@ fn route(state: &RepoState, req: &Req) -> Reply {
     }
     if p == "/log" || p.starts_with("/log/") {
         return logs::get(state, req);
+    }
+    if let Some(page) = console::serve(state, req) {
+        return page;
     }
     if p == "/metrics" {
         return metrics::prometheus_text(state, req);

@@ -41,6 +41,11 @@ pub(super) fn content(body: Vec<u8>) -> Reply {
     build(StatusCode::OK, Some("text/plain"), Bytes::from(body))
 }
 
+/// `200` with a static body of the given media type (the console's files).
+pub(super) fn bytes(content_type: &'static str, body: &'static [u8]) -> Reply {
+    build(StatusCode::OK, Some(content_type), Bytes::from_static(body))
+}
+
 /// `200 application/json` with an already serialised compact document.
 pub(super) fn json(body: String) -> Reply {
     build(StatusCode::OK, Some("application/json"), Bytes::from(body))

@@ -1,0 +1,258 @@
+// The Admin console of the pipy repo: codebases as a tree of bases and
+// derivatives, their files (own, edited, inherited, erased), an editor, the
+// draft's check, and publishing. Routes live in the URL's hash:
+// `#/` (start) and `#/cb/<codebase path>[?file=<file>]`.
+
+import './style.css'
+import * as api from './api.js'
+import { h, fill } from './dom.js'
+import { createEditor } from './editor.js'
+import { lineDiff } from './diff.js'
+
+const nav = document.getElementById('codebases')
+const workspace = document.getElementById('workspace')
+const status = document.getElementById('status')
+
+/** What the workspace shows now. */
+const state = { cb: null, info: null, file: null, editor: null, dirty: false, error: null }
+
+function say(text, kind = 'info') {
+  status.textContent = text
+  status.className = kind
+}
+
+function fail(e) {
+  say(e.message || String(e), 'error')
+}
+
+function route() {
+  const hash = decodeURIComponent(location.hash.slice(1) || '/')
+  const [path, query] = hash.split('?')
+  if (path.startsWith('/cb/')) {
+    const file = new URLSearchParams(query || '').get('file')
+    return { cb: path.slice(3), file }
+  }
+  return { cb: null, file: null }
+}
+
+const link = (cb, file) =>
+  `#/cb${cb}${file ? `?file=${encodeURIComponent(file)}` : ''}`
+
+// ---- Codebase tree -------------------------------------------------------
+
+async function renderTree() {
+  const names = await api.listCodebases()
+  const infos = await Promise.all(names.map(n => api.codebaseInfo(n).catch(() => null)))
+  const byBase = new Map()
+  names.forEach((name, i) => {
+    const base = infos[i]?.base || ''
+    if (!byBase.has(base)) byBase.set(base, [])
+    byBase.get(base).push(name)
+  })
+  const branch = (base, depth) => {
+    const kids = byBase.get(base) || []
+    if (!kids.length || depth > 32) return null
+    return h('ul', { role: depth ? 'group' : 'tree' }, kids.map(name =>
+      h('li', { role: 'treeitem' },
+        h('a', {
+          href: link(name),
+          class: name === state.cb ? 'current' : '',
+          'aria-current': name === state.cb ? 'page' : false,
+        }, name),
+        branch(name, depth + 1))))
+  }
+  fill(nav,
+    h('div.bar',
+      h('h2', {}, 'Codebases'),
+      h('button', { onclick: () => newCodebase(), title: 'New codebase' }, 'New')),
+    branch('', 0) || h('p.empty', {}, 'No codebases yet.'))
+}
+
+async function newCodebase(base) {
+  const name = prompt(base ? `Name of the codebase derived from ${base}:` : 'Name of the new codebase:', '/')
+  if (!name) return
+  const path = name.startsWith('/') ? name : `/${name}`
+  try {
+    await api.createCodebase(path, base)
+    say(`Created ${path}`)
+    location.hash = link(path)
+  } catch (e) { fail(e) }
+}
+
+// ---- One codebase ----------------------------------------------------------
+
+function fileKinds(info) {
+  const own = new Set(info.files)
+  const edited = new Set(info.editFiles)
+  const erased = new Set(info.erasedFiles)
+  const all = new Set([...info.files, ...info.editFiles, ...info.baseFiles, ...info.erasedFiles])
+  return [...all].sort().map(name => {
+    let kind = 'inherited'
+    if (erased.has(name)) kind = 'erased'
+    else if (edited.has(name)) kind = 'edited'
+    else if (own.has(name)) kind = 'own'
+    return { name, kind }
+  })
+}
+
+async function renderCodebase(cb, file) {
+  const info = await api.codebaseInfo(cb)
+  state.info = info
+  const files = fileKinds(info)
+  const changed = info.editFiles.length > 0 || info.erasedFiles.length > 0
+  const fileList = h('ul.files', { role: 'listbox', 'aria-label': 'Files' }, files.map(f =>
+    h('li', { class: `${f.kind}${f.name === file ? ' current' : ''}` },
+      h('a', { href: link(cb, f.name), title: f.kind }, f.name),
+      f.name === info.main ? h('span.tag', {}, 'main') : null,
+      f.kind !== 'own' ? h('span.tag', {}, f.kind) : null)))
+  const editorPane = h('div.editor')
+  fill(workspace,
+    h('div.bar',
+      h('h2', {}, cb),
+      h('span.version', {}, `version ${info.version}`, info.base ? ` · derived from ${info.base}` : ''),
+      changed ? h('span.tag.changed', {}, 'draft changed') : null,
+      h('span.spacer'),
+      h('button', { onclick: () => newFile(cb) }, 'New file'),
+      h('button', { onclick: () => check(cb) }, 'Check'),
+      h('button.primary', { onclick: () => publishDraft(cb) }, 'Publish'),
+      h('button', { onclick: () => newCodebase(cb) }, 'Derive'),
+      h('button.danger', { onclick: () => removeCodebase(cb) }, 'Delete')),
+    h('div.split', h('aside', {}, fileList), editorPane))
+  if (file) await openFile(cb, file, editorPane)
+  else fill(editorPane, h('p.empty', {}, 'Pick a file to edit it.'))
+}
+
+async function openFile(cb, file, pane) {
+  state.editor?.destroy()
+  state.editor = null
+  state.dirty = false
+  let text = ''
+  try { text = await api.readFile(cb, file) } catch (e) { if (e.status !== 404) throw e }
+  const body = h('div.code')
+  const saveButton = h('button.primary', { onclick: () => save() }, 'Save')
+  fill(pane,
+    h('div.bar',
+      h('strong', {}, file),
+      h('span.spacer'),
+      saveButton,
+      h('button', { onclick: () => showChanges(cb, file) }, 'Changes'),
+      state.info.main !== file ? h('button', { onclick: () => makeMain(cb, file) }, 'Set main') : null,
+      h('button', { onclick: () => discard(cb, file) }, 'Discard'),
+      h('button.danger', { onclick: () => removeFile(cb, file) }, 'Delete file')),
+    body,
+    h('div.diff', { hidden: true }))
+  const save = async () => {
+    try {
+      await api.writeFile(cb, file, state.editor.text())
+      state.dirty = false
+      say(`Saved ${file}`)
+      await check(cb, true)
+      await refresh()
+    } catch (e) { fail(e) }
+  }
+  state.editor = createEditor(body, text, { onSave: save, onChange: () => { state.dirty = true } })
+  if (state.error && state.error.file === file) state.editor.mark(state.error)
+}
+
+async function showChanges(cb, file) {
+  const box = workspace.querySelector('.diff')
+  if (!box.hidden) { box.hidden = true; return }
+  const published = (await api.publishedFile(cb, file)) ?? ''
+  const lines = lineDiff(published, state.editor.text())
+  fill(box, h('h3', {}, `${file}: draft against the published version`),
+    h('pre', {}, lines.map(([k, l]) => h(`span.${k === '+' ? 'add' : k === '-' ? 'del' : 'same'}`, {}, `${k} ${l}\n`))))
+  box.hidden = false
+}
+
+/** The draft's dry run; marks the error in the editor when it is in the open file. */
+async function check(cb, quiet) {
+  try {
+    const r = await api.checkDraft(cb)
+    state.error = r.ok ? null : r
+    state.editor?.mark(r.ok || r.file !== state.file ? null : r)
+    if (r.ok) { if (!quiet) say('The draft loads without errors') }
+    else say(r.file ? `${r.file}:${r.line}:${r.column}: ${r.message}` : r.error, 'error')
+    return r
+  } catch (e) { fail(e); return null }
+}
+
+async function publishDraft(cb) {
+  const r = await check(cb, true)
+  if (r && !r.ok && !confirm(`The draft does not load:\n\n${r.error}\n\nPublish it anyway?`)) return
+  try {
+    const info = await api.codebaseInfo(cb)
+    const next = (parseInt(info.version, 10) || 0) + 1
+    await api.publish(cb, next)
+    say(`Published ${cb} version ${next}`)
+    await refresh()
+  } catch (e) { fail(e) }
+}
+
+async function newFile(cb) {
+  const name = prompt('Name of the new file:', '/')
+  if (!name) return
+  const file = name.startsWith('/') ? name : `/${name}`
+  try {
+    await api.writeFile(cb, file, '')
+    location.hash = link(cb, file)
+  } catch (e) { fail(e) }
+}
+
+async function makeMain(cb, file) {
+  try { await api.setMain(cb, file); say(`${file} is now main`); await refresh() } catch (e) { fail(e) }
+}
+
+async function discard(cb, file) {
+  if (!confirm(`Discard the draft changes of ${file}?`)) return
+  try { await api.discardFile(cb, file); await refresh(true) } catch (e) { fail(e) }
+}
+
+async function removeFile(cb, file) {
+  if (!confirm(`Delete ${file}?`)) return
+  try { await api.deleteFile(cb, file); location.hash = link(cb) } catch (e) { fail(e) }
+}
+
+async function removeCodebase(cb) {
+  if (!confirm(`Delete the codebase ${cb}?`)) return
+  try { await api.deleteCodebase(cb); say(`Deleted ${cb}`); location.hash = '#/' } catch (e) { fail(e) }
+}
+
+// ---- Routing ----------------------------------------------------------------
+
+async function refresh(reopen) {
+  const { cb, file } = route()
+  const sameFile = cb === state.cb && file === state.file && state.editor && !reopen
+  state.cb = cb
+  state.file = file
+  try {
+    await renderTree()
+    if (!cb) {
+      state.editor?.destroy()
+      state.editor = null
+      fill(workspace, h('p.empty', {}, 'Pick a codebase, or make a new one.'))
+      return
+    }
+    if (sameFile) {
+      // Keep the open editor (and what is typed in it); redraw the rest.
+      const keep = state.editor
+      const text = keep.text()
+      state.editor = null
+      await renderCodebase(cb, null)
+      const pane = workspace.querySelector('.editor')
+      await openFile(cb, file, pane)
+      state.editor.view.dispatch({ changes: { from: 0, to: state.editor.view.state.doc.length, insert: text } })
+      state.dirty = false
+      keep.destroy()
+      if (state.error?.file === file) state.editor.mark(state.error)
+      return
+    }
+    await renderCodebase(cb, file)
+  } catch (e) { fail(e) }
+}
+
+window.addEventListener('hashchange', () => {
+  if (state.dirty && !confirm('Leave without saving?')) return
+  state.error = state.error && route().cb === state.cb ? state.error : null
+  refresh(true)
+})
+refresh(true)

@@ -1,0 +1,144 @@
+// Browser tests of the console: a real repo (the pipy binary, fresh store)
+// and headless Chromium driven by playwright-core. Each test leaves a
+// screenshot under target/console-screenshots/ for the reader.
+//
+// Run: node --test gui/tests/  (needs target/debug/pipy and /usr/bin/chromium;
+// PIPY_BINARY and CHROMIUM override them).
+
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import net from 'node:net'
+import { chromium } from 'playwright-core'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const binary = process.env.PIPY_BINARY || join(root, 'target/debug/pipy')
+const shots = join(root, 'target/console-screenshots')
+mkdirSync(shots, { recursive: true })
+
+let repo, port, browser
+
+function freePort() {
+  return new Promise((ok, bad) => {
+    const s = net.createServer()
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)) })
+    s.on('error', bad)
+  })
+}
+
+async function waitFor(what, f, ms = 15000) {
+  const end = Date.now() + ms
+  for (;;) {
+    try { const v = await f(); if (v) return v } catch {}
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(r => setTimeout(r, 100))
+  }
+}
+
+const api = (method, path, body) =>
+  fetch(`http://127.0.0.1:${port}${path}`, { method, body })
+
+before(async () => {
+  port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'pipy-console-'))
+  repo = spawn(binary, [`--admin-port=127.0.0.1:${port}`], { cwd: dir, stdio: 'ignore' })
+  await waitFor('the repo', async () => (await api('GET', '/api/v1/repo')).ok)
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  })
+})
+
+after(async () => {
+  await browser?.close()
+  repo?.kill()
+})
+
+async function newPage() {
+  const page = await browser.newPage({ viewport: { width: 1366, height: 800 } })
+  page.setDefaultTimeout(10000)
+  return page
+}
+
+test('create a codebase, edit, see the error at its line, publish', async () => {
+  const page = await newPage()
+  await page.goto(`http://127.0.0.1:${port}/`)
+  await page.getByText('No codebases yet.').waitFor()
+
+  page.once('dialog', d => d.accept('/hello'))
+  await page.getByRole('button', { name: 'New' }).click()
+  await page.locator('nav a', { hasText: '/hello' }).waitFor()
+  await page.locator('h2', { hasText: '/hello' }).waitFor()
+
+  // The template's main file, in the editor.
+  await page.locator('ul.files a', { hasText: '/main.js' }).click()
+  const editor = page.locator('.cm-content')
+  await editor.waitFor()
+  await editor.click()
+  await page.keyboard.press('Control+A')
+  // insertText: as pasted (typing would have the editor close brackets).
+  await page.keyboard.insertText("pipy()\n.listen(8080)\n.serveHTTP(new Message('hi'\n")
+  await page.keyboard.press('Control+S')
+  // The check marks the error on the line the engine names, and says where.
+  await page.locator('#status.error').waitFor()
+  const where = await page.locator('#status').textContent()
+  assert.match(where, /^\/main\.js:\d+:\d+: /)
+  const line = Number(where.split(':')[1])
+  const marked = await waitFor('the error marker', async () => {
+    const lines = await page.locator('.cm-gutter-lint .cm-gutterElement').evaluateAll(els =>
+      els.map(e => ({ marked: !!e.querySelector('.cm-lint-marker-error'), top: e.offsetTop })))
+    const numbers = await page.locator('.cm-lineNumbers .cm-gutterElement').evaluateAll(els =>
+      els.map(e => ({ n: e.textContent, top: e.offsetTop })))
+    const m = lines.find(l => l.marked)
+    return m && numbers.find(n => n.top === m.top)?.n
+  })
+  assert.equal(Number(marked), line)
+  await page.screenshot({ path: join(shots, '1-syntax-error-marked.png') })
+
+  // Publishing a draft that fails its check asks first; say no.
+  page.once('dialog', d => { assert.match(d.message(), /does not load/); d.dismiss() })
+  await page.getByRole('button', { name: 'Publish' }).click()
+  await page.waitForTimeout(300)
+  assert.equal(JSON.parse(await (await api('GET', '/api/v1/repo/hello')).text()).version, '0')
+
+  // Mend it, save, publish.
+  await editor.click()
+  await page.keyboard.press('Control+A')
+  await page.keyboard.insertText("pipy()\n.listen(8080)\n.serveHTTP(new Message('hi'))\n")
+  await page.keyboard.press('Control+S')
+  await page.getByText('Saved /main.js').waitFor()
+  await page.getByRole('button', { name: 'Publish' }).click()
+  await page.getByText('Published /hello version 1').waitFor()
+  const info = JSON.parse(await (await api('GET', '/api/v1/repo/hello')).text())
+  assert.equal(info.version, '1')
+  const published = await (await api('GET', '/repo/hello/main.js')).text()
+  assert.match(published, /new Message\('hi'\)\)/)
+  await page.locator('span.version', { hasText: 'version 1' }).waitFor()
+  await page.screenshot({ path: join(shots, '2-published.png') })
+  await page.close()
+})
+
+test('derived codebases show inherited files, and names are shown as text', async () => {
+  const hostile = '/<img src=x onerror=window.pwned=1>'
+  assert.equal((await api('POST', '/api/v1/repo/base', '')).status, 201)
+  assert.equal((await api('POST', '/api/v1/repo/kid', JSON.stringify({ base: '/base' }))).status, 201)
+  assert.equal((await api('POST', `/api/v1/repo${encodeURI(hostile)}`, '')).status, 201)
+  assert.equal((await api('POST', '/api/v1/repo-files/base/<b>bold</b>.js', 'x')).status, 201)
+  // Derivatives inherit what their base published.
+  assert.equal((await api('PATCH', '/api/v1/repo/base', '{"version":"1"}')).status, 201)
+  const page = await newPage()
+  await page.goto(`http://127.0.0.1:${port}/#/cb/kid`)
+  // The derivative sits under its base in the tree.
+  await page.locator('nav li:has(> a:text-is("/base")) a:text-is("/kid")').waitFor()
+  await page.locator('ul.files li.inherited a', { hasText: '/main.js' }).waitFor()
+  await page.locator('ul.files li.inherited a', { hasText: '/<b>bold</b>.js' }).waitFor()
+  await page.locator('nav a', { hasText: hostile }).waitFor()
+  assert.equal(await page.locator('nav img, ul.files b').count(), 0)
+  assert.equal(await page.evaluate(() => window.pwned), undefined)
+  await page.screenshot({ path: join(shots, '3-derived-and-hostile-names.png') })
+  await page.close()
+})
