@@ -8,6 +8,7 @@ import * as api from './api.js'
 import { h, fill } from './dom.js'
 import { createEditor } from './editor.js'
 import { lineDiff } from './diff.js'
+import { renderReference } from './reference.js'
 
 const nav = document.getElementById('codebases')
 const workspace = document.getElementById('workspace')
@@ -32,6 +33,7 @@ function route() {
     const file = new URLSearchParams(query || '').get('file')
     return { cb: path.slice(3), file }
   }
+  if (path === '/reference') return { cb: null, file: null, reference: true }
   return { cb: null, file: null }
 }
 
@@ -220,7 +222,7 @@ async function removeCodebase(cb) {
 // ---- Routing ----------------------------------------------------------------
 
 async function refresh(reopen) {
-  const { cb, file } = route()
+  const { cb, file, reference } = route()
   const sameFile = cb === state.cb && file === state.file && state.editor && !reopen
   state.cb = cb
   state.file = file
@@ -229,7 +231,8 @@ async function refresh(reopen) {
     if (!cb) {
       state.editor?.destroy()
       state.editor = null
-      fill(workspace, h('p.empty', {}, 'Pick a codebase, or make a new one.'))
+      if (reference) renderReference(workspace)
+      else fill(workspace, h('p.empty', {}, 'Pick a codebase, or make a new one.'))
       return
     }
     if (sameFile) {

@@ -2,7 +2,8 @@
 //! through the entry (or named) pipelines of a list of modules; inside one,
 //! `chain()` continues to the next, and passes events on when there is none.
 //! Upstream 1.5's pipeline API has the same walk as `pipe([p1, p2, ...])`
-//! over pipeline values, with `pipeNext()` for `chain()`.
+//! over pipeline values, with `pipeNext()` for `chain()`. `use('mod.so')`
+//! runs a native module's pipeline instead (`sidecar/nmi`).
 
 use crate::util::{js, Callback};
 use pipy_core::{Chain, Event, Filter, FilterTemplate, Layout, Output, Pipeline};

@@ -286,11 +286,86 @@ pub fn render() -> Result<String> {
     Ok(out)
 }
 
-/// A table of the API members `list` names, by class, probed in an engine.
-fn api_table(out: &mut String, list: &str) -> Result<()> {
-    let paths: Vec<String> = list.split_whitespace().map(String::from).collect();
-    let found = probe_api(paths.clone())?;
-    out.push_str("\n| API | supported | not yet |\n|---|---|---|\n");
+/// What the console's reference says of the two forms a module takes (the
+/// README's "Running scripts" says the same).
+pub const MODULE_FORMS: &str = "A module of a codebase is written in one of two forms, \
+and both run here. The first is one expression whose value is a Configuration: \
+`pipy().listen(8080).serveHTTP(...)`, with context variables declared by `pipy({...})` \
+and shared between files by `export(namespace, {...})` and `import({...})`: the form \
+upstream's reference documents. The second is written in statements, as upstream 1.5 \
+also runs it: a `#!` line, top-level `var`, `function`, `if`, ... and ES `import`/`export` \
+between the files of the codebase (or `pipy.import(path)`); every `var $name` (top-level \
+or in a function) holds one value per stream; `pipeline($=>$...)` makes pipeline values \
+(`spawn`, `process`) and `pipy.listen(port, $=>$...)` listens, also once the worker runs. \
+A module in statements that listens on nothing runs while it has timers, connections, \
+child processes or reads.";
+
+/// The console's built-in reference: every filter and API class of the two
+/// tables the README shows, with the first paragraph of its source file's
+/// documentation (our own words) for filters. Reads the source tree: for
+/// the generating test only.
+pub fn reference_json() -> Result<serde_json::Value> {
+    let ours = config::method_names();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let summary = |file: &str| -> String {
+        let text = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+        let mut para = Vec::new();
+        for line in text.lines() {
+            let Some(doc) = line.strip_prefix("//!") else {
+                break;
+            };
+            let doc = doc.trim();
+            if doc.is_empty() {
+                if para.is_empty() {
+                    continue;
+                }
+                break;
+            }
+            para.push(doc.to_string());
+        }
+        para.join(" ")
+    };
+    let mut entries = vec![serde_json::json!({
+        "kind": "guide", "name": "Modules", "group": "both forms",
+        "supported": true, "summary": MODULE_FORMS,
+    })];
+    let groups = [
+        ("reference", UPSTREAM_METHODS),
+        ("pipeline API", PIPELINE_API_METHODS),
+    ];
+    for (group, methods) in groups {
+        for m in methods {
+            let file = if BUILDER_METHODS.contains(m) {
+                Some("sidecar/runtime/src/config/layouts.rs".to_string())
+            } else {
+                pipy_filters::SOURCE_FILES
+                    .iter()
+                    .find(|(n, _)| n == m)
+                    .map(|(_, f)| format!("sidecar/filters/src/{f}"))
+            };
+            entries.push(serde_json::json!({
+                "kind": "filter", "name": m, "group": group,
+                "supported": ours.contains(m),
+                "source": file,
+                "summary": file.as_deref().map(summary).unwrap_or_default(),
+            }));
+        }
+    }
+    for (group, list) in [("reference", UPSTREAM_API), ("pipeline API", PIPELINE_API)] {
+        let paths: Vec<String> = list.split_whitespace().map(String::from).collect();
+        let found = probe_api(paths.clone())?;
+        for (class, yes, no) in by_class(&paths, found) {
+            entries.push(serde_json::json!({
+                "kind": "class", "name": class, "group": group,
+                "supported": !yes.is_empty(), "members": yes, "missing": no,
+            }));
+        }
+    }
+    Ok(serde_json::Value::Array(entries))
+}
+
+/// Probed paths grouped by class: (class, members there, members not yet).
+fn by_class(paths: &[String], found: Vec<bool>) -> Vec<(String, Vec<String>, Vec<String>)> {
     let mut groups: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
     for (path, ok) in paths.iter().zip(found) {
         let (class, member) = match path.rsplit_once('/') {
@@ -306,7 +381,15 @@ fn api_table(out: &mut String, list: &str) -> Result<()> {
             if ok { &mut g.1 } else { &mut g.2 }.push(member);
         }
     }
-    for (class, yes, no) in groups {
+    groups
+}
+
+/// A table of the API members `list` names, by class, probed in an engine.
+fn api_table(out: &mut String, list: &str) -> Result<()> {
+    let paths: Vec<String> = list.split_whitespace().map(String::from).collect();
+    let found = probe_api(paths.clone())?;
+    out.push_str("\n| API | supported | not yet |\n|---|---|---|\n");
+    for (class, yes, no) in by_class(&paths, found) {
         out.push_str(&format!(
             "| `{class}` | {} | {} |\n",
             yes.join(", "),
@@ -339,6 +422,25 @@ mod tests {
         assert_eq!(
             current, table,
             "README support tables are stale: UPDATE_README=1"
+        );
+    }
+
+    /// The console's reference (`gui/src/reference.json`) is made from the same
+    /// tables; `UPDATE_README=1` rewrites it too.
+    #[test]
+    fn the_consoles_reference_matches_the_build() {
+        let json = super::reference_json().expect("reference");
+        let text = format!("{}\n", serde_json::to_string_pretty(&json).expect("json"));
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../gui/src/reference.json");
+        if std::env::var_os("UPDATE_README").is_some() {
+            std::fs::write(&path, text).expect("write gui/src/reference.json");
+            return;
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == text,
+            "gui/src/reference.json is stale: UPDATE_README=1 cargo test -p pipy-runtime support"
         );
     }
 }
