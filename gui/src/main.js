@@ -9,13 +9,16 @@ import { h, fill } from './dom.js'
 import { createEditor } from './editor.js'
 import { lineDiff } from './diff.js'
 import { renderReference } from './reference.js'
+import { renderFleet } from './fleet.js'
+import { renderProgram } from './program.js'
+import { drawGraph } from './graph.js'
 
 const nav = document.getElementById('codebases')
 const workspace = document.getElementById('workspace')
 const status = document.getElementById('status')
 
 /** What the workspace shows now. */
-const state = { cb: null, info: null, file: null, editor: null, dirty: false, error: null }
+const state = { cb: null, info: null, file: null, editor: null, dirty: false, error: null, stop: null }
 
 function say(text, kind = 'info') {
   status.textContent = text
@@ -30,15 +33,21 @@ function route() {
   const hash = decodeURIComponent(location.hash.slice(1) || '/')
   const [path, query] = hash.split('?')
   if (path.startsWith('/cb/')) {
-    const file = new URLSearchParams(query || '').get('file')
-    return { cb: path.slice(3), file }
+    const q = new URLSearchParams(query || '')
+    return { cb: path.slice(3), file: q.get('file'), tab: q.get('tab') || 'files' }
   }
-  if (path === '/reference') return { cb: null, file: null, reference: true }
+  if (path === '/reference') return { cb: null, file: null, view: 'reference' }
+  if (path === '/program') return { cb: null, file: null, view: 'program' }
   return { cb: null, file: null }
 }
 
-const link = (cb, file) =>
-  `#/cb${cb}${file ? `?file=${encodeURIComponent(file)}` : ''}`
+const link = (cb, file, tab) => {
+  const q = new URLSearchParams()
+  if (file) q.set('file', file)
+  if (tab && tab !== 'files') q.set('tab', tab)
+  const qs = q.toString()
+  return `#/cb${cb}${qs ? `?${qs}` : ''}`
+}
 
 // ---- Codebase tree -------------------------------------------------------
 
@@ -97,17 +106,14 @@ function fileKinds(info) {
   })
 }
 
-async function renderCodebase(cb, file) {
+async function renderCodebase(cb, file, tab = 'files') {
   const info = await api.codebaseInfo(cb)
   state.info = info
   const files = fileKinds(info)
   const changed = info.editFiles.length > 0 || info.erasedFiles.length > 0
-  const fileList = h('ul.files', { role: 'listbox', 'aria-label': 'Files' }, files.map(f =>
-    h('li', { class: `${f.kind}${f.name === file ? ' current' : ''}` },
-      h('a', { href: link(cb, f.name), title: f.kind }, f.name),
-      f.name === info.main ? h('span.tag', {}, 'main') : null,
-      f.kind !== 'own' ? h('span.tag', {}, f.kind) : null)))
-  const editorPane = h('div.editor')
+  const tabs = h('div.tabs', { role: 'tablist' }, [['files', 'Files'], ['fleet', 'Fleet'], ['graph', 'Graph']].map(([t, label]) =>
+    h('a', { href: link(cb, file, t), role: 'tab', 'aria-selected': String(t === tab), class: t === tab ? 'current' : '' }, label)))
+  const body = h('div.tabbody')
   fill(workspace,
     h('div.bar',
       h('h2', {}, cb),
@@ -119,9 +125,36 @@ async function renderCodebase(cb, file) {
       h('button.primary', { onclick: () => publishDraft(cb) }, 'Publish'),
       h('button', { onclick: () => newCodebase(cb) }, 'Derive'),
       h('button.danger', { onclick: () => removeCodebase(cb) }, 'Delete')),
-    h('div.split', h('aside', {}, fileList), editorPane))
+    tabs, body)
+  if (tab === 'fleet') {
+    state.stop = renderFleet(body, cb)
+    return
+  }
+  if (tab === 'graph') {
+    await renderGraph(body, cb, info)
+    return
+  }
+  const fileList = h('ul.files', { role: 'listbox', 'aria-label': 'Files' }, files.map(f =>
+    h('li', { class: `${f.kind}${f.name === file ? ' current' : ''}` },
+      h('a', { href: link(cb, f.name), title: f.kind }, f.name),
+      f.name === info.main ? h('span.tag', {}, 'main') : null,
+      f.kind !== 'own' ? h('span.tag', {}, f.kind) : null)))
+  const editorPane = h('div.editor')
+  fill(body, h('div.split', h('aside', {}, fileList), editorPane))
   if (file) await openFile(cb, file, editorPane)
   else fill(editorPane, h('p.empty', {}, 'Pick a file to edit it.'))
+}
+
+/** The pipeline graph of the draft's main script (from the repo's dry run). */
+async function renderGraph(root, cb, info) {
+  let source = ''
+  try { source = await api.readFile(cb, info.main) } catch (e) { fail(e); return }
+  try {
+    const graph = await api.graphOf(source)
+    fill(root, h('p.version', `Pipelines of ${info.main} (draft), as a worker would build them`), drawGraph(graph))
+  } catch (e) {
+    fill(root, h('p.error', {}, e.message))
+  }
 }
 
 async function openFile(cb, file, pane) {
@@ -222,8 +255,10 @@ async function removeCodebase(cb) {
 // ---- Routing ----------------------------------------------------------------
 
 async function refresh(reopen) {
-  const { cb, file, reference } = route()
-  const sameFile = cb === state.cb && file === state.file && state.editor && !reopen
+  const { cb, file, view, tab } = route()
+  state.stop?.()
+  state.stop = null
+  const sameFile = cb === state.cb && file === state.file && state.editor && !reopen && (tab || 'files') === 'files'
   state.cb = cb
   state.file = file
   try {
@@ -231,7 +266,8 @@ async function refresh(reopen) {
     if (!cb) {
       state.editor?.destroy()
       state.editor = null
-      if (reference) renderReference(workspace)
+      if (view === 'reference') renderReference(workspace)
+      else if (view === 'program') state.stop = await renderProgram(workspace, say)
       else fill(workspace, h('p.empty', {}, 'Pick a codebase, or make a new one.'))
       return
     }
@@ -249,7 +285,7 @@ async function refresh(reopen) {
       if (state.error?.file === file) state.editor.mark(state.error)
       return
     }
-    await renderCodebase(cb, file)
+    await renderCodebase(cb, file, tab)
   } catch (e) { fail(e) }
 }
 

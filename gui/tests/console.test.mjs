@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import net from 'node:net'
+import http from 'node:http'
 import { chromium } from 'playwright-core'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -38,6 +39,17 @@ async function waitFor(what, f, ms = 15000) {
     await new Promise(r => setTimeout(r, 100))
   }
 }
+
+/** A GET on a connection of its own (no keep-alive: a reload leaves open
+ * connections on the old version). Resolves to the body text. */
+const httpGet = url => new Promise((ok, bad) => {
+  http.get(url, { agent: false }, res => {
+    let body = ''
+    res.setEncoding('utf8')
+    res.on('data', d => { body += d })
+    res.on('end', () => ok(body))
+  }).on('error', bad)
+})
 
 const api = (method, path, body) =>
   fetch(`http://127.0.0.1:${port}${path}`, { method, body })
@@ -157,5 +169,75 @@ test('the reference lists filters and classes, both module forms, and searches',
   await page.getByRole('searchbox').fill('shiftWhile')
   await page.locator('article.entry h3 code', { hasText: /^Data$/ }).waitFor()
   await page.screenshot({ path: join(shots, '4-reference.png') })
+  await page.close()
+})
+
+/** Writes `main.js` of `cb` (made if missing) and publishes it as `version`. */
+async function publishScript(cb, script, version) {
+  await api('POST', `/api/v1/repo${cb}`, '')
+  assert.equal((await api('POST', `/api/v1/repo-files${cb}/main.js`, script)).status, 201)
+  if (version) assert.equal((await api('PATCH', `/api/v1/repo${cb}`, JSON.stringify({ version: String(version) }))).status, 201)
+}
+
+test('fleet: a worker moves to the version published, its log and metrics show', async () => {
+  const wport = await freePort()
+  const script = v => `pipy().listen(${wport}).serveHTTP(msg => (console.log('served', msg.head.path), new Message('${v}')))`
+  await publishScript('/fleet', script('v1'), 1)
+  const dir = mkdtempSync(join(tmpdir(), 'pipy-worker-'))
+  const worker = spawn(binary, [`http://127.0.0.1:${port}/repo/fleet/`], { cwd: dir, stdio: 'ignore' })
+  try {
+    await waitFor('the worker', async () => (await httpGet(`http://127.0.0.1:${wport}/`)) === 'v1')
+    const page = await newPage()
+    await page.goto(`http://127.0.0.1:${port}/#/cb/fleet?tab=fleet`)
+    const row = page.locator('table.instances tbody tr')
+    await row.first().waitFor({ timeout: 15000 })
+    assert.equal(await row.count(), 1)
+    assert.equal(await row.locator('td').nth(3).textContent(), '1')
+
+    // A new draft, published from the console: the worker follows.
+    assert.equal((await api('POST', '/api/v1/repo-files/fleet/main.js', script('v2'))).status, 201)
+    await page.getByRole('button', { name: 'Publish' }).click()
+    await page.getByText('Published /fleet version 2').waitFor()
+    await waitFor('the worker on v2', async () => (await httpGet(`http://127.0.0.1:${wport}/`)) === 'v2')
+    await page.locator('table.instances tbody tr td:nth-child(4)', { hasText: /^2$/ }).waitFor({ timeout: 20000 })
+    assert.equal(await page.locator('[data-rollout]').count(), 0)
+
+    // Its log, live: a request's line arrives.
+    await row.locator('button', { hasText: 'pipy_log' }).click()
+    await page.locator('pre.log').waitFor()
+    await page.getByText('live').waitFor()
+    await httpGet(`http://127.0.0.1:${wport}/log-me`)
+    await waitFor('the log line', async () => (await page.locator('pre.log').textContent()).includes('served /log-me'), 20000)
+
+    // Metrics: charts with samples once the repo has sampled the reports.
+    await waitFor('a chart with data', async () =>
+      (await page.locator('figure.chart polyline').evaluateAll(ls =>
+        ls.some(l => (l.getAttribute('points') || '').split(' ').length > 1))), 30000)
+    await page.screenshot({ path: join(shots, '5-fleet.png') })
+    await page.close()
+  } finally {
+    worker.kill()
+  }
+})
+
+test('graph of the draft, and the repo program run, logged and stopped', async () => {
+  const pport = await freePort()
+  await publishScript('/prog', `pipy().listen(${pport}).demuxHTTP().to($=>$.replaceMessage(new Message('prog')))`)
+  const page = await newPage()
+  await page.goto(`http://127.0.0.1:${port}/#/cb/prog?tab=graph`)
+  await page.locator('.graph .node.root').waitFor()
+  const labels = await page.locator('.graph .label').allTextContents()
+  assert.ok(labels.some(l => l.includes('demuxHTTP')) && labels.some(l => l.includes('replaceMessage')), labels.join('|'))
+  await page.screenshot({ path: join(shots, '6-graph.png') })
+
+  await page.getByRole('link', { name: 'Program' }).click()
+  await page.getByRole('combobox').selectOption('/prog')
+  await page.getByRole('button', { name: 'Run' }).click()
+  await page.getByText('running /prog').waitFor()
+  await waitFor('the program', async () => (await httpGet(`http://127.0.0.1:${pport}/`)) === 'prog')
+  await waitFor('its log', async () => /Listening on TCP port/.test(await page.locator('pre.log').textContent()))
+  await page.screenshot({ path: join(shots, '7-program.png') })
+  await page.getByRole('button', { name: 'Stop' }).click()
+  await page.getByText('not running').waitFor()
   await page.close()
 })

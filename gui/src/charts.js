@@ -1,0 +1,63 @@
+// Metric charts: each metric's history (up to 60 samples, one per 5 s, oldest
+// first, from /api/v1/metrics) as a small line chart with its latest value.
+// Sub-series (labels) are summed into the line.
+
+import { h } from './dom.js'
+
+const W = 220
+const H = 48
+
+/** A chart of one metric `{k, t, v}`. */
+export function chart(metric) {
+  const v = metric.v || []
+  const max = Math.max(1, ...v)
+  const step = v.length > 1 ? W / (v.length - 1) : W
+  const points = v.map((y, i) => `${(i * step).toFixed(1)},${(H - (y / max) * (H - 2) - 1).toFixed(1)}`).join(' ')
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`)
+  svg.setAttribute('width', W)
+  svg.setAttribute('height', H)
+  svg.setAttribute('role', 'img')
+  svg.setAttribute('aria-label', `${metric.k}: ${v.length} samples`)
+  const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline')
+  line.setAttribute('points', points)
+  line.setAttribute('fill', 'none')
+  line.setAttribute('stroke', '#2458d6')
+  line.setAttribute('stroke-width', '1.5')
+  svg.append(line)
+  if (v.length === 1) {
+    // One sample so far: a dot where the line will start.
+    const dot = document.createElementNS('http://www.w3.org/2000/svg', 'circle')
+    dot.setAttribute('cx', '3')
+    dot.setAttribute('cy', String(H - (v[0] / max) * (H - 2) - 1))
+    dot.setAttribute('r', '2.5')
+    dot.setAttribute('fill', '#2458d6')
+    svg.append(dot)
+  }
+  const last = v.length ? v[v.length - 1] : 0
+  return h('figure.chart', { dataset: { metric: metric.k } },
+    h('figcaption', {}, h('code', metric.k), ' ', h('span.version', `${(metric.t || '').split('[')[0]} · now ${fmt(last)} · max ${fmt(max)}`)),
+    svg)
+}
+
+const fmt = n => (Math.abs(n) >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : Math.abs(n) >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n * 100) / 100))
+
+/** Metrics of several instances added up by name (the fleet's view). */
+export function sumMetrics(lists) {
+  const byName = new Map()
+  for (const list of lists) {
+    for (const m of list) {
+      const cur = byName.get(m.k)
+      if (!cur) { byName.set(m.k, { k: m.k, t: m.t, v: [...(m.v || [])] }); continue }
+      const a = cur.v
+      const b = m.v || []
+      // Align the newest samples.
+      const n = Math.max(a.length, b.length)
+      const out = new Array(n).fill(0)
+      for (let i = 0; i < a.length; i++) out[n - a.length + i] += a[i]
+      for (let i = 0; i < b.length; i++) out[n - b.length + i] += b[i]
+      cur.v = out
+    }
+  }
+  return [...byName.values()].sort((x, y) => x.k.localeCompare(y.k))
+}
