@@ -73,3 +73,8 @@ export const program = () => call('GET', '/api/v1/program')
 export const runProgram = cb => call('POST', '/api/v1/program', cb)
 export const reloadProgram = cb => call('PATCH', '/api/v1/program', cb)
 export const stopProgram = () => call('DELETE', '/api/v1/program')
+
+/** What this repo lets the console do: `{readOnly, why}`. */
+export async function consoleInfo() {
+  try { return JSON.parse(await call('GET', '/api/v1/console')) } catch { return { readOnly: false } }
+}

@@ -5,6 +5,7 @@ import { EditorView, basicSetup } from 'codemirror'
 import { javascript } from '@codemirror/lang-javascript'
 import { keymap } from '@codemirror/view'
 import { setDiagnostics, lintGutter } from '@codemirror/lint'
+import { apiHelp } from './complete.js'
 
 /** An editor in `parent` holding `text`; `onSave` runs on Ctrl/Cmd-S. */
 export function createEditor(parent, text, { onSave, onChange }) {
@@ -14,6 +15,7 @@ export function createEditor(parent, text, { onSave, onChange }) {
     extensions: [
       basicSetup,
       javascript(),
+      apiHelp,
       lintGutter(),
       keymap.of([{ key: 'Mod-s', preventDefault: true, run: () => { onSave(); return true } }]),
       EditorView.updateListener.of(u => { if (u.docChanged) onChange() }),

@@ -75,7 +75,7 @@ async function renderTree() {
   fill(nav,
     h('div.bar',
       h('h2', {}, 'Codebases'),
-      h('button', { onclick: () => newCodebase(), title: 'New codebase' }, 'New')),
+      h('button.writes', { onclick: () => newCodebase(), title: 'New codebase' }, 'New')),
     branch('', 0) || h('p.empty', {}, 'No codebases yet.'))
 }
 
@@ -120,11 +120,11 @@ async function renderCodebase(cb, file, tab = 'files') {
       h('span.version', {}, `version ${info.version}`, info.base ? ` · derived from ${info.base}` : ''),
       changed ? h('span.tag.changed', {}, 'draft changed') : null,
       h('span.spacer'),
-      h('button', { onclick: () => newFile(cb) }, 'New file'),
+      h('button.writes', { onclick: () => newFile(cb) }, 'New file'),
       h('button', { onclick: () => check(cb) }, 'Check'),
-      h('button.primary', { onclick: () => publishDraft(cb) }, 'Publish'),
-      h('button', { onclick: () => newCodebase(cb) }, 'Derive'),
-      h('button.danger', { onclick: () => removeCodebase(cb) }, 'Delete')),
+      h('button.primary.writes', { onclick: () => publishDraft(cb) }, 'Publish'),
+      h('button.writes', { onclick: () => newCodebase(cb) }, 'Derive'),
+      h('button.danger.writes', { onclick: () => removeCodebase(cb) }, 'Delete')),
     tabs, body)
   if (tab === 'fleet') {
     state.stop = renderFleet(body, cb)
@@ -164,16 +164,16 @@ async function openFile(cb, file, pane) {
   let text = ''
   try { text = await api.readFile(cb, file) } catch (e) { if (e.status !== 404) throw e }
   const body = h('div.code')
-  const saveButton = h('button.primary', { onclick: () => save() }, 'Save')
+  const saveButton = h('button.primary.writes', { onclick: () => save() }, 'Save')
   fill(pane,
     h('div.bar',
       h('strong', {}, file),
       h('span.spacer'),
       saveButton,
       h('button', { onclick: () => showChanges(cb, file) }, 'Changes'),
-      state.info.main !== file ? h('button', { onclick: () => makeMain(cb, file) }, 'Set main') : null,
-      h('button', { onclick: () => discard(cb, file) }, 'Discard'),
-      h('button.danger', { onclick: () => removeFile(cb, file) }, 'Delete file')),
+      state.info.main !== file ? h('button.writes', { onclick: () => makeMain(cb, file) }, 'Set main') : null,
+      h('button.writes', { onclick: () => discard(cb, file) }, 'Discard'),
+      h('button.danger.writes', { onclick: () => removeFile(cb, file) }, 'Delete file')),
     body,
     h('div.diff', { hidden: true }))
   const save = async () => {
@@ -288,6 +288,15 @@ async function refresh(reopen) {
     await renderCodebase(cb, file, tab)
   } catch (e) { fail(e) }
 }
+
+// A read-only repo (pipy-operator's: Codebase resources are the source of
+// truth) shows everything and changes nothing: the body's class hides the
+// controls that write, and a banner says why.
+api.consoleInfo().then(c => {
+  if (!c.readOnly) return
+  document.body.classList.add('read-only')
+  document.getElementById('top').append(h('span.tag.changed', { title: c.why || '' }, 'read-only'))
+})
 
 window.addEventListener('hashchange', () => {
   if (state.dirty && !confirm('Leave without saving?')) return

@@ -22,9 +22,9 @@ export async function renderProgram(root, say) {
       h('span.version', running ? `running ${running}` : 'not running'),
       h('span.spacer'),
       pick,
-      h('button.primary', { onclick: act(() => api.runProgram(pick.value)) }, 'Run'),
-      h('button', { onclick: act(() => api.reloadProgram(pick.value)), disabled: !running }, 'Reload'),
-      h('button.danger', { onclick: act(() => api.stopProgram()), disabled: !running }, 'Stop')),
+      h('button.primary.writes', { onclick: act(() => api.runProgram(pick.value)) }, 'Run'),
+      h('button.writes', { onclick: act(() => api.reloadProgram(pick.value)), disabled: !running }, 'Reload'),
+      h('button.danger.writes', { onclick: act(() => api.stopProgram()), disabled: !running }, 'Stop')),
     logPane)
   closeLog = openLog(logPane, '', 'pipy_log', 'the repo\u2019s log')
   return () => closeLog?.()

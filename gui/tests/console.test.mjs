@@ -241,3 +241,42 @@ test('graph of the draft, and the repo program run, logged and stopped', async (
   await page.getByText('not running').waitFor()
   await page.close()
 })
+
+test('the editor completes filters and members and explains names on hover', async () => {
+  await publishScript('/help', 'pipy()\n.listen(8080)\n.serveHTTP(new Message("hi"))\n')
+  const page = await newPage()
+  await page.goto(`http://127.0.0.1:${port}/#/cb/help?file=%2Fmain.js`)
+  const editor = page.locator('.cm-content')
+  await editor.waitFor()
+  await editor.click()
+  await page.keyboard.press('Control+End')
+  await page.keyboard.insertText('.handleMessa')
+  await page.keyboard.press('Control+Space')
+  const options = page.locator('.cm-tooltip-autocomplete li')
+  await options.first().waitFor()
+  assert.ok((await options.allTextContents()).some(t => t.startsWith('handleMessage')))
+  await page.keyboard.press('Escape')
+  await page.keyboard.insertText('\nData.fr')
+  await page.keyboard.press('Control+Space')
+  await page.locator('.cm-tooltip-autocomplete li', { hasText: 'from' }).waitFor()
+  await page.keyboard.press('Escape')
+  // Hover over serveHTTP on line 3.
+  const at = await page.evaluate(() => {
+    const line = [...document.querySelectorAll('.cm-line')].find(l => l.textContent.includes('serveHTTP'))
+    const walk = document.createTreeWalker(line, NodeFilter.SHOW_TEXT)
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      const i = n.data.indexOf('serveHTTP')
+      if (i < 0) continue
+      const r = document.createRange()
+      r.setStart(n, i + 3)
+      r.setEnd(n, i + 4)
+      const b = r.getBoundingClientRect()
+      return { x: b.x + b.width / 2, y: b.y + b.height / 2 }
+    }
+  })
+  await page.mouse.move(at.x - 20, at.y)
+  await page.mouse.move(at.x, at.y)
+  await page.locator('.hover-help', { hasText: 'serveHTTP' }).waitFor()
+  await page.screenshot({ path: join(shots, '8-completion-and-hover.png') })
+  await page.close()
+})

@@ -201,6 +201,8 @@ async fn main() -> Result<()> {
                 Some(cb_reader.clone()),
             ))),
             hold_back: Some(known.clone()),
+            // The console, read-only here: Codebase resources are the truth.
+            console: Some(pipy_repo::embedded_console),
             ..pipy_repo::RepoOptions::default()
         },
     );

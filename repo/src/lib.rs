@@ -89,8 +89,8 @@ mod txn;
 mod tests;
 
 pub use api::{
-    serve, ConsoleFiles, Guard, HoldBack, InstanceReport, ProgramFiles, ProgramHost, RepoOptions,
-    RepoState, ScriptCheck, Verdict,
+    embedded_console, serve, ConsoleFiles, Guard, HoldBack, InstanceReport, ProgramFiles,
+    ProgramHost, RepoOptions, RepoState, ScriptCheck, Verdict,
 };
 pub use model::{CodebaseInfo, Repo, TEMPLATE_MAIN};
 pub use publish::Published;

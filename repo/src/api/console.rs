@@ -1,8 +1,10 @@
-//! The Admin console's files (issue 14): `GET /` and `GET /index.html` give its
-//! page, `GET /assets/…` its scripts and styles, and a browser asking for a
-//! page under `/repo/…` gets the console too (as upstream's GUI). The files
-//! come from whoever embeds them (the `pipy` binary, from `gui/dist`), through
-//! [`ConsoleFiles`]; without one these paths fall through to `404`.
+//! The Admin console's files: `GET /` and `GET /index.html` give its page,
+//! `GET /assets/…` its scripts and styles, and a browser asking for a page
+//! under `/repo/…` gets the console too (as upstream's GUI). The files are
+//! embedded at build time from `gui/dist` (`build.rs`): [`embedded`], which a
+//! server gives as [`ConsoleFiles`]; without them these paths are `404`. A
+//! library built where the console was not (no Node) serves a page that says
+//! so.
 
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS};
 use http::{Method, StatusCode};
@@ -14,6 +16,24 @@ use super::{RepoState, Req};
 /// and content.
 pub type ConsoleFiles = fn(&str) -> Option<(&'static str, &'static [u8])>;
 
+include!(concat!(env!("OUT_DIR"), "/console.rs"));
+
+/// The page served when the console was not built into this binary.
+const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Pipy Repo</title></head><body><h1>Pipy Repo</h1>\
+<p>The console was not built into this binary. Build it with <code>make gui</code> \
+(Node.js and npm), then build again. The REST API under \
+<code>/api/v1/</code> works either way.</p></body></html>";
+
+/// The console built into this library.
+pub fn embedded(path: &str) -> Option<(&'static str, &'static [u8])> {
+    if let Some((_, media, body)) = CONSOLE.iter().find(|(p, _, _)| *p == path) {
+        return Some((media, body));
+    }
+    (CONSOLE.is_empty() && path == "/index.html")
+        .then_some(("text/html; charset=utf-8", NOT_BUILT.as_bytes()))
+}
+
 /// The console's answer to `req`, if the path is one of its.
 pub(super) fn serve(state: &RepoState, req: &Req) -> Option<Reply> {
     let files = state.options.console?;
@@ -21,6 +41,13 @@ pub(super) fn serve(state: &RepoState, req: &Req) -> Option<Reply> {
         return None;
     }
     let p = req.path.split('?').next().unwrap_or("");
+    if p == "/api/v1/console" {
+        // What the console may do here: a read-only repo (the operator's)
+        // says why.
+        let why = state.options.read_only.as_deref();
+        let doc = serde_json::json!({ "readOnly": why.is_some(), "why": why });
+        return Some(reply::json(doc.to_string()));
+    }
     let page = p == "/" || p == "/index.html" || (req.wants_html && p.starts_with("/repo/"));
     let path = if page { "/index.html" } else { p };
     if !page && !p.starts_with("/assets/") {

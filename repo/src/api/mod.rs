@@ -22,7 +22,7 @@ mod reply;
 mod worker;
 
 pub use check::ScriptCheck;
-pub use console::ConsoleFiles;
+pub use console::{embedded as embedded_console, ConsoleFiles};
 pub use guard::{Guard, HoldBack, Verdict};
 pub use logs::{log_time, ProcessLog};
 pub use program::{ProgramFiles, ProgramHost};

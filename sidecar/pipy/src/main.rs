@@ -7,7 +7,6 @@ use anyhow::{anyhow, Result};
 use clap::Parser;
 
 mod admin;
-mod console;
 mod log_buffer;
 mod log_file;
 mod log_options;

@@ -135,7 +135,7 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
         guard: None,
         hold_back: None,
         script_check: Some(std::sync::Arc::new(crate::program::DryRun)),
-        console: Some(crate::console::file),
+        console: Some(pipy_repo::embedded_console),
     };
     let addr = admin_addr(cli.admin_port.as_deref())?;
     let listener = bind(addr)?;
