@@ -43,7 +43,7 @@ gui:
 ## Every test: formatting, lints, unit tests and the integration suite (which runs a
 ## real kube-apiserver: `kube-testenv`, built from Go modules on first use), then
 ## the console's browser tests (headless Chromium).
-test: lint kube-testenv gui
+test: gui lint kube-testenv
 	$(CARGO) test --workspace
 	$(MAKE) gui-test
 
