@@ -47,11 +47,41 @@ pub fn graph_of_script(source: &str) -> Result<serde_json::Value> {
     let mut cb = pipy_js::codebase::MemoryCodebase::new("graph");
     cb.insert("/main.js", source.as_bytes());
     let graphs = load_within(Arc::new(cb), "/main.js", DRY_RUN_TIMEOUT)?;
-    Ok(graphs
+    let mut graph = graphs
         .get("/main.js")
         .and_then(|m| m.get("graph"))
         .cloned()
-        .unwrap_or_else(|| serde_json::json!({ "roots": [], "nodes": [] })))
+        .unwrap_or_else(|| serde_json::json!({ "roots": [], "nodes": [] }));
+    name_roots_as_the_graph_api(&mut graph);
+    Ok(graph)
+}
+
+/// Upstream's graph API names two kinds of root otherwise than its status
+/// reports do: `Listen 0.0.0.0:8080` for `[0.0.0.0]:8080` and `Module
+/// Entrance` for `Module Entrance: /main.js`.
+fn name_roots_as_the_graph_api(graph: &mut serde_json::Value) {
+    let Some(nodes) = graph.get_mut("nodes").and_then(|n| n.as_array_mut()) else {
+        return;
+    };
+    for node in nodes {
+        if node.get("t").and_then(|t| t.as_str()) != Some("root") {
+            continue;
+        }
+        let Some(name) = node.get("name").and_then(|n| n.as_str()) else {
+            continue;
+        };
+        let renamed = if let Some(rest) = name.strip_prefix('[') {
+            rest.split_once("]:")
+                .map(|(ip, port)| format!("Listen {ip}:{port}"))
+        } else if name.starts_with("Module Entrance: ") {
+            Some("Module Entrance".to_string())
+        } else {
+            None
+        };
+        if let Some(n) = renamed {
+            node["name"] = n.into();
+        }
+    }
 }
 
 /// The dry run of a codebase's files (`(path, content)`), from `entry`.
