@@ -238,21 +238,8 @@ impl Hook {
             // Upstream 1.5: the stream waits for the Promise; its events are
             // held and follow what the Promise gives.
             self.waiting = Some((Vec::new(), 0));
-            let ok = out.reply_target(STARTED);
-            let bad = out.reply_target(START_REJECTED);
-            let done = out.reply_target(START_DONE);
-            let r = js(|ctx| {
-                pipy_js::promise::when_settled(
-                    &v,
-                    ctx,
-                    Box::new(move |r| {
-                        let target = if r.is_ok() { &ok } else { &bad };
-                        crate::insert::forward_settled(r, target, "onStart");
-                        done.send(Event::StreamEnd(StreamError::NoError));
-                    }),
-                )
-            });
-            if r.is_err() {
+            let keys = (STARTED, START_REJECTED, Some(START_DONE));
+            if !crate::insert::forward_when_settled(&v, out, keys, "onStart") {
                 out.fail(StreamError::RuntimeError);
             }
             return;

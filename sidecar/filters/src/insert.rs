@@ -60,6 +60,35 @@ pub(crate) fn forward_settled(
     events.into_iter().for_each(|e| target.send(e));
 }
 
+/// Waits for Promise `v`, then sends what it gives back to the filter of
+/// `out`: its events under `keys.0`, or a `RuntimeError` under `keys.1` when
+/// it is rejected; then, with `keys.2`, a `StreamEnd` under that key to say
+/// it is all there. False when the Promise could not be waited for.
+pub(crate) fn forward_when_settled(
+    v: &boa_engine::JsValue,
+    out: &Output<'_>,
+    keys: (u64, u64, Option<u64>),
+    origin: &'static str,
+) -> bool {
+    let ok = out.reply_target(keys.0);
+    let bad = out.reply_target(keys.1);
+    let done = keys.2.map(|k| out.reply_target(k));
+    js(|ctx| {
+        pipy_js::promise::when_settled(
+            v,
+            ctx,
+            Box::new(move |r| {
+                let target = if r.is_ok() { &ok } else { &bad };
+                forward_settled(r, target, origin);
+                if let Some(done) = &done {
+                    done.send(Event::StreamEnd(StreamError::NoError));
+                }
+            }),
+        )
+    })
+    .is_ok()
+}
+
 impl Filter for Insert {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if !self.inserted {
@@ -68,19 +97,7 @@ impl Filter for Insert {
                 return;
             };
             if pipy_js::promise::is_promise(&v) {
-                let ok = out.reply_target(SETTLED);
-                let bad = out.reply_target(REJECTED);
-                let r = js(|ctx| {
-                    pipy_js::promise::when_settled(
-                        &v,
-                        ctx,
-                        Box::new(move |r| {
-                            let target = if r.is_ok() { &ok } else { &bad };
-                            forward_settled(r, target, "insert");
-                        }),
-                    )
-                });
-                if r.is_err() {
+                if !forward_when_settled(&v, out, (SETTLED, REJECTED, None), "insert") {
                     out.fail(StreamError::RuntimeError);
                     return;
                 }

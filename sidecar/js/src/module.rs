@@ -110,6 +110,25 @@ pub fn current() -> Vec<usize> {
     ids
 }
 
+/// Adds a module of the version loading now under `key`, its variables'
+/// module in step (the two tables share ids); returns its id.
+fn add_module(key: &str, scope: JsObject, value: Option<JsValue>) -> usize {
+    let id = vars::new_module();
+    MODULES.with(|m| {
+        let mut m = m.borrow_mut();
+        debug_assert_eq!(m.len(), id);
+        m.push(Some(ModuleEntry {
+            path: key.to_string(),
+            scope,
+            value,
+            exports: None,
+            statements: false,
+        }))
+    });
+    BY_PATH.with(|b| b.borrow_mut().insert(key.to_string(), id));
+    id
+}
+
 /// A native module's place among this thread's modules (its context
 /// variables live there), as part of the version loading now: `id` when
 /// the module it names is still alive (a native module loads once per
@@ -123,19 +142,11 @@ pub fn native_module(path: &str, known: Option<usize>) -> (usize, bool) {
         BY_PATH.with(|b| b.borrow_mut().insert(key, id));
         return (id, true);
     }
-    let id = vars::new_module();
-    MODULES.with(|m| {
-        let mut m = m.borrow_mut();
-        debug_assert_eq!(m.len(), id);
-        m.push(Some(ModuleEntry {
-            path: key.clone(),
-            scope: JsObject::with_null_proto(),
-            value: Some(JsValue::undefined()),
-            exports: None,
-            statements: false,
-        }))
-    });
-    BY_PATH.with(|b| b.borrow_mut().insert(key, id));
+    let id = add_module(
+        &key,
+        JsObject::with_null_proto(),
+        Some(JsValue::undefined()),
+    );
     (id, false)
 }
 
@@ -208,19 +219,7 @@ pub fn load_with_source(
         None => read_source(&key)?,
     };
     let scope = JsObject::with_null_proto();
-    let id = vars::new_module();
-    MODULES.with(|m| {
-        let mut m = m.borrow_mut();
-        debug_assert_eq!(m.len(), id);
-        m.push(Some(ModuleEntry {
-            path: key.clone(),
-            scope: scope.clone(),
-            value: None,
-            exports: None,
-            statements: false,
-        }))
-    });
-    BY_PATH.with(|b| b.borrow_mut().insert(key.clone(), id));
+    let id = add_module(&key, scope.clone(), None);
     if crate::statement::is_statement_module(&src) {
         return load_statements(id, &key, &src, &scope, ctx);
     }

@@ -243,19 +243,23 @@ fn probe_api(paths: Vec<String>) -> Result<Vec<bool>> {
     .map_err(|_| anyhow!("the probe thread panicked"))?
 }
 
+/// The file that implements filter `m`, from the workspace's root.
+fn source_file(m: &str) -> Option<String> {
+    if BUILDER_METHODS.contains(&m) {
+        return Some("sidecar/runtime/src/config/layouts.rs".to_string());
+    }
+    pipy_filters::SOURCE_FILES
+        .iter()
+        .find(|(n, _)| *n == m)
+        .map(|(_, f)| format!("sidecar/filters/src/{f}"))
+}
+
 /// The README section: filters, then API members, supported or not yet.
 pub fn render() -> Result<String> {
     let ours = config::method_names();
     let mut out = String::from("| filter | supported | source |\n|---|---|---|\n");
     for m in UPSTREAM_METHODS {
-        let file = if BUILDER_METHODS.contains(m) {
-            Some("sidecar/runtime/src/config/layouts.rs".to_string())
-        } else {
-            pipy_filters::SOURCE_FILES
-                .iter()
-                .find(|(n, _)| n == m)
-                .map(|(_, f)| format!("sidecar/filters/src/{f}"))
-        };
+        let file = source_file(m);
         let here = ours.contains(m);
         let source = match (&file, here) {
             (Some(f), true) => format!("[{f}]({f})"),
@@ -335,14 +339,7 @@ pub fn reference_json() -> Result<serde_json::Value> {
     ];
     for (group, methods) in groups {
         for m in methods {
-            let file = if BUILDER_METHODS.contains(m) {
-                Some("sidecar/runtime/src/config/layouts.rs".to_string())
-            } else {
-                pipy_filters::SOURCE_FILES
-                    .iter()
-                    .find(|(n, _)| n == m)
-                    .map(|(_, f)| format!("sidecar/filters/src/{f}"))
-            };
+            let file = source_file(m);
             entries.push(serde_json::json!({
                 "kind": "filter", "name": m, "group": group,
                 "supported": ours.contains(m),
