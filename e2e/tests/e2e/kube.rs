@@ -697,6 +697,13 @@ mod steps {
         let res = conn.read(false);
         assert_eq!(res.status, 403);
         assert!(res.text().contains("kubectl"), "{}", res.text());
+        // The console, read-only here.
+        let (status, page) = repo_get(operator.repo, "/", Some(&viewer));
+        assert_eq!(status, 200);
+        assert!(page.contains("Pipy Repo"), "{page}");
+        let (status, console) = repo_get(operator.repo, "/api/v1/console", Some(&viewer));
+        assert_eq!(status, 200);
+        assert!(console.contains(r#""readOnly":true"#), "{console}");
 
         // The operator's own metrics and probes.
         let metrics = get(operator.metrics, "/metrics").text();
