@@ -27,6 +27,29 @@ function say(text, kind = 'info') {
 
 function fail(e) {
   say(e.message || String(e), 'error')
+  if (e.status === 401) askToken(e.message)
+}
+
+/** A guarded repo (pipy-operator's) wants a token: kept in a cookie, which
+ *  its pages, API calls and log WebSockets then carry. */
+function askToken(message) {
+  const input = h('input', { type: 'password', 'aria-label': 'Token', autocomplete: 'off', size: 60 })
+  fill(workspace, h('form.token', {
+    onsubmit: e => {
+      e.preventDefault()
+      const token = input.value.trim()
+      if (!token) return
+      document.cookie = `pipy-token=${encodeURIComponent(token)}; path=/; SameSite=Strict`
+      say('')
+      refresh(true)
+    },
+  },
+  h('h2', 'A token, please'),
+  h('p', message),
+  h('p', {}, 'A ServiceAccount token for this repo, for example ',
+    h('code', 'kubectl create token NAME -n NAMESPACE --audience pipy-repo')),
+  input, ' ', h('button.primary', { type: 'submit' }, 'Use it')))
+  input.focus()
 }
 
 function route() {

@@ -1122,3 +1122,53 @@ fn a_hold_back_keeps_a_worker_on_the_version_it_reported() {
         assert_eq!(c.get("/repo/hello/").header("etag"), Some("2"));
     }
 }
+
+/// A guard that lets in the token `good` only.
+#[derive(Debug)]
+struct OnlyGood;
+
+impl pipy_repo::Guard for OnlyGood {
+    fn check<'a>(
+        &'a self,
+        _method: &'a http::Method,
+        _path: &'a str,
+        authorization: Option<&'a str>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = pipy_repo::Verdict> + Send + 'a>> {
+        Box::pin(async move {
+            match authorization {
+                Some("Bearer good") => Ok(()),
+                _ => Err((http::StatusCode::UNAUTHORIZED, "token please".to_string())),
+            }
+        })
+    }
+}
+
+#[test]
+fn a_guarded_repo_serves_its_console_and_takes_the_token_from_a_cookie() {
+    let server = Server::start_with(RepoOptions {
+        guard: Some(Arc::new(OnlyGood)),
+        console: Some(pipy_repo::embedded_console),
+        read_only: Some("managed elsewhere".into()),
+        ..RepoOptions::default()
+    });
+    let mut c = server.client();
+    // The page and what it asks first need no token.
+    let page = c.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Pipy Repo"));
+    assert_eq!(
+        c.get("/api/v1/console").text(),
+        r#"{"readOnly":true,"why":"managed elsewhere"}"#
+    );
+    // The API does.
+    assert_eq!(c.get("/api/v1/repo").st(), (401, "token please"));
+    let with_cookie = |cookie: &str| {
+        let mut c = server.client();
+        let req = format!("GET /api/v1/repo HTTP/1.1\r\nhost: x\r\ncookie: {cookie}\r\n\r\n");
+        c.stream.write_all(req.as_bytes()).unwrap();
+        c.read(false).status
+    };
+    assert_eq!(with_cookie("theme=dark; pipy-token=good"), 200);
+    assert_eq!(with_cookie("pipy-token=bad"), 401);
+    assert_eq!(with_cookie("pipy-token="), 401);
+}

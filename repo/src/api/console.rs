@@ -34,6 +34,32 @@ pub fn embedded(path: &str) -> Option<(&'static str, &'static [u8])> {
         .then_some(("text/html; charset=utf-8", NOT_BUILT.as_bytes()))
 }
 
+/// Whether `path` is one of the console's own files (its page and assets,
+/// and what it asks first): served without a guard's check.
+pub(super) fn is_public(path: &str) -> bool {
+    matches!(path, "/" | "/index.html" | "/api/v1/console") || path.starts_with("/assets/")
+}
+
+/// The request's credentials for a guard: its `authorization` header, or the
+/// console's `pipy-token` cookie as a bearer token (a browser cannot add the
+/// header to its WebSocket and page requests).
+pub(super) fn authorization(headers: &http::HeaderMap) -> Option<String> {
+    if let Some(a) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return Some(a.to_string());
+    }
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("pipy-token="))
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("Bearer {t}"))
+}
+
 /// The console's answer to `req`, if the path is one of its.
 pub(super) fn serve(state: &RepoState, req: &Req) -> Option<Reply> {
     let files = state.options.console?;

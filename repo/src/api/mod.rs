@@ -289,14 +289,17 @@ pub async fn serve(
                 async move {
                     if let Some(guard) = state.options.guard.clone() {
                         let path = percent_decode(req.uri().path());
-                        let authorization = req
-                            .headers()
-                            .get(http::header::AUTHORIZATION)
-                            .and_then(|v| v.to_str().ok());
-                        if let Err((status, message)) =
-                            guard.check(req.method(), &path, authorization).await
-                        {
-                            return Ok::<_, std::convert::Infallible>(text(status, &message));
+                        // The console's own files hold nothing to guard: its
+                        // page loads, then asks for a token.
+                        let public = state.options.console.is_some() && console::is_public(&path);
+                        let authorization = console::authorization(req.headers());
+                        if !public {
+                            if let Err((status, message)) = guard
+                                .check(req.method(), &path, authorization.as_deref())
+                                .await
+                            {
+                                return Ok::<_, std::convert::Infallible>(text(status, &message));
+                            }
                         }
                     }
                     // WebSocket upgrades under /repo/ come first (spec §5.4).
