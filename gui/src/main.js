@@ -312,6 +312,23 @@ async function refresh(reopen) {
   } catch (e) { fail(e) }
 }
 
+// Arrow keys move between the entries of the codebase tree and file list.
+for (const list of [nav, workspace]) {
+  list.addEventListener('keydown', e => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return
+    const group = e.target.closest('nav, ul.files')
+    if (!group || e.target.tagName !== 'A') return
+    const links = [...group.querySelectorAll('a')]
+    const i = links.indexOf(e.target) + (e.key === 'ArrowDown' ? 1 : -1)
+    if (links[i]) { e.preventDefault(); links[i].focus() }
+  })
+}
+
+// Upstream's console lives at /repo/<codebase>: such a page opens here too.
+if (location.pathname.startsWith('/repo/') && !location.hash) {
+  history.replaceState(null, '', `/#/cb${decodeURIComponent(location.pathname.slice(5)).replace(/\/$/, '')}`)
+}
+
 // A read-only repo (pipy-operator's: Codebase resources are the source of
 // truth) shows everything and changes nothing: the body's class hides the
 // controls that write, and a banner says why.
