@@ -78,3 +78,8 @@ export const stopProgram = () => call('DELETE', '/api/v1/program')
 export async function consoleInfo() {
   try { return JSON.parse(await call('GET', '/api/v1/console')) } catch { return { readOnly: false } }
 }
+
+/** One metric of an instance, with its sub-series: `[{k, t, l, v, s}]`. */
+export async function instanceMetric(uuid, name) {
+  return JSON.parse(await call('GET', `/api/v1/metrics/${encodeURIComponent(uuid)}/${encodeURIComponent(name)}`)).metrics || []
+}

@@ -7,6 +7,38 @@ import { h } from './dom.js'
 const W = 220
 const H = 48
 
+const COLORS = ['#2458d6', '#1b7f3b', '#b3261e', '#7a4b00', '#6a3fb5', '#00838f', '#c2185b', '#5d6b00']
+
+/** A chart of one metric with its sub-series (`s`: one line per label
+ *  value, up to eight, with a legend): the detail a click on a chart opens. */
+export function detailChart(metric) {
+  const series = (metric.s || []).slice(0, COLORS.length)
+  const all = series.length ? series : [{ k: metric.k, v: metric.v || [] }]
+  const max = Math.max(1, ...all.flatMap(s => s.v || []))
+  const w = 640
+  const hgt = 160
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
+  svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`)
+  svg.setAttribute('width', w)
+  svg.setAttribute('height', hgt)
+  svg.setAttribute('role', 'img')
+  svg.setAttribute('aria-label', `${metric.k}: ${all.length} series`)
+  all.forEach((s, n) => {
+    const v = s.v || []
+    const step = v.length > 1 ? w / (v.length - 1) : w
+    const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline')
+    line.setAttribute('points', v.map((y, i) => `${(i * step).toFixed(1)},${(hgt - (y / max) * (hgt - 4) - 2).toFixed(1)}`).join(' '))
+    line.setAttribute('fill', 'none')
+    line.setAttribute('stroke', COLORS[n])
+    line.setAttribute('stroke-width', '1.5')
+    svg.append(line)
+  })
+  return h('figure.detail', { dataset: { metric: metric.k } },
+    h('figcaption', {}, h('code', metric.k), ' ', h('span.version', `${(metric.t || '').split('[')[0]} by ${metric.l || 'label'} · max ${fmt(max)}`)),
+    svg,
+    h('ul.legend', {}, all.map((s, n) => h('li', {}, h('span.swatch', { style: `background:${COLORS[n]}` }), `${s.k || '(none)'}: ${fmt((s.v || []).at(-1) || 0)}`))))
+}
+
 /** A chart of one metric `{k, t, v}`. */
 export function chart(metric) {
   const v = metric.v || []

@@ -4,7 +4,7 @@
 
 import * as api from './api.js'
 import { h, fill } from './dom.js'
-import { chart, sumMetrics } from './charts.js'
+import { chart, detailChart, sumMetrics } from './charts.js'
 import { openLog } from './logview.js'
 
 const POLL_MS = 2000
@@ -17,8 +17,31 @@ export function renderFleet(root, cb) {
   const summary = h('div.bar')
   const table = h('table.instances')
   const charts = h('div.charts')
+  const detail = h('div.detailpane')
   const logPane = h('div.logpane')
-  fill(root, summary, table, h('h3', {}, 'Metrics'), charts, logPane)
+  let detailed = null // the metric whose series show
+  fill(root, summary, table, h('h3', {}, 'Metrics'), charts, detail, logPane)
+  charts.addEventListener('click', e => {
+    const fig = e.target.closest('figure.chart')
+    if (fig) { detailed = fig.dataset.metric; showDetail() }
+  })
+  let lastUuids = []
+  const showDetail = async () => {
+    if (!detailed) return
+    const lists = await Promise.all(lastUuids.map(u => api.instanceMetric(u, detailed).catch(() => [])))
+    const merged = lists.flat().filter(m => m.k === detailed)
+    if (!merged.length) { fill(detail); return }
+    // Series of the same label from several instances add up.
+    const first = { ...merged[0], s: [] }
+    const byLabel = new Map()
+    for (const m of merged) for (const s of (m.s || [])) {
+      const cur = byLabel.get(s.k)
+      if (!cur) byLabel.set(s.k, { k: s.k, v: [...(s.v || [])] })
+      else cur.v = cur.v.map((x, i) => x + ((s.v || [])[i] || 0))
+    }
+    first.s = [...byLabel.values()]
+    fill(detail, h('div.bar', h('span.spacer'), h('button', { onclick: () => { detailed = null; fill(detail) } }, 'Close')), detailChart(first))
+  }
 
   const tick = async () => {
     if (stopped) return
@@ -28,10 +51,12 @@ export function renderFleet(root, cb) {
       draw(info, list)
       const uuids = list.map(i => i.status?.uuid).filter(Boolean)
       const shown = picked && uuids.includes(picked) ? [picked] : uuids
+      lastUuids = shown
       const metrics = await Promise.all(shown.map(u => api.instanceMetrics(u).catch(() => [])))
       const all = sumMetrics(metrics)
       fill(charts, all.length ? all.map(chart) : h('p.empty', 'No metrics reported yet.'))
       charts.dataset.scope = picked || 'all'
+      await showDetail()
     } catch (e) {
       fill(summary, h('span.error', e.message))
     }

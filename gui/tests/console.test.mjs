@@ -213,6 +213,10 @@ test('fleet: a worker moves to the version published, its log and metrics show',
     await waitFor('a chart with data', async () =>
       (await page.locator('figure.chart polyline').evaluateAll(ls =>
         ls.some(l => (l.getAttribute('points') || '').split(' ').length > 1))), 30000)
+    // A chart opens its series by label (the listening port's, here).
+    await page.locator('figure.chart[data-metric="pipy_inbound_count"]').click()
+    await page.locator('figure.detail[data-metric="pipy_inbound_count"] ul.legend li').first().waitFor({ timeout: 15000 })
+    assert.match(await page.locator('figure.detail ul.legend').textContent(), new RegExp(String(wport)))
     await page.screenshot({ path: join(shots, '5-fleet.png') })
     await page.close()
   } finally {
