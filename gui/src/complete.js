@@ -25,7 +25,7 @@ function source(context) {
     }
     return {
       from,
-      options: filters.map(f => ({ label: f.name, type: 'function', detail: 'filter', info: f.summary || undefined })),
+      options: filters.map(f => ({ label: f.name, type: 'function', detail: f.signature || 'filter', info: f.summary || undefined })),
     }
   }
   const word = context.matchBefore(/[\w$]+$/)
@@ -68,7 +68,7 @@ const hover = hoverTooltip((view, pos) => {
       const dom = document.createElement('div')
       dom.className = 'hover-help'
       const title = document.createElement('strong')
-      title.textContent = `${entry.name} (${entry.kind === 'class' ? 'API' : entry.kind})`
+      title.textContent = `${entry.signature || entry.name} (${entry.kind === 'class' ? 'API' : entry.kind})`
       dom.append(title)
       const body = document.createElement('p')
       body.textContent = entry.summary || (entry.members ? `Members: ${entry.members.join(', ')}` : '')

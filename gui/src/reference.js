@@ -34,7 +34,7 @@ function entry(e) {
   const kind = e.kind === 'class' ? 'API' : e.kind === 'guide' ? 'guide' : 'filter'
   return h('article.entry', { id: `ref-${e.name}` },
     h('h3', {},
-      h('code', e.name),
+      h('code', e.signature || e.name),
       h('span.tag', kind),
       h('span.tag', e.group),
       e.supported ? null : h('span.tag.changed', 'not yet')),

@@ -340,11 +340,13 @@ pub fn reference_json() -> Result<serde_json::Value> {
     for (group, methods) in groups {
         for m in methods {
             let file = source_file(m);
+            let text = file.as_deref().map(summary).unwrap_or_default();
             entries.push(serde_json::json!({
                 "kind": "filter", "name": m, "group": group,
                 "supported": ours.contains(m),
                 "source": file,
-                "summary": file.as_deref().map(summary).unwrap_or_default(),
+                "signature": signature(&text, m),
+                "summary": text,
             }));
         }
     }
@@ -359,6 +361,20 @@ pub fn reference_json() -> Result<serde_json::Value> {
         }
     }
     Ok(serde_json::Value::Array(entries))
+}
+
+/// The call form of `name` its summary spells in backticks (`` `name(a, b)` ``),
+/// or `name()` when it gives none.
+fn signature(summary: &str, name: &str) -> String {
+    summary
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .find(|code| {
+            code.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('(') && rest.ends_with(')'))
+        })
+        .map_or_else(|| format!("{name}()"), str::to_string)
 }
 
 /// Probed paths grouped by class: (class, members there, members not yet).
