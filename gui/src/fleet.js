@@ -43,7 +43,9 @@ export function renderFleet(root, cb) {
     fill(detail, h('div.bar', h('span.spacer'), h('button', { onclick: () => { detailed = null; fill(detail) } }, 'Close')), detailChart(first))
   }
 
+  let timer = null
   const tick = async () => {
+    clearTimeout(timer)
     if (stopped) return
     try {
       const info = await api.codebaseInfo(cb)
@@ -60,7 +62,10 @@ export function renderFleet(root, cb) {
     } catch (e) {
       fill(summary, h('span.error', e.message))
     }
-    if (!stopped) setTimeout(tick, POLL_MS)
+    if (!stopped) {
+      clearTimeout(timer)
+      timer = setTimeout(tick, POLL_MS)
+    }
   }
 
   const draw = (info, list) => {
@@ -89,5 +94,5 @@ export function renderFleet(root, cb) {
   }
 
   tick()
-  return () => { stopped = true; closeLog?.() }
+  return () => { stopped = true; clearTimeout(timer); closeLog?.() }
 }

@@ -39,7 +39,8 @@ function askToken(message) {
       e.preventDefault()
       const token = input.value.trim()
       if (!token) return
-      document.cookie = `pipy-token=${encodeURIComponent(token)}; path=/; SameSite=Strict`
+      const secure = location.protocol === 'https:' ? '; Secure' : ''
+      document.cookie = `pipy-token=${encodeURIComponent(token)}; path=/; SameSite=Strict${secure}`
       say('')
       refresh(true)
     },
@@ -52,11 +53,21 @@ function askToken(message) {
   input.focus()
 }
 
+/** The view the URL's hash names. Codebase paths are encoded per segment in
+ *  links, so names with `?`, `%`, `+` or spaces come back whole. */
 function route() {
-  const hash = decodeURIComponent(location.hash.slice(1) || '/')
-  const [path, query] = hash.split('?')
+  const hash = location.hash.slice(1) || '/'
+  const cut = hash.indexOf('?')
+  const rawPath = cut < 0 ? hash : hash.slice(0, cut)
+  const query = cut < 0 ? '' : hash.slice(cut + 1)
+  let path
+  try {
+    path = rawPath.split('/').map(decodeURIComponent).join('/')
+  } catch {
+    return { cb: null, file: null }
+  }
   if (path.startsWith('/cb/')) {
-    const q = new URLSearchParams(query || '')
+    const q = new URLSearchParams(query)
     return { cb: path.slice(3), file: q.get('file'), tab: q.get('tab') || 'files' }
   }
   if (path === '/reference') return { cb: null, file: null, view: 'reference' }
@@ -64,12 +75,14 @@ function route() {
   return { cb: null, file: null }
 }
 
+const encodePath = p => p.split('/').map(encodeURIComponent).join('/')
+
 const link = (cb, file, tab) => {
   const q = new URLSearchParams()
   if (file) q.set('file', file)
   if (tab && tab !== 'files') q.set('tab', tab)
   const qs = q.toString()
-  return `#/cb${cb}${qs ? `?${qs}` : ''}`
+  return `#/cb${encodePath(cb)}${qs ? `?${qs}` : ''}`
 }
 
 // ---- Codebase tree -------------------------------------------------------
@@ -106,6 +119,14 @@ async function newCodebase(base) {
   const name = prompt(base ? `Name of the codebase derived from ${base}:` : 'Name of the new codebase:', '/')
   if (!name) return
   const path = name.startsWith('/') ? name : `/${name}`
+  // As upstream's console: no codebase inside another one's path (the API
+  // would read `/a/b` as the file `/b` of `/a`).
+  const names = await api.listCodebases().catch(() => [])
+  const clash = names.find(n => n === path || path.startsWith(`${n}/`) || n.startsWith(`${path}/`))
+  if (clash) {
+    say(clash === path ? `${path} exists already` : `${path} would nest with ${clash}`, 'error')
+    return
+  }
   try {
     await api.createCodebase(path, base)
     say(`Created ${path}`)
@@ -129,7 +150,7 @@ function fileKinds(info) {
   })
 }
 
-async function renderCodebase(cb, file, tab = 'files') {
+async function renderCodebase(cb, file, tab = 'files', keep = stop => { state.stop = stop }) {
   const info = await api.codebaseInfo(cb)
   state.info = info
   const files = fileKinds(info)
@@ -150,7 +171,7 @@ async function renderCodebase(cb, file, tab = 'files') {
       h('button.danger.writes', { onclick: () => removeCodebase(cb) }, 'Delete')),
     tabs, body)
   if (tab === 'fleet') {
-    state.stop = renderFleet(body, cb)
+    keep(renderFleet(body, cb))
     return
   }
   if (tab === 'graph') {
@@ -235,6 +256,12 @@ async function check(cb, quiet) {
 }
 
 async function publishDraft(cb) {
+  if (state.dirty && state.editor && state.file) {
+    try {
+      await api.writeFile(cb, state.file, state.editor.text())
+      state.dirty = false
+    } catch (e) { fail(e); return }
+  }
   const r = await check(cb, true)
   if (r && !r.ok && !confirm(`The draft does not load:\n\n${r.error}\n\nPublish it anyway?`)) return
   try {
@@ -277,10 +304,18 @@ async function removeCodebase(cb) {
 
 // ---- Routing ----------------------------------------------------------------
 
+let generation = 0
+
 async function refresh(reopen) {
   const { cb, file, view, tab } = route()
+  const mine = ++generation
   state.stop?.()
   state.stop = null
+  // A view that finishes after a newer navigation stops at once.
+  const keep = stop => {
+    if (mine === generation) state.stop = stop
+    else stop?.()
+  }
   const sameFile = cb === state.cb && file === state.file && state.editor && !reopen && (tab || 'files') === 'files'
   state.cb = cb
   state.file = file
@@ -290,7 +325,7 @@ async function refresh(reopen) {
       state.editor?.destroy()
       state.editor = null
       if (view === 'reference') renderReference(workspace)
-      else if (view === 'program') state.stop = await renderProgram(workspace, say)
+      else if (view === 'program') keep(await renderProgram(workspace, say))
       else fill(workspace, h('p.empty', {}, 'Pick a codebase, or make a new one.'))
       return
     }
@@ -298,17 +333,19 @@ async function refresh(reopen) {
       // Keep the open editor (and what is typed in it); redraw the rest.
       const keep = state.editor
       const text = keep.text()
+      const wasDirty = state.dirty
       state.editor = null
       await renderCodebase(cb, null)
       const pane = workspace.querySelector('.editor')
       await openFile(cb, file, pane)
+      const dirty = wasDirty
       state.editor.view.dispatch({ changes: { from: 0, to: state.editor.view.state.doc.length, insert: text } })
-      state.dirty = false
+      state.dirty = dirty
       keep.destroy()
       if (state.error?.file === file) state.editor.mark(state.error)
       return
     }
-    await renderCodebase(cb, file, tab)
+    await renderCodebase(cb, file, tab, keep)
   } catch (e) { fail(e) }
 }
 
@@ -326,7 +363,8 @@ for (const list of [nav, workspace]) {
 
 // Upstream's console lives at /repo/<codebase>: such a page opens here too.
 if (location.pathname.startsWith('/repo/') && !location.hash) {
-  history.replaceState(null, '', `/#/cb${decodeURIComponent(location.pathname.slice(5)).replace(/\/$/, '')}`)
+  // The path is already encoded segment by segment, as links here are.
+  history.replaceState(null, '', `/#/cb${location.pathname.slice(5).replace(/\/$/, '')}`)
 }
 
 // A read-only repo (pipy-operator's: Codebase resources are the source of
@@ -338,8 +376,17 @@ api.consoleInfo().then(c => {
   document.getElementById('top').append(h('span.tag.changed', { title: c.why || '' }, 'read-only'))
 })
 
+let shownHash = location.hash
+window.addEventListener('beforeunload', e => {
+  if (state.dirty) e.preventDefault()
+})
 window.addEventListener('hashchange', () => {
-  if (state.dirty && !confirm('Leave without saving?')) return
+  if (location.hash === shownHash) return
+  if (state.dirty && !confirm('Leave without saving?')) {
+    history.replaceState(null, '', shownHash || '#/')
+    return
+  }
+  shownHash = location.hash
   state.error = state.error && route().cb === state.cb ? state.error : null
   refresh(true)
 })

@@ -1172,3 +1172,48 @@ fn a_guarded_repo_serves_its_console_and_takes_the_token_from_a_cookie() {
     assert_eq!(with_cookie("pipy-token=bad"), 401);
     assert_eq!(with_cookie("pipy-token="), 401);
 }
+
+#[test]
+fn pages_of_other_sites_cannot_write_or_watch() {
+    let server = Server::start();
+    let send = |head: &str| {
+        let mut c = server.client();
+        c.stream.write_all(head.as_bytes()).unwrap();
+        c.read(false)
+    };
+    let post = |extra: &str, cb: &str| {
+        send(&format!(
+            "POST /api/v1/repo/{cb} HTTP/1.1\r\nhost: repo:6060\r\n{extra}content-length: 0\r\n\r\n"
+        ))
+    };
+    let r = post("origin: http://evil.example\r\n", "a");
+    assert_eq!(
+        (r.status, r.text()),
+        (403, "Cross-origin request refused".into())
+    );
+    assert_eq!(post("sec-fetch-site: cross-site\r\n", "b").status, 403);
+    assert_eq!(post("origin: http://repo:6061\r\n", "c").status, 403);
+    assert_eq!(
+        post(
+            "origin: http://repo:6060\r\nsec-fetch-site: same-origin\r\n",
+            "d"
+        )
+        .status,
+        201
+    );
+    assert_eq!(post("", "e").status, 201);
+    // Log watching over a WebSocket from elsewhere.
+    let ws = send(
+        "GET /api/v1/log/u/pipy_log HTTP/1.1\r\nhost: repo:6060\r\norigin: http://evil.example\r\n\
+         connection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n\
+         sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
+    assert_eq!(ws.status, 403);
+    // Reads from anywhere still work (workers, curl).
+    assert_eq!(
+        send("GET /api/v1/repo HTTP/1.1\r\nhost: repo:6060\r\norigin: http://evil.example\r\n\r\n")
+            .status,
+        200
+    );
+    assert_eq!(server.client().get("/api/v1/repo").text(), "/d\n/e");
+}

@@ -4,11 +4,39 @@
 //! first error is). Both need the script engine, which this library does not
 //! have: the `pipy` binary gives a [`ScriptCheck`]; without one both are `404`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use http::{Method, StatusCode};
 
 use super::program::{draft_files, ProgramFiles};
 use super::reply::{self, bare, text, Reply};
 use super::{RepoState, Req};
+
+/// Script checks running at once, at most: each holds a thread (and the
+/// engine) for up to the dry run's time limit.
+const MAX_CHECKS: usize = 2;
+
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether `path` is one of the checks (which run off the serving thread).
+pub(super) fn is_check(path: &str) -> bool {
+    path == "/api/v1/graph" || path.starts_with("/api/v1/check/")
+}
+
+/// Runs a check on a blocking thread; `429` while [`MAX_CHECKS`] run.
+pub(super) async fn off_thread(state: Arc<RepoState>, req: Req) -> Reply {
+    if RUNNING.fetch_add(1, Ordering::AcqRel) >= MAX_CHECKS {
+        RUNNING.fetch_sub(1, Ordering::AcqRel);
+        return text(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many script checks at once; try again",
+        );
+    }
+    let reply = tokio::task::spawn_blocking(move || super::route(&state, &req)).await;
+    RUNNING.fetch_sub(1, Ordering::AcqRel);
+    reply.unwrap_or_else(|_| bare(StatusCode::INTERNAL_SERVER_ERROR))
+}
 
 /// Loads scripts without running them; implemented by the `pipy` binary.
 pub trait ScriptCheck: Send + Sync + std::fmt::Debug {

@@ -60,6 +60,28 @@ pub(super) fn authorization(headers: &http::HeaderMap) -> Option<String> {
         .map(|t| format!("Bearer {t}"))
 }
 
+/// Why a request from another site's page is refused, if it is one: a
+/// browser sends `Origin` (and `Sec-Fetch-Site`) with what a page asks, so
+/// a page elsewhere cannot write here, run a check or a program, or watch a
+/// log (WebSockets are not covered by CORS). Workers, curl and the
+/// console's own requests are not affected.
+pub(super) fn cross_origin<B>(req: &http::Request<B>) -> Option<&'static str> {
+    let h = req.headers();
+    let reads = (req.method() == Method::GET || req.method() == Method::HEAD)
+        && !h.contains_key(http::header::UPGRADE);
+    if reads {
+        return None;
+    }
+    let site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if matches!(site, Some("cross-site" | "same-site")) {
+        return Some("Cross-origin request refused");
+    }
+    let origin = h.get(http::header::ORIGIN).and_then(|v| v.to_str().ok())?;
+    let host = h.get(http::header::HOST).and_then(|v| v.to_str().ok())?;
+    let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
+    (authority != host).then_some("Cross-origin request refused")
+}
+
 /// The console's answer to `req`, if the path is one of its.
 pub(super) fn serve(state: &RepoState, req: &Req) -> Option<Reply> {
     let files = state.options.console?;

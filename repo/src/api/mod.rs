@@ -287,6 +287,9 @@ pub async fn serve(
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
                 async move {
+                    if let Some(why) = console::cross_origin(&req) {
+                        return Ok::<_, std::convert::Infallible>(text(StatusCode::FORBIDDEN, why));
+                    }
                     if let Some(guard) = state.options.guard.clone() {
                         let path = percent_decode(req.uri().path());
                         // The console's own files hold nothing to guard: its
@@ -353,7 +356,7 @@ struct Req {
     accepts_gzip: bool,
 }
 
-async fn handle(state: &RepoState, peer: SocketAddr, req: Request<Incoming>) -> Reply {
+async fn handle(state: &Arc<RepoState>, peer: SocketAddr, req: Request<Incoming>) -> Reply {
     let (parts, body) = req.into_parts();
     let limit = state.options.max_file_size;
     let too_big = parts
@@ -383,6 +386,11 @@ async fn handle(state: &RepoState, peer: SocketAddr, req: Request<Incoming>) -> 
         wants_html,
         accepts_gzip: metrics::accepts_gzip(&parts.headers),
     };
+    if check::is_check(&req.path) {
+        // A script check runs the engine for up to its time limit: not on
+        // the thread that serves every worker.
+        return check::off_thread(state.clone(), req).await;
+    }
     let writes = req.method != Method::GET
         && req.method != Method::HEAD
         && (req.path.starts_with("/api/v1/repo") || req.path == "/api/v1/dump-store");
