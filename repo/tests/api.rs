@@ -1187,10 +1187,8 @@ fn pages_of_other_sites_cannot_write_or_watch() {
         ))
     };
     let r = post("origin: http://evil.example\r\n", "a");
-    assert_eq!(
-        (r.status, r.text()),
-        (403, "Cross-origin request refused".into())
-    );
+    assert_eq!(r.status, 403);
+    assert_eq!(r.text(), "Cross-origin request refused");
     assert_eq!(post("sec-fetch-site: cross-site\r\n", "b").status, 403);
     assert_eq!(post("origin: http://repo:6061\r\n", "c").status, 403);
     assert_eq!(
