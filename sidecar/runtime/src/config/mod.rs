@@ -139,28 +139,37 @@ pub struct ConfigState {
     _live: Live,
 }
 
-/// Configurations alive in the process (all threads): a reload must not keep the
-/// versions it replaced (see `Running::sweep` in the worker).
+/// Configurations alive on worker threads: a reload must not keep the versions
+/// it replaced (see `Running::sweep` in the worker). Those of dry runs and
+/// probes end with their own short-lived threads and are not counted.
 static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// How many Configurations (module versions) are alive in the process.
+/// How many Configurations (module versions) are alive on worker threads.
 pub fn live_configurations() -> usize {
     LIVE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Counts itself in [`live_configurations`] while it lives.
-struct Live;
+/// Counts itself in [`live_configurations`] while it lives, when made on a
+/// worker thread.
+struct Live(bool);
 
 impl Default for Live {
     fn default() -> Self {
-        LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Live
+        let on_worker = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("pipy-worker"));
+        if on_worker {
+            LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Live(on_worker)
     }
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
-        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        if self.0 {
+            LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
