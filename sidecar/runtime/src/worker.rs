@@ -312,6 +312,14 @@ impl Running {
     /// the new pipelines (connections already open stay on the old ones), closes
     /// ports that are gone, and restarts the tasks.
     fn apply(&mut self, state: Rc<RefCell<ConfigState>>) -> Result<()> {
+        // Watched files' contents are taken before the ports are bound: a
+        // change made once they answer is a change.
+        let watched: Vec<Option<u64>> = (state.borrow().tasks.iter())
+            .map(|t| match &t.when {
+                config::TaskWhen::Watch(path) => Some(file_digest(path)),
+                _ => None,
+            })
+            .collect();
         let listens = state.borrow().listens.clone();
         self.apply_listens(&listens, self.force_start)?;
         self.publish_layouts();
@@ -319,14 +327,9 @@ impl Running {
         let (tasks_stop, tasks_rx) = watch::channel(false);
         self.tasks_stop = tasks_stop;
         self.once_runs.clear();
-        for t in state.borrow().tasks.iter().cloned() {
+        let tasks = state.borrow().tasks.clone();
+        for (t, watched) in tasks.into_iter().zip(watched) {
             if !matches!(t.when, config::TaskWhen::Once) {
-                // A watched file's content is taken now, before the ports
-                // open: a change made once they answer is a change.
-                let watched = match &t.when {
-                    config::TaskWhen::Watch(path) => Some(file_digest(path)),
-                    _ => None,
-                };
                 let run = run_task(t, watched, self.shutdown.clone(), tasks_rx.clone());
                 tokio::task::spawn_local(run);
             }
