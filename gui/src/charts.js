@@ -7,6 +7,27 @@ import { h } from './dom.js'
 const W = 220
 const H = 48
 
+const SVG = 'http://www.w3.org/2000/svg'
+
+/** An SVG element with attributes. */
+function svgEl(tag, attrs) {
+  const el = document.createElementNS(SVG, tag)
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v))
+  return el
+}
+
+/** A `w`×`hgt` chart frame labelled `label`. */
+function frame(w, hgt, label) {
+  return svgEl('svg', { viewBox: `0 0 ${w} ${hgt}`, width: w, height: hgt, role: 'img', 'aria-label': label })
+}
+
+/** The line of samples `v` scaled to `max` in a `w`×`hgt` frame, `pad` from its edges. */
+function line(v, max, w, hgt, pad, color) {
+  const step = v.length > 1 ? w / (v.length - 1) : w
+  const points = v.map((y, i) => `${(i * step).toFixed(1)},${(hgt - (y / max) * (hgt - 2 * pad) - pad).toFixed(1)}`).join(' ')
+  return svgEl('polyline', { points, fill: 'none', stroke: color, 'stroke-width': '1.5' })
+}
+
 const COLORS = ['#2458d6', '#1b7f3b', '#b3261e', '#7a4b00', '#6a3fb5', '#00838f', '#c2185b', '#5d6b00']
 
 /** A chart of one metric with its sub-series (`s`: one line per label
@@ -17,22 +38,8 @@ export function detailChart(metric) {
   const max = Math.max(1, ...all.flatMap(s => s.v || []))
   const w = 640
   const hgt = 160
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
-  svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`)
-  svg.setAttribute('width', w)
-  svg.setAttribute('height', hgt)
-  svg.setAttribute('role', 'img')
-  svg.setAttribute('aria-label', `${metric.k}: ${all.length} series`)
-  all.forEach((s, n) => {
-    const v = s.v || []
-    const step = v.length > 1 ? w / (v.length - 1) : w
-    const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline')
-    line.setAttribute('points', v.map((y, i) => `${(i * step).toFixed(1)},${(hgt - (y / max) * (hgt - 4) - 2).toFixed(1)}`).join(' '))
-    line.setAttribute('fill', 'none')
-    line.setAttribute('stroke', COLORS[n])
-    line.setAttribute('stroke-width', '1.5')
-    svg.append(line)
-  })
+  const svg = frame(w, hgt, `${metric.k}: ${all.length} series`)
+  all.forEach((s, n) => svg.append(line(s.v || [], max, w, hgt, 2, COLORS[n])))
   return h('figure.detail', { dataset: { metric: metric.k } },
     h('figcaption', {}, h('code', metric.k), ' ', h('span.version', `${(metric.t || '').split('[')[0]} by ${metric.l || 'label'} · max ${fmt(max)}`)),
     svg,
@@ -43,27 +50,11 @@ export function detailChart(metric) {
 export function chart(metric) {
   const v = metric.v || []
   const max = Math.max(1, ...v)
-  const step = v.length > 1 ? W / (v.length - 1) : W
-  const points = v.map((y, i) => `${(i * step).toFixed(1)},${(H - (y / max) * (H - 2) - 1).toFixed(1)}`).join(' ')
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`)
-  svg.setAttribute('width', W)
-  svg.setAttribute('height', H)
-  svg.setAttribute('role', 'img')
-  svg.setAttribute('aria-label', `${metric.k}: ${v.length} samples`)
-  const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline')
-  line.setAttribute('points', points)
-  line.setAttribute('fill', 'none')
-  line.setAttribute('stroke', '#2458d6')
-  line.setAttribute('stroke-width', '1.5')
-  svg.append(line)
+  const svg = frame(W, H, `${metric.k}: ${v.length} samples`)
+  svg.append(line(v, max, W, H, 1, COLORS[0]))
   if (v.length === 1) {
     // One sample so far: a dot where the line will start.
-    const dot = document.createElementNS('http://www.w3.org/2000/svg', 'circle')
-    dot.setAttribute('cx', '3')
-    dot.setAttribute('cy', String(H - (v[0] / max) * (H - 2) - 1))
-    dot.setAttribute('r', '2.5')
-    dot.setAttribute('fill', '#2458d6')
+    const dot = svgEl('circle', { cx: 3, cy: H - (v[0] / max) * (H - 2) - 1, r: 2.5, fill: COLORS[0] })
     svg.append(dot)
   }
   const last = v.length ? v[v.length - 1] : 0
