@@ -1,6 +1,9 @@
 // Metric charts: each metric's history (up to 60 samples, one per 5 s, oldest
 // first, from /api/v1/metrics) as a small line chart with its latest value.
-// Sub-series (labels) are summed into the line.
+// Sub-series (labels) are summed into the line. A histogram (`t` is
+// `Histogram[bounds]`, `v` one history per bucket, then count and sum, each a
+// running total) shows how the last interval's observations fall into its
+// buckets, and its percentiles per interval over time.
 
 import { h } from './dom.js'
 
@@ -33,6 +36,7 @@ const COLORS = ['#2458d6', '#1b7f3b', '#b3261e', '#7a4b00', '#6a3fb5', '#00838f'
 /** A chart of one metric with its sub-series (`s`: one line per label
  *  value, up to eight, with a legend): the detail a click on a chart opens. */
 export function detailChart(metric) {
+  if (isHistogram(metric)) return histogramDetail(metric)
   const series = (metric.s || []).slice(0, COLORS.length)
   const all = series.length ? series : [{ k: metric.k, v: metric.v || [] }]
   const max = Math.max(1, ...all.flatMap(s => s.v || []))
@@ -48,6 +52,7 @@ export function detailChart(metric) {
 
 /** A chart of one metric `{k, t, v}`. */
 export function chart(metric) {
+  if (isHistogram(metric)) return histogramChart(metric)
   const v = metric.v || []
   const max = Math.max(1, ...v)
   const svg = frame(W, H, `${metric.k}: ${v.length} samples`)
@@ -58,7 +63,7 @@ export function chart(metric) {
     svg.append(dot)
   }
   const last = v.length ? v[v.length - 1] : 0
-  return h('figure.chart', { dataset: { metric: metric.k } },
+  return h('figure.chart', { dataset: { metric: metric.k }, tabindex: 0, title: 'Open its series' },
     h('figcaption', {}, h('code', metric.k), ' ', h('span.version', `${(metric.t || '').split('[')[0]} · now ${fmt(last)} · max ${fmt(max)}`)),
     svg)
 }
@@ -71,16 +76,128 @@ export function sumMetrics(lists) {
   for (const list of lists) {
     for (const m of list) {
       const cur = byName.get(m.k)
-      if (!cur) { byName.set(m.k, { k: m.k, t: m.t, v: [...(m.v || [])] }); continue }
-      const a = cur.v
-      const b = m.v || []
-      // Align the newest samples.
-      const n = Math.max(a.length, b.length)
-      const out = new Array(n).fill(0)
-      for (let i = 0; i < a.length; i++) out[n - a.length + i] += a[i]
-      for (let i = 0; i < b.length; i++) out[n - b.length + i] += b[i]
-      cur.v = out
+      if (!cur) { byName.set(m.k, { k: m.k, t: m.t, l: m.l, v: structuredClone(m.v || []) }); continue }
+      cur.v = addSeries(cur.v, m.v || [])
     }
   }
   return [...byName.values()].sort((x, y) => x.k.localeCompare(y.k))
+}
+
+/** Two histories added up; a histogram's (one history per dimension) dimension by dimension. */
+export function addSeries(a, b) {
+  if (Array.isArray(a[0]) || Array.isArray(b[0])) {
+    const dims = Math.max(a.length, b.length)
+    return Array.from({ length: dims }, (_, d) => addAligned(a[d] || [], b[d] || []))
+  }
+  return addAligned(a, b)
+}
+
+/** Two histories added up, their newest samples aligned. */
+function addAligned(a, b) {
+  const n = Math.max(a.length, b.length)
+  const out = new Array(n).fill(0)
+  for (let i = 0; i < a.length; i++) out[n - a.length + i] += a[i]
+  for (let i = 0; i < b.length; i++) out[n - b.length + i] += b[i]
+  return out
+}
+
+/** Whether a metric is a histogram. */
+export const isHistogram = m => (m.t || '').startsWith('Histogram')
+
+/** A histogram's bucket upper bounds (`Infinity` for the last, "Inf"). */
+export function bucketBounds(m) {
+  try {
+    return JSON.parse((m.t || '').slice((m.t || '').indexOf('['))).map(b => (b === 'Inf' ? Infinity : Number(b)))
+  } catch {
+    return []
+  }
+}
+
+/**
+ * Per sample, the observations made since the one before in each bucket
+ * (the first sample counts from zero): the histogram's running totals
+ * turned into intervals. A total that went down (a restart) counts afresh.
+ */
+export function intervals(m) {
+  const n = bucketBounds(m).length
+  const series = (m.v || []).slice(0, n)
+  const len = Math.max(0, ...series.map(s => s.length))
+  const out = []
+  for (let i = 0; i < len; i++) {
+    out.push(series.map(s => {
+      const now = s[i] || 0
+      const before = i > 0 ? s[i - 1] || 0 : 0
+      return now >= before ? now - before : now
+    }))
+  }
+  return out
+}
+
+/** The upper bound of the bucket where a share `p` of `counts` is reached (null when empty). */
+export function percentile(counts, bounds, p) {
+  const total = counts.reduce((a, b) => a + b, 0)
+  if (!total) return null
+  let sum = 0
+  for (let i = 0; i < counts.length; i++) {
+    sum += counts[i]
+    if (sum >= p * total) return bounds[i]
+  }
+  return bounds.at(-1)
+}
+
+const bound = b => (b === null ? '–' : b === Infinity ? '> last bucket' : `≤ ${fmt(b)}`)
+
+/** The bars of one interval's bucket counts in a `w`×`hgt` frame. */
+function bars(svg, counts, w, hgt, color) {
+  const max = Math.max(1, ...counts)
+  const step = w / Math.max(1, counts.length)
+  counts.forEach((c, i) => {
+    const bh = (c / max) * (hgt - 2)
+    svg.append(svgEl('rect', { x: (i * step + 1).toFixed(1), y: (hgt - bh).toFixed(1), width: Math.max(1, step - 2).toFixed(1), height: bh.toFixed(1), fill: color }))
+  })
+}
+
+/** The latest interval with observations (or the last one). */
+function latest(list) {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i].some(c => c > 0)) return list[i]
+  return list.at(-1) || []
+}
+
+/** A histogram's small chart: its latest interval's buckets as bars, with p50 and p99. */
+function histogramChart(metric) {
+  const bounds = bucketBounds(metric)
+  const counts = latest(intervals(metric))
+  const svg = frame(W, H, `${metric.k}: ${counts.length} buckets`)
+  bars(svg, counts, W, H, COLORS[0])
+  const seen = counts.reduce((a, b) => a + b, 0)
+  return h('figure.chart.histogram', { dataset: { metric: metric.k, observations: seen }, tabindex: 0, title: 'Open its percentiles' },
+    h('figcaption', {}, h('code', metric.k), ' ',
+      h('span.version', `Histogram · ${fmt(seen)} in 5 s · p50 ${bound(percentile(counts, bounds, 0.5))} · p99 ${bound(percentile(counts, bounds, 0.99))}`)),
+    svg)
+}
+
+/** A histogram opened: p50, p90 and p99 per interval over time, and the latest buckets labelled. */
+function histogramDetail(metric) {
+  const bounds = bucketBounds(metric)
+  const list = intervals(metric)
+  const finite = bounds.filter(Number.isFinite)
+  const top = finite.length ? finite.at(-1) : 1
+  const w = 640
+  const hgt = 160
+  const ps = [0.5, 0.9, 0.99]
+  const svg = frame(w, hgt, `${metric.k}: percentiles over ${list.length} intervals`)
+  ps.forEach((p, n) => {
+    // An empty interval or one past the last finite bound draws at the top.
+    const v = list.map(counts => Math.min(percentile(counts, bounds, p) ?? 0, top))
+    svg.append(line(v, top, w, hgt, 2, COLORS[n]))
+  })
+  const counts = latest(list)
+  const barFrame = frame(w, 60, `${metric.k}: latest interval by bucket`)
+  bars(barFrame, counts, w, 60, COLORS[0])
+  return h('figure.detail.histogram', { dataset: { metric: metric.k } },
+    h('figcaption', {}, h('code', metric.k), ' ', h('span.version', `Histogram · percentiles per 5 s, scale up to ${fmt(top)}`)),
+    svg,
+    h('ul.legend', {}, ps.map((p, n) => h('li', {}, h('span.swatch', { style: `background:${COLORS[n]}` }), `p${Math.round(p * 100)}: ${bound(percentile(counts, bounds, p))}`))),
+    barFrame,
+    h('ul.legend.buckets', {}, counts.map((c, i) => h('li', `${bound(bounds[i])}: ${fmt(c)}`))))
 }

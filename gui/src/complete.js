@@ -1,78 +1,72 @@
-// Completion and hover help in the editor, from the built-in reference (the
-// declarations of this build's API: filters, classes and their members).
+// Completion and hover help in the editor, from the API's TypeScript-style
+// declarations shipped with the console (src/types/*.d.ts): what can follow a
+// dot, with each member's signature and documentation.
 
 import { javascriptLanguage } from '@codemirror/lang-javascript'
 import { hoverTooltip } from '@codemirror/view'
-import entries from './reference.json'
+import apiText from './types/api.d.ts?raw'
+import configurationText from './types/configuration.d.ts?raw'
+import { Declarations, signatureOf } from './declarations.js'
+import { completionsAt, declarationsAt } from './infer.js'
 
-const filters = entries.filter(e => e.kind === 'filter' && e.supported)
-const classes = entries.filter(e => e.kind === 'class' && e.supported)
-const byName = new Map(entries.map(e => [e.name, e]))
+/** The declarations of this build's API, read once. */
+export const declarations = new Declarations(apiText, configurationText)
 
-/** Completes `Class.member`, a filter after `.` in a pipeline chain, or a global. */
+const TYPES = { method: 'method', function: 'function', property: 'property', const: 'variable', class: 'class', namespace: 'namespace', interface: 'interface' }
+
 function source(context) {
-  const member = context.matchBefore(/[\w$.]*\.[\w$]*$/)
-  if (member) {
-    const dot = member.text.lastIndexOf('.')
-    const owner = member.text.slice(0, dot)
-    const cls = byName.get(owner)
-    const from = member.from + dot + 1
-    if (cls?.kind === 'class') {
-      return {
-        from,
-        options: (cls.members || []).filter(m => m !== '(class)').map(m => ({ label: m, type: 'property', detail: owner })),
-      }
-    }
-    return {
-      from,
-      options: filters.map(f => ({ label: f.name, type: 'function', detail: f.signature || 'filter', info: f.summary || undefined })),
-    }
-  }
-  const word = context.matchBefore(/[\w$]+$/)
-  if (!word && !context.explicit) return null
-  const globals = [...new Set(classes.map(c => c.name.split('.')[0]))]
+  const text = context.state.doc.toString()
+  const found = completionsAt(declarations, text, context.pos)
+  if (!found) return null
+  const dotted = text[found.from - 1] === '.'
+  if (!dotted && found.from === context.pos && !context.explicit) return null
   return {
-    from: word ? word.from : context.pos,
-    options: globals.map(g => ({ label: g, type: 'class', detail: 'API' })),
+    from: found.from,
+    validFor: /^[\w$]*$/,
+    options: found.options.map(d => ({
+      label: d.name,
+      type: TYPES[d.kind] || 'text',
+      detail: signatureOf(d),
+      info: d.doc ? () => docNode(d) : undefined,
+    })),
   }
 }
 
-/** The reference's word on a name under the pointer. */
-const hover = hoverTooltip((view, pos) => {
-  const line = view.state.doc.lineAt(pos)
-  const text = line.text
-  const isWord = c => c !== undefined && /[\w$]/.test(c)
-  let at = pos - line.from
-  if (!isWord(text[at]) && isWord(text[at + 1])) at++
-  let start = at
-  let end = at
-  while (start > 0 && isWord(text[start - 1])) start--
-  while (end < text.length && isWord(text[end])) end++
-  if (start === end) return null
-  // `Class.member`: the owner's name before the dot.
-  let from = start
-  if (text[start - 1] === '.') {
-    let o = start - 1
-    while (o > 0 && /[\w$.]/.test(text[o - 1])) o--
-    if (byName.has(text.slice(o, end))) from = o
+/** The declaration's documentation as text nodes: the summary, then its tags. */
+function docNode(d) {
+  const dom = document.createElement('div')
+  dom.className = 'doc'
+  for (const para of d.doc.split(/\n(?=@)|\n\s*\n/)) {
+    const p = document.createElement('p')
+    const tag = /^@(param|returns?)\s+(?:([\w$]+)\s+)?([\s\S]*)/.exec(para)
+    if (tag) {
+      const label = document.createElement('code')
+      label.textContent = tag[1] === 'param' ? tag[2] : 'returns'
+      p.append(label, ` ${tag[3].replace(/\s+/g, ' ')}`)
+    } else p.textContent = para.replace(/\s+/g, ' ')
+    dom.append(p)
   }
-  const word = text.slice(from, end)
-  const last = text.slice(start, end)
-  const entry = byName.get(word) || byName.get(last)
-  if (!entry) return null
+  return dom
+}
+
+/** The declarations' word on the name under the pointer. */
+const hover = hoverTooltip((view, pos) => {
+  const found = declarationsAt(declarations, view.state.doc.toString(), pos)
+  if (!found) return null
   return {
-    pos: line.from + from,
-    end: line.from + end,
+    pos: found.from,
+    end: found.to,
     above: true,
     create() {
       const dom = document.createElement('div')
       dom.className = 'hover-help'
-      const title = document.createElement('strong')
-      title.textContent = `${entry.signature || entry.name} (${entry.kind === 'class' ? 'API' : entry.kind})`
-      dom.append(title)
-      const body = document.createElement('p')
-      body.textContent = entry.summary || (entry.members ? `Members: ${entry.members.join(', ')}` : '')
-      dom.append(body)
+      for (const d of found.decls.slice(0, 4)) {
+        const sig = document.createElement('pre')
+        sig.textContent = signatureOf(d)
+        dom.append(sig)
+      }
+      const documented = found.decls.find(d => d.doc)
+      if (documented) dom.append(docNode(documented))
       return { dom }
     },
   }

@@ -4,7 +4,7 @@
 
 import * as api from './api.js'
 import { h, fill } from './dom.js'
-import { chart, detailChart, sumMetrics } from './charts.js'
+import { addSeries, chart, detailChart, sumMetrics } from './charts.js'
 import { openLog } from './logview.js'
 
 const POLL_MS = 2000
@@ -21,23 +21,25 @@ export function renderFleet(root, cb) {
   const logPane = h('div.logpane')
   let detailed = null // the metric whose series show
   fill(root, summary, table, h('h3', {}, 'Metrics'), charts, detail, logPane)
-  charts.addEventListener('click', e => {
+  const open = e => {
     const fig = e.target.closest('figure.chart')
     if (fig) { detailed = fig.dataset.metric; showDetail() }
-  })
+  }
+  charts.addEventListener('click', open)
+  charts.addEventListener('keydown', e => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(e) } })
   let lastUuids = []
   const showDetail = async () => {
     if (!detailed) return
     const lists = await Promise.all(lastUuids.map(u => api.instanceMetric(u, detailed).catch(() => [])))
     const merged = lists.flat().filter(m => m.k === detailed)
     if (!merged.length) { fill(detail); return }
-    // Series of the same label from several instances add up.
-    const first = { ...merged[0], s: [] }
+    // The instances' histories add up, and so do series of the same label.
+    const first = { ...sumMetrics(merged.map(m => [m]))[0], s: [] }
     const byLabel = new Map()
     for (const m of merged) for (const s of (m.s || [])) {
       const cur = byLabel.get(s.k)
-      if (!cur) byLabel.set(s.k, { k: s.k, v: [...(s.v || [])] })
-      else cur.v = cur.v.map((x, i) => x + ((s.v || [])[i] || 0))
+      if (!cur) byLabel.set(s.k, { k: s.k, v: s.v || [] })
+      else cur.v = addSeries(cur.v, s.v || [])
     }
     first.s = [...byLabel.values()]
     fill(detail, h('div.bar', h('span.spacer'), h('button', { onclick: () => { detailed = null; fill(detail) } }, 'Close')), detailChart(first))

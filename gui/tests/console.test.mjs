@@ -184,7 +184,8 @@ async function publishScript(cb, script, version) {
 
 test('fleet: a worker moves to the version published, its log and metrics show', async () => {
   const wport = await freePort()
-  const script = v => `pipy().listen(${wport}).serveHTTP(msg => (console.log('served', msg.head.path), new Message('${v}')))`
+  // A custom histogram too: the fleet view draws its buckets and percentiles.
+  const script = v => `((h = new stats.Histogram('served_ms', [1, 5, 10, 100])) => pipy().listen(${wport}).serveHTTP(msg => (h.observe(3), console.log('served', msg.head.path), new Message('${v}'))))()`
   await publishScript('/fleet', script('v1'), 1)
   const dir = mkdtempSync(join(tmpdir(), 'pipy-worker-'))
   const worker = spawn(binary, [`http://127.0.0.1:${port}/repo/fleet/`], { cwd: dir, stdio: 'ignore' })
@@ -220,6 +221,19 @@ test('fleet: a worker moves to the version published, its log and metrics show',
     await page.locator('figure.detail[data-metric="pipy_inbound_count"] ul.legend li').first().waitFor({ timeout: 15000 })
     assert.match(await page.locator('figure.detail ul.legend').textContent(), new RegExp(String(wport)))
     await page.screenshot({ path: join(shots, '5-fleet.png') })
+
+    // The custom histogram: bars for the requests' interval, opened from the
+    // keyboard into its percentiles (every observation was 3: the ≤ 5 bucket).
+    const histogram = page.locator('figure.chart.histogram[data-metric="served_ms"]')
+    await waitFor('the histogram with observations', async () =>
+      Number(await histogram.getAttribute('data-observations')) > 0, 30000)
+    assert.ok(await histogram.locator('rect').count() >= 4)
+    await histogram.focus()
+    await page.keyboard.press('Enter')
+    const legend = page.locator('figure.detail.histogram ul.legend').first()
+    await legend.waitFor({ timeout: 15000 })
+    assert.match(await legend.textContent(), /p50: ≤ 5.*p99: ≤ 5/s)
+    await page.screenshot({ path: join(shots, '5b-histogram.png'), fullPage: true })
     await page.close()
   } finally {
     worker.kill()

@@ -117,6 +117,37 @@ fn a_draft_runs_reloads_and_stops_inside_the_repo() {
     assert_eq!(get(serve, "/").text(), "v3");
 }
 
+/// Script checks hold a thread each while the engine loads the script: past
+/// two at once the repo answers `429` at once instead of queueing more, and
+/// takes checks again when they end.
+#[test]
+fn a_third_script_check_at_once_is_refused_with_429() {
+    let (_r, port) = repo(&[]);
+    // The dry run evaluates the module, so its top-level `exec` takes 2 s.
+    let slow = "(pipy.exec('sleep 2'), pipy().listen(8080).dummy())";
+    let started = std::time::Instant::now();
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let r = request(port, "POST", "/api/v1/graph", slow);
+                (r.status, started.elapsed())
+            })
+        })
+        .collect();
+    let mut answers: Vec<(u16, Duration)> =
+        clients.into_iter().map(|c| c.join().unwrap()).collect();
+    answers.sort();
+    let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
+    assert_eq!(statuses, [200, 200, 429], "{answers:?}");
+    // The refusal did not wait for the running checks.
+    let refused = answers.iter().find(|a| a.0 == 429).unwrap();
+    assert!(refused.1 < Duration::from_millis(1500), "{answers:?}");
+    assert_eq!(
+        request(port, "POST", "/api/v1/graph", "pipy().listen(8080).dummy()").status,
+        200
+    );
+}
+
 /// `POST /api/v1/graph` (upstream's: a script in, its pipeline graph out; a
 /// broken one is `400` with the error) and `POST /api/v1/check/CB` (the dry
 /// run of a draft, where the console marks errors), on a real repo.

@@ -133,6 +133,52 @@ fn on_start_waits_for_its_promise_and_holds_the_stream_meanwhile() {
     );
 }
 
+/// A client that floods a stream whose `onStart` Promise is still pending
+/// loses its stream past 1 MiB held, with the reason logged; the worker and
+/// its other clients go on.
+#[test]
+fn a_flood_while_on_start_waits_ends_that_stream_only() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let p = Pipy::script(
+        &format!(
+            "pipy().listen({port})
+              .onStart(() => new Timeout(30).wait().then(() => new Data('late ')))
+              .handleData(() => console.log('passed'))"
+        ),
+        &[port],
+    );
+    let mut flood = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    flood
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    // Writes stop mattering once the worker has ended the stream.
+    for _ in 0..40 {
+        if flood.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    wait_for(
+        &p,
+        "more than 1048576 bytes arrived while its Promise was pending",
+    );
+    let mut buf = [0u8; 16];
+    let ended = matches!(flood.read(&mut buf), Ok(0) | Err(_));
+    assert!(ended, "the flooding stream is still open");
+    // Another client is held as usual, not refused.
+    let mut calm = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    calm.write_all(b"hi").unwrap();
+    calm.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let held = calm.read(&mut buf);
+    assert!(
+        matches!(&held, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+        "{held:?}"
+    );
+    assert!(!infos(&p.stderr_text()).iter().any(|l| l == "passed"));
+}
+
 /// `task('SIGxxx')` takes upstream's signal names; a name it does not know stops
 /// the load with its position.
 #[test]
