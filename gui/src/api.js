@@ -64,11 +64,6 @@ export async function instanceMetrics(uuid) {
   return JSON.parse(await call('GET', `/api/v1/metrics/${encodeURIComponent(uuid)}/`)).metrics || []
 }
 
-/** The pipeline graph of a script, or an error with the engine's message. */
-export async function graphOf(source) {
-  return JSON.parse(await call('POST', '/api/v1/graph', source))
-}
-
 export const program = () => call('GET', '/api/v1/program')
 export const runProgram = cb => call('POST', '/api/v1/program', cb)
 export const reloadProgram = cb => call('PATCH', '/api/v1/program', cb)

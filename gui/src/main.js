@@ -189,13 +189,25 @@ async function renderCodebase(cb, file, tab = 'files', keep = stop => { state.st
   else fill(editorPane, h('p.empty', {}, 'Pick a file to edit it.'))
 }
 
-/** The pipeline graph of the draft's main script (from the repo's dry run). */
+/** The pipeline graphs of the draft's modules, from the repo's dry run of
+ *  every file as a worker would load them (imports included). */
 async function renderGraph(root, cb, info) {
-  let source = ''
-  try { source = await api.readFile(cb, info.main) } catch (e) { fail(e); return }
   try {
-    const graph = await api.graphOf(source)
-    fill(root, h('p.version', `Pipelines of ${info.main} (draft), as a worker would build them`), drawGraph(graph))
+    const r = await api.checkDraft(cb)
+    if (!r.ok) {
+      fill(root, h('p.error', {}, r.error))
+      return
+    }
+    // The main module first, then the others in path order.
+    const paths = Object.keys(r.modules || {}).sort((a, b) => (a === info.main ? -1 : b === info.main ? 1 : a.localeCompare(b)))
+    fill(root,
+      h('p.version', paths.length
+        ? `Pipelines of the draft, as a worker would build them: ${paths.length} module${paths.length === 1 ? '' : 's'}`
+        // As upstream's graphs: only a module whose value is a Configuration is drawn.
+        : 'The draft loads, but none of its modules is a Configuration (pipy().…), so there is no graph to draw; modules written in statements (pipy.listen) are not drawn.'),
+      paths.map(path => h('section.module', { dataset: { module: path } },
+        h('h3', {}, h('code', path), path === info.main ? h('span.tag', 'main') : null),
+        drawGraph(r.modules[path].graph || {}))))
   } catch (e) {
     fill(root, h('p.error', {}, e.message))
   }

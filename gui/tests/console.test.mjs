@@ -248,7 +248,18 @@ test('graph of the draft, and the repo program run, logged and stopped', async (
   await page.locator('.graph .node.root').waitFor()
   const labels = await page.locator('.graph .label').allTextContents()
   assert.ok(labels.some(l => l.includes('demuxHTTP')) && labels.some(l => l.includes('replaceMessage')), labels.join('|'))
-  await page.screenshot({ path: join(shots, '6-graph.png') })
+
+  // A draft in modules: each module's graph, the imported one's too.
+  const gport = await freePort()
+  await publishScript('/graphs', `pipy().listen(${gport}).demuxHTTP().to($=>$.use('lib.js', 'answer'))\n`)
+  assert.equal((await api('POST', '/api/v1/repo-files/graphs/lib.js',
+    `pipy().pipeline('answer').handleMessageStart(() => {}).replaceMessage(new Message('lib'))\n`)).status, 201)
+  await page.goto(`http://127.0.0.1:${port}/#/cb/graphs?tab=graph`)
+  await page.locator('section.module[data-module="/lib.js"] .graph .node').first().waitFor()
+  assert.deepEqual(await page.locator('section.module').evaluateAll(ss => ss.map(s => s.dataset.module)), ['/main.js', '/lib.js'])
+  assert.match(await page.locator('section.module[data-module="/main.js"]').textContent(), /demuxHTTP.*use/s)
+  assert.match(await page.locator('section.module[data-module="/lib.js"]').textContent(), /answer.*handleMessageStart.*replaceMessage/s)
+  await page.screenshot({ path: join(shots, '6-graph.png'), fullPage: true })
 
   await page.getByRole('link', { name: 'Program' }).click()
   await page.getByRole('combobox').selectOption('/prog')

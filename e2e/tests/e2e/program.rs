@@ -207,6 +207,27 @@ fn scripts_are_drawn_and_drafts_checked_without_running() {
     assert_eq!(v["line"], 2, "{v}");
     assert_eq!(request(port, "POST", lib, "var a = 1\n").status, 201);
     let r = request(port, "POST", "/api/v1/check/chk", "");
-    assert_eq!(r.text(), r#"{"ok":true}"#);
+    let v: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    // Modules written in statements have no Configuration to draw (upstream
+    // draws none either).
+    assert_eq!(v["modules"], serde_json::json!({}), "{v}");
+    // Every Configuration module's graph, a used one's too, roots named as
+    // the graph API names them.
+    write_main(
+        port,
+        "/chk",
+        "pipy().listen(18080).demuxHTTP().to($=>$.use('lib.js', 'x'))",
+    );
+    let lib_pipeline = "pipy().pipeline('x').replaceMessage(new Message('x'))";
+    assert_eq!(request(port, "POST", lib, lib_pipeline).status, 201);
+    let r = request(port, "POST", "/api/v1/check/chk", "");
+    let v: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    let main = v["modules"]["/main.js"]["graph"]["nodes"].to_string();
+    assert!(main.contains("Listen 0.0.0.0:18080"), "{v}");
+    assert!(main.contains("demuxHTTP"), "{v}");
+    let used = v["modules"]["/lib.js"]["graph"]["nodes"].to_string();
+    assert!(used.contains("replaceMessage"), "{v}");
     assert_eq!(request(port, "POST", "/api/v1/check/none", "").status, 400);
 }

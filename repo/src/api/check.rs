@@ -42,9 +42,10 @@ pub(super) async fn off_thread(state: Arc<RepoState>, req: Req) -> Reply {
 pub trait ScriptCheck: Send + Sync + std::fmt::Debug {
     /// The pipeline graph of one script (`/main.js`), or the engine's error.
     fn graph(&self, source: &str) -> Result<serde_json::Value, String>;
-    /// Loads `program` as a worker would and stops there: its error, as
+    /// Loads `program` as a worker would and stops there: the pipeline graph
+    /// of each module loaded (`{"/main.js":{"graph":…},…}`), or the error, as
     /// `file:line:column: message` where the engine knows the position.
-    fn check(&self, program: &ProgramFiles) -> Result<(), String>;
+    fn check(&self, program: &ProgramFiles) -> Result<serde_json::Value, String>;
 }
 
 /// `POST /api/v1/graph`.
@@ -62,8 +63,9 @@ pub(super) fn graph(state: &RepoState, req: &Req) -> Reply {
     }
 }
 
-/// `POST /api/v1/check/CB`: `{"ok":true}`, or `{"ok":false,"error":…}` with the
-/// `file`, `line` and `column` of the error when the engine gave them.
+/// `POST /api/v1/check/CB`: `{"ok":true,"modules":{path:{"graph":…}}}`, or
+/// `{"ok":false,"error":…}` with the `file`, `line` and `column` of the error
+/// when the engine gave them.
 pub(super) fn draft(state: &RepoState, req: &Req, cb: &str) -> Reply {
     let Some(checker) = &state.options.script_check else {
         return bare(StatusCode::NOT_FOUND);
@@ -76,7 +78,7 @@ pub(super) fn draft(state: &RepoState, req: &Req, cb: &str) -> Reply {
         Err((status, why)) => return text(status, &why),
     };
     let body = match checker.check(&program) {
-        Ok(()) => serde_json::json!({ "ok": true }),
+        Ok(modules) => serde_json::json!({ "ok": true, "modules": modules }),
         Err(e) => error_json(&e),
     };
     reply::json(body.to_string())

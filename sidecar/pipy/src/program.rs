@@ -157,7 +157,9 @@ impl pipy_repo::ScriptCheck for DryRun {
         pipy_runtime::graph_of_script(source).map_err(|e| format!("{e:#}"))
     }
 
-    fn check(&self, program: &ProgramFiles) -> Result<(), String> {
-        pipy_runtime::dry_run_files(&program.files, &program.main).map_err(|e| format!("{e:#}"))
+    fn check(&self, program: &ProgramFiles) -> Result<serde_json::Value, String> {
+        pipy_runtime::dry_run_files(&program.files, &program.main)
+            .map(serde_json::Value::Object)
+            .map_err(|e| format!("{e:#}"))
     }
 }

@@ -84,13 +84,24 @@ fn name_roots_as_the_graph_api(graph: &mut serde_json::Value) {
     }
 }
 
-/// The dry run of a codebase's files (`(path, content)`), from `entry`.
-pub fn dry_run_files(files: &[(String, Vec<u8>)], entry: &str) -> Result<()> {
+/// The dry run of a codebase's files (`(path, content)`), from `entry`: the
+/// pipeline graph of each module loaded, by path, roots named as the graph API
+/// names them.
+pub fn dry_run_files(
+    files: &[(String, Vec<u8>)],
+    entry: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
     let mut cb = pipy_js::codebase::MemoryCodebase::new("draft");
     for (path, content) in files {
         cb.insert(path, content.clone());
     }
-    dry_run(Arc::new(cb), entry)
+    let mut graphs = load_within(Arc::new(cb), entry, DRY_RUN_TIMEOUT)?;
+    for module in graphs.values_mut() {
+        if let Some(graph) = module.get_mut("graph") {
+            name_roots_as_the_graph_api(graph);
+        }
+    }
+    Ok(graphs)
 }
 
 /// Loads on a fresh thread; the graphs of the modules loaded, by path.
