@@ -4,11 +4,13 @@
 import { EditorView, basicSetup } from 'codemirror'
 import { javascript } from '@codemirror/lang-javascript'
 import { keymap } from '@codemirror/view'
+import { EditorState } from '@codemirror/state'
 import { setDiagnostics, lintGutter } from '@codemirror/lint'
 import { apiHelp } from './complete.js'
 
-/** An editor in `parent` holding `text`; `onSave` runs on Ctrl/Cmd-S. */
-export function createEditor(parent, text, { onSave, onChange }) {
+/** An editor in `parent` holding `text`; `onSave` runs on Ctrl/Cmd-S. A
+ *  read-only one (pipy-operator's repo) shows the text and takes no edits. */
+export function createEditor(parent, text, { readOnly = false, onSave, onChange }) {
   const view = new EditorView({
     doc: text,
     parent,
@@ -19,6 +21,8 @@ export function createEditor(parent, text, { onSave, onChange }) {
       lintGutter(),
       keymap.of([{ key: 'Mod-s', preventDefault: true, run: () => { onSave(); return true } }]),
       EditorView.updateListener.of(u => { if (u.docChanged) onChange() }),
+      EditorState.readOnly.of(readOnly),
+      EditorView.editable.of(!readOnly),
     ],
   })
   return {

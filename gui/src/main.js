@@ -18,7 +18,7 @@ const workspace = document.getElementById('workspace')
 const status = document.getElementById('status')
 
 /** What the workspace shows now. */
-const state = { cb: null, info: null, file: null, editor: null, dirty: false, error: null, stop: null }
+const state = { cb: null, info: null, file: null, editor: null, dirty: false, error: null, stop: null, readOnly: false }
 
 function say(text, kind = 'info') {
   status.textContent = text
@@ -241,7 +241,7 @@ async function openFile(cb, file, pane) {
       await refresh()
     } catch (e) { fail(e) }
   }
-  state.editor = createEditor(body, text, { onSave: save, onChange: () => { state.dirty = true } })
+  state.editor = createEditor(body, text, { readOnly: state.readOnly, onSave: save, onChange: () => { state.dirty = true } })
   if (state.error && state.error.file === file) state.editor.mark(state.error)
 }
 
@@ -382,11 +382,13 @@ if (location.pathname.startsWith('/repo/') && !location.hash) {
 // A read-only repo (pipy-operator's: Codebase resources are the source of
 // truth) shows everything and changes nothing: the body's class hides the
 // controls that write, and a banner says why.
-api.consoleInfo().then(c => {
+// Known before the first view, so that its editor is made read-only too.
+const ready = api.consoleInfo().then(c => {
   if (!c.readOnly) return
+  state.readOnly = true
   document.body.classList.add('read-only')
   document.getElementById('top').append(h('span.tag.changed', { title: c.why || '' }, 'read-only'))
-})
+}).catch(e => say(e.message, 'error'))
 
 let shownHash = location.hash
 window.addEventListener('beforeunload', e => {
@@ -402,4 +404,4 @@ window.addEventListener('hashchange', () => {
   state.error = state.error && route().cb === state.cb ? state.error : null
   refresh(true)
 })
-refresh(true)
+ready.then(() => refresh(true))

@@ -202,7 +202,12 @@ async fn main() -> Result<()> {
             ))),
             hold_back: Some(known.clone()),
             // The console, read-only here: Codebase resources are the truth.
+            // Its Check and Graph load drafts with the webhook's dry run.
             console: Some(pipy_repo::embedded_console),
+            script_check: Some(Arc::new(pipy_repo::EngineCheck {
+                graph: pipy_runtime::graph_of_script,
+                check: pipy_runtime::dry_run_files,
+            })),
             ..pipy_repo::RepoOptions::default()
         },
     );

@@ -72,7 +72,7 @@
 //! rustls configurations for `--admin-tls-*` ([`RepoOptions::tls`]) and for workers.
 //!
 //! `/api/v1/graph` (§6.6) and `/api/v1/check/CB` (the dry run of a draft) need the
-//! script engine: the `pipy` binary gives one ([`ScriptCheck`]). Not yet: `/dump`,
+//! script engine: the `pipy` and `pipy-operator` binaries give one ([`EngineCheck`]). Not yet: `/dump`,
 //! `/options`, `/admin/…` and the GUI (§6.8).
 //! These fall through to the last routing rule: `GET` → `404`, other methods → `405`.
 
@@ -89,8 +89,8 @@ mod txn;
 mod tests;
 
 pub use api::{
-    embedded_console, serve, ConsoleFiles, Guard, HoldBack, InstanceReport, ProgramFiles,
-    ProgramHost, RepoOptions, RepoState, ScriptCheck, Verdict,
+    embedded_console, serve, ConsoleFiles, EngineCheck, Guard, HoldBack, InstanceReport,
+    ProgramFiles, ProgramHost, RepoOptions, RepoState, ScriptCheck, Verdict,
 };
 pub use model::{CodebaseInfo, Repo, TEMPLATE_MAIN};
 pub use publish::Published;

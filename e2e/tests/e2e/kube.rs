@@ -704,11 +704,38 @@ mod steps {
         let (status, console) = repo_get(operator.repo, "/api/v1/console", Some(&viewer));
         assert_eq!(status, 200);
         assert!(console.contains(r#""readOnly":true"#), "{console}");
+        browse_read_only_console(operator.repo, &viewer);
 
         // The operator's own metrics and probes.
         let metrics = get(operator.metrics, "/metrics").text();
         assert!(metrics.contains("reconciles"), "{metrics}");
         assert_eq!(get(operator.metrics, "/healthz").status, 200);
+    }
+
+    /// The console in headless Chromium against the operator's repo: a token
+    /// asked for, codebases shown, nothing that writes offered
+    /// (gui/tests/operator-console.mjs). Needs the console's test packages,
+    /// which `make test` installs; without them it says so and skips.
+    fn browse_read_only_console(repo: u16, token: &str) {
+        let gui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gui");
+        if !gui.join("node_modules/playwright-core").exists() {
+            eprintln!("skipped the operator console in a browser: run `make gui` first");
+            return;
+        }
+        let out = std::process::Command::new("node")
+            .args(["--test", "tests/operator-console.mjs"])
+            .current_dir(&gui)
+            .env("PIPY_CONSOLE_URL", format!("http://127.0.0.1:{repo}"))
+            .env("PIPY_CONSOLE_TOKEN", token)
+            .env("PIPY_CONSOLE_CODEBASE", "/demo/hello")
+            .output()
+            .expect("running node");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// A derived codebase, a base that cannot be deleted under it, a pause, a

@@ -48,6 +48,32 @@ pub trait ScriptCheck: Send + Sync + std::fmt::Debug {
     fn check(&self, program: &ProgramFiles) -> Result<serde_json::Value, String>;
 }
 
+/// The engine's checks, for a binary that has the engine (`pipy`,
+/// `pipy-operator`): two functions of `pipy-runtime`'s dry run.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineCheck {
+    /// A one-file script's graph (`pipy_runtime::graph_of_script`).
+    pub graph: fn(&str) -> anyhow::Result<serde_json::Value>,
+    /// The dry run of a program's files from its main one, answering each
+    /// module's graph (`pipy_runtime::dry_run_files`).
+    pub check: fn(&[(String, Vec<u8>)], &str) -> anyhow::Result<ModuleGraphs>,
+}
+
+/// Each module's pipeline graph, by path: `{"/main.js":{"graph":…},…}`.
+pub type ModuleGraphs = serde_json::Map<String, serde_json::Value>;
+
+impl ScriptCheck for EngineCheck {
+    fn graph(&self, source: &str) -> Result<serde_json::Value, String> {
+        (self.graph)(source).map_err(|e| format!("{e:#}"))
+    }
+
+    fn check(&self, program: &ProgramFiles) -> Result<serde_json::Value, String> {
+        (self.check)(&program.files, &program.main)
+            .map(serde_json::Value::Object)
+            .map_err(|e| format!("{e:#}"))
+    }
+}
+
 /// `POST /api/v1/graph`.
 pub(super) fn graph(state: &RepoState, req: &Req) -> Reply {
     let Some(checker) = &state.options.script_check else {

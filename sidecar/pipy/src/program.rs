@@ -149,17 +149,7 @@ impl ProgramHost for InProcess {
 
 /// The repo's script checks (`/api/v1/graph`, `/api/v1/check/CB`): the
 /// runtime's dry run, on a thread of its own per request.
-#[derive(Debug)]
-pub(crate) struct DryRun;
-
-impl pipy_repo::ScriptCheck for DryRun {
-    fn graph(&self, source: &str) -> Result<serde_json::Value, String> {
-        pipy_runtime::graph_of_script(source).map_err(|e| format!("{e:#}"))
-    }
-
-    fn check(&self, program: &ProgramFiles) -> Result<serde_json::Value, String> {
-        pipy_runtime::dry_run_files(&program.files, &program.main)
-            .map(serde_json::Value::Object)
-            .map_err(|e| format!("{e:#}"))
-    }
-}
+pub(crate) const ENGINE_CHECK: pipy_repo::EngineCheck = pipy_repo::EngineCheck {
+    graph: pipy_runtime::graph_of_script,
+    check: pipy_runtime::dry_run_files,
+};

@@ -134,7 +134,7 @@ pub(crate) fn run(cli: &Cli, mut shutdown: watch::Receiver<bool>) -> Result<()> 
         read_only: None,
         guard: None,
         hold_back: None,
-        script_check: Some(std::sync::Arc::new(crate::program::DryRun)),
+        script_check: Some(std::sync::Arc::new(crate::program::ENGINE_CHECK)),
         console: Some(pipy_repo::embedded_console),
     };
     let addr = admin_addr(cli.admin_port.as_deref())?;
