@@ -90,7 +90,7 @@ mod tests;
 
 pub use api::{
     embedded_console, serve, ConsoleFiles, EngineCheck, Guard, HoldBack, InstanceReport,
-    ProgramFiles, ProgramHost, RepoOptions, RepoState, ScriptCheck, Verdict,
+    ModuleGraphs, ProgramFiles, ProgramHost, RepoOptions, RepoState, ScriptCheck, Verdict,
 };
 pub use model::{CodebaseInfo, Repo, TEMPLATE_MAIN};
 pub use publish::Published;
