@@ -56,8 +56,11 @@ pub struct EngineCheck {
     pub graph: fn(&str) -> anyhow::Result<serde_json::Value>,
     /// The dry run of a program's files from its main one, answering each
     /// module's graph (`pipy_runtime::dry_run_files`).
-    pub check: fn(&[(String, Vec<u8>)], &str) -> anyhow::Result<ModuleGraphs>,
+    pub check: fn(&[ProgramFile], &str) -> anyhow::Result<ModuleGraphs>,
 }
+
+/// A file of a program: its path and content.
+pub type ProgramFile = (String, Vec<u8>);
 
 /// Each module's pipeline graph, by path: `{"/main.js":{"graph":…},…}`.
 pub type ModuleGraphs = serde_json::Map<String, serde_json::Value>;

@@ -21,7 +21,7 @@ mod program;
 mod reply;
 mod worker;
 
-pub use check::{EngineCheck, ModuleGraphs, ScriptCheck};
+pub use check::{EngineCheck, ModuleGraphs, ProgramFile, ScriptCheck};
 pub use console::{embedded as embedded_console, ConsoleFiles};
 pub use guard::{Guard, HoldBack, Verdict};
 pub use logs::{log_time, ProcessLog};

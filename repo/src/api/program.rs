@@ -19,7 +19,7 @@ pub struct ProgramFiles {
     /// Its entry file.
     pub main: String,
     /// Every file of its draft view (own, edited and inherited), sorted by path.
-    pub files: Vec<(String, Vec<u8>)>,
+    pub files: Vec<super::ProgramFile>,
 }
 
 /// Runs programs for the repo; implemented by the `pipy` binary.
