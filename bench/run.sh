@@ -10,6 +10,9 @@
 #   proxy    pipy demuxHTTP->muxHTTP->connect   vs nginx proxy_pass (upstream keepalive)
 #   routing  proxy + URLRouter/RoundRobin in JS vs nginx proxy_pass
 # Both proxies forward to the same nginx upstream (1 worker) on :9001.
+# With PIPY_UPSTREAM=/path/to/upstream/pipy, upstream Pipy runs the same three
+# scripts (on ports 92xx, also one thread) in the same rounds, and the table adds
+# its column and our ratio to it.
 # Then (unless CODECS=0) bench/codecs.sh: compressHTTP against nginx `gzip on`
 # and WebSocket proxying against nginx's upgrade proxy, each with its ratio.
 set -euo pipefail
@@ -61,8 +64,12 @@ SUBJECT_CPU=${SUBJECT_CPU:-1}
 taskset -c "$LOAD_CPU" nginx -c "$PWD/$OUT/nginx-upstream.conf" -p "$PWD/$OUT" & PIDS+=($!)
 taskset -c "$SUBJECT_CPU" nginx -c "$PWD/$OUT/nginx-peer.conf" -p "$PWD/$OUT" & PIDS+=($!)
 
+# Each server runs from a copy of its binary of its own, as one pod runs one:
+# pages of one file mapped by several processes count in each one's RSS and
+# are not the kernel's to take back from any of them.
 start_pipy() { # script: starts pipy in this shell, pid in $!
-  taskset -c "$SUBJECT_CPU" "$PIPY" --threads=1 --log-level=warn "bench/scripts/$1" > "$OUT/$1.log" 2>&1 &
+  cp "$PIPY" "$OUT/pipy-${1%.js}"
+  taskset -c "$SUBJECT_CPU" "$OUT/pipy-${1%.js}" --threads=1 --log-level=warn "bench/scripts/$1" > "$OUT/$1.log" 2>&1 &
   PIDS+=($!)
 }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not up" >&2; exit 1; }
@@ -72,6 +79,19 @@ start_pipy serve.js; SERVE_PID=$!
 start_pipy proxy.js; PROXY_PID=$!
 start_pipy routing.js; ROUTING_PID=$!
 wait_port 9101; wait_port 9102; wait_port 9103
+
+# Upstream Pipy, when given: the same scripts on ports 92xx.
+UPSTREAM=${PIPY_UPSTREAM:-}
+declare -A UP_PID
+if [ -n "$UPSTREAM" ]; then
+  for s in serve proxy routing; do
+    sed 's/\b910\([123]\)\b/920\1/' "bench/scripts/$s.js" > "$OUT/upstream-$s.js"
+    cp "$UPSTREAM" "$OUT/upstream-pipy-$s"
+    taskset -c "$SUBJECT_CPU" "$OUT/upstream-pipy-$s" --threads=1 --log-level=warn "$OUT/upstream-$s.js" > "$OUT/upstream-$s.log" 2>&1 &
+    PIDS+=($!); UP_PID[$s]=$!
+  done
+  wait_port 9201; wait_port 9202; wait_port 9203
+fi
 
 # One wrk run: prints "rps p99_ms errors".
 measure() {
@@ -100,11 +120,22 @@ declare -A URL=(
   [pipy-routing]=http://127.0.0.1:9103/hi/there
 )
 CASES=(nginx-return pipy-serve nginx-proxy pipy-proxy pipy-routing)
+if [ -n "$UPSTREAM" ]; then
+  URL[up-serve]=http://127.0.0.1:9201/
+  URL[up-proxy]=http://127.0.0.1:9202/
+  URL[up-routing]=http://127.0.0.1:9203/hi/there
+  CASES+=(up-serve up-proxy up-routing)
+fi
 declare -A RS PS E
 for c in "${CASES[@]}"; do RS[$c]=""; PS[$c]=""; E[$c]=0; done
 
 # Warm-up: 3 s each, so that allocators and the script engine reach steady state.
 for url in "${URL[@]}"; do taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d3s "$url" >/dev/null 2>&1 || true; done
+# Peak RSS is the peak under the load: each subject's high-water mark starts
+# again from its resident set now (clear_refs 5), start-up spikes left out.
+for p in "$SERVE_PID" "$PROXY_PID" "$ROUTING_PID" ${UP_PID[serve]:-} ${UP_PID[proxy]:-} ${UP_PID[routing]:-} $(pgrep -f "nginx: worker" || true); do
+  echo 5 > "/proc/$p/clear_refs" 2>/dev/null || echo "could not reset the peak RSS of $p" >&2
+done
 # Rounds interleave the scenarios so that drift of the machine hits all alike.
 for round in $(seq 1 "$ROUNDS"); do
   for c in "${CASES[@]}"; do
@@ -133,6 +164,15 @@ round_ratio() { # pipy-case nginx-case
   printf '%-14s %12s %10s %7s %9s %16s\n' nginx-proxy "${R[nginx-proxy]}" "${P[nginx-proxy]}" "${E[nginx-proxy]}" "-" "-"
   printf '%-14s %12s %10s %7s %9s %16s %12s\n' pipy-proxy "${R[pipy-proxy]}" "${P[pipy-proxy]}" "${E[pipy-proxy]}" "$(rss_mb "$PROXY_PID")" "$(ratio "${R[pipy-proxy]}" "${R[nginx-proxy]}")" "$(round_ratio pipy-proxy nginx-proxy)"
   printf '%-14s %12s %10s %7s %9s %16s %12s\n' pipy-routing "${R[pipy-routing]}" "${P[pipy-routing]}" "${E[pipy-routing]}" "$(rss_mb "$ROUTING_PID")" "$(ratio "${R[pipy-routing]}" "${R[nginx-proxy]}")" "$(round_ratio pipy-routing nginx-proxy)"
+  if [ -n "$UPSTREAM" ]; then
+    echo
+    echo "upstream Pipy ($UPSTREAM), same rounds; ours/upstream: ratio of medians, median of per-round ratios"
+    printf '%-14s %12s %10s %7s %9s %16s %12s %12s\n' scenario req/s p99_ms errors rss_MiB "ours_vs_upstream" "per_round" "p99_ours/up"
+    for s in serve proxy routing; do
+      printf '%-14s %12s %10s %7s %9s %16s %12s %12s\n' "up-$s" "${R[up-$s]}" "${P[up-$s]}" "${E[up-$s]}" "$(rss_mb "${UP_PID[$s]}")" \
+        "$(ratio "${R[pipy-$s]}" "${R[up-$s]}")" "$(round_ratio "pipy-$s" "up-$s")" "$(ratio "${P[pipy-$s]}" "${P[up-$s]}")"
+    done
+  fi
 } | tee "$OUT/results.txt"
 
 # The codec scenarios, each against nginx doing the same, in this same run.

@@ -1,9 +1,18 @@
 //! `ReadBuffer`: socket reads into reference-counted chunks, sized to the traffic.
 
 use bytes::{Bytes, BytesMut};
+use std::cell::RefCell;
 
 const MIN_CHUNK: usize = 4 * 1024;
 const MAX_CHUNK: usize = 64 * 1024;
+/// Spare buffers kept per thread for the next read of any connection: enough
+/// for the connections busy at once, while idle ones hold none.
+const POOL_SIZE: usize = 256;
+
+thread_local! {
+    /// What idle connections let go of, for connections that read next.
+    static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A read buffer that starts small (most HTTP messages are) and doubles while
 /// reads fill it (bulk transfers), falling back when they stop doing so. Every
@@ -23,7 +32,7 @@ impl ReadBuffer {
     /// An empty buffer.
     pub fn new() -> Self {
         Self {
-            buf: BytesMut::with_capacity(MIN_CHUNK),
+            buf: BytesMut::new(),
             chunk: MIN_CHUNK,
         }
     }
@@ -31,9 +40,30 @@ impl ReadBuffer {
     /// The buffer to read into, with room for at least a quarter chunk.
     pub fn prepare(&mut self) -> &mut BytesMut {
         if self.buf.capacity() - self.buf.len() < self.chunk / 4 {
-            self.buf.reserve(self.chunk);
+            let spare = POOL.with(|p| p.borrow_mut().pop());
+            match spare {
+                Some(b) if b.capacity() >= self.chunk / 4 && self.buf.is_empty() => self.buf = b,
+                _ => self.buf.reserve(self.chunk),
+            }
         }
         &mut self.buf
+    }
+
+    /// Lets go of the buffer while nothing is being read (the connection
+    /// waits): what is left of it goes to this thread's pool, for whichever
+    /// connection reads next, so a waiting connection holds no buffer and a
+    /// busy thread allocates none per read.
+    pub fn release(&mut self) {
+        if !self.buf.is_empty() || self.buf.capacity() == 0 {
+            return;
+        }
+        let spare = std::mem::take(&mut self.buf);
+        POOL.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOL_SIZE {
+                p.push(spare);
+            }
+        });
     }
 
     /// Takes the `n` bytes just read.
@@ -50,6 +80,23 @@ impl ReadBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_released_buffer_serves_the_next_read_elsewhere() {
+        let mut a = ReadBuffer::new();
+        a.prepare().extend_from_slice(b"request");
+        let taken = a.take(7);
+        let rest = a.buf.as_ptr();
+        a.release();
+        assert_eq!(a.buf.capacity(), 0, "a waiting reader holds nothing");
+        let mut b = ReadBuffer::new();
+        assert_eq!(b.prepare().as_ptr(), rest, "the next read takes the rest");
+        assert_eq!(
+            &taken[..],
+            b"request",
+            "bytes already read stay as they were"
+        );
+    }
 
     #[test]
     fn grows_with_bulk_reads_and_shrinks_back() {

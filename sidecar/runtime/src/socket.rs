@@ -12,9 +12,10 @@ use pipy_core::io::SocketOptions;
 use pipy_core::{Data, Event, Outbox, ReadBuffer, StreamError};
 use pipy_metrics::live::Handle;
 use std::cell::Cell;
+use std::future::Future;
 use std::io;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -171,8 +172,12 @@ pub(crate) async fn pump(
     outbox.close();
 }
 
-async fn read_in<R: AsyncRead + Unpin>(
-    r: &mut R,
+/// Reads until the stream ends. Between reads the connection holds no read
+/// buffer: it waits for the socket to be readable first, and the buffer is
+/// taken only for the read itself (an idle keep-alive connection costs its
+/// task and pipeline, not a buffer).
+async fn read_in(
+    r: &mut tokio::net::tcp::ReadHalf<'_>,
     tap: &Tap,
     o: &SocketOptions,
     deliver: &dyn Fn(Event),
@@ -185,12 +190,27 @@ async fn read_in<R: AsyncRead + Unpin>(
         if !tap.is_open() {
             tap.opened().await;
         }
-        let read = match o.read_timeout {
-            Some(t) => match tokio::time::timeout(t, r.read_buf(buf.prepare())).await {
-                Ok(r) => r,
-                Err(_) => return ReadEnd::Failed(StreamError::ReadTimeout),
-            },
-            None => r.read_buf(buf.prepare()).await,
+        // Readable at once (more bytes came meanwhile): read into what is left
+        // of the buffer. Otherwise let the buffer go while waiting.
+        let ready = r.readable();
+        tokio::pin!(ready);
+        let now = std::future::poll_fn(|cx| std::task::Poll::Ready(ready.as_mut().poll(cx))).await;
+        let ready = match now {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => {
+                buf.release();
+                match o.read_timeout {
+                    Some(t) => match tokio::time::timeout(t, ready).await {
+                        Ok(r) => r,
+                        Err(_) => return ReadEnd::Failed(StreamError::ReadTimeout),
+                    },
+                    None => ready.await,
+                }
+            }
+        };
+        let read = match ready.and_then(|()| r.try_read_buf(buf.prepare())) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            other => other,
         };
         match read {
             Ok(0) => return ReadEnd::Eof,

@@ -502,6 +502,7 @@ impl Running {
                     pipy_core::io::reloaded();
                     if self.index == 0 {
                         opts.control.loaded.store(generation, Ordering::SeqCst);
+                        release_program_pages();
                     }
                 }
                 Err(e) => tracing::error!(
@@ -529,6 +530,13 @@ impl Running {
             opts.control.settled.store(generation, Ordering::SeqCst);
         }
     }
+}
+
+/// After a load, the program's pages that only loading ran go back to the
+/// kernel: what stays resident is what the worker runs (`pipy_sys`).
+fn release_program_pages() {
+    let bytes = pipy_sys::release_program_pages();
+    tracing::debug!(target: "thread", "[thread] {} KiB of the program's pages given back after loading", bytes / 1024);
 }
 
 fn worker(
@@ -611,6 +619,9 @@ fn worker(
         }
         let _ = ready.send(Ok(index));
         tracing::debug!(target: "thread", "[thread] Thread {index} started");
+        if index == 0 {
+            release_program_pages();
+        }
         running.start_once_tasks();
         let mut reads_only = state.borrow().listens.is_empty()
             && state

@@ -9,6 +9,7 @@
 
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
+use boa_engine::property::{PropertyDescriptor, PropertyKey};
 use boa_engine::{
     js_string, Context, JsData, JsNativeError, JsObject, JsResult, JsValue, NativeFunction,
 };
@@ -32,6 +33,11 @@ pub struct HeadObject {
     native: NativeHead,
     /// The `headers` object, once a script asked for it (or set one).
     headers: Option<JsObject>,
+    /// What that object held when made here from the native head: each own
+    /// property's key and value, in order (`[key, value, key, value, …]`).
+    /// Empty once a script set an object of its own. Lets [`native_of`] tell
+    /// an object only read from one changed without converting any string.
+    made: Vec<JsValue>,
 }
 
 /// The fields a head object has as its own, in upstream's order (which
@@ -47,9 +53,14 @@ const REQUEST_FIELDS: &[&str] = &[
 ];
 const RESPONSE_FIELDS: &[&str] = &["protocol", "headers", "headerNames", "status", "statusText"];
 
+/// A field's key and its getter and setter (none for `scheme` and `authority`,
+/// HTTP/2's, which are plain data here).
+type Accessor = (&'static str, PropertyKey, Option<(JsObject, JsObject)>);
+
 thread_local! {
-    /// The getter and setter of each field, made once per engine.
-    static ACCESSORS: std::cell::RefCell<Vec<(&'static str, JsValue, JsValue)>> =
+    /// Each field's key, getter and setter, made once per engine: a head
+    /// object is made per message, so its fields cost no allocation.
+    static ACCESSORS: std::cell::RefCell<Vec<Accessor>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -58,17 +69,13 @@ pub(crate) fn reset_thread() {
     ACCESSORS.with(|a| a.borrow_mut().clear());
 }
 
-fn accessors(ctx: &mut Context) -> Vec<(&'static str, JsValue, JsValue)> {
-    let cached = ACCESSORS.with(|a| a.borrow().clone());
-    if !cached.is_empty() {
-        return cached;
-    }
-    let made: Vec<_> = REQUEST_FIELDS
-        .iter()
-        .chain(RESPONSE_FIELDS)
-        .copied()
-        .filter(|f| *f != "scheme" && *f != "authority")
-        .map(|field| {
+fn make_accessors(ctx: &mut Context) -> Vec<Accessor> {
+    let mut made: Vec<Accessor> = Vec::new();
+    for field in REQUEST_FIELDS.iter().chain(RESPONSE_FIELDS).copied() {
+        if made.iter().any(|(f, _, _)| *f == field) {
+            continue;
+        }
+        let pair = (field != "scheme" && field != "authority").then(|| {
             let get = NativeFunction::from_copy_closure(move |this, _, ctx| read(this, field, ctx))
                 .to_js_function(ctx.realm());
             let set = NativeFunction::from_copy_closure(move |this, args, ctx| {
@@ -76,10 +83,10 @@ fn accessors(ctx: &mut Context) -> Vec<(&'static str, JsValue, JsValue)> {
                 Ok(JsValue::undefined())
             })
             .to_js_function(ctx.realm());
-            (field, JsValue::from(get), JsValue::from(set))
-        })
-        .collect();
-    ACCESSORS.with(|a| *a.borrow_mut() = made.clone());
+            (JsObject::from(get), JsObject::from(set))
+        });
+        made.push((field, PropertyKey::from(js_string!(field)), pair));
+    }
     made
 }
 
@@ -96,28 +103,38 @@ impl HeadObject {
             HeadObject {
                 native,
                 headers: None,
+                made: Vec::new(),
             },
             ctx,
         )?;
-        let accessors = accessors(ctx);
-        for field in fields {
-            let desc = match accessors.iter().find(|(f, _, _)| f == field) {
-                Some((_, get, set)) => boa_engine::property::PropertyDescriptor::builder()
-                    .maybe_get(get.as_object())
-                    .maybe_set(set.as_object())
-                    .enumerable(true)
-                    .configurable(true)
-                    .build(),
-                // `scheme` and `authority`: HTTP/2's, unset here.
-                None => boa_engine::property::PropertyDescriptor::builder()
-                    .value(JsValue::undefined())
-                    .writable(true)
-                    .enumerable(true)
-                    .configurable(true)
-                    .build(),
-            };
-            object.define_property_or_throw(js_string!(*field), desc, ctx)?;
+        if ACCESSORS.with(|a| a.borrow().is_empty()) {
+            let made = make_accessors(ctx);
+            ACCESSORS.with(|a| *a.borrow_mut() = made);
         }
+        ACCESSORS.with(|a| {
+            let accessors = a.borrow();
+            for field in fields {
+                let Some((_, key, pair)) = accessors.iter().find(|(f, _, _)| f == field) else {
+                    continue;
+                };
+                let desc = match pair {
+                    Some((get, set)) => PropertyDescriptor::builder()
+                        .get(get.clone())
+                        .set(set.clone())
+                        .enumerable(true)
+                        .configurable(true)
+                        .build(),
+                    None => PropertyDescriptor::builder()
+                        .value(JsValue::undefined())
+                        .writable(true)
+                        .enumerable(true)
+                        .configurable(true)
+                        .build(),
+                };
+                // A fresh object of our own class: nothing to validate against.
+                object.insert_property(key.clone(), desc);
+            }
+        });
         Ok(object.into())
     }
 }
@@ -147,47 +164,45 @@ pub fn native_of(v: &JsValue, ctx: &mut Context) -> JsResult<Option<NativeHead>>
     let Some(o) = v.as_object() else {
         return Ok(None);
     };
-    let (mut native, headers) = match o.downcast_ref::<HeadObject>() {
-        Some(h) => (h.native.clone(), h.headers.clone()),
+    let (mut native, headers, made) = match o.downcast_ref::<HeadObject>() {
+        Some(h) => (h.native.clone(), h.headers.clone(), h.made.clone()),
         None => return Ok(None),
     };
     if let Some(h) = headers {
-        let map = match &mut native {
-            NativeHead::Request(r) => &mut r.headers,
-            NativeHead::Response(r) => &mut r.headers,
-        };
-        if !headers_unchanged(map, &h, ctx)? {
+        if made.is_empty() || !unchanged(&h, &made, ctx)? {
+            let map = match &mut native {
+                NativeHead::Request(r) => &mut r.headers,
+                NativeHead::Response(r) => &mut r.headers,
+            };
             *map = headers_from_object(&h, ctx)?;
         }
     }
     Ok(Some(native))
 }
 
-/// Whether a headers object still holds exactly the native fields (the common
-/// case of a script that only read them), checked without allocating.
-fn headers_unchanged(map: &HeaderMap, obj: &JsObject, ctx: &mut Context) -> JsResult<bool> {
+/// Whether `obj` still holds exactly the keys and values it was made with
+/// (`made`, as [`HeadObject::made`]): the same keys in the same order, the
+/// same strings. An array (a repeated header) counts as changed, since a
+/// script may have pushed to it.
+fn unchanged(obj: &JsObject, made: &[JsValue], ctx: &mut Context) -> JsResult<bool> {
     let keys = obj.own_property_keys(ctx)?;
-    let mut names = 0;
-    for (i, (name, value)) in map.iter().enumerate() {
-        // Repeated names became arrays: let the full conversion handle them.
-        if map
-            .iter()
-            .take(i)
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
+    if keys.len() * 2 != made.len() {
+        return Ok(false);
+    }
+    for (key, pair) in keys.into_iter().zip(made.chunks_exact(2)) {
+        let same_key = match (&key, pair[0].as_string()) {
+            (PropertyKey::String(k), Some(m)) => *k == m,
+            _ => false,
+        };
+        if !same_key {
             return Ok(false);
         }
-        names += 1;
-        let key = js_string!(String::from_utf8_lossy(name).to_ascii_lowercase().as_str());
-        let v = obj.get(key, ctx)?;
-        let Some(s) = v.as_string() else {
-            return Ok(false);
-        };
-        if s.to_std_string_escaped().as_bytes() != value.as_ref() {
+        let value = obj.get(key, ctx)?;
+        if !value.is_string() || !value.strict_equals(&pair[1]) {
             return Ok(false);
         }
     }
-    Ok(keys.len() == names)
+    Ok(true)
 }
 
 /// Header fields from a plain object (`{name: value | [values]}`).
@@ -215,22 +230,45 @@ pub fn headers_from_object(h: &JsObject, ctx: &mut Context) -> JsResult<HeaderMa
 
 /// A plain object of header fields: lower-case names, repeated ones as arrays.
 pub fn headers_to_object(h: &HeaderMap, ctx: &mut Context) -> JsResult<JsObject> {
+    headers_object(h, ctx).map(|(obj, _)| obj)
+}
+
+/// [`headers_to_object`], with each key and value put in, in order
+/// (`[key, value, …]`).
+fn headers_object(h: &HeaderMap, ctx: &mut Context) -> JsResult<(JsObject, Vec<JsValue>)> {
     let obj = JsObject::with_object_proto(ctx.intrinsics());
+    let mut made = Vec::with_capacity(h.len() * 2);
+    // Names seen so far with their values; a repeated name becomes an array.
+    let mut fields: Vec<(String, Vec<JsValue>)> = Vec::with_capacity(h.len());
     for (name, value) in h.iter() {
         let key = String::from_utf8_lossy(name).to_ascii_lowercase();
-        let val = js_string!(String::from_utf8_lossy(value).as_ref());
-        let k = js_string!(key.as_str());
-        let prev = obj.get(k.clone(), ctx)?;
-        if prev.is_undefined() {
-            obj.set(k, val, false, ctx)?;
-        } else if let Some(arr) = prev.as_object().filter(|o| o.is_array()) {
-            JsArray::from_object(arr.clone())?.push(val, ctx)?;
-        } else {
-            let arr = JsArray::from_iter([prev, val.into()], ctx);
-            obj.set(k, arr, false, ctx)?;
+        let val = JsValue::from(js_string!(String::from_utf8_lossy(value).as_ref()));
+        match fields.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, values)) => values.push(val),
+            None => fields.push((key, vec![val])),
         }
     }
-    Ok(obj)
+    for (key, mut values) in fields {
+        let value = if values.len() == 1 {
+            values.pop().unwrap_or_default()
+        } else {
+            JsArray::from_iter(values, ctx).into()
+        };
+        // A fresh plain object and distinct keys: plain data properties, as
+        // assignments would make them, without [[Set]]'s lookups.
+        let key = js_string!(key.as_str());
+        made.push(JsValue::from(key.clone()));
+        made.push(value.clone());
+        obj.insert_property(
+            key,
+            PropertyDescriptor::builder()
+                .value(value)
+                .writable(true)
+                .enumerable(true)
+                .configurable(true),
+        );
+    }
+    Ok((obj, made))
 }
 
 fn this_head(this: &JsValue) -> JsResult<JsObject> {
@@ -260,9 +298,10 @@ fn read(this: &JsValue, field: &str, ctx: &mut Context) -> JsResult<JsValue> {
             NativeHead::Request(r) => r.headers.clone(),
             NativeHead::Response(r) => r.headers.clone(),
         };
-        let h = headers_to_object(&map, ctx)?;
+        let (h, made) = headers_object(&map, ctx)?;
         if let Some(mut head) = o.downcast_mut::<HeadObject>() {
             head.headers = Some(h.clone());
+            head.made = made;
         }
         return Ok(h.into());
     }
@@ -300,6 +339,7 @@ fn write(this: &JsValue, field: &str, v: &JsValue, ctx: &mut Context) -> JsResul
             .unwrap_or_else(|| JsObject::with_object_proto(ctx.intrinsics()));
         if let Some(mut head) = o.downcast_mut::<HeadObject>() {
             head.headers = Some(h);
+            head.made = Vec::new();
         }
         return Ok(());
     }

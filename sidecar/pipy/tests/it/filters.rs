@@ -19,6 +19,40 @@ fn handle_message_start_edits_reach_the_upstream() {
     assert_eq!(get(port, "/orig").text(), "yes /rewritten");
 }
 
+/// Headers a script only read go upstream as they came (case kept); a value
+/// changed in place, with the same names, goes upstream changed.
+#[test]
+fn header_values_changed_in_place_reach_the_upstream() {
+    let up = free_port();
+    let port = free_port();
+    let _u = Pipy::script(
+        &format!("pipy().listen({up}).serveHTTP(msg => new Message(msg.head.headers['x-tag'] + ' ' + Object.keys(msg.head.headerNames).join(',')))"),
+        &[up],
+    );
+    let _p = Pipy::script(
+        &format!("pipy().listen({port}).demuxHTTP().to($=>$.handleMessageStart(msg => msg.head.headers['x-tag'] === 'change' && (msg.head.headers['x-tag'] = 'changed')).muxHTTP().to($=>$.connect('127.0.0.1:{up}')))"),
+        &[port],
+    );
+    let ask = |tag: &str| {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        std::io::Write::write_all(
+            &mut c,
+            format!("GET / HTTP/1.1\r\nHost: x\r\nX-Tag: {tag}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut c, &mut out).unwrap();
+        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+    };
+    // Read only: the names keep the client's case (headerNames lists them).
+    assert_eq!(ask("keep"), "keep host,x-tag");
+    // Changed in place: the new value goes upstream.
+    assert_eq!(ask("change").split(' ').next(), Some("changed"));
+}
+
 #[test]
 fn replace_filters_transform_messages() {
     let (_p, port) = serve(|port| {
