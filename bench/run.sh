@@ -28,7 +28,7 @@ need() { command -v "$1" >/dev/null 2>&1; }
 if ! need nginx || ! need wrk; then
   apt-get update -qq && apt-get install -y -qq nginx-light wrk >/dev/null
 fi
-PIPY=target/release/pipy
+PIPY=${PIPY:-target/release/pipy}
 [ -x "$PIPY" ] || cargo build --release -p pipy
 
 # Two nginx masters of one worker each: the upstream both proxies forward to,
