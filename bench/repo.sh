@@ -16,7 +16,7 @@ SUBJECT_CPU=${SUBJECT_CPU:-1}
 OUT=bench/out
 mkdir -p "$OUT"
 command -v nginx >/dev/null && command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light wrk >/dev/null; }
-PIPY=target/release/pipy
+PIPY=${PIPY:-target/release/pipy}
 [ -x "$PIPY" ] || cargo build --release -p pipy
 
 cat > "$OUT/nginx-repo-peer.conf" <<NGINX
