@@ -259,8 +259,8 @@ interface Pipy {
    */
   listen(port: number | string, target: PipelineBuilder | PipelineValue | null): void;
   listen(port: number | string, protocol: 'tcp' | 'udp', target: PipelineBuilder | PipelineValue | null): void;
-  listen(port: number | string, options: pipy.ListenOptions, target: PipelineBuilder | PipelineValue | null): void;
-  listen(port: number | string, protocol: 'tcp' | 'udp', options: pipy.ListenOptions, target: PipelineBuilder | PipelineValue | null): void;
+  listen(port: number | string, options: ListenOptions, target: PipelineBuilder | PipelineValue | null): void;
+  listen(port: number | string, protocol: 'tcp' | 'udp', options: ListenOptions, target: PipelineBuilder | PipelineValue | null): void;
   /**
    * Streams a file through a new pipeline, in chunks, and ends the stream
    * after it; what the pipeline outputs is dropped.
@@ -308,32 +308,6 @@ declare namespace pipy {
     stderr?: boolean;
     /** Called when the program ends, with its exit status and the error output captured. */
     onExit?: (code: number, stderr?: Data) => void;
-  }
-
-  /** Options of `pipy.listen`. */
-  interface ListenOptions {
-    /** `'tcp'` (the default) or `'udp'`. */
-    protocol?: 'tcp' | 'udp';
-    /** Most connections open at once; accepting pauses at the limit. */
-    maxConnections?: number;
-    /** Accepts connections redirected here by NAT rules and learns where they were going. */
-    transparent?: boolean;
-    /** Keeps inbound metrics per client address too, not only per port. */
-    peerStats?: boolean;
-    /** Bytes waiting to be sent past which the sender is slowed; a number or text with a unit. */
-    congestionLimit?: number | string;
-    /** Bytes waiting to be sent past which the connection is closed. */
-    bufferLimit?: number | string;
-    /** Time allowed between reads, in seconds or text with a unit. */
-    readTimeout?: number | string;
-    /** Time allowed for a write, in seconds or text with a unit. */
-    writeTimeout?: number | string;
-    /** Time a connection may sit without traffic, in seconds or text with a unit. */
-    idleTimeout?: number | string;
-    /** Turns TCP keep-alive on or off. */
-    keepAlive?: boolean;
-    /** Turns Nagle's algorithm off when true. */
-    noDelay?: boolean;
   }
 
   /** Version details of the build. */
@@ -2041,7 +2015,7 @@ declare namespace http {
   }
 
   /** Options of an Agent: TLS, the HTTP muxer and the connection. */
-  interface AgentOptions {
+  interface AgentOptions extends SocketOptions {
     /** Connects with TLS; an empty object uses the defaults. */
     tls?: http.TLSOptions;
     /** The HTTP version to speak. */
@@ -2058,24 +2032,10 @@ declare namespace http {
     maxHeaderSize?: number | string;
     /** Time allowed to connect, in seconds or text with a unit. */
     connectTimeout?: number | string;
-    /** Time allowed between reads. */
-    readTimeout?: number | string;
-    /** Time allowed for a write. */
-    writeTimeout?: number | string;
-    /** Time a connection may sit without traffic. */
-    idleTimeout?: number | string;
     /** How many times a failed connection is tried again. */
     retryCount?: number;
     /** Time between tries. */
     retryDelay?: number | string;
-    /** Bytes waiting to be sent past which the connection is closed. */
-    bufferLimit?: number | string;
-    /** Bytes waiting to be sent past which the sender is slowed. */
-    congestionLimit?: number | string;
-    /** Turns TCP keep-alive on or off. */
-    keepAlive?: boolean;
-    /** Turns Nagle's algorithm off when true. */
-    noDelay?: boolean;
   }
 
   /** An HTTP client whose connections are pooled and kept alive. */

@@ -112,18 +112,8 @@ interface SOCKSRequest {
 // Options
 // ---------------------------------------------------------------------------
 
-/** Options of `listen`. */
-interface ListenOptions {
-  /** `'tcp'` (the default) or `'udp'`. */
-  protocol?: 'tcp' | 'udp';
-  /** Most connections open at once; accepting pauses at the limit. */
-  maxConnections?: number;
-  /** Accept connections redirected by NAT rules; their original destination shows in `__inbound.destinationAddress`. */
-  transparent?: boolean;
-  /** Keep inbound metrics per client address as well as per port. */
-  peerStats?: boolean;
-  /** Accepted for compatibility; it has no effect. */
-  masquerade?: boolean;
+/** Options every TCP socket takes, accepted (`listen`) or opened (`connect`, `http.Agent`). */
+interface SocketOptions {
   /** Bytes waiting to be written at which reading from the other side pauses; a number or text such as `'1m'` (1 MiB by default, 0 for never). */
   congestionLimit?: number | string;
   /** Bytes waiting to be written past which the stream ends; a number or text such as `'16m'` (16 MiB by default, 0 for no limit). */
@@ -140,8 +130,22 @@ interface ListenOptions {
   noDelay?: boolean;
 }
 
+/** Options of `listen` (and `pipy.listen`). */
+interface ListenOptions extends SocketOptions {
+  /** `'tcp'` (the default) or `'udp'`. */
+  protocol?: 'tcp' | 'udp';
+  /** Most connections open at once; accepting pauses at the limit. */
+  maxConnections?: number;
+  /** Accept connections redirected by NAT rules; their original destination shows in `__inbound.destinationAddress`. */
+  transparent?: boolean;
+  /** Keep inbound metrics per client address as well as per port. */
+  peerStats?: boolean;
+  /** Accepted for compatibility; it has no effect. */
+  masquerade?: boolean;
+}
+
 /** Options of `connect`. */
-interface ConnectOptions {
+interface ConnectOptions extends SocketOptions {
   /** `'tcp'` (the default) or `'udp'`. */
   protocol?: 'tcp' | 'udp';
   /** Give up connecting after this long; seconds or text with a unit (no limit by default). */
@@ -154,20 +158,6 @@ interface ConnectOptions {
   bind?: string | (() => string);
   /** Called each time the connection changes state. */
   onState?: (outbound: OutboundState) => void;
-  /** Bytes waiting to be written at which reading from the other side pauses; a number or text such as `'1m'` (1 MiB by default, 0 for never). */
-  congestionLimit?: number | string;
-  /** Bytes waiting to be written past which the stream ends; a number or text such as `'16m'` (16 MiB by default, 0 for no limit). */
-  bufferLimit?: number | string;
-  /** End the connection when nothing is read for this long; seconds or text such as `'10s'` (none by default). */
-  readTimeout?: number | string;
-  /** End the connection when a write does not finish in this long; seconds or text with a unit (none by default). */
-  writeTimeout?: number | string;
-  /** End the connection when nothing moves either way for this long; seconds or text with a unit (1 minute by default, 0 for none). */
-  idleTimeout?: number | string;
-  /** Send TCP keep-alive probes (on by default). */
-  keepAlive?: boolean;
-  /** Turn off Nagle's algorithm so small writes go out at once (on by default). */
-  noDelay?: boolean;
 }
 
 /** Options of `demuxHTTP`. */
