@@ -180,16 +180,18 @@ function histogramChart(metric) {
 function histogramDetail(metric) {
   const bounds = bucketBounds(metric)
   const list = intervals(metric)
-  const finite = bounds.filter(Number.isFinite)
-  const top = finite.length ? finite.at(-1) : 1
   const w = 640
   const hgt = 160
   const ps = [0.5, 0.9, 0.99]
+  const series = ps.map(p => list.map(counts => percentile(counts, bounds, p)))
+  // The scale is the highest finite percentile seen (at least the first
+  // bound): what lies past the last finite bound draws at the top, an empty
+  // interval at zero.
+  const seen = series.flat().filter(Number.isFinite)
+  const top = Math.max(bounds.find(Number.isFinite) ?? 1, ...seen)
   const svg = frame(w, hgt, `${metric.k}: percentiles over ${list.length} intervals`)
-  ps.forEach((p, n) => {
-    // An empty interval or one past the last finite bound draws at the top.
-    const v = list.map(counts => Math.min(percentile(counts, bounds, p) ?? 0, top))
-    svg.append(line(v, top, w, hgt, 2, COLORS[n]))
+  series.forEach((values, n) => {
+    svg.append(line(values.map(v => Math.min(v ?? 0, top)), top, w, hgt, 2, COLORS[n]))
   })
   const counts = latest(list)
   const barFrame = frame(w, 60, `${metric.k}: latest interval by bucket`)

@@ -233,7 +233,8 @@ test('fleet: a worker moves to the version published, its log and metrics show',
     const legend = page.locator('figure.detail.histogram ul.legend').first()
     await legend.waitFor({ timeout: 15000 })
     assert.match(await legend.textContent(), /p50: ≤ 5.*p99: ≤ 5/s)
-    await page.screenshot({ path: join(shots, '5b-histogram.png'), fullPage: true })
+    await page.locator('figure.detail.histogram ul.buckets').scrollIntoViewIfNeeded()
+    await page.screenshot({ path: join(shots, '5b-histogram.png') })
     await page.close()
   } finally {
     worker.kill()
