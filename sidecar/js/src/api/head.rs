@@ -174,10 +174,27 @@ pub fn native_of(v: &JsValue, ctx: &mut Context) -> JsResult<Option<NativeHead>>
                 NativeHead::Request(r) => &mut r.headers,
                 NativeHead::Response(r) => &mut r.headers,
             };
-            *map = headers_from_object(&h, ctx)?;
+            let edited = headers_from_object(&h, ctx)?;
+            *map = with_names_of(edited, map);
         }
     }
     Ok(Some(native))
+}
+
+/// `edited` with each name that `original` had spelled as `original` spelled
+/// it: a script sees lower-case names, and what it did not rename keeps the
+/// wire's case (upstream's `headerNames` still lists them after an edit).
+fn with_names_of(edited: HeaderMap, original: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, value) in edited.iter() {
+        let name = original
+            .iter()
+            .map(|(n, _)| n)
+            .find(|n| n.eq_ignore_ascii_case(name))
+            .unwrap_or(name);
+        out.append(Bytes::copy_from_slice(name), value.clone());
+    }
+    out
 }
 
 /// Whether `obj` still holds exactly the keys and values it was made with
