@@ -24,27 +24,11 @@ command -v nginx >/dev/null && command -v wrk >/dev/null && command -v perf >/de
   { apt-get update -qq && apt-get install -y -qq nginx-light wrk linux-perf valgrind >/dev/null; }
 [ -x "$PIPY" ] || cargo build --release -p pipy
 
-conf() { # name master(on|off) servers...
-  local name=$1 master=$2; shift 2
-  cat > "$OUT/nginx-cpu-$name.conf" <<NGINX
-worker_processes 1;
-master_process $master;
-daemon off;
-pid $PWD/$OUT/nginx-cpu-$name.pid;
-error_log $PWD/$OUT/nginx-cpu-$name-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:9001; keepalive 64; }
-  $*
-}
-NGINX
-}
-conf upstream on 'server { listen 127.0.0.1:9001; location / { return 200 "Hi, there!\n"; } }'
-PEER='server { listen 127.0.0.1:9002; location / { return 200 "Hi, there!\n"; } }
-  server { listen 127.0.0.1:9003; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } }'
-conf peer off "$PEER"
+# shellcheck source=bench/nginx.sh
+. bench/nginx.sh
+nginx_conf cpu-upstream on "$UPSTREAM_SERVER"
+# One process (no master): perf and callgrind then watch the worker itself.
+nginx_conf cpu-peer off "$PEER_SERVERS"
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

@@ -33,25 +33,10 @@ PIPY=${PIPY:-target/release/pipy}
 
 # Two nginx masters of one worker each: the upstream both proxies forward to,
 # and the peer pipy is compared with (return 200 on 9002, proxy_pass on 9003).
-nginx_conf() { # name servers...
-  local name=$1; shift
-  cat > "$OUT/nginx-$name.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $PWD/$OUT/nginx-$name.pid;
-error_log $PWD/$OUT/nginx-$name-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:9001; keepalive 64; }
-  $*
-}
-NGINX
-}
-nginx_conf upstream 'server { listen 127.0.0.1:9001; location / { return 200 "Hi, there!\n"; } }'
-nginx_conf peer 'server { listen 127.0.0.1:9002; location / { return 200 "Hi, there!\n"; } }
-  server { listen 127.0.0.1:9003; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } }'
+# shellcheck source=bench/nginx.sh
+. bench/nginx.sh
+nginx_conf upstream on "$UPSTREAM_SERVER"
+nginx_conf peer on "$PEER_SERVERS"
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
