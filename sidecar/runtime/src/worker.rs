@@ -532,11 +532,20 @@ impl Running {
     }
 }
 
-/// After a load, the program's pages that only loading ran go back to the
-/// kernel: what stays resident is what the worker runs (`pipy_sys`).
+/// How long after a load the program's pages go back: the code the worker
+/// runs just after loading (its first timers and requests) must not have to
+/// come back from disk then, and a short script is over by then.
+const RELEASE_PAGES_AFTER: Duration = Duration::from_secs(5);
+
+/// A while after a load, the program's pages that only loading ran go back to
+/// the kernel: what stays resident is what the worker runs (`pipy_sys`). A
+/// housekeeping task: it keeps no worker running.
 fn release_program_pages() {
-    let bytes = pipy_sys::release_program_pages();
-    tracing::debug!(target: "thread", "[thread] {} KiB of the program's pages given back after loading", bytes / 1024);
+    tokio::task::spawn_local(async {
+        tokio::time::sleep(RELEASE_PAGES_AFTER).await;
+        let bytes = pipy_sys::release_program_pages();
+        tracing::debug!(target: "thread", "[thread] {} KiB of the program's pages given back after loading", bytes / 1024);
+    });
 }
 
 fn worker(
