@@ -198,8 +198,14 @@ impl Handle {
     }
 
     fn call_with_event(&self, evt: &mut Event, out: &Output<'_>) -> bool {
-        let arg = js(|ctx| convert::event_to_js(evt, ctx));
-        self.call(arg, out)
+        // A message head becomes a script object only if the script reads it.
+        let arg = js(|ctx| convert::start_to_js_lazy(evt, ctx));
+        let settle = arg.as_ref().ok().cloned();
+        let ok = self.call(arg, out);
+        if let Some(arg) = settle {
+            convert::settle_lazy(evt, &arg);
+        }
+        ok
     }
 }
 

@@ -14,7 +14,6 @@ use crate::util::Callback;
 use boa_engine::JsValue;
 use pipy_core::{Event, EventTarget, Layout, Output, Pipeline, StreamError};
 use std::cell::{Cell, RefCell, RefMut};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
@@ -41,7 +40,9 @@ pub(crate) struct Sharing {
 /// sweeper closes the idle ones (one timer per pool, not one per request).
 /// `mux`'s and `muxFastCGI`'s hold [`Session`]s, `muxHTTP`'s its own.
 pub(crate) struct Sessions<S> {
-    pub(crate) by_key: RefCell<HashMap<SessionKey, Vec<Rc<S>>>>,
+    /// foldhash, seeded per process: keys may come from a peer's input, and
+    /// SipHash cost a few hundred instructions per request here.
+    pub(crate) by_key: RefCell<foldhash::HashMap<SessionKey, Vec<Rc<S>>>>,
     sweeping: Cell<bool>,
 }
 

@@ -3,14 +3,36 @@
 use crate::api::data::{data_of, new_data, to_bytes};
 use crate::api::head::{headers_from_object, native_of, HeadObject, NativeHead};
 use crate::api::message::{MessageEndObject, MessageObject, MessageStartObject, StreamEndObject};
+use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::class::Class;
 use boa_engine::object::builtins::JsArray;
+use boa_engine::object::ObjectInitializer;
 use boa_engine::{js_string, Context, JsObject, JsResult, JsValue};
 use pipy_core::{
     Data, Event, Head, HeaderMap, MessageTail, RequestHead, ResponseHead, ScriptHead, StreamError,
     Version,
 };
 use std::rc::Rc;
+
+/// A new plain object (`{}`), sharing its shape with every object given
+/// the same keys in the same order, as an object literal's is. Boa's
+/// `JsObject::with_object_proto` and `ObjectInitializer::new` give each
+/// object a shape of its own instead: dearer to make, and property reads
+/// on it miss the interpreter's inline caches. Objects made per message use
+/// this.
+pub fn new_object(ctx: &Context) -> JsObject {
+    JsObject::new(
+        ctx.root_shape(),
+        ctx.intrinsics().constructors().object().prototype(),
+        OrdinaryObject,
+    )
+    .upcast()
+}
+
+/// [`ObjectInitializer`] over a [`new_object`]-like object (shared shape).
+pub fn object_initializer(ctx: &mut Context) -> ObjectInitializer<'_> {
+    ObjectInitializer::with_native_data(OrdinaryObject, ctx)
+}
 
 /// Wraps a script object as an event head.
 pub fn script_head(v: JsValue) -> Head {
@@ -20,11 +42,31 @@ pub fn script_head(v: JsValue) -> Head {
     Head::Script(ScriptHead(Rc::new(v)))
 }
 
+/// A message head that a callback's `MessageStart` object still holds
+/// (natively until a script reads it; see [`start_to_js_lazy`]). The event
+/// and the object share it, so the head a script reads from either, early or
+/// late, is one object, as upstream's.
+pub struct LazyStart(JsObject);
+
+impl LazyStart {
+    /// A copy of the native head while no script has read it.
+    fn pending(&self) -> Option<NativeHead> {
+        self.0
+            .downcast_ref::<MessageStartObject>()
+            .and_then(|m| m.pending())
+    }
+}
+
 /// The script object inside a script head (a tail, for a `MessageEnd` that
 /// also carries a payload).
 pub fn script_value(h: &ScriptHead) -> JsValue {
     if let Some(v) = h.0.downcast_ref::<JsValue>() {
         return v.clone();
+    }
+    if let Some(l) = h.0.downcast_ref::<LazyStart>() {
+        return MessageStartObject::made_head(&l.0)
+            .map(|(_, made)| made)
+            .unwrap_or_default();
     }
     h.0.downcast_ref::<EndPayload>()
         .map(|e| e.tail.clone())
@@ -70,7 +112,7 @@ pub fn head_to_js(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
         Head::Response(r) => HeadObject::wrap(NativeHead::Response(r.clone()), ctx),
         Head::Tail(t) => tail_to_js(*t, ctx),
         Head::Trailers(h) => {
-            let headers = boa_engine::object::ObjectInitializer::new(ctx).build();
+            let headers = object_initializer(ctx).build();
             for (n, v) in h.iter() {
                 headers.set(
                     js_string!(String::from_utf8_lossy(n).to_ascii_lowercase()),
@@ -79,7 +121,7 @@ pub fn head_to_js(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
                     ctx,
                 )?;
             }
-            let o = boa_engine::object::ObjectInitializer::new(ctx)
+            let o = object_initializer(ctx)
                 .property(
                     js_string!("headers"),
                     headers,
@@ -104,7 +146,7 @@ pub fn head_to_js(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
 /// A decoded message's tail as scripts see it, like upstream's `MessageTail`:
 /// `headers` (trailers; `null`, as they are not kept), `headSize`, `bodySize`.
 fn tail_to_js(t: MessageTail, ctx: &mut Context) -> JsResult<JsValue> {
-    let o = boa_engine::object::ObjectInitializer::new(ctx)
+    let o = object_initializer(ctx)
         .property(
             js_string!("headers"),
             JsValue::null(),
@@ -155,6 +197,11 @@ fn version_of(obj: &JsObject, ctx: &mut Context) -> JsResult<Version> {
 /// A native request head from any head (defaults: `GET /`).
 pub fn request_head(head: &Head, ctx: &mut Context) -> JsResult<RequestHead> {
     if let Head::Script(s) = head {
+        if let Some(NativeHead::Request(r)) =
+            s.0.downcast_ref::<LazyStart>().and_then(LazyStart::pending)
+        {
+            return Ok(*r);
+        }
         if let Some(NativeHead::Request(r)) = native_of(&script_value(s), ctx)? {
             return Ok(*r);
         }
@@ -185,6 +232,11 @@ fn default_request() -> RequestHead {
 /// A native response head from any head (default: `200`).
 pub fn response_head(head: &Head, ctx: &mut Context) -> JsResult<ResponseHead> {
     if let Head::Script(s) = head {
+        if let Some(NativeHead::Response(r)) =
+            s.0.downcast_ref::<LazyStart>().and_then(LazyStart::pending)
+        {
+            return Ok(*r);
+        }
         if let Some(NativeHead::Response(r)) = native_of(&script_value(s), ctx)? {
             return Ok(*r);
         }
@@ -219,7 +271,7 @@ pub fn event_to_js(evt: &mut Event, ctx: &mut Context) -> JsResult<JsValue> {
         Event::Data(d) => new_data(d.clone(), ctx),
         Event::MessageStart(h) => {
             let head = touch_head(h, ctx)?;
-            Ok(MessageStartObject::from_data(MessageStartObject { head }, ctx)?.into())
+            Ok(MessageStartObject::from_data(MessageStartObject::new(head), ctx)?.into())
         }
         Event::MessageEnd(t) => {
             let payload = payload_of(t);
@@ -235,6 +287,52 @@ pub fn event_to_js(evt: &mut Event, ctx: &mut Context) -> JsResult<JsValue> {
         )?
         .into()),
     }
+}
+
+/// A script object for an event, for a callback that hands it to a script
+/// and then passes the event on: a native message head moves into the
+/// `MessageStart` object and is made a script object only if a script reads
+/// it (building one and turning it back into a native head for the encoder
+/// cost more than the rest of an empty callback). Give the event its head
+/// back with [`settle_lazy`] after the call. Other events are as
+/// [`event_to_js`] makes them.
+pub fn start_to_js_lazy(evt: &mut Event, ctx: &mut Context) -> JsResult<JsValue> {
+    if let Event::MessageStart(h) = evt {
+        let native = match std::mem::take(h) {
+            Head::Request(r) => NativeHead::Request(r),
+            Head::Response(r) => NativeHead::Response(r),
+            other => {
+                *h = other;
+                return event_to_js(evt, ctx);
+            }
+        };
+        // Heads can then be made where no Context is at hand.
+        HeadObject::prepare(ctx)?;
+        return Ok(MessageStartObject::from_data(MessageStartObject::lazy(native), ctx)?.into());
+    }
+    event_to_js(evt, ctx)
+}
+
+/// Gives an event handed to [`start_to_js_lazy`] its head back: the head
+/// object if the script read it, else a head shared with the object, still
+/// native (see [`LazyStart`]).
+pub fn settle_lazy(evt: &mut Event, arg: &JsValue) {
+    let Event::MessageStart(h @ Head::None) = evt else {
+        return;
+    };
+    let Some(obj) = arg.as_object() else {
+        return;
+    };
+    let made = match obj.downcast_ref::<MessageStartObject>() {
+        Some(m) if m.is_made() => m.made(),
+        Some(_) => JsValue::undefined(),
+        None => return,
+    };
+    *h = if made.is_undefined() {
+        Head::Script(ScriptHead(Rc::new(LazyStart(obj.clone()))))
+    } else {
+        script_head(made)
+    };
 }
 
 /// Turns a head into a script object in place and returns it.
@@ -320,7 +418,7 @@ pub fn js_to_events(v: &JsValue, ctx: &mut Context, out: &mut Vec<Event>) -> JsR
         return Ok(());
     }
     if let Some(m) = obj.downcast_ref::<MessageStartObject>() {
-        out.push(Event::MessageStart(script_head(m.head.clone())));
+        out.push(Event::MessageStart(m.event_head()));
         return Ok(());
     }
     if let Some(m) = obj.downcast_ref::<MessageEndObject>() {

@@ -172,9 +172,7 @@ pub extern "C" fn pipy_MessageStart_new(head: c_int) -> c_int {
     let Ok(head) = optional_object(head) else {
         return 0;
     };
-    let start = MessageStartObject {
-        head: head.unwrap_or_default(),
-    };
+    let start = MessageStartObject::new(head.unwrap_or_default());
     engine::with(|ctx| MessageStartObject::from_data(start, ctx).ok())
         .flatten()
         .map_or(0, |o| local(o.into()))
@@ -183,10 +181,8 @@ pub extern "C" fn pipy_MessageStart_new(head: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn pipy_MessageStart_get_head(obj: c_int) -> c_int {
     object(obj)
-        .and_then(|o| {
-            o.downcast_ref::<MessageStartObject>()
-                .map(|m| m.head.clone())
-        })
+        .filter(|o| o.is::<MessageStartObject>())
+        .and_then(|o| engine::with(|ctx| MessageStartObject::head_of(&o, ctx).ok()).flatten())
         .map_or(0, local)
 }
 

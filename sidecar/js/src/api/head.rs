@@ -9,9 +9,11 @@
 
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
+use boa_engine::object::shape::RootShape;
 use boa_engine::property::{PropertyDescriptor, PropertyKey};
 use boa_engine::{
-    js_string, Context, JsData, JsNativeError, JsObject, JsResult, JsValue, NativeFunction,
+    js_string, Context, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue,
+    NativeFunction,
 };
 use boa_gc::{Finalize, Trace};
 use bytes::Bytes;
@@ -37,7 +39,8 @@ pub struct HeadObject {
     /// property's key and value, in order (`[key, value, key, value, …]`).
     /// Empty once a script set an object of its own. Lets [`native_of`] tell
     /// an object only read from one changed without converting any string.
-    made: Vec<JsValue>,
+    #[unsafe_ignore_trace]
+    made: std::rc::Rc<[JsValue]>,
 }
 
 /// The fields a head object has as its own, in upstream's order (which
@@ -57,16 +60,25 @@ const RESPONSE_FIELDS: &[&str] = &["protocol", "headers", "headerNames", "status
 /// HTTP/2's, which are plain data here).
 type Accessor = (&'static str, PropertyKey, Option<(JsObject, JsObject)>);
 
-thread_local! {
-    /// Each field's key, getter and setter, made once per engine: a head
-    /// object is made per message, so its fields cost no allocation.
-    static ACCESSORS: std::cell::RefCell<Vec<Accessor>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+/// What making a head object takes, kept per engine: each field's key,
+/// getter and setter (a head object is made per message, so its fields cost
+/// no allocation), the class prototype and the engine's root shape. With
+/// these a head object can be made where no `Context` is at hand (a lazy
+/// `MessageStart`'s head, asked for by code holding only the event).
+struct Making {
+    accessors: Vec<Accessor>,
+    prototype: JsObject,
+    root: RootShape,
 }
 
-/// Forgets the accessors of the engine being replaced.
+thread_local! {
+    static MAKING: std::cell::RefCell<Option<Making>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Forgets what the engine being replaced made.
 pub(crate) fn reset_thread() {
-    ACCESSORS.with(|a| a.borrow_mut().clear());
+    MAKING.with(|a| *a.borrow_mut() = None);
+    NAMES.with(|n| n.borrow_mut().clear());
 }
 
 fn make_accessors(ctx: &mut Context) -> Vec<Accessor> {
@@ -95,26 +107,55 @@ impl HeadObject {
     /// properties, as upstream's (so `Object.keys`, `Object.assign` and
     /// spreading see them), read and written through to the native head.
     pub fn wrap(native: NativeHead, ctx: &mut Context) -> JsResult<JsValue> {
+        Self::prepare(ctx)?;
+        Self::wrap_prepared(native).ok_or_else(|| {
+            JsNativeError::typ()
+                .with_message("message heads not set up")
+                .into()
+        })
+    }
+
+    /// Makes what [`HeadObject::wrap_prepared`] needs, once per engine.
+    pub(crate) fn prepare(ctx: &mut Context) -> JsResult<()> {
+        if MAKING.with(|m| m.borrow().is_some()) {
+            return Ok(());
+        }
+        let prototype = ctx
+            .get_global_class::<HeadObject>()
+            .ok_or_else(|| JsNativeError::typ().with_message("class HttpHead not registered"))?
+            .prototype();
+        let making = Making {
+            accessors: make_accessors(ctx),
+            prototype,
+            root: ctx.root_shape().clone(),
+        };
+        MAKING.with(|m| *m.borrow_mut() = Some(making));
+        Ok(())
+    }
+
+    /// Whether [`HeadObject::prepare`] ran on this engine.
+    pub(crate) fn prepared() -> bool {
+        MAKING.with(|m| m.borrow().is_some())
+    }
+
+    /// [`HeadObject::wrap`] without a `Context`, once [`HeadObject::prepare`]
+    /// ran on this engine (`None` before).
+    pub(crate) fn wrap_prepared(native: NativeHead) -> Option<JsValue> {
         let fields = match native {
             NativeHead::Request(_) => REQUEST_FIELDS,
             NativeHead::Response(_) => RESPONSE_FIELDS,
         };
-        let object = HeadObject::from_data(
-            HeadObject {
+        MAKING.with(|m| {
+            let m = m.borrow();
+            let m = m.as_ref()?;
+            let data = HeadObject {
                 native,
                 headers: None,
-                made: Vec::new(),
-            },
-            ctx,
-        )?;
-        if ACCESSORS.with(|a| a.borrow().is_empty()) {
-            let made = make_accessors(ctx);
-            ACCESSORS.with(|a| *a.borrow_mut() = made);
-        }
-        ACCESSORS.with(|a| {
-            let accessors = a.borrow();
+                made: std::rc::Rc::from([]),
+            };
+            let object = JsObject::new(&m.root, m.prototype.clone(), data).upcast();
             for field in fields {
-                let Some((_, key, pair)) = accessors.iter().find(|(f, _, _)| f == field) else {
+                let Some((_, key, pair)) = m.accessors.iter().find(|(f, _, _)| f == field) else {
                     continue;
                 };
                 let desc = match pair {
@@ -134,15 +175,15 @@ impl HeadObject {
                 // A fresh object of our own class: nothing to validate against.
                 object.insert_property(key.clone(), desc);
             }
-        });
-        Ok(object.into())
+            Some(object.into())
+        })
     }
 }
 
 /// `headerNames`: the names whose case the wire had other than lower case,
 /// by their lower-case form (`{ "user-agent": "User-Agent" }`).
 fn header_names(map: &HeaderMap, ctx: &mut Context) -> JsResult<JsObject> {
-    let obj = JsObject::with_object_proto(ctx.intrinsics());
+    let obj = crate::convert::new_object(ctx);
     for (name, _) in map.iter() {
         let original = String::from_utf8_lossy(name);
         let lower = original.to_ascii_lowercase();
@@ -247,37 +288,85 @@ pub fn headers_from_object(h: &JsObject, ctx: &mut Context) -> JsResult<HeaderMa
 
 /// A plain object of header fields: lower-case names, repeated ones as arrays.
 pub fn headers_to_object(h: &HeaderMap, ctx: &mut Context) -> JsResult<JsObject> {
-    headers_object(h, ctx).map(|(obj, _)| obj)
+    let fields = header_fields(h);
+    headers_object(fields, ctx).map(|(obj, _)| obj)
 }
 
-/// [`headers_to_object`], with each key and value put in, in order
-/// (`[key, value, …]`).
-fn headers_object(h: &HeaderMap, ctx: &mut Context) -> JsResult<(JsObject, Vec<JsValue>)> {
-    let obj = JsObject::with_object_proto(ctx.intrinsics());
-    let mut made = Vec::with_capacity(h.len() * 2);
-    // Names seen so far with their values; a repeated name becomes an array.
-    let mut fields: Vec<(String, Vec<JsValue>)> = Vec::with_capacity(h.len());
-    for (name, value) in h.iter() {
-        let key = String::from_utf8_lossy(name).to_ascii_lowercase();
-        let val = JsValue::from(js_string!(String::from_utf8_lossy(value).as_ref()));
-        match fields.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, values)) => values.push(val),
-            None => fields.push((key, vec![val])),
+/// How many header names [`name_string`] keeps made.
+const NAME_CACHE: usize = 64;
+
+thread_local! {
+    /// Lower-case header names made into script strings lately: most
+    /// requests carry the same few names, and a name's string is then a
+    /// reference count, not an allocation (nor a lower-casing).
+    static NAMES: std::cell::RefCell<Vec<(Bytes, JsString)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The lower-case script string of a header name.
+fn name_string(name: &[u8]) -> JsString {
+    NAMES.with(|n| {
+        let mut n = n.borrow_mut();
+        if let Some(i) = n.iter().position(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            // Move a name found towards the front: the common ones stay.
+            if i > 0 {
+                n.swap(i, i - 1);
+                return n[i - 1].1.clone();
+            }
+            return n[0].1.clone();
         }
-    }
-    for (key, mut values) in fields {
-        let value = if values.len() == 1 {
-            values.pop().unwrap_or_default()
-        } else {
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let s = JsString::from(lower.as_str());
+        if n.len() >= NAME_CACHE {
+            n.pop();
+        }
+        n.push((Bytes::from(lower), s.clone()));
+        s
+    })
+}
+
+/// Each header's lower-case name and value as script strings, in order.
+fn header_fields(h: &HeaderMap) -> Vec<(JsString, JsValue)> {
+    h.iter()
+        .map(|(name, value)| {
+            let value = match std::str::from_utf8(value) {
+                Ok(v) => JsString::from(v),
+                Err(_) => JsString::from(String::from_utf8_lossy(value).as_ref()),
+            };
+            (name_string(name), JsValue::from(value))
+        })
+        .collect()
+}
+
+/// The headers object of `fields` (see [`header_fields`]), with each key and
+/// value put in, in order (`[key, value, …]`). A repeated name becomes an
+/// array of its values.
+fn headers_object(
+    fields: Vec<(JsString, JsValue)>,
+    ctx: &mut Context,
+) -> JsResult<(JsObject, Vec<JsValue>)> {
+    let obj = crate::convert::new_object(ctx);
+    let mut made = Vec::with_capacity(fields.len() * 2);
+    for (i, (key, value)) in fields.iter().enumerate() {
+        // Names are few: a scan finds repeats without a map.
+        if fields[..i].iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        let value = if fields[i + 1..].iter().any(|(k, _)| k == key) {
+            let values = fields[i..]
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.clone());
             JsArray::from_iter(values, ctx).into()
+        } else {
+            value.clone()
         };
         // A fresh plain object and distinct keys: plain data properties, as
         // assignments would make them, without [[Set]]'s lookups.
-        let key = js_string!(key.as_str());
         made.push(JsValue::from(key.clone()));
         made.push(value.clone());
         obj.insert_property(
-            key,
+            key.clone(),
             PropertyDescriptor::builder()
                 .value(value)
                 .writable(true)
@@ -311,14 +400,16 @@ fn read(this: &JsValue, field: &str, ctx: &mut Context) -> JsResult<JsValue> {
         {
             return Ok(h.into());
         }
-        let map = match &o.downcast_ref::<HeadObject>().expect("checked").native {
-            NativeHead::Request(r) => r.headers.clone(),
-            NativeHead::Response(r) => r.headers.clone(),
+        // Strings only while the head is borrowed: nothing there runs a
+        // script or the collector.
+        let fields = match &o.downcast_ref::<HeadObject>().expect("checked").native {
+            NativeHead::Request(r) => header_fields(&r.headers),
+            NativeHead::Response(r) => header_fields(&r.headers),
         };
-        let (h, made) = headers_object(&map, ctx)?;
+        let (h, made) = headers_object(fields, ctx)?;
         if let Some(mut head) = o.downcast_mut::<HeadObject>() {
             head.headers = Some(h.clone());
-            head.made = made;
+            head.made = made.into();
         }
         return Ok(h.into());
     }
@@ -353,10 +444,10 @@ fn write(this: &JsValue, field: &str, v: &JsValue, ctx: &mut Context) -> JsResul
     if field == "headers" {
         let h = v
             .as_object()
-            .unwrap_or_else(|| JsObject::with_object_proto(ctx.intrinsics()));
+            .unwrap_or_else(|| crate::convert::new_object(ctx));
         if let Some(mut head) = o.downcast_mut::<HeadObject>() {
             head.headers = Some(h);
-            head.made = Vec::new();
+            head.made = std::rc::Rc::from([]);
         }
         return Ok(());
     }

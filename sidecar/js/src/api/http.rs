@@ -274,7 +274,7 @@ fn serve(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
         return Ok(JsValue::null());
     };
     let (has_gz, has_br) = accepted(&request, ctx)?;
-    let headers = boa_engine::object::ObjectInitializer::new(ctx).build();
+    let headers = crate::convert::object_initializer(ctx).build();
     headers.set(
         js_string!("content-type"),
         js_string!(file.content_type.as_str()),
@@ -301,7 +301,7 @@ fn serve(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
                 has_gz || has_br,
                 state.compression.as_ref().and_then(|f| f.as_callable()),
             ) {
-                let acc = boa_engine::object::ObjectInitializer::new(ctx).build();
+                let acc = crate::convert::object_initializer(ctx).build();
                 if has_gz {
                     acc.set(js_string!("gzip"), true, false, ctx)?;
                 }
@@ -359,7 +359,7 @@ fn serve(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
             body
         }
     };
-    let head = boa_engine::object::ObjectInitializer::new(ctx)
+    let head = crate::convert::object_initializer(ctx)
         .property(js_string!("status"), 200, Attribute::all())
         .property(js_string!("headers"), headers, Attribute::all())
         .build();
@@ -455,7 +455,7 @@ impl Class for Directory {
 
 /// Installs `http` with its classes.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
-    let http = boa_engine::object::ObjectInitializer::new(ctx).build();
+    let http = crate::convert::object_initializer(ctx).build();
     ctx.register_global_class::<Directory>()?;
     let global = ctx.global_object();
     let ctor = global.get(js_string!("Directory"), ctx)?;
@@ -464,7 +464,7 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
     // name order, as upstream's.
     if let Some(c) = ctor.as_object() {
         let get = NativeFunction::from_fn_ptr(|_, _, ctx| {
-            let o = boa_engine::object::ObjectInitializer::new(ctx).build();
+            let o = crate::convert::object_initializer(ctx).build();
             let mut types = CONTENT_TYPES.to_vec();
             types.sort();
             for (ext, ty) in types {

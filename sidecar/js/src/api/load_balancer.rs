@@ -14,7 +14,6 @@ use boa_engine::{
 };
 use boa_gc::{Finalize, Trace};
 use std::cell::Cell;
-use std::collections::HashMap;
 
 /// Which balancing rule.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -55,7 +54,7 @@ pub struct LoadBalancer {
     // Resources are kept alive by this map until their borrower is forgotten. Held in
     // Rust inside a script object, so not dropped during a sweep (see `crate::gc`).
     #[unsafe_ignore_trace]
-    sticky: crate::gc::SweepSafe<HashMap<Borrower, JsObject>>,
+    sticky: crate::gc::SweepSafe<foldhash::HashMap<Borrower, JsObject>>,
     #[unsafe_ignore_trace]
     rotation: u64,
 }
@@ -124,7 +123,7 @@ impl LoadBalancer {
             rule,
             targets: Vec::new(),
             unhealthy,
-            sticky: crate::gc::SweepSafe::new(HashMap::new()),
+            sticky: crate::gc::SweepSafe::new(foldhash::HashMap::default()),
             rotation: 0,
         };
         if let Some(obj) = targets.as_object() {
@@ -255,27 +254,41 @@ fn next(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
             .map(|l| l.unhealthy.clone())
             .unwrap_or_default(),
     };
-    let (ids, held) = {
+    let held = {
         let lb = obj.downcast_ref::<LoadBalancer>().expect("checked above");
-        let held = borrower.as_ref().and_then(|b| lb.sticky.get(b).cloned());
-        (
-            lb.targets
-                .iter()
-                .map(|t| (t.id.clone(), t.weight))
-                .collect::<Vec<_>>(),
-            held,
-        )
+        borrower.as_ref().and_then(|b| lb.sticky.get(b).cloned())
     };
-    let mut eligible = Vec::with_capacity(ids.len());
-    for (i, (id, w)) in ids.iter().enumerate() {
-        if *w > 0.0 && !is_unhealthy(&unhealthy, id, ctx)? {
-            eligible.push(i);
+    let eligible = if unhealthy.is_object() {
+        // The cache is script code that may change the targets: ask it
+        // about a copy of their ids.
+        let ids = obj
+            .downcast_ref::<LoadBalancer>()
+            .expect("checked above")
+            .targets
+            .iter()
+            .map(|t| (t.id.clone(), t.weight))
+            .collect::<Vec<_>>();
+        let mut eligible = Vec::with_capacity(ids.len());
+        for (i, (id, w)) in ids.iter().enumerate() {
+            if *w > 0.0 && !is_unhealthy(&unhealthy, id, ctx)? {
+                eligible.push(i);
+            }
         }
-    }
+        eligible
+    } else {
+        let lb = obj.downcast_ref::<LoadBalancer>().expect("checked above");
+        (0..lb.targets.len())
+            .filter(|&i| lb.targets[i].weight > 0.0)
+            .collect()
+    };
     if let Some(res) = held {
-        let ok = res
-            .downcast_ref::<Resource>()
-            .is_some_and(|r| !r.freed.get() && eligible.iter().any(|&i| ids[i].0 == r.id));
+        let ok = res.downcast_ref::<Resource>().is_some_and(|r| {
+            let lb = obj.downcast_ref::<LoadBalancer>().expect("checked above");
+            !r.freed.get()
+                && eligible
+                    .iter()
+                    .any(|&i| lb.targets.get(i).is_some_and(|t| t.id == r.id))
+        });
         if ok {
             return Ok(res.into());
         }

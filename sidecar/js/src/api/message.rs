@@ -1,10 +1,14 @@
 //! `Message`, `MessageStart`, `MessageEnd` and `StreamEnd` in scripts.
 
 use super::data::{new_data, to_bytes};
+use super::head::{HeadObject, NativeHead};
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::property::Attribute;
-use boa_engine::{js_string, Context, JsData, JsNativeError, JsResult, JsValue, NativeFunction};
+use boa_engine::{
+    js_string, Context, JsData, JsNativeError, JsObject, JsResult, JsValue, NativeFunction,
+};
 use boa_gc::{Finalize, Trace};
+use pipy_core::Head;
 
 /// A whole message: head, body (`Data`) and tail.
 #[derive(Trace, Finalize, JsData, Default)]
@@ -20,10 +24,104 @@ pub struct MessageObject {
 }
 
 /// Start of a message, with its head.
+///
+/// A callback's `MessageStart` may hold its decoded head natively until a
+/// script reads `head` ([`MessageStartObject::lazy`]): building the head
+/// object (seven own accessors) and turning it back into a native head for
+/// the encoder cost more than an empty callback does otherwise, and many
+/// callbacks never look at the head.
 #[derive(Trace, Finalize, JsData, Default)]
 pub struct MessageStartObject {
-    /// Head object (or undefined).
-    pub head: JsValue,
+    /// Head object (or undefined), once made or set.
+    head: JsValue,
+    /// The native head not yet made into a script object.
+    #[unsafe_ignore_trace]
+    pending: Option<NativeHead>,
+    /// The head object made from `pending`: what the event carries on once
+    /// a script has seen its head (edits to it then reach the encoder).
+    made: JsValue,
+}
+
+impl MessageStartObject {
+    /// A start event with `head` (a script value).
+    pub fn new(head: JsValue) -> Self {
+        Self {
+            head,
+            pending: None,
+            made: JsValue::undefined(),
+        }
+    }
+
+    /// A start event over a native head, made a script object when read.
+    pub fn lazy(head: NativeHead) -> Self {
+        Self {
+            head: JsValue::undefined(),
+            pending: Some(head),
+            made: JsValue::undefined(),
+        }
+    }
+
+    /// The head as scripts see it, made now if still native.
+    pub fn head_of(obj: &JsObject, ctx: &mut Context) -> JsResult<JsValue> {
+        HeadObject::prepare(ctx)?;
+        Ok(Self::made_head(obj).map_or_else(
+            || {
+                obj.downcast_ref::<MessageStartObject>()
+                    .map(|m| m.head.clone())
+                    .unwrap_or_default()
+            },
+            |(head, _)| head,
+        ))
+    }
+
+    /// Makes the head object from the native head if not done yet, with no
+    /// `Context` (the engine must have made a head object before, as
+    /// [`MessageStartObject::lazy`]'s callers have). Gives the head as
+    /// scripts see it and the one made from the native head (which the
+    /// event carries on), or `None` when `obj` is no lazy `MessageStart`.
+    pub fn made_head(obj: &JsObject) -> Option<(JsValue, JsValue)> {
+        if !HeadObject::prepared() {
+            return None;
+        }
+        let pending = {
+            let mut m = obj.downcast_mut::<MessageStartObject>()?;
+            match m.pending.take() {
+                Some(p) => p,
+                None if m.made.is_undefined() => return None,
+                None => return Some((m.head.clone(), m.made.clone())),
+            }
+        };
+        let v = HeadObject::wrap_prepared(pending)?;
+        let mut m = obj.downcast_mut::<MessageStartObject>()?;
+        m.head = v.clone();
+        m.made = v.clone();
+        Some((v.clone(), v))
+    }
+
+    /// A copy of the native head while no script has read it.
+    pub fn pending(&self) -> Option<NativeHead> {
+        self.pending.clone()
+    }
+
+    /// The head an event made from this object carries: the native one
+    /// (copied) while no script has read it, else the script value.
+    pub fn event_head(&self) -> Head {
+        match &self.pending {
+            Some(NativeHead::Request(r)) => Head::Request(r.clone()),
+            Some(NativeHead::Response(r)) => Head::Response(r.clone()),
+            None => crate::convert::script_head(self.head.clone()),
+        }
+    }
+
+    /// Whether a script has read (or set) the head.
+    pub fn is_made(&self) -> bool {
+        self.pending.is_none()
+    }
+
+    /// The head object made from the native head (undefined if none yet).
+    pub fn made(&self) -> JsValue {
+        self.made.clone()
+    }
 }
 
 /// End of a message, with its tail and payload.
@@ -160,14 +258,33 @@ impl Class for MessageStartObject {
     const LENGTH: usize = 1;
 
     fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
-        Ok(MessageStartObject {
-            head: arg_or_null(args, 0),
-        })
+        Ok(MessageStartObject::new(arg_or_null(args, 0)))
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         type_accessor(class, "MessageStart");
-        field_accessor!(class, MessageStartObject, "head", head);
+        let get = NativeFunction::from_fn_ptr(|this, _, ctx| match this.as_object() {
+            Some(o) => MessageStartObject::head_of(&o, ctx),
+            None => Err(JsNativeError::typ().with_message("bad this").into()),
+        });
+        let set = NativeFunction::from_fn_ptr(|this, args, ctx| {
+            let o = this
+                .as_object()
+                .ok_or_else(|| JsNativeError::typ().with_message("bad this"))?;
+            // The native head is made first: the event still carries it on.
+            MessageStartObject::head_of(&o, ctx)?;
+            if let Some(mut m) = o.downcast_mut::<MessageStartObject>() {
+                m.head = args.first().cloned().unwrap_or_default();
+            }
+            Ok(JsValue::undefined())
+        });
+        let realm = class.context().realm().clone();
+        class.accessor(
+            js_string!("head"),
+            Some(get.to_js_function(&realm)),
+            Some(set.to_js_function(&realm)),
+            Attribute::CONFIGURABLE,
+        );
         Ok(())
     }
 }
