@@ -10,8 +10,57 @@ use std::fmt;
 /// a chunk has to be split, which only slices it.
 #[derive(Clone, Default)]
 pub struct Data {
-    chunks: VecDeque<Bytes>,
+    chunks: Chunks,
     len: usize,
+}
+
+/// A deque of chunks whose first chunk is held inline: most `Data` hold one
+/// chunk (a read, a body), and then make no allocation of their own.
+#[derive(Clone, Default)]
+struct Chunks {
+    /// The first chunk; `None` only when there is none at all.
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl Chunks {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn push_back(&mut self, b: Bytes) {
+        if self.first.is_none() {
+            self.first = Some(b);
+        } else {
+            self.rest.push_back(b);
+        }
+    }
+
+    fn push_front(&mut self, b: Bytes) {
+        if let Some(old) = self.first.replace(b) {
+            self.rest.push_front(old);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Bytes> {
+        let out = self.first.take();
+        self.first = self.rest.pop_front();
+        out
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Bytes> {
+        self.first.iter().chain(self.rest.iter())
+    }
+
+    fn extend(&mut self, other: Chunks) {
+        for c in other.into_iter() {
+            self.push_back(c);
+        }
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = Bytes> {
+        self.first.into_iter().chain(self.rest)
+    }
 }
 
 impl Data {
@@ -84,7 +133,7 @@ impl Data {
     /// fails stays in the buffer.
     pub fn shift_while(&mut self, mut pred: impl FnMut(u8) -> bool) -> Data {
         let mut n = 0;
-        'outer: for c in &self.chunks {
+        'outer: for c in self.chunks.iter() {
             for &b in c.iter() {
                 if !pred(b) {
                     break 'outer;
@@ -99,7 +148,7 @@ impl Data {
     /// (everything if none does).
     pub fn shift_to(&mut self, mut pred: impl FnMut(u8) -> bool) -> Data {
         let mut n = 0;
-        'outer: for c in &self.chunks {
+        'outer: for c in self.chunks.iter() {
             for &b in c.iter() {
                 n += 1;
                 if pred(b) {
@@ -116,9 +165,9 @@ impl Data {
     }
 
     /// Takes the chunks out, leaving the buffer empty.
-    pub fn take_chunks(&mut self) -> VecDeque<Bytes> {
+    pub fn take_chunks(&mut self) -> impl Iterator<Item = Bytes> {
         self.len = 0;
-        std::mem::take(&mut self.chunks)
+        std::mem::take(&mut self.chunks).into_iter()
     }
 
     /// Iterates over every byte.
@@ -130,10 +179,10 @@ impl Data {
     pub fn to_bytes(&self) -> Bytes {
         match self.chunks.len() {
             0 => Bytes::new(),
-            1 => self.chunks[0].clone(),
+            1 => self.chunks.first.clone().unwrap_or_default(),
             _ => {
                 let mut b = BytesMut::with_capacity(self.len);
-                for c in &self.chunks {
+                for c in self.chunks.iter() {
                     b.extend_from_slice(c);
                 }
                 b.freeze()
@@ -144,7 +193,7 @@ impl Data {
     /// The content copied into a `Vec`.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.len);
-        for c in &self.chunks {
+        for c in self.chunks.iter() {
             v.extend_from_slice(c);
         }
         v

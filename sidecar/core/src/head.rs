@@ -41,6 +41,13 @@ impl HeaderMap {
         Self::default()
     }
 
+    /// An empty map with room for `n` fields.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            fields: Vec::with_capacity(n),
+        }
+    }
+
     /// Number of fields.
     pub fn len(&self) -> usize {
         self.fields.len()

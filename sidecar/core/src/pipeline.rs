@@ -321,7 +321,57 @@ pub struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.active.fetch_sub(1, Ordering::Relaxed);
+        // Its buffers go to the next pipeline: one is made per stream.
+        for buf in self.scratch.get_mut().drain(..) {
+            recycle(buf);
+        }
+        let queue = std::mem::take(self.queue.get_mut());
+        if queue.is_empty() && queue.capacity() <= KEEP_CAPACITY {
+            // `try_with`: a pipeline may outlive the pools at thread exit.
+            let _ = QUEUES.try_with(|q| {
+                let mut q = q.borrow_mut();
+                if q.len() < POOL_SIZE {
+                    q.push(queue);
+                }
+            });
+        }
     }
+}
+
+/// Spare buffers a thread keeps for the pipelines it makes next (a pipeline
+/// is made per stream, and each would allocate its own): at most this many
+/// of each kind,
+const POOL_SIZE: usize = 256;
+/// each with room for at most this many entries (a bigger one is freed).
+const KEEP_CAPACITY: usize = 64;
+
+thread_local! {
+    static EVENT_BUFS: RefCell<Vec<Vec<Event>>> = const { RefCell::new(Vec::new()) };
+    static QUEUES: RefCell<Vec<VecDeque<Work>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty event buffer, a spare one if the thread has one.
+fn spare_buf() -> Vec<Event> {
+    EVENT_BUFS
+        .try_with(|b| b.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Keeps an event buffer for [`spare_buf`] (emptied first, outside the pool:
+/// dropping an event may run code that makes pipelines).
+fn recycle(mut buf: Vec<Event>) {
+    if buf.capacity() == 0 || buf.capacity() > KEEP_CAPACITY {
+        return;
+    }
+    buf.clear();
+    let _ = EVENT_BUFS.try_with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < POOL_SIZE {
+            b.push(buf);
+        }
+    });
 }
 
 /// A running chain of filter instances with its own context.
@@ -350,7 +400,13 @@ impl Pipeline {
             filters: RefCell::new(layout.instantiate()),
             context,
             output: RefCell::new(output),
-            queue: RefCell::new(VecDeque::new()),
+            queue: RefCell::new(
+                QUEUES
+                    .try_with(|q| q.borrow_mut().pop())
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+            ),
             busy: Cell::new(false),
             scratch: RefCell::new(Vec::new()),
             chain,
@@ -448,7 +504,7 @@ fn run_stage(p: &Rc<Inner>, stage: usize, call: impl FnOnce(&mut dyn Filter, &mu
         return;
     }
     let mut bufs = std::mem::take(&mut *p.scratch.borrow_mut());
-    let mut sink = Vec::new();
+    let mut sink = spare_buf();
     {
         let mut filters = p.filters.borrow_mut();
         let mut cur = take_buf(&mut bufs, stage);
@@ -469,10 +525,11 @@ fn run_stage(p: &Rc<Inner>, stage: usize, call: impl FnOnce(&mut dyn Filter, &mu
     }
     if !sink.is_empty() {
         let target = p.output.borrow().clone();
-        for evt in sink {
+        for evt in sink.drain(..) {
             target.send(evt);
         }
     }
+    recycle(sink);
     *p.scratch.borrow_mut() = bufs;
 }
 
@@ -481,7 +538,10 @@ fn take_buf(bufs: &mut Vec<Vec<Event>>, stage: usize) -> Vec<Event> {
     if bufs.len() <= stage {
         bufs.resize_with(stage + 1, Vec::new);
     }
-    std::mem::take(&mut bufs[stage])
+    match std::mem::take(&mut bufs[stage]) {
+        b if b.capacity() == 0 => spare_buf(),
+        b => b,
+    }
 }
 
 /// Passes `events` through the filters from `stage` on, depth first; what

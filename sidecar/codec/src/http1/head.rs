@@ -170,7 +170,7 @@ fn version(minor: Option<u8>) -> Version {
 
 /// Header fields as slices of `src` (no copies).
 fn header_map(src: &Bytes, fields: &[Header<'_>]) -> HeaderMap {
-    let mut map = HeaderMap::new();
+    let mut map = HeaderMap::with_capacity(fields.len());
     for h in fields {
         map.append(src.slice_ref(h.name.as_bytes()), src.slice_ref(h.value));
     }
