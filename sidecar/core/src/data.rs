@@ -14,42 +14,77 @@ pub struct Data {
     len: usize,
 }
 
-/// A deque of chunks whose first chunk is held inline: most `Data` hold one
-/// chunk (a read, a body), and then make no allocation of their own.
+/// The chunks of a `Data`: most hold one chunk (a read, a body), kept inline
+/// with no allocation of its own, and the type stays as small as a deque.
 #[derive(Clone, Default)]
-struct Chunks {
-    /// The first chunk; `None` only when there is none at all.
-    first: Option<Bytes>,
-    rest: VecDeque<Bytes>,
+enum Chunks {
+    #[default]
+    Empty,
+    One(Bytes),
+    Many(VecDeque<Bytes>),
 }
 
 impl Chunks {
     fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
+        match self {
+            Chunks::Empty => 0,
+            Chunks::One(_) => 1,
+            Chunks::Many(d) => d.len(),
+        }
     }
 
     fn push_back(&mut self, b: Bytes) {
-        if self.first.is_none() {
-            self.first = Some(b);
-        } else {
-            self.rest.push_back(b);
+        match self {
+            Chunks::Empty => *self = Chunks::One(b),
+            Chunks::One(_) => {
+                let Chunks::One(a) = std::mem::take(self) else {
+                    unreachable!("matched One");
+                };
+                *self = Chunks::Many(VecDeque::from([a, b]));
+            }
+            Chunks::Many(d) => d.push_back(b),
         }
     }
 
     fn push_front(&mut self, b: Bytes) {
-        if let Some(old) = self.first.replace(b) {
-            self.rest.push_front(old);
+        match self {
+            Chunks::Empty => *self = Chunks::One(b),
+            Chunks::One(_) => {
+                let Chunks::One(a) = std::mem::take(self) else {
+                    unreachable!("matched One");
+                };
+                *self = Chunks::Many(VecDeque::from([b, a]));
+            }
+            Chunks::Many(d) => d.push_front(b),
         }
     }
 
     fn pop_front(&mut self) -> Option<Bytes> {
-        let out = self.first.take();
-        self.first = self.rest.pop_front();
-        out
+        match self {
+            Chunks::Empty => None,
+            Chunks::One(_) => match std::mem::take(self) {
+                Chunks::One(a) => Some(a),
+                _ => None,
+            },
+            Chunks::Many(d) => d.pop_front(),
+        }
+    }
+
+    fn first(&self) -> Option<&Bytes> {
+        match self {
+            Chunks::Empty => None,
+            Chunks::One(a) => Some(a),
+            Chunks::Many(d) => d.front(),
+        }
     }
 
     fn iter(&self) -> impl Iterator<Item = &Bytes> {
-        self.first.iter().chain(self.rest.iter())
+        let (one, many) = match self {
+            Chunks::Empty => (None, None),
+            Chunks::One(a) => (Some(a), None),
+            Chunks::Many(d) => (None, Some(d)),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
     }
 
     fn extend(&mut self, other: Chunks) {
@@ -59,7 +94,12 @@ impl Chunks {
     }
 
     fn into_iter(self) -> impl Iterator<Item = Bytes> {
-        self.first.into_iter().chain(self.rest)
+        let (one, many) = match self {
+            Chunks::Empty => (None, None),
+            Chunks::One(a) => (Some(a), None),
+            Chunks::Many(d) => (None, Some(d)),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
     }
 }
 
@@ -179,7 +219,7 @@ impl Data {
     pub fn to_bytes(&self) -> Bytes {
         match self.chunks.len() {
             0 => Bytes::new(),
-            1 => self.chunks.first.clone().unwrap_or_default(),
+            1 => self.chunks.first().cloned().unwrap_or_default(),
             _ => {
                 let mut b = BytesMut::with_capacity(self.len);
                 for c in self.chunks.iter() {

@@ -343,7 +343,7 @@ impl Drop for Inner {
 /// of each kind,
 const POOL_SIZE: usize = 256;
 /// each with room for at most this many entries (a bigger one is freed).
-const KEEP_CAPACITY: usize = 64;
+const KEEP_CAPACITY: usize = 16;
 
 thread_local! {
     static EVENT_BUFS: RefCell<Vec<Vec<Event>>> = const { RefCell::new(Vec::new()) };
@@ -477,6 +477,13 @@ fn enqueue(p: &Rc<Inner>, stage: usize, key: Option<u64>, evt: Option<Event>) {
         }
     }
     keep.busy.set(false);
+    // Idle now (a keep-alive connection may stay so for long): its event
+    // buffers go back to the thread's spares.
+    for buf in keep.scratch.borrow_mut().iter_mut() {
+        if buf.capacity() > 0 {
+            recycle(std::mem::take(buf));
+        }
+    }
 }
 
 fn run(p: &Rc<Inner>, w: Work) {
