@@ -34,29 +34,27 @@ impl Chunks {
     }
 
     fn push_back(&mut self, b: Bytes) {
-        match self {
-            Chunks::Empty => *self = Chunks::One(b),
-            Chunks::One(_) => {
-                let Chunks::One(a) = std::mem::take(self) else {
-                    unreachable!("matched One");
-                };
-                *self = Chunks::Many(VecDeque::from([a, b]));
-            }
-            Chunks::Many(d) => d.push_back(b),
-        }
+        self.insert(b, false);
     }
 
     fn push_front(&mut self, b: Bytes) {
-        match self {
-            Chunks::Empty => *self = Chunks::One(b),
-            Chunks::One(_) => {
-                let Chunks::One(a) = std::mem::take(self) else {
-                    unreachable!("matched One");
-                };
-                *self = Chunks::Many(VecDeque::from([b, a]));
+        self.insert(b, true);
+    }
+
+    fn insert(&mut self, b: Bytes, front: bool) {
+        *self = match std::mem::take(self) {
+            Chunks::Empty => Chunks::One(b),
+            Chunks::One(a) if front => Chunks::Many(VecDeque::from([b, a])),
+            Chunks::One(a) => Chunks::Many(VecDeque::from([a, b])),
+            Chunks::Many(mut d) => {
+                if front {
+                    d.push_front(b);
+                } else {
+                    d.push_back(b);
+                }
+                Chunks::Many(d)
             }
-            Chunks::Many(d) => d.push_front(b),
-        }
+        };
     }
 
     fn pop_front(&mut self) -> Option<Bytes> {

@@ -7,6 +7,24 @@ fn serve(script: impl Fn(u16) -> String) -> (Pipy, u16) {
     (Pipy::script(&script(port), &[port]), port)
 }
 
+/// A GET of `path` with `Host: x` and `X-Tag: tag`, written as is (names in
+/// the case given): the answer's head and body.
+fn tagged_get(port: u16, path: &str, tag: &str) -> (String, String) {
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut c,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nX-Tag: {tag}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut c, &mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or_default();
+    (head.to_string(), body.to_string())
+}
+
 #[test]
 fn handle_message_start_edits_reach_the_upstream() {
     let up = free_port();
@@ -33,20 +51,7 @@ fn header_values_changed_in_place_reach_the_upstream() {
         &format!("pipy().listen({port}).demuxHTTP().to($=>$.handleMessageStart(msg => msg.head.headers['x-tag'] === 'change' && (msg.head.headers['x-tag'] = 'changed')).muxHTTP().to($=>$.connect('127.0.0.1:{up}')))"),
         &[port],
     );
-    let ask = |tag: &str| {
-        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-            .unwrap();
-        std::io::Write::write_all(
-            &mut c,
-            format!("GET / HTTP/1.1\r\nHost: x\r\nX-Tag: {tag}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .unwrap();
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut c, &mut out).unwrap();
-        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
-    };
+    let ask = |tag: &str| tagged_get(port, "/", tag).1;
     // Read only: the names keep the client's case (headerNames lists them).
     assert_eq!(ask("keep"), "keep host,x-tag");
     // Changed in place: the new value goes upstream, and the names keep the
@@ -79,24 +84,13 @@ fn heads_read_late_or_never_still_reach_the_wire() {
         &[port],
     );
     let ask = |tag: &str| {
-        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-            .unwrap();
-        std::io::Write::write_all(
-            &mut c,
-            format!("GET /p HTTP/1.1\r\nHost: x\r\nX-Tag: {tag}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .unwrap();
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut c, &mut out).unwrap();
-        let (head, body) = out.split_once("\r\n\r\n").unwrap_or_default();
+        let (head, body) = tagged_get(port, "/p", tag);
         let path = head
             .lines()
             .find_map(|l| l.strip_prefix("x-path: "))
             .unwrap_or_default()
             .to_string();
-        (path, body.to_string())
+        (path, body)
     };
     // Never read on the way up: the path and the names' case as they came.
     assert_eq!(ask("keep"), ("/p".into(), "/p host,x-tag".into()));
