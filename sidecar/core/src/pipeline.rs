@@ -696,6 +696,25 @@ mod tests {
     use super::*;
     use crate::{Data, Head, StreamError};
 
+    /// The spare buffers stay bounded whatever passes through: big ones are
+    /// freed, not kept, and at most `POOL_SIZE` are kept.
+    #[test]
+    fn spare_buffers_stay_bounded() {
+        recycle(Vec::with_capacity(KEEP_CAPACITY * 4));
+        assert!(EVENT_BUFS.with(|b| b.borrow().iter().all(|v| v.capacity() <= KEEP_CAPACITY)));
+        for _ in 0..POOL_SIZE * 2 {
+            let mut v = Vec::with_capacity(4);
+            v.push(Event::Data(Data::from("x")));
+            recycle(v);
+        }
+        EVENT_BUFS.with(|b| {
+            let b = b.borrow();
+            assert_eq!(b.len(), POOL_SIZE);
+            assert!(b.iter().all(Vec::is_empty));
+        });
+        assert!(spare_buf().is_empty());
+    }
+
     /// Uppercases data.
     struct Upper;
     impl Filter for Upper {

@@ -67,7 +67,7 @@ pub(crate) mod headers {
     use super::js;
     use boa_engine::{js_string, JsObject, JsValue};
     use pipy_core::{Head, HeaderMap};
-    use pipy_js::api::head::{native_of, NativeHead};
+    use pipy_js::api::head::native_of;
     use pipy_js::convert;
 
     /// Turns a script's view of a native head back into the native head
@@ -76,10 +76,7 @@ pub(crate) mod headers {
         if let Head::Script(s) = head {
             let v = convert::script_value(s);
             if let Ok(Some(n)) = js(|ctx| native_of(&v, ctx)) {
-                *head = match n {
-                    NativeHead::Request(r) => Head::Request(r),
-                    NativeHead::Response(r) => Head::Response(r),
-                };
+                *head = n.into();
             }
         }
     }

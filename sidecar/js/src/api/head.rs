@@ -17,7 +17,7 @@ use boa_engine::{
 };
 use boa_gc::{Finalize, Trace};
 use bytes::Bytes;
-use pipy_core::{HeaderMap, RequestHead, ResponseHead, Version};
+use pipy_core::{Head, HeaderMap, RequestHead, ResponseHead, Version};
 
 /// The native head behind a script head object.
 #[derive(Clone)]
@@ -26,6 +26,15 @@ pub enum NativeHead {
     Request(Box<RequestHead>),
     /// A response head.
     Response(Box<ResponseHead>),
+}
+
+impl From<NativeHead> for Head {
+    fn from(n: NativeHead) -> Head {
+        match n {
+            NativeHead::Request(r) => Head::Request(r),
+            NativeHead::Response(r) => Head::Response(r),
+        }
+    }
 }
 
 /// The Rust side of a script head object.
@@ -340,7 +349,9 @@ fn header_fields(h: &HeaderMap) -> Vec<(JsString, JsValue)> {
 
 /// The headers object of `fields` (see [`header_fields`]), with each key and
 /// value put in, in order (`[key, value, …]`). A repeated name becomes an
-/// array of its values.
+/// array of its values. Upstream 1.5.18 keeps only the last value there
+/// (side by side: `X-A: 1` and `x-a: 2` give it `"2"`); RFC 9110 (5.3) lets
+/// a recipient combine repeated fields but not drop any, so all are kept.
 fn headers_object(
     fields: Vec<(JsString, JsValue)>,
     ctx: &mut Context,

@@ -107,8 +107,7 @@ impl MessageStartObject {
     /// (copied) while no script has read it, else the script value.
     pub fn event_head(&self) -> Head {
         match &self.pending {
-            Some(NativeHead::Request(r)) => Head::Request(r.clone()),
-            Some(NativeHead::Response(r)) => Head::Response(r.clone()),
+            Some(n) => n.clone().into(),
             None => crate::convert::script_head(self.head.clone()),
         }
     }
