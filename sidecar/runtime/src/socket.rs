@@ -7,6 +7,7 @@
 //! while the socket's tap is closed by a congested writer elsewhere
 //! (`pipy_core::flow`); the outbox bounds what waits to be written.
 
+use bytes::BytesMut;
 use pipy_core::flow::Tap;
 use pipy_core::io::SocketOptions;
 use pipy_core::{Data, Event, Outbox, ReadBuffer, StreamError};
@@ -15,7 +16,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -208,7 +209,7 @@ async fn read_in(
                 }
             }
         };
-        let read = match ready.and_then(|()| r.try_read_buf(buf.prepare())) {
+        let read = match ready.and_then(|()| read_available(r, buf.prepare())) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             other => other,
         };
@@ -230,6 +231,30 @@ async fn read_in(
                 })
             }
         }
+    }
+}
+
+/// Reads what the socket holds into the room left in `buf`. A read that
+/// leaves room has drained the socket, so it also clears tokio's readiness, as
+/// tokio's own `poll_read` does: the next wait goes to epoll rather than to a
+/// `recvfrom` that can only answer EAGAIN (one system call saved per read).
+/// Bytes that come meanwhile raise a new readiness event, which the clearing
+/// leaves in place.
+fn read_available(r: &tokio::net::tcp::ReadHalf<'_>, buf: &mut BytesMut) -> io::Result<usize> {
+    let room = buf.capacity() - buf.len();
+    let mut got = None;
+    let res = r.as_ref().try_io(Interest::READABLE, || {
+        let n = r.try_read_buf(buf)?;
+        got = Some(n);
+        if n > 0 && n < room {
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(n)
+        }
+    });
+    match got {
+        Some(n) => Ok(n),
+        None => res,
     }
 }
 
