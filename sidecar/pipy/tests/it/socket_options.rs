@@ -214,3 +214,100 @@ fn a_transparent_listener_learns_where_a_redirected_connection_was_going() {
     c.read_to_string(&mut text).expect("answer");
     assert!(text.ends_with(&format!("127.0.0.77:{dport}")), "{text}");
 }
+
+/// Reads one HTTP/1.1 response with a `content-length` body from `c`;
+/// `got` holds what was read past the previous one.
+fn read_response(c: &mut TcpStream, got: &mut Vec<u8>) -> (String, Vec<u8>) {
+    let mut buf = [0u8; 65536];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("content-length");
+            while got.len() < end + 4 + length {
+                let n = c.read(&mut buf).expect("body");
+                assert!(n > 0, "closed in the body");
+                got.extend_from_slice(&buf[..n]);
+            }
+            let body = got[end + 4..end + 4 + length].to_vec();
+            got.drain(..end + 4 + length);
+            return (head, body);
+        }
+        let n = c.read(&mut buf).expect("head");
+        assert!(n > 0, "closed before a response");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A read that leaves room in the buffer takes the socket as drained until
+/// the next readiness event (one `recvfrom` less per read): bytes that come
+/// in pieces, after pauses, or many at once must all still arrive, on the
+/// inbound and the outbound side alike.
+#[test]
+fn bytes_in_pieces_after_pauses_and_in_bulk_all_arrive() {
+    let up = free_port();
+    let port = free_port();
+    let _u = Pipy::script(
+        &format!("pipy().listen({up}).serveHTTP(msg => new Message(msg.body))"),
+        &[up],
+    );
+    let _p = Pipy::script(
+        &format!("pipy().listen({port}).demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{up}')))"),
+        &[port],
+    );
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_nodelay(true).expect("nodelay");
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+
+    // One request in five pieces, each after the previous one was read.
+    let pieces: [&[u8]; 5] = [
+        b"POST /a HTTP/1.1\r\nHo",
+        b"st: x\r\ncontent-len",
+        b"gth: 11\r\n\r\n",
+        b"hello ",
+        b"world",
+    ];
+    for piece in pieces {
+        c.write_all(piece).expect("piece");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let mut got = Vec::new();
+    let (head, body) = read_response(&mut c, &mut got);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, b"hello world");
+
+    // Two requests in one write.
+    c.write_all(
+        b"POST /b HTTP/1.1\r\nHost: x\r\ncontent-length: 3\r\n\r\none\
+          POST /c HTTP/1.1\r\nHost: x\r\ncontent-length: 3\r\n\r\ntwo",
+    )
+    .expect("pipelined");
+    assert_eq!(read_response(&mut c, &mut got).1, b"one");
+    assert_eq!(read_response(&mut c, &mut got).1, b"two");
+
+    // A body much larger than any read buffer: full reads, then a short one.
+    let big: Vec<u8> = (0..3_000_001u32).map(|i| (i % 251) as u8).collect();
+    c.write_all(
+        format!(
+            "POST /d HTTP/1.1\r\nHost: x\r\ncontent-length: {}\r\n\r\n",
+            big.len()
+        )
+        .as_bytes(),
+    )
+    .expect("head");
+    let writer = {
+        let mut w = c.try_clone().expect("clone");
+        let big = big.clone();
+        std::thread::spawn(move || w.write_all(&big).expect("body"))
+    };
+    let (head, body) = read_response(&mut c, &mut got);
+    writer.join().expect("writer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body.len(), big.len());
+    assert!(body == big, "the echoed body differs");
+    assert!(got.is_empty(), "{} bytes past the last response", got.len());
+}
