@@ -15,6 +15,7 @@ use pipy_metrics::live::Handle;
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
@@ -99,13 +100,18 @@ pub(crate) async fn pump(
         Side::Outbound { gone } => (true, gone, None, &|| true, None),
     };
     let mut draining = false;
+    // The draining connection's check timer: made when draining starts, so
+    // that an idle connection's state has no room for a timer it never uses.
+    let mut drain_tick: Option<Pin<Box<tokio::time::Sleep>>> = None;
     let last = Cell::new(Instant::now());
     let tap = Tap::new();
     let (mut r, mut w) = stream.split();
-    let reader = read_in(&mut r, &tap, o, deliver, gone, &traffic, &last);
-    let writer = write_out(&mut w, outbox, o, &traffic, &last);
-    let idle = idle(o.idle_timeout, &last);
-    tokio::pin!(reader, writer, idle);
+    // Made in place (`pin!` of the call): a future first held in a local and
+    // then moved into a pinned one has room for both in this one's state, and
+    // an idle connection's task is mostly this state.
+    let mut reader = std::pin::pin!(read_in(&mut r, &tap, o, deliver, gone, &traffic, &last));
+    let mut writer = std::pin::pin!(write_out(&mut w, outbox, o, &traffic, &last));
+    let mut idle = std::pin::pin!(idle(o.idle_timeout, &last));
     let (mut reading, mut writing) = (true, true);
     loop {
         tokio::select! {
@@ -158,14 +164,18 @@ pub(crate) async fn pump(
             }
             _ = stopping(drain.as_mut()), if !draining => {
                 draining = true;
+                drain_tick = Some(Box::pin(tokio::time::sleep(DRAIN_CHECK)));
                 if let Some(tell) = on_drain {
                     tell();
                 }
             }
-            _ = tokio::time::sleep(DRAIN_CHECK), if draining => {
+            _ = next_tick(&mut drain_tick), if draining => {
                 if !busy() && outbox.pending() == 0 {
                     deliver(Event::StreamEnd(StreamError::NoError));
                     break;
+                }
+                if let Some(tick) = drain_tick.as_mut() {
+                    tick.as_mut().reset(Instant::now() + DRAIN_CHECK);
                 }
             }
         }
@@ -193,15 +203,15 @@ async fn read_in(
         }
         // Readable at once (more bytes came meanwhile): read into what is left
         // of the buffer. Otherwise let the buffer go while waiting.
-        let ready = r.readable();
-        tokio::pin!(ready);
+        let mut ready = std::pin::pin!(r.readable());
         let now = std::future::poll_fn(|cx| std::task::Poll::Ready(ready.as_mut().poll(cx))).await;
         let ready = match now {
             std::task::Poll::Ready(r) => r,
             std::task::Poll::Pending => {
                 buf.release();
                 match o.read_timeout {
-                    Some(t) => match tokio::time::timeout(t, ready).await {
+                    // Boxed for the same reason as the writer's write.
+                    Some(t) => match Box::pin(tokio::time::timeout(t, ready)).await {
                         Ok(r) => r,
                         Err(_) => return ReadEnd::Failed(StreamError::ReadTimeout),
                     },
@@ -275,7 +285,11 @@ async fn write_out<W: AsyncWrite + Unpin>(
             return WriteEnd::Overflow;
         }
         if !batch.data.is_empty() {
-            if let Err(e) = write_data(w, &batch.data, o.write_timeout, outbox, traffic).await {
+            // Boxed: the write (with its timeout's timer) lives only while
+            // bytes go out; held inline, every idle connection would pay
+            // for its room.
+            let write = Box::pin(write_data(w, &batch.data, o.write_timeout, outbox, traffic));
+            if let Err(e) = write.await {
                 return WriteEnd::Failed(e);
             }
             last.set(Instant::now());
@@ -326,6 +340,14 @@ async fn write_chunk<W: AsyncWrite + Unpin>(
     r.map_err(|e| match e.kind() {
         io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => StreamError::ConnectionReset,
         _ => StreamError::WriteError,
+    })
+}
+
+/// Waits for `tick` to fire; pending while there is none.
+fn next_tick(tick: &mut Option<Pin<Box<tokio::time::Sleep>>>) -> impl Future<Output = ()> + '_ {
+    std::future::poll_fn(move |cx| match tick.as_mut() {
+        Some(t) => t.as_mut().poll(cx),
+        None => std::task::Poll::Pending,
     })
 }
 
