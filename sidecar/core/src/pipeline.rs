@@ -325,16 +325,7 @@ impl Drop for Inner {
         for buf in self.scratch.get_mut().drain(..) {
             recycle(buf);
         }
-        let queue = std::mem::take(self.queue.get_mut());
-        if queue.is_empty() && queue.capacity() <= KEEP_CAPACITY {
-            // `try_with`: a pipeline may outlive the pools at thread exit.
-            let _ = QUEUES.try_with(|q| {
-                let mut q = q.borrow_mut();
-                if q.len() < POOL_SIZE {
-                    q.push(queue);
-                }
-            });
-        }
+        recycle_queue(std::mem::take(self.queue.get_mut()));
     }
 }
 
@@ -357,6 +348,29 @@ fn spare_buf() -> Vec<Event> {
         .ok()
         .flatten()
         .unwrap_or_default()
+}
+
+/// An empty work queue, a spare one if the thread has one.
+fn spare_queue() -> VecDeque<Work> {
+    QUEUES
+        .try_with(|q| q.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Keeps an empty work queue for [`spare_queue`].
+fn recycle_queue(queue: VecDeque<Work>) {
+    if queue.capacity() == 0 || !queue.is_empty() || queue.capacity() > KEEP_CAPACITY {
+        return;
+    }
+    // `try_with`: a pipeline may outlive the pools at thread exit.
+    let _ = QUEUES.try_with(|q| {
+        let mut q = q.borrow_mut();
+        if q.len() < POOL_SIZE {
+            q.push(queue);
+        }
+    });
 }
 
 /// Keeps an event buffer for [`spare_buf`] (emptied first, outside the pool:
@@ -400,13 +414,7 @@ impl Pipeline {
             filters: RefCell::new(layout.instantiate()),
             context,
             output: RefCell::new(output),
-            queue: RefCell::new(
-                QUEUES
-                    .try_with(|q| q.borrow_mut().pop())
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default(),
-            ),
+            queue: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
             scratch: RefCell::new(Vec::new()),
             chain,
@@ -462,13 +470,21 @@ impl Pipeline {
 }
 
 fn enqueue(p: &Rc<Inner>, stage: usize, key: Option<u64>, evt: Option<Event>) {
-    p.queue.borrow_mut().push_back(Work { stage, key, evt });
+    let work = Work { stage, key, evt };
     if p.busy.get() {
+        // Pushed from inside the pipeline's own work: it waits its turn.
+        let mut queue = p.queue.borrow_mut();
+        if queue.capacity() == 0 {
+            *queue = spare_queue();
+        }
+        queue.push_back(work);
         return;
     }
     p.busy.set(true);
     // Keep the pipeline alive even if its owner drops it while it is working.
     let keep = p.clone();
+    // Not busy, so nothing is queued: this work runs first, without a queue.
+    run(&keep, work);
     loop {
         let next = keep.queue.borrow_mut().pop_front();
         match next {
@@ -478,12 +494,14 @@ fn enqueue(p: &Rc<Inner>, stage: usize, key: Option<u64>, evt: Option<Event>) {
     }
     keep.busy.set(false);
     // Idle now (a keep-alive connection may stay so for long): its event
-    // buffers go back to the thread's spares.
+    // buffers and its queue go back to the thread's spares.
     for buf in keep.scratch.borrow_mut().iter_mut() {
         if buf.capacity() > 0 {
             recycle(std::mem::take(buf));
         }
     }
+    let queue = std::mem::take(&mut *keep.queue.borrow_mut());
+    recycle_queue(queue);
 }
 
 fn run(p: &Rc<Inner>, w: Work) {
@@ -802,6 +820,57 @@ mod tests {
                 "StreamEnd(NoError)"
             ]
         );
+    }
+
+    /// On its first event, feeds another one into its own pipeline (which is
+    /// busy with the first), then passes the first on.
+    struct FeedBack(bool);
+    impl Filter for FeedBack {
+        fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+            if !self.0 {
+                self.0 = true;
+                enqueue(
+                    out.pipeline,
+                    0,
+                    None,
+                    Some(Event::Data(Data::from("again"))),
+                );
+            }
+            out.push(evt);
+        }
+    }
+    struct FeedBackT;
+    impl FilterTemplate for FeedBackT {
+        fn name(&self) -> &'static str {
+            "feed-back"
+        }
+        fn create(&self) -> Box<dyn Filter> {
+            Box::new(FeedBack(false))
+        }
+    }
+
+    /// Work that comes while the pipeline is busy waits for the work in hand
+    /// to pass every stage; once idle, the pipeline holds no queue and no
+    /// event buffer (an idle keep-alive connection's pipeline costs neither).
+    #[test]
+    fn work_pushed_while_busy_waits_its_turn_and_an_idle_pipeline_holds_no_buffers() {
+        let l = Layout::new("x");
+        l.append(Rc::new(FeedBackT));
+        l.append(Rc::new(UpperT));
+        let (target, got) = collect();
+        let p = Pipeline::new(&l, Context::new(None), target);
+        p.input(Event::Data(Data::from("first")));
+        let texts: Vec<String> = got
+            .borrow()
+            .iter()
+            .map(|e| match e {
+                Event::Data(d) => String::from_utf8(d.to_vec()).unwrap(),
+                e => format!("{e:?}"),
+            })
+            .collect();
+        assert_eq!(texts, ["FIRST", "AGAIN"]);
+        assert_eq!(p.0.queue.borrow().capacity(), 0);
+        assert!(p.0.scratch.borrow().iter().all(|b| b.capacity() == 0));
     }
 
     /// Pushes a marker when started.

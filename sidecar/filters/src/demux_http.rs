@@ -120,6 +120,17 @@ struct DemuxHttp {
     sniffed: Option<Vec<u8>>,
 }
 
+/// Empty stream queues that idle connections gave back, for connections
+/// that get a request next: an idle keep-alive connection holds none. At most
+/// `SPARE_QUEUES` are kept, each with room for at most `KEEP_STREAMS`.
+const SPARE_QUEUES: usize = 256;
+const KEEP_STREAMS: usize = 4;
+
+thread_local! {
+    static SPARE_STREAMS: std::cell::RefCell<Vec<VecDeque<Stream>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Key of the HTTP/2 connection's output in `on_reply`.
 const H2_KEY: u64 = u64::MAX;
 
@@ -176,12 +187,12 @@ impl DemuxHttp {
                         };
                         let p = out.sub_pipeline(&layout, true, key);
                         s.pipeline = Some(p.clone());
-                        self.streams.push_back(s);
+                        self.push_stream(s);
                         p.input(Event::MessageStart(head));
                     }
                     Target::Serve(_) => {
                         s.request = Some((head, Data::new()));
-                        self.streams.push_back(s);
+                        self.push_stream(s);
                     }
                 }
             }
@@ -283,7 +294,7 @@ impl DemuxHttp {
         self.next_key += 1;
         let mut s = Stream::new(key, Version::Http11, true);
         s.request_done = true;
-        self.streams.push_back(s);
+        self.push_stream(s);
         for e in simple_response(err.status(), err.reason(), true) {
             self.on_response(key, e, out);
         }
@@ -395,6 +406,37 @@ impl DemuxHttp {
                 self.encoder.encode(evt, &mut |d| out.push(Event::Data(d)));
             }
             _ => {}
+        }
+    }
+
+    /// Adds a request's stream, in a spare queue if this connection has none.
+    fn push_stream(&mut self, s: Stream) {
+        if self.streams.capacity() == 0 {
+            if let Some(spare) = SPARE_STREAMS
+                .try_with(|p| p.borrow_mut().pop())
+                .ok()
+                .flatten()
+            {
+                self.streams = spare;
+            }
+        }
+        self.streams.push_back(s);
+    }
+
+    /// With no request in progress, gives the stream queue back to the
+    /// thread's spares (or frees it, past the pool's bounds).
+    fn release_streams(&mut self) {
+        if !self.streams.is_empty() || self.streams.capacity() == 0 {
+            return;
+        }
+        let queue = std::mem::take(&mut self.streams);
+        if queue.capacity() <= KEEP_STREAMS {
+            let _ = SPARE_STREAMS.try_with(|p| {
+                let mut p = p.borrow_mut();
+                if p.len() < SPARE_QUEUES {
+                    p.push(queue);
+                }
+            });
         }
     }
 
@@ -519,6 +561,7 @@ impl Filter for DemuxHttp {
             self.too_many.begin();
         }
         out.context().requests.set(Some(self.streams.len()));
+        self.release_streams();
     }
 
     fn on_reply(&mut self, key: u64, evt: Event, out: &mut Output<'_>) {
@@ -532,5 +575,6 @@ impl Filter for DemuxHttp {
         }
         self.on_response(key, evt, out);
         out.context().requests.set(Some(self.streams.len()));
+        self.release_streams();
     }
 }
