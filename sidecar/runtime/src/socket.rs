@@ -210,7 +210,8 @@ async fn read_in(
             std::task::Poll::Pending => {
                 buf.release();
                 match o.read_timeout {
-                    // Boxed for the same reason as the writer's write.
+                    // Boxed: a timer held inline would be room that every
+                    // idle connection's reader pays for.
                     Some(t) => match Box::pin(tokio::time::timeout(t, ready)).await {
                         Ok(r) => r,
                         Err(_) => return ReadEnd::Failed(StreamError::ReadTimeout),
@@ -285,11 +286,7 @@ async fn write_out<W: AsyncWrite + Unpin>(
             return WriteEnd::Overflow;
         }
         if !batch.data.is_empty() {
-            // Boxed: the write (with its timeout's timer) lives only while
-            // bytes go out; held inline, every idle connection would pay
-            // for its room.
-            let write = Box::pin(write_data(w, &batch.data, o.write_timeout, outbox, traffic));
-            if let Err(e) = write.await {
+            if let Err(e) = write_data(w, &batch.data, o.write_timeout, outbox, traffic).await {
                 return WriteEnd::Failed(e);
             }
             last.set(Instant::now());
@@ -331,7 +328,9 @@ async fn write_chunk<W: AsyncWrite + Unpin>(
     timeout: Option<Duration>,
 ) -> Result<(), StreamError> {
     let r = match timeout {
-        Some(t) => match tokio::time::timeout(t, w.write_all(bytes)).await {
+        // Boxed, as the reader's timeout: a timer held inline would be room
+        // that every idle connection's writer pays for.
+        Some(t) => match Box::pin(tokio::time::timeout(t, w.write_all(bytes))).await {
             Ok(r) => r,
             Err(_) => return Err(StreamError::WriteTimeout),
         },
