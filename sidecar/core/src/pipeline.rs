@@ -789,6 +789,17 @@ mod tests {
         )
     }
 
+    /// What a collected stream holds: data as text, other events debug-printed.
+    fn texts(got: &RefCell<Vec<Event>>) -> Vec<String> {
+        got.borrow()
+            .iter()
+            .map(|e| match e {
+                Event::Data(d) => String::from_utf8(d.to_vec()).unwrap(),
+                e => format!("{e:?}"),
+            })
+            .collect()
+    }
+
     #[test]
     fn events_flow_through_stages_and_sub_pipelines_in_order() {
         let inner = Layout::new("inner");
@@ -801,14 +812,7 @@ mod tests {
         p.input(Event::Data(Data::from("ab")));
         p.input(Event::Data(Data::from("cd")));
         p.input(Event::StreamEnd(StreamError::NoError));
-        let got = got.borrow();
-        let texts: Vec<String> = got
-            .iter()
-            .map(|e| match e {
-                Event::Data(d) => String::from_utf8(d.to_vec()).unwrap(),
-                e => format!("{e:?}"),
-            })
-            .collect();
+        let texts = texts(&got);
         assert_eq!(
             texts,
             [
@@ -860,14 +864,7 @@ mod tests {
         let (target, got) = collect();
         let p = Pipeline::new(&l, Context::new(None), target);
         p.input(Event::Data(Data::from("first")));
-        let texts: Vec<String> = got
-            .borrow()
-            .iter()
-            .map(|e| match e {
-                Event::Data(d) => String::from_utf8(d.to_vec()).unwrap(),
-                e => format!("{e:?}"),
-            })
-            .collect();
+        let texts = texts(&got);
         assert_eq!(texts, ["FIRST", "AGAIN"]);
         assert_eq!(p.0.queue.borrow().capacity(), 0);
         assert!(p.0.scratch.borrow().iter().all(|b| b.capacity() == 0));
@@ -903,14 +900,7 @@ mod tests {
         let p = Pipeline::new(&l, Context::new(None), target);
         p.start();
         p.input(Event::Data(Data::from("in")));
-        let texts: Vec<String> = got
-            .borrow()
-            .iter()
-            .map(|e| match e {
-                Event::Data(d) => String::from_utf8(d.to_vec()).unwrap(),
-                e => format!("{e:?}"),
-            })
-            .collect();
+        let texts = texts(&got);
         assert_eq!(texts, ["START", "start", "IN"]);
         let empty = Layout::new("empty");
         let (target, got) = collect();
