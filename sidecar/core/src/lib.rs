@@ -21,6 +21,7 @@ pub mod io;
 mod outbox;
 mod pipeline;
 mod read_buffer;
+pub mod spare;
 pub mod units;
 
 pub use context::{Context, Inbound, ScriptState};

@@ -1,6 +1,6 @@
 //! Filters, layouts and the push-based pipeline that runs them.
 
-use crate::{Context, Event, StreamError};
+use crate::{spare, Context, Event, StreamError};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
@@ -337,26 +337,18 @@ const POOL_SIZE: usize = 256;
 const KEEP_CAPACITY: usize = 16;
 
 thread_local! {
-    static EVENT_BUFS: RefCell<Vec<Vec<Event>>> = const { RefCell::new(Vec::new()) };
-    static QUEUES: RefCell<Vec<VecDeque<Work>>> = const { RefCell::new(Vec::new()) };
+    static EVENT_BUFS: spare::Pool<Vec<Event>> = const { RefCell::new(Vec::new()) };
+    static QUEUES: spare::Pool<VecDeque<Work>> = const { RefCell::new(Vec::new()) };
 }
 
 /// An empty event buffer, a spare one if the thread has one.
 fn spare_buf() -> Vec<Event> {
-    EVENT_BUFS
-        .try_with(|b| b.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    spare::take(&EVENT_BUFS).unwrap_or_default()
 }
 
 /// An empty work queue, a spare one if the thread has one.
 fn spare_queue() -> VecDeque<Work> {
-    QUEUES
-        .try_with(|q| q.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    spare::take(&QUEUES).unwrap_or_default()
 }
 
 /// Keeps an empty work queue for [`spare_queue`].
@@ -364,13 +356,7 @@ fn recycle_queue(queue: VecDeque<Work>) {
     if queue.capacity() == 0 || !queue.is_empty() || queue.capacity() > KEEP_CAPACITY {
         return;
     }
-    // `try_with`: a pipeline may outlive the pools at thread exit.
-    let _ = QUEUES.try_with(|q| {
-        let mut q = q.borrow_mut();
-        if q.len() < POOL_SIZE {
-            q.push(queue);
-        }
-    });
+    spare::keep(&QUEUES, queue, POOL_SIZE);
 }
 
 /// Keeps an event buffer for [`spare_buf`] (emptied first, outside the pool:
@@ -380,12 +366,7 @@ fn recycle(mut buf: Vec<Event>) {
         return;
     }
     buf.clear();
-    let _ = EVENT_BUFS.try_with(|b| {
-        let mut b = b.borrow_mut();
-        if b.len() < POOL_SIZE {
-            b.push(buf);
-        }
-    });
+    spare::keep(&EVENT_BUFS, buf, POOL_SIZE);
 }
 
 /// A running chain of filter instances with its own context.

@@ -1,5 +1,6 @@
 //! `ReadBuffer`: socket reads into reference-counted chunks, sized to the traffic.
 
+use crate::spare;
 use bytes::{Bytes, BytesMut};
 use std::cell::RefCell;
 
@@ -11,7 +12,7 @@ const POOL_SIZE: usize = 256;
 
 thread_local! {
     /// What idle connections let go of, for connections that read next.
-    static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    static POOL: spare::Pool<BytesMut> = const { RefCell::new(Vec::new()) };
 }
 
 /// A read buffer that starts small (most HTTP messages are) and doubles while
@@ -40,8 +41,7 @@ impl ReadBuffer {
     /// The buffer to read into, with room for at least a quarter chunk.
     pub fn prepare(&mut self) -> &mut BytesMut {
         if self.buf.capacity() - self.buf.len() < self.chunk / 4 {
-            let spare = POOL.with(|p| p.borrow_mut().pop());
-            match spare {
+            match spare::take(&POOL) {
                 Some(b) if b.capacity() >= self.chunk / 4 && self.buf.is_empty() => self.buf = b,
                 _ => self.buf.reserve(self.chunk),
             }
@@ -57,13 +57,7 @@ impl ReadBuffer {
         if !self.buf.is_empty() || self.buf.capacity() == 0 {
             return;
         }
-        let spare = std::mem::take(&mut self.buf);
-        POOL.with(|p| {
-            let mut p = p.borrow_mut();
-            if p.len() < POOL_SIZE {
-                p.push(spare);
-            }
-        });
+        spare::keep(&POOL, std::mem::take(&mut self.buf), POOL_SIZE);
     }
 
     /// Takes the `n` bytes just read.

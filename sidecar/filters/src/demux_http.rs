@@ -12,6 +12,7 @@ use crate::serve_http::Handler;
 use crate::SubLayout;
 use pipy_codec::http1::{expects_continue, wants_close, DecodeError, Decoder, Encoder};
 use pipy_core::flow::Congestion;
+use pipy_core::spare;
 use pipy_core::{
     Data, Event, Filter, FilterDump, FilterTemplate, Head, Output, StreamError, SubKind, Version,
 };
@@ -127,7 +128,7 @@ const SPARE_QUEUES: usize = 256;
 const KEEP_STREAMS: usize = 4;
 
 thread_local! {
-    static SPARE_STREAMS: std::cell::RefCell<Vec<VecDeque<Stream>>> =
+    static SPARE_STREAMS: spare::Pool<VecDeque<Stream>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -412,12 +413,8 @@ impl DemuxHttp {
     /// Adds a request's stream, in a spare queue if this connection has none.
     fn push_stream(&mut self, s: Stream) {
         if self.streams.capacity() == 0 {
-            if let Some(spare) = SPARE_STREAMS
-                .try_with(|p| p.borrow_mut().pop())
-                .ok()
-                .flatten()
-            {
-                self.streams = spare;
+            if let Some(queue) = spare::take(&SPARE_STREAMS) {
+                self.streams = queue;
             }
         }
         self.streams.push_back(s);
@@ -431,12 +428,7 @@ impl DemuxHttp {
         }
         let queue = std::mem::take(&mut self.streams);
         if queue.capacity() <= KEEP_STREAMS {
-            let _ = SPARE_STREAMS.try_with(|p| {
-                let mut p = p.borrow_mut();
-                if p.len() < SPARE_QUEUES {
-                    p.push(queue);
-                }
-            });
+            spare::keep(&SPARE_STREAMS, queue, SPARE_QUEUES);
         }
     }
 

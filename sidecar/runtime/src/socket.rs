@@ -99,9 +99,9 @@ pub(crate) async fn pump(
         } => (false, &|| false, Some(drain), busy, Some(on_drain)),
         Side::Outbound { gone } => (true, gone, None, &|| true, None),
     };
-    let mut draining = false;
-    // The draining connection's check timer: made when draining starts, so
-    // that an idle connection's state has no room for a timer it never uses.
+    // The draining connection's check timer, made when draining starts (so
+    // that an idle connection's state has no room for a timer it never uses):
+    // `Some` once the connection is draining.
     let mut drain_tick: Option<Pin<Box<tokio::time::Sleep>>> = None;
     let last = Cell::new(Instant::now());
     let tap = Tap::new();
@@ -162,14 +162,13 @@ pub(crate) async fn pump(
                 deliver(Event::StreamEnd(StreamError::IdleTimeout));
                 break;
             }
-            _ = stopping(drain.as_mut()), if !draining => {
-                draining = true;
+            _ = stopping(drain.as_mut()), if drain_tick.is_none() => {
                 drain_tick = Some(Box::pin(tokio::time::sleep(DRAIN_CHECK)));
                 if let Some(tell) = on_drain {
                     tell();
                 }
             }
-            _ = next_tick(&mut drain_tick), if draining => {
+            _ = next_tick(&mut drain_tick), if drain_tick.is_some() => {
                 if !busy() && outbox.pending() == 0 {
                     deliver(Event::StreamEnd(StreamError::NoError));
                     break;
